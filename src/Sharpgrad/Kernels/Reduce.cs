@@ -1,0 +1,98 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>A reduction: how to fold one contiguous row, and how to combine two partial results element-wise.</summary>
+internal interface IReduction
+{
+    T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
+    void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+internal readonly struct SumReduction : IReduction
+{
+    public T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sum(x);
+    public void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(acc, x, d);
+}
+
+internal readonly struct MaxReduction : IReduction
+{
+    public T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x);
+    public void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(acc, x, d);
+}
+
+internal static class Reduce
+{
+    /// <summary>Validates and sorts axes; an empty list means every axis.</summary>
+    public static int[] Axes(string op, Tensor x, int[] axes)
+    {
+        if (axes.Length == 0) return [.. Enumerable.Range(0, x.Rank)];
+        var set = new SortedSet<int>();
+        foreach (int a in axes)
+            if (!set.Add(Shapes.NormalizeAxis(op, a, x.Rank, x.Dims)))
+                throw new ArgumentException($"{op}: axis {a} appears twice in {Shapes.Format(axes)}.");
+        return [.. set];
+    }
+
+    /// <summary>The reduced shape with size-1 dimensions kept at <paramref name="axes"/>.</summary>
+    public static int[] KeepShape(int[] dims, int[] axes)
+    {
+        var s = (int[])dims.Clone();
+        foreach (int a in axes) s[a] = 1;
+        return s;
+    }
+
+    // x: (d0..dn), axes (sorted) -> y: x's shape with reduced axes removed (or 1 with keepDim)
+    public static Tensor Run<TR>(string op, Tensor x, int[] axes, bool keepDim, TR r) where TR : struct, IReduction
+    {
+        var keep = KeepShape(x.Dims, axes);
+        var outShape = keepDim ? keep : [.. x.Dims.Where((_, i) => !axes.Contains(i))];
+        var y = Tensor.Empty(x.DType, outShape);
+        if (x.DType == DType.Float32) Run<float, TR>(op, x, axes, r, y.Span<float>());
+        else Run<double, TR>(op, x, axes, r, y.Span<double>());
+        return y;
+    }
+
+    private static void Run<T, TR>(string op, Tensor x, int[] axes, TR r, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T> where TR : struct, IReduction
+    {
+        int rank = x.Rank, k = axes.Length;
+        int inner = 1;
+        foreach (int a in axes) inner *= x.Dims[a];
+        if (x.NumElements == 0 || inner == 0)
+        {
+            if (typeof(TR) == typeof(MaxReduction))
+                throw new ArgumentException($"{op}: cannot reduce over an empty dimension (shape {Shapes.Format(x.Dims)}, axes {Shapes.Format(axes)}).");
+            y.Clear();
+            return;
+        }
+        bool trailing = true, leading = true;
+        for (int i = 0; i < k; i++)
+        {
+            trailing &= axes[i] == rank - k + i;
+            leading &= axes[i] == i;
+        }
+        if (leading && !trailing && x.IsContiguous)
+        {
+            // x viewed as (inner, outer): fold rows element-wise into y
+            var xs = x.Span<T>();
+            int outer = y.Length;
+            xs[..outer].CopyTo(y);
+            for (int i = 1; i < inner; i++) r.Combine<T>(y, xs.Slice(i * outer, outer), y);
+            return;
+        }
+        Tensor xc = x;
+        if (!(trailing && x.IsContiguous))
+        {
+            var perm = new int[rank];
+            int p = 0;
+            for (int i = 0; i < rank; i++) if (!axes.Contains(i)) perm[p++] = i;
+            foreach (int a in axes) perm[p++] = a;
+            xc = x.PermuteRaw(perm).ContiguousRaw();
+        }
+        // xc viewed as (outer, inner): fold each row
+        var s = xc.Span<T>();
+        for (int i = 0; i < y.Length; i++) y[i] = r.Row(s.Slice(i * inner, inner));
+    }
+}

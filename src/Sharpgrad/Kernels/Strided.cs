@@ -1,0 +1,170 @@
+using System.Numerics;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>Walks strided layouts row by row, after merging dimensions that are laid out contiguously.</summary>
+internal static class Strided
+{
+    /// <summary>
+    /// Merges adjacent dimensions that are contiguous with respect to every operand and drops size-1 dimensions.
+    /// shape: (d0..dn), strides[k]: (s0..sn) per operand -> fewer dims with the same element order.
+    /// </summary>
+    public static (int[] Shape, int[][] Strides) Coalesce(ReadOnlySpan<int> shape, params int[][] strides)
+    {
+        var outShape = new List<int>(shape.Length);
+        var outStrides = new List<int>[strides.Length];
+        for (int k = 0; k < strides.Length; k++) outStrides[k] = new List<int>(shape.Length);
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            if (shape[i] == 1) continue;
+            int last = outShape.Count - 1;
+            bool merge = last >= 0;
+            for (int k = 0; merge && k < strides.Length; k++)
+                merge = strides[k][i] == outStrides[k][last] * outShape[last];
+            if (merge)
+            {
+                outShape[last] *= shape[i];
+            }
+            else
+            {
+                outShape.Add(shape[i]);
+                for (int k = 0; k < strides.Length; k++) outStrides[k].Add(strides[k][i]);
+            }
+        }
+        outShape.Reverse();
+        var rs = new int[strides.Length][];
+        for (int k = 0; k < strides.Length; k++)
+        {
+            outStrides[k].Reverse();
+            rs[k] = [.. outStrides[k]];
+        }
+        if (outShape.Count == 0)
+        {
+            outShape.Add(1);
+            for (int k = 0; k < strides.Length; k++) rs[k] = [1];
+        }
+        return ([.. outShape], rs);
+    }
+
+    /// <summary>Advances an odometer over all dimensions but the last; returns false when done.</summary>
+    public static bool Next(int[] index, int[] shape, int[][] strides, int[] offsets)
+    {
+        for (int d = shape.Length - 2; d >= 0; d--)
+        {
+            index[d]++;
+            for (int k = 0; k < offsets.Length; k++) offsets[k] += strides[k][d];
+            if (index[d] < shape[d]) return true;
+            for (int k = 0; k < offsets.Length; k++) offsets[k] -= strides[k][d] * shape[d];
+            index[d] = 0;
+        }
+        return false;
+    }
+
+    // src: strided view (shape, strides, offset) -> dst: contiguous, same shape
+    public static void Copy<T>(T[] src, int offset, int[] shape, int[] strides, Span<T> dst)
+    {
+        if (dst.Length == 0) return;
+        var (cs, st) = Coalesce(shape, strides, Shapes.ContiguousStrides(shape));
+        int[] s = st[0];
+        int inner = cs[^1], innerStride = s[^1];
+        var index = new int[cs.Length];
+        var offsets = new[] { offset, 0 };
+        var dstStrides = st[1];
+        do
+        {
+            var row = dst.Slice(offsets[1], inner);
+            if (innerStride == 1)
+            {
+                src.AsSpan(offsets[0], inner).CopyTo(row);
+            }
+            else
+            {
+                int o = offsets[0];
+                for (int j = 0; j < inner; j++, o += innerStride) row[j] = src[o];
+            }
+        } while (Next(index, cs, [s, dstStrides], offsets));
+    }
+}
+
+/// <summary>An element-wise function of one tensor, applied to contiguous spans.</summary>
+internal interface IUnaryOp
+{
+    void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>An element-wise function of two tensors, in the three span forms broadcasting needs.</summary>
+internal interface IBinaryOp
+{
+    T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
+    void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+    void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+    void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>Drivers that run element-wise ops over tensors of either dtype.</summary>
+internal static class Elementwise
+{
+    // x: any shape, any strides -> y: same shape, contiguous
+    public static Tensor Map<TOp>(Tensor x, TOp op) where TOp : struct, IUnaryOp
+    {
+        var xc = x.ContiguousRaw();
+        var y = Tensor.EmptyLike(x);
+        if (x.DType == DType.Float32) op.Apply<float>(xc.Span<float>(), y.Span<float>());
+        else op.Apply<double>(xc.Span<double>(), y.Span<double>());
+        return y;
+    }
+
+    // a: shape A, b: shape B -> y: broadcast(A, B), contiguous
+    public static Tensor Zip<TOp>(string name, Tensor a, Tensor b, TOp op) where TOp : struct, IBinaryOp
+    {
+        Tensor.CheckSameDType(name, a, b);
+        int[] shape = Shapes.Broadcast(name, a.Dims, b.Dims);
+        var y = Tensor.Empty(a.DType, shape);
+        if (a.DType == DType.Float32) Zip<float, TOp>(a, b, y, op);
+        else Zip<double, TOp>(a, b, y, op);
+        return y;
+    }
+
+    private static void Zip<T, TOp>(Tensor a, Tensor b, Tensor y, TOp op)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryOp
+    {
+        var ys = y.Span<T>();
+        if (ys.Length == 0) return;
+        bool aFull = Shapes.SameShape(a.Dims, y.Dims), bFull = Shapes.SameShape(b.Dims, y.Dims);
+        if (aFull && bFull && a.IsContiguous && b.IsContiguous)
+        {
+            op.VV<T>(a.Span<T>(), b.Span<T>(), ys);
+            return;
+        }
+        if (aFull && a.IsContiguous && b.NumElements == 1)
+        {
+            op.VS(a.Span<T>(), b.Array<T>()[b.Offset], ys);
+            return;
+        }
+        if (bFull && b.IsContiguous && a.NumElements == 1)
+        {
+            op.SV(a.Array<T>()[a.Offset], b.Span<T>(), ys);
+            return;
+        }
+        var (shape, st) = Strided.Coalesce(y.Dims,
+            Shapes.BroadcastStrides(a.Dims, a.StrideArr, y.Dims),
+            Shapes.BroadcastStrides(b.Dims, b.StrideArr, y.Dims),
+            Shapes.ContiguousStrides(y.Dims));
+        T[] ad = a.Array<T>(), bd = b.Array<T>();
+        int inner = shape[^1], sa = st[0][^1], sb = st[1][^1];
+        var index = new int[shape.Length];
+        var offsets = new[] { a.Offset, b.Offset, 0 };
+        do
+        {
+            var row = ys.Slice(offsets[2], inner);
+            if (sa == 1 && sb == 1) op.VV<T>(ad.AsSpan(offsets[0], inner), bd.AsSpan(offsets[1], inner), row);
+            else if (sa == 1 && sb == 0) op.VS<T>(ad.AsSpan(offsets[0], inner), bd[offsets[1]], row);
+            else if (sa == 0 && sb == 1) op.SV<T>(ad[offsets[0]], bd.AsSpan(offsets[1], inner), row);
+            else
+            {
+                int oa = offsets[0], ob = offsets[1];
+                for (int j = 0; j < inner; j++, oa += sa, ob += sb) row[j] = op.Scalar(ad[oa], bd[ob]);
+            }
+        } while (Strided.Next(index, shape, st, offsets));
+    }
+}

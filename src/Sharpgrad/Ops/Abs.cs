@@ -1,0 +1,29 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Element-wise absolute value.</summary>
+    public Tensor Abs()
+    {
+        var y = Elementwise.Map(this, default(AbsKernel));
+        if (NeedsGrad(this)) y.SetGradFn(new AbsBackward(this));
+        return y;
+    }
+}
+
+// x: any shape -> y: same shape
+internal readonly struct AbsKernel : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Abs(x, y);
+}
+
+// y = |x|: dx = dy * sign(x), sign(0) = 0
+internal sealed class AbsBackward(Tensor x) : Node([x], x)
+{
+    internal override Tensor?[] Backward(Tensor g) => [g.Mul(Saved(0).Sign())];
+}

@@ -1,0 +1,40 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Element-wise quotient with broadcasting: (A) / (B) -> broadcast(A, B).</summary>
+    public Tensor Div(Tensor other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var y = Elementwise.Zip("Div", this, other, default(DivKernel));
+        if (NeedsGrad(this, other)) y.SetGradFn(new DivBackward(this, other));
+        return y;
+    }
+}
+
+internal readonly struct DivKernel : IBinaryOp
+{
+    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
+    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
+    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
+    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
+}
+
+// y = a / b: da = sumTo(dy / b, a), db = sumTo(-dy * a / b^2, b)
+internal sealed class DivBackward(Tensor a, Tensor b) : Node([a, b], a, b)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        Tensor a = Saved(0), b = Saved(1);
+        return
+        [
+            NeedsInputGrad(0) ? g.Div(b).SumTo(a.Dims) : null,
+            NeedsInputGrad(1) ? g.Mul(a).Div(b.Mul(b)).Neg().SumTo(b.Dims) : null,
+        ];
+    }
+}

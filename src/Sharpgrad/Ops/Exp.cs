@@ -1,0 +1,29 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Element-wise e^x.</summary>
+    public Tensor Exp()
+    {
+        var y = Elementwise.Map(this, default(ExpKernel));
+        if (NeedsGrad(this)) y.SetGradFn(new ExpBackward(this, y));
+        return y;
+    }
+}
+
+// x: any shape -> y: same shape
+internal readonly struct ExpKernel : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Exp(x, y);
+}
+
+// y = exp(x): dx = dy * y
+internal sealed class ExpBackward(Tensor x, Tensor y) : Node([x], y)
+{
+    internal override Tensor?[] Backward(Tensor g) => [g.Mul(Saved(0))];
+}

@@ -1,0 +1,63 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+public static partial class Losses
+{
+    /// <summary>
+    /// Binary cross-entropy on probabilities: -(t log p + (1 - t) log(1 - p)), with each log clamped at -100 as
+    /// PyTorch does. p must lie in [0, 1]. Differentiable with respect to <paramref name="input"/> only.
+    /// </summary>
+    public static Tensor BinaryCrossEntropy(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
+    {
+        CheckSameShape("BinaryCrossEntropy", input, target);
+        var p = input.ToDoubleArray();
+        for (int i = 0; i < p.Length; i++)
+            if (!(p[i] >= 0 && p[i] <= 1))
+                throw new ArgumentException($"BinaryCrossEntropy: input values must be probabilities in [0, 1], got {p[i]} at flat index {i}; use BinaryCrossEntropyWithLogits for raw scores.");
+        var pc = input.ContiguousRaw();
+        var tc = target.ContiguousRaw();
+        var y = Tensor.EmptyLike(input);
+        if (input.DType == DType.Float32) BceKernel.Forward(pc.Span<float>(), tc.Span<float>(), y.Span<float>());
+        else BceKernel.Forward(pc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        if (Tensor.NeedsGrad(input)) y.SetGradFn(new BinaryCrossEntropyBackward(input, target));
+        return Reduce(y, reduction);
+    }
+}
+
+internal static class BceKernel
+{
+    // p, t: (n) -> l: (n), l = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100))
+    public static void Forward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T floor = T.CreateChecked(-100);
+        for (int i = 0; i < l.Length; i++)
+        {
+            T lp = T.Max(T.Log(p[i]), floor), l1p = T.Max(T.Log(T.One - p[i]), floor);
+            l[i] = -(t[i] * lp + (T.One - t[i]) * l1p);
+        }
+    }
+
+    // p, t, g: (n) -> dp: (n), dp = g (p - t) / max(p (1 - p), 1e-12), as PyTorch's binary_cross_entropy_backward
+    public static void Backward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, ReadOnlySpan<T> g, Span<T> dp) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T eps = T.CreateChecked(1e-12);
+        for (int i = 0; i < dp.Length; i++) dp[i] = g[i] * (p[i] - t[i]) / T.Max((T.One - p[i]) * p[i], eps);
+    }
+}
+
+// l = bce(p, t) element-wise: dp = dl (p - t) / max(p (1 - p), 1e-12); no gradient for t
+internal sealed class BinaryCrossEntropyBackward(Tensor p, Tensor t) : Node([p, null], p, t)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var p = Saved(0).ContiguousRaw();
+        var t = Saved(1).ContiguousRaw();
+        var gc = g.ContiguousRaw();
+        var dp = Tensor.EmptyLike(p);
+        if (p.DType == DType.Float32) BceKernel.Backward(p.Span<float>(), t.Span<float>(), gc.Span<float>(), dp.Span<float>());
+        else BceKernel.Backward(p.Span<double>(), t.Span<double>(), gc.Span<double>(), dp.Span<double>());
+        return [dp, null];
+    }
+}

@@ -1,0 +1,43 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+public static partial class Losses
+{
+    /// <summary>
+    /// Binary cross-entropy on raw scores x (logits), computed stably as max(x, 0) - x t + log(1 + e^-|x|).
+    /// Differentiable with respect to input and target.
+    /// </summary>
+    public static Tensor BinaryCrossEntropyWithLogits(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
+    {
+        CheckSameShape("BinaryCrossEntropyWithLogits", input, target);
+        var xc = input.ContiguousRaw();
+        var tc = target.ContiguousRaw();
+        var y = Tensor.EmptyLike(input);
+        if (input.DType == DType.Float32) BceLogitsKernel.Forward(xc.Span<float>(), tc.Span<float>(), y.Span<float>());
+        else BceLogitsKernel.Forward(xc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        if (Tensor.NeedsGrad(input, target)) y.SetGradFn(new BinaryCrossEntropyWithLogitsBackward(input, target));
+        return Reduce(y, reduction);
+    }
+}
+
+internal static class BceLogitsKernel
+{
+    // x, t: (n) -> l: (n), l = max(x, 0) - x t + log(1 + exp(-|x|))
+    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < l.Length; i++)
+            l[i] = T.Max(x[i], T.Zero) - x[i] * t[i] + T.LogP1(T.Exp(-T.Abs(x[i])));
+    }
+}
+
+// l = bce_logits(x, t): dx = dl (sigmoid(x) - t), dt = -dl x
+internal sealed class BinaryCrossEntropyWithLogitsBackward(Tensor x, Tensor t) : Node([x, t], x, t)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        Tensor x = Saved(0), t = Saved(1);
+        return [NeedsInputGrad(0) ? g.Mul(x.Sigmoid().Sub(t)) : null, NeedsInputGrad(1) ? g.Mul(x).Neg() : null];
+    }
+}

@@ -1,0 +1,65 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+public static partial class Losses
+{
+    /// <summary>
+    /// Softmax cross-entropy: logits (N, C) and class indices (N) -> -log softmax(logits)[i, target_i], reduced.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, int[] targets, Reduction reduction = Reduction.Mean)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (logits.Rank != 2)
+            throw new ArgumentException($"CrossEntropy: expected logits of shape (N, C), got {Shapes.Format(logits.Dims)}.");
+        int n = logits.Dims[0], c = logits.Dims[1];
+        if (targets.Length != n)
+            throw new ArgumentException($"CrossEntropy: {targets.Length} targets for a batch of {n}: logits {Shapes.Format(logits.Dims)}, targets [{targets.Length}].");
+        for (int i = 0; i < n; i++)
+            if ((uint)targets[i] >= (uint)c)
+                throw new ArgumentOutOfRangeException(nameof(targets), $"CrossEntropy: target {targets[i]} at index {i} is out of range for {c} classes (expected 0..{c - 1}).");
+        var logp = Tensor.SoftmaxRows(logits, 1, log: true);
+        var y = Tensor.Empty(logits.DType, [n]);
+        if (logits.DType == DType.Float32) CrossEntropyKernel.Pick(logp.Span<float>(), targets, c, y.Span<float>());
+        else CrossEntropyKernel.Pick(logp.Span<double>(), targets, c, y.Span<double>());
+        if (Tensor.NeedsGrad(logits)) y.SetGradFn(new CrossEntropyBackward(logits, logp, (int[])targets.Clone()));
+        return Reduce(y, reduction);
+    }
+}
+
+internal static class CrossEntropyKernel
+{
+    // logp: (n, c), targets: (n) -> l: (n), l_i = -logp[i, t_i]
+    public static void Pick<T>(ReadOnlySpan<T> logp, int[] targets, int c, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
+    }
+
+    // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - onehot(t_i))
+    public static void Backward<T>(ReadOnlySpan<T> logp, int[] targets, ReadOnlySpan<T> g, int c, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < g.Length; i++)
+        {
+            var row = dx.Slice(i * c, c);
+            for (int j = 0; j < c; j++) row[j] = T.Exp(logp[i * c + j]) * g[i];
+            row[targets[i]] -= g[i];
+        }
+    }
+}
+
+// l_i = -log_softmax(x)[i, t_i]: dx_i = dl_i (softmax(x_i) - onehot(t_i))
+internal sealed class CrossEntropyBackward(Tensor logits, Tensor logp, int[] targets) : Node([logits], logp)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var logp = Saved(0);
+        var gc = g.ContiguousRaw();
+        var dx = Tensor.EmptyLike(logp);
+        int c = logp.Dims[1];
+        if (logp.DType == DType.Float32) CrossEntropyKernel.Backward(logp.Span<float>(), targets, gc.Span<float>(), c, dx.Span<float>());
+        else CrossEntropyKernel.Backward(logp.Span<double>(), targets, gc.Span<double>(), c, dx.Span<double>());
+        return [dx];
+    }
+}

@@ -1,0 +1,58 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Maximum of all elements, as a zero-dimensional tensor.</summary>
+    public Tensor Max() => Max([], keepDim: false);
+
+    /// <summary>Maximum over <paramref name="axis"/>.</summary>
+    public Tensor Max(int axis, bool keepDim = false) => Max([axis], keepDim);
+
+    /// <summary>
+    /// Maximum over <paramref name="axes"/> (all when empty), as torch.amax: the gradient is shared evenly
+    /// between elements that tie for the maximum.
+    /// </summary>
+    public Tensor Max(int[] axes, bool keepDim = false)
+    {
+        ArgumentNullException.ThrowIfNull(axes);
+        var ax = Reduce.Axes("Max", this, axes);
+        var y = Reduce.Run("Max", this, ax, keepDim, default(MaxReduction));
+        if (NeedsGrad(this)) y.SetGradFn(new MaxBackward(this, y, ax));
+        return y;
+    }
+}
+
+// x: (d0..dn) -> y: max over axes; dx = dy * [x == max] / (number of ties)
+internal sealed class MaxBackward(Tensor x, Tensor y, int[] axes) : Node([x], x, y)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var x = Saved(0);
+        var keep = Reduce.KeepShape(x.Dims, axes);
+        var mask = Elementwise.Zip("Max", x, Saved(1).Reshape(keep), default(EqualMask));
+        var ties = mask.Sum(axes, keepDim: true);
+        return [g.Reshape(keep).Div(ties).Mul(mask)];
+    }
+}
+
+// (x, y) -> 1 where x == y, else 0
+internal readonly struct EqualMask : IBinaryOp
+{
+    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x == y ? T.One : T.Zero;
+
+    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = x[i] == y[i] ? T.One : T.Zero;
+    }
+
+    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = x[i] == y ? T.One : T.Zero;
+    }
+
+    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => VS(y, x, d);
+}

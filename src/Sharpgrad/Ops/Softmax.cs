@@ -1,0 +1,61 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Softmax along <paramref name="axis"/>: exp(x - max) / sum(exp(x - max)).</summary>
+    public Tensor Softmax(int axis = -1)
+    {
+        int a = Shapes.NormalizeAxis("Softmax", axis, Rank, Dims);
+        var y = SoftmaxRows(this, a, log: false);
+        if (NeedsGrad(this)) y.SetGradFn(new SoftmaxBackward(this, y, a));
+        return y;
+    }
+
+    /// <summary>Runs a row kernel along <paramref name="axis"/> (moved last, made contiguous, moved back).</summary>
+    internal static Tensor SoftmaxRows(Tensor x, int axis, bool log)
+    {
+        var perm = Enumerable.Range(0, x.Rank).Where(i => i != axis).Append(axis).ToArray();
+        var inv = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) inv[perm[i]] = i;
+        var xc = x.Rank == 0 ? x.ContiguousRaw() : x.PermuteRaw(perm).ContiguousRaw();
+        var y = EmptyLike(xc);
+        int n = x.Rank == 0 ? 1 : x.Dims[axis];
+        if (x.DType == DType.Float32) SoftmaxKernel.Rows(xc.Span<float>(), y.Span<float>(), n, log);
+        else SoftmaxKernel.Rows(xc.Span<double>(), y.Span<double>(), n, log);
+        return x.Rank == 0 ? y : y.PermuteRaw(inv).ContiguousRaw();
+    }
+}
+
+internal static class SoftmaxKernel
+{
+    // x: (rows, n) -> y: (rows, n), softmax or log-softmax of each row, max-shifted for stability
+    public static void Rows<T>(ReadOnlySpan<T> x, Span<T> y, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n == 0) return;
+        for (int r = 0; r < x.Length / n; r++)
+        {
+            var xr = x.Slice(r * n, n);
+            var yr = y.Slice(r * n, n);
+            T max = TensorPrimitives.Max(xr);
+            TensorPrimitives.Subtract(xr, max, yr);
+            TensorPrimitives.Exp(yr, yr);
+            T sum = TensorPrimitives.Sum<T>(yr);
+            if (log) TensorPrimitives.Subtract(xr, max + T.Log(sum), yr);
+            else TensorPrimitives.Divide(yr, sum, yr);
+        }
+    }
+}
+
+// y = softmax(x): dx = y * (dy - sum(dy * y, axis))
+internal sealed class SoftmaxBackward(Tensor x, Tensor y, int axis) : Node([x], y)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var y = Saved(0);
+        return [y.Mul(g.Sub(g.Mul(y).Sum(axis, keepDim: true)))];
+    }
+}

@@ -1,0 +1,29 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Element-wise square root.</summary>
+    public Tensor Sqrt()
+    {
+        var y = Elementwise.Map(this, default(SqrtKernel));
+        if (NeedsGrad(this)) y.SetGradFn(new SqrtBackward(this, y));
+        return y;
+    }
+}
+
+// x: any shape -> y: same shape
+internal readonly struct SqrtKernel : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sqrt(x, y);
+}
+
+// y = sqrt(x): dx = dy / (2 y)
+internal sealed class SqrtBackward(Tensor x, Tensor y) : Node([x], y)
+{
+    internal override Tensor?[] Backward(Tensor g) => [g.Div(Saved(0).Mul(2.0))];
+}

@@ -1,0 +1,32 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>Element-wise step function: 1 where x >= 0, else 0. Its gradient is exactly zero everywhere.</summary>
+    public Tensor Step()
+    {
+        var y = Elementwise.Map(this, default(StepKernel));
+        if (NeedsGrad(this)) y.SetGradFn(new StepBackward(this));
+        return y;
+    }
+}
+
+// x: any shape -> y: same shape
+internal readonly struct StepKernel : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> 
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] >= T.Zero ? T.One : T.Zero;
+    }
+}
+
+// y = step(x): dx = 0 everywhere (the derivative is 0, undefined at 0): no gradient passes
+internal sealed class StepBackward(Tensor x) : Node([x], x)
+{
+    internal override Tensor?[] Backward(Tensor g) => [Tensor.ZerosLike(Saved(0))];
+}

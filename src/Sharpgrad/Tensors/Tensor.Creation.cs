@@ -1,0 +1,157 @@
+using System.Numerics.Tensors;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(int[] shape, DType dtype = DType.Float32) => Full(shape, 0.0, dtype);
+
+    /// <summary>A tensor of ones.</summary>
+    public static Tensor Ones(int[] shape, DType dtype = DType.Float32) => Full(shape, 1.0, dtype);
+
+    /// <summary>Zeros with the shape and dtype of <paramref name="t"/>.</summary>
+    public static Tensor ZerosLike(Tensor t) => Zeros(t.Shape, t.DType);
+
+    /// <summary>Ones with the shape and dtype of <paramref name="t"/>.</summary>
+    public static Tensor OnesLike(Tensor t) => Ones(t.Shape, t.DType);
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(int[] shape, double value, DType dtype = DType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        Shapes.Validate("Full", shape);
+        var t = Empty(dtype, (int[])shape.Clone());
+        if (dtype == DType.Float32) t.Span<float>().Fill((float)value);
+        else t.Span<double>().Fill(value);
+        return t;
+    }
+
+    /// <summary>A zero-dimensional tensor holding <paramref name="value"/>.</summary>
+    public static Tensor Scalar(double value, DType dtype = DType.Float32) => Full([], value, dtype);
+
+    /// <summary>Values start, start+step, ... below end, as torch.arange.</summary>
+    public static Tensor Arange(double start, double end, double step = 1, DType dtype = DType.Float32)
+    {
+        if (step == 0 || double.IsNaN(step)) throw new ArgumentOutOfRangeException(nameof(step), "Arange: step must be non-zero.");
+        long n = (long)Math.Ceiling((end - start) / step);
+        if (n < 0) throw new ArgumentException($"Arange: range [{start}, {end}) with step {step} goes the wrong way.");
+        var t = Empty(dtype, [(int)n]);
+        for (int i = 0; i < n; i++)
+        {
+            double v = start + i * step;
+            if (dtype == DType.Float32) t.Array<float>()[i] = (float)v;
+            else t.Array<double>()[i] = v;
+        }
+        return t;
+    }
+
+    /// <summary>Values 0, 1, ..., n-1.</summary>
+    public static Tensor Arange(int n, DType dtype = DType.Float32) => Arange(0, n, 1, dtype);
+
+    /// <summary>A float32 tensor holding a copy of <paramref name="data"/>, by default as a vector.</summary>
+    public static Tensor FromArray(float[] data, params int[] shape) => FromArrayCore(data, shape, "FromArray");
+
+    /// <summary>A float64 tensor holding a copy of <paramref name="data"/>, by default as a vector.</summary>
+    public static Tensor FromArray(double[] data, params int[] shape) => FromArrayCore(data, shape, "FromArray");
+
+    private static Tensor FromArrayCore<T>(T[] data, int[] shape, string op)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        shape = shape is null || shape.Length == 0 ? [data.Length] : (int[])shape.Clone();
+        Shapes.Validate(op, shape);
+        if (Shapes.Numel(shape) != data.Length)
+            throw new ArgumentException($"{op}: shape {Shapes.Format(shape)} needs {Shapes.Numel(shape)} elements, got {data.Length}.");
+        return new Tensor((T[])data.Clone(), shape);
+    }
+
+    /// <summary>Uniform samples in [0, 1).</summary>
+    public static Tensor Rand(int[] shape, Generator? generator = null, DType dtype = DType.Float32) => Uniform(shape, 0, 1, generator, dtype);
+
+    /// <summary>Uniform samples in [<paramref name="low"/>, <paramref name="high"/>).</summary>
+    public static Tensor Uniform(int[] shape, double low, double high, Generator? generator = null, DType dtype = DType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        Shapes.Validate("Uniform", shape);
+        if (!(high >= low)) throw new ArgumentException($"Uniform: expected low <= high, got [{low}, {high}).");
+        var g = generator ?? Generator.Default;
+        var t = Empty(dtype, (int[])shape.Clone());
+        if (dtype == DType.Float32)
+        {
+            var s = t.Span<float>();
+            for (int i = 0; i < s.Length; i++) s[i] = (float)(low + (high - low) * g.NextSingle());
+        }
+        else
+        {
+            var s = t.Span<double>();
+            for (int i = 0; i < s.Length; i++) s[i] = low + (high - low) * g.NextDouble();
+        }
+        return t;
+    }
+
+    /// <summary>Standard normal samples (mean 0, standard deviation 1).</summary>
+    public static Tensor Randn(int[] shape, Generator? generator = null, DType dtype = DType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        Shapes.Validate("Randn", shape);
+        var g = generator ?? Generator.Default;
+        var t = Empty(dtype, (int[])shape.Clone());
+        if (dtype == DType.Float32)
+        {
+            var s = t.Span<float>();
+            for (int i = 0; i < s.Length; i++) s[i] = (float)g.NextNormal();
+        }
+        else
+        {
+            var s = t.Span<double>();
+            for (int i = 0; i < s.Length; i++) s[i] = g.NextNormal();
+        }
+        return t;
+    }
+
+    /// <summary>A copy converted to <paramref name="dtype"/> (this tensor itself if it already has it). Not recorded by autograd.</summary>
+    public Tensor To(DType dtype)
+    {
+        if (dtype == DType) return this;
+        var c = ContiguousRaw();
+        var y = Empty(dtype, Shape);
+        if (dtype == DType.Float64) TensorPrimitives.ConvertChecked<float, double>(c.Span<float>(), y.Span<double>());
+        else TensorPrimitives.ConvertTruncating<double, float>(c.Span<double>(), y.Span<float>());
+        return y;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (broadcastable to this shape, same dtype) into this tensor's elements,
+    /// writing through to shared storage. Not recorded by autograd.
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        CheckSameDType("CopyFrom", this, source);
+        var b = Shapes.Broadcast("CopyFrom", Dims, source.Dims);
+        if (!Shapes.SameShape(b, Dims))
+            throw new ArgumentException($"CopyFrom: source shape {Shapes.Format(source.Dims)} does not broadcast to destination shape {Shapes.Format(Dims)}.");
+        if (NumElements == 0) return;
+        if (DType == DType.Float32) CopyInto<float>(source);
+        else CopyInto<double>(source);
+    }
+
+    private void CopyInto<T>(Tensor source)
+    {
+        var (shape, st) = Strided.Coalesce(Dims, StrideArr, Shapes.BroadcastStrides(source.Dims, source.StrideArr, Dims));
+        T[] dst = Array<T>(), src = source.Array<T>();
+        var index = new int[shape.Length];
+        var offsets = new[] { Offset, source.Offset };
+        int inner = shape[^1], sd = st[0][^1], ss = st[1][^1];
+        do
+        {
+            if (sd == 1 && ss == 1) src.AsSpan(offsets[1], inner).CopyTo(dst.AsSpan(offsets[0], inner));
+            else
+            {
+                int od = offsets[0], os = offsets[1];
+                for (int j = 0; j < inner; j++, od += sd, os += ss) dst[od] = src[os];
+            }
+        } while (Strided.Next(index, shape, st, offsets));
+    }
+}

@@ -1,0 +1,206 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+/// <summary>
+/// An n-dimensional array of float32 or float64 with reverse-mode autograd.
+/// A tensor is a view: storage (a managed array) + shape + strides + offset. Views made by
+/// <see cref="Reshape(int[])"/>, <see cref="Permute(int[])"/>, <see cref="Slice"/> and <see cref="Expand(int[])"/>
+/// share storage with their source.
+/// </summary>
+public sealed partial class Tensor
+{
+    internal readonly Array Storage;
+    internal readonly int[] Dims;
+    internal readonly int[] StrideArr;
+    internal readonly int Offset;
+    private bool _requiresGrad;
+
+    internal Tensor(Array storage, int[] shape, int[] strides, int offset)
+    {
+        Storage = storage;
+        Dims = shape;
+        StrideArr = strides;
+        Offset = offset;
+        DType = storage is float[] ? DType.Float32 : DType.Float64;
+        NumElements = Shapes.Numel(shape);
+    }
+
+    internal Tensor(Array storage, int[] shape) : this(storage, shape, Shapes.ContiguousStrides(shape), 0) { }
+
+    /// <summary>Element type.</summary>
+    public DType DType { get; }
+
+    /// <summary>Number of elements.</summary>
+    public int NumElements { get; }
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => Dims.Length;
+
+    /// <summary>A copy of the shape.</summary>
+    public int[] Shape => (int[])Dims.Clone();
+
+    /// <summary>A copy of the strides, in elements.</summary>
+    public int[] Strides => (int[])StrideArr.Clone();
+
+    /// <summary>Size of dimension <paramref name="axis"/> (negative counts from the end).</summary>
+    public int Size(int axis) => Dims[Shapes.NormalizeAxis("Size", axis, Rank, Dims)];
+
+    /// <summary>Whether the elements are laid out densely in row-major order.</summary>
+    public bool IsContiguous
+    {
+        get
+        {
+            int s = 1;
+            for (int i = Dims.Length - 1; i >= 0; i--)
+            {
+                if (Dims[i] != 1 && StrideArr[i] != s) return false;
+                s *= Dims[i];
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The gradient accumulated by <see cref="Backward(Tensor?, bool)"/>, or null.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The autograd node that produced this tensor; null for leaves.</summary>
+    public Node? GradFn { get; private set; }
+
+    /// <summary>True for tensors created by the user rather than by an op that records a gradient.</summary>
+    public bool IsLeaf => GradFn is null;
+
+    /// <summary>Whether gradients are computed for this tensor. Only leaves can be set.</summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (!IsLeaf) throw new InvalidOperationException("RequiresGrad: can only be set on a leaf tensor; use Detach() to make a new leaf from a computed tensor.");
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for chaining.</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        RequiresGrad = requiresGrad;
+        return this;
+    }
+
+    internal void SetGradFn(Node node)
+    {
+        GradFn = node;
+        _requiresGrad = true;
+    }
+
+    internal T[] Array<T>() => (T[])Storage;
+
+    /// <summary>The elements of a contiguous tensor as a span over its storage (writes are visible to every view).</summary>
+    public Span<T> AsSpan<T>() where T : unmanaged
+    {
+        if (DTypeExtensions.Of<T>() != DType)
+            throw new InvalidOperationException($"AsSpan: tensor is {DType.Name()}, not {DTypeExtensions.Of<T>().Name()}.");
+        if (!IsContiguous)
+            throw new InvalidOperationException($"AsSpan: tensor of shape {Shapes.Format(Dims)} with strides {Shapes.Format(StrideArr)} is not contiguous; call Contiguous() first.");
+        return Array<T>().AsSpan(Offset, NumElements);
+    }
+
+    internal Span<T> Span<T>() => ((T[])Storage).AsSpan(Offset, NumElements);
+
+    /// <summary>A new leaf that shares storage with this tensor and records no gradient.</summary>
+    public Tensor Detach() => new(Storage, Dims, StrideArr, Offset);
+
+    /// <summary>A contiguous copy with its own storage, recorded by autograd.</summary>
+    public Tensor Clone() => Contiguous(force: true);
+
+    /// <summary>Sets <see cref="Grad"/> to null.</summary>
+    public void ZeroGrad() => Grad = null;
+
+    /// <summary>Copies the elements, in row-major order, into a new float array (converting float64).</summary>
+    public float[] ToArray()
+    {
+        var c = ContiguousRaw();
+        if (DType == DType.Float32) return c.Span<float>().ToArray();
+        var r = new float[NumElements];
+        TensorPrimitives.ConvertTruncating<double, float>(c.Span<double>(), r);
+        return r;
+    }
+
+    /// <summary>Copies the elements, in row-major order, into a new double array.</summary>
+    public double[] ToDoubleArray()
+    {
+        var c = ContiguousRaw();
+        if (DType == DType.Float64) return c.Span<double>().ToArray();
+        var r = new double[NumElements];
+        TensorPrimitives.ConvertChecked<float, double>(c.Span<float>(), r);
+        return r;
+    }
+
+    /// <summary>The value of a one-element tensor.</summary>
+    public double Item()
+    {
+        if (NumElements != 1) throw new InvalidOperationException($"Item: expected a tensor with one element, got shape {Shapes.Format(Dims)}.");
+        return DType == DType.Float32 ? Array<float>()[Offset] : Array<double>()[Offset];
+    }
+
+    /// <summary>Element access by full index; writes go to the shared storage and are not recorded by autograd.</summary>
+    [IndexerName("Element")]
+    public double this[params int[] index]
+    {
+        get
+        {
+            int o = ElementOffset(index);
+            return DType == DType.Float32 ? Array<float>()[o] : Array<double>()[o];
+        }
+        set
+        {
+            int o = ElementOffset(index);
+            if (DType == DType.Float32) Array<float>()[o] = (float)value;
+            else Array<double>()[o] = value;
+        }
+    }
+
+    private int ElementOffset(int[] index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        if (index.Length != Rank)
+            throw new ArgumentException($"Indexer: expected {Rank} indices for shape {Shapes.Format(Dims)}, got {index.Length}.");
+        int o = Offset;
+        for (int i = 0; i < index.Length; i++)
+        {
+            int ix = index[i] < 0 ? index[i] + Dims[i] : index[i];
+            if (ix < 0 || ix >= Dims[i])
+                throw new IndexOutOfRangeException($"Indexer: index {index[i]} is out of range for dimension {i} of size {Dims[i]} (shape {Shapes.Format(Dims)}).");
+            o += ix * StrideArr[i];
+        }
+        return o;
+    }
+
+    internal static Tensor Empty(DType dtype, int[] shape)
+    {
+        int n = Shapes.Numel(shape);
+        Array data = dtype == DType.Float32 ? new float[n] : new double[n];
+        return new Tensor(data, shape);
+    }
+
+    internal static Tensor EmptyLike(Tensor t) => Empty(t.DType, (int[])t.Dims.Clone());
+
+    /// <summary>True when autograd should record an op on these inputs.</summary>
+    internal static bool NeedsGrad(Tensor a) => GradMode.IsEnabled && a._requiresGrad;
+
+    internal static bool NeedsGrad(Tensor a, Tensor b) => GradMode.IsEnabled && (a._requiresGrad || b._requiresGrad);
+
+    internal static void CheckSameDType(string op, Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+            throw new ArgumentException($"{op}: dtypes differ ({a.DType.Name()} vs {b.DType.Name()}): lhs {Shapes.Format(a.Dims)}, rhs {Shapes.Format(b.Dims)}; convert one with To(DType).");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ref T Ref<T>(Tensor t) => ref MemoryMarshal.GetArrayDataReference((T[])t.Storage);
+}
