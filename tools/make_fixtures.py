@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Golden fixtures for Sharpgrad's PyTorch parity tests.
+
+Run with Debian's PyTorch (apt-get install -y python3-torch):
+    /usr/bin/python3 tools/make_fixtures.py
+It writes tests/Sharpgrad.Tests/Fixtures/ops.json. Each case holds float32 inputs, the op's output, a random
+upstream gradient u and the gradients of sum(output * u) with respect to every input. The case names and input
+domains must match OpCases.cs in the tests, which holds the Sharpgrad side of each op.
+"""
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(1234)
+
+TARGETS = [1, 0, 3, 2, 4, 1]  # cross-entropy class indices, N=6, C=5
+
+
+def make(shape, domain):
+    if domain == "any":
+        return torch.randn(shape)
+    if domain == "pos":
+        return torch.rand(shape) * 1.5 + 0.5
+    if domain == "away":  # keep clear of the kinks at 0 and +-0.5
+        x = torch.rand(shape) * 1.6 + 0.1
+        x = torch.where(torch.rand(shape) < 0.5, -x, x)
+        x = torch.where((x.abs() - 0.5).abs() < 0.05, x + 0.1, x)
+        return x
+    if domain == "prob":
+        return torch.rand(shape) * 0.9 + 0.05
+    if domain == "binary":
+        return (torch.rand(shape) < 0.5).float()
+    raise ValueError(domain)
+
+
+def step(x):
+    # forward: 1 where x >= 0; the gradient is exactly zero
+    return (x >= 0).float() + 0 * x
+
+
+CASES = [
+    ("add", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: a + b),
+    ("add_broadcast", [((2, 3, 4), "any"), ((3, 1), "any")], lambda a, b: a + b),
+    ("add_slice_view", [((3, 8), "any"), ((3, 4), "any")], lambda a, b: a[:, 0:8:2] + b),
+    ("sub_broadcast", [((4, 1), "any"), ((1, 5), "any")], lambda a, b: a - b),
+    ("mul", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: a * b),
+    ("mul_broadcast", [((2, 3), "any"), ((3,), "any")], lambda a, b: a * b),
+    ("mul_transposed_view", [((4, 3), "any"), ((3, 4), "any")], lambda a, b: a.t() * b),
+    ("div", [((3, 4), "any"), ((3, 4), "pos")], lambda a, b: a / b),
+    ("div_broadcast", [((2, 3, 4), "any"), ((4,), "pos")], lambda a, b: a / b),
+    ("neg", [((3, 4), "any")], lambda a: -a),
+    ("pow2", [((3, 4), "any")], lambda a: a.pow(2)),
+    ("pow3", [((3, 4), "any")], lambda a: a.pow(3)),
+    ("pow_frac", [((3, 4), "pos")], lambda a: a.pow(1.5)),
+    ("pow_neg", [((3, 4), "pos")], lambda a: a.pow(-2)),
+    ("exp", [((3, 4), "any")], lambda a: a.exp()),
+    ("exp_permuted_view", [((2, 3, 4), "any")], lambda a: a.permute(2, 0, 1).exp()),
+    ("log", [((3, 4), "pos")], lambda a: a.log()),
+    ("sqrt", [((3, 4), "pos")], lambda a: a.sqrt()),
+    ("abs", [((3, 4), "away")], lambda a: a.abs()),
+    ("clamp", [((4, 5), "away")], lambda a: a.clamp(-0.5, 0.5)),
+    ("clamp_min", [((4, 5), "away")], lambda a: a.clamp(min=-0.5)),
+    ("sum_all", [((3, 4), "any")], lambda a: a.sum()),
+    ("sum_axis1", [((3, 4), "any")], lambda a: a.sum(1)),
+    ("sum_axes02_keep", [((2, 3, 4), "any")], lambda a: a.sum((0, 2), keepdim=True)),
+    ("sum_axis0_transposed", [((4, 3), "any")], lambda a: a.t().sum(0)),
+    ("mean_all", [((3, 4), "any")], lambda a: a.mean()),
+    ("mean_axis0", [((3, 4), "any")], lambda a: a.mean(0)),
+    ("mean_axes12_keep", [((2, 3, 4), "any")], lambda a: a.mean((1, 2), keepdim=True)),
+    ("max_all", [((3, 4), "any")], lambda a: a.amax()),
+    ("max_axis1", [((3, 4), "any")], lambda a: a.amax(1)),
+    ("max_axes01_keep", [((2, 3, 4), "any")], lambda a: a.amax((0, 1), keepdim=True)),
+    ("matmul", [((3, 4), "any"), ((4, 5), "any")], lambda a, b: a @ b),
+    ("matmul_batched", [((2, 3, 4), "any"), ((2, 4, 5), "any")], lambda a, b: a @ b),
+    ("matmul_broadcast", [((2, 1, 3, 4), "any"), ((3, 4, 5), "any")], lambda a, b: a @ b),
+    ("matmul_transposed_views", [((4, 3), "any"), ((5, 4), "any")], lambda a, b: a.t() @ b.t()),
+    ("sigmoid", [((3, 4), "any")], lambda a: torch.sigmoid(a)),
+    ("tanh", [((3, 4), "any")], lambda a: torch.tanh(a)),
+    ("relu", [((3, 4), "away")], lambda a: torch.relu(a)),
+    ("step", [((3, 4), "away")], step),
+    ("softmax", [((3, 5), "any")], lambda a: torch.softmax(a, -1)),
+    ("softmax_axis0", [((3, 5), "any")], lambda a: torch.softmax(a, 0)),
+    ("log_softmax", [((3, 5), "any")], lambda a: torch.log_softmax(a, -1)),
+    ("log_softmax_axis1_3d", [((2, 3, 4), "any")], lambda a: torch.log_softmax(a, 1)),
+    ("reshape", [((3, 4), "any")], lambda a: a.reshape(2, 6) * torch.arange(12.0).reshape(2, 6)),
+    ("expand", [((3, 1), "any")], lambda a: a.expand(2, 3, 4) * torch.arange(24.0).reshape(2, 3, 4)),
+    ("contiguous_of_transpose", [((3, 4), "any")], lambda a: a.t().contiguous() * torch.arange(12.0).reshape(4, 3)),
+    ("mse", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: F.mse_loss(a, b)),
+    ("mse_sum", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: F.mse_loss(a, b, reduction="sum")),
+    ("bce", [((3, 4), "prob"), ((3, 4), "binary")], lambda p, t: F.binary_cross_entropy(p, t)),
+    ("bce_none", [((3, 4), "prob"), ((3, 4), "prob")], lambda p, t: F.binary_cross_entropy(p, t, reduction="none")),
+    ("bce_with_logits", [((3, 4), "any"), ((3, 4), "prob")], lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
+    ("bce_with_logits_sum", [((3, 4), "any"), ((3, 4), "binary")], lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="sum")),
+    ("cross_entropy", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS))),
+    ("cross_entropy_sum", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="sum")),
+    ("cross_entropy_none", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none")),
+]
+
+# BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.
+NO_GRAD_INPUTS = {("bce", 1), ("bce_none", 1)}
+
+
+def flat(t):
+    return [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def main():
+    out = []
+    for name, specs, fn in CASES:
+        inputs = [make(shape, dom) for shape, dom in specs]
+        for i, x in enumerate(inputs):
+            if (name, i) not in NO_GRAD_INPUTS and specs[i][1] != "binary":
+                x.requires_grad_(True)
+        y = fn(*inputs)
+        u = torch.randn(y.shape)
+        if any(x.requires_grad for x in inputs) and y.requires_grad:
+            (y * u).sum().backward()
+        grads = []
+        for x in inputs:
+            if x.requires_grad:
+                grads.append(flat(x.grad) if x.grad is not None else [0.0] * x.numel())
+            else:
+                grads.append(None)
+        out.append({
+            "name": name,
+            "inputs": [{"shape": list(x.shape), "domain": d, "data": flat(x)} for x, (_, d) in zip(inputs, specs)],
+            "output": {"shape": list(y.shape), "data": flat(y)},
+            "upstream": flat(u),
+            "grads": grads,
+        })
+    path = os.path.join(os.path.dirname(__file__), "..", "tests", "Sharpgrad.Tests", "Fixtures", "ops.json")
+    with open(path, "w") as f:
+        json.dump({"torch": torch.__version__, "targets": TARGETS, "cases": out}, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(out)} cases to {os.path.normpath(path)} (torch {torch.__version__})")
+
+
+if __name__ == "__main__":
+    main()
