@@ -17,7 +17,9 @@ internal static class Gemm
     /// <summary>Which microkernel runs; tests force each one in turn.</summary>
     internal enum KernelPath { Auto, Vector512, Vector256, Scalar }
 
-    internal static KernelPath ForcedPath { get; set; } = KernelPath.Auto;
+    [ThreadStatic] private static KernelPath t_forcedPath;
+
+    internal static KernelPath ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
 
     private const int MR = 6;
     private const int KC = 256;

@@ -13,7 +13,7 @@ public sealed partial class Tensor
         bool summarize = NumElements > limit;
         bool allInts = values.All(v => double.IsFinite(v) && v == Math.Round(v) && Math.Abs(v) < 1e8);
         string Fmt(double v) => double.IsNaN(v) ? "nan" : double.IsInfinity(v) ? (v > 0 ? "inf" : "-inf")
-            : allInts ? v.ToString("0.", CultureInfo.InvariantCulture)
+            : allInts ? v.ToString("0", CultureInfo.InvariantCulture) + "."
             : Math.Abs(v) >= 1e5 || (v != 0 && Math.Abs(v) < 1e-4) ? v.ToString("0.0000e+00", CultureInfo.InvariantCulture)
             : v.ToString("0.0000", CultureInfo.InvariantCulture);
 

@@ -1,0 +1,109 @@
+using Sharpgrad.Kernels;
+using Xunit;
+
+namespace Sharpgrad.Tests.Kernels;
+
+/// <summary>The fast GEMM against the reference triple loop. Inputs are small integers, so both are exact.</summary>
+public sealed class GemmTests
+{
+    private static float[] Ints(int n, Generator g)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = g.NextInt(7) - 3;
+        return a;
+    }
+
+    private static void Compare(int m, int n, int k, float[] a, float[] b, float[] c1, float[] c2, bool transA, bool transB, bool accumulate)
+    {
+        int rsA = transA ? 1 : k, csA = transA ? m : 1, rsB = transB ? 1 : n, csB = transB ? k : 1;
+        GemmReference.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c1, n, accumulate);
+        Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c2, n, accumulate);
+        for (int i = 0; i < m * n; i++)
+            if (c1[i] != c2[i])
+                Assert.Fail($"Gemm {Gemm.Path} m={m} n={n} k={k} transA={transA} transB={transB}: element {i}: reference {c1[i]}, fast {c2[i]}");
+    }
+
+    [Fact]
+    public void EqualsReferenceForEveryShapeUpTo67()
+    {
+        // every (m, n, k) with each dimension in 1..67, split across threads (the default kernel path)
+        var g = new Generator(3);
+        float[] a = Ints(67 * 67, g), b = Ints(67 * 67, g);
+        Parallel.For(1, 68, m =>
+        {
+            var c1 = new float[67 * 67];
+            var c2 = new float[67 * 67];
+            for (int n = 1; n <= 67; n++)
+                for (int k = 1; k <= 67; k++)
+                    Compare(m, n, k, a, b, c1, c2, transA: false, transB: false, accumulate: false);
+        });
+    }
+
+    [Theory]
+    [InlineData("Vector512")]
+    [InlineData("Vector256")]
+    [InlineData("Scalar")]
+    public void EachKernelPathEqualsReference(string pathName)
+    {
+        var before = Gemm.ForcedPath;
+        Gemm.ForcedPath = Enum.Parse<Gemm.KernelPath>(pathName);
+        try
+        {
+            var g = new Generator(5);
+            float[] a = Ints(80 * 80, g), b = Ints(80 * 80, g);
+            var c1 = new float[80 * 80];
+            var c2 = new float[80 * 80];
+            int[] sizes = [1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67];
+            foreach (int m in sizes)
+                foreach (int n in sizes)
+                    foreach (int k in sizes)
+                        foreach (bool tA in new[] { false, true })
+                            Compare(m, n, k, a, b, c1, c2, tA, !tA, accumulate: k % 2 == 0);
+        }
+        finally
+        {
+            Gemm.ForcedPath = before;
+        }
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void LargeAndTransposedOperands(bool transA, bool transB)
+    {
+        // crosses the KC = 256 and MC = 96 block edges
+        var g = new Generator(11);
+        const int m = 203, n = 170, k = 300;
+        float[] a = Ints(m * k, g), b = Ints(k * n, g);
+        Compare(m, n, k, a, b, new float[m * n], new float[m * n], transA, transB, accumulate: false);
+    }
+
+    [Fact]
+    public void Float64AndAccumulate()
+    {
+        var g = new Generator(13);
+        const int m = 37, n = 45, k = 29;
+        var a = Enumerable.Range(0, m * k).Select(_ => g.NextNormal()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => g.NextNormal()).ToArray();
+        var c1 = Enumerable.Range(0, m * n).Select(_ => g.NextNormal()).ToArray();
+        var c2 = (double[])c1.Clone();
+        GemmReference.Multiply<double>(m, n, k, a, k, 1, b, n, 1, c1, n, accumulate: true);
+        Gemm.Multiply<double>(m, n, k, a, k, 1, b, n, 1, c2, n, accumulate: true);
+        for (int i = 0; i < c1.Length; i++) Assert.True(Math.Abs(c1[i] - c2[i]) <= 1e-12 * (1 + Math.Abs(c1[i])), $"element {i}: {c1[i]} vs {c2[i]}");
+    }
+
+    [Fact]
+    public void MatMulOfNonContiguousViewsEqualsCopies()
+    {
+        var g = new Generator(17);
+        var a = Tensor.Randn([3, 40, 30], g);
+        var b = Tensor.Randn([50, 40], g);
+        var at = a.Transpose(1, 2);             // (3, 30, 40), strided
+        var bt = b.Transpose().Slice(1, 0, 40, 1); // (40, 50), strided
+        var y1 = at.MatMul(bt);
+        var y2 = at.Contiguous().MatMul(bt.Contiguous());
+        ParityTests.AssertClose("strided matmul", y2.ToArray(), y1.ToArray(), 1e-5, 1e-5);
+    }
+}
