@@ -104,6 +104,12 @@ public static class OpCases
         new("narrow_unsqueeze_squeeze", [S(Domain.Any, 5, 4)], x => x[0].Narrow(0, 1, 3).Unsqueeze(1).Squeeze(1).Exp()),
         new("flatten_view", [S(Domain.Any, 2, 3, 4)], x => x[0].Flatten(1).View(4, 6).Tanh()),
         new("clone", [S(Domain.Any, 3, 3)], x => x[0].Clone() * x[0]),
+        new("unary_chain_3d", [S(Domain.Pos, 2, 3, 5)], x => x[0].Sqrt().Log().Neg().Abs().Pow(1.5).Clamp(0.01, 5).Step().Add(x[0].Log())),
+        new("unary_scalar", [S(Domain.Pos)], x => x[0].Exp().Sqrt().Log().Neg().Abs().Pow(3).Sigmoid().Tanh()),
+        new("activations_odd_4d", [S(Domain.Away, 1, 3, 1, 5)], x => x[0].Relu().Add(x[0].Clamp(-0.5)).Mul(x[0].Sigmoid()).Sub(x[0].Step())),
+        new("losses_odd_shapes", [S(Domain.Prob, 7, 1, 3), S(Domain.Any, 7, 1, 3), NoGrad(Domain.Prob, 7, 1, 3)],
+            x => Losses.BinaryCrossEntropy(x[0], x[2]).Add(Losses.BinaryCrossEntropyWithLogits(x[1], x[0])).Add(Losses.Mse(x[1], x[0], Reduction.Sum))),
+        new("cross_entropy_wide", [S(Domain.Any, 6, 11)], x => Losses.CrossEntropy(x[0].Mul(3), [10, 0, 5, 5, 1, 9])),
         new("logistic_regression", [S(Domain.Any, 8, 3), S(Domain.Any, 3, 1), S(Domain.Any, 1), NoGrad(Domain.Binary, 8, 1)],
             x => Losses.BinaryCrossEntropy(x[0].MatMul(x[1]).Add(x[2]).Sigmoid(), x[3])),
     ];
