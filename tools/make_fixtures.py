@@ -96,10 +96,27 @@ CASES = [
     ("cross_entropy", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS))),
     ("cross_entropy_sum", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="sum")),
     ("cross_entropy_none", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none")),
+    ("conv2d_s1_p1", [((2, 3, 7, 6), "any"), ((4, 3, 3, 3), "any"), ((4,), "any")], lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1)),
+    ("conv2d_s2_p0", [((2, 2, 9, 8), "any"), ((3, 2, 3, 3), "any"), ((3,), "any")], lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=0)),
+    ("conv2d_p2_nobias", [((1, 2, 5, 5), "any"), ((2, 2, 3, 3), "any")], lambda x, w: F.conv2d(x, w, None, stride=1, padding=2)),
+    ("conv2d_k5_s2_p1_odd", [((2, 1, 11, 10), "any"), ((2, 1, 5, 5), "any"), ((2,), "any")], lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1)),
+    ("conv2d_1x1", [((2, 4, 3, 3), "any"), ((5, 4, 1, 1), "any"), ((5,), "any")], lambda x, w, b: F.conv2d(x, w, b)),
+    ("maxpool2d_k2", [((2, 3, 6, 6), "any")], lambda x: F.max_pool2d(x, 2)),
+    ("maxpool2d_k3_s2_p1", [((2, 2, 7, 7), "any")], lambda x: F.max_pool2d(x, 3, stride=2, padding=1)),
+    ("maxpool2d_odd", [((1, 2, 5, 7), "any")], lambda x: F.max_pool2d(x, 2)),
+    ("avgpool2d_k2", [((2, 3, 6, 6), "any")], lambda x: F.avg_pool2d(x, 2)),
+    ("avgpool2d_k3_s2_p1", [((2, 2, 7, 7), "any")], lambda x: F.avg_pool2d(x, 3, stride=2, padding=1)),
+    ("batchnorm2d_train", [((4, 3, 5, 5), "any"), ((3,), "pos"), ((3,), "any")],
+     lambda x, w, b: F.batch_norm(x, torch.zeros(3), torch.ones(3), w, b, training=True, momentum=0.1, eps=1e-5)),
+    ("batchnorm1d_train", [((8, 5), "any"), ((5,), "pos"), ((5,), "any")],
+     lambda x, w, b: F.batch_norm(x, torch.zeros(5), torch.ones(5), w, b, training=True)),
+    ("batchnorm1d_3d_train_noaffine", [((4, 3, 6), "any")], lambda x: F.batch_norm(x, None, None, None, None, training=True)),
+    ("batchnorm2d_eval", [((2, 3, 4, 4), "any"), ((3,), "any"), ((3,), "pos"), ((3,), "pos"), ((3,), "any")],
+     lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=False)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.
-NO_GRAD_INPUTS = {("bce", 1), ("bce_none", 1)}
+NO_GRAD_INPUTS = {("bce", 1), ("bce_none", 1), ("batchnorm2d_eval", 1), ("batchnorm2d_eval", 2)}
 
 
 def flat(t):

@@ -85,6 +85,23 @@ public static class OpCases
         new("cross_entropy", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets)),
         new("cross_entropy_sum", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets, Reduction.Sum)),
         new("cross_entropy_none", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets, Reduction.None)),
+        new("conv2d_s1_p1", [S(Domain.Any, 2, 3, 7, 6), S(Domain.Any, 4, 3, 3, 3), S(Domain.Any, 4)], x => Tensor.Conv2d(x[0], x[1], x[2], 1, 1)),
+        new("conv2d_s2_p0", [S(Domain.Any, 2, 2, 9, 8), S(Domain.Any, 3, 2, 3, 3), S(Domain.Any, 3)], x => Tensor.Conv2d(x[0], x[1], x[2], 2, 0)),
+        new("conv2d_p2_nobias", [S(Domain.Any, 1, 2, 5, 5), S(Domain.Any, 2, 2, 3, 3)], x => Tensor.Conv2d(x[0], x[1], null, 1, 2)),
+        new("conv2d_k5_s2_p1_odd", [S(Domain.Any, 2, 1, 11, 10), S(Domain.Any, 2, 1, 5, 5), S(Domain.Any, 2)], x => Tensor.Conv2d(x[0], x[1], x[2], 2, 1)),
+        new("conv2d_1x1", [S(Domain.Any, 2, 4, 3, 3), S(Domain.Any, 5, 4, 1, 1), S(Domain.Any, 5)], x => Tensor.Conv2d(x[0], x[1], x[2])),
+        new("maxpool2d_k2", [S(Domain.Any, 2, 3, 6, 6)], x => x[0].MaxPool2d(2)),
+        new("maxpool2d_k3_s2_p1", [S(Domain.Any, 2, 2, 7, 7)], x => x[0].MaxPool2d(3, 2, 1)),
+        new("maxpool2d_odd", [S(Domain.Any, 1, 2, 5, 7)], x => x[0].MaxPool2d(2)),
+        new("avgpool2d_k2", [S(Domain.Any, 2, 3, 6, 6)], x => x[0].AvgPool2d(2)),
+        new("avgpool2d_k3_s2_p1", [S(Domain.Any, 2, 2, 7, 7)], x => x[0].AvgPool2d(3, 2, 1)),
+        new("batchnorm2d_train", [S(Domain.Any, 4, 3, 5, 5), S(Domain.Pos, 3), S(Domain.Any, 3)],
+            x => Tensor.BatchNorm(x[0], Tensor.Zeros([3], x[0].DType), Tensor.Ones([3], x[0].DType), x[1], x[2], training: true)),
+        new("batchnorm1d_train", [S(Domain.Any, 8, 5), S(Domain.Pos, 5), S(Domain.Any, 5)],
+            x => Tensor.BatchNorm(x[0], Tensor.Zeros([5], x[0].DType), Tensor.Ones([5], x[0].DType), x[1], x[2], training: true)),
+        new("batchnorm1d_3d_train_noaffine", [S(Domain.Any, 4, 3, 6)], x => Tensor.BatchNorm(x[0], null, null, null, null, training: true)),
+        new("batchnorm2d_eval", [S(Domain.Any, 2, 3, 4, 4), NoGrad(Domain.Any, 3), NoGrad(Domain.Pos, 3), S(Domain.Pos, 3), S(Domain.Any, 3)],
+            x => Tensor.BatchNorm(x[0], x[1], x[2], x[3], x[4], training: false)),
     ];
 
     /// <summary>More shapes for the gradient check alone: scalars, odd sizes, longer chains.</summary>
@@ -110,6 +127,9 @@ public static class OpCases
         new("losses_odd_shapes", [S(Domain.Prob, 7, 1, 3), S(Domain.Any, 7, 1, 3), NoGrad(Domain.Prob, 7, 1, 3)],
             x => Losses.BinaryCrossEntropy(x[0], x[2]).Add(Losses.BinaryCrossEntropyWithLogits(x[1], x[0])).Add(Losses.Mse(x[1], x[0], Reduction.Sum))),
         new("cross_entropy_wide", [S(Domain.Any, 6, 11)], x => Losses.CrossEntropy(x[0].Mul(3), [10, 0, 5, 5, 1, 9])),
+        new("conv2d_rect_stride", [S(Domain.Any, 1, 2, 6, 5), S(Domain.Any, 3, 2, 2, 3), S(Domain.Any, 3)], x => Tensor.Conv2d(x[0], x[1], x[2], (2, 1), (0, 1))),
+        new("conv_relu_pool_bn_chain", [S(Domain.Any, 3, 2, 6, 6), S(Domain.Any, 4, 2, 3, 3), S(Domain.Pos, 4)],
+            x => Tensor.BatchNorm(Tensor.Conv2d(x[0], x[1], null, 1, 1).MaxPool2d(2).Tanh(), null, null, x[2], null, training: true).AvgPool2d(3, 1, 1)),
         new("logistic_regression", [S(Domain.Any, 8, 3), S(Domain.Any, 3, 1), S(Domain.Any, 1), NoGrad(Domain.Binary, 8, 1)],
             x => Losses.BinaryCrossEntropy(x[0].MatMul(x[1]).Add(x[2]).Sigmoid(), x[3])),
     ];

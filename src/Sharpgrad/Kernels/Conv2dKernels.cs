@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Numerics;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>Geometry of a 2-D convolution or pooling window.</summary>
+internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW)
+{
+    public int OH => (H + 2 * PH - KH) / SH + 1;
+    public int OW => (W + 2 * PW - KW) / SW + 1;
+    public int L => OH * OW;
+    public int Ckk => C * KH * KW;
+}
+
+/// <summary>Convolution by im2col + <see cref="Gemm"/>, split over the batch.</summary>
+internal static class Conv2dKernels
+{
+    // x: (C,H,W) -> col: (C*KH*KW, OH*OW), zero where the window reads padding
+    public static void Im2Col<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, Span<T> col) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int oh = g.OH, ow = g.OW, l = g.L;
+        for (int c = 0; c < g.C; c++)
+        for (int kh = 0; kh < g.KH; kh++)
+        for (int kw = 0; kw < g.KW; kw++)
+        {
+            var row = col.Slice(((c * g.KH + kh) * g.KW + kw) * l, l);
+            for (int i = 0; i < oh; i++)
+            {
+                int h = i * g.SH - g.PH + kh;
+                var dst = row.Slice(i * ow, ow);
+                if ((uint)h >= (uint)g.H)
+                {
+                    dst.Clear();
+                    continue;
+                }
+                var src = x.Slice((c * g.H + h) * g.W, g.W);
+                if (g.SW == 1)
+                {
+                    // contiguous run: w = j - PW + kw for j in [0, ow)
+                    int j0 = Math.Max(0, g.PW - kw), j1 = Math.Min(ow, g.W + g.PW - kw);
+                    if (j0 > 0) dst[..Math.Min(j0, ow)].Clear();
+                    if (j1 > j0) src.Slice(j0 - g.PW + kw, j1 - j0).CopyTo(dst[j0..j1]);
+                    if (j1 < ow) dst[Math.Max(j1, 0)..].Clear();
+                }
+                else
+                {
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int w = j * g.SW - g.PW + kw;
+                        dst[j] = (uint)w < (uint)g.W ? src[w] : T.Zero;
+                    }
+                }
+            }
+        }
+    }
+
+    // col: (C*KH*KW, OH*OW) -> dx: (C,H,W), accumulating overlapping windows
+    public static void Col2Im<T>(ReadOnlySpan<T> col, in Conv2dGeometry g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        dx.Clear();
+        int oh = g.OH, ow = g.OW, l = g.L;
+        for (int c = 0; c < g.C; c++)
+        for (int kh = 0; kh < g.KH; kh++)
+        for (int kw = 0; kw < g.KW; kw++)
+        {
+            var row = col.Slice(((c * g.KH + kh) * g.KW + kw) * l, l);
+            for (int i = 0; i < oh; i++)
+            {
+                int h = i * g.SH - g.PH + kh;
+                if ((uint)h >= (uint)g.H) continue;
+                var dst = dx.Slice((c * g.H + h) * g.W, g.W);
+                var src = row.Slice(i * ow, ow);
+                for (int j = 0; j < ow; j++)
+                {
+                    int w = j * g.SW - g.PW + kw;
+                    if ((uint)w < (uint)g.W) dst[w] += src[j];
+                }
+            }
+        }
+    }
+
+    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW)
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int xs = g.C * g.H * g.W, ys = oc * g.L;
+        Parallelism.For(n, (_, start, end) =>
+        {
+            T[] col = ArrayPool<T>.Shared.Rent(g.Ckk * g.L);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Im2Col<T>(x.AsSpan(i * xs, xs), g, col);
+                    var yi = y.AsSpan(i * ys, ys);
+                    Gemm.Multiply<T>(oc, g.L, g.Ckk, w, g.Ckk, 1, col, g.L, 1, yi, g.L, accumulate: false);
+                    if (b is not null)
+                        for (int o = 0; o < oc; o++) System.Numerics.Tensors.TensorPrimitives.Add(yi.Slice(o * g.L, g.L), b[o], yi.Slice(o * g.L, g.L));
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(col);
+            }
+        });
+    }
+
+    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C,KH,KW)?, db: (OC)?
+    public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int xs = g.C * g.H * g.W, ys = oc * g.L, wsz = oc * g.Ckk;
+        int chunks = Parallelism.Chunks(n);
+        T[][] partialW = dw is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[wsz]).ToArray();
+        T[][] partialB = db is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[oc]).ToArray();
+        Parallelism.For(n, (chunk, start, end) =>
+        {
+            T[] col = ArrayPool<T>.Shared.Rent(g.Ckk * g.L);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    var dyi = dy.AsSpan(i * ys, ys);
+                    if (dw is not null)
+                    {
+                        Im2Col<T>(x.AsSpan(i * xs, xs), g, col);
+                        // dw += dy_i (OC, L) @ col^T (L, Ckk)
+                        Gemm.Multiply<T>(oc, g.Ckk, g.L, dyi, g.L, 1, col, 1, g.L, partialW[chunk], g.Ckk, accumulate: true);
+                    }
+                    if (db is not null)
+                        for (int o = 0; o < oc; o++) partialB[chunk][o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyi.Slice(o * g.L, g.L));
+                    if (dx is not null)
+                    {
+                        // dcol (Ckk, L) = w^T (Ckk, OC) @ dy_i (OC, L)
+                        Gemm.Multiply<T>(g.Ckk, g.L, oc, w, 1, g.Ckk, dyi, g.L, 1, col, g.L, accumulate: false);
+                        Col2Im<T>(col, g, dx.AsSpan(i * xs, xs));
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(col);
+            }
+        });
+        if (dw is not null)
+        {
+            partialW[0].CopyTo(dw, 0);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partialW[c], dw);
+        }
+        if (db is not null)
+        {
+            partialB[0].CopyTo(db, 0);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(db, partialB[c], db);
+        }
+    }
+}
+
+/// <summary>Direct convolution loops, the oracle for <see cref="Conv2dKernels"/>.</summary>
+internal static class Conv2dReference
+{
+    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW)
+    public static double[] Forward(double[] x, double[] w, double[]? b, int n, int oc, Conv2dGeometry g)
+    {
+        var y = new double[n * oc * g.L];
+        for (int i = 0; i < n; i++)
+        for (int o = 0; o < oc; o++)
+        for (int p = 0; p < g.OH; p++)
+        for (int q = 0; q < g.OW; q++)
+        {
+            double s = b?[o] ?? 0;
+            for (int c = 0; c < g.C; c++)
+            for (int kh = 0; kh < g.KH; kh++)
+            for (int kw = 0; kw < g.KW; kw++)
+            {
+                int h = p * g.SH - g.PH + kh, ww = q * g.SW - g.PW + kw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                s += x[((i * g.C + c) * g.H + h) * g.W + ww] * w[((o * g.C + c) * g.KH + kh) * g.KW + kw];
+            }
+            y[((i * oc + o) * g.OH + p) * g.OW + q] = s;
+        }
+        return y;
+    }
+
+    // dy: (N,OC,OH,OW) -> dx: (N,C,H,W), dw: (OC,C,KH,KW), db: (OC)
+    public static (double[] Dx, double[] Dw, double[] Db) Backward(double[] dy, double[] x, double[] w, int n, int oc, Conv2dGeometry g)
+    {
+        var dx = new double[x.Length];
+        var dw = new double[w.Length];
+        var db = new double[oc];
+        for (int i = 0; i < n; i++)
+        for (int o = 0; o < oc; o++)
+        for (int p = 0; p < g.OH; p++)
+        for (int q = 0; q < g.OW; q++)
+        {
+            double d = dy[((i * oc + o) * g.OH + p) * g.OW + q];
+            db[o] += d;
+            for (int c = 0; c < g.C; c++)
+            for (int kh = 0; kh < g.KH; kh++)
+            for (int kw = 0; kw < g.KW; kw++)
+            {
+                int h = p * g.SH - g.PH + kh, ww = q * g.SW - g.PW + kw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                int xi = ((i * g.C + c) * g.H + h) * g.W + ww, wi = ((o * g.C + c) * g.KH + kh) * g.KW + kw;
+                dx[xi] += d * w[wi];
+                dw[wi] += d * x[xi];
+            }
+        }
+        return (dx, dw, db);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Batch normalization, as torch.nn.functional.batch_norm. x: (N,C), (N,C,L) or (N,C,H,W); statistics per
+    /// channel (dimension 1). In training the batch mean and biased variance normalize, and the running statistics
+    /// (updated in place, if given) move by <paramref name="momentum"/> toward the batch mean and the unbiased
+    /// variance; in evaluation the running statistics normalize. weight (gamma) and bias (beta) are (C) or null.
+    /// </summary>
+    public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum = 0.1, double eps = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank < 2) throw new ArgumentException($"BatchNorm: expected input of shape (N,C,...), got {Shapes.Format(input.Dims)}.");
+        int n = input.Dims[0], c = input.Dims[1], s = input.NumElements / Math.Max(1, n * c);
+        foreach (var (t, name) in new[] { (runningMean, "running mean"), (runningVar, "running variance"), (weight, "weight"), (bias, "bias") })
+        {
+            if (t is null) continue;
+            CheckSameDType("BatchNorm", input, t);
+            if (t.Rank != 1 || t.Dims[0] != c)
+                throw new ArgumentException($"BatchNorm: expected {name} of shape [{c}], got {Shapes.Format(t.Dims)} (input {Shapes.Format(input.Dims)}).");
+        }
+        if (!training && (runningMean is null || runningVar is null))
+            throw new InvalidOperationException("BatchNorm: evaluation mode needs running mean and variance.");
+        if (training && (long)n * s <= 1)
+            throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input {Shapes.Format(input.Dims)}.");
+        if (eps <= 0) throw new ArgumentOutOfRangeException(nameof(eps), $"BatchNorm: eps must be positive, got {eps}.");
+
+        var x = input.ContiguousRaw();
+        var mean = new double[c];
+        var invstd = new double[c];
+        if (training)
+        {
+            var var = new double[c];
+            if (input.DType == DType.Float32) BatchNormKernels.Statistics(x.Span<float>(), n, c, s, mean, var);
+            else BatchNormKernels.Statistics(x.Span<double>(), n, c, s, mean, var);
+            double count = (double)n * s;
+            for (int ch = 0; ch < c; ch++)
+            {
+                invstd[ch] = 1 / Math.Sqrt(var[ch] + eps);
+                if (runningMean is not null) runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean[ch];
+                if (runningVar is not null) runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * var[ch] * count / (count - 1);
+            }
+        }
+        else
+        {
+            for (int ch = 0; ch < c; ch++)
+            {
+                mean[ch] = runningMean![ch];
+                invstd[ch] = 1 / Math.Sqrt(runningVar![ch] + eps);
+            }
+        }
+        var y = EmptyLike(input);
+        if (input.DType == DType.Float32) Run<float>(x, weight, bias, y, n, c, s, mean, invstd);
+        else Run<double>(x, weight, bias, y, n, c, s, mean, invstd);
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight?.RequiresGrad == true || bias?.RequiresGrad == true))
+            y.SetGradFn(new BatchNormBackward(input, weight, bias, x, mean, invstd, training));
+        return y;
+    }
+
+    private static void Run<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor y, int n, int c, int s, double[] mean, double[] invstd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ReadOnlySpan<T> gamma = weight is null ? default : weight.ContiguousRaw().Span<T>();
+        ReadOnlySpan<T> beta = bias is null ? default : bias.ContiguousRaw().Span<T>();
+        BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd, gamma, beta, y.Span<T>());
+    }
+}
+
+// y = (x - mean) invstd gamma + beta. Training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat));
+// evaluation: dx = gamma invstd dy. Both: dgamma = sum(dy xhat), dbeta = sum(dy), over (N, S).
+internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bias, Tensor x, double[] mean, double[] invstd, bool training)
+    : Node([input, weight, bias], x, weight)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var x = Saved(0);
+        int n = x.Dims[0], c = x.Dims[1], s = x.NumElements / Math.Max(1, n * c);
+        var dy = g.ContiguousRaw();
+        Tensor? dx = NeedsInputGrad(0) ? Tensor.EmptyLike(x) : null;
+        Tensor? dgamma = NeedsInputGrad(1) ? Tensor.Empty(x.DType, [c]) : null;
+        Tensor? dbeta = NeedsInputGrad(2) ? Tensor.Empty(x.DType, [c]) : null;
+        if (x.DType == DType.Float32) Run<float>(dy, x, dx, dgamma, dbeta, n, c, s);
+        else Run<double>(dy, x, dx, dgamma, dbeta, n, c, s);
+        return [dx, dgamma, dbeta];
+    }
+
+    private void Run<T>(Tensor dy, Tensor x, Tensor? dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var gamma = Inputs[1] is null ? default : Saved(1).ContiguousRaw().Span<T>();
+        BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd, gamma, training,
+            dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>());
+    }
+}

@@ -1,0 +1,77 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// 2-D convolution (cross-correlation, as PyTorch). x: (N,C,H,W), weight: (OC,C,KH,KW), bias: (OC) or null
+    /// -> (N,OC,OH,OW) with OH = (H + 2 padding - KH) / stride + 1.
+    /// </summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
+        Conv2d(input, weight, bias, (stride, stride), (padding, padding));
+
+    /// <summary>2-D convolution with separate vertical and horizontal stride and padding.</summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        var g = Conv2dOp.Validate(input, weight, bias, stride, padding);
+        int n = input.Dims[0], oc = weight.Dims[0];
+        var x = input.ContiguousRaw();
+        var w = weight.ContiguousRaw();
+        var b = bias?.ContiguousRaw();
+        var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
+        if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
+        else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g);
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+            y.SetGradFn(new Conv2dBackward(input, weight, bias, x, w, g));
+        return y;
+    }
+}
+
+internal static class Conv2dOp
+{
+    public static Conv2dGeometry Validate(Tensor x, Tensor w, Tensor? b, (int H, int W) stride, (int H, int W) padding)
+    {
+        string sx = Shapes.Format(x.Dims), sw = Shapes.Format(w.Dims);
+        Tensor.CheckSameDType("Conv2d", x, w);
+        if (b is not null) Tensor.CheckSameDType("Conv2d", x, b);
+        if (x.Rank != 4) throw new ArgumentException($"Conv2d: expected input of shape (N,C,H,W), got {sx}.");
+        if (w.Rank != 4) throw new ArgumentException($"Conv2d: expected weight of shape (OC,C,KH,KW), got {sw}.");
+        if (x.Dims[1] != w.Dims[1]) throw new ArgumentException($"Conv2d: input channels differ ({x.Dims[1]} vs {w.Dims[1]}): input {sx}, weight {sw}.");
+        if (b is not null && (b.Rank != 1 || b.Dims[0] != w.Dims[0]))
+            throw new ArgumentException($"Conv2d: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {sw}).");
+        if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"Conv2d: stride must be positive, got ({stride.H},{stride.W}).");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"Conv2d: padding must be non-negative, got ({padding.H},{padding.W}).");
+        var g = new Conv2dGeometry(x.Dims[1], x.Dims[2], x.Dims[3], w.Dims[2], w.Dims[3], stride.H, stride.W, padding.H, padding.W);
+        if (x.Dims[2] + 2 * padding.H < g.KH || x.Dims[3] + 2 * padding.W < g.KW)
+            throw new ArgumentException($"Conv2d: kernel {g.KH}x{g.KW} is larger than the padded input {x.Dims[2] + 2 * padding.H}x{x.Dims[3] + 2 * padding.W}: input {sx}, weight {sw}.");
+        return g;
+    }
+
+    /// <summary>The storage of a contiguous tensor, copied only when it is an offset view.</summary>
+    public static T[] Data<T>(Tensor t) => t.Offset == 0 && t.Array<T>().Length == t.NumElements ? t.Array<T>() : t.Span<T>().ToArray();
+}
+
+// y = conv2d(x, w) + b: dx = col2im(w^T dy), dw = sum_n dy_n col_n^T, db = sum over (N, OH, OW) of dy
+internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Conv2dGeometry g) : Node([x, w, b], xc, wc)
+{
+    internal override Tensor?[] Backward(Tensor g0)
+    {
+        Tensor x = Saved(0), w = Saved(1);
+        var dy = g0.ContiguousRaw();
+        int n = x.Dims[0], oc = w.Dims[0];
+        Tensor? dx = NeedsInputGrad(0) ? Tensor.EmptyLike(x) : null;
+        Tensor? dw = NeedsInputGrad(1) ? Tensor.EmptyLike(w) : null;
+        Tensor? db = NeedsInputGrad(2) ? Tensor.Empty(x.DType, [oc]) : null;
+        if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc);
+        else Run<double>(dy, x, w, dx, dw, db, n, oc);
+        return [dx, dw, db];
+    }
+
+    private void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g);
+}

@@ -1,0 +1,41 @@
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// 2-D max pooling. x: (N,C,H,W) -> (N,C,OH,OW), OH = (H + 2 padding - kernel) / stride + 1; stride defaults to
+    /// the kernel size; padding reads as -inf.
+    /// </summary>
+    public Tensor MaxPool2d(int kernel, int? stride = null, int padding = 0)
+    {
+        int s = stride ?? kernel;
+        var g = Pool2dOp.Validate("MaxPool2d", this, kernel, s, padding);
+        int planes = Dims[0] * Dims[1];
+        var x = ContiguousRaw();
+        var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);
+        var argmax = new int[y.NumElements];
+        if (DType == DType.Float32) PoolKernels.MaxForward(x.Span<float>(), y.Span<float>(), argmax, planes, g);
+        else PoolKernels.MaxForward(x.Span<double>(), y.Span<double>(), argmax, planes, g);
+        if (NeedsGrad(this)) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));
+        return y;
+    }
+}
+
+// y = maxpool(x): dx = dy routed to the position of each window's maximum
+internal sealed class MaxPool2dBackward(Tensor x, int[] argmax, Conv2dGeometry g) : Node([x])
+{
+    private readonly int[] _shape = x.Shape;
+
+    internal override Tensor?[] Backward(Tensor dy)
+    {
+        var d = dy.ContiguousRaw();
+        var dx = Tensor.Empty(d.DType, _shape);
+        int planes = _shape[0] * _shape[1];
+        if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>(), argmax, dx.Span<float>(), planes, g);
+        else PoolKernels.MaxBackward(d.Span<double>(), argmax, dx.Span<double>(), planes, g);
+        return [dx];
+    }
+}

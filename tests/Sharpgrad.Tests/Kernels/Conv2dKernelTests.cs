@@ -1,0 +1,69 @@
+using Sharpgrad.Kernels;
+using Xunit;
+
+namespace Sharpgrad.Tests.Kernels;
+
+/// <summary>im2col + GEMM convolution against the direct loops of <see cref="Conv2dReference"/>.</summary>
+public sealed class Conv2dKernelTests
+{
+    [Theory]
+    [InlineData(2, 3, 16, 8, 8, 3, 1, 1)]
+    [InlineData(3, 1, 16, 28, 28, 3, 1, 1)]
+    [InlineData(2, 16, 16, 14, 14, 3, 1, 1)]
+    [InlineData(1, 2, 3, 9, 7, 3, 2, 0)]
+    [InlineData(2, 4, 5, 6, 5, 5, 2, 2)]
+    [InlineData(5, 3, 2, 5, 5, 1, 1, 0)]
+    [InlineData(1, 2, 2, 3, 3, 3, 3, 2)]
+    public void FastConvolutionEqualsReference(int n, int c, int oc, int h, int w, int k, int stride, int pad)
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            int before = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = threads;
+            try
+            {
+                var gen = new Generator((ulong)(n * 1000 + c * 100 + h));
+                var g = new Conv2dGeometry(c, h, w, k, k, stride, stride, pad, pad);
+                var x = Enumerable.Range(0, n * c * h * w).Select(_ => gen.NextNormal()).ToArray();
+                var wt = Enumerable.Range(0, oc * c * k * k).Select(_ => gen.NextNormal()).ToArray();
+                var b = Enumerable.Range(0, oc).Select(_ => gen.NextNormal()).ToArray();
+                var dy = Enumerable.Range(0, n * oc * g.L).Select(_ => gen.NextNormal()).ToArray();
+
+                var y = new double[n * oc * g.L];
+                Conv2dKernels.Forward(x, wt, b, y, n, oc, g);
+                Close(Conv2dReference.Forward(x, wt, b, n, oc, g), y);
+
+                var (rdx, rdw, rdb) = Conv2dReference.Backward(dy, x, wt, n, oc, g);
+                double[] dx = new double[x.Length], dw = new double[wt.Length], db = new double[oc];
+                Conv2dKernels.Backward(dy, x, wt, dx, dw, db, n, oc, g);
+                Close(rdx, dx);
+                Close(rdw, dw);
+                Close(rdb, db);
+            }
+            finally
+            {
+                Parallelism.MaxThreads = before;
+            }
+        }
+    }
+
+    private static void Close(double[] expected, double[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-10 * (1 + Math.Abs(expected[i])), $"element {i}: {expected[i]} vs {actual[i]}");
+    }
+
+    [Fact]
+    public void ErrorsNameTheOpAndShapes()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 3, 8, 8]), Tensor.Zeros([16, 1, 3, 3])));
+        Assert.Equal("Conv2d: input channels differ (3 vs 1): input [1,3,8,8], weight [16,1,3,3].", ex.Message);
+        var big = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 1, 2, 2]), Tensor.Zeros([1, 1, 3, 3])));
+        Assert.Contains("kernel 3x3 is larger than the padded input 2x2", big.Message);
+        var pool = Assert.Throws<ArgumentException>(() => Tensor.Zeros([1, 1, 4, 4]).MaxPool2d(2, 2, 2));
+        Assert.Contains("MaxPool2d: padding must be between 0 and half the kernel size (1), got 2", pool.Message);
+        var bn = Assert.Throws<ArgumentException>(() => Tensor.BatchNorm(Tensor.Zeros([1, 3]), null, null, null, null, training: true));
+        Assert.Contains("expected more than 1 value per channel when training", bn.Message);
+    }
+}
