@@ -3,7 +3,8 @@
 
 Run with Debian's PyTorch (apt-get install -y python3-torch):
     /usr/bin/python3 tools/make_fixtures.py
-It writes tests/Sharpgrad.Tests/Fixtures/ops.json. Each case holds float32 inputs, the op's output, a random
+It writes tests/Sharpgrad.Tests/Fixtures/ops.json (ops) and tests/Sharpgrad.NN.Tests/Fixtures/nn.json (the exam
+CNN, optimizers, LR schedules). Each case holds float32 inputs, the op's output, a random
 upstream gradient u and the gradients of sum(output * u) with respect to every input. The case names and input
 domains must match OpCases.cs in the tests, which holds the Sharpgrad side of each op.
 """
@@ -154,5 +155,114 @@ def main():
     print(f"wrote {len(out)} cases to {os.path.normpath(path)} (torch {torch.__version__})")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Layer-library fixtures: the exam CNN, optimizers and LR schedules (tests/Sharpgrad.NN.Tests/Fixtures/nn.json).
+
+def exam_cnn(c, h, w):
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(c, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.BatchNorm2d(16),
+        torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(16 * (h // 4) * (w // 4), 10))
+
+
+def cnn_case(c, h, w, n):
+    model = exam_cnn(c, h, w)
+    with torch.no_grad():  # non-trivial BatchNorm affine and running statistics
+        model[3].weight.uniform_(0.5, 1.5)
+        model[3].bias.uniform_(-0.5, 0.5)
+        model[3].running_mean.uniform_(-0.2, 0.2)
+        model[3].running_var.uniform_(0.5, 2.0)
+    state = {k: flat(v.float()) for k, v in model.state_dict().items()}
+    x = torch.randn(n, c, h, w)
+    labels = torch.randint(0, 10, (n,))
+    model.train()
+    out = model(x)
+    loss = F.cross_entropy(out, labels)
+    loss.backward()
+    grads = {k: flat(p.grad) for k, p in model.named_parameters()}
+    after = {k: flat(v.float()) for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+    model.eval()
+    with torch.no_grad():
+        out_eval = model(x)
+    return {
+        "input": {"shape": [n, c, h, w], "data": flat(x)}, "labels": labels.tolist(), "state": state,
+        "train_output": flat(out), "loss": float(loss), "grads": grads, "buffers_after_train": after,
+        "eval_output": flat(out_eval),
+    }
+
+
+def optimizer_case(name, make_opt, steps=20):
+    torch.manual_seed(99)
+    w = torch.randn(5, 3, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    x = torch.randn(16, 5)
+    y = torch.randn(16, 3)
+    start = {"w": flat(w), "b": flat(b)}
+    opt = make_opt([w, b])
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((torch.tanh(x @ w + b) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return {"name": name, "x": flat(x), "y": flat(y), "start": start, "w": flat(w), "b": flat(b), "losses": losses}
+
+
+def schedule_case(name, make, steps):
+    p = torch.zeros(1, requires_grad=True)
+    opt, sched = make([p])
+    lrs, moms = [], []
+    for _ in range(steps):
+        group = opt.param_groups[0]
+        lrs.append(group["lr"])
+        moms.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
+        opt.step()
+        sched.step()
+    return {"name": name, "lr": lrs, "momentum": moms}
+
+
+def nn_main():
+    torch.manual_seed(4321)
+    cnn = {"cifar": cnn_case(3, 32, 32, 4), "fashion": cnn_case(1, 28, 28, 5)}
+    optim = torch.optim
+    opts = [
+        optimizer_case("sgd", lambda p: optim.SGD(p, lr=0.1)),
+        optimizer_case("sgd_momentum_wd", lambda p: optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01, dampening=0.1)),
+        optimizer_case("sgd_nesterov", lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+        optimizer_case("rmsprop", lambda p: optim.RMSprop(p, lr=0.01)),
+        optimizer_case("rmsprop_centered_momentum_wd", lambda p: optim.RMSprop(p, lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
+        optimizer_case("adam", lambda p: optim.Adam(p, lr=0.01)),
+        optimizer_case("adam_wd", lambda p: optim.Adam(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.05)),
+        optimizer_case("adamw", lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.1)),
+    ]
+
+    def one_cycle(p):
+        o = optim.AdamW(p, lr=0.01)
+        return o, optim.lr_scheduler.OneCycleLR(o, max_lr=0.01, total_steps=50)
+
+    def one_cycle_sgd(p):
+        o = optim.SGD(p, lr=0.1, momentum=0.9)
+        return o, optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=37, pct_start=0.25)
+
+    def step_lr(p):
+        o = optim.SGD(p, lr=0.1)
+        return o, optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)
+
+    def cosine(p):
+        o = optim.SGD(p, lr=0.1)
+        return o, optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001)
+
+    scheds = [schedule_case("one_cycle_adamw", one_cycle, 50), schedule_case("one_cycle_sgd", one_cycle_sgd, 37),
+              schedule_case("step_lr", step_lr, 12), schedule_case("cosine", cosine, 10)]
+    path = os.path.join(os.path.dirname(__file__), "..", "tests", "Sharpgrad.NN.Tests", "Fixtures", "nn.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"torch": torch.__version__, "cnn": cnn, "optimizers": opts, "schedules": scheds}, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.normpath(path)}")
+
+
 if __name__ == "__main__":
     main()
+    nn_main()

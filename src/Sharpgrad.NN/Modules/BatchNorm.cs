@@ -1,0 +1,73 @@
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// Batch normalization exactly as PyTorch: eps 1e-5, momentum 0.1, learnable weight (gamma) and bias (beta),
+/// running mean and unbiased running variance, num_batches_tracked; evaluation uses the running statistics.
+/// </summary>
+public abstract class BatchNormBase : Module
+{
+    private protected BatchNormBase(int numFeatures, double eps, double momentum, bool affine, int[] rank)
+    {
+        if (numFeatures < 1) throw new ArgumentException($"{TypeName}: numFeatures must be positive, got {numFeatures}.");
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        _rank = rank;
+        if (affine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones([numFeatures]));
+            Bias = RegisterParameter("bias", Tensor.Zeros([numFeatures]));
+        }
+        RunningMean = RegisterBuffer("running_mean", Tensor.Zeros([numFeatures]));
+        RunningVar = RegisterBuffer("running_var", Tensor.Ones([numFeatures]));
+        NumBatchesTracked = RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.Float64));
+    }
+
+    private readonly int[] _rank;
+
+    /// <summary>Channels C.</summary>
+    public int NumFeatures { get; }
+
+    /// <summary>Added to the variance.</summary>
+    public double Eps { get; }
+
+    /// <summary>Weight of the newest batch in the running statistics.</summary>
+    public double Momentum { get; }
+
+    /// <summary>gamma (C), or null when not affine.</summary>
+    public Parameter? Weight { get; }
+
+    /// <summary>beta (C), or null when not affine.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Running mean (C).</summary>
+    public Tensor RunningMean { get; }
+
+    /// <summary>Running unbiased variance (C).</summary>
+    public Tensor RunningVar { get; }
+
+    /// <summary>Number of training batches seen (a scalar).</summary>
+    public Tensor NumBatchesTracked { get; }
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"{NumFeatures}, eps={Eps:g}, momentum={Momentum:g}, affine={(Weight is null ? "False" : "True")}, track_running_stats=True";
+
+    // x: (N,C,...) -> same shape
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!_rank.Contains(input.Rank) || input.Size(1) != NumFeatures)
+            throw new ArgumentException($"{TypeName}: expected input of rank {string.Join(" or ", _rank)} with {NumFeatures} channels in dimension 1, got [{string.Join(",", input.Shape)}].");
+        if (Training) NumBatchesTracked.AsSpan<double>()[0]++;
+        return Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
+    }
+}
+
+/// <summary>BatchNorm over (N, C) or (N, C, L).</summary>
+public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+    : BatchNormBase(numFeatures, eps, momentum, affine, [2, 3]);
+
+/// <summary>BatchNorm over (N, C, H, W).</summary>
+public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+    : BatchNormBase(numFeatures, eps, momentum, affine, [4]);

@@ -1,0 +1,48 @@
+namespace Sharpgrad.NN;
+
+/// <summary>2-D convolution layer. x: (N, C, H, W), W: (OC, C, K, K), b: (OC) -> (N, OC, OH, OW).</summary>
+public sealed class Conv2d : Module
+{
+    /// <summary>Creates the layer with PyTorch's default initialisation.</summary>
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null)
+    {
+        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || padding < 0)
+            throw new ArgumentException($"Conv2d: invalid configuration in={inChannels}, out={outChannels}, kernel={kernelSize}, stride={stride}, padding={padding}.");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        int fanIn = inChannels * kernelSize * kernelSize;
+        Weight = RegisterParameter("weight", Init.KaimingUniform([outChannels, inChannels, kernelSize, kernelSize], fanIn, generator));
+        if (bias) Bias = RegisterParameter("bias", Init.BiasUniform(outChannels, fanIn, generator));
+    }
+
+    /// <summary>Input channels C.</summary>
+    public int InChannels { get; }
+
+    /// <summary>Output channels (filters) OC.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Kernel height and width.</summary>
+    public int KernelSize { get; }
+
+    /// <summary>Stride.</summary>
+    public int Stride { get; }
+
+    /// <summary>Zero padding on each side.</summary>
+    public int Padding { get; }
+
+    /// <summary>(OC, C, K, K).</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>(OC), or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"{InChannels}, {OutChannels}, kernel_size=({KernelSize}, {KernelSize}), stride=({Stride}, {Stride}), padding=({Padding}, {Padding})";
+
+    // x: (N,C,H,W) -> (N,OC,OH,OW)
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding);
+}

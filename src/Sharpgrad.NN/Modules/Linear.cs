@@ -1,0 +1,42 @@
+namespace Sharpgrad.NN;
+
+/// <summary>Fully connected layer. x: (N, in) -> (N, out) = x W^T + b, W: (out, in), b: (out).</summary>
+public sealed class Linear : Module
+{
+    /// <summary>Creates the layer with PyTorch's default initialisation.</summary>
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Generator? generator = null)
+    {
+        if (inFeatures < 1 || outFeatures < 1)
+            throw new ArgumentException($"Linear: feature counts must be positive, got in={inFeatures}, out={outFeatures}.");
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = RegisterParameter("weight", Init.KaimingUniform([outFeatures, inFeatures], inFeatures, generator));
+        if (bias) Bias = RegisterParameter("bias", Init.BiasUniform(outFeatures, inFeatures, generator));
+    }
+
+    /// <summary>Input features.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>(out, in).</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>(out), or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is null ? "False" : "True")}";
+
+    // x: (N, in) -> (N, out)
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank < 1 || input.Size(-1) != InFeatures)
+            throw new ArgumentException($"Linear: expected input with {InFeatures} features in its last dimension, got shape [{string.Join(",", input.Shape)}].");
+        var y = input.MatMul(Weight.Data.Transpose());
+        return Bias is null ? y : y.Add(Bias.Data);
+    }
+}

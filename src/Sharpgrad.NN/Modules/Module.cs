@@ -1,0 +1,167 @@
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// Base of every layer: named parameters, buffers and child modules, all registered explicitly, and an explicit
+/// training/evaluation state. Names follow PyTorch's state_dict (e.g. "0.weight", "3.running_mean").
+/// </summary>
+public abstract class Module
+{
+    private readonly List<(string Name, Parameter Value)> _parameters = [];
+    private readonly List<(string Name, Tensor Value)> _buffers = [];
+    private readonly List<(string Name, Module Value)> _children = [];
+
+    /// <summary>True in training mode (the default), false after <see cref="Eval"/>.</summary>
+    public bool Training { get; private set; } = true;
+
+    /// <summary>Runs the layer.</summary>
+    public abstract Tensor Forward(Tensor input);
+
+    /// <summary>Short type name as PyTorch prints it (e.g. "Conv2d").</summary>
+    public virtual string TypeName => GetType().Name;
+
+    /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
+    protected Parameter RegisterParameter(string name, Tensor value)
+    {
+        var p = new Parameter(value);
+        _parameters.Add((CheckName(name), p));
+        return p;
+    }
+
+    /// <summary>Registers a non-trainable state tensor (saved in the state dict, not optimized).</summary>
+    protected Tensor RegisterBuffer(string name, Tensor value)
+    {
+        _buffers.Add((CheckName(name), value));
+        return value;
+    }
+
+    /// <summary>Registers a child module.</summary>
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        _children.Add((CheckName(name), module));
+        return module;
+    }
+
+    private string CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.', StringComparison.Ordinal))
+            throw new ArgumentException($"{TypeName}: invalid member name '{name}' (must be non-empty, without '.').");
+        if (_parameters.Any(p => p.Name == name) || _buffers.Any(b => b.Name == name) || _children.Any(c => c.Name == name))
+            throw new ArgumentException($"{TypeName}: a member named '{name}' is already registered.");
+        return name;
+    }
+
+    /// <summary>Direct children with their names.</summary>
+    public IReadOnlyList<(string Name, Module Module)> Children => _children.Select(c => (c.Name, c.Value)).ToList();
+
+    /// <summary>This module's own parameters (not its children's).</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> OwnParameters => _parameters.Select(p => (p.Name, p.Value)).ToList();
+
+    /// <summary>This module's own buffers (not its children's).</summary>
+    public IReadOnlyList<(string Name, Tensor Buffer)> OwnBuffers => _buffers.Select(b => (b.Name, b.Value)).ToList();
+
+    /// <summary>Every parameter, depth first, with dotted names.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var (n, p) in _parameters) yield return (prefix + n, p);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedParameters(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>Every parameter, depth first.</summary>
+    public IEnumerable<Parameter> Parameters() => NamedParameters().Select(p => p.Parameter);
+
+    /// <summary>Every buffer, depth first, with dotted names.</summary>
+    public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (n, b) in _buffers) yield return (prefix + n, b);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedBuffers(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>Every module below and including this one, depth first, with dotted names ("" for this one).</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    {
+        yield return (prefix.TrimEnd('.'), this);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedModules(prefix + n + ".")) yield return x;
+    }
+
+    /// <summary>Parameters and buffers by name, in PyTorch's state_dict order (per module: parameters, then buffers).</summary>
+    public IReadOnlyList<(string Name, Tensor Value)> StateDict()
+    {
+        var list = new List<(string, Tensor)>();
+        Collect("", list);
+        return list;
+    }
+
+    private void Collect(string prefix, List<(string, Tensor)> list)
+    {
+        foreach (var (n, p) in _parameters) list.Add((prefix + n, p.Data));
+        foreach (var (n, b) in _buffers) list.Add((prefix + n, b));
+        foreach (var (n, c) in _children) c.Collect(prefix + n + ".", list);
+    }
+
+    /// <summary>
+    /// Copies values into the parameters and buffers by name. Every name must be present with the same shape
+    /// (unless <paramref name="strict"/> is false, when missing names are skipped); extra names are an error.
+    /// </summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var own = StateDict();
+        var known = own.Select(o => o.Name).ToHashSet();
+        var extra = state.Keys.Where(k => !known.Contains(k)).ToList();
+        if (extra.Count > 0) throw new ArgumentException($"LoadStateDict: unexpected tensors {string.Join(", ", extra)} for this {TypeName}.");
+        foreach (var (name, t) in own)
+        {
+            if (!state.TryGetValue(name, out var v))
+            {
+                if (strict) throw new ArgumentException($"LoadStateDict: missing tensor '{name}' (shape [{string.Join(",", t.Shape)}]).");
+                continue;
+            }
+            if (!t.Shape.SequenceEqual(v.Shape))
+                throw new ArgumentException($"LoadStateDict: '{name}' has shape [{string.Join(",", v.Shape)}], the model expects [{string.Join(",", t.Shape)}].");
+            t.CopyFrom(v.To(t.DType));
+        }
+    }
+
+    /// <summary>Sets training mode on this module and its children.</summary>
+    public Module Train(bool training = true)
+    {
+        Training = training;
+        foreach (var (_, c) in _children) c.Train(training);
+        return this;
+    }
+
+    /// <summary>Sets evaluation mode on this module and its children.</summary>
+    public Module Eval() => Train(false);
+
+    /// <summary>Clears every parameter's gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.Grad = null;
+    }
+
+    /// <summary>Number of trainable parameter values.</summary>
+    public int ParameterCount() => Parameters().Sum(p => p.NumElements);
+
+    /// <summary>Number of buffer values that are statistics (running mean and variance; counters excluded).</summary>
+    public int BufferCount() => NamedBuffers().Where(b => !b.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal)).Sum(b => b.Buffer.NumElements);
+
+    /// <summary>Runs the layer; same as <see cref="Forward"/>.</summary>
+    public Tensor Call(Tensor input) => Forward(input);
+
+    /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
+    public virtual string ExtraRepr => "";
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        if (_children.Count == 0) return $"{TypeName}({ExtraRepr})";
+        var sb = new System.Text.StringBuilder(TypeName).Append("(\n");
+        foreach (var (n, c) in _children)
+            sb.Append("  (").Append(n).Append("): ").Append(c.ToString().Replace("\n", "\n  ", StringComparison.Ordinal)).Append('\n');
+        return sb.Append(')').ToString();
+    }
+}

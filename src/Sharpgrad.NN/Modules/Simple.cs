@@ -1,0 +1,134 @@
+namespace Sharpgrad.NN;
+
+/// <summary>Flattens dimensions from <see cref="StartDim"/> on: (N, C, H, W) -> (N, C*H*W).</summary>
+public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
+{
+    /// <summary>First flattened dimension.</summary>
+    public int StartDim { get; } = startDim;
+
+    /// <summary>Last flattened dimension.</summary>
+    public int EndDim { get; } = endDim;
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"start_dim={StartDim}, end_dim={EndDim}";
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Flatten(StartDim, EndDim);
+    }
+}
+
+/// <summary>max(x, 0), element-wise.</summary>
+public sealed class ReLU : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Relu();
+    }
+}
+
+/// <summary>1 / (1 + e^-x), element-wise.</summary>
+public sealed class Sigmoid : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Sigmoid();
+    }
+}
+
+/// <summary>tanh(x), element-wise.</summary>
+public sealed class Tanh : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Tanh();
+    }
+}
+
+/// <summary>Step activation: 1 where x &gt;= 0, else 0. Its gradient is exactly zero, so nothing before it learns.</summary>
+public sealed class Step : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Step();
+    }
+}
+
+/// <summary>
+/// Dropout with inverted scaling: in training each element is zeroed with probability P and the rest scaled by
+/// 1 / (1 - P); identity in evaluation.
+/// </summary>
+public sealed class Dropout : Module
+{
+    /// <summary>Creates the layer; masks come from <paramref name="generator"/> (default: <see cref="Generator.Default"/>).</summary>
+    public Dropout(double p = 0.5, Generator? generator = null)
+    {
+        if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability must be in [0, 1), got {p}.");
+        P = p;
+        Generator = generator;
+    }
+
+    /// <summary>Probability of zeroing an element.</summary>
+    public double P { get; }
+
+    /// <summary>Source of the masks; null uses <see cref="Sharpgrad.Generator.Default"/>.</summary>
+    public Generator? Generator { get; set; }
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"p={P:g}";
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!Training || P == 0) return input;
+        var u = Tensor.Rand(input.Shape, Generator, input.DType).ToDoubleArray();
+        double scale = 1 / (1 - P);
+        for (int i = 0; i < u.Length; i++) u[i] = u[i] >= P ? scale : 0;
+        return input.Mul(Tensor.FromArray(u).Reshape(input.Shape).To(input.DType));
+    }
+}
+
+/// <summary>Runs its children in order; they are named "0", "1", ... as in PyTorch.</summary>
+public sealed class Sequential : Module
+{
+    private readonly List<Module> _layers = [];
+
+    /// <summary>Creates the container.</summary>
+    public Sequential(params Module[] layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        foreach (var l in layers) Add(l);
+    }
+
+    /// <summary>Appends a layer.</summary>
+    public void Add(Module layer)
+    {
+        RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        _layers.Add(layer);
+    }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<Module> Layers => _layers;
+
+    /// <summary>Layer <paramref name="index"/>.</summary>
+    public Module this[int index] => _layers[index];
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input;
+        foreach (var l in _layers) x = l.Forward(x);
+        return x;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Numerics;
+
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// Adam with PyTorch's update: (Adam: g += wd w | AdamW: w *= 1 - lr wd); m = b1 m + (1 - b1) g;
+/// v = b2 v + (1 - b2) g^2; w -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// </summary>
+public class Adam : Optimizer
+{
+    /// <summary>Creates Adam (PyTorch's defaults: lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay).</summary>
+    public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        : this(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: false) { }
+
+    private protected Adam(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
+        : base(parameters, lr)
+    {
+        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"{GetType().Name}: beta1 must be in [0, 1), got {beta1}.");
+        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), $"{GetType().Name}: beta2 must be in [0, 1), got {beta2}.");
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), $"{GetType().Name}: eps must be non-negative, got {eps}.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), $"{GetType().Name}: weight decay must be non-negative, got {weightDecay}.");
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Eps = eps;
+        WeightDecay = weightDecay;
+        Decoupled = decoupled;
+    }
+
+    /// <summary>First-moment decay.</summary>
+    public double Beta1 { get; set; }
+
+    /// <summary>Second-moment decay.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>Added to the denominator.</summary>
+    public double Eps { get; }
+
+    /// <summary>Weight decay: an L2 gradient term (Adam) or decoupled shrinkage (AdamW).</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>True for AdamW.</summary>
+    public bool Decoupled { get; }
+
+    /// <inheritdoc/>
+    public override double? CyclicMomentum { get => Beta1; set { if (value is double v) Beta1 = v; } }
+
+    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    {
+        var m = Buffer<T>(state, "exp_avg", p);
+        var v = Buffer<T>(state, "exp_avg_sq", p);
+        double step = IncrementStep(state);
+        double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
+        T b1 = C<T>(Beta1), b1c = C<T>(1 - Beta1), b2 = C<T>(Beta2), b2c = C<T>(1 - Beta2), wd = C<T>(WeightDecay);
+        T stepSize = C<T>(Lr / bc1), bc2Sqrt = C<T>(Math.Sqrt(bc2)), eps = C<T>(Eps), shrink = C<T>(1 - Lr * WeightDecay);
+        for (int i = 0; i < w.Length; i++)
+        {
+            T g = grad[i];
+            if (WeightDecay != 0)
+            {
+                if (Decoupled) w[i] *= shrink;
+                else g += wd * w[i];
+            }
+            m[i] = m[i] * b1 + b1c * g;
+            v[i] = v[i] * b2 + b2c * g * g;
+            T denom = T.Sqrt(v[i]) / bc2Sqrt + eps;
+            w[i] -= stepSize * (m[i] / denom);
+        }
+    }
+}
+
+/// <summary>AdamW: Adam with decoupled weight decay, w *= 1 - lr wd before the Adam step (PyTorch's default wd 0.01).</summary>
+public sealed class AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0.01)
+    : Adam(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: true);

@@ -1,0 +1,132 @@
+using System.Numerics;
+
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// Base of the optimizers: a list of parameters, a learning rate that schedulers change, per-parameter state
+/// tensors that checkpoints save, and the masks of pruned parameters enforced around every step.
+/// </summary>
+public abstract class Optimizer
+{
+    private readonly Dictionary<Parameter, Dictionary<string, Tensor>> _state = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Optimizes <paramref name="parameters"/>, starting at learning rate <paramref name="lr"/>.</summary>
+    protected Optimizer(IEnumerable<Parameter> parameters, double lr)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!(lr >= 0)) throw new ArgumentOutOfRangeException(nameof(lr), $"{GetType().Name}: learning rate must be non-negative, got {lr}.");
+        Parameters = parameters.ToList();
+        if (Parameters.Count == 0) throw new ArgumentException($"{GetType().Name}: got an empty parameter list.");
+        Lr = lr;
+        InitialLr = lr;
+    }
+
+    /// <summary>The parameters, in order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Current learning rate.</summary>
+    public double Lr { get; set; }
+
+    /// <summary>The learning rate given at construction (schedulers scale from it).</summary>
+    public double InitialLr { get; }
+
+    /// <summary>Number of steps taken.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Momentum-like coefficient a one-cycle schedule may cycle (SGD momentum, Adam beta1); null if none.</summary>
+    public virtual double? CyclicMomentum { get => null; set { } }
+
+    /// <summary>Updates every parameter that has a gradient.</summary>
+    public void Step()
+    {
+        StepCount++;
+        foreach (var p in Parameters)
+        {
+            if (p.Grad is null) continue;
+            if (p.Mask is not null)
+            {
+                using var _ = Tensor.NoGrad();
+                p.Grad = p.Grad.Mul(p.Mask);
+            }
+            var grad = p.Grad.Contiguous();
+            if (p.Data.DType == DType.Float32) Update<float>(p, p.Data.AsSpan<float>(), grad.To(DType.Float32).AsSpan<float>(), StateOf(p));
+            else Update<double>(p, p.Data.AsSpan<double>(), grad.To(DType.Float64).AsSpan<double>(), StateOf(p));
+            p.ApplyMask();
+        }
+    }
+
+    /// <summary>Clears the gradients of every parameter.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters) p.Grad = null;
+    }
+
+    /// <summary>Applies one update to one parameter.</summary>
+    private protected abstract void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> g, Dictionary<string, Tensor> state)
+        where T : unmanaged, IFloatingPointIeee754<T>;
+
+    private Dictionary<string, Tensor> StateOf(Parameter p)
+    {
+        if (!_state.TryGetValue(p, out var s)) _state[p] = s = [];
+        return s;
+    }
+
+    /// <summary>A state tensor of <paramref name="p"/>'s shape, created as zeros on first use.</summary>
+    private protected static Span<T> Buffer<T>(Dictionary<string, Tensor> state, string name, Parameter p)
+        where T : unmanaged
+    {
+        if (!state.TryGetValue(name, out var t)) state[name] = t = Tensor.Zeros(p.Shape, p.Data.DType);
+        return t.AsSpan<T>();
+    }
+
+    /// <summary>Whether the state <paramref name="name"/> exists yet.</summary>
+    private protected static bool Has(Dictionary<string, Tensor> state, string name) => state.ContainsKey(name);
+
+    /// <summary>The state as named tensors ("{index}.{name}"), plus the step count and learning rate, for checkpoints.</summary>
+    public IReadOnlyList<(string Name, Tensor Value)> StateDict()
+    {
+        var list = new List<(string, Tensor)>
+        {
+            ("step", Tensor.Scalar(StepCount, DType.Float64)),
+            ("lr", Tensor.Scalar(Lr, DType.Float64)),
+        };
+        if (CyclicMomentum is double m) list.Add(("momentum", Tensor.Scalar(m, DType.Float64)));
+        for (int i = 0; i < Parameters.Count; i++)
+            if (_state.TryGetValue(Parameters[i], out var s))
+                foreach (var (k, v) in s.OrderBy(kv => kv.Key, StringComparer.Ordinal)) list.Add(($"{i}.{k}", v));
+        return list;
+    }
+
+    /// <summary>Restores a state saved by <see cref="StateDict"/>.</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _state.Clear();
+        foreach (var (name, value) in state)
+        {
+            switch (name)
+            {
+                case "step": StepCount = (long)value.Item(); continue;
+                case "lr": Lr = value.Item(); continue;
+                case "momentum": CyclicMomentum = value.Item(); continue;
+            }
+            int dot = name.IndexOf('.', StringComparison.Ordinal);
+            if (dot < 0 || !int.TryParse(name[..dot], out int i) || i < 0 || i >= Parameters.Count)
+                throw new ArgumentException($"{GetType().Name}.LoadStateDict: unexpected state '{name}' for {Parameters.Count} parameters.");
+            var p = Parameters[i];
+            if (value.Rank != 0 && !value.Shape.SequenceEqual(p.Shape))
+                throw new ArgumentException($"{GetType().Name}.LoadStateDict: state '{name}' has shape [{string.Join(",", value.Shape)}], parameter {i} has [{string.Join(",", p.Shape)}].");
+            StateOf(p)[name[(dot + 1)..]] = value.Rank == 0 ? value.To(DType.Float64).Contiguous(force: true) : value.To(p.Data.DType).Contiguous(force: true);
+        }
+    }
+
+    /// <summary>A per-parameter step counter (float64 scalar, as PyTorch's "step" state), incremented and returned.</summary>
+    private protected static double IncrementStep(Dictionary<string, Tensor> state)
+    {
+        if (!state.TryGetValue("step", out var t)) state["step"] = t = Tensor.Scalar(0, DType.Float64);
+        return ++t.AsSpan<double>()[0];
+    }
+
+    /// <summary>Converts a double hyper-parameter to the parameter's element type.</summary>
+    private protected static T C<T>(double v) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateChecked(v);
+}

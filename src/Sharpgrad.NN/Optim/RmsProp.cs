@@ -1,0 +1,77 @@
+using System.Numerics;
+
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// RMSprop with PyTorch's update: g += wd w; v = alpha v + (1 - alpha) g^2; centered: m = alpha m + (1 - alpha) g and
+/// avg = sqrt(v - m^2) + eps, else avg = sqrt(v) + eps; with momentum: buf = momentum buf + g / avg, w -= lr buf;
+/// else w -= lr g / avg.
+/// </summary>
+public sealed class RmsProp : Optimizer
+{
+    /// <summary>Creates the optimizer (PyTorch's defaults: lr 0.01, alpha 0.99, eps 1e-8).</summary>
+    public RmsProp(IEnumerable<Parameter> parameters, double lr = 0.01, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0,
+        double momentum = 0, bool centered = false) : base(parameters, lr)
+    {
+        if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"RmsProp: alpha must be in [0, 1], got {alpha}.");
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), $"RmsProp: eps must be non-negative, got {eps}.");
+        if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), $"RmsProp: momentum must be non-negative, got {momentum}.");
+        Alpha = alpha;
+        Eps = eps;
+        WeightDecay = weightDecay;
+        Momentum = momentum;
+        Centered = centered;
+    }
+
+    /// <summary>Smoothing constant of the squared-gradient average.</summary>
+    public double Alpha { get; }
+
+    /// <summary>Added to the denominator.</summary>
+    public double Eps { get; }
+
+    /// <summary>L2 penalty added to the gradient.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Momentum factor.</summary>
+    public double Momentum { get; set; }
+
+    /// <summary>Normalize by the estimated variance rather than the raw second moment.</summary>
+    public bool Centered { get; }
+
+    /// <inheritdoc/>
+    public override double? CyclicMomentum { get => Momentum > 0 ? Momentum : null; set { if (value is double v && Momentum > 0) Momentum = v; } }
+
+    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    {
+        T lr = C<T>(Lr), wd = C<T>(WeightDecay), a = C<T>(Alpha), a1 = C<T>(1 - Alpha), eps = C<T>(Eps), mom = C<T>(Momentum);
+        var v = Buffer<T>(state, "square_avg", p);
+        Span<T> m = Centered ? Buffer<T>(state, "grad_avg", p) : default;
+        Span<T> buf = Momentum > 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
+        for (int i = 0; i < w.Length; i++)
+        {
+            T g = grad[i];
+            if (WeightDecay != 0) g += wd * w[i];
+            v[i] = v[i] * a + a1 * g * g;
+            T avg;
+            if (Centered)
+            {
+                m[i] = m[i] * a + a1 * g;
+                avg = T.Sqrt(v[i] - m[i] * m[i]);
+            }
+            else
+            {
+                avg = T.Sqrt(v[i]);
+            }
+            avg += eps;
+            if (Momentum > 0)
+            {
+                buf[i] = buf[i] * mom + g / avg;
+                w[i] -= lr * buf[i];
+            }
+            else
+            {
+                w[i] -= lr * (g / avg);
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Numerics;
+
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// Stochastic gradient descent with PyTorch's update: g += wd w; buf = g on the first step, else
+/// buf = momentum buf + (1 - dampening) g; g = nesterov ? g + momentum buf : buf; w -= lr g.
+/// </summary>
+public sealed class Sgd : Optimizer
+{
+    /// <summary>Creates the optimizer.</summary>
+    public Sgd(IEnumerable<Parameter> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
+        : base(parameters, lr)
+    {
+        if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), $"Sgd: momentum must be non-negative, got {momentum}.");
+        if (weightDecay < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Sgd: weight decay must be non-negative, got {weightDecay}.");
+        if (nesterov && (momentum <= 0 || dampening != 0)) throw new ArgumentException("Sgd: Nesterov momentum requires a momentum and zero dampening.");
+        Momentum = momentum;
+        Dampening = dampening;
+        WeightDecay = weightDecay;
+        Nesterov = nesterov;
+    }
+
+    /// <summary>Momentum factor.</summary>
+    public double Momentum { get; set; }
+
+    /// <summary>Dampening for momentum.</summary>
+    public double Dampening { get; }
+
+    /// <summary>L2 penalty added to the gradient.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; }
+
+    /// <inheritdoc/>
+    public override double? CyclicMomentum { get => Momentum > 0 ? Momentum : null; set { if (value is double v && Momentum > 0) Momentum = v; } }
+
+    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    {
+        T lr = C<T>(Lr), wd = C<T>(WeightDecay), mom = C<T>(Momentum), damp = C<T>(1 - Dampening);
+        bool first = !Has(state, "momentum_buffer");
+        Span<T> buf = Momentum != 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
+        for (int i = 0; i < w.Length; i++)
+        {
+            T d = grad[i];
+            if (WeightDecay != 0) d += wd * w[i];
+            if (Momentum != 0)
+            {
+                buf[i] = first ? d : buf[i] * mom + damp * d;
+                d = Nesterov ? d + mom * buf[i] : buf[i];
+            }
+            w[i] -= lr * d;
+        }
+    }
+}

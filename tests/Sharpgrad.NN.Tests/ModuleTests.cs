@@ -1,0 +1,73 @@
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+public sealed class ModuleTests
+{
+    [Fact]
+    public void DefaultInitIsKaimingUniformWithinOneOverSqrtFanIn()
+    {
+        var conv = new Conv2d(16, 16, 3, generator: new Generator(1));
+        double bound = 1 / Math.Sqrt(144);
+        Assert.All(conv.Weight.Data.ToArray(), v => Assert.InRange(v, -bound, bound));
+        Assert.All(conv.Bias!.Data.ToArray(), v => Assert.InRange(v, -bound, bound));
+        Assert.True(conv.Weight.Data.ToArray().Max() > 0.8 * bound);
+        var a = new Linear(10, 4, generator: new Generator(5)).Weight.Data.ToArray();
+        var b = new Linear(10, 4, generator: new Generator(5)).Weight.Data.ToArray();
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void TrainAndEvalAreExplicitAndRecursive()
+    {
+        var net = ExamCnn.Create(1, 28, 28, dropout: 0.5);
+        Assert.True(net.Training);
+        net.Eval();
+        Assert.All(net.NamedModules(), m => Assert.False(m.Module.Training));
+        net.Train();
+        Assert.All(net.NamedModules(), m => Assert.True(m.Module.Training));
+        Assert.Equal(10362, net.ParameterCount());
+        Assert.Equal(32, net.BufferCount());
+    }
+
+    [Fact]
+    public void DropoutScalesInTrainingAndIsIdentityInEval()
+    {
+        var d = new Dropout(0.25, new Generator(3));
+        var x = Tensor.Ones([10000]);
+        var y = d.Forward(x).ToArray();
+        Assert.All(y, v => Assert.True(v == 0 || Math.Abs(v - 1 / 0.75) < 1e-6));
+        Assert.InRange(y.Count(v => v == 0) / 10000.0, 0.22, 0.28);
+        Assert.InRange(y.Average(), 0.97, 1.03);
+        d.Eval();
+        Assert.Same(x, d.Forward(x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1.0));
+    }
+
+    [Fact]
+    public void BatchNormCountsBatchesAndUsesRunningStatsInEval()
+    {
+        var bn = new BatchNorm2d(2);
+        var x = Tensor.Randn([4, 2, 3, 3], new Generator(2)).Mul(3).Add(1);
+        bn.Forward(x);
+        bn.Forward(x);
+        Assert.Equal(2, bn.NumBatchesTracked.Item());
+        bn.Eval();
+        var y = bn.Forward(x);
+        bn.Forward(x);
+        Assert.Equal(2, bn.NumBatchesTracked.Item());
+        // eval output uses running statistics, so it is not zero-mean per channel
+        Assert.True(Math.Abs(y.Mean([0, 2, 3]).ToArray()[0]) > 0.05);
+    }
+
+    [Fact]
+    public void LoadStateDictChecksNamesAndShapes()
+    {
+        var net = ExamCnn.Create(1, 28, 28);
+        var other = ExamCnn.Create(3, 32, 32);
+        var ex = Assert.Throws<ArgumentException>(() => net.LoadStateDict(other.StateDict().ToDictionary(s => s.Name, s => s.Value)));
+        Assert.Contains("'0.weight' has shape [16,3,3,3], the model expects [16,1,3,3]", ex.Message);
+        var missing = net.StateDict().Where(s => s.Name != "8.bias").ToDictionary(s => s.Name, s => s.Value);
+        Assert.Contains("missing tensor '8.bias'", Assert.Throws<ArgumentException>(() => net.LoadStateDict(missing)).Message);
+    }
+}

@@ -1,0 +1,117 @@
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+public sealed class OptimizerTests
+{
+    public static TheoryData<string> Names()
+    {
+        var d = new TheoryData<string>();
+        foreach (var o in Fixture.Nn.GetProperty("optimizers").EnumerateArray()) d.Add(o.GetProperty("name").GetString()!);
+        return d;
+    }
+
+    private static Optimizer Make(string name, Parameter[] p) => name switch
+    {
+        "sgd" => new Sgd(p, lr: 0.1),
+        "sgd_momentum_wd" => new Sgd(p, lr: 0.05, momentum: 0.9, weightDecay: 0.01, dampening: 0.1),
+        "sgd_nesterov" => new Sgd(p, lr: 0.05, momentum: 0.9, nesterov: true),
+        "rmsprop" => new RmsProp(p, lr: 0.01),
+        "rmsprop_centered_momentum_wd" => new RmsProp(p, lr: 0.005, alpha: 0.9, momentum: 0.5, centered: true, weightDecay: 0.01),
+        "adam" => new Adam(p, lr: 0.01),
+        "adam_wd" => new Adam(p, lr: 0.01, beta1: 0.8, beta2: 0.99, weightDecay: 0.05),
+        "adamw" => new AdamW(p, lr: 0.01, weightDecay: 0.1),
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void MatchesPyTorchOverTwentySteps(string name)
+    {
+        var fx = Fixture.Nn.GetProperty("optimizers").EnumerateArray().Single(o => o.GetProperty("name").GetString() == name);
+        var w = new Parameter(Tensor.FromArray(Fixture.Floats(fx.GetProperty("start").GetProperty("w"))).Reshape(5, 3));
+        var b = new Parameter(Tensor.FromArray(Fixture.Floats(fx.GetProperty("start").GetProperty("b"))));
+        var x = Tensor.FromArray(Fixture.Floats(fx.GetProperty("x"))).Reshape(16, 5);
+        var y = Tensor.FromArray(Fixture.Floats(fx.GetProperty("y"))).Reshape(16, 3);
+        var opt = Make(name, [w, b]);
+        var losses = Fixture.Floats(fx.GetProperty("losses"));
+        for (int step = 0; step < 20; step++)
+        {
+            opt.ZeroGrad();
+            var loss = x.MatMul(w.Data).Add(b.Data).Tanh().Sub(y).Pow(2).Mean();
+            loss.Backward();
+            opt.Step();
+            Assert.True(Math.Abs(losses[step] - loss.Item()) <= 1e-5 * Math.Abs(losses[step]) + 1e-7, $"{name} step {step}: loss {loss.Item()} vs {losses[step]}");
+        }
+        AssertRelative(name + " w", Fixture.Floats(fx.GetProperty("w")), w.Data.ToArray());
+        AssertRelative(name + " b", Fixture.Floats(fx.GetProperty("b")), b.Data.ToArray());
+    }
+
+    private static void AssertRelative(string what, float[] expected, float[] actual)
+    {
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Abs(expected[i]) + 1e-7, $"{what}[{i}]: expected {expected[i]:R}, got {actual[i]:R}");
+    }
+
+    [Theory]
+    [InlineData("one_cycle_adamw")]
+    [InlineData("one_cycle_sgd")]
+    [InlineData("step_lr")]
+    [InlineData("cosine")]
+    public void SchedulesMatchPyTorch(string name)
+    {
+        var fx = Fixture.Nn.GetProperty("schedules").EnumerateArray().Single(o => o.GetProperty("name").GetString() == name);
+        var p = new[] { new Parameter(Tensor.Zeros([1])) };
+        Optimizer opt;
+        LrScheduler sched;
+        switch (name)
+        {
+            case "one_cycle_adamw":
+                opt = new AdamW(p, lr: 0.01);
+                sched = new OneCycleLr(opt, 0.01, 50);
+                break;
+            case "one_cycle_sgd":
+                opt = new Sgd(p, lr: 0.1, momentum: 0.9);
+                sched = new OneCycleLr(opt, 0.1, 37, pctStart: 0.25);
+                break;
+            case "step_lr":
+                opt = new Sgd(p, lr: 0.1);
+                sched = new StepLr(opt, 3, 0.5);
+                break;
+            default:
+                opt = new Sgd(p, lr: 0.1);
+                sched = new CosineAnnealingLr(opt, 10, 0.001);
+                break;
+        }
+        var lrs = fx.GetProperty("lr").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var moms = fx.GetProperty("momentum").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        for (int i = 0; i < lrs.Length; i++)
+        {
+            Assert.True(Math.Abs(lrs[i] - opt.Lr) <= 1e-12 + 1e-9 * lrs[i], $"{name} step {i}: lr {opt.Lr} vs {lrs[i]}");
+            if (opt.CyclicMomentum is double m) Assert.True(Math.Abs(moms[i] - m) <= 1e-12, $"{name} step {i}: momentum {m} vs {moms[i]}");
+            opt.Step();
+            sched.Step();
+        }
+    }
+
+    [Fact]
+    public void ClipGradNormScalesToTheLimit()
+    {
+        var a = new Parameter(Tensor.Zeros([2])) { Grad = Tensor.FromArray([3f, 0f]) };
+        var b = new Parameter(Tensor.Zeros([1])) { Grad = Tensor.FromArray([4f]) };
+        double norm = Regularization.ClipGradNorm([a, b], 1.0);
+        Assert.Equal(5, norm, 5);
+        Assert.Equal(0.6f, a.Grad!.ToArray()[0], 5);
+        Assert.Equal(0.8f, b.Grad!.ToArray()[0], 5);
+    }
+
+    [Fact]
+    public void L1AndL2Penalties()
+    {
+        var p = new Parameter(Tensor.FromArray([1f, -2f, 0.5f]));
+        Assert.Equal(0.1 * 3.5, Regularization.L1([p], 0.1).Item(), 6);
+        Assert.Equal(0.1 * 5.25, Regularization.L2([p], 0.1).Item(), 6);
+        Regularization.L1([p], 1).Backward();
+        Assert.Equal([1f, -1f, 1f], p.Grad!.ToArray());
+    }
+}
