@@ -1,0 +1,4 @@
+using System.CommandLine;
+using Sharpgrad.Cli;
+
+return SharpgradCli.Run(args);

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.Globalization;
+using Sharpgrad.NN;
+using Sharpgrad.NN.Data;
+using Sharpgrad.NN.Training;
+using Spectre.Console;
+
+namespace Sharpgrad.Cli;
+
+/// <summary>The `sharpgrad` command: summary, train, eval.</summary>
+internal static class SharpgradCli
+{
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    {
+        var root = new RootCommand("Sharpgrad: build, train and inspect the exam CNN in pure .NET.");
+        root.Subcommands.Add(SummaryCommand());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        var config = new InvocationConfiguration();
+        if (output is not null) config.Output = output;
+        if (error is not null) config.Error = error;
+        return root.Parse(args).Invoke(config);
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning bad input into one line on stderr and exit code 2.</summary>
+    internal static int Guard(TextWriter error, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is DataException or ArgumentException or FormatException or DivergedException or InvalidOperationException)
+        {
+            error.WriteLine("error: " + e.Message);
+            return 2;
+        }
+    }
+
+    private static Command SummaryCommand()
+    {
+        var input = new Option<string>("--input") { Description = "Input shape CxHxW (3x32x32 is the exam's CIFAR-10 network, 1x28x28 Fashion-MNIST).", DefaultValueFactory = _ => "3x32x32" };
+        var cmd = new Command("summary", "Print the exam CNN's per-layer table: output shapes, parameters with their arithmetic, MACs and totals.") { input };
+        cmd.SetAction(r => Guard(r.InvocationConfiguration.Error, () =>
+        {
+            var (c, h, w) = ExamCnn.ParseShape(r.GetValue(input)!);
+            var s = ModelSummary.Create(ExamCnn.Create(c, h, w), [c, h, w]);
+            r.InvocationConfiguration.Output.Write(s.ToText());
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal static string Percent(double v) => (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%";
+
+    /// <summary>A Spectre console that writes to <paramref name="writer"/>, interactive only on a real terminal.</summary>
+    internal static IAnsiConsole ConsoleFor(TextWriter writer)
+    {
+        bool terminal = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected;
+        return AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.No,
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+    }
+}

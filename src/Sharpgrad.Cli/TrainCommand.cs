@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Globalization;
+using Sharpgrad.NN;
+using Sharpgrad.NN.Training;
+using Spectre.Console;
+
+namespace Sharpgrad.Cli;
+
+/// <summary>`sharpgrad train`: trains the exam CNN and writes weights, metrics, plots and a checkpoint.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var d = new TrainOptions();
+        var data = new Option<string[]>("--data")
+        {
+            Description = "Dataset: fashion-mnist (bundled, default) | mnist-idx DIR | cifar10 DIR | folder DIR.",
+            Arity = new ArgumentArity(1, 2),
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var epochs = new Option<int>("--epochs") { Description = "Total epochs.", DefaultValueFactory = _ => d.Epochs };
+        var batch = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => d.BatchSize };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd | rmsprop | adam | adamw.", DefaultValueFactory = _ => d.Optimizer };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (peak rate under one-cycle); default 0.01 for adam/adamw, 0.1 for sgd, 0.001 for rmsprop." };
+        var wd = new Option<double>("--weight-decay") { Description = "Weight decay (decoupled for adamw, L2 in the gradient otherwise).", DefaultValueFactory = _ => d.WeightDecay };
+        var l1 = new Option<double>("--l1") { Description = "L1 penalty on the weights, added to the loss (drives weights to exactly zero).", DefaultValueFactory = _ => 0 };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout probability before the FC layer.", DefaultValueFactory = _ => 0 };
+        var augment = new Option<bool>("--augment") { Description = "Random crop (padding 2) and horizontal flip on training images." };
+        var schedule = new Option<string>("--schedule") { Description = "onecycle | cosine | step | none.", DefaultValueFactory = _ => d.Schedule };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, shuffling, augmentation and dropout.", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var limit = new Option<int?>("--limit") { Description = "Train on the first N training images only." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." };
+        var outDir = new Option<string?>("--out") { Description = "Output folder (default runs/<dataset>-<time>, or the --resume folder)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total." };
+        var cmd = new Command("train", "Train the exam CNN (default: on the bundled Fashion-MNIST, AdamW + one-cycle, 15 epochs).")
+        {
+            data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume,
+        };
+        cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
+        {
+            var dataArgs = r.GetValue(data) ?? [];
+            var options = new TrainOptions
+            {
+                Data = dataArgs.Length > 0 ? dataArgs[0] : d.Data,
+                DataDir = dataArgs.Length > 1 ? dataArgs[1] : null,
+                Epochs = r.GetValue(epochs),
+                BatchSize = r.GetValue(batch),
+                Optimizer = r.GetValue(optimizer)!,
+                Lr = r.GetValue(lr),
+                WeightDecay = r.GetValue(wd),
+                L1 = r.GetValue(l1),
+                Dropout = r.GetValue(dropout),
+                Augment = r.GetValue(augment),
+                Schedule = r.GetValue(schedule)!,
+                Seed = r.GetValue(seed),
+                Threads = r.GetValue(threads),
+                Limit = r.GetValue(limit),
+                TestLimit = r.GetValue(testLimit),
+            };
+            var resumeDir = r.GetValue(resume);
+            var outPath = r.GetValue(outDir) ?? resumeDir
+                ?? Path.Combine("runs", $"{options.Data}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+            return Train(options, outPath, resumeDir, r.InvocationConfiguration.Output);
+        }));
+        return cmd;
+    }
+
+    private static int Train(TrainOptions options, string outDir, string? resumeDir, TextWriter output)
+    {
+        bool existed = Directory.Exists(outDir);
+        var trainer = Trainer.Create(options, outDir, resumeDir);
+        var console = SharpgradCli.ConsoleFor(output);
+        var o = trainer.Options;
+        output.WriteLine($"Sharpgrad: exam CNN on {trainer.Data.Name} ({trainer.Train.Count:N0} training, {trainer.Test.Count:N0} test images, "
+            + $"{trainer.Train.Channels}x{trainer.Train.Height}x{trainer.Train.Width}), {trainer.Model.ParameterCount():N0} parameters");
+        output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
+            + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "
+            + $"seed {o.Seed}, threads {o.Threads}{(o.Augment ? ", augment" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}; output {outDir}");
+        var started = DateTime.UtcNow;
+        Evaluation result;
+        try
+        {
+            if (console.Profile.Capabilities.Interactive)
+            {
+                result = console.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx => trainer.Run(new LiveObserver(ctx)));
+            }
+            else
+            {
+                result = trainer.Run(new PlainObserver(output));
+            }
+        }
+        catch (DivergedException)
+        {
+            RemoveIfEmpty(outDir, existed);
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            RemoveIfEmpty(outDir, existed);
+            throw;
+        }
+        Plots.WriteAll(outDir, trainer.Metrics, result.Confusion, trainer.Train.ClassNames);
+        var total = DateTime.UtcNow - started;
+        output.WriteLine($"test accuracy {SharpgradCli.Percent(result.Accuracy)}, test loss {result.Loss.ToString("F4", CultureInfo.InvariantCulture)}, wall time {total.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+        output.WriteLine($"wrote {RunFiles.Weights}, {RunFiles.ModelJson}, {RunFiles.MetricsCsv}, {RunFiles.Checkpoint}, {Plots.Loss}, {Plots.Accuracy}, {Plots.Confusion} to {outDir}");
+        return 0;
+    }
+
+    private static void RemoveIfEmpty(string dir, bool existed)
+    {
+        if (!existed && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
+    }
+
+    private static string EpochLine(EpochMetrics m, int epochs) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4} acc {SharpgradCli.Percent(m.TrainAccuracy)}  test loss {m.TestLoss:F4} acc {SharpgradCli.Percent(m.TestAccuracy)}  {m.Seconds:F1} s");
+
+    /// <summary>A progress bar per epoch; a finished epoch's bar keeps its metrics line.</summary>
+    private sealed class LiveObserver(ProgressContext ctx) : ITrainingObserver
+    {
+        private ProgressTask? _task;
+        private int _epochs;
+        private long _lastDraw;
+
+        public void EpochStarted(int epoch, int epochs, int steps)
+        {
+            _epochs = epochs;
+            _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: steps);
+        }
+
+        public void StepCompleted(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSecond)
+        {
+            if (_task is null) return;
+            _task.Value = step;
+            long now = Environment.TickCount64;
+            if (now - _lastDraw < 100 && step < steps) return;
+            _lastDraw = now;
+            _task.Description = string.Create(CultureInfo.InvariantCulture,
+                $"epoch {epoch}/{_epochs} step {step}/{steps}  loss {loss:F4}  acc {SharpgradCli.Percent(accuracy)}  {imagesPerSecond:N0} img/s");
+        }
+
+        public void EpochCompleted(EpochMetrics metrics)
+        {
+            if (_task is null) return;
+            _task.Description = Markup.Escape(EpochLine(metrics, _epochs));
+            _task.StopTask();
+        }
+    }
+
+    /// <summary>Plain lines when the output is not a terminal: a few progress lines per epoch, then the epoch's metrics.</summary>
+    private sealed class PlainObserver(TextWriter output) : ITrainingObserver
+    {
+        private int _epochs;
+
+        public void EpochStarted(int epoch, int epochs, int steps) => _epochs = epochs;
+
+        public void StepCompleted(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSecond)
+        {
+            int every = Math.Max(1, steps / 4);
+            if (step % every != 0 || step == steps) return;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  epoch {epoch}/{_epochs} step {step}/{steps}  loss {loss:F4}  acc {SharpgradCli.Percent(accuracy)}  {imagesPerSecond:N0} img/s"));
+        }
+
+        public void EpochCompleted(EpochMetrics metrics) => output.WriteLine(EpochLine(metrics, _epochs));
+    }
+}

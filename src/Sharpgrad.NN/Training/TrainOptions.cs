@@ -1,0 +1,70 @@
+namespace Sharpgrad.NN.Training;
+
+/// <summary>A training recipe; the defaults train the exam CNN on the bundled Fashion-MNIST.</summary>
+public sealed record TrainOptions
+{
+    /// <summary>fashion-mnist, mnist-idx, cifar10 or folder.</summary>
+    public string Data { get; init; } = "fashion-mnist";
+
+    /// <summary>Folder of the dataset (not needed for the bundled fashion-mnist).</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>Total epochs (when resuming: the new total).</summary>
+    public int Epochs { get; init; } = 15;
+
+    /// <summary>Images per batch.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>sgd, rmsprop, adam or adamw.</summary>
+    public string Optimizer { get; init; } = "adamw";
+
+    /// <summary>Learning rate (the peak rate under one-cycle); null picks the optimizer's recipe default.</summary>
+    public double? Lr { get; init; }
+
+    /// <summary>Weight decay (L2 in the gradient for sgd/rmsprop/adam, decoupled for adamw).</summary>
+    public double WeightDecay { get; init; } = 0.01;
+
+    /// <summary>L1 penalty strength added to the loss over all weights.</summary>
+    public double L1 { get; init; }
+
+    /// <summary>Dropout probability before the FC layer (0: no dropout layer).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Random crop (padding 2) and horizontal flip on the training images.</summary>
+    public bool Augment { get; init; }
+
+    /// <summary>onecycle, cosine, step or none.</summary>
+    public string Schedule { get; init; } = "onecycle";
+
+    /// <summary>Seed of initialisation, shuffling, augmentation and dropout.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Kernel threads.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Use only the first N training images (quick runs).</summary>
+    public int? Limit { get; init; }
+
+    /// <summary>Use only the first N test images (quick runs).</summary>
+    public int? TestLimit { get; init; }
+
+    /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
+    public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.01 };
+
+    /// <summary>Checks every option; the message names the option and what was expected.</summary>
+    public void Validate()
+    {
+        if (!DataSources.Kinds.Contains(Data)) throw new ArgumentException($"--data: unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
+        if (Epochs < 1) throw new ArgumentException($"--epochs: expected a positive number, got {Epochs}.");
+        if (BatchSize < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {BatchSize}.");
+        if (Optimizer is not ("sgd" or "rmsprop" or "adam" or "adamw")) throw new ArgumentException($"--optimizer: unknown optimizer '{Optimizer}'; expected sgd, rmsprop, adam or adamw.");
+        if (!(EffectiveLr > 0) || double.IsInfinity(EffectiveLr)) throw new ArgumentException($"--lr: expected a positive number, got {EffectiveLr}.");
+        if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay: expected a non-negative number, got {WeightDecay}.");
+        if (!(L1 >= 0)) throw new ArgumentException($"--l1: expected a non-negative number, got {L1}.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout: expected a probability in [0, 1), got {Dropout}.");
+        if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new ArgumentException($"--schedule: unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
+        if (Threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {Threads}.");
+        if (Limit is < 1) throw new ArgumentException($"--limit: expected a positive number of training images, got {Limit}.");
+        if (TestLimit is < 1) throw new ArgumentException($"--test-limit: expected a positive number of test images, got {TestLimit}.");
+    }
+}

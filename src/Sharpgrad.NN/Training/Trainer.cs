@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sharpgrad.NN.Data;
+using Sharpgrad.NN.Serialization;
+
+namespace Sharpgrad.NN.Training;
+
+/// <summary>
+/// Trains the exam CNN with a <see cref="TrainOptions"/> recipe: everything is validated and the data loaded before
+/// the output folder is touched; after every epoch the checkpoint is written atomically; a NaN or infinite loss
+/// stops training with the epoch and step named and leaves the last good checkpoint as it was.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly Generator _rng;
+    private readonly List<EpochMetrics> _metrics = [];
+    private int _startEpoch;
+
+    private Trainer(TrainOptions options, DatasetPair data, string outDir)
+    {
+        Options = options;
+        Data = data;
+        OutDir = outDir;
+        Train = options.Limit is int n ? data.Train.Take(n) : data.Train;
+        Test = options.TestLimit is int t ? data.Test.Take(t) : data.Test;
+        if (Test.Channels != Train.Channels || Test.Height != Train.Height || Test.Width != Train.Width)
+            throw new DataException($"{Test.Source}: test images are {Test.Channels}x{Test.Height}x{Test.Width} but training images are {Train.Channels}x{Train.Height}x{Train.Width}.");
+        _rng = new Generator(options.Seed);
+        Model = ExamCnn.Create(Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, options.Dropout, _rng);
+        Normalize = Normalize.FromData(Train);
+        var transforms = new List<ITransform>();
+        if (options.Augment)
+        {
+            transforms.Add(new RandomCrop(2));
+            transforms.Add(new RandomHorizontalFlip());
+        }
+        transforms.Add(Normalize);
+        TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, transforms);
+        TestLoader = new DataLoader(Test, 500, transforms: [Normalize]);
+        Optimizer = options.Optimizer switch
+        {
+            "sgd" => new Sgd(Model.Parameters(), options.EffectiveLr, momentum: 0.9, weightDecay: options.WeightDecay, nesterov: true),
+            "rmsprop" => new RmsProp(Model.Parameters(), options.EffectiveLr, weightDecay: options.WeightDecay),
+            "adam" => new Adam(Model.Parameters(), options.EffectiveLr, weightDecay: options.WeightDecay),
+            _ => (Optimizer)new AdamW(Model.Parameters(), options.EffectiveLr, weightDecay: options.WeightDecay),
+        };
+        int steps = options.Epochs * TrainLoader.BatchCount;
+        Scheduler = options.Schedule switch
+        {
+            "onecycle" => steps >= 2 ? new OneCycleLr(Optimizer, options.EffectiveLr, steps) : null,
+            "cosine" => new CosineAnnealingLr(Optimizer, steps),
+            "step" => new StepLr(Optimizer, Math.Max(1, steps / 3), 0.1),
+            _ => null,
+        };
+    }
+
+    /// <summary>The recipe.</summary>
+    public TrainOptions Options { get; }
+
+    /// <summary>The loaded data.</summary>
+    public DatasetPair Data { get; }
+
+    /// <summary>The training set (after --limit).</summary>
+    public ImageDataset Train { get; }
+
+    /// <summary>The test set.</summary>
+    public ImageDataset Test { get; }
+
+    /// <summary>Where files go.</summary>
+    public string OutDir { get; }
+
+    /// <summary>The network.</summary>
+    public Sequential Model { get; }
+
+    /// <summary>Input normalization (from the training set's statistics).</summary>
+    public Normalize Normalize { get; }
+
+    /// <summary>Training batches.</summary>
+    public DataLoader TrainLoader { get; }
+
+    /// <summary>Test batches.</summary>
+    public DataLoader TestLoader { get; }
+
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; }
+
+    /// <summary>The LR schedule, stepped after every batch (null: constant).</summary>
+    public LrScheduler? Scheduler { get; }
+
+    /// <summary>Per-epoch metrics so far (including those of a resumed run).</summary>
+    public IReadOnlyList<EpochMetrics> Metrics => _metrics;
+
+    /// <summary>The first epoch <see cref="Run"/> trains (0 unless resumed).</summary>
+    public int StartEpoch => _startEpoch;
+
+    /// <summary>
+    /// Validates the options, loads the data and, with <paramref name="resumeDir"/>, the checkpoint; nothing is
+    /// written yet.
+    /// </summary>
+    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(outDir);
+        if (resumeDir is not null)
+        {
+            var (_, meta) = ReadCheckpoint(resumeDir);
+            var saved = JsonSerializer.Deserialize<TrainOptions>(meta["recipe"]!.ToJsonString(), RunFiles.Json)!;
+            options = saved with { Epochs = options.Epochs, Threads = options.Threads };
+        }
+        options.Validate();
+        if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
+        Parallelism.MaxThreads = options.Threads;
+        var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
+        var trainer = new Trainer(options, data, outDir);
+        if (resumeDir is not null) trainer.Restore(resumeDir);
+        return trainer;
+    }
+
+    private static (Dictionary<string, Tensor> Tensors, JsonObject Meta) ReadCheckpoint(string dir)
+    {
+        var path = Path.Combine(dir, RunFiles.Checkpoint);
+        if (!File.Exists(path)) throw new DataException($"{path}: no checkpoint to resume from (sharpgrad train writes one after every epoch).");
+        var (tensors, meta) = SafeTensors.Read(path);
+        if (!meta.TryGetValue("sharpgrad", out var json)) throw new DataException($"{path}: checkpoint has no sharpgrad metadata.");
+        return (tensors, JsonNode.Parse(json)!.AsObject());
+    }
+
+    private void Restore(string dir)
+    {
+        var (tensors, meta) = ReadCheckpoint(dir);
+        string Strip(string k, string prefix) => k[prefix.Length..];
+        Model.LoadStateDict(tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "model."), t => t.Value));
+        Optimizer.LoadStateDict(tensors.Where(t => t.Key.StartsWith("optim.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "optim."), t => t.Value));
+        _startEpoch = meta["epoch"]!.GetValue<int>();
+        if (_startEpoch >= Options.Epochs)
+            throw new ArgumentException($"--epochs: the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a larger total to continue.");
+        _rng.SetState(meta["rng"]!.AsArray().Select(x => ulong.Parse(x!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
+        _metrics.AddRange(meta["metrics"]!.AsArray().Select(m => m.Deserialize<EpochMetrics>(RunFiles.Json)!));
+        Scheduler?.SetStep(_startEpoch * TrainLoader.BatchCount);
+    }
+
+    /// <summary>Trains the remaining epochs, evaluating and checkpointing after each; returns the final test evaluation.</summary>
+    public Evaluation Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        Directory.CreateDirectory(OutDir);
+        Evaluation? last = null;
+        for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)
+        {
+            var sw = Stopwatch.StartNew();
+            Model.Train();
+            int steps = TrainLoader.BatchCount;
+            observer?.EpochStarted(epoch + 1, Options.Epochs, steps);
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            int step = 0;
+            var tick = Stopwatch.StartNew();
+            foreach (var batch in TrainLoader.Epoch(epoch))
+            {
+                cancel.ThrowIfCancellationRequested();
+                step++;
+                var logits = Model.Forward(batch.Images);
+                var loss = Losses.CrossEntropy(logits, batch.Labels);
+                if (Options.L1 > 0) loss = loss.Add(Regularization.L1(Model.NamedParameters().Where(p => p.Name.EndsWith("weight", StringComparison.Ordinal) && p.Parameter.Shape.Length > 1).Select(p => p.Parameter), Options.L1));
+                double l = loss.Item();
+                if (!double.IsFinite(l))
+                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
+                Optimizer.ZeroGrad();
+                loss.Backward();
+                Optimizer.Step();
+                Scheduler?.Step();
+                int n = batch.Labels.Length;
+                lossSum += l * n;
+                seen += n;
+                correct += CountCorrect(logits, batch.Labels);
+                observer?.StepCompleted(epoch + 1, step, steps, lossSum / seen, (double)correct / seen, seen / tick.Elapsed.TotalSeconds);
+            }
+            last = Evaluate(Model, TestLoader, Train.ClassNames.Count);
+            var m = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
+            _metrics.Add(m);
+            SaveCheckpoint(epoch + 1);
+            observer?.EpochCompleted(m);
+        }
+        last ??= Evaluate(Model, TestLoader, Train.ClassNames.Count);
+        SaveOutputs();
+        return last;
+    }
+
+    private static int CountCorrect(Tensor logits, int[] labels)
+    {
+        var v = logits.ToArray();
+        int k = logits.Shape[1], correct = 0;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            int best = 0;
+            for (int j = 1; j < k; j++) if (v[i * k + j] > v[i * k + best]) best = j;
+            if (best == labels[i]) correct++;
+        }
+        return correct;
+    }
+
+    /// <summary>Mean cross-entropy, accuracy and confusion matrix of <paramref name="model"/> in evaluation mode.</summary>
+    public static Evaluation Evaluate(Module model, DataLoader loader, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loader);
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = Tensor.NoGrad();
+            var confusion = new int[classes, classes];
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            foreach (var batch in loader.Epoch(0))
+            {
+                var logits = model.Forward(batch.Images);
+                lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
+                var v = logits.ToArray();
+                for (int i = 0; i < batch.Labels.Length; i++)
+                {
+                    int best = 0;
+                    for (int j = 1; j < classes; j++) if (v[i * classes + j] > v[i * classes + best]) best = j;
+                    confusion[batch.Labels[i], best]++;
+                    if (best == batch.Labels[i]) correct++;
+                }
+                seen += batch.Labels.Length;
+            }
+            return new Evaluation(lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), confusion);
+        }
+        finally
+        {
+            model.Train(training);
+        }
+    }
+
+    private void SaveCheckpoint(int epochsDone)
+    {
+        var meta = new JsonObject
+        {
+            ["epoch"] = epochsDone,
+            ["recipe"] = JsonSerializer.SerializeToNode(Options, RunFiles.Json),
+            ["rng"] = new JsonArray(_rng.GetState().Select(s => (JsonNode)s.ToString(CultureInfo.InvariantCulture)).ToArray()),
+            ["metrics"] = new JsonArray(_metrics.Select(m => JsonSerializer.SerializeToNode(m, RunFiles.Json)).ToArray()),
+        };
+        var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
+            .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)));
+        SafeTensors.Write(Path.Combine(OutDir, RunFiles.Checkpoint), tensors, new Dictionary<string, string> { ["sharpgrad"] = meta.ToJsonString() });
+    }
+
+    private void SaveOutputs()
+    {
+        SafeTensors.Write(Path.Combine(OutDir, RunFiles.Weights), Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+        RunFiles.WriteText(Path.Combine(OutDir, RunFiles.ModelJson), RunFiles.Describe(Model, Train, Normalize, Options, _metrics).ToJsonString(RunFiles.Json));
+        RunFiles.WriteText(Path.Combine(OutDir, RunFiles.MetricsCsv), RunFiles.MetricsText(_metrics));
+    }
+}
