@@ -56,12 +56,14 @@ internal static class SharpgradCli
     internal static IAnsiConsole ConsoleFor(TextWriter writer)
     {
         bool terminal = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected;
-        return AnsiConsole.Create(new AnsiConsoleSettings
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
             Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.No,
             Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
         });
+        if (!terminal) console.Profile.Width = 160; // files and pipes: wide enough for the confusion matrix
+        return console;
     }
 }

@@ -62,14 +62,13 @@ public sealed class DataLoader
         int size = Data.ImageSize;
         var x = new float[n * size];
         var labels = new int[n];
-        const float scale = 1f / 255;
         for (int i = 0; i < n; i++)
         {
             int src = order[start + i];
             labels[i] = Data.Labels[src];
             var img = x.AsSpan(i * size, size);
             var px = Data.Pixels.AsSpan(src * size, size);
-            for (int k = 0; k < size; k++) img[k] = px[k] * scale;
+            for (int k = 0; k < size; k++) img[k] = px[k] / 255f; // as torchvision's ToTensor
             if (Transforms.Count > 0)
             {
                 var g = new Generator(Mix(Seed, (ulong)epoch, (ulong)(start + i) + 1));

@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using Xunit;
+
+namespace Sharpgrad.Cli.Tests;
+
+[Collection("cli")] // the commands set process-wide state (kernel threads)
+public sealed class CliTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "sharpgrad-cli-" + Guid.NewGuid().ToString("N"));
+
+    public CliTests() => Directory.CreateDirectory(_root);
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = SharpgradCli.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    private string P(params string[] parts) => Path.Combine([_root, .. parts]);
+
+    [Fact]
+    public void SummaryPrintsTheExamTable()
+    {
+        var (code, output, _) = Run("summary");
+        Assert.Equal(0, code);
+        Assert.Contains("448 = (3*3*3 + 1) * 16", output);
+        Assert.Contains("2320 = (16*3*3 + 1) * 16", output);
+        Assert.Contains("10250 = 1024*10 + 10", output);
+        Assert.Contains("Trainable parameters: 13,050", output);
+        Assert.Contains("Non-trainable buffer values: 32", output);
+        Assert.Contains("Trainable parameters: 10,362", Run("summary", "--input", "1x28x28").Out);
+        var bad = Run("summary", "--input", "3x32");
+        Assert.Equal(2, bad.Code);
+        Assert.Equal("error: input shape '3x32' is not of the form CxHxW with positive sizes (e.g. 3x32x32).", bad.Err.Trim());
+    }
+
+    [Fact]
+    public void TrainWritesEverythingAndEvalReadsItBack()
+    {
+        var (code, output, err) = Run("train", "--epochs", "1", "--limit", "512", "--test-limit", "300", "--batch-size", "64", "--out", P("run"));
+        Assert.True(code == 0, err);
+        Assert.Contains("epoch 1/1  train loss", output);
+        foreach (var f in new[] { "model.safetensors", "model.json", "metrics.csv", "checkpoint.safetensors", "loss.png", "accuracy.png", "confusion.png" })
+            Assert.True(File.Exists(P("run", f)), f);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(P("run", "loss.png"))[..4]);
+        Assert.Empty(Directory.GetFiles(P("run"), "*.tmp*"));
+
+        var ev = Run("eval", "--checkpoint", P("run"));
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.Contains("test accuracy", ev.Out);
+        Assert.Contains("9 Ankle boot", ev.Out);
+        Assert.Contains("confusion matrix", ev.Out);
+
+        var resumed = Run("train", "--resume", P("run"), "--epochs", "2");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.Contains("resuming after epoch 1", resumed.Out);
+        Assert.Contains("epoch 2/2", resumed.Out);
+    }
+
+    [Fact]
+    public void BadInputGivesOneLineNonZeroExitAndNoOutput()
+    {
+        var idx = P("idx");
+        Directory.CreateDirectory(idx);
+        var img = new byte[16 + 4 * 28 * 28];
+        img[2] = 8;
+        img[3] = 3;
+        BinaryPrimitives.WriteInt32BigEndian(img.AsSpan(4), 4);
+        BinaryPrimitives.WriteInt32BigEndian(img.AsSpan(8), 28);
+        BinaryPrimitives.WriteInt32BigEndian(img.AsSpan(12), 28);
+        File.WriteAllBytes(Path.Combine(idx, "train-images-idx3-ubyte"), img[..^10]);
+        File.WriteAllBytes(Path.Combine(idx, "train-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4]);
+        File.WriteAllBytes(Path.Combine(idx, "t10k-images-idx3-ubyte"), img);
+        File.WriteAllBytes(Path.Combine(idx, "t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3, 4]);
+        Directory.CreateDirectory(P("cifar"));
+        File.WriteAllBytes(P("cifar", "data_batch_1.bin"), new byte[3073 * 2 + 1]);
+
+        (string[] Args, string Expected)[] cases =
+        [
+            (["--data", "mnist-idx", P("nowhere")], "data folder not found"),
+            (["--data", "mnist-idx", idx], "IDX data is truncated"),
+            (["--data", "cifar10", P("cifar")], "is not a positive multiple of 3073"),
+            (["--data", "folder", P("nowhere")], "image folder not found"),
+            (["--optimizer", "lbfgs"], "--optimizer: unknown optimizer 'lbfgs'"),
+            (["--schedule", "linear"], "--schedule: unknown schedule 'linear'"),
+            (["--batch-size", "0"], "--batch-size: expected a positive number, got 0"),
+            (["--resume", P("nowhere")], "no checkpoint to resume from"),
+        ];
+        foreach (var (args, expected) in cases)
+        {
+            var (code, _, err) = Run(["train", "--out", P("out"), .. args]);
+            Assert.NotEqual(0, code);
+            Assert.Contains(expected, err);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.False(Directory.Exists(P("out")), string.Join(" ", args));
+        }
+        var evalErr = Run("eval", "--checkpoint", P("nowhere"));
+        Assert.Equal(2, evalErr.Code);
+        Assert.Contains("run folder not found", evalErr.Err);
+        Assert.NotEqual(0, Run("train", "--epochs", "many").Code);
+    }
+}

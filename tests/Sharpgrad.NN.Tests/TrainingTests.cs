@@ -1,0 +1,80 @@
+using Sharpgrad.NN.Serialization;
+using Sharpgrad.NN.Training;
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+public sealed class TrainingTests
+{
+    [Fact]
+    public void LearnsFashionMnistFromTwoThousandImagesInTwoEpochs()
+    {
+        using var f = new TestFiles();
+        var trainer = Trainer.Create(new TrainOptions { Epochs = 2, Limit = 2000, Seed = 1 }, f.Path("run"));
+        var result = trainer.Run();
+        Assert.Equal(10000, trainer.Test.Count);
+        Assert.True(result.Accuracy > 0.70, $"test accuracy {result.Accuracy:P2} after 2 epochs on 2,000 images");
+        Assert.Equal(2, trainer.Metrics.Count);
+        foreach (var file in new[] { RunFiles.Weights, RunFiles.ModelJson, RunFiles.MetricsCsv, RunFiles.Checkpoint })
+            Assert.True(File.Exists(f.Path("run", file)), file);
+        Assert.Equal(3, File.ReadAllLines(f.Path("run", RunFiles.MetricsCsv)).Length);
+
+        // the saved run loads back and evaluates to the same accuracy
+        var loaded = RunFiles.Load(f.Path("run"));
+        var again = Trainer.Evaluate(loaded.Model, new Sharpgrad.NN.Data.DataLoader(trainer.Test, 500, transforms: [loaded.Normalize]), 10);
+        Assert.Equal(result.Accuracy, again.Accuracy);
+    }
+
+    [Fact]
+    public void ResumingGivesBitwiseTheWeightsOfAStraightRun()
+    {
+        using var f = new TestFiles();
+        var recipe = new TrainOptions { Limit = 600, TestLimit = 200, BatchSize = 64, Schedule = "none", Seed = 5, Threads = 2, Dropout = 0.2, Augment = true, Lr = 0.003 };
+        Trainer.Create(recipe with { Epochs = 3 }, f.Path("straight")).Run();
+        Trainer.Create(recipe with { Epochs = 2 }, f.Path("split")).Run();
+        var resumed = Trainer.Create(recipe with { Epochs = 3 }, f.Path("split"), resumeDir: f.Path("split"));
+        Assert.Equal(2, resumed.StartEpoch);
+        resumed.Run();
+        var a = SafeTensors.Read(f.Path("straight", RunFiles.Weights)).Tensors;
+        var b = SafeTensors.Read(f.Path("split", RunFiles.Weights)).Tensors;
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var k in a.Keys) Assert.Equal(a[k].ToDoubleArray(), b[k].ToDoubleArray());
+        Assert.Equal(3, resumed.Metrics.Count);
+    }
+
+    [Fact]
+    public void DivergenceNamesEpochAndStepAndKeepsTheLastCheckpoint()
+    {
+        using var f = new TestFiles();
+        var recipe = new TrainOptions { Limit = 256, TestLimit = 100, BatchSize = 64, Schedule = "none", Epochs = 1 };
+        Trainer.Create(recipe, f.Path("run")).Run();
+        var before = File.ReadAllBytes(f.Path("run", RunFiles.Checkpoint));
+        var t = Trainer.Create(recipe with { Epochs = 2 }, f.Path("run"), resumeDir: f.Path("run"));
+        t.Model.NamedParameters().First().Parameter.Data[0, 0, 0, 0] = double.NaN;
+        var ex = Assert.Throws<DivergedException>(() => t.Run());
+        Assert.Contains("the loss is NaN at epoch 2, step 1", ex.Message);
+        Assert.Equal(before, File.ReadAllBytes(f.Path("run", RunFiles.Checkpoint)));
+    }
+
+    [Fact]
+    public void OptionsAreValidatedBeforeAnythingIsWritten()
+    {
+        using var f = new TestFiles();
+        var bad = new[]
+        {
+            (new TrainOptions { Optimizer = "lbfgs" }, "--optimizer: unknown optimizer 'lbfgs'"),
+            (new TrainOptions { Epochs = 0 }, "--epochs: expected a positive number, got 0"),
+            (new TrainOptions { Dropout = 1 }, "--dropout: expected a probability in [0, 1), got 1"),
+            (new TrainOptions { Data = "imagenet" }, "--data: unknown dataset 'imagenet'"),
+            (new TrainOptions { Data = "cifar10" }, "--data cifar10 needs a folder"),
+            (new TrainOptions { Lr = -1 }, "--lr: expected a positive number, got -1"),
+        };
+        foreach (var (options, message) in bad)
+        {
+            var ex = Assert.ThrowsAny<ArgumentException>(() => Trainer.Create(options, f.Path("out")));
+            Assert.Contains(message, ex.Message);
+        }
+        Assert.Throws<Sharpgrad.NN.Data.DataException>(() => Trainer.Create(new TrainOptions { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("out")));
+        Assert.False(Directory.Exists(f.Path("out")));
+    }
+}
