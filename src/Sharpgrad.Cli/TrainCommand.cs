@@ -25,7 +25,11 @@ internal static class TrainCommand
         var wd = new Option<double>("--weight-decay") { Description = "Weight decay (decoupled for adamw, L2 in the gradient otherwise).", DefaultValueFactory = _ => d.WeightDecay };
         var l1 = new Option<double>("--l1") { Description = "L1 penalty on the weights, added to the loss (drives weights to exactly zero).", DefaultValueFactory = _ => 0 };
         var dropout = new Option<double>("--dropout") { Description = "Dropout probability before the FC layer.", DefaultValueFactory = _ => 0 };
-        var augment = new Option<bool>("--augment") { Description = "Random crop (padding 2) and horizontal flip on training images." };
+        var augment = new Option<string?>("--augment")
+        {
+            Description = "Augment training images: flip (random horizontal flip), crop (random crop, padding 2) or flip,crop; alone: flip,crop.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var schedule = new Option<string>("--schedule") { Description = "onecycle | cosine | step | none.", DefaultValueFactory = _ => d.Schedule };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, shuffling, augmentation and dropout.", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -51,7 +55,7 @@ internal static class TrainCommand
                 WeightDecay = r.GetValue(wd),
                 L1 = r.GetValue(l1),
                 Dropout = r.GetValue(dropout),
-                Augment = r.GetValue(augment),
+                Augment = r.GetResult(augment) is null ? d.Augment : r.GetValue(augment) ?? "flip,crop",
                 Schedule = r.GetValue(schedule)!,
                 Seed = r.GetValue(seed),
                 Threads = r.GetValue(threads),
@@ -76,7 +80,7 @@ internal static class TrainCommand
             + $"{trainer.Train.Channels}x{trainer.Train.Height}x{trainer.Train.Width}), {trainer.Model.ParameterCount():N0} parameters");
         output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "
-            + $"seed {o.Seed}, threads {o.Threads}{(o.Augment ? ", augment" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}; output {outDir}");
+            + $"seed {o.Seed}, threads {o.Threads}{(o.Augment.Length > 0 ? $", augment {o.Augment}" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}; output {outDir}");
         var started = DateTime.UtcNow;
         Evaluation result;
         try

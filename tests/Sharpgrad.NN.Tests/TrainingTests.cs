@@ -29,7 +29,7 @@ public sealed class TrainingTests
     public void ResumingGivesBitwiseTheWeightsOfAStraightRun()
     {
         using var f = new TestFiles();
-        var recipe = new TrainOptions { Limit = 600, TestLimit = 200, BatchSize = 64, Schedule = "none", Seed = 5, Threads = 2, Dropout = 0.2, Augment = true, Lr = 0.003 };
+        var recipe = new TrainOptions { Limit = 600, TestLimit = 200, BatchSize = 64, Schedule = "none", Seed = 5, Threads = 2, Dropout = 0.2, Augment = "flip,crop", Lr = 0.003 };
         Trainer.Create(recipe with { Epochs = 3 }, f.Path("straight")).Run();
         Trainer.Create(recipe with { Epochs = 2 }, f.Path("split")).Run();
         var resumed = Trainer.Create(recipe with { Epochs = 3 }, f.Path("split"), resumeDir: f.Path("split"));

@@ -30,8 +30,12 @@ public sealed record TrainOptions
     /// <summary>Dropout probability before the FC layer (0: no dropout layer).</summary>
     public double Dropout { get; init; }
 
-    /// <summary>Random crop (padding 2) and horizontal flip on the training images.</summary>
-    public bool Augment { get; init; }
+    /// <summary>Augmentation of the training images: "" (none), "flip" (random horizontal flip), "crop" (random
+    /// crop with padding 2), or "flip,crop".</summary>
+    public string Augment { get; init; } = "";
+
+    /// <summary>The augmentation names, parsed.</summary>
+    public IReadOnlyList<string> AugmentList => Augment.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>onecycle, cosine, step or none.</summary>
     public string Schedule { get; init; } = "onecycle";
@@ -63,6 +67,8 @@ public sealed record TrainOptions
         if (!(L1 >= 0)) throw new ArgumentException($"--l1: expected a non-negative number, got {L1}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout: expected a probability in [0, 1), got {Dropout}.");
         if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new ArgumentException($"--schedule: unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
+        foreach (var a in AugmentList)
+            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected flip, crop or flip,crop.");
         if (Threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {Threads}.");
         if (Limit is < 1) throw new ArgumentException($"--limit: expected a positive number of training images, got {Limit}.");
         if (TestLimit is < 1) throw new ArgumentException($"--test-limit: expected a positive number of test images, got {TestLimit}.");

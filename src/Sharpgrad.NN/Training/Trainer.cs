@@ -31,11 +31,8 @@ public sealed class Trainer
         Model = ExamCnn.Create(Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, options.Dropout, _rng);
         Normalize = Normalize.FromData(Train);
         var transforms = new List<ITransform>();
-        if (options.Augment)
-        {
-            transforms.Add(new RandomCrop(2));
-            transforms.Add(new RandomHorizontalFlip());
-        }
+        if (options.AugmentList.Contains("crop")) transforms.Add(new RandomCrop(2));
+        if (options.AugmentList.Contains("flip")) transforms.Add(new RandomHorizontalFlip());
         transforms.Add(Normalize);
         TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, transforms);
         TestLoader = new DataLoader(Test, 500, transforms: [Normalize]);
