@@ -36,6 +36,9 @@ internal static class EvalCommand
                 throw new ArgumentException($"--data: {kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
             var ev = Trainer.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
             Print(SharpgradCli.ConsoleFor(r.InvocationConfiguration.Output), ev, loaded.Classes, test.Count);
+            var sparsity = Sharpgrad.NN.Pruning.SparsityReport.Of(loaded.Model);
+            r.InvocationConfiguration.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"sparsity: {sparsity.Sparsity:P1} of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
             return 0;
         }));
         return cmd;

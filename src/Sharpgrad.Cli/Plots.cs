@@ -68,6 +68,59 @@ internal static class Plots
         Save(plt, path, 900, 800);
     }
 
+    /// <summary>Validation accuracy against sparsity, one line per layer.</summary>
+    public static void Sensitivity(string path, Sharpgrad.NN.Pruning.SensitivityResult s)
+    {
+        var plt = new Plot();
+        double[] x = s.Sparsities.Select(v => v * 100).ToArray();
+        foreach (var (layer, n, acc) in s.Layers)
+        {
+            var line = plt.Add.Scatter(x, acc.Select(a => a * 100).ToArray());
+            line.LegendText = $"{layer} ({n:N0} weights)";
+        }
+        plt.Title("Sensitivity: each layer pruned alone by magnitude");
+        plt.XLabel("sparsity of the layer (%)");
+        plt.YLabel("validation accuracy (%)");
+        plt.ShowLegend(Alignment.LowerLeft);
+        Save(plt, path, 900, 550);
+    }
+
+    /// <summary>One histogram per layer, stacked vertically; the title says how many weights are exactly zero.</summary>
+    public static void WeightHistograms(string path, IReadOnlyList<(string Name, float[] Values)> layers)
+    {
+        const int w = 900, h = 260;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(w, h * layers.Count));
+        surface.Canvas.Clear(SkiaSharp.SKColors.White);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (name, v) = layers[i];
+            int zeros = v.Count(x => x == 0);
+            double lim = Math.Max(1e-6, v.Max(x => Math.Abs((double)x)));
+            const int bins = 101;
+            var counts = new double[bins];
+            foreach (var x in v) counts[Math.Clamp((int)Math.Round((x / lim + 1) / 2 * (bins - 1)), 0, bins - 1)]++;
+            var plt = new Plot();
+            var bars = plt.Add.Bars(Enumerable.Range(0, bins).Select(b => -lim + 2 * lim * b / (bins - 1)).ToArray(), counts);
+            foreach (var bar in bars.Bars) bar.Size = 2 * lim / (bins - 1);
+            plt.Title($"{name}: {v.Length:N0} weights, {zeros:N0} exactly zero ({(double)zeros / v.Length:P1})");
+            plt.YLabel("count");
+            plt.Axes.Margins(bottom: 0);
+            plt.Render(surface.Canvas, new PixelRect(0, w, (i + 1) * h, i * h));
+        }
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        var tmp = path + ".tmp.png";
+        try
+        {
+            using (var fs = File.Create(tmp)) data.SaveTo(fs);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
     private static void Save(Plot plt, string path, int w, int h)
     {
         var tmp = path + ".tmp.png";

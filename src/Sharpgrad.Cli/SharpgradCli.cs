@@ -16,6 +16,8 @@ internal static class SharpgradCli
         root.Subcommands.Add(SummaryCommand());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(PruneCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
         var config = new InvocationConfiguration();
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;

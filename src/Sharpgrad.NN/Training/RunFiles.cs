@@ -22,7 +22,8 @@ public static class RunFiles
     /// <summary>Weights, optimizer state, epoch and RNG state, for --resume.</summary>
     public const string Checkpoint = "checkpoint.safetensors";
 
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    /// <summary>JSON options of the run files (indented).</summary>
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     /// <summary>Writes <paramref name="text"/> atomically (a temporary file, then a rename).</summary>
     public static void WriteText(string path, string text)

@@ -146,35 +146,9 @@ public sealed class Trainer
         for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)
         {
             var sw = Stopwatch.StartNew();
-            Model.Train();
-            int steps = TrainLoader.BatchCount;
-            observer?.EpochStarted(epoch + 1, Options.Epochs, steps);
-            double lossSum = 0;
-            long correct = 0, seen = 0;
-            int step = 0;
-            var tick = Stopwatch.StartNew();
-            foreach (var batch in TrainLoader.Epoch(epoch))
-            {
-                cancel.ThrowIfCancellationRequested();
-                step++;
-                var logits = Model.Forward(batch.Images);
-                var loss = Losses.CrossEntropy(logits, batch.Labels);
-                if (Options.L1 > 0) loss = loss.Add(Regularization.L1(Model.NamedParameters().Where(p => p.Name.EndsWith("weight", StringComparison.Ordinal) && p.Parameter.Shape.Length > 1).Select(p => p.Parameter), Options.L1));
-                double l = loss.Item();
-                if (!double.IsFinite(l))
-                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
-                Optimizer.ZeroGrad();
-                loss.Backward();
-                Optimizer.Step();
-                Scheduler?.Step();
-                int n = batch.Labels.Length;
-                lossSum += l * n;
-                seen += n;
-                correct += CountCorrect(logits, batch.Labels);
-                observer?.StepCompleted(epoch + 1, step, steps, lossSum / seen, (double)correct / seen, seen / tick.Elapsed.TotalSeconds);
-            }
+            var (trainLoss, trainAccuracy) = TrainEpoch(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, cancel: cancel);
             last = Evaluate(Model, TestLoader, Train.ClassNames.Count);
-            var m = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
+            var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             SaveCheckpoint(epoch + 1);
             observer?.EpochCompleted(m);
@@ -182,6 +156,53 @@ public sealed class Trainer
         last ??= Evaluate(Model, TestLoader, Train.ClassNames.Count);
         SaveOutputs();
         return last;
+    }
+
+    /// <summary>
+    /// One epoch of training (epoch is 0-based; <paramref name="epochs"/> is only reported): forward, cross-entropy,
+    /// backward, optimizer and scheduler step per batch; an L1 penalty on the Conv2d and Linear weights is applied by
+    /// its proximal step (soft-thresholding by lr * l1 after each update, which sets weights exactly to zero) and
+    /// counted in the reported loss; stops after
+    /// <paramref name="maxSteps"/> batches when given. Returns the epoch's mean loss and accuracy.
+    /// </summary>
+    public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
+        int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loader);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        model.Train();
+        int steps = Math.Min(loader.BatchCount, maxSteps ?? int.MaxValue);
+        observer?.EpochStarted(epoch + 1, epochs, steps);
+        var l1Weights = l1 > 0 ? Pruning.Pruner.PrunableWeights(model).Select(p => p.Parameter).ToList() : null;
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        int step = 0;
+        var tick = Stopwatch.StartNew();
+        foreach (var batch in loader.Epoch(epoch))
+        {
+            if (step == steps) break;
+            cancel.ThrowIfCancellationRequested();
+            step++;
+            var logits = model.Forward(batch.Images);
+            var loss = Losses.CrossEntropy(logits, batch.Labels);
+            double l = loss.Item();
+            if (l1Weights is not null)
+                using (Tensor.NoGrad()) l += Regularization.L1(l1Weights, l1).Item();
+            if (!double.IsFinite(l))
+                throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
+            optimizer.ZeroGrad();
+            loss.Backward();
+            optimizer.Step();
+            if (l1Weights is not null) Regularization.SoftThreshold(l1Weights, optimizer.Lr * l1);
+            scheduler?.Step();
+            int n = batch.Labels.Length;
+            lossSum += l * n;
+            seen += n;
+            correct += CountCorrect(logits, batch.Labels);
+            observer?.StepCompleted(epoch + 1, step, steps, lossSum / seen, (double)correct / seen, seen / tick.Elapsed.TotalSeconds);
+        }
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
     }
 
     private static int CountCorrect(Tensor logits, int[] labels)

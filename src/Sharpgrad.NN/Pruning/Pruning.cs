@@ -1,0 +1,158 @@
+namespace Sharpgrad.NN.Pruning;
+
+/// <summary>How structured pruning measures a filter.</summary>
+public enum FilterNorm
+{
+    /// <summary>Sum of absolute values.</summary>
+    L1,
+
+    /// <summary>Square root of the sum of squares.</summary>
+    L2,
+}
+
+/// <summary>
+/// Pruning by masks: a pruned weight is multiplied by a 0 in its <see cref="Parameter.Mask"/>, stays exactly zero
+/// through optimizer steps (the optimizers mask the gradient and re-apply the mask after every update), and can be
+/// made permanent. Pruning to a fraction counts weights already at zero, so repeated or gradual pruning reaches the
+/// fraction of the whole tensor.
+/// </summary>
+public static class Pruner
+{
+    /// <summary>The weights pruning applies to: those of Conv2d and Linear layers (biases and BatchNorm are left alone).</summary>
+    public static IReadOnlyList<(string Name, Parameter Parameter)> PrunableWeights(Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var list = new List<(string, Parameter)>();
+        foreach (var (name, m) in model.NamedModules())
+        {
+            string prefix = name.Length == 0 ? "" : name + ".";
+            if (m is Conv2d c) list.Add((prefix + "weight", c.Weight));
+            else if (m is Linear l) list.Add((prefix + "weight", l.Weight));
+        }
+        return list;
+    }
+
+    private static void CheckFraction(double fraction, string op)
+    {
+        if (!(fraction >= 0 && fraction <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), $"{op}: sparsity must be in [0, 1], got {fraction}.");
+    }
+
+    /// <summary>Number of weights to prune for <paramref name="fraction"/> of <paramref name="n"/> (rounded, as torch.nn.utils.prune).</summary>
+    public static int CountFor(double fraction, int n) => (int)Math.Round(fraction * n, MidpointRounding.ToEven);
+
+    /// <summary>Per-layer magnitude pruning: the <paramref name="fraction"/> of <paramref name="p"/>'s weights with the smallest |w| are masked.</summary>
+    public static void Magnitude(Parameter p, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        CheckFraction(fraction, "Magnitude");
+        var w = p.Data.ToDoubleArray();
+        SetMask(p, SmallestK(w.Select(Math.Abs).ToArray(), CountFor(fraction, w.Length)));
+    }
+
+    /// <summary>Masks every weight of <paramref name="p"/> with |w| below <paramref name="threshold"/>.</summary>
+    public static void MagnitudeThreshold(Parameter p, double threshold)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (!(threshold >= 0)) throw new ArgumentOutOfRangeException(nameof(threshold), $"MagnitudeThreshold: threshold must be non-negative, got {threshold}.");
+        var w = p.Data.ToDoubleArray();
+        SetMask(p, w.Select(v => Math.Abs(v) < threshold).ToArray());
+    }
+
+    /// <summary>
+    /// Global magnitude pruning: one threshold across <paramref name="parameters"/>, masking the
+    /// <paramref name="fraction"/> of all their weights with the smallest |w|; returns the threshold (the largest
+    /// pruned magnitude).
+    /// </summary>
+    public static double Global(IReadOnlyList<Parameter> parameters, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        CheckFraction(fraction, "Global");
+        var all = parameters.SelectMany(p => p.Data.ToDoubleArray().Select(Math.Abs)).ToArray();
+        var pruned = SmallestK(all, CountFor(fraction, all.Length));
+        int offset = 0;
+        double threshold = 0;
+        foreach (var p in parameters)
+        {
+            var part = pruned.AsSpan(offset, p.NumElements).ToArray();
+            for (int i = 0; i < part.Length; i++) if (part[i]) threshold = Math.Max(threshold, all[offset + i]);
+            SetMask(p, part);
+            offset += p.NumElements;
+        }
+        return threshold;
+    }
+
+    /// <summary>
+    /// Structured pruning of whole filters: the <paramref name="fraction"/> of <paramref name="conv"/>'s output
+    /// filters with the smallest L1 or L2 norm are masked entirely (and their bias with them).
+    /// </summary>
+    public static int[] Filters(Conv2d conv, double fraction, FilterNorm norm = FilterNorm.L1)
+    {
+        ArgumentNullException.ThrowIfNull(conv);
+        CheckFraction(fraction, "Filters");
+        int oc = conv.OutChannels, per = conv.Weight.NumElements / oc;
+        var w = conv.Weight.Data.ToDoubleArray();
+        var norms = Enumerable.Range(0, oc).Select(o =>
+        {
+            var f = w.AsSpan(o * per, per).ToArray();
+            return norm == FilterNorm.L1 ? f.Sum(Math.Abs) : Math.Sqrt(f.Sum(v => v * v));
+        }).ToArray();
+        var prunedFilter = SmallestK(norms, CountFor(fraction, oc));
+        var mask = new bool[w.Length];
+        for (int o = 0; o < oc; o++)
+            if (prunedFilter[o]) Array.Fill(mask, true, o * per, per);
+        SetMask(conv.Weight, mask);
+        if (conv.Bias is not null) SetMask(conv.Bias, prunedFilter);
+        return Enumerable.Range(0, oc).Where(o => prunedFilter[o]).ToArray();
+    }
+
+    /// <summary>Random pruning, the baseline: a random <paramref name="fraction"/> of the weights is masked.</summary>
+    public static void Random(Parameter p, double fraction, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        ArgumentNullException.ThrowIfNull(generator);
+        CheckFraction(fraction, "Random");
+        var order = Enumerable.Range(0, p.NumElements).ToArray();
+        generator.Shuffle<int>(order);
+        var mask = new bool[p.NumElements];
+        foreach (int i in order.Take(CountFor(fraction, p.NumElements))) mask[i] = true;
+        SetMask(p, mask);
+    }
+
+    /// <summary>Zeroes masked weights for good and removes the masks.</summary>
+    public static void MakePermanent(Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (var p in model.Parameters())
+        {
+            p.ApplyMask();
+            p.Mask = null;
+        }
+    }
+
+    /// <summary>Removes every mask without changing the weights.</summary>
+    public static void RemoveMasks(Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (var p in model.Parameters()) p.Mask = null;
+    }
+
+    /// <summary>Marks the k smallest values (stable: earlier indices first among ties).</summary>
+    private static bool[] SmallestK(double[] values, int k)
+    {
+        var idx = Enumerable.Range(0, values.Length).ToArray();
+        Array.Sort(values.ToArray(), idx);
+        var r = new bool[values.Length];
+        for (int i = 0; i < k; i++) r[idx[i]] = true;
+        return r;
+    }
+
+    /// <summary>Sets a mask (true = pruned), keeping weights that an earlier mask pruned pruned, and zeroes them.</summary>
+    private static void SetMask(Parameter p, bool[] pruned)
+    {
+        var old = p.Mask?.ToArray();
+        var m = new float[pruned.Length];
+        for (int i = 0; i < m.Length; i++) m[i] = pruned[i] || (old is not null && old[i] == 0) ? 0f : 1f;
+        p.Mask = Tensor.FromArray(m).Reshape(p.Shape).To(p.Data.DType);
+        p.ApplyMask();
+    }
+}

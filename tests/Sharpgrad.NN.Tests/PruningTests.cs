@@ -1,0 +1,145 @@
+using Sharpgrad.NN.Pruning;
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+public sealed class PruningTests
+{
+    private static Parameter P(params float[] v) => new(Tensor.FromArray(v));
+
+    [Fact]
+    public void PerLayerAndGlobalThresholdsAreExact()
+    {
+        var a = P(0.5f, -0.1f, 0.3f, -0.7f);
+        Pruner.Magnitude(a, 0.5);
+        Assert.Equal([0.5f, 0f, 0f, -0.7f], a.Data.ToArray());
+        Assert.Equal([1f, 0f, 0f, 1f], a.Mask!.ToArray());
+
+        var b = P(0.05f, 0.9f, -0.2f);
+        var c = P(-0.01f, 0.4f, 0.15f, -0.6f, 0.3f);
+        double threshold = Pruner.Global([b, c], 0.5); // 8 weights, 4 smallest |w|: 0.01, 0.05, 0.15, 0.2
+        Assert.Equal(0.2, threshold, 6);
+        Assert.Equal([0f, 0.9f, 0f], b.Data.ToArray());
+        Assert.Equal([0f, 0.4f, 0f, -0.6f, 0.3f], c.Data.ToArray());
+
+        var d = P(0.05f, -0.5f, 0.2f);
+        Pruner.MagnitudeThreshold(d, 0.2);
+        Assert.Equal([0f, -0.5f, 0.2f], d.Data.ToArray());
+
+        // pruning again to a fraction of the whole tensor counts the zeros already there
+        var e = P(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+        Pruner.Magnitude(e, 0.3);
+        Pruner.Magnitude(e, 0.5);
+        Assert.Equal(5, e.Data.ToArray().Count(v => v == 0));
+        Assert.Equal(0, e.Data[4]);
+        Assert.Equal(6, e.Data[5]);
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("rmsprop")]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    public void MasksSurviveOptimizerStepsAndState(string name)
+    {
+        var w = new Parameter(Tensor.Randn([4, 5], new Generator(1)));
+        var x = Tensor.Randn([8, 4], new Generator(2));
+        Optimizer opt = name switch
+        {
+            "sgd" => new Sgd([w], 0.1, momentum: 0.9, weightDecay: 0.01),
+            "rmsprop" => new RmsProp([w], 0.01, momentum: 0.5, centered: true),
+            "adam" => new Adam([w], 0.05, weightDecay: 0.01),
+            _ => new AdamW([w], 0.05, weightDecay: 0.1),
+        };
+        // build up optimizer state first, then prune: the state must not revive pruned weights
+        for (int i = 0; i < 5; i++) Step();
+        Pruner.Magnitude(w, 0.6);
+        var pruned = w.Mask!.ToArray().Select((m, i) => (m, i)).Where(t => t.m == 0).Select(t => t.i).ToArray();
+        Assert.Equal(12, pruned.Length);
+        for (int i = 0; i < 20; i++)
+        {
+            Step();
+            var v = w.Data.ToArray();
+            Assert.All(pruned, j => Assert.Equal(0f, v[j]));
+        }
+        Assert.True(w.Data.ToArray().Count(v => v != 0) == 8);
+
+        void Step()
+        {
+            opt.ZeroGrad();
+            x.MatMul(w.Data).Sub(1).Pow(2).Mean().Backward();
+            opt.Step();
+        }
+    }
+
+    [Fact]
+    public void StructuredPruningRemovesWholeFilters()
+    {
+        var conv = new Conv2d(2, 4, 3, generator: new Generator(3));
+        using (Tensor.NoGrad())
+        {
+            // filter norms: 0 -> large, 1 -> tiny, 2 -> medium, 3 -> tiny
+            float[] scale = [3f, 0.01f, 1f, 0.02f];
+            var w = conv.Weight.Data.ToArray();
+            for (int i = 0; i < w.Length; i++) w[i] = scale[i / 18] * (i % 2 == 0 ? 1 : -1);
+            conv.Weight.Data.CopyFrom(Tensor.FromArray(w).Reshape(4, 2, 3, 3));
+        }
+        var removed = Pruner.Filters(conv, 0.5, FilterNorm.L2);
+        Assert.Equal([1, 3], removed);
+        var after = conv.Weight.Data.ToArray();
+        for (int o = 0; o < 4; o++)
+        {
+            var f = after.Skip(o * 18).Take(18).ToArray();
+            if (o is 1 or 3) Assert.All(f, v => Assert.Equal(0f, v));
+            else Assert.All(f, v => Assert.NotEqual(0f, v));
+        }
+        Assert.Equal(0f, conv.Bias!.Data.ToArray()[1]);
+        var y = conv.Forward(Tensor.Randn([1, 2, 5, 5], new Generator(4))).ToArray();
+        Assert.All(y.Skip(9).Take(9), v => Assert.Equal(0f, v)); // output channel 1 is all zero
+    }
+
+    [Fact]
+    public void ReportArithmetic()
+    {
+        var net = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
+        Pruner.Global(Pruner.PrunableWeights(net).Select(p => p.Parameter).ToList(), 0.8);
+        var r = SparsityReport.Of(net);
+        Assert.Equal(["0.weight", "4.weight", "8.weight"], r.Layers.Select(l => l.Name));
+        Assert.Equal(144 + 2304 + 7840, r.Parameters);
+        Assert.Equal(Pruner.CountFor(0.8, 10288), r.Parameters - r.NonZeros);
+        Assert.Equal(10362, r.AllParameters);
+        Assert.Equal(10362 * 4, r.DenseBytes);
+        long expectSparse = (10362 - 10288) * 4 + r.Layers.Sum(l => Math.Min(4L * l.Parameters, 8L * l.NonZeros));
+        Assert.Equal(expectSparse, r.SparseBytes);
+        Assert.True(r.SparseBytes < r.DenseBytes / 2);
+        Assert.Contains("prunable", r.ToText());
+        Pruner.MakePermanent(net);
+        Assert.All(net.Parameters(), p => Assert.Null(p.Mask));
+        Assert.Equal(r.NonZeros, SparsityReport.Of(net).NonZeros);
+    }
+
+    [Fact]
+    public void CubicScheduleAndSensitivityRates()
+    {
+        Assert.Equal(0.8 * (1 - Math.Pow(2.0 / 3, 3)), GradualPruning.CubicSchedule(0.8, 1, 3), 12);
+        Assert.Equal(0.8, GradualPruning.CubicSchedule(0.8, 3, 3), 12);
+
+        double[] levels = [0, 0.5, 0.9];
+        var s = new SensitivityResult(levels,
+        [
+            ("robust", 1000, [0.90, 0.90, 0.89]),
+            ("fragile", 1000, [0.90, 0.70, 0.30]),
+        ], 0.90);
+        var rates = s.ChooseRates(0.5);
+        Assert.True(rates["robust"] > rates["fragile"], $"robust {rates["robust"]}, fragile {rates["fragile"]}");
+        Assert.Equal(0.5, (rates["robust"] + rates["fragile"]) / 2, 3);
+    }
+
+    [Fact]
+    public void SoftThresholdSetsExactZeros()
+    {
+        var p = P(0.3f, -0.05f, 0.01f, -0.4f);
+        Regularization.SoftThreshold([p], 0.1);
+        Assert.Equal([0.2f, 0f, 0f, -0.3f], p.Data.ToArray().Select(v => MathF.Round(v, 6)).ToArray());
+    }
+}
