@@ -62,6 +62,31 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void PruneSweepAndInspect()
+    {
+        Assert.Equal(0, Run("train", "--epochs", "1", "--limit", "1024", "--test-limit", "500", "--out", P("run")).Code);
+        var (code, output, err) = Run("prune", "--checkpoint", P("run"), "--sparsity", "0.8", "--method", "sensitivity", "--finetune-epochs", "0.1", "--out", P("pruned"));
+        Assert.True(code == 0, err);
+        Assert.Contains("chosen rates: 0.weight", output);
+        Assert.Contains("after pruning", output);
+        foreach (var f in new[] { "model.safetensors", "model.json", "sparsity.txt", "sensitivity.csv", "sensitivity.png" })
+            Assert.True(File.Exists(P("pruned", f)), f);
+        var ev = Run("eval", "--checkpoint", P("pruned"));
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.Contains("sparsity: 80.0% of the 10,288 Conv2d and Linear weights are zero", ev.Out);
+        var ins = Run("inspect", "--checkpoint", P("pruned"));
+        Assert.True(ins.Code == 0, ins.Err);
+        Assert.True(File.Exists(P("pruned", "weights.png")));
+        var sweep = Run("prune", "--checkpoint", P("run"), "--sweep");
+        Assert.True(sweep.Code == 0, sweep.Err);
+        Assert.Contains("each layer pruned alone", sweep.Out);
+        Assert.True(File.Exists(P("run", "sensitivity.png")));
+        Assert.Contains("--sparsity: required when pruning", Run("prune", "--checkpoint", P("run"), "--out", P("x")).Err);
+        Assert.Contains("--method: unknown method 'best'", Run("prune", "--checkpoint", P("run"), "--sparsity", "0.5", "--method", "best", "--out", P("x")).Err);
+        Assert.False(Directory.Exists(P("x")));
+    }
+
+    [Fact]
     public void BadInputGivesOneLineNonZeroExitAndNoOutput()
     {
         var idx = P("idx");

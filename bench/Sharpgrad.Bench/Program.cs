@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Sharpgrad;
+using Sharpgrad.Autograd;
+using Sharpgrad.Bench;
+using Sharpgrad.NN;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// The side-by-side benchmark: the exam CNN in Sharpgrad and in TorchSharp (libtorch), same weights, alternating runs.
+// Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--json FILE] [--only FIGURE-SUBSTRING]
+//        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
+if (args.Length > 0 && args[0] == "--kernels")
+{
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
+    return 0;
+}
+int threads = Environment.ProcessorCount, reps = 7;
+bool quick = false;
+string? jsonPath = null, only = null;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--threads": threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--quick": quick = true; break;
+        case "--json": jsonPath = args[++i]; break;
+        case "--only": only = args[++i]; break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}; expected --threads N, --reps N, --quick, --json FILE, --only TEXT"); return 2;
+    }
+}
+if (quick) reps = Math.Min(reps, 3);
+var patched = ElfPatch.PatchBesideExecutable();
+if (patched is not null) Console.WriteLine($"patched {patched}: GLIBCXX_3.4.32 requirement marked weak");
+Parallelism.MaxThreads = threads;
+torch.set_num_threads(threads);
+torch.set_num_interop_threads(1);
+Console.WriteLine($"threads {threads}, {reps} repetitions per engine, alternating; {Environment.ProcessorCount} cores, AVX-512: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
+
+var figures = new (string Name, int C, int H, int Batch, string Kind)[]
+{
+    ("train 3x32x32 b64", 3, 32, 64, "train"),
+    ("train 3x32x32 b256", 3, 32, 256, "train"),
+    ("inference 3x32x32 b256", 3, 32, 256, "infer"),
+    ("latency 3x32x32 b1", 3, 32, 1, "latency"),
+    ("train 1x28x28 b64", 1, 28, 64, "train"),
+    ("inference 1x28x28 b256", 1, 28, 256, "infer"),
+};
+var records = new List<Dictionary<string, object>>();
+Console.WriteLine($"{"figure",-24} {"unit",-6} {"sharpgrad (median, min-max)",-30} {"torchsharp (median, min-max)",-30} ratio");
+foreach (var f in figures)
+{
+    if (only is not null && !f.Name.Contains(only, StringComparison.Ordinal)) continue;
+    var sg = new SharpgradRunner(f.C, f.H, f.Batch, f.Kind);
+    using var ts = new TorchRunner(f.C, f.H, f.Batch, f.Kind, sg.Model);
+    double target = quick ? 0.15 : 0.5; // seconds per repetition
+    int iters = Math.Max(1, (int)(target / Math.Max(1e-6, Time(sg.Step, 3) / 3)));
+    int itersT = Math.Max(1, (int)(target / Math.Max(1e-6, Time(ts.Step, 3) / 3)));
+    var a = new List<double>();
+    var b = new List<double>();
+    for (int r = 0; r < reps; r++)
+    {
+        a.Add(Time(sg.Step, iters) / iters);
+        b.Add(Time(ts.Step, itersT) / itersT);
+    }
+    bool latency = f.Kind == "latency";
+    double Value(double secondsPerStep) => latency ? secondsPerStep * 1e6 : f.Batch / secondsPerStep;
+    var va = a.Select(Value).Order().ToArray();
+    var vb = b.Select(Value).Order().ToArray();
+    double ma = va[va.Length / 2], mb = vb[vb.Length / 2];
+    double ratio = latency ? mb / ma : ma / mb;
+    string unit = latency ? "us" : "img/s";
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{f.Name,-24} {unit,-6} {$"{ma:N0} ({va[0]:N0}-{va[^1]:N0})",-30} {$"{mb:N0} ({vb[0]:N0}-{vb[^1]:N0})",-30} {ratio:F2}x"));
+    records.Add(new Dictionary<string, object>
+    {
+        ["figure"] = f.Name, ["unit"] = unit, ["sharpgrad"] = Math.Round(ma, 1), ["torchsharp"] = Math.Round(mb, 1), ["ratio"] = Math.Round(ratio, 3),
+        ["sharpgrad_min"] = Math.Round(va[0], 1), ["sharpgrad_max"] = Math.Round(va[^1], 1), ["torchsharp_min"] = Math.Round(vb[0], 1), ["torchsharp_max"] = Math.Round(vb[^1], 1),
+    });
+}
+if (jsonPath is not null)
+{
+    File.WriteAllText(jsonPath, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"wrote {jsonPath}");
+}
+return 0;
+
+static double Time(Action step, int iterations)
+{
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < iterations; i++) step();
+    return sw.Elapsed.TotalSeconds;
+}
+
+/// <summary>One figure in Sharpgrad: a training step (forward, cross-entropy, backward, SGD) or an eval forward.</summary>
+internal sealed class SharpgradRunner
+{
+    private readonly Sharpgrad.Tensor _x;
+    private readonly int[] _labels;
+    private readonly Sgd _opt;
+    private readonly string _kind;
+
+    public SharpgradRunner(int c, int h, int batch, string kind)
+    {
+        _kind = kind;
+        var g = new Sharpgrad.Generator(1);
+        Model = ExamCnn.Create(c, h, h, generator: g);
+        _x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
+        _labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        _opt = new Sgd(Model.Parameters(), 0.01, momentum: 0.9);
+        if (kind != "train") Model.Eval();
+        for (int i = 0; i < 3; i++) Step();
+    }
+
+    public Sequential Model { get; }
+
+    public void Step()
+    {
+        if (_kind == "train")
+        {
+            var loss = Losses.CrossEntropy(Model.Forward(_x), _labels);
+            _opt.ZeroGrad();
+            loss.Backward();
+            _opt.Step();
+        }
+        else
+        {
+            using var _ = GradMode.NoGrad();
+            Model.Forward(_x);
+        }
+    }
+}
+
+/// <summary>The same figure in TorchSharp, with the Sharpgrad model's weights copied in.</summary>
+internal sealed class TorchRunner : IDisposable
+{
+    private readonly nn.Module<torch.Tensor, torch.Tensor> _model;
+    private readonly torch.Tensor _x, _y;
+    private readonly optim.Optimizer _opt;
+    private readonly string _kind;
+
+    public TorchRunner(int c, int h, int batch, string kind, Sequential source)
+    {
+        _kind = kind;
+        _model = nn.Sequential(
+            ("0", nn.Conv2d(c, 16, 3, padding: 1)), ("1", nn.ReLU()), ("2", nn.MaxPool2d(2)), ("3", nn.BatchNorm2d(16)),
+            ("4", nn.Conv2d(16, 16, 3, padding: 1)), ("5", nn.ReLU()), ("6", nn.MaxPool2d(2)), ("7", nn.Flatten()),
+            ("8", nn.Linear(16 * (h / 4) * (h / 4), 10)));
+        using (torch.no_grad())
+        {
+            var sd = _model.state_dict();
+            foreach (var (name, t) in source.StateDict())
+            {
+                if (name.EndsWith("num_batches_tracked", StringComparison.Ordinal)) continue;
+                sd[name].copy_(torch.tensor(t.ToArray(), t.Shape.Select(d => (long)d).ToArray()));
+            }
+        }
+        var g = new Sharpgrad.Generator(1);
+        _x = torch.tensor(Sharpgrad.Tensor.Randn([batch, c, h, h], g).ToArray(), [batch, c, h, h]);
+        _y = torch.tensor(Enumerable.Range(0, batch).Select(i => (long)(i % 10)).ToArray());
+        _opt = optim.SGD(_model.parameters(), 0.01, momentum: 0.9);
+        if (kind != "train") _model.eval();
+        for (int i = 0; i < 3; i++) Step();
+    }
+
+    public void Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        if (_kind == "train")
+        {
+            var loss = nn.functional.cross_entropy(_model.forward(_x), _y);
+            _opt.zero_grad();
+            loss.backward();
+            _opt.step();
+        }
+        else
+        {
+            using var _ = torch.no_grad();
+            _model.forward(_x);
+        }
+    }
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _x.Dispose();
+        _y.Dispose();
+    }
+}
