@@ -5,6 +5,44 @@ namespace Sharpgrad.Kernels;
 /// <summary>Max and average pooling over (N*C) independent planes.</summary>
 internal static class PoolKernels
 {
+    // x: (planes,H,W) -> y: (planes,H/2,W/2), argmax; the common 2x2, stride 2, no padding case without bounds tests
+    public static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<int> argmax, int planes, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hw = g.H * g.W, l = g.L, w = g.W;
+        for (int p = 0; p < planes; p++)
+        {
+            var xp = x.Slice(p * hw, hw);
+            var yp = y.Slice(p * l, l);
+            var ap = argmax.Slice(p * l, l);
+            for (int i = 0; i < g.OH; i++)
+            {
+                int r0 = 2 * i * w, r1 = r0 + w, o = i * g.OW;
+                for (int j = 0; j < g.OW; j++)
+                {
+                    int a = r0 + 2 * j, b = r1 + 2 * j;
+                    T best = xp[a];
+                    int arg = a;
+                    Take(xp[a + 1], a + 1, ref best, ref arg);
+                    Take(xp[b], b, ref best, ref arg);
+                    Take(xp[b + 1], b + 1, ref best, ref arg);
+                    yp[o + j] = best;
+                    ap[o + j] = arg;
+                }
+            }
+        }
+    }
+
+    // strict > keeps the first maximum in scan order; the first NaN wins and stays (as the general kernel)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Take<T>(T v, int index, ref T best, ref int arg) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!T.IsNaN(best) && (v > best || T.IsNaN(v)))
+        {
+            best = v;
+            arg = index;
+        }
+    }
+
     // x: (planes,H,W) -> y: (planes,OH,OW), argmax: (planes,OH,OW) index into the H*W plane; padding reads -inf
     public static void MaxForward<T>(ReadOnlySpan<T> x, Span<T> y, Span<int> argmax, int planes, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -24,7 +24,9 @@ public sealed partial class Tensor
         var w = weight.ContiguousRaw();
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
-        if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
+        if (input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc))
+            DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc);
+        else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
         else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
             y.SetGradFn(new Conv2dBackward(input, weight, bias, x, w, g));
@@ -72,6 +74,15 @@ internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, T
         return [dx, dw, db];
     }
 
-    private void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc) where T : unmanaged, IFloatingPointIeee754<T> =>
+    private void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // dx of a 3x3 same convolution is the same convolution of dy with flipped, transposed weights
+        if (dx is not null && typeof(T) == typeof(float) && DirectConv3x3.Applies(g, g.C))
+        {
+            var wt = DirectConv3x3.FlippedTransposedWeights(w.Span<float>(), oc, g.C);
+            DirectConv3x3.Forward(Conv2dOp.Data<float>(dy), wt, null, dx.Array<float>(), n, oc, g.H, g.W, g.C);
+            dx = null;
+        }
         Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g);
+    }
 }

@@ -17,10 +17,26 @@ public sealed partial class Tensor
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);
         var argmax = new int[y.NumElements];
-        if (DType == DType.Float32) PoolKernels.MaxForward(x.Span<float>(), y.Span<float>(), argmax, planes, g);
-        else PoolKernels.MaxForward(x.Span<double>(), y.Span<double>(), argmax, planes, g);
+        if (DType == DType.Float32) Run<float>(x, y, argmax, planes, g);
+        else Run<double>(x, y, argmax, planes, g);
         if (NeedsGrad(this)) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));
         return y;
+    }
+
+    // planes split across threads; 2x2 stride 2 without padding takes the specialised kernel
+    private static void Run<T>(Tensor x, Tensor y, int[] argmax, int planes, Conv2dGeometry g) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        T[] xs = x.Array<T>(), ys = y.Array<T>();
+        int xo = x.Offset, hw = g.H * g.W, l = g.L;
+        bool fast = g is { KH: 2, KW: 2, SH: 2, SW: 2, PH: 0, PW: 0 };
+        Parallelism.For(planes, (_, s, e) =>
+        {
+            var xp = xs.AsSpan(xo + s * hw, (e - s) * hw);
+            var yp = ys.AsSpan(s * l, (e - s) * l);
+            var ap = argmax.AsSpan(s * l, (e - s) * l);
+            if (fast) PoolKernels.MaxForward2x2<T>(xp, yp, ap, e - s, g);
+            else PoolKernels.MaxForward<T>(xp, yp, ap, e - s, g);
+        });
     }
 }
 

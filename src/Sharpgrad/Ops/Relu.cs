@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using Sharpgrad.Autograd;
+using System.Runtime.Intrinsics;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -25,5 +26,47 @@ internal readonly struct ReluKernel : IUnaryOp
 // y = max(x, 0): dx = dy where y > 0, else 0 (0 at x = 0, as PyTorch)
 internal sealed class ReluBackward(Tensor x, Tensor y) : Node([x], y)
 {
-    internal override Tensor?[] Backward(Tensor g) => [g.Mul(Saved(0).Positive())];
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        var y = Saved(0);
+        var gc = g.ContiguousRaw();
+        var dx = Tensor.EmptyLike(y);
+        if (y.DType == DType.Float32) ReluGradKernel.Run(y.Span<float>(), gc.Span<float>(), dx.Span<float>());
+        else ReluGradKernel.Run(y.Span<double>(), gc.Span<double>(), dx.Span<double>());
+        return [dx];
+    }
+}
+
+// y, dy: (n) -> dx: (n), dx = y > 0 ? dy : 0, one pass (TensorPrimitives has no select)
+internal static class ReluGradKernel
+{
+    public static void Run<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && y.Length >= Vector512<T>.Count)
+        {
+            for (; i <= y.Length - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                var yv = Vector512.Create(y.Slice(i, Vector512<T>.Count));
+                var gv = Vector512.Create(g.Slice(i, Vector512<T>.Count));
+                Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<T>.Zero), gv, Vector512<T>.Zero).CopyTo(dx.Slice(i));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && y.Length >= Vector256<T>.Count)
+        {
+            for (; i <= y.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var yv = Vector256.Create(y.Slice(i, Vector256<T>.Count));
+                var gv = Vector256.Create(g.Slice(i, Vector256<T>.Count));
+                Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<T>.Zero), gv, Vector256<T>.Zero).CopyTo(dx.Slice(i));
+            }
+        }
+        for (; i < y.Length; i++) dx[i] = y[i] > T.Zero ? g[i] : T.Zero;
+    }
+
+    // the plain loop, kept as the oracle
+    public static void Reference<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < y.Length; i++) dx[i] = y[i] > T.Zero ? g[i] : T.Zero;
+    }
 }

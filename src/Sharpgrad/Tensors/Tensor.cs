@@ -183,8 +183,9 @@ public sealed partial class Tensor
 
     internal static Tensor Empty(DType dtype, int[] shape)
     {
+        // every caller overwrites all elements, so skip the zeroing (large outputs are most of a step's allocations)
         int n = Shapes.Numel(shape);
-        Array data = dtype == DType.Float32 ? new float[n] : new double[n];
+        Array data = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(n) : GC.AllocateUninitializedArray<double>(n);
         return new Tensor(data, shape);
     }
 

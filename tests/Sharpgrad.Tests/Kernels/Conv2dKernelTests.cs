@@ -67,3 +67,35 @@ public sealed class Conv2dKernelTests
         Assert.Contains("expected more than 1 value per channel when training", bn.Message);
     }
 }
+
+/// <summary>The direct 3x3 kernel against the reference loops, on the exam CNN's shapes and odd widths.</summary>
+public sealed class DirectConv3x3Tests
+{
+    [Theory]
+    [InlineData(2, 3, 16, 32, 32)]
+    [InlineData(2, 16, 16, 16, 16)]
+    [InlineData(3, 1, 16, 28, 28)]
+    [InlineData(2, 16, 16, 14, 14)]
+    [InlineData(1, 5, 8, 7, 19)]
+    [InlineData(2, 8, 24, 3, 40)]
+    public void ForwardAndInputGradientEqualReference(int n, int c, int oc, int h, int w)
+    {
+        var gen = new Generator((ulong)(c * 31 + w));
+        var g = new Conv2dGeometry(c, h, w, 3, 3, 1, 1, 1, 1);
+        Assert.True(DirectConv3x3.Applies(g, oc));
+        var x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
+        var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+        var b = Enumerable.Range(0, oc).Select(_ => (float)gen.NextNormal()).ToArray();
+        var y = new float[n * oc * h * w];
+        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc);
+        var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"y[{i}]: {reference[i]} vs {y[i]}");
+
+        if (c % 8 != 0) return;
+        var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
+        var dx = new float[x.Length];
+        DirectConv3x3.Forward(dy, DirectConv3x3.FlippedTransposedWeights(wt, oc, c), null, dx, n, oc, h, w, c);
+        var (rdx, _, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
+        for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"dx[{i}]: {rdx[i]} vs {dx[i]}");
+    }
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Sharpgrad;
+using Sharpgrad.Autograd;
+using Sharpgrad.NN;
+
+namespace Sharpgrad.Bench;
+
+/// <summary>Where a training step's time goes: each layer's forward and backward timed on its own (--profile).</summary>
+internal static class LayerProfile
+{
+    public static void Run(int c, int h, int batch, int iterations)
+    {
+        var g = new Sharpgrad.Generator(1);
+        var model = ExamCnn.Create(c, h, h, generator: g);
+        var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        var inputs = new List<Sharpgrad.Tensor>();
+        var cur = x;
+        using (GradMode.NoGrad())
+            foreach (var l in model.Layers)
+            {
+                inputs.Add(cur);
+                cur = l.Forward(cur);
+            }
+        Console.WriteLine($"layer profile, {c}x{h}x{h} batch {batch}, {iterations} iterations, threads {Parallelism.MaxThreads} (ms per iteration)");
+        double totalF = 0, totalB = 0;
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            var input = inputs[i].Detach().RequiresGrad_();
+            for (int w = 0; w < 2; w++) layer.Forward(input).Sum().Backward();
+            double f = 0, b = 0;
+            for (int it = 0; it < iterations; it++)
+            {
+                var sw = Stopwatch.StartNew();
+                var y = layer.Forward(input);
+                f += sw.Elapsed.TotalMilliseconds;
+                var up = Sharpgrad.Tensor.OnesLike(y);
+                sw.Restart();
+                y.Backward(up);
+                b += sw.Elapsed.TotalMilliseconds;
+            }
+            totalF += f / iterations;
+            totalB += b / iterations;
+            Console.WriteLine($"  {i} {layer.TypeName,-12} forward {f / iterations,8:F3}  backward {b / iterations,8:F3}");
+        }
+        var logits = cur.Detach().RequiresGrad_();
+        var s2 = Stopwatch.StartNew();
+        for (int it = 0; it < iterations; it++) Losses.CrossEntropy(logits, labels).Backward();
+        double ce = s2.Elapsed.TotalMilliseconds / iterations;
+        var opt = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
+        foreach (var p in model.Parameters()) p.Grad = Sharpgrad.Tensor.OnesLike(p.Data);
+        s2.Restart();
+        for (int it = 0; it < iterations; it++) opt.Step();
+        double st = s2.Elapsed.TotalMilliseconds / iterations;
+        Console.WriteLine($"  loss fwd+bwd {ce:F3}, SGD step {st:F3}; layers forward {totalF:F3} + backward {totalB:F3} = {totalF + totalB + ce + st:F3} ms -> {batch / ((totalF + totalB + ce + st) / 1000):N0} img/s");
+        Console.WriteLine($"  GC: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() / 1e6:N0} MB");
+    }
+}

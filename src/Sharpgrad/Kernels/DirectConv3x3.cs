@@ -1,0 +1,138 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>
+/// Direct 3x3 convolution, stride 1, padding 1, float32, for output channel counts that are a multiple of 8 (the
+/// exam CNN's 16 filters): each output row is computed in 16-wide column chunks (one Vector512&lt;float&gt;), eight
+/// output channels at a time held in registers, reading a zero-padded copy of the input. The input gradient is the
+/// same kernel run on the output gradient with flipped, transposed weights. <see cref="Conv2dReference"/> is the oracle.
+/// </summary>
+internal static class DirectConv3x3
+{
+    private const int V = 16; // floats per chunk
+    private const int OB = 8; // output channels per register block
+
+    public static bool Applies(in Conv2dGeometry g, int outChannels) =>
+        Vector512.IsHardwareAccelerated && g is { KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1 } && outChannels % OB == 0;
+
+    /// <summary>Width of a padded input row: one zero column on the left, the row, zeros up to a whole chunk plus the right halo.</summary>
+    private static int PaddedWidth(int w) => (w + V - 1) / V * V + 2;
+
+    // w: (OC,C,3,3) -> (C,3,3,OC), so a block of output channels reads contiguous weights
+    public static float[] TransposeWeights(ReadOnlySpan<float> w, int oc, int c)
+    {
+        var t = new float[w.Length];
+        for (int o = 0; o < oc; o++)
+            for (int k = 0; k < c * 9; k++) t[k * oc + o] = w[o * c * 9 + k];
+        return t;
+    }
+
+    // w: (OC,C,3,3) -> (OC,C,3,3) laid out for dx: w'[c, o, 2-kh, 2-kw] = w[o, c, kh, kw], then transposed as above
+    public static float[] FlippedTransposedWeights(ReadOnlySpan<float> w, int oc, int c)
+    {
+        var f = new float[w.Length]; // (C, OC, 3, 3)
+        for (int o = 0; o < oc; o++)
+            for (int ci = 0; ci < c; ci++)
+                for (int k = 0; k < 9; k++) f[(ci * oc + o) * 9 + (8 - k)] = w[(o * c + ci) * 9 + k];
+        return TransposeWeights(f, c, oc);
+    }
+
+    // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W); images split across threads
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc)
+    {
+        int xs = c * h * w, ys = oc * h * w;
+        Parallelism.For(n, (_, start, end) =>
+        {
+            int wp = PaddedWidth(w);
+            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
+            float[] row = ArrayPool<float>.Shared.Rent(OB * (wp - 2));
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
+                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(row);
+            }
+        });
+    }
+
+    // x: (C,H,W) -> pad: (C, H+2, wp) with zero borders
+    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, Span<float> pad)
+    {
+        int wp = PaddedWidth(w);
+        pad[..(c * (h + 2) * wp)].Clear();
+        for (int ci = 0; ci < c; ci++)
+            for (int r = 0; r < h; r++)
+                x.Slice((ci * h + r) * w, w).CopyTo(pad.Slice((ci * (h + 2) + r + 1) * wp + 1, w));
+    }
+
+    // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image
+    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf)
+    {
+        int wp = PaddedWidth(w), chunks = (w + V - 1) / V, hw = h * w;
+        ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
+        for (int o0 = 0; o0 < oc; o0 += OB)
+        {
+            for (int r = 0; r < h; r++)
+            {
+                for (int j = 0; j < chunks; j++)
+                {
+                    Vector512<float> a0, a1, a2, a3, a4, a5, a6, a7;
+                    if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = Vector512<float>.Zero;
+                    else
+                    {
+                        a0 = Vector512.Create(b[o0]); a1 = Vector512.Create(b[o0 + 1]); a2 = Vector512.Create(b[o0 + 2]); a3 = Vector512.Create(b[o0 + 3]);
+                        a4 = Vector512.Create(b[o0 + 4]); a5 = Vector512.Create(b[o0 + 5]); a6 = Vector512.Create(b[o0 + 6]); a7 = Vector512.Create(b[o0 + 7]);
+                    }
+                    for (int ci = 0; ci < c; ci++)
+                    {
+                        for (int kh = 0; kh < 3; kh++)
+                        {
+                            int xo = (ci * (h + 2) + r + kh) * wp + j * V;
+                            for (int kw = 0; kw < 3; kw++)
+                            {
+                                var xv = Vector512.LoadUnsafe(ref px, (nuint)(xo + kw));
+                                ref float wv = ref Unsafe.Add(ref pw, ((ci * 3 + kh) * 3 + kw) * oc + o0);
+                                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wv), xv, a0);
+                                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 1)), xv, a1);
+                                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 2)), xv, a2);
+                                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 3)), xv, a3);
+                                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 4)), xv, a4);
+                                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 5)), xv, a5);
+                                a6 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 6)), xv, a6);
+                                a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 7)), xv, a7);
+                            }
+                        }
+                    }
+                    int cols = Math.Min(V, w - j * V);
+                    if (cols == V)
+                    {
+                        int o = r * w + j * V;
+                        a0.CopyTo(y.Slice(o0 * hw + o)); a1.CopyTo(y.Slice((o0 + 1) * hw + o));
+                        a2.CopyTo(y.Slice((o0 + 2) * hw + o)); a3.CopyTo(y.Slice((o0 + 3) * hw + o));
+                        a4.CopyTo(y.Slice((o0 + 4) * hw + o)); a5.CopyTo(y.Slice((o0 + 5) * hw + o));
+                        a6.CopyTo(y.Slice((o0 + 6) * hw + o)); a7.CopyTo(y.Slice((o0 + 7) * hw + o));
+                    }
+                    else
+                    {
+                        a0.StoreUnsafe(ref pr, 0); a1.StoreUnsafe(ref pr, V); a2.StoreUnsafe(ref pr, 2 * V); a3.StoreUnsafe(ref pr, 3 * V);
+                        a4.StoreUnsafe(ref pr, 4 * V); a5.StoreUnsafe(ref pr, 5 * V); a6.StoreUnsafe(ref pr, 6 * V); a7.StoreUnsafe(ref pr, 7 * V);
+                        for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
+                    }
+                }
+            }
+        }
+    }
+}
