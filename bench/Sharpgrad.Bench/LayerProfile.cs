@@ -27,7 +27,7 @@ internal static class LayerProfile
         for (int i = 0; i < model.Layers.Count; i++)
         {
             var layer = model.Layers[i];
-            var input = inputs[i].Detach().RequiresGrad_();
+            var input = inputs[i].Detach().RequiresGrad_(i > 0); // the network's input needs no gradient
             for (int w = 0; w < 2; w++) layer.Forward(input).Sum().Backward();
             double f = 0, b = 0;
             for (int it = 0; it < iterations; it++)

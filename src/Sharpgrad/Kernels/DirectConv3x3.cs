@@ -135,4 +135,83 @@ internal static class DirectConv3x3
             }
         }
     }
+
+    // x: (N,C,H,W), dy: (N,OC,H,W) -> dw: (OC,C,3,3) = sum over images and pixels of dy[o] * shifted x[c];
+    // images split into fixed chunks whose partial sums are added in chunk order (deterministic per thread count)
+    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc)
+    {
+        int xs = c * h * w, ys = oc * h * w, chunks = Parallelism.Chunks(n);
+        var partial = new float[chunks][];
+        Parallelism.For(n, (chunk, start, end) =>
+        {
+            int wp = PaddedWidth(w), wq = wp - 2;
+            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
+            float[] dyp = ArrayPool<float>.Shared.Rent(oc * h * wq);
+            var acc = new float[oc * c * 9];
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
+                    // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row
+                    var d = dy.AsSpan(i * ys, ys);
+                    dyp.AsSpan(0, oc * h * wq).Clear();
+                    for (int r = 0; r < oc * h; r++) d.Slice(r * w, w).CopyTo(dyp.AsSpan(r * wq, w));
+                    ImageWeightGradient(pad, dyp, acc, c, h, w, oc);
+                }
+                partial[chunk] = acc;
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(dyp);
+            }
+        });
+        partial[0].CopyTo(dw, 0);
+        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
+    }
+
+    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> acc: (OC,C,3,3) += the image's weight gradient
+    private static void ImageWeightGradient(float[] pad, float[] dyp, float[] acc, int c, int h, int w, int oc)
+    {
+        int wp = PaddedWidth(w), wq = wp - 2, chunks = wq / V;
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        for (int o0 = 0; o0 < oc; o0 += OB)
+        {
+            for (int ci = 0; ci < c; ci++)
+            for (int kh = 0; kh < 3; kh++)
+            for (int kw = 0; kw < 3; kw++)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int r = 0; r < h; r++)
+                {
+                    int xo = (ci * (h + 2) + r + kh) * wp + kw;
+                    int dO = (o0 * h + r) * wq, step = h * wq;
+                    for (int j = 0; j < chunks; j++)
+                    {
+                        var xv = Vector512.LoadUnsafe(ref px, (nuint)(xo + j * V));
+                        nuint b0 = (nuint)(dO + j * V);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0), xv, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)step), xv, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(2 * step)), xv, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(3 * step)), xv, a3);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(4 * step)), xv, a4);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(5 * step)), xv, a5);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(6 * step)), xv, a6);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(7 * step)), xv, a7);
+                    }
+                }
+                int k = (ci * 3 + kh) * 3 + kw, stride = c * 9;
+                acc[o0 * stride + k] += Vector512.Sum(a0);
+                acc[(o0 + 1) * stride + k] += Vector512.Sum(a1);
+                acc[(o0 + 2) * stride + k] += Vector512.Sum(a2);
+                acc[(o0 + 3) * stride + k] += Vector512.Sum(a3);
+                acc[(o0 + 4) * stride + k] += Vector512.Sum(a4);
+                acc[(o0 + 5) * stride + k] += Vector512.Sum(a5);
+                acc[(o0 + 6) * stride + k] += Vector512.Sum(a6);
+                acc[(o0 + 7) * stride + k] += Vector512.Sum(a7);
+            }
+        }
+    }
 }

@@ -83,6 +83,24 @@ internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, T
             DirectConv3x3.Forward(Conv2dOp.Data<float>(dy), wt, null, dx.Array<float>(), n, oc, g.H, g.W, g.C);
             dx = null;
         }
+        if (dw is not null && typeof(T) == typeof(float) && DirectConv3x3.Applies(g, oc))
+        {
+            DirectConv3x3.WeightGradient(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(dy), dw.Array<float>(), n, g.C, g.H, g.W, oc);
+            dw = null;
+        }
+        if (dx is null && dw is null && db is not null)
+        {
+            // bias gradient alone: per-channel sums of dy over (N, H, W)
+            T[] d = Conv2dOp.Data<T>(dy), bias = db.Array<T>();
+            int l = g.L;
+            for (int o = 0; o < oc; o++)
+            {
+                T s = T.Zero;
+                for (int i = 0; i < n; i++) s += System.Numerics.Tensors.TensorPrimitives.Sum<T>(d.AsSpan((i * oc + o) * l, l));
+                bias[o] = s;
+            }
+            return;
+        }
         Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g);
     }
 }

@@ -91,6 +91,12 @@ public sealed class DirectConv3x3Tests
         var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"y[{i}]: {reference[i]} vs {y[i]}");
 
+        var dy0 = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
+        var dw = new float[wt.Length];
+        DirectConv3x3.WeightGradient(x, dy0, dw, n, c, h, w, oc);
+        var (_, rdw, _) = Conv2dReference.Backward(dy0.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
+        for (int i = 0; i < dw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"dw[{i}]: {rdw[i]} vs {dw[i]}");
+
         if (c % 8 != 0) return;
         var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
         var dx = new float[x.Length];
