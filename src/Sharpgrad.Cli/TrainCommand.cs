@@ -21,13 +21,13 @@ internal static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = "Total epochs.", DefaultValueFactory = _ => d.Epochs };
         var batch = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => d.BatchSize };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd | rmsprop | adam | adamw.", DefaultValueFactory = _ => d.Optimizer };
-        var lr = new Option<double?>("--lr") { Description = "Learning rate (peak rate under one-cycle); default 0.01 for adam/adamw, 0.1 for sgd, 0.001 for rmsprop." };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (peak rate under one-cycle); default 0.005 for adam/adamw, 0.1 for sgd, 0.001 for rmsprop." };
         var wd = new Option<double>("--weight-decay") { Description = "Weight decay (decoupled for adamw, L2 in the gradient otherwise).", DefaultValueFactory = _ => d.WeightDecay };
         var l1 = new Option<double>("--l1") { Description = "L1 penalty on the weights, added to the loss (drives weights to exactly zero).", DefaultValueFactory = _ => 0 };
         var dropout = new Option<double>("--dropout") { Description = "Dropout probability before the FC layer.", DefaultValueFactory = _ => 0 };
         var augment = new Option<string?>("--augment")
         {
-            Description = "Augment training images: flip (random horizontal flip), crop (random crop, padding 2) or flip,crop; alone: flip,crop.",
+            Description = "Augment training images: none, flip (random horizontal flip, the default), crop (random crop, padding 2) or flip,crop; alone: flip,crop.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var schedule = new Option<string>("--schedule") { Description = "onecycle | cosine | step | none.", DefaultValueFactory = _ => d.Schedule };
@@ -37,7 +37,7 @@ internal static class TrainCommand
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (default runs/<dataset>-<time>, or the --resume folder)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total." };
-        var cmd = new Command("train", "Train the exam CNN (default: on the bundled Fashion-MNIST, AdamW + one-cycle, 15 epochs).")
+        var cmd = new Command("train", "Train the exam CNN (default: on the bundled Fashion-MNIST, AdamW + one-cycle to 0.005, random flips, batch 128, 15 epochs).")
         {
             data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume,
         };
@@ -55,7 +55,7 @@ internal static class TrainCommand
                 WeightDecay = r.GetValue(wd),
                 L1 = r.GetValue(l1),
                 Dropout = r.GetValue(dropout),
-                Augment = r.GetResult(augment) is null ? d.Augment : r.GetValue(augment) ?? "flip,crop",
+                Augment = r.GetResult(augment) is null ? d.Augment : (r.GetValue(augment) ?? "flip,crop") is "none" ? "" : r.GetValue(augment) ?? "flip,crop",
                 Schedule = r.GetValue(schedule)!,
                 Seed = r.GetValue(seed),
                 Threads = r.GetValue(threads),

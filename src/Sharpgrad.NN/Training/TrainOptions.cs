@@ -31,8 +31,8 @@ public sealed record TrainOptions
     public double Dropout { get; init; }
 
     /// <summary>Augmentation of the training images: "" (none), "flip" (random horizontal flip), "crop" (random
-    /// crop with padding 2), or "flip,crop".</summary>
-    public string Augment { get; init; } = "";
+    /// crop with padding 2), or "flip,crop". The default recipe flips.</summary>
+    public string Augment { get; init; } = "flip";
 
     /// <summary>The augmentation names, parsed.</summary>
     public IReadOnlyList<string> AugmentList => Augment.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -53,7 +53,7 @@ public sealed record TrainOptions
     public int? TestLimit { get; init; }
 
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
-    public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.01 };
+    public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 
     /// <summary>Checks every option; the message names the option and what was expected.</summary>
     public void Validate()
