@@ -19,16 +19,18 @@ internal static class PruneCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
         var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
-        var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all, shared between the pruning steps.", DefaultValueFactory = _ => 2 };
-        var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 3 };
-        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 1e-3 };
+        var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all; the pruning steps fall in the first half.", DefaultValueFactory = _ => 3 };
+        var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 5 };
+        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.007 };
         var sweep = new Option<bool>("--sweep") { Description = "Only run the sensitivity sweep: the table, sensitivity.csv and sensitivity.png." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (required when pruning; the sweep defaults to the checkpoint folder)." };
         var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "Seed of fine-tuning shuffles and random pruning.", DefaultValueFactory = _ => 0 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Fine-tuning batch size.", DefaultValueFactory = _ => 64 };
+        var distill = new Option<double>("--distill") { Description = "Weight of distillation from the unpruned model in the fine-tuning loss (0: plain cross-entropy).", DefaultValueFactory = _ => 0.5 };
         var cmd = new Command("prune", "Prune a trained model to sparse weights and fine-tune it, or sweep per-layer sensitivity (--sweep).")
         {
-            checkpoint, sparsity, method, finetune, steps, lr, sweep, outDir, threads, seed,
+            checkpoint, sparsity, method, finetune, steps, lr, sweep, outDir, threads, seed, distill, batchSize,
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
@@ -88,10 +90,15 @@ internal static class PruneCommand
             if (augment.Contains("crop")) transforms.Add(new RandomCrop(2));
             if (augment.Contains("flip")) transforms.Add(new RandomHorizontalFlip());
             transforms.Add(loaded.Normalize);
-            var trainLoader = new DataLoader(train, loaded.Recipe.BatchSize, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
+            int bs = r.GetValue(batchSize);
+            if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
+            var trainLoader = new DataLoader(train, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
             output.WriteLine($"pruning to {target:P0} ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all");
+            double kd = r.GetValue(distill);
+            if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
+            var teacher = kd > 0 ? RunFiles.Load(ckpt).Model : null;
             GradualPruning.Run(loaded.Model, trainLoader, m, target!.Value, r.GetValue(steps), r.GetValue(finetune), r.GetValue(lr), sens,
-                new FineTuneObserver(output), new Generator(r.GetValue(seed)));
+                new FineTuneObserver(output), new Generator(r.GetValue(seed)), teacher: teacher, distillWeight: kd);
             Pruner.MakePermanent(loaded.Model);
             var after = Trainer.Evaluate(loaded.Model, testLoader, classes);
             var report = SparsityReport.Of(loaded.Model);

@@ -65,32 +65,54 @@ public static class GradualPruning
     }
 
     /// <summary>
-    /// Prunes to <paramref name="target"/> in <paramref name="steps"/> cubic steps, fine-tuning
-    /// <paramref name="finetuneEpochs"/> epochs in all (split evenly between the steps) with AdamW at
-    /// <paramref name="lr"/> on a cosine schedule; the masks stay on the model.
+    /// Prunes to <paramref name="target"/> in <paramref name="steps"/> cubic steps spread over the first
+    /// <paramref name="pruneWindow"/> of the fine-tuning batches, then fine-tunes at the target for the rest;
+    /// <paramref name="finetuneEpochs"/> epochs in all, with AdamW at <paramref name="lr"/> on a cosine schedule.
+    /// The masks stay on the model.
     /// </summary>
     public static void Run(Module model, DataLoader train, PruneMethod method, double target, int steps, double finetuneEpochs, double lr,
-        SensitivityResult? sensitivity = null, ITrainingObserver? observer = null, Generator? random = null)
+        SensitivityResult? sensitivity = null, ITrainingObserver? observer = null, Generator? random = null, double pruneWindow = 0.5,
+        Module? teacher = null, double temperature = 4, double distillWeight = 0.5)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"--steps: expected a positive number, got {steps}.");
         if (!(finetuneEpochs >= 0)) throw new ArgumentOutOfRangeException(nameof(finetuneEpochs), $"--finetune-epochs: expected a non-negative number, got {finetuneEpochs}.");
-        int totalBatches = (int)Math.Round(finetuneEpochs * train.BatchCount);
+        if (!(pruneWindow >= 0 && pruneWindow <= 1)) throw new ArgumentOutOfRangeException(nameof(pruneWindow), $"GradualPruning: prune window must be in [0, 1], got {pruneWindow}.");
+        int total = (int)Math.Round(finetuneEpochs * train.BatchCount);
         var opt = new AdamW(model.Parameters(), lr, weightDecay: 0);
-        var sched = totalBatches >= 1 ? new CosineAnnealingLr(opt, totalBatches) : null;
-        int done = 0, epoch = 0;
+        var sched = total >= 1 ? new CosineAnnealingLr(opt, total) : null;
+        // batch index at which step t (1-based) prunes: 0 for the first, pruneWindow * total for the last
+        int At(int t) => steps == 1 ? 0 : (int)Math.Round(total * pruneWindow * (t - 1) / (steps - 1));
+        Func<Tensor, Batch, Tensor>? loss = teacher is null ? null : (logits, batch) => Distillation(logits, batch, teacher, temperature, distillWeight);
+        teacher?.Eval();
+        int epoch = 0;
         for (int t = 1; t <= steps; t++)
         {
             PruneTo(model, method, CubicSchedule(target, t, steps), sensitivity, random);
-            int share = totalBatches * t / steps - totalBatches * (t - 1) / steps;
+            int share = (t < steps ? At(t + 1) : total) - At(t);
             while (share > 0)
             {
                 int n = Math.Min(share, train.BatchCount);
-                Trainer.TrainEpoch(model, train, opt, sched, epoch++, 0, observer: observer, maxSteps: n);
+                Trainer.TrainEpoch(model, train, opt, sched, epoch++, 0, observer: observer, maxSteps: n, lossFunction: loss);
                 share -= n;
-                done += n;
             }
         }
+    }
+
+    /// <summary>
+    /// Knowledge distillation from the unpruned model (Hinton et al.): (1 - w) CE(student, labels) +
+    /// w T^2 KL(softmax(teacher / T) || softmax(student / T)), the KL's constant term dropped.
+    /// </summary>
+    public static Tensor Distillation(Tensor studentLogits, Batch batch, Module teacher, double temperature, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(studentLogits);
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(teacher);
+        Tensor soft;
+        using (Tensor.NoGrad()) soft = teacher.Forward(batch.Images).Div(temperature).Softmax(1);
+        int n = batch.Labels.Length;
+        var kd = studentLogits.Div(temperature).LogSoftmax(1).Mul(soft).Sum().Mul(-temperature * temperature / n);
+        return Losses.CrossEntropy(studentLogits, batch.Labels).Mul(1 - weight).Add(kd.Mul(weight));
     }
 }

@@ -105,16 +105,21 @@ public static class Pruner
         return Enumerable.Range(0, oc).Where(o => prunedFilter[o]).ToArray();
     }
 
-    /// <summary>Random pruning, the baseline: a random <paramref name="fraction"/> of the weights is masked.</summary>
+    /// <summary>
+    /// Random pruning, the baseline: weights chosen at random (among those not yet pruned) are masked until
+    /// <paramref name="fraction"/> of the tensor is pruned.
+    /// </summary>
     public static void Random(Parameter p, double fraction, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(generator);
         CheckFraction(fraction, "Random");
-        var order = Enumerable.Range(0, p.NumElements).ToArray();
-        generator.Shuffle<int>(order);
+        var old = p.Mask?.ToArray();
+        var alive = Enumerable.Range(0, p.NumElements).Where(i => old is null || old[i] != 0).ToArray();
+        generator.Shuffle<int>(alive);
         var mask = new bool[p.NumElements];
-        foreach (int i in order.Take(CountFor(fraction, p.NumElements))) mask[i] = true;
+        int more = Math.Max(0, CountFor(fraction, p.NumElements) - (p.NumElements - alive.Length));
+        foreach (int i in alive.Take(more)) mask[i] = true;
         SetMask(p, mask);
     }
 

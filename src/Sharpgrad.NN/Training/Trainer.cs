@@ -163,10 +163,12 @@ public sealed class Trainer
     /// backward, optimizer and scheduler step per batch; an L1 penalty on the Conv2d and Linear weights is applied by
     /// its proximal step (soft-thresholding by lr * l1 after each update, which sets weights exactly to zero) and
     /// counted in the reported loss; stops after
-    /// <paramref name="maxSteps"/> batches when given. Returns the epoch's mean loss and accuracy.
+    /// <paramref name="maxSteps"/> batches when given; <paramref name="lossFunction"/> replaces the cross-entropy
+    /// (e.g. for distillation). Returns the epoch's mean loss and accuracy.
     /// </summary>
     public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
-        int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default)
+        int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
+        Func<Tensor, Data.Batch, Tensor>? lossFunction = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -185,7 +187,7 @@ public sealed class Trainer
             cancel.ThrowIfCancellationRequested();
             step++;
             var logits = model.Forward(batch.Images);
-            var loss = Losses.CrossEntropy(logits, batch.Labels);
+            var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
             double l = loss.Item();
             if (l1Weights is not null)
                 using (Tensor.NoGrad()) l += Regularization.L1(l1Weights, l1).Item();
