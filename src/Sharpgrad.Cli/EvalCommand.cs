@@ -38,7 +38,7 @@ internal static class EvalCommand
             Print(SharpgradCli.ConsoleFor(r.InvocationConfiguration.Output), ev, loaded.Classes, test.Count);
             var sparsity = Sharpgrad.NN.Pruning.SparsityReport.Of(loaded.Model);
             r.InvocationConfiguration.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"sparsity: {sparsity.Sparsity:P1} of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
+                $"sparsity: {sparsity.Sparsity * 100:F1}% of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
             return 0;
         }));
         return cmd;

@@ -102,10 +102,12 @@ internal static class Plots
             var plt = new Plot();
             var bars = plt.Add.Bars(Enumerable.Range(0, bins).Select(b => -lim + 2 * lim * b / (bins - 1)).ToArray(), counts);
             foreach (var bar in bars.Bars) bar.Size = 2 * lim / (bins - 1);
-            plt.Title($"{name}: {v.Length:N0} weights, {zeros:N0} exactly zero ({(double)zeros / v.Length:P1})");
+            plt.Title($"{name}: {v.Length:N0} weights, {zeros:N0} exactly zero ({100.0 * zeros / v.Length:F1}%)");
             plt.YLabel("count");
             plt.Axes.Margins(bottom: 0);
-            plt.Render(surface.Canvas, new PixelRect(0, w, (i + 1) * h, i * h));
+            // each plot is rendered on its own and drawn into its band (rendering into a rect clears the whole canvas)
+            using var bitmap = SkiaSharp.SKBitmap.Decode(plt.GetImageBytes(w, h, ImageFormat.Png));
+            surface.Canvas.DrawBitmap(bitmap, 0, i * h);
         }
         using var image = surface.Snapshot();
         using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);

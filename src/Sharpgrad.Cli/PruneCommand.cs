@@ -75,7 +75,7 @@ internal static class PruneCommand
             }
 
             var before = Trainer.Evaluate(loaded.Model, testLoader, classes);
-            output.WriteLine($"{ckpt}: test accuracy {SharpgradCli.Percent(before.Accuracy)} before pruning; {SparsityReport.Of(loaded.Model).Sparsity:P1} of the prunable weights are zero");
+            output.WriteLine($"{ckpt}: test accuracy {SharpgradCli.Percent(before.Accuracy)} before pruning; {SparsityReport.Of(loaded.Model).Sparsity * 100:F1}% of the prunable weights are zero");
             SensitivityResult? sens = null;
             if (m == PruneMethod.Sensitivity)
             {
@@ -83,7 +83,7 @@ internal static class PruneCommand
                 sens = Sensitivity.Sweep(loaded.Model, valLoader, classes);
                 output.Write(sens.ToText());
                 var rates = sens.ChooseRates(target!.Value);
-                output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => $"{kv.Key} {kv.Value:P1}")));
+                output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value * 100:F1}%"))));
             }
             var augment = loaded.Recipe.AugmentList;
             var transforms = new List<ITransform>();
@@ -93,7 +93,7 @@ internal static class PruneCommand
             int bs = r.GetValue(batchSize);
             if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
             var trainLoader = new DataLoader(train, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
-            output.WriteLine($"pruning to {target:P0} ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all");
+            output.WriteLine($"pruning to {target * 100:F0}% ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all");
             double kd = r.GetValue(distill);
             if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
             var teacher = kd > 0 ? RunFiles.Load(ckpt).Model : null;

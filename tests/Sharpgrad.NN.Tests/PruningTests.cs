@@ -136,10 +136,59 @@ public sealed class PruningTests
     }
 
     [Fact]
-    public void SoftThresholdSetsExactZeros()
+    public void RandomPruningReachesTheFractionOfTheWholeTensorAcrossSteps()
+    {
+        var p = new Parameter(Tensor.Randn([100], new Generator(1)));
+        var g = new Generator(2);
+        Pruner.Random(p, 0.5, g);
+        Assert.Equal(50, p.Data.ToArray().Count(v => v == 0));
+        Pruner.Random(p, 0.8, g);
+        Assert.Equal(80, p.Data.ToArray().Count(v => v == 0));
+        Pruner.Random(p, 0.8, g);
+        Assert.Equal(80, p.Data.ToArray().Count(v => v == 0));
+    }
+
+    [Fact]
+    public void DistillationWithZeroWeightIsCrossEntropyAndPullsTowardTheTeacher()
+    {
+        var teacher = ExamCnn.Create(1, 8, 8, generator: new Generator(5));
+        var x = Tensor.Randn([4, 1, 8, 8], new Generator(6));
+        var batch = new Sharpgrad.NN.Data.Batch(x, [1, 2, 3, 4]);
+        var logits = Tensor.Randn([4, 10], new Generator(7));
+        Assert.Equal(Losses.CrossEntropy(logits, batch.Labels).Item(), GradualPruning.Distillation(logits, batch, teacher, 4, 0).Item(), 6);
+        // with the teacher's own logits the distillation term's gradient vanishes: only the CE part remains
+        teacher.Eval();
+        Tensor t;
+        using (Tensor.NoGrad()) t = teacher.Forward(x);
+        var s1 = t.Detach().RequiresGrad_();
+        GradualPruning.Distillation(s1, batch, teacher, 4, 1).Backward();
+        Assert.All(s1.Grad!.ToArray(), v => Assert.True(Math.Abs(v) < 1e-5));
+    }
+
+    [Fact]
+    public void ProximalL1SetsExactZeros()
     {
         var p = P(0.3f, -0.05f, 0.01f, -0.4f);
-        Regularization.SoftThreshold([p], 0.1);
+        new Sgd([p], lr: 0.5).ProximalL1([p], 0.2); // threshold lr * lambda = 0.1
         Assert.Equal([0.2f, 0f, 0f, -0.3f], p.Data.ToArray().Select(v => MathF.Round(v, 6)).ToArray());
+
+        // Adam scales the threshold per element by its step size: over training, L1 leaves exact zeros, L2 does not
+        int Zeros(Func<Parameter, Optimizer> make, double l1)
+        {
+            var w = new Parameter(Tensor.Randn([20, 3], new Generator(3)).Mul(0.3));
+            var x = Tensor.Randn([64, 20], new Generator(4));
+            var y = x.Narrow(1, 0, 3); // only the first 3 inputs matter
+            var opt = make(w);
+            for (int i = 0; i < 300; i++)
+            {
+                opt.ZeroGrad();
+                x.MatMul(w.Data).Sub(y).Pow(2).Mean().Backward();
+                opt.Step();
+                if (l1 > 0) opt.ProximalL1([w], l1);
+            }
+            return w.Data.ToArray().Count(v => v == 0);
+        }
+        Assert.True(Zeros(w => new Adam([w], 0.01), 0.01) >= 30);
+        Assert.Equal(0, Zeros(w => new AdamW([w], 0.01, weightDecay: 0.1), 0));
     }
 }

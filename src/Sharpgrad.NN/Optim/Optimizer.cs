@@ -55,6 +55,39 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>
+    /// The proximal step of an L1 penalty lambda |w| after <see cref="Step"/>: each weight is soft-thresholded,
+    /// w = sign(w) max(|w| - t, 0), by the step size this optimizer applied to it times lambda (lr for SGD; lr over
+    /// the RMS denominator, per element, for RMSprop and Adam). Unlike an L1 gradient term, this puts weights at
+    /// exactly zero.
+    /// </summary>
+    public void ProximalL1(IEnumerable<Parameter> parameters, double lambda)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!(lambda >= 0)) throw new ArgumentOutOfRangeException(nameof(lambda), $"ProximalL1: strength must be non-negative, got {lambda}.");
+        foreach (var p in parameters)
+        {
+            if (p.Data.DType == DType.Float32) Shrink<float>(p.Data.AsSpan<float>(), StateOf(p), lambda);
+            else Shrink<double>(p.Data.AsSpan<double>(), StateOf(p), lambda);
+            p.ApplyMask();
+        }
+    }
+
+    private void Shrink<T>(Span<T> w, Dictionary<string, Tensor> state, double lambda) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = StepScale<T>(state);
+        T basic = C<T>(Lr * lambda);
+        for (int i = 0; i < w.Length; i++)
+        {
+            T t = scale.IsEmpty ? basic : basic * scale[i];
+            T a = T.Abs(w[i]) - t;
+            w[i] = a > T.Zero ? T.CopySign(a, w[i]) : T.Zero;
+        }
+    }
+
+    /// <summary>Per-element factor on lr of the last step (empty: 1 everywhere), for <see cref="ProximalL1"/>.</summary>
+    private protected virtual ReadOnlySpan<T> StepScale<T>(Dictionary<string, Tensor> state) where T : unmanaged, IFloatingPointIeee754<T> => default;
+
     /// <summary>Clears the gradients of every parameter.</summary>
     public void ZeroGrad()
     {

@@ -24,31 +24,6 @@ public static class Regularization
     }
 
     /// <summary>
-    /// The proximal step of an L1 penalty: w = sign(w) max(|w| - <paramref name="threshold"/>, 0). Applied after an
-    /// optimizer step with threshold lr * lambda it is proximal gradient descent on loss + lambda |w|, which, unlike
-    /// the L1 subgradient, puts weights exactly at zero.
-    /// </summary>
-    public static void SoftThreshold(IEnumerable<Parameter> parameters, double threshold)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        if (!(threshold >= 0)) throw new ArgumentOutOfRangeException(nameof(threshold), $"SoftThreshold: threshold must be non-negative, got {threshold}.");
-        foreach (var p in parameters)
-        {
-            if (p.Data.DType == DType.Float32) Shrink(p.Data.AsSpan<float>(), (float)threshold);
-            else Shrink(p.Data.AsSpan<double>(), threshold);
-        }
-
-        static void Shrink<T>(Span<T> w, T t) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            for (int i = 0; i < w.Length; i++)
-            {
-                T a = T.Abs(w[i]) - t;
-                w[i] = a > T.Zero ? T.CopySign(a, w[i]) : T.Zero;
-            }
-        }
-    }
-
-    /// <summary>
     /// Scales all gradients so that their global L2 norm is at most <paramref name="maxNorm"/>, as
     /// torch.nn.utils.clip_grad_norm_ (coefficient maxNorm / (norm + 1e-6)); returns the norm before clipping.
     /// </summary>

@@ -41,6 +41,17 @@ public sealed class RmsProp : Optimizer
     /// <inheritdoc/>
     public override double? CyclicMomentum { get => Momentum > 0 ? Momentum : null; set { if (value is double v && Momentum > 0) Momentum = v; } }
 
+    // 1 / (sqrt(v) + eps): the per-element scale of RMSprop's step (uncentered form)
+    private protected override ReadOnlySpan<T> StepScale<T>(Dictionary<string, Tensor> state)
+    {
+        if (!state.TryGetValue("square_avg", out var vt)) return default;
+        var v = vt.AsSpan<T>();
+        T eps = C<T>(Eps);
+        var r = new T[v.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = T.One / (T.Sqrt(v[i]) + eps);
+        return r;
+    }
+
     private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
     {
         T lr = C<T>(Lr), wd = C<T>(WeightDecay), a = C<T>(Alpha), a1 = C<T>(1 - Alpha), eps = C<T>(Eps), mom = C<T>(Momentum);

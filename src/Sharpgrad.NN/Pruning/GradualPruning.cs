@@ -102,7 +102,7 @@ public static class GradualPruning
 
     /// <summary>
     /// Knowledge distillation from the unpruned model (Hinton et al.): (1 - w) CE(student, labels) +
-    /// w T^2 KL(softmax(teacher / T) || softmax(student / T)), the KL's constant term dropped.
+    /// w T^2 KL(softmax(teacher / T) || softmax(student / T)).
     /// </summary>
     public static Tensor Distillation(Tensor studentLogits, Batch batch, Module teacher, double temperature, double weight)
     {
@@ -110,9 +110,15 @@ public static class GradualPruning
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(teacher);
         Tensor soft;
-        using (Tensor.NoGrad()) soft = teacher.Forward(batch.Images).Div(temperature).Softmax(1);
+        double entropyTerm;
         int n = batch.Labels.Length;
-        var kd = studentLogits.Div(temperature).LogSoftmax(1).Mul(soft).Sum().Mul(-temperature * temperature / n);
+        using (Tensor.NoGrad())
+        {
+            var logSoft = teacher.Forward(batch.Images).Div(temperature).LogSoftmax(1);
+            soft = logSoft.Exp();
+            entropyTerm = soft.Mul(logSoft).Sum().Item(); // sum p log p: makes the value a true KL (no gradient)
+        }
+        var kd = studentLogits.Div(temperature).LogSoftmax(1).Mul(soft).Sum().Neg().Add(entropyTerm).Mul(temperature * temperature / n);
         return Losses.CrossEntropy(studentLogits, batch.Labels).Mul(1 - weight).Add(kd.Mul(weight));
     }
 }

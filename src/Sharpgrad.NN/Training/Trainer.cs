@@ -161,8 +161,8 @@ public sealed class Trainer
     /// <summary>
     /// One epoch of training (epoch is 0-based; <paramref name="epochs"/> is only reported): forward, cross-entropy,
     /// backward, optimizer and scheduler step per batch; an L1 penalty on the Conv2d and Linear weights is applied by
-    /// its proximal step (soft-thresholding by lr * l1 after each update, which sets weights exactly to zero) and
-    /// counted in the reported loss; stops after
+    /// its proximal step after each update (<see cref="Optimizer.ProximalL1"/>: soft-thresholding, which sets weights
+    /// exactly to zero) and counted in the reported loss; stops after
     /// <paramref name="maxSteps"/> batches when given; <paramref name="lossFunction"/> replaces the cross-entropy
     /// (e.g. for distillation). Returns the epoch's mean loss and accuracy.
     /// </summary>
@@ -196,7 +196,7 @@ public sealed class Trainer
             optimizer.ZeroGrad();
             loss.Backward();
             optimizer.Step();
-            if (l1Weights is not null) Regularization.SoftThreshold(l1Weights, optimizer.Lr * l1);
+            if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
             scheduler?.Step();
             int n = batch.Labels.Length;
             lossSum += l * n;

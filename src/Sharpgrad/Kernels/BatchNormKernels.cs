@@ -2,14 +2,17 @@ using System.Numerics;
 
 namespace Sharpgrad.Kernels;
 
-/// <summary>Batch normalization over (N, C, S): statistics per channel C across N and the S spatial positions.</summary>
+/// <summary>
+/// Batch normalization over (N, C, S): statistics per channel C across N and the S spatial positions. Each kernel
+/// handles channels [c0, c1), so callers split channels across threads (exact: channels are independent).
+/// </summary>
 internal static class BatchNormKernels
 {
     // x: (N,C,S) -> mean: (C), var: (C) biased, accumulated in double
-    public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = c0; ch < c1; ch++)
         {
             double sum = 0;
             for (int i = 0; i < n; i++)
@@ -34,9 +37,9 @@ internal static class BatchNormKernels
 
     // x: (N,C,S), per-channel mean, invstd, gamma?, beta? -> y: (N,C,S) = (x - mean) invstd gamma + beta
     public static void Normalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = c0; ch < c1; ch++)
         {
             T scale = T.CreateChecked(invstd[ch]) * (gamma.IsEmpty ? T.One : gamma[ch]);
             T shift = (beta.IsEmpty ? T.Zero : beta[ch]) - T.CreateChecked(mean[ch]) * scale;
@@ -51,10 +54,10 @@ internal static class BatchNormKernels
 
     // dy, x: (N,C,S) -> dx: (N,C,S)?, dgamma: (C)?, dbeta: (C)?; training uses batch statistics
     public static void Backward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
-        ReadOnlySpan<T> gamma, bool training, Span<T> dx, Span<T> dgamma, Span<T> dbeta) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> gamma, bool training, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
-        for (int ch = 0; ch < c; ch++)
+        for (int ch = c0; ch < c1; ch++)
         {
             double sumDy = 0, sumDyXhat = 0, m = mean[ch], inv = invstd[ch];
             for (int i = 0; i < n; i++)

@@ -109,9 +109,25 @@ internal static class Elementwise
     {
         var xc = x.ContiguousRaw();
         var y = Tensor.EmptyLike(x);
-        if (x.DType == DType.Float32) op.Apply<float>(xc.Span<float>(), y.Span<float>());
-        else op.Apply<double>(xc.Span<double>(), y.Span<double>());
+        if (x.DType == DType.Float32) Map<float, TOp>(xc, y, op);
+        else Map<double, TOp>(xc, y, op);
         return y;
+    }
+
+    /// <summary>Element-wise work at least this large is split across threads (exact: each element is computed alone).</summary>
+    private const int ParallelThreshold = 1 << 16;
+
+    private static void Split(int n, Action<int, int> body)
+    {
+        if (n < ParallelThreshold || Parallelism.MaxThreads == 1) body(0, n);
+        else Parallelism.For(n, (_, start, end) => body(start, end));
+    }
+
+    private static void Map<T, TOp>(Tensor x, Tensor y, TOp op) where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp
+    {
+        T[] xa = x.Array<T>(), ya = y.Array<T>();
+        int xo = x.Offset;
+        Split(y.NumElements, (s, e) => op.Apply<T>(xa.AsSpan(xo + s, e - s), ya.AsSpan(s, e - s)));
     }
 
     // a: shape A, b: shape B -> y: broadcast(A, B), contiguous
@@ -131,19 +147,23 @@ internal static class Elementwise
         var ys = y.Span<T>();
         if (ys.Length == 0) return;
         bool aFull = Shapes.SameShape(a.Dims, y.Dims), bFull = Shapes.SameShape(b.Dims, y.Dims);
+        T[] aa = a.Array<T>(), ba = b.Array<T>(), ya = y.Array<T>();
+        int ao = a.Offset, bo = b.Offset;
         if (aFull && bFull && a.IsContiguous && b.IsContiguous)
         {
-            op.VV<T>(a.Span<T>(), b.Span<T>(), ys);
+            Split(ys.Length, (s, e) => op.VV<T>(aa.AsSpan(ao + s, e - s), ba.AsSpan(bo + s, e - s), ya.AsSpan(s, e - s)));
             return;
         }
         if (aFull && a.IsContiguous && b.NumElements == 1)
         {
-            op.VS(a.Span<T>(), b.Array<T>()[b.Offset], ys);
+            T bv = ba[bo];
+            Split(ys.Length, (s, e) => op.VS<T>(aa.AsSpan(ao + s, e - s), bv, ya.AsSpan(s, e - s)));
             return;
         }
         if (bFull && b.IsContiguous && a.NumElements == 1)
         {
-            op.SV(a.Array<T>()[a.Offset], b.Span<T>(), ys);
+            T av = aa[ao];
+            Split(ys.Length, (s, e) => op.SV<T>(av, ba.AsSpan(bo + s, e - s), ya.AsSpan(s, e - s)));
             return;
         }
         var (shape, st) = Strided.Coalesce(y.Dims,

@@ -14,6 +14,9 @@ public sealed partial class Tensor
         if (NeedsGrad(this)) y.SetGradFn(new AbsBackward(this));
         return y;
     }
+
+    /// <summary>sign(x): -1, 0 or 1 (not differentiable; Abs's backward uses it).</summary>
+    internal Tensor Sign() => Elementwise.Map(this, default(SignKernel));
 }
 
 // x: any shape -> y: same shape
@@ -26,4 +29,13 @@ internal readonly struct AbsKernel : IUnaryOp
 internal sealed class AbsBackward(Tensor x) : Node([x], x)
 {
     internal override Tensor?[] Backward(Tensor g) => [g.Mul(Saved(0).Sign())];
+}
+
+// x -> sign(x)
+internal readonly struct SignKernel : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : x[i] < T.Zero ? -T.One : T.Zero;
+    }
 }

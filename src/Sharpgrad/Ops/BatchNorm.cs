@@ -37,8 +37,11 @@ public sealed partial class Tensor
         if (training)
         {
             var var = new double[c];
-            if (input.DType == DType.Float32) BatchNormKernels.Statistics(x.Span<float>(), n, c, s, mean, var);
-            else BatchNormKernels.Statistics(x.Span<double>(), n, c, s, mean, var);
+            Parallelism.For(c, (_, c0, c1) =>
+            {
+                if (input.DType == DType.Float32) BatchNormKernels.Statistics(x.Span<float>(), n, c, s, mean, var, c0, c1);
+                else BatchNormKernels.Statistics(x.Span<double>(), n, c, s, mean, var, c0, c1);
+            });
             double count = (double)n * s;
             for (int ch = 0; ch < c; ch++)
             {
@@ -66,9 +69,10 @@ public sealed partial class Tensor
     private static void Run<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor y, int n, int c, int s, double[] mean, double[] invstd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ReadOnlySpan<T> gamma = weight is null ? default : weight.ContiguousRaw().Span<T>();
-        ReadOnlySpan<T> beta = bias is null ? default : bias.ContiguousRaw().Span<T>();
-        BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd, gamma, beta, y.Span<T>());
+        var gamma = weight?.ContiguousRaw();
+        var beta = bias?.ContiguousRaw();
+        Parallelism.For(c, (_, c0, c1) => BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd,
+            gamma is null ? default : gamma.Span<T>(), beta is null ? default : beta.Span<T>(), y.Span<T>(), c0, c1));
     }
 }
 
@@ -92,8 +96,9 @@ internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bi
 
     private void Run<T>(Tensor dy, Tensor x, Tensor? dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gamma = Inputs[1] is null ? default : Saved(1).ContiguousRaw().Span<T>();
-        BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd, gamma, training,
-            dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>());
+        var gamma = Inputs[1] is null ? null : Saved(1).ContiguousRaw();
+        Parallelism.For(c, (_, c0, c1) => BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd,
+            gamma is null ? default : gamma.Span<T>(), training,
+            dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>(), c0, c1));
     }
 }

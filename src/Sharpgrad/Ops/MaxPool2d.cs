@@ -50,8 +50,12 @@ internal sealed class MaxPool2dBackward(Tensor x, int[] argmax, Conv2dGeometry g
         var d = dy.ContiguousRaw();
         var dx = Tensor.Empty(d.DType, _shape);
         int planes = _shape[0] * _shape[1];
-        if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>(), argmax, dx.Span<float>(), planes, g);
-        else PoolKernels.MaxBackward(d.Span<double>(), argmax, dx.Span<double>(), planes, g);
+        int hw = g.H * g.W, l = g.L;
+        Parallelism.For(planes, (_, s, e) =>
+        {
+            if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<float>().Slice(s * hw, (e - s) * hw), e - s, g);
+            else PoolKernels.MaxBackward(d.Span<double>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<double>().Slice(s * hw, (e - s) * hw), e - s, g);
+        });
         return [dx];
     }
 }

@@ -31,8 +31,13 @@ internal sealed class ReluBackward(Tensor x, Tensor y) : Node([x], y)
         var y = Saved(0);
         var gc = g.ContiguousRaw();
         var dx = Tensor.EmptyLike(y);
-        if (y.DType == DType.Float32) ReluGradKernel.Run(y.Span<float>(), gc.Span<float>(), dx.Span<float>());
-        else ReluGradKernel.Run(y.Span<double>(), gc.Span<double>(), dx.Span<double>());
+        void Run(int s, int e)
+        {
+            if (y.DType == DType.Float32) ReluGradKernel.Run(y.Span<float>()[s..e], gc.Span<float>()[s..e], dx.Span<float>()[s..e]);
+            else ReluGradKernel.Run(y.Span<double>()[s..e], gc.Span<double>()[s..e], dx.Span<double>()[s..e]);
+        }
+        if (y.NumElements < 1 << 16) Run(0, y.NumElements);
+        else Parallelism.For(y.NumElements, (_, s, e) => Run(s, e));
         return [dx];
     }
 }
