@@ -51,6 +51,26 @@ internal static class Gemm
 
         var path = Path;
         int nr = NR<T>(path);
+        if (2 * n <= nr && m > n)
+        {
+            // a narrow C (e.g. a Linear layer's 10 outputs) wastes most of each NR-wide panel: compute C^T = B^T A^T
+            // instead. Every element is the same products summed in the same order, so the result is identical.
+            T[] ct = ArrayPool<T>.Shared.Rent(n * m);
+            try
+            {
+                if (accumulate)
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) ct[j * m + i] = c[i * ldc + j];
+                Multiply<T>(n, m, k, b, csB, rsB, a, csA, rsA, ct, m, accumulate);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(ct);
+            }
+            return;
+        }
         int ncMax = Math.Min(NC, RoundUp(n, nr));
         int kcMax = Math.Min(KC, k);
         T[] bPack = ArrayPool<T>.Shared.Rent(ncMax * kcMax);
