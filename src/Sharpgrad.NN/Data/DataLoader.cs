@@ -75,7 +75,7 @@ public sealed class DataLoader
                 foreach (var t in Transforms) t.Apply(img, Data.Channels, Data.Height, Data.Width, g);
             }
         }
-        return new Batch(Tensor.FromArray(x, n, Data.Channels, Data.Height, Data.Width), labels);
+        return new Batch(Tensor.Wrap(x, n, Data.Channels, Data.Height, Data.Width), labels);
     }
 
     /// <summary>The batches of <paramref name="epoch"/>, each prepared while the previous one is in use.</summary>

@@ -132,9 +132,9 @@ public static class SafeTensors
             var span = bytes.AsSpan(dataStart + (int)begin, (int)(end - begin));
             Tensor t = dtype switch
             {
-                "F32" => Tensor.FromArray(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(span).ToArray()),
-                "F64" => Tensor.FromArray(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(span).ToArray()),
-                _ => Tensor.FromArray(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(span).ToArray().Select(v => (double)v).ToArray()),
+                "F32" => Tensor.Wrap(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(span).ToArray()),
+                "F64" => Tensor.Wrap(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(span).ToArray()),
+                _ => Tensor.Wrap(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(span).ToArray().Select(v => (double)v).ToArray()),
             };
             tensors[name] = t.Reshape(shape);
         }

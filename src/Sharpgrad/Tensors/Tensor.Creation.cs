@@ -51,19 +51,28 @@ public sealed partial class Tensor
     public static Tensor Arange(int n, DType dtype = DType.Float32) => Arange(0, n, 1, dtype);
 
     /// <summary>A float32 tensor holding a copy of <paramref name="data"/>, by default as a vector.</summary>
-    public static Tensor FromArray(float[] data, params int[] shape) => FromArrayCore(data, shape, "FromArray");
+    public static Tensor FromArray(float[] data, params int[] shape) => WrapCore((float[])(data ?? throw new ArgumentNullException(nameof(data))).Clone(), shape, "FromArray");
 
     /// <summary>A float64 tensor holding a copy of <paramref name="data"/>, by default as a vector.</summary>
-    public static Tensor FromArray(double[] data, params int[] shape) => FromArrayCore(data, shape, "FromArray");
+    public static Tensor FromArray(double[] data, params int[] shape) => WrapCore((double[])(data ?? throw new ArgumentNullException(nameof(data))).Clone(), shape, "FromArray");
 
-    private static Tensor FromArrayCore<T>(T[] data, int[] shape, string op)
+    /// <summary>
+    /// A float32 tensor that uses <paramref name="data"/> as its storage, without a copy: later writes to the array
+    /// show in the tensor. For loaders that build a fresh array per batch.
+    /// </summary>
+    public static Tensor Wrap(float[] data, params int[] shape) => WrapCore(data, shape, "Wrap");
+
+    /// <summary>A float64 tensor that uses <paramref name="data"/> as its storage, without a copy.</summary>
+    public static Tensor Wrap(double[] data, params int[] shape) => WrapCore(data, shape, "Wrap");
+
+    private static Tensor WrapCore<T>(T[] data, int[] shape, string op)
     {
         ArgumentNullException.ThrowIfNull(data);
         shape = shape is null || shape.Length == 0 ? [data.Length] : (int[])shape.Clone();
         Shapes.Validate(op, shape);
         if (Shapes.Numel(shape) != data.Length)
             throw new ArgumentException($"{op}: shape {Shapes.Format(shape)} needs {Shapes.Numel(shape)} elements, got {data.Length}.");
-        return new Tensor((T[])data.Clone(), shape);
+        return new Tensor(data, shape);
     }
 
     /// <summary>Uniform samples in [0, 1).</summary>
