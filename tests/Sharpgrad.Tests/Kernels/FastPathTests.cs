@@ -41,3 +41,27 @@ public sealed class FastPathTests
         Assert.Equal(y1, y2);
     }
 }
+
+public sealed class BatchNormKernelTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void VectorizedBackwardEqualsReference(bool training)
+    {
+        const int n = 5, c = 3, s = 37;
+        var g = new Generator(21);
+        double[] R(int len) => Enumerable.Range(0, len).Select(_ => g.NextNormal()).ToArray();
+        double[] x = R(n * c * s), dy = R(n * c * s), gamma = R(c), mean = R(c), invstd = R(c).Select(v => 0.5 + Math.Abs(v)).ToArray();
+        double[] dx = new double[x.Length], dgam = new double[c], dbet = new double[c];
+        double[] rdx = new double[x.Length], rdgam = new double[c], rdbet = new double[c];
+        BatchNormKernels.Backward<double>(dy, x, n, c, s, mean, invstd, gamma, training, dx, dgam, dbet, 0, c);
+        BatchNormReference.Backward(dy, x, n, c, s, mean, invstd, gamma, training, rdx, rdgam, rdbet);
+        for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(dx[i] - rdx[i]) <= 1e-10 * (1 + Math.Abs(rdx[i])), $"dx[{i}]: {dx[i]} vs {rdx[i]}");
+        for (int i = 0; i < c; i++)
+        {
+            Assert.Equal(rdgam[i], dgam[i], 9);
+            Assert.Equal(rdbet[i], dbet[i], 9);
+        }
+    }
+}
