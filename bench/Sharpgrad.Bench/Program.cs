@@ -73,8 +73,11 @@ foreach (var f in figures)
         b.Add(Time(ts.Step, itersT) / itersT);
     }
     long before = GC.GetTotalAllocatedBytes(precise: true);
-    for (int i = 0; i < 5; i++) sg.Step();
-    double bytesPerStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / 5.0;
+    var pause0 = GC.GetTotalPauseDuration();
+    var wall = Stopwatch.StartNew();
+    for (int i = 0; i < 20; i++) sg.Step();
+    double gcShare = (GC.GetTotalPauseDuration() - pause0).TotalSeconds / wall.Elapsed.TotalSeconds;
+    double bytesPerStep = (GC.GetTotalAllocatedBytes(precise: true) - before) / 20.0;
     bool latency = f.Kind == "latency";
     double Value(double secondsPerStep) => latency ? secondsPerStep * 1e6 : f.Batch / secondsPerStep;
     var va = a.Select(Value).Order().ToArray();
@@ -83,11 +86,12 @@ foreach (var f in figures)
     double ratio = latency ? mb / ma : ma / mb;
     string unit = latency ? "us" : "img/s";
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{f.Name,-24} {unit,-6} {$"{ma:N0} ({va[0]:N0}-{va[^1]:N0})",-30} {$"{mb:N0} ({vb[0]:N0}-{vb[^1]:N0})",-30} {ratio:F2}x   {bytesPerStep / 1e6:F1} MB allocated per step"));
+        $"{f.Name,-24} {unit,-6} {$"{ma:N0} ({va[0]:N0}-{va[^1]:N0})",-30} {$"{mb:N0} ({vb[0]:N0}-{vb[^1]:N0})",-30} {ratio:F2}x   {bytesPerStep / 1e6:F1} MB allocated per step, {gcShare:P0} of it in GC pauses"));
     records.Add(new Dictionary<string, object>
     {
         ["figure"] = f.Name, ["unit"] = unit, ["sharpgrad"] = Math.Round(ma, 1), ["torchsharp"] = Math.Round(mb, 1), ["ratio"] = Math.Round(ratio, 3),
         ["sharpgrad_bytes_per_step"] = Math.Round(bytesPerStep),
+        ["sharpgrad_gc_pause_share"] = Math.Round(gcShare, 3),
         ["sharpgrad_min"] = Math.Round(va[0], 1), ["sharpgrad_max"] = Math.Round(va[^1], 1), ["torchsharp_min"] = Math.Round(vb[0], 1), ["torchsharp_max"] = Math.Round(vb[^1], 1),
     });
 }
