@@ -71,3 +71,18 @@ public sealed class ModuleTests
         Assert.Contains("missing tensor '8.bias'", Assert.Throws<ArgumentException>(() => net.LoadStateDict(missing)).Message);
     }
 }
+
+public sealed class SequentialFusionTests
+{
+    [Fact]
+    public void NoGradForwardFusesConvReluAndMatchesTheUnfusedForward()
+    {
+        var net = ExamCnn.Create(3, 32, 32, generator: new Generator(8));
+        net.Eval();
+        var x = Tensor.Randn([4, 3, 32, 32], new Generator(9));
+        var unfused = net.Forward(x).ToArray(); // grad mode on: layer by layer
+        float[] fused;
+        using (Tensor.NoGrad()) fused = net.Forward(x).ToArray();
+        Assert.Equal(unfused, fused);
+    }
+}

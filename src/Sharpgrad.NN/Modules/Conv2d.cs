@@ -45,4 +45,7 @@ public sealed class Conv2d : Module
     // x: (N,C,H,W) -> (N,OC,OH,OW)
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding);
+
+    /// <summary>max(Forward(x), 0) in one op (fused when no gradient is recorded).</summary>
+    public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding);
 }

@@ -124,11 +124,20 @@ public sealed class Sequential : Module
     /// <summary>Layer <paramref name="index"/>.</summary>
     public Module this[int index] => _layers[index];
 
-    /// <inheritdoc/>
+    /// <summary>Runs the layers in order; without gradient recording a Conv2d followed by ReLU runs as one fused op.</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var l in _layers) x = l.Forward(x);
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU && !Autograd.GradMode.IsEnabled)
+            {
+                x = conv.ForwardRelu(x);
+                i++;
+                continue;
+            }
+            x = _layers[i].Forward(x);
+        }
         return x;
     }
 }

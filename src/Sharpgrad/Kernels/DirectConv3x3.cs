@@ -41,8 +41,9 @@ internal static class DirectConv3x3
         return TransposeWeights(f, c, oc);
     }
 
-    // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W); images split across threads
-    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc)
+    // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;
+    // images split across threads
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false)
     {
         int xs = c * h * w, ys = oc * h * w;
         Parallelism.For(n, (_, start, end) =>
@@ -55,7 +56,7 @@ internal static class DirectConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
-                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row);
+                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row, relu);
                 }
             }
             finally
@@ -77,7 +78,7 @@ internal static class DirectConv3x3
     }
 
     // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image
-    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf)
+    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf, bool relu)
     {
         int wp = PaddedWidth(w), chunks = (w + V - 1) / V, hw = h * w;
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
@@ -115,6 +116,12 @@ internal static class DirectConv3x3
                                 a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 7)), xv, a7);
                             }
                         }
+                    }
+                    if (relu)
+                    {
+                        var z = Vector512<float>.Zero;
+                        a0 = Vector512.Max(a0, z); a1 = Vector512.Max(a1, z); a2 = Vector512.Max(a2, z); a3 = Vector512.Max(a3, z);
+                        a4 = Vector512.Max(a4, z); a5 = Vector512.Max(a5, z); a6 = Vector512.Max(a6, z); a7 = Vector512.Max(a7, z);
                     }
                     int cols = Math.Min(V, w - j * V);
                     if (cols == V)

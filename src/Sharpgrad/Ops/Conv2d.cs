@@ -13,8 +13,24 @@ public sealed partial class Tensor
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         Conv2d(input, weight, bias, (stride, stride), (padding, padding));
 
+    /// <summary>
+    /// Convolution followed by ReLU, max(conv2d(x, w) + b, 0). When no gradient is recorded the ReLU is applied inside
+    /// the convolution kernel (no second pass, no second output); otherwise it is Conv2d then Relu.
+    /// </summary>
+    public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+            return Conv2d(input, weight, bias, stride, padding).Relu();
+        return Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
+    }
+
     /// <summary>2-D convolution with separate vertical and horizontal stride and padding.</summary>
-    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding)
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding) =>
+        Conv2dCore(input, weight, bias, stride, padding, relu: false);
+
+    private static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
@@ -25,9 +41,16 @@ public sealed partial class Tensor
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
         if (input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc))
-            DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc);
+            DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc, relu);
         else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
         else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g);
+        if (relu && !(input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc)))
+        {
+            // fresh output: clamp in place
+            if (y.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Max(y.Span<float>(), 0f, y.Span<float>());
+            else System.Numerics.Tensors.TensorPrimitives.Max(y.Span<double>(), 0d, y.Span<double>());
+            return y;
+        }
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
             y.SetGradFn(new Conv2dBackward(input, weight, bias, x, w, g));
         return y;

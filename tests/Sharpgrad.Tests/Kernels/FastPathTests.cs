@@ -65,3 +65,31 @@ public sealed class BatchNormKernelTests
         }
     }
 }
+
+public sealed class FusedConvReluTests
+{
+    [Theory]
+    [InlineData(16, 3, 1, 1, DType.Float32)]  // direct 3x3 kernel
+    [InlineData(4, 3, 1, 1, DType.Float32)]   // im2col path
+    [InlineData(16, 3, 2, 0, DType.Float64)]
+    public void FusedEqualsConvThenRelu(int oc, int k, int stride, int pad, DType dtype)
+    {
+        var g = new Generator(31);
+        var x = Tensor.Randn([2, 3, 9, 10], g, dtype);
+        var w = Tensor.Randn([oc, 3, k, k], g, dtype);
+        var b = Tensor.Randn([oc], g, dtype);
+        using var _ = Tensor.NoGrad();
+        var fused = Tensor.Conv2dRelu(x, w, b, stride, pad).ToDoubleArray();
+        var plain = Tensor.Conv2d(x, w, b, stride, pad).Relu().ToDoubleArray();
+        Assert.Equal(plain, fused);
+    }
+
+    [Fact]
+    public void WithGradientItIsConvThenRelu()
+    {
+        var x = Tensor.Randn([1, 2, 5, 5], new Generator(1));
+        var w = Tensor.Randn([8, 2, 3, 3], new Generator(2)).RequiresGrad_();
+        var y = Tensor.Conv2dRelu(x, w, null, 1, 1);
+        Assert.Equal("ReluBackward", y.GradFn!.Name);
+    }
+}
