@@ -114,6 +114,7 @@ CASES = [
     ("batchnorm1d_3d_train_noaffine", [((4, 3, 6), "any")], lambda x: F.batch_norm(x, None, None, None, None, training=True)),
     ("batchnorm2d_eval", [((2, 3, 4, 4), "any"), ((3,), "any"), ((3,), "pos"), ((3,), "pos"), ((3,), "any")],
      lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=False)),
+    ("conv2d_relu", [((2, 3, 6, 7), "any"), ((8, 3, 3, 3), "any"), ((8,), "any")], lambda x, w, b: F.relu(F.conv2d(x, w, b, padding=1))),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

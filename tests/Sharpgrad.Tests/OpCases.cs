@@ -102,6 +102,7 @@ public static class OpCases
         new("batchnorm1d_3d_train_noaffine", [S(Domain.Any, 4, 3, 6)], x => Tensor.BatchNorm(x[0], null, null, null, null, training: true)),
         new("batchnorm2d_eval", [S(Domain.Any, 2, 3, 4, 4), NoGrad(Domain.Any, 3), NoGrad(Domain.Pos, 3), S(Domain.Pos, 3), S(Domain.Any, 3)],
             x => Tensor.BatchNorm(x[0], x[1], x[2], x[3], x[4], training: false)),
+        new("conv2d_relu", [S(Domain.Any, 2, 3, 6, 7), S(Domain.Any, 8, 3, 3, 3), S(Domain.Any, 8)], x => Tensor.Conv2dRelu(x[0], x[1], x[2], 1, 1)),
     ];
 
     /// <summary>More shapes for the gradient check alone: scalars, odd sizes, longer chains.</summary>

@@ -46,6 +46,6 @@ public sealed class Conv2d : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding);
 
-    /// <summary>max(Forward(x), 0) in one op (fused when no gradient is recorded).</summary>
+    /// <summary>max(Forward(x), 0) in one fused op.</summary>
     public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding);
 }

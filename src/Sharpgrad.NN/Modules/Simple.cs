@@ -124,13 +124,13 @@ public sealed class Sequential : Module
     /// <summary>Layer <paramref name="index"/>.</summary>
     public Module this[int index] => _layers[index];
 
-    /// <summary>Runs the layers in order; without gradient recording a Conv2d followed by ReLU runs as one fused op.</summary>
+    /// <summary>Runs the layers in order; a Conv2d followed by a ReLU runs as one fused op (same values and gradients).</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
         for (int i = 0; i < _layers.Count; i++)
         {
-            if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU && !Autograd.GradMode.IsEnabled)
+            if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
             {
                 x = conv.ForwardRelu(x);
                 i++;

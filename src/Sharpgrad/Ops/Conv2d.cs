@@ -13,24 +13,11 @@ public sealed partial class Tensor
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
         Conv2d(input, weight, bias, (stride, stride), (padding, padding));
 
-    /// <summary>
-    /// Convolution followed by ReLU, max(conv2d(x, w) + b, 0). When no gradient is recorded the ReLU is applied inside
-    /// the convolution kernel (no second pass, no second output); otherwise it is Conv2d then Relu.
-    /// </summary>
-    public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(weight);
-        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
-            return Conv2d(input, weight, bias, stride, padding).Relu();
-        return Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
-    }
-
     /// <summary>2-D convolution with separate vertical and horizontal stride and padding.</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding) =>
         Conv2dCore(input, weight, bias, stride, padding, relu: false);
 
-    private static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, bool relu)
+    internal static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
@@ -51,7 +38,7 @@ public sealed partial class Tensor
             else System.Numerics.Tensors.TensorPrimitives.Max(y.Span<double>(), 0d, y.Span<double>());
             return y;
         }
-        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+        if (!relu && GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
             y.SetGradFn(new Conv2dBackward(input, weight, bias, x, w, g));
         return y;
     }
@@ -84,20 +71,22 @@ internal static class Conv2dOp
 // y = conv2d(x, w) + b: dx = col2im(w^T dy), dw = sum_n dy_n col_n^T, db = sum over (N, OH, OW) of dy
 internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Conv2dGeometry g) : Node([x, w, b], xc, wc)
 {
-    internal override Tensor?[] Backward(Tensor g0)
+    internal override Tensor?[] Backward(Tensor g0) => Gradients(g0, Saved(0), Saved(1), g, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
+
+    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C,KH,KW) -> [dx, dw, db], each only where wanted
+    internal static Tensor?[] Gradients(Tensor g0, Tensor x, Tensor w, Conv2dGeometry g, bool wantX, bool wantW, bool wantB)
     {
-        Tensor x = Saved(0), w = Saved(1);
         var dy = g0.ContiguousRaw();
         int n = x.Dims[0], oc = w.Dims[0];
-        Tensor? dx = NeedsInputGrad(0) ? Tensor.EmptyLike(x) : null;
-        Tensor? dw = NeedsInputGrad(1) ? Tensor.EmptyLike(w) : null;
-        Tensor? db = NeedsInputGrad(2) ? Tensor.Empty(x.DType, [oc]) : null;
-        if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc);
-        else Run<double>(dy, x, w, dx, dw, db, n, oc);
-        return [dx, dw, db];
+        Tensor? dx = wantX ? Tensor.EmptyLike(x) : null;
+        Tensor? dw = wantW ? Tensor.EmptyLike(w) : null;
+        Tensor? db = wantB ? Tensor.Empty(x.DType, [oc]) : null;
+        if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc, g);
+        else Run<double>(dy, x, w, dx, dw, db, n, oc, g);
+        return [wantX ? dx : null, wantW ? dw : null, wantB ? db : null];
     }
 
-    private void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // dx of a 3x3 same convolution is the same convolution of dy with flipped, transposed weights
         if (dx is not null && typeof(T) == typeof(float) && DirectConv3x3.Applies(g, g.C))

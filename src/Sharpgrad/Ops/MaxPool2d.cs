@@ -16,10 +16,13 @@ public sealed partial class Tensor
         int planes = Dims[0] * Dims[1];
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);
-        var argmax = new int[y.NumElements];
+        bool grad = NeedsGrad(this);
+        // the argmax is kept only for the backward; without one it is scratch from the pool
+        var argmax = grad ? new int[y.NumElements] : System.Buffers.ArrayPool<int>.Shared.Rent(y.NumElements);
         if (DType == DType.Float32) Run<float>(x, y, argmax, planes, g);
         else Run<double>(x, y, argmax, planes, g);
-        if (NeedsGrad(this)) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));
+        if (grad) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));
+        else System.Buffers.ArrayPool<int>.Shared.Return(argmax);
         return y;
     }
 

@@ -84,12 +84,24 @@ public sealed class FusedConvReluTests
         Assert.Equal(plain, fused);
     }
 
-    [Fact]
-    public void WithGradientItIsConvThenRelu()
+    [Theory]
+    [InlineData(8)]  // direct kernel
+    [InlineData(3)]  // im2col path
+    public void GradientsEqualConvThenRelu(int oc)
     {
-        var x = Tensor.Randn([1, 2, 5, 5], new Generator(1));
-        var w = Tensor.Randn([8, 2, 3, 3], new Generator(2)).RequiresGrad_();
-        var y = Tensor.Conv2dRelu(x, w, null, 1, 1);
-        Assert.Equal("ReluBackward", y.GradFn!.Name);
+        var x1 = Tensor.Randn([2, 8, 6, 5], new Generator(1)).RequiresGrad_();
+        var w1 = Tensor.Randn([oc, 8, 3, 3], new Generator(2)).RequiresGrad_();
+        var b1 = Tensor.Randn([oc], new Generator(3)).RequiresGrad_();
+        var x2 = x1.Detach().RequiresGrad_();
+        var w2 = w1.Detach().RequiresGrad_();
+        var b2 = b1.Detach().RequiresGrad_();
+        var up = Tensor.Randn([2, oc, 6, 5], new Generator(4));
+        var y1 = Tensor.Conv2dRelu(x1, w1, b1, 1, 1);
+        Assert.Equal("Conv2dReluBackward", y1.GradFn!.Name);
+        y1.Backward(up);
+        Tensor.Conv2d(x2, w2, b2, 1, 1).Relu().Backward(up);
+        Assert.Equal(x2.Grad!.ToArray(), x1.Grad!.ToArray());
+        Assert.Equal(w2.Grad!.ToArray(), w1.Grad!.ToArray());
+        Assert.Equal(b2.Grad!.ToArray(), b1.Grad!.ToArray());
     }
 }

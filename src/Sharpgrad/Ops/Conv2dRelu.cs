@@ -1,0 +1,40 @@
+using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Convolution followed by ReLU in one op, max(conv2d(x, w) + b, 0): x: (N,C,H,W), w: (OC,C,KH,KW) -> (N,OC,OH,OW).
+    /// The ReLU is applied as the convolution stores its output (no intermediate tensor, no second pass); the
+    /// result and its gradients equal Conv2d(...).Relu() exactly.
+    /// </summary>
+    public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        var y = Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+        {
+            var g = Conv2dOp.Validate(input, weight, bias, (stride, stride), (padding, padding));
+            y.SetGradFn(new Conv2dReluBackward(input, weight, bias, input.ContiguousRaw(), weight.ContiguousRaw(), y, g));
+        }
+        return y;
+    }
+}
+
+// y = max(conv2d(x, w) + b, 0): dz = dy where y > 0, then the convolution's gradients of dz
+internal sealed class Conv2dReluBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Tensor y, Conv2dGeometry g)
+    : Node([x, w, b], xc, wc, y)
+{
+    internal override Tensor?[] Backward(Tensor dy)
+    {
+        var yv = Saved(2);
+        var d = dy.ContiguousRaw();
+        var dz = Tensor.EmptyLike(yv);
+        if (yv.DType == DType.Float32) ReluGradKernel.Run(yv.Span<float>(), d.Span<float>(), dz.Span<float>());
+        else ReluGradKernel.Run(yv.Span<double>(), d.Span<double>(), dz.Span<double>());
+        return Conv2dBackward.Gradients(dz, Saved(0), Saved(1), g, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
+    }
+}
