@@ -55,6 +55,14 @@ public sealed class CliTests : IDisposable
         Assert.Contains("9 Ankle boot", ev.Out);
         Assert.Contains("confusion matrix", ev.Out);
 
+        // an input shape the model cannot take: CIFAR-shaped images for a 1x28x28 model
+        Directory.CreateDirectory(P("cifar"));
+        foreach (var f in new[] { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin" })
+            File.WriteAllBytes(P("cifar", f), new byte[3073 * 2]);
+        var shape = Run("eval", "--checkpoint", P("run"), "--data", "cifar10", P("cifar"));
+        Assert.Equal(2, shape.Code);
+        Assert.Equal("error: --data: cifar10 images are 3x32x32 but the model takes 1x28x28.", shape.Err.Trim());
+
         var resumed = Run("train", "--resume", P("run"), "--epochs", "2");
         Assert.True(resumed.Code == 0, resumed.Err);
         Assert.Contains("resuming after epoch 1", resumed.Out);
