@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
 
@@ -17,7 +19,10 @@ internal static class PoolKernels
             for (int i = 0; i < g.OH; i++)
             {
                 int r0 = 2 * i * w, r1 = r0 + w, o = i * g.OW;
-                for (int j = 0; j < g.OW; j++)
+                int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
+                    ? Row2x2Vector(MemoryMarshal.Cast<T, float>(xp), MemoryMarshal.Cast<T, float>(yp), ap, r0, r1, o, g.OW)
+                    : 0;
+                for (; j < g.OW; j++)
                 {
                     int a = r0 + 2 * j, b = r1 + 2 * j;
                     T best = xp[a];
@@ -30,6 +35,42 @@ internal static class PoolKernels
                 }
             }
         }
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+
+    // one output row, 8 outputs (16 input columns) per step, in the scalar kernel's order: (r0,c0), (r0,c1), (r1,c0),
+    // (r1,c1), strictly greater wins; stops before a block holding a NaN (the scalar loop finishes the row).
+    // Returns the first output column it did not compute.
+    private static int Row2x2Vector(ReadOnlySpan<float> xp, Span<float> yp, Span<int> ap, int r0, int r1, int o, int ow)
+    {
+        int j = 0;
+        for (; j + 8 <= ow; j += 8)
+        {
+            var a = Vector512.Create(xp.Slice(r0 + 2 * j, 16));
+            var b = Vector512.Create(xp.Slice(r1 + 2 * j, 16));
+            if (!Vector512.EqualsAll(a, a) || !Vector512.EqualsAll(b, b)) break;
+            var a0 = Vector512.Shuffle(a, EvenLanes);
+            var a1 = Vector512.Shuffle(a, OddLanes);
+            var b0 = Vector512.Shuffle(b, EvenLanes);
+            var b1 = Vector512.Shuffle(b, OddLanes);
+            var col = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14) + Vector512.Create(2 * j);
+            var best = a0;
+            var arg = col + Vector512.Create(r0);
+            var m = Vector512.GreaterThan(a1, best);
+            best = Vector512.ConditionalSelect(m, a1, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r0 + 1), arg);
+            m = Vector512.GreaterThan(b0, best);
+            best = Vector512.ConditionalSelect(m, b0, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1), arg);
+            m = Vector512.GreaterThan(b1, best);
+            best = Vector512.ConditionalSelect(m, b1, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1 + 1), arg);
+            best.GetLower().CopyTo(yp.Slice(o + j, 8));
+            arg.GetLower().CopyTo(ap.Slice(o + j, 8));
+        }
+        return j;
     }
 
     // strict > keeps the first maximum in scan order; the first NaN wins and stays (as the general kernel)

@@ -105,3 +105,26 @@ public sealed class FusedConvReluTests
         Assert.Equal(b2.Grad!.ToArray(), b1.Grad!.ToArray());
     }
 }
+
+public sealed class MaxPoolVectorTests
+{
+    [Theory]
+    [InlineData(28, 28)]  // 14 outputs per row: one vector step + scalar tail
+    [InlineData(32, 32)]  // 16 outputs: two vector steps
+    [InlineData(6, 40)]
+    [InlineData(4, 7)]    // odd width, no vector step
+    public void VectorRowsEqualTheGeneralKernelWithTiesAndNaN(int h, int w)
+    {
+        var gen = new Generator((ulong)(h * 100 + w));
+        var geo = new Conv2dGeometry(2, h, w, 2, 2, 2, 2, 0, 0);
+        int planes = 4, n = planes * h * w;
+        var x = Enumerable.Range(0, n).Select(_ => (float)gen.NextInt(3)).ToArray(); // many ties
+        x[n / 3] = float.NaN;
+        float[] y1 = new float[planes * geo.L], y2 = new float[planes * geo.L];
+        int[] a1 = new int[y1.Length], a2 = new int[y1.Length];
+        PoolKernels.MaxForward<float>(x, y1, a1, planes, geo);
+        PoolKernels.MaxForward2x2<float>(x, y2, a2, planes, geo);
+        Assert.Equal(a1, a2);
+        Assert.Equal(y1, y2);
+    }
+}
