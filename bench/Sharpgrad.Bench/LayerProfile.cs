@@ -28,7 +28,7 @@ internal static class LayerProfile
         {
             var layer = model.Layers[i];
             var input = inputs[i].Detach().RequiresGrad_(i > 0); // the network's input needs no gradient
-            for (int w = 0; w < 2; w++) layer.Forward(input).Sum().Backward();
+            for (int w = 0; w < 40; w++) layer.Forward(input).Sum().Backward(); // past tiered JIT
             double f = 0, b = 0;
             for (int it = 0; it < iterations; it++)
             {
