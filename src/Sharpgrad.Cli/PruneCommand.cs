@@ -18,7 +18,7 @@ internal static class PruneCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
-        var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
+        var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
         var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all; the pruning steps fall in the first half.", DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 5 };
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.007 };
@@ -135,7 +135,8 @@ internal static class PruneCommand
         "sensitivity" => PruneMethod.Sensitivity,
         "structured" => PruneMethod.Structured,
         "random" => PruneMethod.Random,
-        _ => throw new ArgumentException($"--method: unknown method '{s}'; expected magnitude, global, sensitivity, structured or random."),
+        "lamp" => PruneMethod.Lamp,
+        _ => throw new ArgumentException($"--method: unknown method '{s}'; expected magnitude, global, lamp, sensitivity, structured or random."),
     };
 
     private static void WriteSweep(string dir, SensitivityResult s)

@@ -35,6 +35,19 @@ public sealed class PruningTests
         Assert.Equal(6, e.Data[5]);
     }
 
+    [Fact]
+    public void LampScoresAreLayerNormalized()
+    {
+        // layer a: [3, 4] -> scores 9/25, 16/16 = 1; layer b: [0.1, 0.2, 10] -> 0.01/100.05, 0.04/100.04, 1
+        var a = P(3f, 4f);
+        var b = P(0.1f, 0.2f, 10f);
+        Pruner.Lamp([a, b], 0.4); // 2 of 5 weights: the two smallest scores, both in b
+        Assert.Equal([3f, 4f], a.Data.ToArray());
+        Assert.Equal([0f, 0f, 10f], b.Data.ToArray());
+        Pruner.Lamp([a, b], 0.6); // next lowest: 3 in a (9/25), although 3 is far larger than 0.1
+        Assert.Equal([0f, 4f], a.Data.ToArray());
+    }
+
     [Theory]
     [InlineData("sgd")]
     [InlineData("rmsprop")]

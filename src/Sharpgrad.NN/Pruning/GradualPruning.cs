@@ -20,6 +20,9 @@ public enum PruneMethod
 
     /// <summary>Random weights, the baseline.</summary>
     Random,
+
+    /// <summary>One threshold across layers on layer-normalized (LAMP) scores.</summary>
+    Lamp,
 }
 
 /// <summary>
@@ -54,6 +57,9 @@ public static class GradualPruning
                     if (m is Conv2d c) Pruner.Filters(c, sparsity);
                     else if (m is Linear l) Pruner.Magnitude(l.Weight, sparsity);
                 }
+                break;
+            case PruneMethod.Lamp:
+                Pruner.Lamp(weights.Select(w => w.Parameter).ToList(), sparsity);
                 break;
             case PruneMethod.Random:
                 var g = random ?? new Generator(0);

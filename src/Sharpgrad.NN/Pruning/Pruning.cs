@@ -82,6 +82,39 @@ public static class Pruner
     }
 
     /// <summary>
+    /// Global pruning by LAMP scores (Lee et al., 2021): within a layer, a weight's score is w^2 divided by the sum of
+    /// w'^2 over the layer's weights at least as large, so scores are comparable across layers; the
+    /// <paramref name="fraction"/> of all weights with the lowest scores is masked.
+    /// </summary>
+    public static void Lamp(IReadOnlyList<Parameter> parameters, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        CheckFraction(fraction, "Lamp");
+        var scores = new List<double>();
+        foreach (var p in parameters)
+        {
+            var sq = p.Data.ToDoubleArray().Select(v => v * v).ToArray();
+            var order = Enumerable.Range(0, sq.Length).ToArray();
+            Array.Sort(sq.ToArray(), order);
+            var score = new double[sq.Length];
+            double tail = 0;
+            for (int r = order.Length - 1; r >= 0; r--)
+            {
+                tail += sq[order[r]];
+                score[order[r]] = tail > 0 ? sq[order[r]] / tail : 0;
+            }
+            scores.AddRange(score);
+        }
+        var pruned = SmallestK([.. scores], CountFor(fraction, scores.Count));
+        int offset = 0;
+        foreach (var p in parameters)
+        {
+            SetMask(p, pruned.AsSpan(offset, p.NumElements).ToArray());
+            offset += p.NumElements;
+        }
+    }
+
+    /// <summary>
     /// Structured pruning of whole filters: the <paramref name="fraction"/> of <paramref name="conv"/>'s output
     /// filters with the smallest L1 or L2 norm are masked entirely (and their bias with them).
     /// </summary>
