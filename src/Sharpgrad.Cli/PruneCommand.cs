@@ -85,11 +85,7 @@ internal static class PruneCommand
                 var rates = sens.ChooseRates(target!.Value);
                 output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value * 100:F1}%"))));
             }
-            var augment = loaded.Recipe.AugmentList;
-            var transforms = new List<ITransform>();
-            if (augment.Contains("crop")) transforms.Add(new RandomCrop(2));
-            if (augment.Contains("flip")) transforms.Add(new RandomHorizontalFlip());
-            transforms.Add(loaded.Normalize);
+            var transforms = loaded.Recipe.TrainingTransforms(loaded.Normalize);
             int bs = r.GetValue(batchSize);
             if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
             var trainLoader = new DataLoader(train, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);

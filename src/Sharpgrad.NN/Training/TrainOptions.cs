@@ -52,6 +52,16 @@ public sealed record TrainOptions
     /// <summary>Use only the first N test images (quick runs).</summary>
     public int? TestLimit { get; init; }
 
+    /// <summary>The training images' transforms: the augmentations (crop before flip), then <paramref name="normalize"/>.</summary>
+    public IReadOnlyList<Data.ITransform> TrainingTransforms(Data.Normalize normalize)
+    {
+        var transforms = new List<Data.ITransform>();
+        if (AugmentList.Contains("crop")) transforms.Add(new Data.RandomCrop(2));
+        if (AugmentList.Contains("flip")) transforms.Add(new Data.RandomHorizontalFlip());
+        transforms.Add(normalize);
+        return transforms;
+    }
+
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
     public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 

@@ -30,11 +30,7 @@ public sealed class Trainer
         _rng = new Generator(options.Seed);
         Model = ExamCnn.Create(Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, options.Dropout, _rng);
         Normalize = Normalize.FromData(Train);
-        var transforms = new List<ITransform>();
-        if (options.AugmentList.Contains("crop")) transforms.Add(new RandomCrop(2));
-        if (options.AugmentList.Contains("flip")) transforms.Add(new RandomHorizontalFlip());
-        transforms.Add(Normalize);
-        TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, transforms);
+        TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, options.TrainingTransforms(Normalize));
         TestLoader = new DataLoader(Test, 500, transforms: [Normalize]);
         Optimizer = options.Optimizer switch
         {
@@ -212,12 +208,16 @@ public sealed class Trainer
         var v = logits.ToArray();
         int k = logits.Shape[1], correct = 0;
         for (int i = 0; i < labels.Length; i++)
-        {
-            int best = 0;
-            for (int j = 1; j < k; j++) if (v[i * k + j] > v[i * k + best]) best = j;
-            if (best == labels[i]) correct++;
-        }
+            if (Argmax(v.AsSpan(i * k, k)) == labels[i]) correct++;
         return correct;
+    }
+
+    // index of the first largest logit
+    private static int Argmax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
+        return best;
     }
 
     /// <summary>Mean cross-entropy, accuracy and confusion matrix of <paramref name="model"/> in evaluation mode.</summary>
@@ -240,8 +240,7 @@ public sealed class Trainer
                 var v = logits.ToArray();
                 for (int i = 0; i < batch.Labels.Length; i++)
                 {
-                    int best = 0;
-                    for (int j = 1; j < classes; j++) if (v[i * classes + j] > v[i * classes + best]) best = j;
+                    int best = Argmax(v.AsSpan(i * classes, classes));
                     confusion[batch.Labels[i], best]++;
                     if (best == batch.Labels[i]) correct++;
                 }

@@ -27,19 +27,19 @@ public sealed partial class Tensor
         var w = weight.ContiguousRaw();
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
-        if (input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc))
+        bool direct = input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc);
+        if (direct)
             DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc, relu);
         else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
         else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g);
-        if (relu && !(input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc)))
+        if (relu && !direct)
         {
-            // fresh output: clamp in place
+            // fresh output: clamp in place (the direct kernel clamps as it stores)
             if (y.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Max(y.Span<float>(), 0f, y.Span<float>());
             else System.Numerics.Tensors.TensorPrimitives.Max(y.Span<double>(), 0d, y.Span<double>());
-            return y;
         }
-        if (!relu && GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
-            y.SetGradFn(new Conv2dBackward(input, weight, bias, x, w, g));
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+            y.SetGradFn(relu ? new Conv2dReluBackward(input, weight, bias, x, w, y, g) : new Conv2dBackward(input, weight, bias, x, w, g));
         return y;
     }
 }
@@ -83,7 +83,7 @@ internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, T
         Tensor? db = wantB ? Tensor.Empty(x.DType, [oc]) : null;
         if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc, g);
         else Run<double>(dy, x, w, dx, dw, db, n, oc, g);
-        return [wantX ? dx : null, wantW ? dw : null, wantB ? db : null];
+        return [dx, dw, db];
     }
 
     private static void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>

@@ -11,17 +11,7 @@ public sealed partial class Tensor
     /// result and its gradients equal Conv2d(...).Relu() exactly.
     /// </summary>
     public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(weight);
-        var y = Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
-        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
-        {
-            var g = Conv2dOp.Validate(input, weight, bias, (stride, stride), (padding, padding));
-            y.SetGradFn(new Conv2dReluBackward(input, weight, bias, input.ContiguousRaw(), weight.ContiguousRaw(), y, g));
-        }
-        return y;
-    }
+        => Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
 }
 
 // y = max(conv2d(x, w) + b, 0): dz = dy where y > 0, then the convolution's gradients of dz
