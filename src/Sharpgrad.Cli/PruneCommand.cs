@@ -18,7 +18,7 @@ internal static class PruneCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
-        var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
+        var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | obd (global on second-order saliency w^2 E[g^2]) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
         var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all; the pruning steps fall in the first half.", DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 5 };
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.007 };
@@ -28,9 +28,11 @@ internal static class PruneCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of fine-tuning shuffles and random pruning.", DefaultValueFactory = _ => 0 };
         var batchSize = new Option<int>("--batch-size") { Description = "Fine-tuning batch size.", DefaultValueFactory = _ => 64 };
         var distill = new Option<double>("--distill") { Description = "Weight of distillation from the unpruned model in the fine-tuning loss (0: plain cross-entropy).", DefaultValueFactory = _ => 0.5 };
+        var temperature = new Option<double>("--temperature") { Description = "Softmax temperature of the distillation term.", DefaultValueFactory = _ => 4 };
+        var window = new Option<double>("--prune-window") { Description = "Fraction of the fine-tuning batches over which the pruning steps are spread (the rest fine-tunes at the target).", DefaultValueFactory = _ => 0.5 };
         var cmd = new Command("prune", "Prune a trained model to sparse weights and fine-tune it, or sweep per-layer sensitivity (--sweep).")
         {
-            checkpoint, sparsity, method, finetune, steps, lr, sweep, outDir, threads, seed, distill, batchSize,
+            checkpoint, sparsity, method, finetune, steps, lr, sweep, outDir, threads, seed, distill, temperature, window, batchSize,
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
@@ -57,7 +59,9 @@ internal static class PruneCommand
             var loaded = RunFiles.Load(ckpt);
             var data = DataSources.Load(loaded.Recipe.Data, loaded.Recipe.DataDir);
             var train = data.Train;
-            var validation = train.Subset(Enumerable.Range(train.Count - Math.Min(ValidationImages, train.Count / 5), Math.Min(ValidationImages, train.Count / 5)).ToArray(), train.Source + " (validation: last images)");
+            int held = Math.Min(ValidationImages, train.Count / 5);
+            var validation = train.Subset(Enumerable.Range(train.Count - held, held).ToArray(), train.Source + " (validation: last images)");
+            var fineTuneSet = train.Subset(Enumerable.Range(0, train.Count - held).ToArray(), train.Source + " (fine-tuning: all but the validation images)");
             var valLoader = new DataLoader(validation, 1000, transforms: [loaded.Normalize]);
             var testLoader = new DataLoader(data.Test, 1000, transforms: [loaded.Normalize]);
             int classes = loaded.Classes.Length;
@@ -75,7 +79,8 @@ internal static class PruneCommand
             }
 
             var before = Trainer.Evaluate(loaded.Model, testLoader, classes);
-            output.WriteLine($"{ckpt}: test accuracy {SharpgradCli.Percent(before.Accuracy)} before pruning; {SparsityReport.Of(loaded.Model).Sparsity * 100:F1}% of the prunable weights are zero");
+            var valBefore = Trainer.Evaluate(loaded.Model, valLoader, classes);
+            output.WriteLine($"{ckpt}: test accuracy {SharpgradCli.Percent(before.Accuracy)} (validation {SharpgradCli.Percent(valBefore.Accuracy)}) before pruning; {SparsityReport.Of(loaded.Model).Sparsity * 100:F1}% of the prunable weights are zero");
             SensitivityResult? sens = null;
             if (m == PruneMethod.Sensitivity)
             {
@@ -88,17 +93,23 @@ internal static class PruneCommand
             var transforms = loaded.Recipe.TrainingTransforms(loaded.Normalize);
             int bs = r.GetValue(batchSize);
             if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
-            var trainLoader = new DataLoader(train, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
-            output.WriteLine($"pruning to {target * 100:F0}% ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all");
+            var trainLoader = new DataLoader(fineTuneSet, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
+            output.WriteLine($"pruning to {target * 100:F0}% ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all on {fineTuneSet.Count:N0} images");
+            double win = r.GetValue(window);
+            if (!(win >= 0 && win <= 1)) throw new ArgumentException($"--prune-window: expected a fraction in [0, 1], got {win}.");
+            double temp = r.GetValue(temperature);
+            if (!(temp > 0)) throw new ArgumentException($"--temperature: expected a positive number, got {temp}.");
             double kd = r.GetValue(distill);
             if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
             var teacher = kd > 0 ? RunFiles.Load(ckpt).Model : null;
             GradualPruning.Run(loaded.Model, trainLoader, m, target!.Value, r.GetValue(steps), r.GetValue(finetune), r.GetValue(lr), sens,
-                new FineTuneObserver(output), new Generator(r.GetValue(seed)), teacher: teacher, distillWeight: kd);
+                new FineTuneObserver(output), new Generator(r.GetValue(seed)), pruneWindow: win, teacher: teacher, temperature: temp, distillWeight: kd);
             Pruner.MakePermanent(loaded.Model);
             var after = Trainer.Evaluate(loaded.Model, testLoader, classes);
+            var valAfter = Trainer.Evaluate(loaded.Model, valLoader, classes);
             var report = SparsityReport.Of(loaded.Model);
             output.Write(report.ToText());
+            output.WriteLine($"validation accuracy {SharpgradCli.Percent(valAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(valBefore.Accuracy)}: {(valAfter.Accuracy - valBefore.Accuracy) * 100:+0.00;-0.00} points)");
             output.WriteLine($"test accuracy {SharpgradCli.Percent(after.Accuracy)} after pruning (was {SharpgradCli.Percent(before.Accuracy)}: {(after.Accuracy - before.Accuracy) * 100:+0.00;-0.00} points)");
 
             Directory.CreateDirectory(outPath!);
@@ -112,6 +123,9 @@ internal static class PruneCommand
                 ["sparsity"] = report.Sparsity,
                 ["steps"] = r.GetValue(steps),
                 ["finetune_epochs"] = r.GetValue(finetune),
+                ["finetune_images"] = fineTuneSet.Count,
+                ["validation_accuracy_before"] = valBefore.Accuracy,
+                ["validation_accuracy_after"] = valAfter.Accuracy,
                 ["test_accuracy_before"] = before.Accuracy,
                 ["test_accuracy_after"] = after.Accuracy,
             };
@@ -132,7 +146,8 @@ internal static class PruneCommand
         "structured" => PruneMethod.Structured,
         "random" => PruneMethod.Random,
         "lamp" => PruneMethod.Lamp,
-        _ => throw new ArgumentException($"--method: unknown method '{s}'; expected magnitude, global, lamp, sensitivity, structured or random."),
+        "obd" => PruneMethod.Obd,
+        _ => throw new ArgumentException($"--method: unknown method '{s}'; expected magnitude, global, lamp, obd, sensitivity, structured or random."),
     };
 
     private static void WriteSweep(string dir, SensitivityResult s)

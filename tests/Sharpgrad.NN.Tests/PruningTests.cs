@@ -179,6 +179,53 @@ public sealed class PruningTests
     }
 
     [Fact]
+    public void ObdScoresAreSquaredWeightTimesMeanSquaredGradient()
+    {
+        var g = new Generator(11);
+        var pixels = new byte[12 * 1 * 8 * 8];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)g.NextInt(256);
+        var data = new Sharpgrad.NN.Data.ImageDataset(pixels, [.. Enumerable.Range(0, 12).Select(i => i % 10)], 1, 8, 8, [.. Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], "test");
+        var loader = new Sharpgrad.NN.Data.DataLoader(data, 4, shuffle: true, seed: 3);
+        var model = ExamCnn.Create(1, 8, 8, generator: new Generator(5));
+        var weights = Pruner.PrunableWeights(model).Select(w => w.Parameter).ToList();
+        Pruner.Magnitude(weights[1], 0.5);
+        var runningBefore = model.StateDict().ToDictionary(kv => kv.Name, kv => kv.Value.ToArray());
+
+        var scores = Saliency.Obd(model, weights, loader, batches: 2, epoch: 7);
+
+        // oracle: the same two batches, gradients taken one at a time in evaluation mode
+        model.Eval();
+        var expected = weights.Select(p => new double[p.NumElements]).ToArray();
+        foreach (var batch in loader.Epoch(7).Take(2))
+        {
+            foreach (var p in weights) p.Grad = null;
+            Losses.CrossEntropy(model.Forward(batch.Images), batch.Labels).Backward();
+            for (int i = 0; i < weights.Count; i++)
+            {
+                var gr = weights[i].Grad!.ToDoubleArray();
+                var w = weights[i].Data.ToDoubleArray();
+                for (int j = 0; j < gr.Length; j++) expected[i][j] += w[j] * w[j] * gr[j] * gr[j] / 2;
+            }
+        }
+        model.Train();
+        for (int i = 0; i < weights.Count; i++)
+        {
+            for (int j = 0; j < expected[i].Length; j++) Assert.Equal(expected[i][j], scores[i][j], 12);
+        }
+        Assert.Contains(scores[2], v => v > 0);
+        var pruned = weights[1].Data.ToArray();
+        for (int j = 0; j < pruned.Length; j++) if (pruned[j] == 0) Assert.Equal(0, scores[1][j]); // a pruned weight scores 0
+        Assert.True(model.Training); // mode restored, running statistics untouched
+        foreach (var (k, v) in model.StateDict()) Assert.Equal(runningBefore[k], v.ToArray());
+
+        // global pruning by these scores masks exactly the lowest-scored fraction
+        int total = weights.Sum(p => p.NumElements);
+        GradualPruning.PruneTo(model, PruneMethod.Obd, 0.7, data: loader, saliencyBatches: 2, saliencyEpoch: 7);
+        int zeros = weights.Sum(p => p.Data.ToArray().Count(v => v == 0));
+        Assert.Equal(Pruner.CountFor(0.7, total), zeros);
+    }
+
+    [Fact]
     public void ProximalL1SetsExactZeros()
     {
         var p = P(0.3f, -0.05f, 0.01f, -0.4f);

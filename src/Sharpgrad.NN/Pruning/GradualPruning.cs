@@ -23,6 +23,9 @@ public enum PruneMethod
 
     /// <summary>One threshold across layers on layer-normalized (LAMP) scores.</summary>
     Lamp,
+
+    /// <summary>One threshold across layers on second-order saliency w^2 E[g^2] (Optimal Brain Damage with the empirical Fisher).</summary>
+    Obd,
 }
 
 /// <summary>
@@ -34,8 +37,12 @@ public static class GradualPruning
     /// <summary>The sparsity after step <paramref name="t"/> of <paramref name="steps"/>.</summary>
     public static double CubicSchedule(double target, int t, int steps) => target * (1 - Math.Pow(1 - (double)t / steps, 3));
 
-    /// <summary>Applies one pruning at <paramref name="sparsity"/> with <paramref name="method"/>.</summary>
-    public static void PruneTo(Module model, PruneMethod method, double sparsity, SensitivityResult? sensitivity = null, Generator? random = null)
+    /// <summary>
+    /// Applies one pruning at <paramref name="sparsity"/> with <paramref name="method"/>; the OBD method estimates
+    /// gradients on <paramref name="saliencyBatches"/> batches of <paramref name="data"/> (epoch <paramref name="saliencyEpoch"/> of its shuffle).
+    /// </summary>
+    public static void PruneTo(Module model, PruneMethod method, double sparsity, SensitivityResult? sensitivity = null, Generator? random = null,
+        DataLoader? data = null, int saliencyBatches = 32, int saliencyEpoch = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         var weights = Pruner.PrunableWeights(model);
@@ -60,6 +67,11 @@ public static class GradualPruning
                 break;
             case PruneMethod.Lamp:
                 Pruner.Lamp(weights.Select(w => w.Parameter).ToList(), sparsity);
+                break;
+            case PruneMethod.Obd:
+                var ps = weights.Select(w => w.Parameter).ToList();
+                var scores = Saliency.Obd(model, ps, data ?? throw new ArgumentException("PruneTo: the OBD method needs data to estimate gradients on."), saliencyBatches, saliencyEpoch);
+                Pruner.GlobalByScore(ps, scores, sparsity);
                 break;
             case PruneMethod.Random:
                 var g = random ?? new Generator(0);
@@ -95,7 +107,7 @@ public static class GradualPruning
         int epoch = 0;
         for (int t = 1; t <= steps; t++)
         {
-            PruneTo(model, method, CubicSchedule(target, t, steps), sensitivity, random);
+            PruneTo(model, method, CubicSchedule(target, t, steps), sensitivity, random, train, saliencyEpoch: 1_000_000 + t);
             int share = (t < steps ? At(t + 1) : total) - At(t);
             while (share > 0)
             {

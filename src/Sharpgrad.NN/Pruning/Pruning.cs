@@ -90,7 +90,7 @@ public static class Pruner
     {
         ArgumentNullException.ThrowIfNull(parameters);
         CheckFraction(fraction, "Lamp");
-        var scores = new List<double>();
+        var scores = new List<double[]>();
         foreach (var p in parameters)
         {
             var sq = p.Data.ToDoubleArray().Select(v => v * v).ToArray();
@@ -103,9 +103,28 @@ public static class Pruner
                 tail += sq[order[r]];
                 score[order[r]] = tail > 0 ? sq[order[r]] / tail : 0;
             }
-            scores.AddRange(score);
+            scores.Add(score);
         }
-        var pruned = SmallestK([.. scores], CountFor(fraction, scores.Count));
+        GlobalByScore(parameters, scores, fraction);
+    }
+
+    /// <summary>
+    /// Global pruning by given scores (one per weight, in each parameter's row-major order): the
+    /// <paramref name="fraction"/> of all weights of <paramref name="parameters"/> with the lowest scores is masked.
+    /// </summary>
+    public static void GlobalByScore(IReadOnlyList<Parameter> parameters, IReadOnlyList<double[]> scores, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(scores);
+        CheckFraction(fraction, "GlobalByScore");
+        if (scores.Count != parameters.Count) throw new ArgumentException($"GlobalByScore: {scores.Count} score arrays for {parameters.Count} parameters.");
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            if (scores[i].Length != parameters[i].NumElements)
+                throw new ArgumentException($"GlobalByScore: parameter {i} has {parameters[i].NumElements} weights but {scores[i].Length} scores.");
+        }
+        var all = scores.SelectMany(v => v).ToArray();
+        var pruned = SmallestK(all, CountFor(fraction, all.Length));
         int offset = 0;
         foreach (var p in parameters)
         {
