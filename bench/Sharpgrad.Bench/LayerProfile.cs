@@ -22,27 +22,30 @@ internal static class LayerProfile
                 inputs.Add(cur);
                 cur = l.Forward(cur);
             }
-        Console.WriteLine($"layer profile, {c}x{h}x{h} batch {batch}, {iterations} iterations, threads {Parallelism.MaxThreads} (ms per iteration)");
+        Console.WriteLine($"layer profile, {c}x{h}x{h} batch {batch}, {iterations} iterations, threads {Parallelism.MaxThreads} (median ms per iteration)");
         double totalF = 0, totalB = 0;
         for (int i = 0; i < model.Layers.Count; i++)
         {
             var layer = model.Layers[i];
             var input = inputs[i].Detach().RequiresGrad_(i > 0); // the network's input needs no gradient
             for (int w = 0; w < 40; w++) layer.Forward(input).Sum().Backward(); // past tiered JIT
-            double f = 0, b = 0;
+            // the median of the iterations: robust to the other work on a shared machine
+            var f = new double[iterations];
+            var b = new double[iterations];
             for (int it = 0; it < iterations; it++)
             {
                 var sw = Stopwatch.StartNew();
                 var y = layer.Forward(input);
-                f += sw.Elapsed.TotalMilliseconds;
+                f[it] = sw.Elapsed.TotalMilliseconds;
                 var up = Sharpgrad.Tensor.OnesLike(y);
                 sw.Restart();
                 y.Backward(up);
-                b += sw.Elapsed.TotalMilliseconds;
+                b[it] = sw.Elapsed.TotalMilliseconds;
             }
-            totalF += f / iterations;
-            totalB += b / iterations;
-            Console.WriteLine($"  {i} {layer.TypeName,-12} forward {f / iterations,8:F3}  backward {b / iterations,8:F3}");
+            double fm = Median(f), bm = Median(b);
+            totalF += fm;
+            totalB += bm;
+            Console.WriteLine($"  {i} {layer.TypeName,-12} forward {fm,8:F3}  backward {bm,8:F3}");
         }
         var logits = cur.Detach().RequiresGrad_();
         var s2 = Stopwatch.StartNew();
@@ -55,5 +58,11 @@ internal static class LayerProfile
         double st = s2.Elapsed.TotalMilliseconds / iterations;
         Console.WriteLine($"  loss fwd+bwd {ce:F3}, SGD step {st:F3}; layers forward {totalF:F3} + backward {totalB:F3} = {totalF + totalB + ce + st:F3} ms -> {batch / ((totalF + totalB + ce + st) / 1000):N0} img/s");
         Console.WriteLine($"  GC: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() / 1e6:N0} MB");
+    }
+
+    private static double Median(double[] v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 }

@@ -20,7 +20,7 @@ if (args.Length > 0 && args[0] == "--kernels")
 if (args.Length > 0 && args[0] == "--profile")
 {
     int pc = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, pb = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
-    LayerProfile.Run(pc, pc == 1 ? 28 : 32, pb, 20);
+    LayerProfile.Run(pc, pc == 1 ? 28 : 32, pb, 101);
     return 0;
 }
 int threads = Environment.ProcessorCount, reps = 7;
@@ -133,12 +133,15 @@ internal sealed class SharpgradRunner
 
     public void Step()
     {
+        // like TorchSharp's dispose scope below: the step's tensors go back to a pool at its end
+        using var scope = Sharpgrad.TensorScope.Begin();
         if (_kind == "train")
         {
             var loss = Losses.CrossEntropy(Model.Forward(_x), _labels);
             _opt.ZeroGrad();
             loss.Backward();
             _opt.Step();
+            _opt.ZeroGrad();
         }
         else
         {

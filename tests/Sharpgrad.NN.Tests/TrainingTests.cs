@@ -26,6 +26,43 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public void PooledTrainingStepsGiveBitwiseTheWeightsOfUnpooledSteps()
+    {
+        var g = new Generator(4);
+        var pixels = new byte[160 * 28 * 28];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)g.NextInt(256);
+        var data = new Sharpgrad.NN.Data.ImageDataset(pixels, [.. Enumerable.Range(0, 160).Select(i => i % 10)], 1, 28, 28,
+            [.. Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], "test");
+        var loader = new Sharpgrad.NN.Data.DataLoader(data, 32, shuffle: true, seed: 2);
+
+        // the trainer's steps run in a TensorScope: the second and later steps reuse the first step's arrays
+        var a = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
+        var optA = new AdamW(a.Parameters(), 0.01);
+        Trainer.TrainEpoch(a, loader, optA, null, 0, 1);
+        Trainer.TrainEpoch(a, loader, optA, null, 1, 1);
+        Assert.All(a.Parameters(), p => Assert.Null(p.Grad)); // pooled gradients are cleared with their scope
+
+        // the same steps written out, without a scope
+        var b = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
+        var optB = new AdamW(b.Parameters(), 0.01);
+        b.Train();
+        for (int epoch = 0; epoch < 2; epoch++)
+        {
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                var loss = Losses.CrossEntropy(b.Forward(batch.Images), batch.Labels);
+                optB.ZeroGrad();
+                loss.Backward();
+                optB.Step();
+            }
+        }
+        var sa = a.StateDict();
+        var sb = b.StateDict();
+        for (int i = 0; i < sa.Count; i++) Assert.Equal(sb[i].Value.ToArray(), sa[i].Value.ToArray());
+        Assert.Equal(Trainer.Evaluate(b, loader, 10).Loss, Trainer.Evaluate(a, loader, 10).Loss);
+    }
+
+    [Fact]
     public void ResumingGivesBitwiseTheWeightsOfAStraightRun()
     {
         using var f = new TestFiles();

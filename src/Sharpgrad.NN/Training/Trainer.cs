@@ -182,22 +182,28 @@ public sealed class Trainer
             if (step == steps) break;
             cancel.ThrowIfCancellationRequested();
             step++;
-            var logits = model.Forward(batch.Images);
-            var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
-            double l = loss.Item();
-            if (l1Weights is not null)
-                using (Tensor.NoGrad()) l += Regularization.L1(l1Weights, l1).Item();
-            if (!double.IsFinite(l))
-                throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
-            optimizer.ZeroGrad();
-            loss.Backward();
-            optimizer.Step();
-            if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
-            scheduler?.Step();
+            double l;
             int n = batch.Labels.Length;
+            // the step's activations and gradients are recycled from a pool: no allocation per step once warm
+            using (TensorScope.Begin())
+            {
+                var logits = model.Forward(batch.Images);
+                var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
+                l = loss.Item();
+                if (l1Weights is not null)
+                    using (Tensor.NoGrad()) l += Regularization.L1(l1Weights, l1).Item();
+                if (!double.IsFinite(l))
+                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
+                optimizer.ZeroGrad();
+                loss.Backward();
+                optimizer.Step();
+                if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
+                correct += CountCorrect(logits, batch.Labels);
+                optimizer.ZeroGrad(); // the gradients live in the scope's pool
+            }
+            scheduler?.Step();
             lossSum += l * n;
             seen += n;
-            correct += CountCorrect(logits, batch.Labels);
             observer?.StepCompleted(epoch + 1, step, steps, lossSum / seen, (double)correct / seen, seen / tick.Elapsed.TotalSeconds);
         }
         return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
@@ -235,6 +241,7 @@ public sealed class Trainer
             long correct = 0, seen = 0;
             foreach (var batch in loader.Epoch(0))
             {
+                using var scope = TensorScope.Begin();
                 var logits = model.Forward(batch.Images);
                 lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
                 var v = logits.ToArray();

@@ -17,8 +17,8 @@ public sealed partial class Tensor
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);
         bool grad = NeedsGrad(this);
-        // the argmax is kept only for the backward; without one it is scratch from the pool
-        var argmax = grad ? GC.AllocateUninitializedArray<int>(y.NumElements) : System.Buffers.ArrayPool<int>.Shared.Rent(y.NumElements);
+        // the argmax is kept only for the backward (recycled with the step's TensorScope); without one it is scratch from the pool
+        var argmax = grad ? TensorScope.Rent<int>(y.NumElements) : System.Buffers.ArrayPool<int>.Shared.Rent(y.NumElements);
         if (DType == DType.Float32) Run<float>(x, y, argmax, planes, g);
         else Run<double>(x, y, argmax, planes, g);
         if (grad) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));

@@ -22,7 +22,7 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(shape);
         Shapes.Validate("Full", shape);
-        var t = Empty(dtype, (int[])shape.Clone());
+        var t = EmptyUnpooled(dtype, (int[])shape.Clone());
         if (dtype == DType.Float32) t.Span<float>().Fill((float)value);
         else t.Span<double>().Fill(value);
         return t;
@@ -37,7 +37,7 @@ public sealed partial class Tensor
         if (step == 0 || double.IsNaN(step)) throw new ArgumentOutOfRangeException(nameof(step), "Arange: step must be non-zero.");
         long n = (long)Math.Ceiling((end - start) / step);
         if (n < 0) throw new ArgumentException($"Arange: range [{start}, {end}) with step {step} goes the wrong way.");
-        var t = Empty(dtype, [(int)n]);
+        var t = EmptyUnpooled(dtype, [(int)n]);
         for (int i = 0; i < n; i++)
         {
             double v = start + i * step;
@@ -85,7 +85,7 @@ public sealed partial class Tensor
         Shapes.Validate("Uniform", shape);
         if (!(high >= low)) throw new ArgumentException($"Uniform: expected low <= high, got [{low}, {high}).");
         var g = generator ?? Generator.Default;
-        var t = Empty(dtype, (int[])shape.Clone());
+        var t = EmptyUnpooled(dtype, (int[])shape.Clone());
         if (dtype == DType.Float32)
         {
             var s = t.Span<float>();
@@ -105,7 +105,7 @@ public sealed partial class Tensor
         ArgumentNullException.ThrowIfNull(shape);
         Shapes.Validate("Randn", shape);
         var g = generator ?? Generator.Default;
-        var t = Empty(dtype, (int[])shape.Clone());
+        var t = EmptyUnpooled(dtype, (int[])shape.Clone());
         if (dtype == DType.Float32)
         {
             var s = t.Span<float>();

@@ -14,7 +14,7 @@ namespace Sharpgrad;
 /// </summary>
 public sealed partial class Tensor
 {
-    internal readonly Array Storage;
+    private Array? _storage;
     internal readonly int[] Dims;
     internal readonly int[] StrideArr;
     internal readonly int Offset;
@@ -22,7 +22,8 @@ public sealed partial class Tensor
 
     internal Tensor(Array storage, int[] shape, int[] strides, int offset)
     {
-        Storage = storage;
+        _storage = storage;
+        if (TensorScope.Current is not null) TensorScope.Track(this, storage);
         Dims = shape;
         StrideArr = strides;
         Offset = offset;
@@ -97,6 +98,15 @@ public sealed partial class Tensor
         GradFn = node;
         _requiresGrad = true;
     }
+
+    /// <summary>The storage array (shared by views); throws once a <see cref="TensorScope"/> has released it.</summary>
+    internal Array Storage => _storage ?? throw new ObjectDisposedException(nameof(Tensor),
+        $"Tensor: this tensor of shape {Shapes.Format(Dims)} was released when the TensorScope that created it ended; copy it with TensorScope.Keep inside the scope to use it later.");
+
+    internal void Release() => _storage = null;
+
+    /// <summary>Whether a <see cref="TensorScope"/> has released this tensor's storage.</summary>
+    public bool IsReleased => _storage is null;
 
     internal T[] Array<T>() => (T[])Storage;
 
@@ -183,10 +193,16 @@ public sealed partial class Tensor
 
     internal static Tensor Empty(DType dtype, int[] shape)
     {
-        // every caller overwrites all elements, so skip the zeroing (large outputs are most of a step's allocations)
+        // every caller overwrites all elements, so skip the zeroing (large outputs are most of a step's allocations);
+        // inside a TensorScope the storage is recycled from the scope's pool
+        return new Tensor(TensorScope.Allocate(dtype, Shapes.Numel(shape)), shape);
+    }
+
+    /// <summary>Uninitialized storage that no scope recycles (the creation functions: their tensors are the user's).</summary>
+    internal static Tensor EmptyUnpooled(DType dtype, int[] shape)
+    {
         int n = Shapes.Numel(shape);
-        Array data = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(n) : GC.AllocateUninitializedArray<double>(n);
-        return new Tensor(data, shape);
+        return new Tensor(dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(n) : GC.AllocateUninitializedArray<double>(n), shape);
     }
 
     internal static Tensor EmptyLike(Tensor t) => Empty(t.DType, (int[])t.Dims.Clone());
