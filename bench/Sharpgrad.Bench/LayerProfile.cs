@@ -60,6 +60,49 @@ internal static class LayerProfile
         Console.WriteLine($"  GC: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() / 1e6:N0} MB");
     }
 
+    /// <summary>Evaluation-mode forward of each layer under no-grad, on its own (--profile C B infer).</summary>
+    public static void RunInference(int c, int h, int batch, int iterations)
+    {
+        var g = new Sharpgrad.Generator(1);
+        var model = ExamCnn.Create(c, h, h, generator: g);
+        model.Eval();
+        var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
+        using var _ = GradMode.NoGrad();
+        var inputs = new List<Sharpgrad.Tensor>();
+        var cur = x;
+        foreach (var l in model.Layers)
+        {
+            inputs.Add(cur);
+            cur = l.Forward(cur);
+        }
+        Console.WriteLine($"inference profile, {c}x{h}x{h} batch {batch}, {iterations} iterations, threads {Parallelism.MaxThreads} (median us per iteration)");
+        double total = 0;
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            var f = new double[iterations];
+            for (int w = 0; w < 200; w++) using (Sharpgrad.TensorScope.Begin()) layer.Forward(inputs[i]);
+            for (int it = 0; it < iterations; it++)
+            {
+                using var scope = Sharpgrad.TensorScope.Begin();
+                var sw = Stopwatch.StartNew();
+                layer.Forward(inputs[i]);
+                f[it] = sw.Elapsed.TotalMicroseconds;
+            }
+            total += Median(f);
+            Console.WriteLine($"  {i} {layer.TypeName,-12} {Median(f),9:F1}");
+        }
+        var whole = new double[iterations];
+        for (int it = 0; it < iterations; it++)
+        {
+            using var scope = Sharpgrad.TensorScope.Begin();
+            var sw = Stopwatch.StartNew();
+            model.Forward(x);
+            whole[it] = sw.Elapsed.TotalMicroseconds;
+        }
+        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (Conv2d+ReLU fused) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s");
+    }
+
     private static double Median(double[] v)
     {
         var s = v.Order().ToArray();

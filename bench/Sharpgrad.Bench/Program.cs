@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 // The side-by-side benchmark: the exam CNN in Sharpgrad and in TorchSharp (libtorch), same weights, alternating runs.
 // Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--json FILE] [--only FIGURE-SUBSTRING]
 //        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
-//        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH]   time each layer's forward and backward
+//        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
 if (args.Length > 0 && args[0] == "--kernels")
 {
     BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
@@ -20,7 +20,8 @@ if (args.Length > 0 && args[0] == "--kernels")
 if (args.Length > 0 && args[0] == "--profile")
 {
     int pc = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3, pb = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
-    LayerProfile.Run(pc, pc == 1 ? 28 : 32, pb, 101);
+    if (args.Length > 3 && args[3] == "infer") LayerProfile.RunInference(pc, pc == 1 ? 28 : 32, pb, 201);
+    else LayerProfile.Run(pc, pc == 1 ? 28 : 32, pb, 101);
     return 0;
 }
 int threads = Environment.ProcessorCount, reps = 7;

@@ -19,6 +19,24 @@ public static class Parallelism
         }
     }
 
+    /// <summary>Below this many elements of work, starting a second thread costs more than it saves (a batch-1 layer).</summary>
+    internal const long MinParallelWork = 32768;
+
+    /// <summary>
+    /// Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
+    /// each; with less than <see cref="MinParallelWork"/> elements of <paramref name="work"/> it runs one chunk on the
+    /// calling thread. Only for bodies whose results do not depend on the chunking.
+    /// </summary>
+    internal static int For(int n, Action<int, int, int> body, long work)
+    {
+        if (work < MinParallelWork)
+        {
+            body(0, 0, n);
+            return 1;
+        }
+        return For(n, body);
+    }
+
     /// <summary>Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on each.</summary>
     internal static int For(int n, Action<int, int, int> body)
     {
@@ -36,6 +54,6 @@ public static class Parallelism
         return chunks;
     }
 
-    /// <summary>The chunk count <see cref="For"/> uses for <paramref name="n"/> items.</summary>
+    /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items.</summary>
     internal static int Chunks(int n) => Math.Max(1, Math.Min(MaxThreads, n));
 }

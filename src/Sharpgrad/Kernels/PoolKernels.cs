@@ -70,6 +70,43 @@ internal static class PoolKernels
             best.GetLower().CopyTo(yp.Slice(o + j, 8));
             arg.GetLower().CopyTo(ap.Slice(o + j, 8));
         }
+        if (j < ow)
+        {
+            // the last 1-7 outputs: their inputs copied into a block padded with -inf, only the valid lanes stored
+            int cols = Math.Min(16, 2 * (ow - j)), rest = ow - j;
+            Span<float> pa = stackalloc float[16];
+            Span<float> pb = stackalloc float[16];
+            pa.Fill(float.NegativeInfinity);
+            pb.Fill(float.NegativeInfinity);
+            xp.Slice(r0 + 2 * j, cols).CopyTo(pa);
+            xp.Slice(r1 + 2 * j, cols).CopyTo(pb);
+            var a = Vector512.Create<float>(pa);
+            var b = Vector512.Create<float>(pb);
+            if (!Vector512.EqualsAll(a, a) || !Vector512.EqualsAll(b, b)) return j;
+            var a0 = Vector512.Shuffle(a, EvenLanes);
+            var a1 = Vector512.Shuffle(a, OddLanes);
+            var b0 = Vector512.Shuffle(b, EvenLanes);
+            var b1 = Vector512.Shuffle(b, OddLanes);
+            var col = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14) + Vector512.Create(2 * j);
+            var best = a0;
+            var arg = col + Vector512.Create(r0);
+            var m = Vector512.GreaterThan(a1, best);
+            best = Vector512.ConditionalSelect(m, a1, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r0 + 1), arg);
+            m = Vector512.GreaterThan(b0, best);
+            best = Vector512.ConditionalSelect(m, b0, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1), arg);
+            m = Vector512.GreaterThan(b1, best);
+            best = Vector512.ConditionalSelect(m, b1, best);
+            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1 + 1), arg);
+            Span<float> yb = stackalloc float[16];
+            Span<int> ab = stackalloc int[16];
+            best.CopyTo(yb);
+            arg.CopyTo(ab);
+            yb[..rest].CopyTo(yp.Slice(o + j, rest));
+            ab[..rest].CopyTo(ap.Slice(o + j, rest));
+            j = ow;
+        }
         return j;
     }
 

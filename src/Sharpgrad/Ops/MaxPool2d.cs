@@ -39,7 +39,7 @@ public sealed partial class Tensor
             var ap = argmax.AsSpan(s * l, (e - s) * l);
             if (fast) PoolKernels.MaxForward2x2<T>(xp, yp, ap, e - s, g);
             else PoolKernels.MaxForward<T>(xp, yp, ap, e - s, g);
-        });
+        }, (long)planes * hw);
     }
 }
 
@@ -58,7 +58,7 @@ internal sealed class MaxPool2dBackward(Tensor x, int[] argmax, Conv2dGeometry g
         {
             if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<float>().Slice(s * hw, (e - s) * hw), e - s, g);
             else PoolKernels.MaxBackward(d.Span<double>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<double>().Slice(s * hw, (e - s) * hw), e - s, g);
-        });
+        }, (long)planes * hw);
         return [dx];
     }
 }

@@ -112,7 +112,11 @@ public sealed class MaxPoolVectorTests
     [InlineData(28, 28)]  // 14 outputs per row: one vector step + scalar tail
     [InlineData(32, 32)]  // 16 outputs: two vector steps
     [InlineData(6, 40)]
-    [InlineData(4, 7)]    // odd width, no vector step
+    [InlineData(4, 7)]    // odd width: 3 outputs, all in the padded tail block
+    [InlineData(14, 14)]  // 7 outputs: the tail block only
+    [InlineData(5, 15)]   // odd width and height
+    [InlineData(2, 2)]    // one output
+    [InlineData(3, 34)]   // 17 outputs: two vector steps and a 1-wide tail
     public void VectorRowsEqualTheGeneralKernelWithTiesAndNaN(int h, int w)
     {
         var gen = new Generator((ulong)(h * 100 + w));
