@@ -28,12 +28,24 @@ internal static class LayerProfile
         {
             var layer = model.Layers[i];
             var input = inputs[i].Detach().RequiresGrad_(i > 0); // the network's input needs no gradient
-            for (int w = 0; w < 40; w++) layer.Forward(input).Sum().Backward(); // past tiered JIT
+            void ClearGrads()
+            {
+                // gradients are pooled per scope: none may carry over to the next iteration
+                input.Grad = null;
+                foreach (var p in layer.Parameters()) p.Grad = null;
+            }
+            for (int w = 0; w < 40; w++)
+            {
+                using var warm = Sharpgrad.TensorScope.Begin();
+                layer.Forward(input).Sum().Backward(); // past tiered JIT
+                ClearGrads();
+            }
             // the median of the iterations: robust to the other work on a shared machine
             var f = new double[iterations];
             var b = new double[iterations];
             for (int it = 0; it < iterations; it++)
             {
+                using var scope = Sharpgrad.TensorScope.Begin(); // as the trainer's steps
                 var sw = Stopwatch.StartNew();
                 var y = layer.Forward(input);
                 f[it] = sw.Elapsed.TotalMilliseconds;
@@ -41,6 +53,7 @@ internal static class LayerProfile
                 sw.Restart();
                 y.Backward(up);
                 b[it] = sw.Elapsed.TotalMilliseconds;
+                ClearGrads();
             }
             double fm = Median(f), bm = Median(b);
             totalF += fm;

@@ -70,7 +70,11 @@ foreach (var f in figures)
     var b = new List<double>();
     for (int r = 0; r < reps; r++)
     {
+        // a pause before each repetition, so the other engine's spinning worker threads (OpenMP's, the .NET thread
+        // pool's) have gone idle and neither engine starts on a busy machine
+        Thread.Sleep(30);
         a.Add(Time(sg.Step, iters) / iters);
+        Thread.Sleep(30);
         b.Add(Time(ts.Step, itersT) / itersT);
     }
     long before = GC.GetTotalAllocatedBytes(precise: true);

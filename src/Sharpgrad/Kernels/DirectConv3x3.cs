@@ -124,7 +124,9 @@ internal static class DirectConv3x3
                         a4 = Vector512.Max(a4, z); a5 = Vector512.Max(a5, z); a6 = Vector512.Max(a6, z); a7 = Vector512.Max(a7, z);
                     }
                     int cols = Math.Min(V, w - j * V);
-                    if (cols == V)
+                    // a partial chunk is stored whole when its spill lands at the start of the next row, which the
+                    // next row's first store overwrites (rows are written in order); the last row goes through the buffer
+                    if (cols == V || (r < h - 1 && w >= V - cols))
                     {
                         int o = r * w + j * V;
                         a0.CopyTo(y.Slice(o0 * hw + o)); a1.CopyTo(y.Slice((o0 + 1) * hw + o));
@@ -154,6 +156,10 @@ internal static class DirectConv3x3
             int wp = PaddedWidth(w), wq = wp - 2;
             float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
             float[] dyp = ArrayPool<float>.Shared.Rent(oc * h * wq);
+            // per-lane sums over the chunk's images; the 16 lanes are added once at the end (a horizontal sum per
+            // weight per image would cost more than the multiply-adds on 14x14 images)
+            var lanes = ArrayPool<Vector512<float>>.Shared.Rent(oc * c * 9);
+            lanes.AsSpan(0, oc * c * 9).Clear();
             var acc = new float[oc * c * 9];
             try
             {
@@ -164,22 +170,24 @@ internal static class DirectConv3x3
                     var d = dy.AsSpan(i * ys, ys);
                     dyp.AsSpan(0, oc * h * wq).Clear();
                     for (int r = 0; r < oc * h; r++) d.Slice(r * w, w).CopyTo(dyp.AsSpan(r * wq, w));
-                    ImageWeightGradient(pad, dyp, acc, c, h, w, oc);
+                    ImageWeightGradient(pad, dyp, lanes, c, h, w, oc);
                 }
+                for (int k = 0; k < acc.Length; k++) acc[k] = Vector512.Sum(lanes[k]);
                 partial[chunk] = acc;
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(pad);
                 ArrayPool<float>.Shared.Return(dyp);
+                ArrayPool<Vector512<float>>.Shared.Return(lanes);
             }
         });
         partial[0].CopyTo(dw, 0);
         for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
     }
 
-    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> acc: (OC,C,3,3) += the image's weight gradient
-    private static void ImageWeightGradient(float[] pad, float[] dyp, float[] acc, int c, int h, int w, int oc)
+    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> lanes: (OC,C,3,3) of 16-lane partial sums += the image's weight gradient
+    private static void ImageWeightGradient(float[] pad, float[] dyp, Vector512<float>[] lanes, int c, int h, int w, int oc)
     {
         int wp = PaddedWidth(w), wq = wp - 2, chunks = wq / V;
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
@@ -210,14 +218,14 @@ internal static class DirectConv3x3
                     }
                 }
                 int k = (ci * 3 + kh) * 3 + kw, stride = c * 9;
-                acc[o0 * stride + k] += Vector512.Sum(a0);
-                acc[(o0 + 1) * stride + k] += Vector512.Sum(a1);
-                acc[(o0 + 2) * stride + k] += Vector512.Sum(a2);
-                acc[(o0 + 3) * stride + k] += Vector512.Sum(a3);
-                acc[(o0 + 4) * stride + k] += Vector512.Sum(a4);
-                acc[(o0 + 5) * stride + k] += Vector512.Sum(a5);
-                acc[(o0 + 6) * stride + k] += Vector512.Sum(a6);
-                acc[(o0 + 7) * stride + k] += Vector512.Sum(a7);
+                lanes[o0 * stride + k] += a0;
+                lanes[(o0 + 1) * stride + k] += a1;
+                lanes[(o0 + 2) * stride + k] += a2;
+                lanes[(o0 + 3) * stride + k] += a3;
+                lanes[(o0 + 4) * stride + k] += a4;
+                lanes[(o0 + 5) * stride + k] += a5;
+                lanes[(o0 + 6) * stride + k] += a6;
+                lanes[(o0 + 7) * stride + k] += a7;
             }
         }
     }

@@ -42,14 +42,26 @@ internal static class PoolKernels
 
     // one output row, 8 outputs (16 input columns) per step, in the scalar kernel's order: (r0,c0), (r0,c1), (r1,c0),
     // (r1,c1), strictly greater wins; stops before a block holding a NaN (the scalar loop finishes the row).
-    // Returns the first output column it did not compute.
+    // The last block of a row may be partial (a 28- or 14-wide row): it reads past the row when the plane has room
+    // (into a padded copy otherwise) and stores 8 lanes when the extra ones land on the next output row, which is
+    // written afterwards (only the valid lanes otherwise). Returns the first output column it did not compute.
     private static int Row2x2Vector(ReadOnlySpan<float> xp, Span<float> yp, Span<int> ap, int r0, int r1, int o, int ow)
     {
         int j = 0;
-        for (; j + 8 <= ow; j += 8)
+        for (; j < ow; j += 8)
         {
-            var a = Vector512.Create(xp.Slice(r0 + 2 * j, 16));
-            var b = Vector512.Create(xp.Slice(r1 + 2 * j, 16));
+            int rest = Math.Min(8, ow - j);
+            Vector512<float> a, b;
+            if (r1 + 2 * j + 16 <= xp.Length)
+            {
+                a = Vector512.Create(xp.Slice(r0 + 2 * j, 16));
+                b = Vector512.Create(xp.Slice(r1 + 2 * j, 16));
+            }
+            else
+            {
+                a = LoadPadded(xp.Slice(r0 + 2 * j, 2 * rest));
+                b = LoadPadded(xp.Slice(r1 + 2 * j, 2 * rest));
+            }
             if (!Vector512.EqualsAll(a, a) || !Vector512.EqualsAll(b, b)) break;
             var a0 = Vector512.Shuffle(a, EvenLanes);
             var a1 = Vector512.Shuffle(a, OddLanes);
@@ -67,47 +79,35 @@ internal static class PoolKernels
             m = Vector512.GreaterThan(b1, best);
             best = Vector512.ConditionalSelect(m, b1, best);
             arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1 + 1), arg);
-            best.GetLower().CopyTo(yp.Slice(o + j, 8));
-            arg.GetLower().CopyTo(ap.Slice(o + j, 8));
+            if (rest == 8 || o + j + 8 <= yp.Length)
+            {
+                best.GetLower().CopyTo(yp.Slice(o + j, 8));
+                arg.GetLower().CopyTo(ap.Slice(o + j, 8));
+            }
+            else
+            {
+                StorePartial(best.GetLower(), yp.Slice(o + j, rest));
+                StorePartial(arg.GetLower(), ap.Slice(o + j, rest));
+            }
         }
-        if (j < ow)
-        {
-            // the last 1-7 outputs: their inputs copied into a block padded with -inf, only the valid lanes stored
-            int cols = Math.Min(16, 2 * (ow - j)), rest = ow - j;
-            Span<float> pa = stackalloc float[16];
-            Span<float> pb = stackalloc float[16];
-            pa.Fill(float.NegativeInfinity);
-            pb.Fill(float.NegativeInfinity);
-            xp.Slice(r0 + 2 * j, cols).CopyTo(pa);
-            xp.Slice(r1 + 2 * j, cols).CopyTo(pb);
-            var a = Vector512.Create<float>(pa);
-            var b = Vector512.Create<float>(pb);
-            if (!Vector512.EqualsAll(a, a) || !Vector512.EqualsAll(b, b)) return j;
-            var a0 = Vector512.Shuffle(a, EvenLanes);
-            var a1 = Vector512.Shuffle(a, OddLanes);
-            var b0 = Vector512.Shuffle(b, EvenLanes);
-            var b1 = Vector512.Shuffle(b, OddLanes);
-            var col = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14) + Vector512.Create(2 * j);
-            var best = a0;
-            var arg = col + Vector512.Create(r0);
-            var m = Vector512.GreaterThan(a1, best);
-            best = Vector512.ConditionalSelect(m, a1, best);
-            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r0 + 1), arg);
-            m = Vector512.GreaterThan(b0, best);
-            best = Vector512.ConditionalSelect(m, b0, best);
-            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1), arg);
-            m = Vector512.GreaterThan(b1, best);
-            best = Vector512.ConditionalSelect(m, b1, best);
-            arg = Vector512.ConditionalSelect(m.AsInt32(), col + Vector512.Create(r1 + 1), arg);
-            Span<float> yb = stackalloc float[16];
-            Span<int> ab = stackalloc int[16];
-            best.CopyTo(yb);
-            arg.CopyTo(ab);
-            yb[..rest].CopyTo(yp.Slice(o + j, rest));
-            ab[..rest].CopyTo(ap.Slice(o + j, rest));
-            j = ow;
-        }
-        return j;
+        return Math.Min(j, ow);
+    }
+
+    // up to 16 values, the rest of the lanes -inf
+    private static Vector512<float> LoadPadded(ReadOnlySpan<float> x)
+    {
+        Span<float> p = stackalloc float[16];
+        p.Fill(float.NegativeInfinity);
+        x.CopyTo(p);
+        return Vector512.Create<float>(p);
+    }
+
+    // the first dst.Length lanes of v
+    private static void StorePartial<T>(Vector256<T> v, Span<T> dst) where T : unmanaged
+    {
+        Span<T> p = stackalloc T[Vector256<T>.Count];
+        v.CopyTo(p);
+        p[..dst.Length].CopyTo(dst);
     }
 
     // strict > keeps the first maximum in scan order; the first NaN wins and stays (as the general kernel)
