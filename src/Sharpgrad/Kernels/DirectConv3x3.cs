@@ -186,46 +186,54 @@ internal static class DirectConv3x3
         for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
     }
 
-    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> lanes: (OC,C,3,3) of 16-lane partial sums += the image's weight gradient
+    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> lanes: (OC,C,3,3) of 16-lane partial sums += the image's weight gradient.
+    // Four output channels by the three taps of a kernel row in 12 registers: each step loads 4 dy and 3 shifted x
+    // vectors for 12 multiply-adds.
     private static void ImageWeightGradient(float[] pad, float[] dyp, Vector512<float>[] lanes, int c, int h, int w, int oc)
     {
-        int wp = PaddedWidth(w), wq = wp - 2, chunks = wq / V;
+        int wp = PaddedWidth(w), wq = wp - 2, chunks = wq / V, step = h * wq;
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyp);
-        for (int o0 = 0; o0 < oc; o0 += OB)
+        for (int o0 = 0; o0 < oc; o0 += 4)
         {
             for (int ci = 0; ci < c; ci++)
             for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++)
             {
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
+                Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
                 for (int r = 0; r < h; r++)
                 {
-                    int xo = (ci * (h + 2) + r + kh) * wp + kw;
-                    int dO = (o0 * h + r) * wq, step = h * wq;
+                    int xo = (ci * (h + 2) + r + kh) * wp;
+                    int dO = (o0 * h + r) * wq;
                     for (int j = 0; j < chunks; j++)
                     {
-                        var xv = Vector512.LoadUnsafe(ref px, (nuint)(xo + j * V));
-                        nuint b0 = (nuint)(dO + j * V);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0), xv, a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)step), xv, a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(2 * step)), xv, a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(3 * step)), xv, a3);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(4 * step)), xv, a4);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(5 * step)), xv, a5);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(6 * step)), xv, a6);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pd, b0 + (nuint)(7 * step)), xv, a7);
+                        nuint xb = (nuint)(xo + j * V), db = (nuint)(dO + j * V);
+                        var x0 = Vector512.LoadUnsafe(ref px, xb);
+                        var x1 = Vector512.LoadUnsafe(ref px, xb + 1);
+                        var x2 = Vector512.LoadUnsafe(ref px, xb + 2);
+                        var d = Vector512.LoadUnsafe(ref pd, db);
+                        a00 = Vector512.FusedMultiplyAdd(d, x0, a00);
+                        a01 = Vector512.FusedMultiplyAdd(d, x1, a01);
+                        a02 = Vector512.FusedMultiplyAdd(d, x2, a02);
+                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)step);
+                        a10 = Vector512.FusedMultiplyAdd(d, x0, a10);
+                        a11 = Vector512.FusedMultiplyAdd(d, x1, a11);
+                        a12 = Vector512.FusedMultiplyAdd(d, x2, a12);
+                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)(2 * step));
+                        a20 = Vector512.FusedMultiplyAdd(d, x0, a20);
+                        a21 = Vector512.FusedMultiplyAdd(d, x1, a21);
+                        a22 = Vector512.FusedMultiplyAdd(d, x2, a22);
+                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)(3 * step));
+                        a30 = Vector512.FusedMultiplyAdd(d, x0, a30);
+                        a31 = Vector512.FusedMultiplyAdd(d, x1, a31);
+                        a32 = Vector512.FusedMultiplyAdd(d, x2, a32);
                     }
                 }
-                int k = (ci * 3 + kh) * 3 + kw, stride = c * 9;
-                lanes[o0 * stride + k] += a0;
-                lanes[(o0 + 1) * stride + k] += a1;
-                lanes[(o0 + 2) * stride + k] += a2;
-                lanes[(o0 + 3) * stride + k] += a3;
-                lanes[(o0 + 4) * stride + k] += a4;
-                lanes[(o0 + 5) * stride + k] += a5;
-                lanes[(o0 + 6) * stride + k] += a6;
-                lanes[(o0 + 7) * stride + k] += a7;
+                int k = (o0 * c + ci) * 9 + kh * 3, stride = c * 9;
+                lanes[k] += a00; lanes[k + 1] += a01; lanes[k + 2] += a02;
+                lanes[k + stride] += a10; lanes[k + stride + 1] += a11; lanes[k + stride + 2] += a12;
+                lanes[k + 2 * stride] += a20; lanes[k + 2 * stride + 1] += a21; lanes[k + 2 * stride + 2] += a22;
+                lanes[k + 3 * stride] += a30; lanes[k + 3 * stride + 1] += a31; lanes[k + 3 * stride + 2] += a32;
             }
         }
     }
