@@ -46,6 +46,31 @@ internal static class DirectConv3x3
     public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false)
     {
         int xs = c * h * w, ys = oc * h * w;
+        if (n < Parallelism.MaxThreads && oc > OB && (long)n * c * 9 * ys >= 200_000)
+        {
+            // fewer images than threads (batch-1 latency): split each image's output channels instead
+            int wpad = PaddedWidth(w);
+            float[] padded = ArrayPool<float>.Shared.Rent(c * (h + 2) * wpad);
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, padded);
+                    int image = i;
+                    Parallelism.For(oc / OB, (_, b0, b1) =>
+                    {
+                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * (wpad - 2));
+                        Image(padded, wt, b, y.AsSpan(image * ys, ys), c, h, w, oc, rowBuf, relu, b0 * OB, b1 * OB);
+                        ArrayPool<float>.Shared.Return(rowBuf);
+                    });
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(padded);
+            }
+            return;
+        }
         Parallelism.For(n, (_, start, end) =>
         {
             int wp = PaddedWidth(w);
@@ -56,7 +81,7 @@ internal static class DirectConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
-                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row, relu);
+                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row, relu, 0, oc);
                 }
             }
             finally
@@ -77,14 +102,14 @@ internal static class DirectConv3x3
                 x.Slice((ci * h + r) * w, w).CopyTo(pad.Slice((ci * (h + 2) + r + 1) * wp + 1, w));
     }
 
-    // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image
-    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf, bool relu)
+    // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image, output channels [oStart, oEnd) (whole blocks of 8)
+    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf, bool relu, int oStart, int oEnd)
     {
         int wp = PaddedWidth(w), chunks = (w + V - 1) / V, hw = h * w;
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
-        for (int o0 = 0; o0 < oc; o0 += OB)
+        for (int o0 = oStart; o0 < oEnd; o0 += OB)
         {
             for (int r = 0; r < h; r++)
             {

@@ -46,14 +46,115 @@ public static class Parallelism
             body(0, 0, n);
             return 1;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+        if (!WorkerPool.TryRun(n, chunks, body))
         {
-            int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
-            body(c, start, end);
-        });
+            // the pool is busy (another thread's kernel, or a kernel inside a kernel): the .NET thread pool
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
+            {
+                int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
+                body(c, start, end);
+            });
+        }
         return chunks;
     }
 
     /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items.</summary>
     internal static int Chunks(int n) => Math.Max(1, Math.Min(MaxThreads, n));
+
+    /// <summary>
+    /// Dedicated workers (one fewer than the processors) that spin briefly between kernels before they sleep, so a
+    /// kernel's chunks start in well under a microsecond where the thread pool takes several (what batch-1 latency
+    /// and the ~30 kernels of a training step pay). The caller runs chunks too; a chunk's result does not depend on
+    /// which thread runs it.
+    /// </summary>
+    private static class WorkerPool
+    {
+        private const long SpinTicks = 200 * TimeSpan.TicksPerMillisecond / 1000; // 200 us
+        private static readonly int s_workers = Math.Max(0, Environment.ProcessorCount - 1);
+        private static readonly SemaphoreSlim s_wake = new(0);
+        private static Job? s_job;
+        private static int s_generation;
+        private static int s_sleepers;
+        private static int s_busy;
+        private static int s_started;
+
+        private sealed class Job(int n, int chunks, Action<int, int, int> body)
+        {
+            public readonly int N = n, Chunks = chunks;
+            public readonly Action<int, int, int> Body = body;
+            public int Next;
+            public int Remaining = chunks;
+            public System.Runtime.ExceptionServices.ExceptionDispatchInfo? Error;
+
+            // takes chunks until none is left
+            public void Work()
+            {
+                while (true)
+                {
+                    int c = Interlocked.Increment(ref Next) - 1;
+                    if (c >= Chunks) return;
+                    try
+                    {
+                        Body(c, (int)((long)N * c / Chunks), (int)((long)N * (c + 1) / Chunks));
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref Error, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e), null);
+                    }
+                    Interlocked.Decrement(ref Remaining);
+                }
+            }
+        }
+
+        public static bool TryRun(int n, int chunks, Action<int, int, int> body)
+        {
+            if (s_workers == 0 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0) return false;
+            try
+            {
+                if (Interlocked.CompareExchange(ref s_started, 1, 0) == 0)
+                {
+                    for (int i = 0; i < s_workers; i++)
+                        new Thread(Loop) { IsBackground = true, Name = $"Sharpgrad worker {i + 1}" }.Start();
+                }
+                var job = new Job(n, chunks, body);
+                Volatile.Write(ref s_job, job);
+                Interlocked.Increment(ref s_generation);
+                int sleeping = Interlocked.Exchange(ref s_sleepers, 0);
+                if (sleeping > 0) s_wake.Release(sleeping);
+                job.Work();
+                var spin = new SpinWait();
+                while (Volatile.Read(ref job.Remaining) > 0) spin.SpinOnce(-1);
+                job.Error?.Throw();
+                return true;
+            }
+            finally
+            {
+                Volatile.Write(ref s_busy, 0);
+            }
+        }
+
+        private static void Loop()
+        {
+            int seen = Volatile.Read(ref s_generation);
+            while (true)
+            {
+                long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+                int g;
+                while ((g = Volatile.Read(ref s_generation)) == seen)
+                {
+                    if (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                    {
+                        Thread.SpinWait(20);
+                        continue;
+                    }
+                    // idle: sleep until a job is posted (a permit left over from a race only costs one extra check)
+                    Interlocked.Increment(ref s_sleepers);
+                    if (Volatile.Read(ref s_generation) == seen) s_wake.Wait();
+                    until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+                }
+                seen = g;
+                Volatile.Read(ref s_job)?.Work();
+            }
+        }
+    }
 }

@@ -79,6 +79,8 @@ public sealed class DirectConv3x3Tests
     [InlineData(1, 5, 8, 7, 19)]
     [InlineData(2, 8, 24, 3, 40)]
     [InlineData(2, 2, 8, 5, 3)]   // a row narrower than the spill: every row through the buffer
+    [InlineData(1, 3, 16, 32, 32)]  // one image (batch-1 latency)
+    [InlineData(1, 16, 24, 14, 14)]
     public void ForwardAndInputGradientEqualReference(int n, int c, int oc, int h, int w)
     {
         var gen = new Generator((ulong)(c * 31 + w));
