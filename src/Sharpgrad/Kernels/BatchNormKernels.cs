@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
 
@@ -8,35 +9,82 @@ namespace Sharpgrad.Kernels;
 /// </summary>
 internal static class BatchNormKernels
 {
-    // x: (N,C,S) -> mean: (C), var: (C) biased, accumulated in double
+    // x: (N,C,S) -> mean: (C), var: (C) biased. One pass: per row, sum(x - k) and sum((x - k)^2) in T around k, the
+    // mean of the channel's first row (the shift keeps the variance accurate when |mean| >> std), rows added in double.
     public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
         for (int ch = c0; ch < c1; ch++)
         {
-            double sum = 0;
+            T k = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(ch * s, s)) / T.CreateChecked(s);
+            double sum = 0, sq = 0;
             for (int i = 0; i < n; i++)
             {
-                var row = x.Slice((i * c + ch) * s, s);
-                sum += double.CreateChecked(System.Numerics.Tensors.TensorPrimitives.Sum(row));
+                var (rs, rq) = ShiftedSums(x.Slice((i * c + ch) * s, s), k);
+                sum += rs;
+                sq += rq;
             }
-            double m = sum / count, sq = 0;
-            T mt = T.CreateChecked(m);
-            T[] tmp = System.Buffers.ArrayPool<T>.Shared.Rent(s);
-            for (int i = 0; i < n; i++)
-            {
-                // per row in T, vectorized: sum((x - m)^2); rows are added in double
-                var d = tmp.AsSpan(0, s);
-                System.Numerics.Tensors.TensorPrimitives.Subtract(x.Slice((i * c + ch) * s, s), mt, d);
-                sq += double.CreateChecked(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<T>(d));
-            }
-            System.Buffers.ArrayPool<T>.Shared.Return(tmp);
-            mean[ch] = m;
-            var[ch] = sq / count;
+            double d = sum / count;
+            mean[ch] = double.CreateChecked(k) + d;
+            var[ch] = Math.Max(0, sq / count - d * d);
         }
     }
 
-    // x: (N,C,S), per-channel mean, invstd, gamma?, beta? -> y: (N,C,S) = (x - mean) invstd gamma + beta
+    // a b + c, fused, for float or double lanes
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
+            : Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>()
+            : Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+
+    // sum(x - k), sum((x - k)^2) of one row
+    private static (double Sum, double Squares) ShiftedSums<T>(ReadOnlySpan<T> x, T k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        T sum = T.Zero, sq = T.Zero;
+        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<T>.Count)
+        {
+            var kv = Vector512.Create(k);
+            Vector512<T> vs = Vector512<T>.Zero, vq = Vector512<T>.Zero;
+            for (; i + Vector512<T>.Count <= x.Length; i += Vector512<T>.Count)
+            {
+                var d = Vector512.Create(x.Slice(i, Vector512<T>.Count)) - kv;
+                vs += d;
+                vq = Fma(d, d, vq);
+            }
+            sum = Vector512.Sum(vs);
+            sq = Vector512.Sum(vq);
+        }
+        else if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<T>.Count)
+        {
+            var kv = Vector256.Create(k);
+            Vector256<T> vs = Vector256<T>.Zero, vq = Vector256<T>.Zero;
+            for (; i + Vector256<T>.Count <= x.Length; i += Vector256<T>.Count)
+            {
+                var d = Vector256.Create(x.Slice(i, Vector256<T>.Count)) - kv;
+                vs += d;
+                vq = Fma(d, d, vq);
+            }
+            sum = Vector256.Sum(vs);
+            sq = Vector256.Sum(vq);
+        }
+        for (; i < x.Length; i++)
+        {
+            T d = x[i] - k;
+            sum += d;
+            sq += d * d;
+        }
+        return (double.CreateChecked(sum), double.CreateChecked(sq));
+    }
+
+    // x: (N,C,S), per-channel mean, invstd, gamma?, beta? -> y: (N,C,S) = (x - mean) invstd gamma + beta, one
+    // multiply-add per element
     public static void Normalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -47,15 +95,82 @@ internal static class BatchNormKernels
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * s;
-                System.Numerics.Tensors.TensorPrimitives.Multiply(x.Slice(o, s), scale, y.Slice(o, s));
-                System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(o, s), shift, y.Slice(o, s));
+                Affine(x.Slice(o, s), scale, default, T.Zero, shift, y.Slice(o, s));
             }
         }
     }
 
+    // y = a u + b v + k (v may be empty: y = a u + k), vectorized with a scalar tail
+    private static void Affine<T>(ReadOnlySpan<T> u, T a, ReadOnlySpan<T> v, T b, T k, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0, len = u.Length;
+        bool two = !v.IsEmpty;
+        if (Vector512.IsHardwareAccelerated && len >= Vector512<T>.Count)
+        {
+            var av = Vector512.Create(a);
+            var bv = Vector512.Create(b);
+            var kv = Vector512.Create(k);
+            for (; i + Vector512<T>.Count <= len; i += Vector512<T>.Count)
+            {
+                var acc = two ? Fma(Vector512.Create(v.Slice(i, Vector512<T>.Count)), bv, kv) : kv;
+                Fma(Vector512.Create(u.Slice(i, Vector512<T>.Count)), av, acc).CopyTo(y.Slice(i, Vector512<T>.Count));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && len >= Vector256<T>.Count)
+        {
+            var av = Vector256.Create(a);
+            var bv = Vector256.Create(b);
+            var kv = Vector256.Create(k);
+            for (; i + Vector256<T>.Count <= len; i += Vector256<T>.Count)
+            {
+                var acc = two ? Fma(Vector256.Create(v.Slice(i, Vector256<T>.Count)), bv, kv) : kv;
+                Fma(Vector256.Create(u.Slice(i, Vector256<T>.Count)), av, acc).CopyTo(y.Slice(i, Vector256<T>.Count));
+            }
+        }
+        for (; i < len; i++) y[i] = T.FusedMultiplyAdd(u[i], a, two ? T.FusedMultiplyAdd(v[i], b, k) : k);
+    }
+
+    // sum(dy), sum(dy x) of one row, in one pass
+    private static (double Sum, double Dot) SumAndDot<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        T sum = T.Zero, dot = T.Zero;
+        if (Vector512.IsHardwareAccelerated && dy.Length >= Vector512<T>.Count)
+        {
+            Vector512<T> vs = Vector512<T>.Zero, vd = Vector512<T>.Zero;
+            for (; i + Vector512<T>.Count <= dy.Length; i += Vector512<T>.Count)
+            {
+                var g = Vector512.Create(dy.Slice(i, Vector512<T>.Count));
+                vs += g;
+                vd = Fma(g, Vector512.Create(x.Slice(i, Vector512<T>.Count)), vd);
+            }
+            sum = Vector512.Sum(vs);
+            dot = Vector512.Sum(vd);
+        }
+        else if (Vector256.IsHardwareAccelerated && dy.Length >= Vector256<T>.Count)
+        {
+            Vector256<T> vs = Vector256<T>.Zero, vd = Vector256<T>.Zero;
+            for (; i + Vector256<T>.Count <= dy.Length; i += Vector256<T>.Count)
+            {
+                var g = Vector256.Create(dy.Slice(i, Vector256<T>.Count));
+                vs += g;
+                vd = Fma(g, Vector256.Create(x.Slice(i, Vector256<T>.Count)), vd);
+            }
+            sum = Vector256.Sum(vs);
+            dot = Vector256.Sum(vd);
+        }
+        for (; i < dy.Length; i++)
+        {
+            sum += dy[i];
+            dot += dy[i] * x[i];
+        }
+        return (double.CreateChecked(sum), double.CreateChecked(dot));
+    }
+
     // dy, x: (N,C,S) -> dx: (N,C,S)?, dgamma: (C)?, dbeta: (C)?; training uses batch statistics.
     // With xhat = (x - m) invstd: sum(dy xhat) = invstd (sum(dy x) - m sum(dy)), and
-    // dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M) = A dy + B x + C per channel (vectorized row passes).
+    // dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M) = A dy + B x + C per channel: one pass for the two
+    // sums, one for dx.
     public static void Backward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, bool training, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -66,8 +181,9 @@ internal static class BatchNormKernels
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * s;
-                sumDy += double.CreateChecked(System.Numerics.Tensors.TensorPrimitives.Sum(dy.Slice(o, s)));
-                sumDyX += double.CreateChecked(System.Numerics.Tensors.TensorPrimitives.Dot(dy.Slice(o, s), x.Slice(o, s)));
+                var (rs, rd) = SumAndDot(dy.Slice(o, s), x.Slice(o, s));
+                sumDy += rs;
+                sumDyX += rd;
             }
             double sumDyXhat = inv * (sumDyX - m * sumDy);
             if (!dgamma.IsEmpty) dgamma[ch] = T.CreateChecked(sumDyXhat);
@@ -80,13 +196,7 @@ internal static class BatchNormKernels
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * s;
-                var d = dx.Slice(o, s);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Slice(o, s), at, d);
-                if (training)
-                {
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(x.Slice(o, s), bt, d, d);
-                    System.Numerics.Tensors.TensorPrimitives.Add(d, ct, d);
-                }
+                Affine(dy.Slice(o, s), at, training ? x.Slice(o, s) : default, bt, ct, dx.Slice(o, s));
             }
         }
     }

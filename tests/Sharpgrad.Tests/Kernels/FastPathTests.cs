@@ -45,6 +45,28 @@ public sealed class FastPathTests
 public sealed class BatchNormKernelTests
 {
     [Theory]
+    [InlineData(0.0, 1.0)]
+    [InlineData(1000.0, 0.01)] // |mean| far above the spread: a naive one-pass variance loses it
+    public void StatisticsMatchTwoPassDoubleEvenFarFromZero(double offset, double spread)
+    {
+        const int n = 3, c = 2, s = 37;
+        var g = new Generator(31);
+        var x = Enumerable.Range(0, n * c * s).Select(_ => (float)(offset + spread * g.NextNormal())).ToArray();
+        x[0] = (float)(offset + 40 * spread); // an outlier in the first row
+        var mean = new double[c];
+        var variance = new double[c];
+        BatchNormKernels.Statistics<float>(x, n, c, s, mean, variance, 0, c);
+        for (int ch = 0; ch < c; ch++)
+        {
+            var v = Enumerable.Range(0, n).SelectMany(i => x.Skip((i * c + ch) * s).Take(s)).Select(f => (double)f).ToArray();
+            double m = v.Average(), var = v.Sum(d => (d - m) * (d - m)) / v.Length;
+            Assert.True(Math.Abs(mean[ch] - m) <= 1e-6 * (1 + Math.Abs(m)), $"mean {mean[ch]} vs {m}");
+            Assert.True(Math.Abs(variance[ch] - var) <= 1e-3 * var, $"variance {variance[ch]} vs {var}");
+        }
+    }
+
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void VectorizedBackwardEqualsReference(bool training)
