@@ -8,6 +8,8 @@ namespace Sharpgrad.Bench;
 /// <summary>Where a training step's time goes: each layer's forward and backward timed on its own (--profile).</summary>
 internal static class LayerProfile
 {
+    private const int WarmUpMs = 400;
+
     public static void Run(int c, int h, int batch, int iterations)
     {
         var g = new Sharpgrad.Generator(1);
@@ -34,10 +36,11 @@ internal static class LayerProfile
                 input.Grad = null;
                 foreach (var p in layer.Parameters()) p.Grad = null;
             }
-            for (int w = 0; w < 40; w++)
+            // past tiered JIT: methods reach optimized code only after ~100 ms of calls
+            for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;)
             {
                 using var warm = Sharpgrad.TensorScope.Begin();
-                layer.Forward(input).Sum().Backward(); // past tiered JIT
+                layer.Forward(input).Sum().Backward();
                 ClearGrads();
             }
             // the median of the iterations: robust to the other work on a shared machine
@@ -94,7 +97,8 @@ internal static class LayerProfile
         {
             var layer = model.Layers[i];
             var f = new double[iterations];
-            for (int w = 0; w < 200; w++) using (Sharpgrad.TensorScope.Begin()) layer.Forward(inputs[i]);
+            for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;)
+                using (Sharpgrad.TensorScope.Begin()) layer.Forward(inputs[i]);
             for (int it = 0; it < iterations; it++)
             {
                 using var scope = Sharpgrad.TensorScope.Begin();
@@ -105,6 +109,8 @@ internal static class LayerProfile
             total += Median(f);
             Console.WriteLine($"  {i} {layer.TypeName,-12} {Median(f),9:F1}");
         }
+        for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;)
+            using (Sharpgrad.TensorScope.Begin()) model.Forward(x);
         var whole = new double[iterations];
         for (int it = 0; it < iterations; it++)
         {
@@ -113,7 +119,14 @@ internal static class LayerProfile
             model.Forward(x);
             whole[it] = sw.Elapsed.TotalMicroseconds;
         }
-        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (Conv2d+ReLU fused) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s");
+        var loop = Stopwatch.StartNew();
+        for (int it = 0; it < iterations; it++)
+        {
+            using var scope = Sharpgrad.TensorScope.Begin();
+            model.Forward(x);
+        }
+        double mean = loop.Elapsed.TotalMicroseconds / iterations;
+        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (Conv2d+ReLU fused) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s; back to back {mean:F1} us");
     }
 
     private static double Median(double[] v)

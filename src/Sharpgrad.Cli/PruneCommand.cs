@@ -19,7 +19,7 @@ internal static class PruneCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
         var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | obd (global on second-order saliency w^2 E[g^2]) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
-        var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all; the pruning steps fall in the first half.", DefaultValueFactory = _ => 3 };
+        var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all, on the training images less the 5,000 held out for validation; the pruning steps fall in the first --prune-window of them.", DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 5 };
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.007 };
         var sweep = new Option<bool>("--sweep") { Description = "Only run the sensitivity sweep: the table, sensitivity.csv and sensitivity.png." };
@@ -54,6 +54,14 @@ internal static class PruneCommand
             if (r.GetValue(steps) < 1) throw new ArgumentException($"--steps: expected a positive number, got {r.GetValue(steps)}.");
             if (!(r.GetValue(finetune) >= 0)) throw new ArgumentException($"--finetune-epochs: expected a non-negative number, got {r.GetValue(finetune)}.");
             if (!(r.GetValue(lr) > 0)) throw new ArgumentException($"--lr: expected a positive number, got {r.GetValue(lr)}.");
+            int bs = r.GetValue(batchSize);
+            if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
+            double kd = r.GetValue(distill);
+            if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
+            double win = r.GetValue(window);
+            if (!(win >= 0 && win <= 1)) throw new ArgumentException($"--prune-window: expected a fraction in [0, 1], got {win}.");
+            double temp = r.GetValue(temperature);
+            if (!(temp > 0)) throw new ArgumentException($"--temperature: expected a positive number, got {temp}.");
             Sharpgrad.Parallelism.MaxThreads = t;
 
             var loaded = RunFiles.Load(ckpt);
@@ -91,16 +99,8 @@ internal static class PruneCommand
                 output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value * 100:F1}%"))));
             }
             var transforms = loaded.Recipe.TrainingTransforms(loaded.Normalize);
-            int bs = r.GetValue(batchSize);
-            if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
             var trainLoader = new DataLoader(fineTuneSet, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
             output.WriteLine($"pruning to {target * 100:F0}% ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all on {fineTuneSet.Count:N0} images");
-            double win = r.GetValue(window);
-            if (!(win >= 0 && win <= 1)) throw new ArgumentException($"--prune-window: expected a fraction in [0, 1], got {win}.");
-            double temp = r.GetValue(temperature);
-            if (!(temp > 0)) throw new ArgumentException($"--temperature: expected a positive number, got {temp}.");
-            double kd = r.GetValue(distill);
-            if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
             var teacher = kd > 0 ? RunFiles.Load(ckpt).Model : null;
             GradualPruning.Run(loaded.Model, trainLoader, m, target!.Value, r.GetValue(steps), r.GetValue(finetune), r.GetValue(lr), sens,
                 new FineTuneObserver(output), new Generator(r.GetValue(seed)), pruneWindow: win, teacher: teacher, temperature: temp, distillWeight: kd);

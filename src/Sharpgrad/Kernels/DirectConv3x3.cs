@@ -25,9 +25,17 @@ internal static class DirectConv3x3
     // w: (OC,C,3,3) -> (C,3,3,OC), so a block of output channels reads contiguous weights
     public static float[] TransposeWeights(ReadOnlySpan<float> w, int oc, int c)
     {
-        var t = new float[w.Length];
-        for (int o = 0; o < oc; o++)
-            for (int k = 0; k < c * 9; k++) t[k * oc + o] = w[o * c * 9 + k];
+        // runs on every call (a batch-1 forward feels it): written in order, without bounds checks
+        var t = GC.AllocateUninitializedArray<float>(oc * c * 9);
+        if (w.Length < t.Length) throw new ArgumentException($"TransposeWeights: expected {t.Length} weights, got {w.Length}.");
+        ref float src = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetArrayDataReference(t);
+        int kk = c * 9;
+        for (int k = 0; k < kk; k++)
+        {
+            ref float row = ref Unsafe.Add(ref dst, k * oc);
+            for (int o = 0; o < oc; o++) Unsafe.Add(ref row, o) = Unsafe.Add(ref src, o * kk + k);
+        }
         return t;
     }
 
