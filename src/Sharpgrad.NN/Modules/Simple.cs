@@ -1,3 +1,5 @@
+using Sharpgrad.Autograd;
+
 namespace Sharpgrad.NN;
 
 /// <summary>Flattens dimensions from <see cref="StartDim"/> on: (N, C, H, W) -> (N, C*H*W).</summary>
@@ -124,7 +126,12 @@ public sealed class Sequential : Module
     /// <summary>Layer <paramref name="index"/>.</summary>
     public Module this[int index] => _layers[index];
 
-    /// <summary>Runs the layers in order; a Conv2d followed by a ReLU runs as one fused op (same values and gradients).</summary>
+    /// <summary>
+    /// Runs the layers in order, with two rewrites that give bitwise the same values and gradients: a Conv2d followed
+    /// by a ReLU runs as one fused op; when gradients are recorded and a MaxPool2d follows them, the ReLU runs after
+    /// the pooling instead (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same
+    /// position), so the backward pass masks the 4x smaller pooled gradient instead of the convolution's whole output.
+    /// </summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
@@ -132,6 +139,12 @@ public sealed class Sequential : Module
         {
             if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
             {
+                if (i + 2 < _layers.Count && _layers[i + 2] is MaxPool2d pool && GradMode.IsEnabled && (input.RequiresGrad || conv.Weight.Data.RequiresGrad))
+                {
+                    x = pool.Forward(conv.Forward(x)).Relu();
+                    i += 2;
+                    continue;
+                }
                 x = conv.ForwardRelu(x);
                 i++;
                 continue;
