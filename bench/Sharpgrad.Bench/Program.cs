@@ -9,7 +9,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // The side-by-side benchmark: the exam CNN in Sharpgrad and in TorchSharp (libtorch), same weights, alternating runs.
-// Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--json FILE] [--only FIGURE-SUBSTRING]
+// Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--batch N[,N...]] [--json FILE] [--only FIGURE-SUBSTRING]
 //        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
 if (args.Length > 0 && args[0] == "--kernels")
@@ -27,16 +27,29 @@ if (args.Length > 0 && args[0] == "--profile")
 int threads = Environment.ProcessorCount, reps = 7;
 bool quick = false;
 string? jsonPath = null, only = null;
+int[]? batches = null;
 for (int i = 0; i < args.Length; i++)
 {
-    switch (args[i])
+    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]}: expected a value after it");
+    int Positive(string option, string text) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0
+        ? v : throw new ArgumentException($"{option}: expected a positive whole number, got '{text}'");
+    try
     {
-        case "--threads": threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-        case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-        case "--quick": quick = true; break;
-        case "--json": jsonPath = args[++i]; break;
-        case "--only": only = args[++i]; break;
-        default: Console.Error.WriteLine($"unknown argument {args[i]}; expected --threads N, --reps N, --quick, --json FILE, --only TEXT"); return 2;
+        switch (args[i])
+        {
+            case "--threads": threads = Positive("--threads", Value()); break;
+            case "--reps": reps = Positive("--reps", Value()); break;
+            case "--batch": batches = [.. Value().Split(',').Select(b => Positive("--batch", b))]; break;
+            case "--quick": quick = true; break;
+            case "--json": jsonPath = Value(); break;
+            case "--only": only = Value(); break;
+            default: throw new ArgumentException($"unknown argument {args[i]}; expected --threads N, --reps N, --batch N[,N...], --quick, --json FILE, --only TEXT");
+        }
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine("error: " + e.Message);
+        return 2;
     }
 }
 if (quick) reps = Math.Min(reps, 3);
@@ -47,15 +60,22 @@ torch.set_num_threads(threads);
 torch.set_num_interop_threads(1);
 Console.WriteLine($"threads {threads}, {reps} repetitions per engine, alternating; {Environment.ProcessorCount} cores, AVX-512: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
 
-var figures = new (string Name, int C, int H, int Batch, string Kind)[]
-{
-    ("train 3x32x32 b64", 3, 32, 64, "train"),
-    ("train 3x32x32 b256", 3, 32, 256, "train"),
-    ("inference 3x32x32 b256", 3, 32, 256, "infer"),
-    ("latency 3x32x32 b1", 3, 32, 1, "latency"),
-    ("train 1x28x28 b64", 1, 28, 64, "train"),
-    ("inference 1x28x28 b256", 1, 28, 256, "infer"),
-};
+// the issue's six figures, or with --batch, training and inference of both inputs at each given batch size
+var figures = batches is null
+    ? new (string Name, int C, int H, int Batch, string Kind)[]
+    {
+        ("train 3x32x32 b64", 3, 32, 64, "train"),
+        ("train 3x32x32 b256", 3, 32, 256, "train"),
+        ("inference 3x32x32 b256", 3, 32, 256, "infer"),
+        ("latency 3x32x32 b1", 3, 32, 1, "latency"),
+        ("train 1x28x28 b64", 1, 28, 64, "train"),
+        ("inference 1x28x28 b256", 1, 28, 256, "infer"),
+    }
+    : [.. batches.SelectMany(b => new[] { (3, 32), (1, 28) }.SelectMany(s => new[]
+    {
+        ($"train {s.Item1}x{s.Item2}x{s.Item2} b{b}", s.Item1, s.Item2, b, "train"),
+        (b == 1 ? $"latency {s.Item1}x{s.Item2}x{s.Item2} b1" : $"inference {s.Item1}x{s.Item2}x{s.Item2} b{b}", s.Item1, s.Item2, b, b == 1 ? "latency" : "infer"),
+    }))];
 var records = new List<Dictionary<string, object>>();
 Console.WriteLine($"{"figure",-24} {"unit",-6} {"sharpgrad (median, min-max)",-30} {"torchsharp (median, min-max)",-30} ratio");
 foreach (var f in figures)
