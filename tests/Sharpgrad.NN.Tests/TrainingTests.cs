@@ -42,6 +42,16 @@ public sealed class TrainingTests
         Trainer.TrainEpoch(a, loader, optA, null, 1, 1);
         Assert.All(a.Parameters(), p => Assert.Null(p.Grad)); // pooled gradients are cleared with their scope
 
+        // a parameter left out of the optimizer still gets a gradient each step: it must not outlive the step either
+        var frozen = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
+        var firstConv = frozen.Parameters().Take(2).ToList();
+        var before = firstConv[0].Data.ToArray();
+        var optF = new AdamW(frozen.Parameters().Skip(2), 0.01);
+        Trainer.TrainEpoch(frozen, loader, optF, null, 0, 1);
+        Trainer.TrainEpoch(frozen, loader, optF, null, 1, 1);
+        Assert.Equal(before, firstConv[0].Data.ToArray());
+        Assert.Null(firstConv[0].Grad);
+
         // the same steps written out, without a scope
         var b = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
         var optB = new AdamW(b.Parameters(), 0.01);

@@ -199,7 +199,8 @@ public sealed class Trainer
                 optimizer.Step();
                 if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
                 correct += CountCorrect(logits, batch.Labels);
-                optimizer.ZeroGrad(); // the gradients live in the scope's pool
+                model.ZeroGrad(); // the gradients live in the scope's pool (frozen parameters' too)
+                optimizer.ZeroGrad();
             }
             scheduler?.Step();
             lossSum += l * n;
