@@ -83,6 +83,9 @@ foreach (var f in figures)
     if (only is not null && !f.Name.Contains(only, StringComparison.Ordinal)) continue;
     var sg = new SharpgradRunner(f.C, f.H, f.Batch, f.Kind);
     using var ts = new TorchRunner(f.C, f.H, f.Batch, f.Kind, sg.Model);
+    // warm-up by time, so the first figure is not measured in tier-0 JIT code (tiering needs ~100 ms of calls)
+    for (var warm = Stopwatch.StartNew(); warm.ElapsedMilliseconds < (quick ? 150 : 400);) sg.Step();
+    for (var warm = Stopwatch.StartNew(); warm.ElapsedMilliseconds < (quick ? 150 : 400);) ts.Step();
     double target = quick ? 0.15 : 0.5; // seconds per repetition
     int iters = Math.Max(1, (int)(target / Math.Max(1e-6, Time(sg.Step, 3) / 3)));
     int itersT = Math.Max(1, (int)(target / Math.Max(1e-6, Time(ts.Step, 3) / 3)));
