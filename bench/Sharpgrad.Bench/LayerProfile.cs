@@ -64,11 +64,19 @@ internal static class LayerProfile
             Console.WriteLine($"  {i} {layer.TypeName,-12} forward {fm,8:F3}  backward {bm,8:F3}");
         }
         var logits = cur.Detach().RequiresGrad_();
+        void Loss()
+        {
+            using var scope = Sharpgrad.TensorScope.Begin();
+            Losses.CrossEntropy(logits, labels).Backward();
+            logits.Grad = null;
+        }
+        for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;) Loss();
         var s2 = Stopwatch.StartNew();
-        for (int it = 0; it < iterations; it++) Losses.CrossEntropy(logits, labels).Backward();
+        for (int it = 0; it < iterations; it++) Loss();
         double ce = s2.Elapsed.TotalMilliseconds / iterations;
         var opt = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
         foreach (var p in model.Parameters()) p.Grad = Sharpgrad.Tensor.OnesLike(p.Data);
+        for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;) opt.Step();
         s2.Restart();
         for (int it = 0; it < iterations; it++) opt.Step();
         double st = s2.Elapsed.TotalMilliseconds / iterations;
