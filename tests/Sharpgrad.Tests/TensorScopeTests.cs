@@ -75,15 +75,18 @@ public sealed class TensorScopeTests
     public void OutputsAndTheirViewsAreReleasedWithTheScopeAndCreationsAreNot()
     {
         var x = Tensor.Randn([64, 64], new Generator(1));
-        Tensor y, view, created, kept;
+        Tensor y, view, created, kept, keptScalar;
         using (TensorScope.Begin())
         {
             y = x.Mul(2).Relu();
             view = y.Transpose(0, 1);
             created = Tensor.Zeros([64, 64]);
             kept = TensorScope.Keep(view);
+            keptScalar = TensorScope.Keep(y.Sum());
             Assert.False(y.IsReleased);
         }
+        Assert.Empty(keptScalar.Shape);
+        Assert.Equal(x.Mul(2).Relu().Sum().Item(), keptScalar.Item());
         Assert.True(y.IsReleased);
         Assert.True(view.IsReleased);
         var e = Assert.Throws<ObjectDisposedException>(() => y.ToArray());

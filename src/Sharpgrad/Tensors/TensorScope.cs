@@ -17,7 +17,7 @@ namespace Sharpgrad;
 ///     loss.Backward();
 ///     optimizer.Step();
 ///     lossValue = loss.Item();
-///     optimizer.ZeroGrad(); // the gradients are pooled too
+///     model.ZeroGrad(); // the gradients are pooled too: clear every parameter's, not only the optimizer's
 /// }
 /// </code>
 /// </summary>
@@ -74,7 +74,8 @@ public sealed class TensorScope : IDisposable
     public static Tensor Keep(Tensor t)
     {
         ArgumentNullException.ThrowIfNull(t);
-        return t.DType == DType.Float32 ? Tensor.Wrap(t.ToArray(), t.Shape) : Tensor.Wrap(t.ToDoubleArray(), t.Shape);
+        var copy = t.DType == DType.Float32 ? Tensor.Wrap(t.ToArray()) : Tensor.Wrap(t.ToDoubleArray());
+        return copy.Reshape(t.Shape); // a view of the unpooled copy (also right for a zero-dimensional tensor)
     }
 
     /// <summary>Storage for an op output: from the pool inside a scope when large enough, else a new array (uninitialized either way).</summary>
