@@ -65,7 +65,7 @@ internal static class Gemm
     }
 
     // a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] -> c: (m,n) at c[i*ldc + j]; c += ab when accumulate
-    public static void Multiply<T>(int m, int n, int k,
+    public static unsafe void Multiply<T>(int m, int n, int k,
         ReadOnlySpan<T> a, int rsA, int csA,
         ReadOnlySpan<T> b, int rsB, int csB,
         Span<T> c, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
@@ -107,43 +107,35 @@ internal static class Gemm
         int kcMax = Math.Min(KC, k);
         T[] bPack = ArrayPool<T>.Shared.Rent(ncMax * kcMax);
         T[] aPack = ArrayPool<T>.Shared.Rent(Math.Min(MC, RoundUp(m, MR)) * kcMax);
-        T[] tile = ArrayPool<T>.Shared.Rent(MR * nr);
         try
         {
-            for (int jc = 0; jc < n; jc += NC)
+            fixed (T* cp = c)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                nint cAddr = (nint)cp;
+                int cLength = c.Length;
+                for (int jc = 0; jc < n; jc += NC)
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    PackB(b, rsB, csB, pc, kc, jc, nc, nr, bPack);
-                    for (int ic = 0; ic < m; ic += MC)
+                    int nc = Math.Min(NC, n - jc);
+                    int panels = (nc + nr - 1) / nr;
+                    for (int pc = 0; pc < k; pc += KC)
                     {
-                        int mc = Math.Min(MC, m - ic);
-                        PackA(a, rsA, csA, ic, mc, pc, kc, aPack);
-                        for (int jr = 0; jr < nc; jr += nr)
+                        int kc = Math.Min(KC, k - pc);
+                        PackB(b, rsB, csB, pc, kc, jc, nc, nr, bPack);
+                        for (int ic = 0; ic < m; ic += MC)
                         {
-                            int nrEff = Math.Min(nr, nc - jr);
-                            ref T pb = ref bPack[jr * kc];
-                            for (int ir = 0; ir < mc; ir += MR)
+                            int mc = Math.Min(MC, m - ic);
+                            PackA(a, rsA, csA, ic, mc, pc, kc, aPack);
+                            // the B panels of a block are independent: split them across threads when the block is big
+                            // enough (each C element is computed by the same calls either way, so the result is identical)
+                            if (panels > 1 && (long)mc * nc * kc >= ParallelMacs)
                             {
-                                int mrEff = Math.Min(MR, mc - ir);
-                                ref T pa = ref aPack[ir * kc];
-                                if (mrEff == MR && nrEff == nr)
-                                {
-                                    Micro(path, kc, ref pa, ref pb, ref c[(ic + ir) * ldc + jc + jr], ldc);
-                                }
-                                else
-                                {
-                                    Array.Clear(tile, 0, MR * nr);
-                                    Micro(path, kc, ref pa, ref pb, ref tile[0], nr);
-                                    for (int i = 0; i < mrEff; i++)
-                                    {
-                                        var dst = c.Slice((ic + ir + i) * ldc + jc + jr, nrEff);
-                                        var src = tile.AsSpan(i * nr, nrEff);
-                                        for (int j = 0; j < nrEff; j++) dst[j] += src[j];
-                                    }
-                                }
+                                int icc = ic, jcc = jc;
+                                Parallelism.For(panels, (_, p0, p1) =>
+                                    Panels(path, nr, kc, mc, icc, jcc, p0 * nr, Math.Min(nc, p1 * nr), aPack, bPack, new Span<T>((void*)cAddr, cLength), ldc));
+                            }
+                            else
+                            {
+                                Panels(path, nr, kc, mc, ic, jc, 0, nc, aPack, bPack, c, ldc);
                             }
                         }
                     }
@@ -154,6 +146,47 @@ internal static class Gemm
         {
             ArrayPool<T>.Shared.Return(bPack);
             ArrayPool<T>.Shared.Return(aPack);
+        }
+    }
+
+    /// <summary>Multiply-adds of one block below which it runs on one thread.</summary>
+    private const long ParallelMacs = 1 << 18;
+
+    // the microkernel over B panels [jr0, jr1) of packed block (ic, jc): c[ic.., jc+jr..] += aPack bPack
+    private static void Panels<T>(KernelPath path, int nr, int kc, int mc, int ic, int jc, int jr0, int jr1, T[] aPack, T[] bPack, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] tile = ArrayPool<T>.Shared.Rent(MR * nr);
+        try
+        {
+            for (int jr = jr0; jr < jr1; jr += nr)
+            {
+                int nrEff = Math.Min(nr, jr1 - jr);
+                ref T pb = ref bPack[jr * kc];
+                for (int ir = 0; ir < mc; ir += MR)
+                {
+                    int mrEff = Math.Min(MR, mc - ir);
+                    ref T pa = ref aPack[ir * kc];
+                    if (mrEff == MR && nrEff == nr)
+                    {
+                        Micro(path, kc, ref pa, ref pb, ref c[(ic + ir) * ldc + jc + jr], ldc);
+                    }
+                    else
+                    {
+                        Array.Clear(tile, 0, MR * nr);
+                        Micro(path, kc, ref pa, ref pb, ref tile[0], nr);
+                        for (int i = 0; i < mrEff; i++)
+                        {
+                            var dst = c.Slice((ic + ir + i) * ldc + jc + jr, nrEff);
+                            var src = tile.AsSpan(i * nr, nrEff);
+                            for (int j = 0; j < nrEff; j++) dst[j] += src[j];
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
             ArrayPool<T>.Shared.Return(tile);
         }
     }
@@ -309,7 +342,7 @@ internal static class Gemm
 internal static class GemmReference
 {
     // a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] -> c: (m,n) at c[i*ldc + j]
-    public static void Multiply<T>(int m, int n, int k,
+    public static unsafe void Multiply<T>(int m, int n, int k,
         ReadOnlySpan<T> a, int rsA, int csA,
         ReadOnlySpan<T> b, int rsB, int csB,
         Span<T> c, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>

@@ -37,25 +37,41 @@ public static class Parallelism
         return For(n, body);
     }
 
-    /// <summary>Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on each.</summary>
+    // > 0 while this thread runs a chunk: a kernel inside a kernel (a GEMM inside a per-image convolution) runs its
+    // chunks in order on this thread, since the outer kernel already keeps every core busy
+    [ThreadStatic] private static int t_depth;
+
+    /// <summary>
+    /// Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
+    /// each (in order on the calling thread when called from inside another kernel's chunk).
+    /// </summary>
     internal static int For(int n, Action<int, int, int> body)
     {
         int chunks = Math.Max(1, Math.Min(MaxThreads, n));
-        if (chunks == 1)
+        if (chunks == 1 || t_depth > 0)
         {
-            body(0, 0, n);
-            return 1;
+            for (int c = 0; c < chunks; c++) RunChunk(body, n, c, chunks);
+            return chunks;
         }
         if (!WorkerPool.TryRun(n, chunks, body))
         {
-            // the pool is busy (another thread's kernel, or a kernel inside a kernel): the .NET thread pool
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
-            {
-                int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
-                body(c, start, end);
-            });
+            // the pool is busy with another thread's kernel: the .NET thread pool
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => RunChunk(body, n, c, chunks));
         }
         return chunks;
+    }
+
+    private static void RunChunk(Action<int, int, int> body, int n, int c, int chunks)
+    {
+        t_depth++;
+        try
+        {
+            body(c, (int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
+        }
+        finally
+        {
+            t_depth--;
+        }
     }
 
     /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items.</summary>
@@ -95,7 +111,7 @@ public static class Parallelism
                     if (c >= Chunks) return;
                     try
                     {
-                        Body(c, (int)((long)N * c / Chunks), (int)((long)N * (c + 1) / Chunks));
+                        RunChunk(Body, N, c, Chunks);
                     }
                     catch (Exception e)
                     {
