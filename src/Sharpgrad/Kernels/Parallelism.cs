@@ -31,7 +31,7 @@ public static class Parallelism
     {
         if (work < MinParallelWork)
         {
-            body(0, 0, n);
+            RunChunk(body, n, 0, 1);
             return 1;
         }
         return For(n, body);
