@@ -110,6 +110,7 @@ public sealed class OptimizerTests
     {
         var p = new Parameter(Tensor.FromArray([1f, -2f, 0.5f]));
         Assert.Equal(0.1 * 3.5, Regularization.L1([p], 0.1).Item(), 6);
+        Assert.Equal(0.1 * 3.5, Regularization.L1Value([p], 0.1), 6);
         Assert.Equal(0.1 * 5.25, Regularization.L2([p], 0.1).Item(), 6);
         Regularization.L1([p], 1).Backward();
         Assert.Equal([1f, -1f, 1f], p.Grad!.ToArray());

@@ -251,4 +251,46 @@ public sealed class PruningTests
         Assert.True(Zeros(w => new Adam([w], 0.01), 0.01) >= 30);
         Assert.Equal(0, Zeros(w => new AdamW([w], 0.01, weightDecay: 0.1), 0));
     }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("rmsprop")]
+    [InlineData("rmsprop-centered")]
+    public void ProximalL1ThresholdIsTheStepSizeOfEachWeight(string kind)
+    {
+        // after two steps, each weight is soft-thresholded by lr * lambda / d, d the denominator of its own step
+        var p = new Parameter(Tensor.Randn([7, 5], new Generator(11)));
+        Optimizer opt = kind switch
+        {
+            "adam" => new Adam([p], 0.01),
+            "rmsprop" => new RmsProp([p], 0.01),
+            _ => new RmsProp([p], 0.01, centered: true),
+        };
+        for (int s = 0; s < 2; s++)
+        {
+            opt.ZeroGrad();
+            p.Data.Mul(Tensor.Randn([7, 5], new Generator(20 + (ulong)s))).Sum().Backward();
+            opt.Step();
+        }
+        var before = p.Data.ToDoubleArray();
+        var state = opt.StateDict().ToDictionary(e => e.Name, e => e.Value.ToDoubleArray());
+        const double lambda = 2.0;
+        opt.ProximalL1([p], lambda);
+        var after = p.Data.ToDoubleArray();
+        int zeros = 0;
+        for (int i = 0; i < before.Length; i++)
+        {
+            double d = kind switch
+            {
+                "adam" => Math.Sqrt(state["0.exp_avg_sq"][i]) / Math.Sqrt(1 - Math.Pow(0.999, 2)) + 1e-8,
+                "rmsprop" => Math.Sqrt(state["0.square_avg"][i]) + 1e-8,
+                _ => Math.Sqrt(state["0.square_avg"][i] - state["0.grad_avg"][i] * state["0.grad_avg"][i]) + 1e-8,
+            };
+            double t = 0.01 * lambda / d;
+            double expected = Math.Abs(before[i]) > t ? Math.Sign(before[i]) * (Math.Abs(before[i]) - t) : 0;
+            if (expected == 0) zeros++;
+            Assert.True(Math.Abs(expected - after[i]) <= 1e-5 + 1e-4 * Math.Abs(expected), $"{kind} weight {i}: expected {expected}, got {after[i]} (was {before[i]}, threshold {t})");
+        }
+        Assert.InRange(zeros, 1, before.Length - 1); // the case has weights on both sides of their threshold
+    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Sharpgrad.NN;
 
@@ -44,16 +45,15 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     public override double? CyclicMomentum { get => Beta1; set { if (value is double v) Beta1 = v; } }
 
-    // 1 / (sqrt(v / (1 - b2^t)) + eps): the per-element scale of Adam's step
-    private protected override ReadOnlySpan<T> StepScale<T>(Dictionary<string, Tensor> state)
+    // sqrt(v) / sqrt(1 - b2^t) + eps: the per-element denominator of Adam's step
+    private protected override bool StepDenominator<T>(Dictionary<string, Tensor> state, Span<T> denominator)
     {
-        if (!state.TryGetValue("exp_avg_sq", out var vt) || !state.TryGetValue("step", out var st)) return default;
-        var v = vt.AsSpan<T>();
+        if (!state.TryGetValue("exp_avg_sq", out var vt) || !state.TryGetValue("step", out var st)) return false;
         double bc2 = 1 - Math.Pow(Beta2, st.Item());
-        T s2 = C<T>(Math.Sqrt(bc2)), eps = C<T>(Eps);
-        var r = new T[v.Length];
-        for (int i = 0; i < r.Length; i++) r[i] = T.One / (T.Sqrt(v[i]) / s2 + eps);
-        return r;
+        TensorPrimitives.Sqrt<T>(vt.AsSpan<T>(), denominator);
+        TensorPrimitives.Divide(denominator, C<T>(Math.Sqrt(bc2)), denominator);
+        TensorPrimitives.Add(denominator, C<T>(Eps), denominator);
+        return true;
     }
 
     private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)

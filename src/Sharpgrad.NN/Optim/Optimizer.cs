@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Sharpgrad.NN;
 
@@ -73,20 +75,32 @@ public abstract class Optimizer
         }
     }
 
+    // w = sign(w) max(|w| - lr lambda / d, 0) with d the optimizer's per-element step denominator (1 when it has none)
     private void Shrink<T>(Span<T> w, Dictionary<string, Tensor> state, double lambda) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var scale = StepScale<T>(state);
         T basic = C<T>(Lr * lambda);
-        for (int i = 0; i < w.Length; i++)
+        var rented = ArrayPool<T>.Shared.Rent(2 * w.Length);
+        try
         {
-            T t = scale.IsEmpty ? basic : basic * scale[i];
-            T a = T.Abs(w[i]) - t;
-            w[i] = a > T.Zero ? T.CopySign(a, w[i]) : T.Zero;
+            Span<T> a = rented.AsSpan(0, w.Length), t = rented.AsSpan(w.Length, w.Length);
+            if (StepDenominator(state, t)) TensorPrimitives.Divide(basic, t, t);
+            else t.Fill(basic);
+            TensorPrimitives.Abs(w, a);
+            TensorPrimitives.Subtract(a, t, a);
+            TensorPrimitives.Max(a, T.Zero, a);
+            TensorPrimitives.CopySign(a, w, w);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rented);
         }
     }
 
-    /// <summary>Per-element factor on lr of the last step (empty: 1 everywhere), for <see cref="ProximalL1"/>.</summary>
-    private protected virtual ReadOnlySpan<T> StepScale<T>(Dictionary<string, Tensor> state) where T : unmanaged, IFloatingPointIeee754<T> => default;
+    /// <summary>
+    /// Writes the per-element denominator d of the last step (the step was lr * direction / d) into
+    /// <paramref name="denominator"/>, for <see cref="ProximalL1"/>; false when the step has none (plain SGD).
+    /// </summary>
+    private protected virtual bool StepDenominator<T>(Dictionary<string, Tensor> state, Span<T> denominator) where T : unmanaged, IFloatingPointIeee754<T> => false;
 
     /// <summary>Clears the gradients of every parameter.</summary>
     public void ZeroGrad()

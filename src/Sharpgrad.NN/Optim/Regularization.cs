@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Sharpgrad.NN;
 
 /// <summary>Penalties to add to a loss, and gradient clipping.</summary>
@@ -5,6 +7,20 @@ public static class Regularization
 {
     /// <summary>lambda * sum |w| over <paramref name="parameters"/>: pushes weights to exactly zero (sparse).</summary>
     public static Tensor L1(IEnumerable<Parameter> parameters, double lambda) => Penalty(parameters, lambda, p => p.Data.Abs().Sum(), "L1");
+
+    /// <summary>The value of <see cref="L1"/> as a number, without building a graph (for reporting a loss).</summary>
+    public static double L1Value(IEnumerable<Parameter> parameters, double lambda)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!(lambda >= 0)) throw new ArgumentOutOfRangeException(nameof(lambda), $"L1: strength must be non-negative, got {lambda}.");
+        double sum = 0;
+        foreach (var p in parameters)
+        {
+            var w = p.Data.Contiguous();
+            sum += w.DType == DType.Float32 ? TensorPrimitives.SumOfMagnitudes(w.AsSpan<float>()) : TensorPrimitives.SumOfMagnitudes(w.AsSpan<double>());
+        }
+        return lambda * sum;
+    }
 
     /// <summary>lambda * sum w^2 over <paramref name="parameters"/>: shrinks weights (small, not zero).</summary>
     public static Tensor L2(IEnumerable<Parameter> parameters, double lambda) => Penalty(parameters, lambda, p => p.Data.Mul(p.Data).Sum(), "L2");

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Sharpgrad.NN;
 
@@ -41,15 +42,23 @@ public sealed class RmsProp : Optimizer
     /// <inheritdoc/>
     public override double? CyclicMomentum { get => Momentum > 0 ? Momentum : null; set { if (value is double v && Momentum > 0) Momentum = v; } }
 
-    // 1 / (sqrt(v) + eps): the per-element scale of RMSprop's step (uncentered form)
-    private protected override ReadOnlySpan<T> StepScale<T>(Dictionary<string, Tensor> state)
+    // sqrt(v) + eps, or sqrt(v - mean(g)^2) + eps when centered: the per-element denominator of RMSprop's step
+    private protected override bool StepDenominator<T>(Dictionary<string, Tensor> state, Span<T> denominator)
     {
-        if (!state.TryGetValue("square_avg", out var vt)) return default;
-        var v = vt.AsSpan<T>();
-        T eps = C<T>(Eps);
-        var r = new T[v.Length];
-        for (int i = 0; i < r.Length; i++) r[i] = T.One / (T.Sqrt(v[i]) + eps);
-        return r;
+        if (!state.TryGetValue("square_avg", out var vt)) return false;
+        if (Centered && state.TryGetValue("grad_avg", out var mt))
+        {
+            var m = mt.AsSpan<T>();
+            TensorPrimitives.Multiply<T>(m, m, denominator);
+            TensorPrimitives.Subtract<T>(vt.AsSpan<T>(), denominator, denominator);
+            TensorPrimitives.Sqrt<T>(denominator, denominator);
+        }
+        else
+        {
+            TensorPrimitives.Sqrt<T>(vt.AsSpan<T>(), denominator);
+        }
+        TensorPrimitives.Add(denominator, C<T>(Eps), denominator);
+        return true;
     }
 
     private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)

@@ -24,8 +24,12 @@ public sealed record TrainOptions
     /// <summary>Weight decay (L2 in the gradient for sgd/rmsprop/adam, decoupled for adamw).</summary>
     public double WeightDecay { get; init; } = 0.01;
 
-    /// <summary>L1 penalty strength added to the loss over all weights.</summary>
-    public double L1 { get; init; }
+    /// <summary>
+    /// L1 penalty strength on the Conv2d and Linear weights, applied by its proximal step. The default recipe uses
+    /// 1e-4: the dense model is as accurate as without it (and keeps ~98% of its weights non-zero), but its small
+    /// weights sit nearer zero, so it loses less when pruned.
+    /// </summary>
+    public double L1 { get; init; } = 1e-4;
 
     /// <summary>Dropout probability before the FC layer (0: no dropout layer).</summary>
     public double Dropout { get; init; }

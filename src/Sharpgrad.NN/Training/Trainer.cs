@@ -190,8 +190,7 @@ public sealed class Trainer
                 var logits = model.Forward(batch.Images);
                 var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
                 l = loss.Item();
-                if (l1Weights is not null)
-                    using (Tensor.NoGrad()) l += Regularization.L1(l1Weights, l1).Item();
+                if (l1Weights is not null) l += Regularization.L1Value(l1Weights, l1);
                 if (!double.IsFinite(l))
                     throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
                 optimizer.ZeroGrad();
