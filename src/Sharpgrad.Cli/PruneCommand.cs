@@ -21,7 +21,7 @@ internal static class PruneCommand
         var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | obd (global on second-order saliency w^2 E[g^2]) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
         var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all, on the training images less the 5,000 held out for validation; the pruning steps fall in the first --prune-window of them.", DefaultValueFactory = _ => 3 };
         var steps = new Option<int>("--steps") { Description = "Pruning steps on a cubic schedule up to the target.", DefaultValueFactory = _ => 5 };
-        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.007 };
+        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (AdamW, cosine to zero).", DefaultValueFactory = _ => 0.01 };
         var sweep = new Option<bool>("--sweep") { Description = "Only run the sensitivity sweep: the table, sensitivity.csv and sensitivity.png." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (required when pruning; the sweep defaults to the checkpoint folder)." };
         var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
