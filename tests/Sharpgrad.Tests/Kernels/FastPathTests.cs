@@ -33,12 +33,7 @@ public sealed class FastPathTests
         x[5] = float.NaN;
         x[60] = float.NaN;
         x[61] = float.NaN;
-        float[] y1 = new float[planes * geo.L], y2 = new float[planes * geo.L];
-        int[] a1 = new int[y1.Length], a2 = new int[y1.Length];
-        PoolKernels.MaxForward<float>(x, y1, a1, planes, geo);
-        PoolKernels.MaxForward2x2<float>(x, y2, a2, planes, geo);
-        Assert.Equal(a1, a2);
-        Assert.Equal(y1, y2);
+        MaxPoolVectorTests.AssertMaxPool2x2MatchesReference(x, planes, geo);
     }
 }
 
@@ -146,6 +141,12 @@ public sealed class MaxPoolVectorTests
         int planes = 4, n = planes * h * w;
         var x = Enumerable.Range(0, n).Select(_ => (float)gen.NextInt(3)).ToArray(); // many ties
         x[n / 3] = float.NaN;
+        AssertMaxPool2x2MatchesReference(x, planes, geo);
+    }
+
+    // the 2x2 max-pool fast path == the reference: the same values and the same argmax
+    internal static void AssertMaxPool2x2MatchesReference(float[] x, int planes, Conv2dGeometry geo)
+    {
         float[] y1 = new float[planes * geo.L], y2 = new float[planes * geo.L];
         int[] a1 = new int[y1.Length], a2 = new int[y1.Length];
         PoolKernels.MaxForward<float>(x, y1, a1, planes, geo);
