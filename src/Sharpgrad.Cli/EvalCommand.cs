@@ -28,7 +28,7 @@ internal static class EvalCommand
             string? dir = dataArgs.Length > 1 ? dataArgs[1] : dataArgs.Length > 0 ? null : loaded.Recipe.DataDir;
             int t = r.GetValue(threads);
             if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
-            Sharpgrad.Parallelism.MaxThreads = t;
+            using var threadScope = Sharpgrad.Parallelism.UseThreads(t);
             var test = DataSources.Load(kind, dir).Test;
             if (test.Channels != loaded.Input[0] || test.Height != loaded.Input[1] || test.Width != loaded.Input[2])
                 throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but the model takes {string.Join("x", loaded.Input)}.");

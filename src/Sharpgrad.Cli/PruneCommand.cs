@@ -62,7 +62,7 @@ internal static class PruneCommand
             if (!(win >= 0 && win <= 1)) throw new ArgumentException($"--prune-window: expected a fraction in [0, 1], got {win}.");
             double temp = r.GetValue(temperature);
             if (!(temp > 0)) throw new ArgumentException($"--temperature: expected a positive number, got {temp}.");
-            Sharpgrad.Parallelism.MaxThreads = t;
+            using var threadScope = Sharpgrad.Parallelism.UseThreads(t);
 
             var loaded = RunFiles.Load(ckpt);
             var data = DataSources.Load(loaded.Recipe.Data, loaded.Recipe.DataDir);

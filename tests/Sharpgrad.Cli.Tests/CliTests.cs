@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Sharpgrad.Cli.Tests;
 
-[Collection("cli")] // the commands set process-wide state (kernel threads)
+[Collection("cli")] // one command at a time (each scopes its --threads to itself; training is CPU-bound)
 public sealed class CliTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "sharpgrad-cli-" + Guid.NewGuid().ToString("N"));

@@ -104,7 +104,6 @@ public sealed class Trainer
         }
         options.Validate();
         if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
-        Parallelism.MaxThreads = options.Threads;
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
         var trainer = new Trainer(options, data, outDir);
         if (resumeDir is not null) trainer.Restore(resumeDir);
@@ -134,9 +133,14 @@ public sealed class Trainer
         Scheduler?.SetStep(_startEpoch * TrainLoader.BatchCount);
     }
 
-    /// <summary>Trains the remaining epochs, evaluating and checkpointing after each; returns the final test evaluation.</summary>
+    /// <summary>
+    /// Trains the remaining epochs, evaluating and checkpointing after each; returns the final test evaluation. The
+    /// kernels use <see cref="TrainOptions.Threads"/> threads (a <see cref="Parallelism.UseThreads"/> scope: the
+    /// process-wide <see cref="Parallelism.MaxThreads"/> and other threads are left as they are).
+    /// </summary>
     public Evaluation Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
+        using var threads = Parallelism.UseThreads(Options.Threads);
         Directory.CreateDirectory(OutDir);
         Evaluation? last = null;
         for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)

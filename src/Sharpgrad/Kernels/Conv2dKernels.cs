@@ -112,7 +112,7 @@ internal static class Conv2dKernels
         int chunks = Parallelism.Chunks(n);
         T[][] partialW = dw is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[wsz]).ToArray();
         T[][] partialB = db is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[oc]).ToArray();
-        Parallelism.For(n, (chunk, start, end) =>
+        Parallelism.For(n, chunks, (chunk, start, end) =>
         {
             T[] col = ArrayPool<T>.Shared.Rent(g.Ckk * g.L);
             try

@@ -54,7 +54,7 @@ internal static class DirectConv3x3
     public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false)
     {
         int xs = c * h * w, ys = oc * h * w;
-        if (n < Parallelism.MaxThreads && oc > OB && (long)n * c * 9 * ys >= 200_000)
+        if (n < Parallelism.Threads && oc > OB && (long)n * c * 9 * ys >= 200_000)
         {
             // fewer images than threads (batch-1 latency): split each image's output channels instead
             int wpad = PaddedWidth(w);
@@ -184,7 +184,7 @@ internal static class DirectConv3x3
     {
         int xs = c * h * w, ys = oc * h * w, chunks = Parallelism.Chunks(n);
         var partial = new float[chunks][];
-        Parallelism.For(n, (chunk, start, end) =>
+        Parallelism.For(n, chunks, (chunk, start, end) =>
         {
             int wp = PaddedWidth(w), wq = wp - 2;
             float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);

@@ -2,13 +2,18 @@ namespace Sharpgrad;
 
 /// <summary>
 /// How many threads the kernels use. Work is split into a fixed number of contiguous chunks, so results are the
-/// same bit for bit from run to run for a given thread count.
+/// same bit for bit from run to run for a given thread count. <see cref="MaxThreads"/> sets the count for the whole
+/// process (as torch.set_num_threads); <see cref="UseThreads"/> overrides it for the code that runs inside its scope,
+/// so that two threads can run kernels with different counts without changing each other's results.
 /// </summary>
 public static class Parallelism
 {
     private static int s_maxThreads = Environment.ProcessorCount;
 
-    /// <summary>The number of threads kernels may use (default: the processor count).</summary>
+    // the innermost UseThreads scope on this logical thread (flows into async code and tasks it starts); 0: none
+    private static readonly AsyncLocal<int> s_scoped = new();
+
+    /// <summary>The number of threads kernels may use, process-wide (default: the processor count).</summary>
     public static int MaxThreads
     {
         get => s_maxThreads;
@@ -19,11 +24,50 @@ public static class Parallelism
         }
     }
 
+    /// <summary>
+    /// The number of threads a kernel started here uses: the innermost <see cref="UseThreads"/> scope's count, else
+    /// <see cref="MaxThreads"/>; inside a kernel's chunk, the count of the kernel that runs it.
+    /// </summary>
+    public static int Threads
+    {
+        get
+        {
+            if (t_depth > 0) return t_chunkThreads;
+            int scoped = s_scoped.Value;
+            return scoped > 0 ? scoped : s_maxThreads;
+        }
+    }
+
+    /// <summary>
+    /// Runs the kernels started inside the returned scope (on this thread, and in async code and tasks that flow from
+    /// it) with <paramref name="threads"/> threads, whatever <see cref="MaxThreads"/> says; other threads are not
+    /// affected. Dispose the scope to restore the previous count: <c>using (Parallelism.UseThreads(1)) { ... }</c>.
+    /// </summary>
+    public static IDisposable UseThreads(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"Parallelism.UseThreads: expected at least 1 thread, got {threads}.");
+        var scope = new ThreadsScope(s_scoped.Value);
+        s_scoped.Value = threads;
+        return scope;
+    }
+
+    private sealed class ThreadsScope(int previous) : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            s_scoped.Value = previous;
+        }
+    }
+
     /// <summary>Below this many elements of work, starting a second thread costs more than it saves (a batch-1 layer).</summary>
     internal const long MinParallelWork = 32768;
 
     /// <summary>
-    /// Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
+    /// Splits [0, n) into at most <see cref="Threads"/> contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
     /// each; with less than <see cref="MinParallelWork"/> elements of <paramref name="work"/> it runs one chunk on the
     /// calling thread. Only for bodies whose results do not depend on the chunking.
     /// </summary>
@@ -31,39 +75,50 @@ public static class Parallelism
     {
         if (work < MinParallelWork)
         {
-            RunChunk(body, n, 0, 1);
+            RunChunk(body, n, 0, 1, Threads);
             return 1;
         }
         return For(n, body);
     }
 
     // > 0 while this thread runs a chunk: a kernel inside a kernel (a GEMM inside a per-image convolution) runs its
-    // chunks in order on this thread, since the outer kernel already keeps every core busy
+    // chunks in order on this thread, since the outer kernel already keeps every core busy, and splits its work by
+    // the outer kernel's thread count (t_chunkThreads), whichever thread runs the chunk
     [ThreadStatic] private static int t_depth;
+    [ThreadStatic] private static int t_chunkThreads;
 
     /// <summary>
-    /// Splits [0, n) into at most MaxThreads contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
+    /// Splits [0, n) into at most <see cref="Threads"/> contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
     /// each (in order on the calling thread when called from inside another kernel's chunk).
     /// </summary>
-    internal static int For(int n, Action<int, int, int> body)
+    internal static int For(int n, Action<int, int, int> body) => For(n, Chunks(n), body);
+
+    /// <summary>
+    /// Splits [0, n) into exactly <paramref name="chunks"/> contiguous chunks (from <see cref="Chunks"/>, read once by
+    /// a kernel that sizes per-chunk partial sums by it) and runs <paramref name="body"/>(chunk, start, end) on each.
+    /// </summary>
+    internal static int For(int n, int chunks, Action<int, int, int> body)
     {
-        int chunks = Math.Max(1, Math.Min(MaxThreads, n));
+        if (chunks < 1 || chunks > Math.Max(1, n)) throw new ArgumentOutOfRangeException(nameof(chunks), $"Parallelism.For: expected 1 to {Math.Max(1, n)} chunks for {n} items, got {chunks}.");
+        int threads = Threads;
         if (chunks == 1 || t_depth > 0)
         {
-            for (int c = 0; c < chunks; c++) RunChunk(body, n, c, chunks);
+            for (int c = 0; c < chunks; c++) RunChunk(body, n, c, chunks, threads);
             return chunks;
         }
-        if (!WorkerPool.TryRun(n, chunks, body))
+        if (!WorkerPool.TryRun(n, chunks, threads, body))
         {
             // the pool is busy with another thread's kernel: the .NET thread pool
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => RunChunk(body, n, c, chunks));
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => RunChunk(body, n, c, chunks, threads));
         }
         return chunks;
     }
 
-    private static void RunChunk(Action<int, int, int> body, int n, int c, int chunks)
+    private static void RunChunk(Action<int, int, int> body, int n, int c, int chunks, int threads)
     {
+        int outerThreads = t_chunkThreads;
         t_depth++;
+        t_chunkThreads = threads;
         try
         {
             body(c, (int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
@@ -71,11 +126,12 @@ public static class Parallelism
         finally
         {
             t_depth--;
+            t_chunkThreads = outerThreads;
         }
     }
 
-    /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items.</summary>
-    internal static int Chunks(int n) => Math.Max(1, Math.Min(MaxThreads, n));
+    /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items here.</summary>
+    internal static int Chunks(int n) => Math.Max(1, Math.Min(Threads, n));
 
     /// <summary>
     /// Dedicated workers (one fewer than the processors) that spin briefly between kernels before they sleep, so a
@@ -94,9 +150,9 @@ public static class Parallelism
         private static int s_busy;
         private static int s_started;
 
-        private sealed class Job(int n, int chunks, Action<int, int, int> body)
+        private sealed class Job(int n, int chunks, int threads, Action<int, int, int> body)
         {
-            public readonly int N = n, Chunks = chunks;
+            public readonly int N = n, Chunks = chunks, Threads = threads;
             public readonly Action<int, int, int> Body = body;
             public int Next;
             public int Remaining = chunks;
@@ -111,7 +167,7 @@ public static class Parallelism
                     if (c >= Chunks) return;
                     try
                     {
-                        RunChunk(Body, N, c, Chunks);
+                        RunChunk(Body, N, c, Chunks, Threads);
                     }
                     catch (Exception e)
                     {
@@ -122,7 +178,7 @@ public static class Parallelism
             }
         }
 
-        public static bool TryRun(int n, int chunks, Action<int, int, int> body)
+        public static bool TryRun(int n, int chunks, int threads, Action<int, int, int> body)
         {
             if (s_workers == 0 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0) return false;
             try
@@ -130,9 +186,9 @@ public static class Parallelism
                 if (Interlocked.CompareExchange(ref s_started, 1, 0) == 0)
                 {
                     for (int i = 0; i < s_workers; i++)
-                        new Thread(Loop) { IsBackground = true, Name = $"Sharpgrad worker {i + 1}" }.Start();
+                        new Thread(Loop) { IsBackground = true, Name = $"Sharpgrad worker {i + 1}" }.UnsafeStart(); // no execution context (UseThreads scopes) flows in
                 }
-                var job = new Job(n, chunks, body);
+                var job = new Job(n, chunks, threads, body);
                 Volatile.Write(ref s_job, job);
                 Interlocked.Increment(ref s_generation);
                 int sleeping = Interlocked.Exchange(ref s_sleepers, 0);

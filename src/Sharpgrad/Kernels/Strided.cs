@@ -119,7 +119,7 @@ internal static class Elementwise
 
     private static void Split(int n, Action<int, int> body)
     {
-        if (n < ParallelThreshold || Parallelism.MaxThreads == 1) body(0, n);
+        if (n < ParallelThreshold || Parallelism.Threads == 1) body(0, n);
         else Parallelism.For(n, (_, start, end) => body(start, end));
     }
 

@@ -18,9 +18,7 @@ public sealed class Conv2dKernelTests
     {
         foreach (int threads in new[] { 1, 2 })
         {
-            int before = Parallelism.MaxThreads;
-            Parallelism.MaxThreads = threads;
-            try
+            using (Parallelism.UseThreads(threads)) // this thread only: tests in other classes run alongside
             {
                 var gen = new Generator((ulong)(n * 1000 + c * 100 + h));
                 var g = new Conv2dGeometry(c, h, w, k, k, stride, stride, pad, pad);
@@ -39,10 +37,6 @@ public sealed class Conv2dKernelTests
                 Close(rdx, dx);
                 Close(rdw, dw);
                 Close(rdb, db);
-            }
-            finally
-            {
-                Parallelism.MaxThreads = before;
             }
         }
     }

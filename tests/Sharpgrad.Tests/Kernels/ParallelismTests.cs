@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using Xunit;
+
+namespace Sharpgrad.Tests.Kernels;
+
+/// <summary>Thread counts: the process-wide setting, scoped overrides, and what a kernel's chunks see.</summary>
+public sealed class ParallelismTests
+{
+    [Fact]
+    public void UseThreadsOverridesTheCountInsideItsScopeAndRestoresItAfter()
+    {
+        int global = Parallelism.MaxThreads;
+        Assert.Equal(global, Parallelism.Threads);
+        using (Parallelism.UseThreads(3))
+        {
+            Assert.Equal(3, Parallelism.Threads);
+            using (Parallelism.UseThreads(1)) Assert.Equal(1, Parallelism.Threads);
+            Assert.Equal(3, Parallelism.Threads);
+            Assert.Equal(global, Parallelism.MaxThreads); // the process-wide value is not touched
+        }
+        Assert.Equal(global, Parallelism.Threads);
+    }
+
+    [Fact]
+    public void UseThreadsDoesNotReachAnotherThread()
+    {
+        using var entered = new ManualResetEventSlim();
+        using var checkedOther = new ManualResetEventSlim();
+        int seen = 0;
+        var other = new Thread(() =>
+        {
+            entered.Wait();
+            seen = Parallelism.Threads;
+            checkedOther.Set();
+        });
+        other.Start(); // started before the scope, so no execution context flows into it
+        using (Parallelism.UseThreads(Parallelism.MaxThreads + 5))
+        {
+            entered.Set();
+            Assert.True(checkedOther.Wait(TimeSpan.FromSeconds(30)));
+        }
+        other.Join();
+        Assert.Equal(Parallelism.MaxThreads, seen);
+    }
+
+    [Fact]
+    public void ChunksAndTheKernelsNestedInThemUseTheCallersCount()
+    {
+        var inChunk = new ConcurrentBag<(int Threads, int NestedChunks)>();
+        using (Parallelism.UseThreads(3))
+        {
+            // chunks may run on the pool's workers, which never entered the scope
+            int chunks = Parallelism.For(9, (_, _, _) => inChunk.Add((Parallelism.Threads, Parallelism.For(10, (_, _, _) => { }))));
+            Assert.Equal(3, chunks);
+        }
+        Assert.Equal(3, inChunk.Count);
+        Assert.All(inChunk, c => Assert.Equal((3, 3), c));
+    }
+
+    [Fact]
+    public void ForRejectsAChunkCountItCannotSplitInto()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.For(2, 3, (_, _, _) => { }));
+        Assert.Contains("expected 1 to 2 chunks for 2 items, got 3", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.UseThreads(0));
+    }
+
+    // the weight gradient sums per-chunk partials, so its bits depend on the thread count: a thread that asks for
+    // one count keeps getting the same bits while another thread runs the same op with a different count
+    [Fact]
+    public void AThreadsCountOnOneThreadDoesNotChangeAnothersResults()
+    {
+        static float[] WeightGrad()
+        {
+            var g = new Generator(4);
+            var x = Tensor.Randn([2, 3, 6, 7], g);
+            var w = Tensor.Randn([8, 3, 3, 3], g).RequiresGrad_();
+            Tensor.Conv2dRelu(x, w, null, 1, 1).Sum().Backward();
+            return w.Grad!.ToArray();
+        }
+
+        float[] two, one;
+        using (Parallelism.UseThreads(2)) two = WeightGrad();
+        using (Parallelism.UseThreads(1)) one = WeightGrad();
+        Assert.NotEqual(two, one); // otherwise this test could not see a leak
+
+        using var stop = new CancellationTokenSource();
+        int otherRuns = 0;
+        Exception? otherError = null;
+        var other = new Thread(() =>
+        {
+            try
+            {
+                using (Parallelism.UseThreads(1))
+                    while (!stop.IsCancellationRequested)
+                    {
+                        Assert.Equal(one, WeightGrad());
+                        Interlocked.Increment(ref otherRuns);
+                    }
+            }
+            catch (Exception e)
+            {
+                otherError = e;
+            }
+        });
+        other.Start();
+        try
+        {
+            // both threads run the op many times at once (the other thread at least 50 times during this loop)
+            using (Parallelism.UseThreads(2))
+            {
+                int start = Volatile.Read(ref otherRuns);
+                for (int i = 0; (i < 300 || Volatile.Read(ref otherRuns) < start + 50) && i < 100_000 && Volatile.Read(ref otherError) is null; i++)
+                    Assert.Equal(two, WeightGrad());
+                Assert.True(Volatile.Read(ref otherRuns) >= start + 50 || otherError is not null, "the other thread did not run");
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            other.Join();
+        }
+        Assert.Null(otherError);
+    }
+}
