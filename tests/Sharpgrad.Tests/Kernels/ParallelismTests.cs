@@ -73,7 +73,7 @@ public sealed class ParallelismTests
         static float[] WeightGrad()
         {
             var g = new Generator(4);
-            var x = Tensor.Randn([2, 3, 6, 7], g);
+            var x = Tensor.Randn([4, 3, 6, 7], g); // 2 chunks of 2 images, or 1 of 4: sums in another order
             var w = Tensor.Randn([8, 3, 3, 3], g).RequiresGrad_();
             Tensor.Conv2dRelu(x, w, null, 1, 1).Sum().Backward();
             return w.Grad!.ToArray();
