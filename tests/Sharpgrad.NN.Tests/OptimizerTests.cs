@@ -116,3 +116,46 @@ public sealed class OptimizerTests
         Assert.Equal([1f, -1f, 1f], p.Grad!.ToArray());
     }
 }
+
+public sealed class InPlaceGuardTests
+{
+    /// <summary>
+    /// Two losses share a weight; an optimizer step runs between the first loss's backward and the second's: the
+    /// second backward must refuse (its MatMul saved the weight before the step), as PyTorch does.
+    /// </summary>
+    [Fact]
+    public void AnOptimizerStepBetweenForwardAndBackwardIsRefused()
+    {
+        var w = new Parameter(Tensor.FromArray([0.5f, -0.25f, 1, 2], 2, 2));
+        var x = Tensor.FromArray([1f, 2, 3, 4], 2, 2);
+        var opt = new Sgd([w], lr: 0.1);
+        var loss1 = x.MatMul(w.Data).Sum();
+        var loss2 = x.MatMul(w.Data).Mul(x.MatMul(w.Data)).Sum();
+        loss1.Backward();
+        opt.Step();
+        var ex = Assert.Throws<InvalidOperationException>(() => loss2.Backward());
+        Assert.Contains("MatMulBackward", ex.Message);
+        Assert.Contains("modified in place", ex.Message);
+
+        // the usual order (forward, backward, step) is untouched
+        opt.ZeroGrad();
+        var loss3 = x.MatMul(w.Data).Sum();
+        loss3.Backward();
+        opt.Step();
+        Assert.NotNull(w.Grad);
+    }
+
+    [Fact]
+    public void LoadingWeightsAndPruningMasksCountAsWrites()
+    {
+        var p = new Parameter(Tensor.FromArray([1f, 2, 3]));
+        int v = p.Data.Version;
+        p.Mask = Tensor.FromArray([1f, 0, 1]);
+        p.ApplyMask();
+        Assert.True(p.Data.Version > v);
+        var lin = new Linear(2, 2);
+        var y = lin.Forward(Tensor.Ones([1, 2]));
+        lin.LoadStateDict(new Linear(2, 2).StateDict().ToDictionary(e => e.Name, e => e.Value));
+        Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
+    }
+}

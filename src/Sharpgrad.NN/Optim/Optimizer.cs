@@ -51,8 +51,8 @@ public abstract class Optimizer
                 p.Grad = p.Grad.Mul(p.Mask);
             }
             var grad = p.Grad.Contiguous();
-            if (p.Data.DType == DType.Float32) Update<float>(p, p.Data.AsSpan<float>(), grad.To(DType.Float32).AsSpan<float>(), StateOf(p));
-            else Update<double>(p, p.Data.AsSpan<double>(), grad.To(DType.Float64).AsSpan<double>(), StateOf(p));
+            if (p.Data.DType == DType.Float32) Update<float>(p, p.Data.AsSpan<float>(), grad.To(DType.Float32).AsReadOnlySpan<float>(), StateOf(p));
+            else Update<double>(p, p.Data.AsSpan<double>(), grad.To(DType.Float64).AsReadOnlySpan<double>(), StateOf(p));
             p.ApplyMask();
         }
     }

@@ -17,7 +17,7 @@ public static class Regularization
         foreach (var p in parameters)
         {
             var w = p.Data.Contiguous();
-            sum += w.DType == DType.Float32 ? TensorPrimitives.SumOfMagnitudes(w.AsSpan<float>()) : TensorPrimitives.SumOfMagnitudes(w.AsSpan<double>());
+            sum += w.DType == DType.Float32 ? TensorPrimitives.SumOfMagnitudes(w.AsReadOnlySpan<float>()) : TensorPrimitives.SumOfMagnitudes(w.AsReadOnlySpan<double>());
         }
         return lambda * sum;
     }

@@ -80,10 +80,10 @@ public static class SafeTensors
         if (t.DType == DType.Float32)
         {
             dtype = "F32";
-            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.AsSpan<float>()).ToArray();
+            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.AsReadOnlySpan<float>()).ToArray();
         }
         dtype = "F64";
-        return System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.AsSpan<double>()).ToArray();
+        return System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.AsReadOnlySpan<double>()).ToArray();
     }
 
     /// <summary>Reads every tensor (F32, F64 and I64, the last as float64) and the metadata.</summary>

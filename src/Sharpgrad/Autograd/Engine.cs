@@ -34,6 +34,7 @@ internal static class Engine
         foreach (var node in order)
         {
             if (!grads.Remove(node, out var g)) continue;
+            node.CheckSavedVersions();
             var inputGrads = node.Backward(g);
             var inputs = node.Inputs;
             for (int i = 0; i < inputs.Length; i++)

@@ -8,13 +8,35 @@ public abstract class Node
 {
     private Tensor?[] _inputs;
     private Tensor?[] _saved;
+    private int[] _savedVersions;
 
     /// <param name="inputs">The op's tensor inputs, in order; the gradients returned by <see cref="Backward"/> follow this order.</param>
-    /// <param name="saved">Tensors the backward reads; dropped when the graph is released.</param>
+    /// <param name="saved">Tensors the backward reads; dropped when the graph is released. Their versions are
+    /// recorded now and checked before the backward runs (an in-place write in between would corrupt the gradient).</param>
     internal Node(Tensor?[] inputs, params Tensor?[] saved)
     {
         _inputs = inputs;
         _saved = saved;
+        _savedVersions = new int[saved.Length];
+        for (int i = 0; i < saved.Length; i++) _savedVersions[i] = saved[i]?.Version ?? 0;
+    }
+
+    /// <summary>
+    /// Throws when a saved tensor was written in place after this node recorded it, naming the op, the tensor and
+    /// both versions (PyTorch: "one of the variables needed for gradient computation has been modified by an
+    /// inplace operation").
+    /// </summary>
+    internal void CheckSavedVersions()
+    {
+        for (int i = 0; i < _saved.Length; i++)
+        {
+            var t = _saved[i];
+            if (t is null || t.Version == _savedVersions[i]) continue;
+            throw new InvalidOperationException(
+                $"{Name}: saved tensor {i} of shape {Shapes.Format(t.Dims)} was modified in place after the forward pass " +
+                $"(version {t.Version}, expected {_savedVersions[i]}), so its gradient would be wrong; write into a copy " +
+                "(Clone()), or run the forward pass again after the write (e.g. an optimizer step between a forward pass and its Backward).");
+        }
     }
 
     /// <summary>The op's name, as in PyTorch's grad_fn (e.g. "MulBackward").</summary>
@@ -48,6 +70,7 @@ public abstract class Node
     {
         _inputs = [];
         _saved = [];
+        _savedVersions = [];
         IsReleased = true;
     }
 }

@@ -9,20 +9,28 @@ namespace Sharpgrad.Kernels;
 /// </summary>
 internal static class BatchNormKernels
 {
+    /// <summary>Elements whose shifted sums are accumulated in T before they are added in double (at most 256 additions per lane).</summary>
+    private const int Chunk = 4096;
+
     // x: (N,C,S) -> mean: (C), var: (C) biased. One pass: per row, sum(x - k) and sum((x - k)^2) in T around k, the
-    // mean of the channel's first row (the shift keeps the variance accurate when |mean| >> std), rows added in double.
+    // mean of the channel's first row (the shift keeps the variance accurate when |mean| >> std), in chunks of
+    // Chunk elements added in double, so the error does not grow with the spatial size.
     public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
         for (int ch = c0; ch < c1; ch++)
         {
-            T k = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(ch * s, s)) / T.CreateChecked(s);
+            T k = Summation.Sum(x.Slice(ch * s, s)) / T.CreateChecked(s);
             double sum = 0, sq = 0;
             for (int i = 0; i < n; i++)
             {
-                var (rs, rq) = ShiftedSums(x.Slice((i * c + ch) * s, s), k);
-                sum += rs;
-                sq += rq;
+                var row = x.Slice((i * c + ch) * s, s);
+                for (int o = 0; o < s; o += Chunk)
+                {
+                    var (rs, rq) = ShiftedSums(row.Slice(o, Math.Min(Chunk, s - o)), k);
+                    sum += rs;
+                    sq += rq;
+                }
             }
             double d = sum / count;
             mean[ch] = double.CreateChecked(k) + d;

@@ -6,24 +6,35 @@ namespace Sharpgrad.Kernels;
 /// <summary>A reduction: how to fold one contiguous row, and how to combine two partial results element-wise.</summary>
 internal interface IReduction
 {
+    /// <summary>Whether rounding makes the order matter (sums), so columns are combined pairwise rather than in a running fold.</summary>
+    bool Pairwise { get; }
+
     T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
     void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 internal readonly struct SumReduction : IReduction
 {
-    public T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sum(x);
+    public bool Pairwise => true;
+
+    public T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Summation.Sum(x);
     public void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(acc, x, d);
 }
 
 internal readonly struct MaxReduction : IReduction
 {
+    public bool Pairwise => false;
+
     public T Row<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x);
     public void Combine<T>(ReadOnlySpan<T> acc, ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(acc, x, d);
 }
 
 internal static class Reduce
 {
+    /// <summary>Below this many kept elements a leading-axes reduction transposes and folds rows instead of columns
+    /// (one vectorized call per row of a few elements would cost more than the copy).</summary>
+    private const int MinColumns = 16;
+
     /// <summary>Validates and sorts axes; an empty list means every axis.</summary>
     public static int[] Axes(string op, Tensor x, int[] axes)
     {
@@ -73,11 +84,17 @@ internal static class Reduce
             trailing &= axes[i] == rank - k + i;
             leading &= axes[i] == i;
         }
-        if (leading && !trailing && x.IsContiguous)
+        int outer = y.Length;
+        if (leading && !trailing && x.IsContiguous && outer >= MinColumns)
         {
-            // x viewed as (inner, outer): fold rows element-wise into y
+            // x viewed as (inner, outer): fold rows element-wise into y (pairwise for sums, so that the error does
+            // not grow with the number of rows)
             var xs = x.Span<T>();
-            int outer = y.Length;
+            if (r.Pairwise)
+            {
+                Summation.SumColumns(xs, inner, outer, y);
+                return;
+            }
             xs[..outer].CopyTo(y);
             for (int i = 1; i < inner; i++) r.Combine<T>(y, xs.Slice(i * outer, outer), y);
             return;
@@ -91,7 +108,8 @@ internal static class Reduce
             foreach (int a in axes) perm[p++] = a;
             xc = x.PermuteRaw(perm).ContiguousRaw();
         }
-        // xc viewed as (outer, inner): fold each row
+        // xc viewed as (outer, inner): fold each row (a leading-axes reduction with few columns lands here too: when
+        // outer is 1 the tensor already is that one row, otherwise the transposed copy is made above)
         var s = xc.Span<T>();
         for (int i = 0; i < y.Length; i++) y[i] = r.Row(s.Slice(i * inner, inner));
     }

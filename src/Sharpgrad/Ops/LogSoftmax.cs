@@ -4,7 +4,7 @@ namespace Sharpgrad;
 
 public sealed partial class Tensor
 {
-    /// <summary>Log-softmax along <paramref name="axis"/>: x - max - log(sum(exp(x - max))).</summary>
+    /// <summary>Log-softmax along <paramref name="axis"/>: (x - max) - log(sum(exp(x - max))), stable at any magnitude.</summary>
     public Tensor LogSoftmax(int axis = -1)
     {
         int a = Shapes.NormalizeAxis("LogSoftmax", axis, Rank, Dims);

@@ -19,7 +19,7 @@ public sealed partial class Tensor
         int count = 1;
         foreach (int a in ax) count *= Dims[a];
         var y = Reduce.Run("Mean", this, ax, keepDim, default(SumReduction));
-        using (GradMode.NoGrad()) y = y.Mul(1.0 / count);
+        using (GradMode.NoGrad()) y = y.Div(count); // one rounding (a multiply by 1/count rounds twice)
         if (NeedsGrad(this)) y.SetGradFn(new MeanBackward(this, ax, count));
         return y;
     }

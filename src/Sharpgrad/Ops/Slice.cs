@@ -20,7 +20,7 @@ public sealed partial class Tensor
         var strides = (int[])StrideArr.Clone();
         shape[a] = len;
         strides[a] *= step;
-        var y = new Tensor(Storage, shape, strides, Offset + (len > 0 ? s * StrideArr[a] : 0));
+        var y = ViewOf(shape, strides, Offset + (len > 0 ? s * StrideArr[a] : 0));
         if (NeedsGrad(this)) y.SetGradFn(new SliceBackward(this, a, s, step));
         return y;
     }

@@ -32,7 +32,7 @@ public sealed partial class Tensor
 
 internal static class SoftmaxKernel
 {
-    // x: (rows, n) -> y: (rows, n), softmax or log-softmax of each row, max-shifted for stability
+    // x: (rows, n) -> y: (rows, n), softmax or log-softmax of each row, max-shifted for stability (log-sum-exp)
     public static void Rows<T>(ReadOnlySpan<T> x, Span<T> y, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (n == 0) return;
@@ -43,9 +43,18 @@ internal static class SoftmaxKernel
             T max = TensorPrimitives.Max(xr);
             TensorPrimitives.Subtract(xr, max, yr);
             TensorPrimitives.Exp(yr, yr);
-            T sum = TensorPrimitives.Sum<T>(yr);
-            if (log) TensorPrimitives.Subtract(xr, max + T.Log(sum), yr);
-            else TensorPrimitives.Divide(yr, sum, yr);
+            T sum = Kernels.Summation.Sum<T>(yr);
+            if (log)
+            {
+                // (x - max) - log(sum), never x - (max + log(sum)): at |max| >> 1 the sum max + log(sum) rounds away
+                // the normaliser (logits [1e8, 1e8] would give log-probabilities 0 instead of -ln 2)
+                TensorPrimitives.Subtract(xr, max, yr);
+                TensorPrimitives.Subtract(yr, T.Log(sum), yr);
+            }
+            else
+            {
+                TensorPrimitives.Divide(yr, sum, yr);
+            }
         }
     }
 }

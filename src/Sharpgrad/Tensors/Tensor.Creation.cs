@@ -132,7 +132,7 @@ public sealed partial class Tensor
 
     /// <summary>
     /// Copies <paramref name="source"/> (broadcastable to this shape, same dtype) into this tensor's elements,
-    /// writing through to shared storage. Not recorded by autograd.
+    /// writing through to shared storage. Not recorded by autograd; increments <see cref="Version"/>.
     /// </summary>
     public void CopyFrom(Tensor source)
     {
@@ -142,6 +142,7 @@ public sealed partial class Tensor
         if (!Shapes.SameShape(b, Dims))
             throw new ArgumentException($"CopyFrom: source shape {Shapes.Format(source.Dims)} does not broadcast to destination shape {Shapes.Format(Dims)}.");
         if (NumElements == 0) return;
+        BumpVersion();
         if (DType == DType.Float32) CopyInto<float>(source);
         else CopyInto<double>(source);
     }

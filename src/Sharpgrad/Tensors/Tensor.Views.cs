@@ -16,7 +16,7 @@ public sealed partial class Tensor
     }
 
     internal Tensor ReshapeRaw(int[] shape) =>
-        IsContiguous ? new Tensor(Storage, shape, Shapes.ContiguousStrides(shape), Offset) : ContiguousRaw().ReshapeRaw(shape);
+        IsContiguous ? ViewOf(shape, Shapes.ContiguousStrides(shape), Offset) : ContiguousRaw().ReshapeRaw(shape);
 
     internal Tensor PermuteRaw(int[] perm)
     {
@@ -27,10 +27,10 @@ public sealed partial class Tensor
             shape[i] = Dims[perm[i]];
             strides[i] = StrideArr[perm[i]];
         }
-        return new Tensor(Storage, shape, strides, Offset);
+        return ViewOf(shape, strides, Offset);
     }
 
-    internal Tensor ExpandRaw(int[] shape) => new(Storage, shape, Shapes.BroadcastStrides(Dims, StrideArr, shape), Offset);
+    internal Tensor ExpandRaw(int[] shape) => ViewOf(shape, Shapes.BroadcastStrides(Dims, StrideArr, shape), Offset);
 
     /// <summary>Sums a broadcast gradient back to <paramref name="shape"/> (the inverse of broadcasting).</summary>
     internal Tensor SumTo(int[] shape)

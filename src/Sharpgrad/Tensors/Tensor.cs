@@ -20,9 +20,13 @@ public sealed partial class Tensor
     internal readonly int Offset;
     private bool _requiresGrad;
 
-    internal Tensor(Array storage, int[] shape, int[] strides, int offset)
+    /// <summary>The write counter of this tensor's storage, shared by every view of it (PyTorch's version counter).</summary>
+    internal readonly VersionCounter VersionRef;
+
+    internal Tensor(Array storage, int[] shape, int[] strides, int offset, VersionCounter? version = null)
     {
         _storage = storage;
+        VersionRef = version ?? new VersionCounter();
         if (TensorScope.Current is not null) TensorScope.Track(this, storage);
         Dims = shape;
         StrideArr = strides;
@@ -33,11 +37,27 @@ public sealed partial class Tensor
 
     internal Tensor(Array storage, int[] shape) : this(storage, shape, Shapes.ContiguousStrides(shape), 0) { }
 
+    /// <summary>A view of this tensor's storage (and version counter) with another shape, strides and offset.</summary>
+    internal Tensor ViewOf(int[] shape, int[] strides, int offset) => new(Storage, shape, strides, offset, VersionRef);
+
     /// <summary>Element type.</summary>
     public DType DType { get; }
 
     /// <summary>Number of elements.</summary>
     public int NumElements { get; }
+
+    /// <summary>
+    /// How many times this tensor's storage has been written in place (PyTorch's <c>_version</c>), shared by every
+    /// view of the storage. Writes through the indexer, <see cref="CopyFrom"/> and <see cref="AsSpan{T}"/> (optimizer
+    /// steps, pruning masks, loading weights) count, under no-grad too; op outputs start at 0. A backward pass checks
+    /// that each tensor its ops saved still has the version it had when saved and throws
+    /// <see cref="InvalidOperationException"/> naming the op otherwise. Writes made straight into an array passed to
+    /// <see cref="Wrap(float[], int[])"/> are not seen.
+    /// </summary>
+    public int Version => VersionRef.Value;
+
+    /// <summary>Records an in-place write to this tensor's storage (every view sees the new version).</summary>
+    internal void BumpVersion() => VersionRef.Value++;
 
     /// <summary>Number of dimensions.</summary>
     public int Rank => Dims.Length;
@@ -110,20 +130,36 @@ public sealed partial class Tensor
 
     internal T[] Array<T>() => (T[])Storage;
 
-    /// <summary>The elements of a contiguous tensor as a span over its storage (writes are visible to every view).</summary>
+    /// <summary>
+    /// The elements of a contiguous tensor as a writable span over its storage (writes are visible to every view).
+    /// Taking it counts as an in-place write: it increments <see cref="Version"/>, so a recorded backward that saved
+    /// this tensor refuses to run afterwards. To only read, use <see cref="AsReadOnlySpan{T}"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The tensor is not of element type <typeparamref name="T"/> or not contiguous.</exception>
     public Span<T> AsSpan<T>() where T : unmanaged
     {
+        var span = SpanChecked<T>("AsSpan");
+        BumpVersion();
+        return span;
+    }
+
+    /// <summary>The elements of a contiguous tensor as a read-only span over its storage; does not change <see cref="Version"/>.</summary>
+    /// <exception cref="InvalidOperationException">The tensor is not of element type <typeparamref name="T"/> or not contiguous.</exception>
+    public ReadOnlySpan<T> AsReadOnlySpan<T>() where T : unmanaged => SpanChecked<T>("AsReadOnlySpan");
+
+    private Span<T> SpanChecked<T>(string op) where T : unmanaged
+    {
         if (DTypeExtensions.Of<T>() != DType)
-            throw new InvalidOperationException($"AsSpan: tensor is {DType.Name()}, not {DTypeExtensions.Of<T>().Name()}.");
+            throw new InvalidOperationException($"{op}: tensor is {DType.Name()}, not {DTypeExtensions.Of<T>().Name()}.");
         if (!IsContiguous)
-            throw new InvalidOperationException($"AsSpan: tensor of shape {Shapes.Format(Dims)} with strides {Shapes.Format(StrideArr)} is not contiguous; call Contiguous() first.");
+            throw new InvalidOperationException($"{op}: tensor of shape {Shapes.Format(Dims)} with strides {Shapes.Format(StrideArr)} is not contiguous; call Contiguous() first.");
         return Array<T>().AsSpan(Offset, NumElements);
     }
 
     internal Span<T> Span<T>() => ((T[])Storage).AsSpan(Offset, NumElements);
 
-    /// <summary>A new leaf that shares storage with this tensor and records no gradient.</summary>
-    public Tensor Detach() => new(Storage, Dims, StrideArr, Offset);
+    /// <summary>A new leaf that shares storage (and its <see cref="Version"/> counter) with this tensor and records no gradient.</summary>
+    public Tensor Detach() => new(Storage, Dims, StrideArr, Offset, VersionRef);
 
     /// <summary>A contiguous copy with its own storage, recorded by autograd.</summary>
     public Tensor Clone() => Contiguous(force: true);
@@ -158,7 +194,7 @@ public sealed partial class Tensor
         return DType == DType.Float32 ? Array<float>()[Offset] : Array<double>()[Offset];
     }
 
-    /// <summary>Element access by full index; writes go to the shared storage and are not recorded by autograd.</summary>
+    /// <summary>Element access by full index; writes go to the shared storage, are not recorded by autograd and increment <see cref="Version"/>.</summary>
     [IndexerName("Element")]
     public double this[params int[] index]
     {
@@ -170,6 +206,7 @@ public sealed partial class Tensor
         set
         {
             int o = ElementOffset(index);
+            BumpVersion();
             if (DType == DType.Float32) Array<float>()[o] = (float)value;
             else Array<double>()[o] = value;
         }

@@ -1,0 +1,11 @@
+namespace Sharpgrad.Autograd;
+
+/// <summary>
+/// Counts in-place writes to one storage array; every view of the storage holds the same counter, so a write through
+/// any of them is seen by the backward nodes that saved another (as PyTorch's VariableVersion).
+/// </summary>
+internal sealed class VersionCounter
+{
+    /// <summary>Incremented by every in-place write.</summary>
+    public int Value;
+}
