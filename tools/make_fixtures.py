@@ -264,6 +264,412 @@ def nn_main():
     print(f"wrote {os.path.normpath(path)}")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Edge-case sweep (tests/Sharpgrad.Tests/Fixtures/edges.json), in the spirit of PyTorch's OpInfo: element-wise ops,
+# reductions, losses, pooling and batch norm at 0, -0, denormals, tiny, huge, +-inf, NaN and ties, in float32 and
+# float64, forward and gradient. Every float is written as its exact bit pattern in hex (8 digits for float32, 16 for
+# float64, concatenated per array) because JSON holds no NaN, inf or -0. EdgeSweepTests.cs holds the Sharpgrad side
+# of each case under the same name and the same loops; see the comments there for the case kinds.
+
+INF = float("inf")
+NAN = float("nan")
+DTYPES = {"f32": torch.float32, "f64": torch.float64}
+
+# edge values per dtype (the same length and order, so names line up)
+EDGES = {
+    "f32": [0.0, -0.0, 1e-40, -1e-40, 1e-30, -1e-30, 1e-8, -1e-8, 1e-4, -1e-4, 0.5, -0.5, 1.0, -1.0, 2.0, -3.0,
+            20.0, -20.0, 88.0, 89.0, -88.0, -104.0, 1e30, -1e30, INF, -INF, NAN],
+    "f64": [0.0, -0.0, 1e-310, -1e-310, 1e-300, -1e-300, 1e-8, -1e-8, 1e-4, -1e-4, 0.5, -0.5, 1.0, -1.0, 2.0, -3.0,
+            20.0, -20.0, 709.0, 710.0, -709.0, -745.0, 1e300, -1e300, INF, -INF, NAN],
+}
+# a smaller set for the pairwise grids of binary ops
+GRID = {
+    "f32": [0.0, -0.0, 1e-40, -1e-40, 1e-30, 1e-8, -1e-4, 1.0, -2.5, 88.0, 1e30, -1e30, 3e38, INF, -INF, NAN],
+    "f64": [0.0, -0.0, 1e-310, -1e-310, 1e-300, 1e-8, -1e-4, 1.0, -2.5, 709.0, 1e300, -1e300, 1.7e308, INF, -INF, NAN],
+}
+HUGE = {"f32": 1e30, "f64": 1e300}
+OVER = {"f32": 3e38, "f64": 1.7e308}  # sums of four overflow in any order
+DEN = {"f32": 1e-40, "f64": 1e-310}
+# logits so large that max + log(sum) rounds back to max: log_softmax must still give -ln 2
+BIG = {"f32": 1e8, "f64": 1e16}
+EXPS = {"f32": (88.0, 89.0, -104.0), "f64": (709.0, 710.0, -745.0)}
+
+UNARY = {
+    "neg": lambda x: -x,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "sqrt": lambda x: x.sqrt(),
+    "abs": lambda x: x.abs(),
+    "pow2": lambda x: x.pow(2),
+    "pow3": lambda x: x.pow(3),
+    "pow_half": lambda x: x.pow(0.5),
+    "pow_neg1": lambda x: x.pow(-1),
+    "clamp": lambda x: x.clamp(-0.5, 0.5),
+    "clamp_min": lambda x: x.clamp(min=-0.5),
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "step": None,  # forward 1 where x >= 0 (NaN -> 0), gradient exactly 0: written directly below
+}
+# ops swept at every length 1..67 on small values (log, sqrt and the powers take the magnitudes)
+SMALL_SIGNED = ["tanh", "sigmoid", "exp", "neg", "abs", "relu"]
+SMALL_POS = ["log", "sqrt", "pow_half", "pow_neg1"]
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b}
+LENGTHS = 67
+# large reductions: x_i = ((i * 7919) % 1000) / 1000 * scale + offset in float64, then rounded to the dtype
+LARGE_SHAPE3 = [1024, 33, 33]
+LARGE_LONG = 557568  # (2, LONG) and (LONG, 2): 1,115,136 elements, as LARGE_SHAPE3; sum and mean also (10 LONG, 2)
+LARGE_VARIANTS = {"sum": {"centered": (1.0, -0.5), "offset": (1.0, 1.0)},
+                  "mean": {"centered": (1.0, -0.5), "offset": (1.0, 1.0)},
+                  "softmax": {"centered": (1.0, -0.5), "wide": (20.0, -10.0)},
+                  "log_softmax": {"centered": (1.0, -0.5), "wide": (20.0, -10.0)}}
+SAMPLE_OVER = 512  # outputs longer than this are stored every `stride`-th element (about 256 of them)
+
+
+def hexa(t):
+    t = t.detach().contiguous().reshape(-1)
+    if t.dtype == torch.float32:
+        return t.numpy().astype(">f4").tobytes().hex()
+    assert t.dtype == torch.float64
+    return t.numpy().astype(">f8").tobytes().hex()
+
+
+UPSTREAM = [1.0, -0.5, 2.0, 0.25]
+
+
+def upstream(n, dtype):
+    # the fixed upstream gradient: 1, -0.5, 2, 0.25, 1, ... (exact in both dtypes; EdgeSweepTests.Upstream)
+    return torch.tensor([UPSTREAM[i % 4] for i in range(n)], dtype=dtype)
+
+
+def step_fn(x):
+    return (x >= 0).to(x.dtype)
+
+
+def plain(name, dt, inputs, fn, grad_mask=None, extra=None, flags=None):
+    """inputs: list of tensors (float); fn(*inputs) -> tensor. Gradients of sum(y * u) for each input in grad_mask."""
+    dtype = DTYPES[dt]
+    xs = [x.to(dtype).detach().clone() for x in inputs]
+    if grad_mask is None:
+        grad_mask = [True] * len(xs)
+    for x, g in zip(xs, grad_mask):
+        x.requires_grad_(g)
+    y = fn(*xs)
+    u = upstream(y.numel(), dtype).reshape(y.shape)
+    if y.requires_grad:
+        y.backward(u)
+    grads = []
+    for x, g in zip(xs, grad_mask):
+        if not g:
+            grads.append(None)
+        else:
+            grads.append(hexa(x.grad) if x.grad is not None else hexa(torch.zeros_like(x)))
+    case = {"name": name, "kind": "plain", "dtype": dt,
+            "inputs": [{"shape": list(x.shape), "data": hexa(x), "grad": g} for x, g in zip(xs, grad_mask)],
+            "output": {"shape": list(y.shape), "data": hexa(y)}, "grads": grads}
+    if extra:
+        case.update(extra)
+    if flags:
+        case["flags"] = flags
+    return case
+
+
+def unary_torch(op):
+    if op == "step":
+        return step_fn
+    return UNARY[op]
+
+
+def step_plain(name, dt, x):
+    # Sharpgrad's Step has no PyTorch counterpart: the forward is (x >= 0), the gradient is exactly zero
+    dtype = DTYPES[dt]
+    x = x.to(dtype)
+    y = step_fn(x)
+    return {"name": name, "kind": "plain", "dtype": dt,
+            "inputs": [{"shape": list(x.shape), "data": hexa(x), "grad": True}],
+            "output": {"shape": list(y.shape), "data": hexa(y)}, "grads": [hexa(torch.zeros_like(x))]}
+
+
+def lengths_case(name, dt, op, base):
+    """op at every length 1..67 on the first n values of base: the expected output and gradient of element k do not
+    depend on n, so only the length-67 results are stored; this checks PyTorch agrees at every length too."""
+    dtype = DTYPES[dt]
+    fn = unary_torch(op)
+    x = base.to(dtype).detach().clone().requires_grad_(True)
+    y = fn(x)
+    u = upstream(LENGTHS, dtype)
+    if op == "step":
+        g = torch.zeros_like(x)
+    else:
+        y.backward(u)
+        g = x.grad
+    for n in range(1, LENGTHS + 1):
+        xn = base[:n].to(dtype).detach().clone().requires_grad_(op != "step")
+        yn = fn(xn)
+        assert torch.allclose(yn, y[:n], rtol=2e-7 if dt == "f32" else 1e-15, atol=0, equal_nan=True), (name, n)
+    return {"name": name, "kind": "lengths", "dtype": dt, "input": hexa(x), "output": hexa(y), "grad": hexa(g)}
+
+
+def formula(n, scale, offset):
+    i = torch.arange(n, dtype=torch.int64)
+    return ((i * 7919) % 1000).to(torch.float64) / 1000 * scale + offset
+
+
+def large_case(op, variant, layout, dt):
+    dtype = DTYPES[dt]
+    scale, offset = LARGE_VARIANTS[op][variant]
+    if layout in ("all", "axis0", "axis1", "axis2"):
+        shape = LARGE_SHAPE3
+    elif layout == "long_rows":
+        shape = [2, LARGE_LONG]
+    elif layout == "longer_cols":
+        shape = [10 * LARGE_LONG, 2]
+    else:
+        shape = [LARGE_LONG, 2]
+    n = shape[0] * shape[1] * (shape[2] if len(shape) == 3 else 1)
+    x = formula(n, scale, offset).to(dtype).reshape(shape)
+    axis = {"all": None, "axis0": 0, "axis1": 1, "axis2": 2, "long_rows": 1, "long_cols": 0, "longer_cols": 0}[layout]
+    if op == "sum":
+        y = x.sum() if axis is None else x.sum(axis)
+    elif op == "mean":
+        y = x.mean() if axis is None else x.mean(axis)
+    elif op == "softmax":
+        y = torch.softmax(x, axis)
+    else:
+        y = torch.log_softmax(x, axis)
+    flat_y = y.reshape(-1)
+    stride = 1 if flat_y.numel() <= SAMPLE_OVER else (flat_y.numel() + 255) // 256
+    return {"name": f"{op}_large_{variant}_{layout}_{dt}", "kind": "formula", "dtype": dt,
+            "formula": {"shape": shape, "scale": scale, "offset": offset},
+            "output": {"shape": list(y.shape), "stride": stride, "data": hexa(flat_y[::stride])}}
+
+
+def error_case(name, dt, inputs, fn):
+    dtype = DTYPES[dt]
+    xs = [x.to(dtype) for x in inputs]
+    try:
+        fn(*xs)
+    except (RuntimeError, ValueError) as e:
+        return {"name": name, "kind": "error", "dtype": dt,
+                "inputs": [{"shape": list(x.shape), "data": hexa(x), "grad": False} for x in xs],
+                "error": f"{type(e).__name__}: {e}"}
+    raise AssertionError(f"{name}: PyTorch did not raise")
+
+
+def reduction_rows(dt):
+    h, o, d, b = HUGE[dt], OVER[dt], DEN[dt], BIG[dt]
+    e1, e2, e3 = EXPS[dt]
+    return torch.tensor([
+        [0.0, -0.0, 0.0, -0.0],
+        [-0.0, -0.0, -0.0, -0.0],
+        [d, -d, d, d],
+        [h, h, h, h],
+        [o, o, o, o],
+        [-h, -h, -h, -h],
+        [INF, 1.0, 2.0, 3.0],
+        [-INF, 1.0, 2.0, 3.0],
+        [INF, -INF, 0.0, 0.0],
+        [NAN, 1.0, 2.0, 3.0],
+        [-INF, -INF, -INF, -INF],
+        [INF, INF, 0.0, 0.0],
+        [e1, e2, e3, 0.0],
+        [b, b, 0.0, 0.0],
+        [-b, 0.0, b, b],
+        [2.0, 2.0, 2.0, 2.0],
+        [3.0, -1.0, 3.0, 0.5],
+        [1e-8, 2e-8, 3e-8, 4e-8],
+        [1.0, 2.0, 3.0, 4.0],
+    ], dtype=torch.float64)
+
+
+def tensor3d(dt, gen):
+    x = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64)
+    x[0, 0, 0] = INF
+    x[1, 2, 3] = -INF
+    x[2, 1, 4] = NAN
+    x[0, 3, 2] = HUGE[dt]
+    x[1, 0, :] = 2.0          # ties along the last axis
+    x[2, 3, 0] = x[2, 3, 1] = 5.0
+    x[0, 1, 1] = x[1, 1, 1] = x[2, 1, 1] = 7.0  # ties along the first axis
+    x[1, 3, 4] = DEN[dt]
+    x[2, 0, 2] = -0.0
+    return x
+
+
+def ce_rows(dt):
+    h, d, b = HUGE[dt], DEN[dt], BIG[dt]
+    e1, e2, e3 = EXPS[dt]
+    rows = [
+        ([b, b, 0.0], 0), ([0.0, 0.0, 0.0], 1), ([h, 0.0, -h], 0), ([h, 0.0, -h], 2), ([-INF, 0.0, 1.0], 0),
+        ([-INF, 0.0, 1.0], 2), ([INF, 0.0, 0.0], 0), ([NAN, 0.0, 0.0], 1), ([e1, e2, e3], 2), ([d, -d, 0.0], 0),
+        ([1e-8, 0.0, -1e-8], 1), ([-h, -h, -h], 0), ([-b, b, 0.0], 0),
+    ]
+    return torch.tensor([r for r, _ in rows], dtype=torch.float64), [t for _, t in rows]
+
+
+CE_MEAN_ROWS = [0, 1, 8, 10, 12]  # the finite rows of ce_rows, for the mean-reduced case
+
+
+def pool_input_k2(dt, gen):
+    # (1, 2, 4, 32): 32 columns so that a float32 row runs the 16-column vector blocks of the 2x2 kernel
+    x = torch.randn(1, 2, 4, 32, generator=gen, dtype=torch.float64)
+    x[0, 0, 0, 2] = NAN                                   # one NaN in a window
+    x[0, 0, 0, 4] = NAN; x[0, 0, 1, 5] = NAN              # two NaNs in a window
+    x[0, 0, 0, 6:8] = -INF; x[0, 0, 1, 6:8] = -INF        # a window of -inf only
+    x[0, 0, 2, 8] = -INF                                  # one -inf
+    x[0, 0, 2, 10] = INF                                  # +inf
+    x[0, 0, 2, 12:14] = 3.0; x[0, 0, 3, 12:14] = 3.0      # a four-way tie
+    x[0, 0, 0, 20] = 9.0; x[0, 0, 1, 21] = 9.0            # a two-way tie
+    x[0, 0, 2, 16] = 0.0; x[0, 0, 2, 17] = -0.0; x[0, 0, 3, 16] = -0.0; x[0, 0, 3, 17] = -5.0  # 0 and -0 tie
+    x[0, 1, 0, 30] = NAN                                  # a NaN in the last block of a row
+    x[0, 1, 3, 31] = HUGE[dt]
+    x[0, 1, 1, 0] = DEN[dt]; x[0, 1, 0, 0] = -1.0; x[0, 1, 0, 1] = -1.0; x[0, 1, 1, 1] = -2.0
+    return x
+
+
+def pool_input_k3(dt, gen):
+    # (1, 1, 7, 7) for kernel 3, stride 2, padding 1: no window holds a tie or two NaNs
+    x = torch.randn(1, 1, 7, 7, generator=gen, dtype=torch.float64)
+    x[0, 0, 0, 0] = NAN
+    x[0, 0, 3, 3] = -INF
+    x[0, 0, 6, 6] = INF
+    x[0, 0, 4, 1] = HUGE[dt]
+    x[0, 0, 2, 5] = -HUGE[dt]
+    return x
+
+
+def avg_input_k2(dt, gen):
+    x = torch.randn(1, 2, 4, 32, generator=gen, dtype=torch.float64)
+    x[0, 0, 0, 0] = NAN
+    x[0, 0, 0, 2] = INF; x[0, 0, 1, 3] = -INF
+    x[0, 0, 2, 4] = INF
+    x[0, 0, 2, 6:8] = OVER[dt]; x[0, 0, 3, 6:8] = OVER[dt]
+    x[0, 1, 0, 0:2] = DEN[dt]; x[0, 1, 1, 0:2] = DEN[dt]
+    x[0, 1, 2, 10] = -0.0; x[0, 1, 2, 11] = -0.0; x[0, 1, 3, 10] = -0.0; x[0, 1, 3, 11] = -0.0
+    return x
+
+
+def bn_input(dt, gen):
+    # (4, 5): channel 0 constant (variance 0), 1 ordinary, 2 huge (+-HUGE), 3 with a NaN, 4 denormal spread
+    x = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    x[:, 0] = 2.5
+    x[:, 2] = torch.tensor([HUGE[dt], -HUGE[dt], HUGE[dt], -HUGE[dt]])
+    x[1, 3] = NAN
+    x[:, 4] = torch.tensor([DEN[dt], -DEN[dt], 0.0, DEN[dt]])
+    return x
+
+
+def edges_main():
+    out = []
+    gen = torch.Generator().manual_seed(2024)
+    for dt in DTYPES:
+        dtype = DTYPES[dt]
+        e = torch.tensor(EDGES[dt], dtype=torch.float64)
+        # element-wise, every edge value, forward and gradient
+        for op in UNARY:
+            if op == "step":
+                out.append(step_plain(f"step_edges_{dt}", dt, e))
+            else:
+                out.append(plain(f"{op}_edges_{dt}", dt, [e], UNARY[op]))
+        # lengths 1..67
+        k = torch.arange(LENGTHS, dtype=torch.float64)
+        small = (10.0 ** (-8.0 + 4.0 * k / (LENGTHS - 1))) * torch.where(k % 2 == 0, 1.0, -1.0)
+        mixed = torch.randn(LENGTHS, generator=gen, dtype=torch.float64) * 3
+        mixed[::5] = torch.tensor(EDGES[dt][:14], dtype=torch.float64)  # 0, -0, denormals, tiny, small, ordinary
+        for op in UNARY:
+            out.append(lengths_case(f"{op}_lengths_mixed_{dt}", dt, op, mixed))
+        for op in SMALL_SIGNED:
+            out.append(lengths_case(f"{op}_lengths_small_{dt}", dt, op, small))
+        for op in SMALL_POS:
+            out.append(lengths_case(f"{op}_lengths_small_{dt}", dt, op, small.abs()))
+        # binary ops: every pair of grid values
+        g = torch.tensor(GRID[dt], dtype=torch.float64)
+        a, b = g.repeat_interleave(len(g)), g.repeat(len(g))
+        for op, fn in BINARY.items():
+            out.append(plain(f"{op}_grid_{dt}", dt, [a, b], fn))
+        # reductions and softmax: one scenario per row, along the last axis
+        rows = reduction_rows(dt)
+        out.append(plain(f"sum_rows_{dt}", dt, [rows], lambda x: x.sum(1)))
+        out.append(plain(f"mean_rows_{dt}", dt, [rows], lambda x: x.mean(1)))
+        out.append(plain(f"max_rows_{dt}", dt, [rows], lambda x: x.amax(1)))
+        out.append(plain(f"softmax_rows_{dt}", dt, [rows], lambda x: torch.softmax(x, 1)))
+        out.append(plain(f"log_softmax_rows_{dt}", dt, [rows], lambda x: torch.log_softmax(x, 1)))
+        # every axis of a 3-D tensor with planted edges and ties
+        t3 = tensor3d(dt, gen)
+        for ax in range(3):
+            out.append(plain(f"sum_3d_axis{ax}_{dt}", dt, [t3], lambda x, ax=ax: x.sum(ax)))
+            out.append(plain(f"mean_3d_axis{ax}_{dt}", dt, [t3], lambda x, ax=ax: x.mean(ax)))
+            out.append(plain(f"max_3d_axis{ax}_{dt}", dt, [t3], lambda x, ax=ax: x.amax(ax)))
+            out.append(plain(f"softmax_3d_axis{ax}_{dt}", dt, [t3], lambda x, ax=ax: torch.softmax(x, ax)))
+            out.append(plain(f"log_softmax_3d_axis{ax}_{dt}", dt, [t3], lambda x, ax=ax: torch.log_softmax(x, ax)))
+        finite3 = torch.nan_to_num(t3, nan=0.5, posinf=4.0, neginf=-4.0)
+        out.append(plain(f"sum_3d_all_{dt}", dt, [finite3], lambda x: x.sum()))
+        out.append(plain(f"mean_3d_all_{dt}", dt, [finite3], lambda x: x.mean()))
+        out.append(plain(f"max_3d_all_{dt}", dt, [finite3], lambda x: x.amax()))
+        # large reductions, inputs by formula, outputs only
+        for op, variants in LARGE_VARIANTS.items():
+            layouts = ["all", "axis0", "axis1", "axis2", "long_rows", "long_cols", "longer_cols"] if op in ("sum", "mean") else \
+                      ["axis0", "axis1", "axis2", "long_rows", "long_cols"]
+            for variant in variants:
+                for layout in layouts:
+                    out.append(large_case(op, variant, layout, dt))
+        # losses
+        out.append(plain(f"mse_grid_{dt}", dt, [a, b], lambda x, t: F.mse_loss(x, t, reduction="none")))
+        mx = torch.tensor([1.0, -2.0, 0.0, -0.0, DEN[dt], 1e-8, 3.0, HUGE[dt]], dtype=torch.float64)
+        mt = torch.tensor([0.5, -2.0, -0.0, 1e-8, 0.0, -1e-8, -1.0, HUGE[dt]], dtype=torch.float64)
+        out.append(plain(f"mse_mean_{dt}", dt, [mx, mt], lambda x, t: F.mse_loss(x, t)))
+        one_minus = {"f32": 1.0 - 2.0 ** -24, "f64": 1.0 - 2.0 ** -53}[dt]
+        probs = torch.tensor([0.0, -0.0, DEN[dt], 1e-30, 1e-8, 1e-4, 0.25, 0.5, 1 - 1e-4, one_minus, 1.0],
+                             dtype=torch.float64)
+        targets = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+        bp, bt = probs.repeat_interleave(3), targets.repeat(len(probs))
+        out.append(plain(f"bce_grid_{dt}", dt, [bp, bt], lambda p, t: F.binary_cross_entropy(p, t, reduction="none"),
+                         grad_mask=[True, False]))
+        out.append(plain(f"bce_mean_{dt}", dt, [torch.tensor([0.5, 0.0, 1.0, 0.25, 0.0, 1.0]),
+                                                 torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])],
+                         lambda p, t: F.binary_cross_entropy(p, t), grad_mask=[True, False]))
+        out.append(error_case(f"bce_nan_error_{dt}", dt, [torch.tensor([0.5, NAN]), torch.tensor([1.0, 0.0])],
+                              lambda p, t: F.binary_cross_entropy(p, t)))
+        out.append(error_case(f"bce_above_one_error_{dt}", dt, [torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0])],
+                              lambda p, t: F.binary_cross_entropy(p, t)))
+        lx = torch.tensor(EDGES[dt], dtype=torch.float64)
+        lxs, lts = lx.repeat_interleave(3), targets.repeat(len(lx))
+        out.append(plain(f"bce_logits_grid_{dt}", dt, [lxs, lts],
+                         lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none")))
+        mlx = torch.tensor([-100.0, 0.0, 100.0, 1e-8, -1e-8, EXPS[dt][0], EXPS[dt][2], 30.0], dtype=torch.float64)
+        mlt = torch.tensor([0.0, 0.5, 1.0, 1.0, 0.0, 0.0, 1.0, 0.25], dtype=torch.float64)
+        out.append(plain(f"bce_logits_mean_{dt}", dt, [mlx, mlt], lambda x, t: F.binary_cross_entropy_with_logits(x, t)))
+        logits, tg = ce_rows(dt)
+        out.append(plain(f"cross_entropy_rows_{dt}", dt, [logits],
+                         lambda x, tg=tg: F.cross_entropy(x, torch.tensor(tg), reduction="none"), extra={"targets": tg}))
+        mtg = [tg[i] for i in CE_MEAN_ROWS]
+        out.append(plain(f"cross_entropy_mean_{dt}", dt, [logits[CE_MEAN_ROWS]],
+                         lambda x, mtg=mtg: F.cross_entropy(x, torch.tensor(mtg)), extra={"targets": mtg}))
+        # pooling
+        out.append(plain(f"max_pool2d_k2_{dt}", dt, [pool_input_k2(dt, gen)], lambda x: F.max_pool2d(x, 2),
+                         flags=["route_unspecified"]))
+        out.append(plain(f"max_pool2d_k3s2p1_{dt}", dt, [pool_input_k3(dt, gen)], lambda x: F.max_pool2d(x, 3, 2, 1)))
+        out.append(plain(f"avg_pool2d_k2_{dt}", dt, [avg_input_k2(dt, gen)], lambda x: F.avg_pool2d(x, 2)))
+        out.append(plain(f"avg_pool2d_k3s2p1_{dt}", dt, [pool_input_k3(dt, gen)], lambda x: F.avg_pool2d(x, 3, 2, 1)))
+        # batch norm in training
+        bw = torch.tensor([1.5, -0.5, 1.0, 2.0, 1.0], dtype=torch.float64)
+        bb = torch.tensor([0.25, 0.0, -1.0, 0.5, 0.0], dtype=torch.float64)
+        out.append(plain(f"batch_norm_train_edges_{dt}", dt, [bn_input(dt, gen), bw, bb],
+                         lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)))
+        out.append(error_case(f"batch_norm_single_value_error_{dt}", dt, [torch.randn(1, 3, generator=gen, dtype=torch.float64)],
+                              lambda x: F.batch_norm(x, None, None, training=True)))
+        out.append(error_case(f"batch_norm_single_value_4d_error_{dt}", dt, [torch.randn(1, 2, 1, 1, generator=gen, dtype=torch.float64)],
+                              lambda x: F.batch_norm(x, None, None, training=True)))
+    names = [c["name"] for c in out]
+    assert len(names) == len(set(names)), "duplicate case names"
+    path = os.path.join(os.path.dirname(__file__), "..", "tests", "Sharpgrad.Tests", "Fixtures", "edges.json")
+    with open(path, "w") as f:
+        json.dump({"torch": torch.__version__, "lengths": LENGTHS, "upstream_pattern": UPSTREAM, "cases": out}, f, indent=None, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(out)} edge cases to {os.path.normpath(path)} ({os.path.getsize(path)} bytes)")
+
+
 if __name__ == "__main__":
     main()
     nn_main()
+    edges_main()

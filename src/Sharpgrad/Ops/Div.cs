@@ -25,7 +25,8 @@ internal readonly struct DivKernel : IBinaryOp
     public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
 }
 
-// y = a / b: da = sumTo(dy / b, a), db = sumTo(-dy * a / b^2, b)
+// y = a / b: da = sumTo(dy / b, a), db = sumTo(-dy ((a / b) / b), b), as PyTorch: b^2 would underflow or overflow
+// (b = 1e-30 in float32) where (a / b) / b does not
 internal sealed class DivBackward(Tensor a, Tensor b) : Node([a, b], a, b)
 {
     internal override Tensor?[] Backward(Tensor g)
@@ -34,7 +35,7 @@ internal sealed class DivBackward(Tensor a, Tensor b) : Node([a, b], a, b)
         return
         [
             NeedsInputGrad(0) ? g.Div(b).SumTo(a.Dims) : null,
-            NeedsInputGrad(1) ? g.Mul(a).Div(b.Mul(b)).Neg().SumTo(b.Dims) : null,
+            NeedsInputGrad(1) ? g.Mul(a.Div(b).Div(b)).Neg().SumTo(b.Dims) : null,
         ];
     }
 }

@@ -23,7 +23,7 @@ internal readonly struct ReluKernel : IUnaryOp
     public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x, T.Zero, y);
 }
 
-// y = max(x, 0): dx = dy where y > 0, else 0 (0 at x = 0, as PyTorch)
+// y = max(x, 0): dx = 0 where y <= 0, else dy (0 at x = 0 and dy at NaN, as PyTorch's threshold_backward)
 internal sealed class ReluBackward(Tensor x, Tensor y) : Node([x], y)
 {
     internal override Tensor?[] Backward(Tensor g)
@@ -42,7 +42,7 @@ internal sealed class ReluBackward(Tensor x, Tensor y) : Node([x], y)
     }
 }
 
-// y, dy: (n) -> dx: (n), dx = y > 0 ? dy : 0, one pass (TensorPrimitives has no select)
+// y, dy: (n) -> dx: (n), dx = y <= 0 ? 0 : dy (a NaN passes dy), one pass (TensorPrimitives has no select)
 internal static class ReluGradKernel
 {
     public static void Run<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
@@ -54,7 +54,7 @@ internal static class ReluGradKernel
             {
                 var yv = Vector512.Create(y.Slice(i, Vector512<T>.Count));
                 var gv = Vector512.Create(g.Slice(i, Vector512<T>.Count));
-                Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<T>.Zero), gv, Vector512<T>.Zero).CopyTo(dx.Slice(i));
+                Vector512.ConditionalSelect(Vector512.LessThanOrEqual(yv, Vector512<T>.Zero), Vector512<T>.Zero, gv).CopyTo(dx.Slice(i));
             }
         }
         else if (Vector256.IsHardwareAccelerated && y.Length >= Vector256<T>.Count)
@@ -63,15 +63,15 @@ internal static class ReluGradKernel
             {
                 var yv = Vector256.Create(y.Slice(i, Vector256<T>.Count));
                 var gv = Vector256.Create(g.Slice(i, Vector256<T>.Count));
-                Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<T>.Zero), gv, Vector256<T>.Zero).CopyTo(dx.Slice(i));
+                Vector256.ConditionalSelect(Vector256.LessThanOrEqual(yv, Vector256<T>.Zero), Vector256<T>.Zero, gv).CopyTo(dx.Slice(i));
             }
         }
-        for (; i < y.Length; i++) dx[i] = y[i] > T.Zero ? g[i] : T.Zero;
+        for (; i < y.Length; i++) dx[i] = y[i] <= T.Zero ? T.Zero : g[i];
     }
 
     // the plain loop, kept as the oracle
     public static void Reference<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < y.Length; i++) dx[i] = y[i] > T.Zero ? g[i] : T.Zero;
+        for (int i = 0; i < y.Length; i++) dx[i] = y[i] <= T.Zero ? T.Zero : g[i];
     }
 }

@@ -39,10 +39,11 @@ internal static class BceKernel
         }
     }
 
-    // p, t, g: (n) -> dp: (n), dp = g (p - t) / max(p (1 - p), 1e-12), as PyTorch's binary_cross_entropy_backward
+    // p, t, g: (n) -> dp: (n), dp = g (p - t) / max(p (1 - p), 1e-12), as PyTorch's binary_cross_entropy_backward, whose
+    // 1e-12 is a float constant: (float)1e-12 = 9.99999996e-13 in float64 too
     public static void Backward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, ReadOnlySpan<T> g, Span<T> dp) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T eps = T.CreateChecked(1e-12);
+        T eps = T.CreateChecked(1e-12f);
         for (int i = 0; i < dp.Length; i++) dp[i] = g[i] * (p[i] - t[i]) / T.Max((T.One - p[i]) * p[i], eps);
     }
 }
