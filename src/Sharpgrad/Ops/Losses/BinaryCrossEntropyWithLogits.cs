@@ -6,7 +6,7 @@ namespace Sharpgrad;
 public static partial class Losses
 {
     /// <summary>
-    /// Binary cross-entropy on raw scores x (logits), computed stably as max(x, 0) - x t + log(1 + e^-|x|).
+    /// Binary cross-entropy on raw scores x (logits), computed stably as (1 - t) x + max(-x, 0) + log(1 + e^-|x|) (PyTorch's form).
     /// Differentiable with respect to input and target.
     /// </summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
@@ -24,11 +24,12 @@ public static partial class Losses
 
 internal static class BceLogitsKernel
 {
-    // x, t: (n) -> l: (n), l = max(x, 0) - x t + log(1 + exp(-|x|))
+    // x, t: (n) -> l: (n), l = (1 - t) x + max(-x, 0) + log(1 + exp(-|x|)), PyTorch's arrangement of the stable
+    // form (the same value for finite x; at x = +inf it gives +inf for t < 1, where max(x, 0) - x t gave inf - inf)
     public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < l.Length; i++)
-            l[i] = T.Max(x[i], T.Zero) - x[i] * t[i] + T.LogP1(T.Exp(-T.Abs(x[i])));
+            l[i] = (T.One - t[i]) * x[i] + T.Max(-x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
     }
 }
 
