@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
@@ -19,7 +19,11 @@ public sealed partial class Tensor
 // x: any shape -> y: same shape
 internal readonly struct ExpKernel : IUnaryOp
 {
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Exp(x, y);
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) ElementwiseMath.Exp(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else ElementwiseMath.Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+    }
 }
 
 // y = exp(x): dx = dy * y

@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
@@ -19,7 +19,11 @@ public sealed partial class Tensor
 // x: any shape -> y: same shape
 internal readonly struct SigmoidKernel : IUnaryOp
 {
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sigmoid(x, y);
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) ElementwiseMath.Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else ElementwiseMath.Sigmoid(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+    }
 }
 
 // y = sigmoid(x): dx = dy * y * (1 - y), and y(1 - y) <= 1/4

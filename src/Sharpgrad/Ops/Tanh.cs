@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
@@ -19,7 +19,11 @@ public sealed partial class Tensor
 // x: any shape -> y: same shape
 internal readonly struct TanhKernel : IUnaryOp
 {
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Tanh(x, y);
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) ElementwiseMath.Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+        else ElementwiseMath.Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
+    }
 }
 
 // y = tanh(x): dx = dy * (1 - y^2)
