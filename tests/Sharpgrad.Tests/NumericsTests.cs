@@ -256,6 +256,36 @@ public sealed class NumericsTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(1.0, 10)]
+    [InlineData(10.0, 10)]
+    [InlineData(100.0, 10)]
+    [InlineData(100.0, 1000)]
+    public void Float32SoftmaxIsWithinOneUlpOfTheExactValue(double spread, int n)
+    {
+        var rng = new Random(17);
+        var logits = Enumerable.Range(0, 50 * n).Select(_ => (float)((rng.NextDouble() * 2 - 1) * spread)).ToArray();
+        var x = Tensor.FromArray(logits, 50, n);
+        var p = x.Softmax(1).ToArray();
+        var lp = x.LogSoftmax(1).ToArray();
+        double worst = 0, worstLog = 0;
+        for (int r = 0; r < 50; r++)
+        {
+            var row = logits.AsSpan(r * n, n).ToArray();
+            double max = row.Max(), lse = Math.Log(row.Sum(v => Math.Exp(v - (double)max)));
+            for (int i = 0; i < n; i++)
+            {
+                double exact = Math.Exp(row[i] - max - lse), exactLog = row[i] - max - lse;
+                worst = Math.Max(worst, Math.Abs(p[r * n + i] - exact) / Ulp((float)exact));
+                worstLog = Math.Max(worstLog, Math.Abs(lp[r * n + i] - exactLog) / Ulp((float)exactLog));
+            }
+        }
+        output.WriteLine($"float32 softmax of {n} logits in +-{spread}: max error {worst:F2} ulp; log-softmax {worstLog:F2} ulp");
+        Assert.True(worst <= 1 && worstLog <= 1, $"softmax {worst:F2} ulp, log-softmax {worstLog:F2} ulp");
+    }
+
+    private static double Ulp(float v) => v == 0 ? float.Epsilon : MathF.BitIncrement(MathF.Abs(v)) - MathF.Abs(v);
+
     // ---- version counter --------------------------------------------------------------------------------------
 
     [Fact]
