@@ -669,7 +669,89 @@ def edges_main():
     print(f"wrote {len(out)} edge cases to {os.path.normpath(path)} ({os.path.getsize(path)} bytes)")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Built-in models (tests/Sharpgrad.NN.Tests/Fixtures/models.json): every model of tools/sharpgrad_models.py, with
+# weights of rank >= 2 from a formula both sides compute exactly (so they need not be stored), the rest stored; the
+# train-mode output, loss, every parameter's gradient (float32 little-endian, base64) and running statistics, and
+# the eval-mode output.
+
+def formula_weight(k, shape, fan_in):
+    """Parameter k (state_dict order) of rank >= 2: ((j * 7919 + k * 104729) % 2001 - 1000) / 1000 / sqrt(fan_in)."""
+    n = 1
+    for d in shape:
+        n *= d
+    j = torch.arange(n, dtype=torch.float64)
+    v = torch.remainder(j * 7919 + k * 104729, 2001) - 1000
+    return (v / 1000 / (fan_in ** 0.5)).to(torch.float32).reshape(shape)
+
+
+def b64(t):
+    import base64
+    return base64.b64encode(t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()).decode()
+
+
+def model_case(name, c, h, w, n, with_grads, classes=10):
+    import sharpgrad_models
+    model = sharpgrad_models.BUILT_IN[name](c, h, w, classes)
+    stored = {}
+    with torch.no_grad():
+        for k, (key, t) in enumerate(model.state_dict().items()):
+            if t.dim() >= 2:
+                t.copy_(formula_weight(k, list(t.shape), t[0].numel()))
+            elif key.endswith("num_batches_tracked"):
+                continue
+            else:
+                if key.endswith("running_var") or (key.endswith("weight") and _is_bn(model, key)):
+                    t.uniform_(0.5, 1.5)
+                else:
+                    t.uniform_(-0.3, 0.3)
+                stored[key] = flat(t)
+    x = torch.randn(n, c, h, w)
+    labels = torch.randint(0, classes, (n,))
+    model.train()
+    out = model(x)
+    loss = F.cross_entropy(out, labels)
+    loss.backward()
+    grads = {k: b64(p.grad) for k, p in model.named_parameters()} if with_grads else None
+    after = {k: flat(v.float()) for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+    model.eval()
+    with torch.no_grad():
+        out_eval = model(x)
+    return {
+        "name": name, "input_shape": [c, h, w], "classes": classes,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "state_shapes": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "stored": stored, "input": flat(x), "labels": labels.tolist(),
+        "train_output": flat(out), "loss": float(loss), "grads": grads, "buffers_after_train": after,
+        "eval_output": flat(out_eval),
+    }
+
+
+def _is_bn(model, key):
+    mod = model.get_submodule(key.rsplit(".", 1)[0])
+    return isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))
+
+
+def models_main():
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    torch.manual_seed(777)
+    cases = []
+    # every parameter's gradient at each model's home shape (Fashion-MNIST's 1x28x28, CIFAR's 3x32x32 for the
+    # ResNets), outputs, loss and running statistics at both
+    for name in ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20"]:
+        home = (3, 32, 32) if name.startswith("resnet") else (1, 28, 28)
+        for (c, h, w), n in (((1, 28, 28), 3), ((3, 32, 32), 2)):
+            cases.append(model_case(name, c, h, w, n, with_grads=(c, h, w) == home))
+    path = os.path.join(os.path.dirname(__file__), "..", "tests", "Sharpgrad.NN.Tests", "Fixtures", "models.json")
+    with open(path, "w") as f:
+        json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(cases)} model cases to {os.path.normpath(path)}")
+
+
 if __name__ == "__main__":
-    main()
-    nn_main()
-    edges_main()
+    import sys
+    parts = sys.argv[1:] or ["ops", "nn", "edges", "models"]
+    for part in parts:
+        {"ops": main, "nn": nn_main, "edges": edges_main, "models": models_main}[part]()

@@ -52,6 +52,15 @@ public abstract class BatchNormBase : Module
     /// <inheritdoc/>
     public override string ExtraRepr => $"{NumFeatures}, eps={Eps:g}, momentum={Momentum:g}, affine={(Weight is null ? "False" : "True")}, track_running_stats=True";
 
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
+    {
+        ["num_features"] = NumFeatures,
+        ["eps"] = Eps,
+        ["momentum"] = Momentum,
+        ["affine"] = Weight is not null,
+    };
+
     // x: (N,C,...) -> same shape
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)

@@ -46,6 +46,31 @@ public sealed class Conv2d : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding);
 
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
+    {
+        ["in_channels"] = InChannels,
+        ["out_channels"] = OutChannels,
+        ["kernel_size"] = KernelSize,
+        ["stride"] = Stride,
+        ["padding"] = Padding,
+        ["bias"] = Bias is not null,
+    };
+
+    internal static Conv2d FromSpec(SpecReader r)
+    {
+        int inChannels = r.Int("in_channels"), outChannels = r.Int("out_channels");
+        var k = r.Pair("kernel_size");
+        var s = r.Pair("stride", (1, 1));
+        var p = r.Pair("padding", (0, 0));
+        int groups = r.Int("groups", 1);
+        bool bias = r.Bool("bias", true);
+        if (k.A != k.B || s.A != s.B || p.A != p.B)
+            throw new ArgumentException($"kernel_size, stride and padding must be equal for height and width, got {k}, {s}, {p}.");
+        if (groups != 1) throw new ArgumentException($"groups must be 1, got {groups}.");
+        return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator);
+    }
+
     /// <summary>max(Forward(x), 0) in one fused op.</summary>
     public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding);
 }

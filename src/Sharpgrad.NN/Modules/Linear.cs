@@ -29,6 +29,16 @@ public sealed class Linear : Module
     /// <inheritdoc/>
     public override string ExtraRepr => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is null ? "False" : "True")}";
 
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
+    {
+        ["in_features"] = InFeatures,
+        ["out_features"] = OutFeatures,
+        ["bias"] = Bias is not null,
+    };
+
+    internal static Linear FromSpec(SpecReader r) => new(r.Int("in_features"), r.Int("out_features"), r.Bool("bias", true), r.Generator);
+
     // x: (N, in) -> (N, out)
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)

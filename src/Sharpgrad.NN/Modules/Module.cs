@@ -155,6 +155,14 @@ public abstract class Module
     /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
     public virtual string ExtraRepr => "";
 
+    /// <summary>
+    /// The layer's arguments for a model file (<see cref="ModelSpec"/>), with PyTorch's argument names; containers
+    /// include their children's descriptions (<see cref="ModelSpec.Describe"/>). Null (the default) means the module
+    /// cannot be written to a model file; override it together with <see cref="ModelSpec.Register"/> for a module of
+    /// your own.
+    /// </summary>
+    public virtual System.Text.Json.Nodes.JsonObject? DescribeArguments() => null;
+
     /// <inheritdoc/>
     public override string ToString()
     {

@@ -14,6 +14,14 @@ public abstract class Pool2dBase(int kernelSize, int? stride, int padding) : Mod
 
     /// <inheritdoc/>
     public override string ExtraRepr => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
+
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
+    {
+        ["kernel_size"] = KernelSize,
+        ["stride"] = Stride,
+        ["padding"] = Padding,
+    };
 }
 
 /// <summary>2-D max pooling (padding reads as -inf). x: (N, C, H, W) -> (N, C, OH, OW).</summary>
@@ -35,5 +43,49 @@ public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.AvgPool2d(KernelSize, Stride, Padding);
+    }
+}
+
+/// <summary>
+/// Adaptive average pooling to a fixed output size; only (1, 1), global average pooling, is supported:
+/// x: (N, C, H, W) -> (N, C, 1, 1), the mean of each channel.
+/// </summary>
+public sealed class AdaptiveAvgPool2d : Module
+{
+    /// <summary>Creates the layer for output size (<paramref name="outputHeight"/>, <paramref name="outputWidth"/>).</summary>
+    /// <exception cref="ArgumentException">An output size other than (1, 1).</exception>
+    public AdaptiveAvgPool2d(int outputHeight = 1, int outputWidth = 1)
+    {
+        if (outputHeight != 1 || outputWidth != 1)
+            throw new ArgumentException($"AdaptiveAvgPool2d: only output_size 1 (global average pooling) is supported, got ({outputHeight}, {outputWidth}).");
+        OutputHeight = outputHeight;
+        OutputWidth = outputWidth;
+    }
+
+    /// <summary>Output height.</summary>
+    public int OutputHeight { get; }
+
+    /// <summary>Output width.</summary>
+    public int OutputWidth { get; }
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"output_size={(OutputHeight == OutputWidth ? OutputHeight.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"({OutputHeight}, {OutputWidth})")}";
+
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["output_size"] = OutputHeight };
+
+    internal static AdaptiveAvgPool2d FromSpec(SpecReader r)
+    {
+        var (h, w) = r.Pair("output_size");
+        return new AdaptiveAvgPool2d(h, w);
+    }
+
+    // x: (N,C,H,W) -> (N,C,1,1)
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 4) throw new ArgumentException($"AdaptiveAvgPool2d: expected input (N, C, H, W), got [{string.Join(",", input.Shape)}].");
+        return input.Mean([2, 3], keepDim: true);
     }
 }

@@ -15,6 +15,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
     public override string ExtraRepr => $"start_dim={StartDim}, end_dim={EndDim}";
 
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["start_dim"] = StartDim, ["end_dim"] = EndDim };
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -25,6 +28,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
 /// <summary>max(x, 0), element-wise.</summary>
 public sealed class ReLU : Module
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
@@ -37,6 +43,9 @@ public sealed class ReLU : Module
 public sealed class Sigmoid : Module
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -48,6 +57,9 @@ public sealed class Sigmoid : Module
 public sealed class Tanh : Module
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -58,6 +70,9 @@ public sealed class Tanh : Module
 /// <summary>Step activation: 1 where x &gt;= 0, else 0. Its gradient is exactly zero, so nothing before it learns.</summary>
 public sealed class Step : Module
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
@@ -88,6 +103,9 @@ public sealed class Dropout : Module
 
     /// <inheritdoc/>
     public override string ExtraRepr => $"p={P:g}";
+
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["p"] = P };
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
@@ -126,6 +144,12 @@ public sealed class Sequential : Module
     /// <summary>Layer <paramref name="index"/>.</summary>
     public Module this[int index] => _layers[index];
 
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() =>
+        new() { ["layers"] = new System.Text.Json.Nodes.JsonArray([.. _layers.Select(l => (System.Text.Json.Nodes.JsonNode)ModelSpec.Describe(l))]) };
+
+    internal static Sequential FromSpec(SpecReader r) => new([.. r.Modules("layers")]);
+
     /// <summary>
     /// Runs the layers in order, with two rewrites that give bitwise the same values and gradients: a Conv2d followed
     /// by a ReLU runs as one fused op; when gradients are recorded and a MaxPool2d follows them, the ReLU runs after
@@ -153,4 +177,14 @@ public sealed class Sequential : Module
         }
         return x;
     }
+}
+
+/// <summary>Returns its input unchanged (a placeholder, e.g. a residual block's plain shortcut).</summary>
+public sealed class Identity : Module
+{
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input ?? throw new ArgumentNullException(nameof(input));
 }

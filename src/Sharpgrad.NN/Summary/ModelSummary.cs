@@ -93,7 +93,8 @@ public sealed class ModelSummary
         long macs = 0, buffers = 0;
         int? filters = null, kernel = null;
         string formula = "0";
-        long parameters = layer?.OwnParameters.Sum(p => (long)p.Parameter.NumElements) ?? 0;
+        // a container's row counts everything below it (a residual block's convolutions and batch norms)
+        long parameters = layer?.Parameters().Sum(p => (long)p.NumElements) ?? 0;
         string display;
         switch (layer)
         {
@@ -133,6 +134,7 @@ public sealed class ModelSummary
                 break;
             default:
                 display = layer.TypeName;
+                buffers = layer.BufferCount();
                 break;
         }
         if (layer is not null && parameters != 0 && formula == "0") formula = F(parameters);

@@ -1,0 +1,40 @@
+using System.Text.Json.Nodes;
+
+namespace Sharpgrad.NN;
+
+/// <summary>
+/// A residual connection: y = body(x) + shortcut(x), with the shortcut the identity unless given (e.g. a 1x1
+/// convolution and batch norm where the body changes the shape; He et al. 2016, "Deep residual learning for image
+/// recognition", option B). Children are named "body" and "shortcut" in the state dict. An activation after the sum
+/// is the next layer of the enclosing container. x: (N, ...) -> body's output shape, which the shortcut must match.
+/// </summary>
+public sealed class Residual : Module
+{
+    /// <summary>Creates the block.</summary>
+    public Residual(Module body, Module? shortcut = null)
+    {
+        Body = RegisterModule("body", body);
+        Shortcut = RegisterModule("shortcut", shortcut ?? new Identity());
+    }
+
+    /// <summary>The main branch.</summary>
+    public Module Body { get; }
+
+    /// <summary>The shortcut branch (identity by default).</summary>
+    public Module Shortcut { get; }
+
+    /// <inheritdoc/>
+    public override JsonObject DescribeArguments() => new() { ["body"] = ModelSpec.Describe(Body), ["shortcut"] = ModelSpec.Describe(Shortcut) };
+
+    internal static Residual FromSpec(SpecReader r) => new(r.Module("body", "body"), r.OptionalModule("shortcut", "shortcut"));
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        var a = Body.Forward(input);
+        var b = Shortcut.Forward(input);
+        if (!a.Shape.SequenceEqual(b.Shape))
+            throw new ArgumentException($"Residual: the body gives [{string.Join(",", a.Shape)}] but the shortcut gives [{string.Join(",", b.Shape)}] for input [{string.Join(",", input.Shape)}]; give a shortcut that matches (e.g. a strided 1x1 Conv2d).");
+        return a.Add(b);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+/// <summary>
+/// Every built-in model against the same model written independently in PyTorch (tools/sharpgrad_models.py,
+/// fixtures from tools/make_fixtures.py models): state_dict names and shapes, parameter counts, train-mode outputs,
+/// loss, every parameter's gradient and running statistics, eval-mode outputs; and the model-file round trip.
+/// </summary>
+public sealed class ModelZooTests
+{
+    private static readonly Lazy<JsonElement> Root = new(() =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "models.json"))).RootElement);
+
+    public static TheoryData<string, int, int, int> Cases()
+    {
+        var d = new TheoryData<string, int, int, int>();
+        foreach (var c in Root.Value.GetProperty("cases").EnumerateArray())
+        {
+            var s = Fixture.Ints(c.GetProperty("input_shape"));
+            d.Add(c.GetProperty("name").GetString()!, s[0], s[1], s[2]);
+        }
+        return d;
+    }
+
+    private static JsonElement Case(string name, int c, int h, int w) =>
+        Root.Value.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name && Fixture.Ints(e.GetProperty("input_shape")).SequenceEqual([c, h, w]));
+
+    [Fact]
+    public void EveryBuiltInModelHasFixtures() =>
+        Assert.Equal(Models.Names.Order(), Root.Value.GetProperty("cases").EnumerateArray().Select(e => e.GetProperty("name").GetString()!).Distinct().Order());
+
+    /// <summary>Weights of rank >= 2 from make_fixtures.py's formula_weight; the rest from the fixture.</summary>
+    internal static void LoadFixtureWeights(Module model, JsonElement fx)
+    {
+        var state = new Dictionary<string, Tensor>();
+        var stored = fx.GetProperty("stored");
+        int k = 0;
+        foreach (var (name, t) in model.StateDict())
+        {
+            if (t.Rank >= 2)
+            {
+                int n = t.NumElements, fanIn = n / t.Shape[0];
+                var v = new float[n];
+                for (int j = 0; j < n; j++) v[j] = (float)(((j * 7919L + k * 104729L) % 2001 - 1000) / 1000.0 / Math.Sqrt(fanIn));
+                state[name] = Tensor.FromArray(v).Reshape(t.Shape);
+            }
+            else if (name.EndsWith("num_batches_tracked", StringComparison.Ordinal))
+            {
+                state[name] = Tensor.Zeros([], t.DType);
+            }
+            else
+            {
+                state[name] = Tensor.FromArray(Fixture.Floats(stored.GetProperty(name))).Reshape(t.Shape);
+            }
+            k++;
+        }
+        model.LoadStateDict(state);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorchInTrainAndEvalMode(string name, int c, int h, int w)
+    {
+        var fx = Case(name, c, h, w);
+        var model = Models.Create(name, c, h, w, fx.GetProperty("classes").GetInt32(), generator: new Generator(1));
+        var shapes = fx.GetProperty("state_shapes").EnumerateObject().Select(p => (p.Name, Fixture.Ints(p.Value))).ToList();
+        Assert.Equal(shapes.Select(s => s.Name), model.StateDict().Select(s => s.Name)); // PyTorch's names, in its order
+        Assert.Equal(shapes.Select(s => string.Join("x", s.Item2)), model.StateDict().Select(s => string.Join("x", s.Value.Shape)));
+        Assert.Equal(fx.GetProperty("parameters").GetInt64(), model.ParameterCount());
+        Assert.Equal(fx.GetProperty("parameters").GetInt64(), ModelSummary.Create(model, [c, h, w]).TrainableParameters);
+        LoadFixtureWeights(model, fx);
+        CheckAgainstFixture(name, model, fx, c, h, w);
+    }
+
+    internal static void CheckAgainstFixture(string name, Module model, JsonElement fx, int c, int h, int w)
+    {
+        var x = Tensor.FromArray(Fixture.Floats(fx.GetProperty("input"))).Reshape(-1, c, h, w);
+        var labels = Fixture.Ints(fx.GetProperty("labels"));
+        model.Train();
+        var logits = model.Forward(x);
+        Fixture.AssertClose($"{name} train output", Fixture.Floats(fx.GetProperty("train_output")), logits.ToArray(), 1e-5, 1e-3);
+        var loss = Losses.CrossEntropy(logits, labels);
+        Assert.Equal(fx.GetProperty("loss").GetDouble(), loss.Item(), 4);
+        loss.Backward();
+        if (fx.GetProperty("grads").ValueKind == JsonValueKind.Object)
+        {
+            foreach (var (pname, p) in model.NamedParameters())
+            {
+                var bytes = Convert.FromBase64String(fx.GetProperty("grads").GetProperty(pname).GetString()!);
+                var expected = new float[bytes.Length / 4];
+                Buffer.BlockCopy(bytes, 0, expected, 0, bytes.Length);
+                Fixture.AssertClose($"{name} grad {pname}", expected, p.Grad!.ToArray(), 1e-4, 1e-3);
+            }
+        }
+        var own = model.StateDict().ToDictionary(s => s.Name, s => s.Value);
+        foreach (var b in fx.GetProperty("buffers_after_train").EnumerateObject())
+            Fixture.AssertClose($"{name} buffer {b.Name}", Fixture.Floats(b.Value), own[b.Name].ToArray(), 1e-6, 1e-4);
+        model.Eval();
+        using var _ = Tensor.NoGrad();
+        Fixture.AssertClose($"{name} eval output", Fixture.Floats(fx.GetProperty("eval_output")), model.Forward(x).ToArray(), 1e-5, 1e-3);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void RebuildsFromItsModelFile(string name, int c, int h, int w)
+    {
+        var fx = Case(name, c, h, w);
+        var doc = ModelSpec.ToDocument(Models.Create(name, c, h, w, 10));
+        var text = doc.ToJsonString();
+        var rebuilt = ModelSpec.FromDocument(JsonNode.Parse(text), "test.json", new Generator(3));
+        Assert.Equal(text, ModelSpec.ToDocument(rebuilt).ToJsonString());
+        LoadFixtureWeights(rebuilt, fx);
+        CheckAgainstFixture(name + " (from its model file)", rebuilt, fx, c, h, w);
+    }
+
+    [Theory]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Conv2d","in_channels":1}]}}""", "layer 0 (Conv2d): missing \"out_channels\"")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"ReLU"},{"type":"Conv3d"}]}}""", "layer 1: unknown layer type 'Conv3d'; expected one of")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Linear","in_features":4,"out_features":2,"bais":false}]}}""", "layer 0 (Linear): unknown argument \"bais\"; this layer takes \"in_features\", \"out_features\", \"bias\"")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Residual","body":{"type":"Sequential","layers":[{"type":"Linear","in_features":0,"out_features":2}]}}]}}""", "layer 0.body.0 (Linear): Linear: feature counts must be positive")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"MaxPool2d","kernel_size":"2"}]}}""", "layer 0 (MaxPool2d): \"kernel_size\" must be an integer, got \"2\"")]
+    [InlineData("""{"format":"sharpgrad-model/9","model":{"type":"ReLU"}}""", "format 'sharpgrad-model/9'; expected \"format\": \"sharpgrad-model/1\"")]
+    [InlineData("""{"model":{"type":"ReLU"}}""", "format missing")]
+    [InlineData("""[1, 2]""", "expected a JSON object with \"format\" and \"model\"")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":{"type":"ReLU"}}}""", "the model (Sequential): \"layers\" must be an array of layer objects, got an object")]
+    public void BadModelFilesGiveOneLineNamingTheLayer(string json, string expected)
+    {
+        var ex = Assert.Throws<Sharpgrad.NN.Data.DataException>(() => ModelSpec.FromDocument(JsonNode.Parse(json), "spec.json"));
+        Assert.Contains(expected, ex.Message);
+        Assert.StartsWith("spec.json: ", ex.Message);
+        Assert.DoesNotContain("\n", ex.Message);
+    }
+
+    [Fact]
+    public void ACustomModuleWithoutADescriptionIsRefusedByName()
+    {
+        var ex = Assert.Throws<NotSupportedException>(() => ModelSpec.Describe(new Sequential(new ReLU(), new Custom())));
+        Assert.Contains("Custom has no model description", ex.Message);
+    }
+
+    private sealed class Custom : Module
+    {
+        public override Tensor Forward(Tensor input) => input;
+    }
+}
