@@ -90,6 +90,28 @@ public sealed class ModelOpsTests
     }
 
     [Fact]
+    public void GeluAndLeakyReluGiveTheSameBitsOnOneThreadAndSplitOverTwo()
+    {
+        float[][] Run(int threads)
+        {
+            using (Parallelism.UseThreads(threads))
+            {
+                var x = Tensor.Randn([70_000], new Generator(11)).RequiresGrad_();
+                var z = Tensor.Randn([70_000], new Generator(12)).RequiresGrad_();
+                var y1 = x.Gelu();
+                var y2 = z.LeakyRelu(0.2);
+                var u = Tensor.Randn([70_000], new Generator(13));
+                y1.Backward(u);
+                y2.Backward(u);
+                return [y1.ToArray(), y2.ToArray(), x.Grad!.ToArray(), z.Grad!.ToArray()];
+            }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+
+    [Fact]
     public void LeakyReluGradientAtZeroIsTheSlopeAsPyTorch()
     {
         var x = Tensor.FromArray(new float[] { -2, 0, 3 }).RequiresGrad_();

@@ -14,9 +14,7 @@ public sealed partial class Tensor
     public Tensor Gelu()
     {
         var xc = ContiguousRaw();
-        var y = EmptyLike(this);
-        if (DType == DType.Float32) GeluKernel.Forward(xc.Span<float>(), y.Span<float>());
-        else GeluKernel.Forward(xc.Span<double>(), y.Span<double>());
+        var y = Elementwise.Map(xc, default(GeluOp));
         if (NeedsGrad(this)) y.SetGradFn(new GeluBackward(this, xc));
         return y;
     }
@@ -30,10 +28,22 @@ internal sealed class GeluBackward(Tensor x, Tensor xc) : Node([x], xc)
         var x = Saved(0);
         var gc = g.ContiguousRaw();
         var dx = Tensor.EmptyLike(x);
-        if (x.DType == DType.Float32) GeluKernel.Backward(x.Span<float>(), gc.Span<float>(), dx.Span<float>());
-        else GeluKernel.Backward(x.Span<double>(), gc.Span<double>(), dx.Span<double>());
+        void Run(int s, int e)
+        {
+            if (x.DType == DType.Float32) GeluKernel.Backward(x.Span<float>()[s..e], gc.Span<float>()[s..e], dx.Span<float>()[s..e]);
+            else GeluKernel.Backward(x.Span<double>()[s..e], gc.Span<double>()[s..e], dx.Span<double>()[s..e]);
+        }
+        // exact per element, so the split does not change the result
+        if (x.NumElements < 1 << 14) Run(0, x.NumElements);
+        else Parallelism.For(x.NumElements, (_, s, e) => Run(s, e));
         return [dx];
     }
+}
+
+// x: any shape -> y: same shape (Elementwise.Map splits large tensors over threads)
+internal readonly struct GeluOp : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => GeluKernel.Forward(x, y);
 }
 
 internal static class GeluKernel

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using Sharpgrad.Autograd;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -15,9 +16,7 @@ public sealed partial class Tensor
     {
         if (!double.IsFinite(negativeSlope)) throw new ArgumentException($"LeakyRelu: negativeSlope must be finite, got {negativeSlope}.", nameof(negativeSlope));
         var xc = ContiguousRaw();
-        var y = EmptyLike(this);
-        if (DType == DType.Float32) LeakyReluKernel.Run(xc.Span<float>(), xc.Span<float>(), y.Span<float>(), (float)negativeSlope);
-        else LeakyReluKernel.Run(xc.Span<double>(), xc.Span<double>(), y.Span<double>(), negativeSlope);
+        var y = Elementwise.Map(xc, new LeakyReluOp(negativeSlope));
         if (NeedsGrad(this)) y.SetGradFn(new LeakyReluBackward(this, xc, negativeSlope));
         return y;
     }
@@ -31,10 +30,22 @@ internal sealed class LeakyReluBackward(Tensor x, Tensor xc, double slope) : Nod
         var x = Saved(0);
         var gc = g.ContiguousRaw();
         var dx = Tensor.EmptyLike(x);
-        if (x.DType == DType.Float32) LeakyReluKernel.Run(x.Span<float>(), gc.Span<float>(), dx.Span<float>(), (float)slope);
-        else LeakyReluKernel.Run(x.Span<double>(), gc.Span<double>(), dx.Span<double>(), slope);
+        void Run(int s, int e)
+        {
+            if (x.DType == DType.Float32) LeakyReluKernel.Run(x.Span<float>()[s..e], gc.Span<float>()[s..e], dx.Span<float>()[s..e], (float)slope);
+            else LeakyReluKernel.Run(x.Span<double>()[s..e], gc.Span<double>()[s..e], dx.Span<double>()[s..e], slope);
+        }
+        // exact per element, so the split does not change the result
+        if (x.NumElements < 1 << 16) Run(0, x.NumElements);
+        else Parallelism.For(x.NumElements, (_, s, e) => Run(s, e));
         return [dx];
     }
+}
+
+// x: any shape -> y: same shape, y = x > 0 ? x : s x (Elementwise.Map splits large tensors over threads)
+internal readonly struct LeakyReluOp(double slope) : IUnaryOp
+{
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => LeakyReluKernel.Run(x, x, y, T.CreateTruncating(slope));
 }
 
 // x, v: (n) -> d: (n), d = x > 0 ? v : s v (forward: v = x; backward: v = dy); one pass (TensorPrimitives has no select)

@@ -29,15 +29,24 @@ public sealed partial class Tensor
             throw new ArgumentException($"Where: shapes cannot be broadcast together: condition {Shapes.Format(condition.Dims)}, a {Shapes.Format(a.Dims)}, b {Shapes.Format(b.Dims)}.");
         }
         var y = Empty(a.DType, shape);
-        if (a.DType == DType.Float32)
+        if (y.NumElements > 0)
         {
-            if (condition.DType == DType.Float32) WhereKernel.Run<float, float>(condition, a, b, y);
-            else WhereKernel.Run<double, float>(condition, a, b, y);
-        }
-        else
-        {
-            if (condition.DType == DType.Float32) WhereKernel.Run<float, double>(condition, a, b, y);
-            else WhereKernel.Run<double, double>(condition, a, b, y);
+            var (cs, st) = Strided.Coalesce(shape,
+                Shapes.BroadcastStrides(condition.Dims, condition.StrideArr, shape),
+                Shapes.BroadcastStrides(a.Dims, a.StrideArr, shape),
+                Shapes.BroadcastStrides(b.Dims, b.StrideArr, shape),
+                Shapes.ContiguousStrides(shape));
+            int[] offsets = [condition.Offset, a.Offset, b.Offset, 0], index = new int[cs.Length];
+            if (a.DType == DType.Float32)
+            {
+                if (condition.DType == DType.Float32) WhereKernel.Run<float, float>(condition.Array<float>(), a.Array<float>(), b.Array<float>(), y.Span<float>(), cs, st, offsets, index);
+                else WhereKernel.Run<double, float>(condition.Array<double>(), a.Array<float>(), b.Array<float>(), y.Span<float>(), cs, st, offsets, index);
+            }
+            else
+            {
+                if (condition.DType == DType.Float32) WhereKernel.Run<float, double>(condition.Array<float>(), a.Array<double>(), b.Array<double>(), y.Span<double>(), cs, st, offsets, index);
+                else WhereKernel.Run<double, double>(condition.Array<double>(), a.Array<double>(), b.Array<double>(), y.Span<double>(), cs, st, offsets, index);
+            }
         }
         if (NeedsGrad(a, b)) y.SetGradFn(new WhereBackward(condition, a, b));
         return y;
@@ -46,23 +55,12 @@ public sealed partial class Tensor
 
 internal static class WhereKernel
 {
-    // c: C, a: A, b: B (any strides) -> y: broadcast(C, A, B) contiguous, y = c != 0 ? a : b
-    public static void Run<TC, T>(Tensor c, Tensor a, Tensor b, Tensor y) where TC : unmanaged, IFloatingPointIeee754<TC> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (y.NumElements == 0) return;
-        var (shape, st) = Strided.Coalesce(y.Dims,
-            Shapes.BroadcastStrides(c.Dims, c.StrideArr, y.Dims),
-            Shapes.BroadcastStrides(a.Dims, a.StrideArr, y.Dims),
-            Shapes.BroadcastStrides(b.Dims, b.StrideArr, y.Dims),
-            Shapes.ContiguousStrides(y.Dims));
-        Rows(c.Array<TC>(), a.Array<T>(), b.Array<T>(), y.Span<T>(), shape, st, [c.Offset, a.Offset, b.Offset, 0]);
-    }
-
-    // one inner row at a time over the coalesced shape; strides st[0..3] for c, a, b, y
-    private static void Rows<TC, T>(TC[] c, T[] a, T[] b, Span<T> y, int[] shape, int[][] st, int[] offsets) where TC : unmanaged, IFloatingPointIeee754<TC> where T : unmanaged, IFloatingPointIeee754<T>
+    // c, a, b: storages read at the coalesced broadcast strides st[0..2] from offsets[0..2] -> y: (shape) contiguous
+    // (st[3]), y = c != 0 ? a : b; one inner row at a time (offsets and index are the odometer's scratch)
+    public static void Run<TC, T>(ReadOnlySpan<TC> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y, int[] shape, int[][] st, int[] offsets, int[] index)
+        where TC : unmanaged, IFloatingPointIeee754<TC> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int inner = shape[^1], sc = st[0][^1], sa = st[1][^1], sb = st[2][^1];
-        var index = new int[shape.Length];
         do
         {
             var row = y.Slice(offsets[3], inner);
