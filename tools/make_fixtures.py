@@ -115,6 +115,36 @@ CASES = [
     ("batchnorm2d_eval", [((2, 3, 4, 4), "any"), ((3,), "any"), ((3,), "pos"), ((3,), "pos"), ((3,), "any")],
      lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=False)),
     ("conv2d_relu", [((2, 3, 6, 7), "any"), ((8, 3, 3, 3), "any"), ((8,), "any")], lambda x, w, b: F.relu(F.conv2d(x, w, b, padding=1))),
+    # appended after the first cases so that their random inputs stay the same (one seed for the whole list)
+    ("conv2d_groups2_rect", [((2, 4, 7, 6), "any"), ((6, 2, 3, 2), "any"), ((6,), "any")],
+     lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 0), groups=2)),
+    ("conv2d_depthwise_3x3", [((2, 4, 6, 5), "any"), ((8, 1, 3, 3), "any"), ((8,), "any")], lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=4)),
+    ("conv2d_depthwise_k3x5_nobias", [((1, 3, 7, 8), "any"), ((3, 1, 3, 5), "any")],
+     lambda x, w: F.conv2d(x, w, None, stride=(1, 2), padding=(1, 2), groups=3)),
+    ("leaky_relu", [((3, 4), "away")], lambda a: F.leaky_relu(a)),
+    ("leaky_relu_slope", [((2, 3, 4), "away")], lambda a: F.leaky_relu(a, 0.2)),
+    ("gelu", [((4, 5), "any")], lambda a: F.gelu(a)),
+    ("gelu_wide", [((4, 5), "any")], lambda a: F.gelu(a * 4)),
+    ("cat_axis1", [((2, 3, 4), "any"), ((2, 1, 4), "any"), ((2, 2, 4), "any")], lambda a, b, c: torch.cat([a, b, c], 1)),
+    ("cat_last_transposed_view", [((4, 3), "any"), ((3, 2), "any")], lambda a, b: torch.cat([a.t(), b], -1)),
+    ("stack_axis0", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: torch.stack([a, b])),
+    ("stack_last_views", [((2, 3), "any"), ((3, 2), "any"), ((2, 3), "any")], lambda a, b, c: torch.stack([a, b.t(), c], -1)),
+    ("argmax_keep", [((3, 4), "any")], lambda a: a.argmax(1, keepdim=True).float() * a),
+    ("argmax_axis0", [((3, 4, 2), "any")], lambda a: a.argmax(0).float() * a.sum(0)),
+    ("where_broadcast", [((3, 4), "binary"), ((3, 1), "any"), ((4,), "any")], lambda c, a, b: torch.where(c.bool(), a, b)),
+    ("where_from_compare", [((3, 4), "any"), ((3, 4), "any")], lambda a, b: torch.where(a > b, a, b * 2)),
+    ("compare_tensor_broadcast", [((3, 4), "any"), ((4,), "any")],
+     lambda a, b: ((a > b).float() + (a <= b).float() * 2 + (a < b).float() * 4 + (a >= b).float() * 8 + (a != b).float() * 16
+                   + (a == b).float() * 32) * (a + b)),
+    ("compare_ties", [((3, 5), "any")],
+     lambda a: ((a == a.amax(1, keepdim=True)).float() + (a >= a.amax(1, keepdim=True)).float() * 2
+                + (a < a.amax(1, keepdim=True)).float() * 4 + (a != a.amax(1, keepdim=True)).float() * 8) * a),
+    ("compare_scalar", [((3, 5), "any")],
+     lambda a: ((a > 0.25).float() + (a <= -0.5).float() * 2 + (a == 0).float() * 4 + (a != 0.25).float() * 8 + (a < 1).float() * 16
+                + (a >= -1).float() * 32) * a),
+    ("adaptive_avgpool2d_3x2", [((2, 3, 7, 5), "any")], lambda x: F.adaptive_avg_pool2d(x, (3, 2))),
+    ("adaptive_avgpool2d_global", [((2, 3, 4, 5), "any")], lambda x: F.adaptive_avg_pool2d(x, 1)),
+    ("adaptive_avgpool2d_up", [((1, 2, 3, 3), "any")], lambda x: F.adaptive_avg_pool2d(x, (4, 5))),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

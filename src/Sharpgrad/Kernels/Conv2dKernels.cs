@@ -79,22 +79,35 @@ internal static class Conv2dKernels
         }
     }
 
-    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW)
-    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// Whether the direct 3x3 AVX-512 kernels (<see cref="DirectConv3x3"/>) run this float32 convolution with
+    /// <paramref name="outChannels"/> outputs: ungrouped 3x3, stride 1, padding 1, 8k filters. Everything else runs
+    /// as im2col + GEMM here, one group at a time.
+    /// </summary>
+    public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
+
+    // x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC)? -> y: (N,OC,OH,OW); g.C is all input channels. Group gi reads
+    // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
+    // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over
+    // (image, group) pairs; with groups = 1 this is exactly the ungrouped loop.
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int xs = g.C * g.H * g.W, ys = oc * g.L;
-        Parallelism.For(n, (_, start, end) =>
+        var gg = g with { C = g.C / groups }; // one group's geometry
+        int ocg = oc / groups;
+        int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk;
+        Parallelism.For(n * groups, (_, start, end) =>
         {
-            T[] col = ArrayPool<T>.Shared.Rent(g.Ckk * g.L);
+            T[] col = ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
             try
             {
-                for (int i = start; i < end; i++)
+                for (int k = start; k < end; k++)
                 {
-                    Im2Col<T>(x.AsSpan(i * xs, xs), g, col);
-                    var yi = y.AsSpan(i * ys, ys);
-                    Gemm.Multiply<T>(oc, g.L, g.Ckk, w, g.Ckk, 1, col, g.L, 1, yi, g.L, accumulate: false);
+                    int i = k / groups, gi = k % groups;
+                    Im2Col<T>(x.AsSpan(i * xs + gi * xgs, xgs), gg, col);
+                    var yg = y.AsSpan(i * ys + gi * ygs, ygs);
+                    Gemm.Multiply<T>(ocg, g.L, gg.Ckk, w.AsSpan(gi * wgs, wgs), gg.Ckk, 1, col, g.L, 1, yg, g.L, accumulate: false);
                     if (b is not null)
-                        for (int o = 0; o < oc; o++) System.Numerics.Tensors.TensorPrimitives.Add(yi.Slice(o * g.L, g.L), b[o], yi.Slice(o * g.L, g.L));
+                        for (int o = 0; o < ocg; o++) System.Numerics.Tensors.TensorPrimitives.Add(yg.Slice(o * g.L, g.L), b[gi * ocg + o], yg.Slice(o * g.L, g.L));
                 }
             }
             finally
@@ -104,35 +117,39 @@ internal static class Conv2dKernels
         });
     }
 
-    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C,KH,KW)?, db: (OC)?
-    public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g)
+    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C/groups,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C/groups,KH,KW)?, db: (OC)?
+    // per (image, group) as Forward; dw and db are summed per chunk, then the chunks in order
+    public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g, int groups = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int xs = g.C * g.H * g.W, ys = oc * g.L, wsz = oc * g.Ckk;
-        int chunks = Parallelism.Chunks(n);
+        var gg = g with { C = g.C / groups };
+        int ocg = oc / groups;
+        int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk, wsz = oc * gg.Ckk;
+        int chunks = Parallelism.Chunks(n * groups);
         T[][] partialW = dw is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[wsz]).ToArray();
         T[][] partialB = db is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[oc]).ToArray();
-        Parallelism.For(n, chunks, (chunk, start, end) =>
+        Parallelism.For(n * groups, chunks, (chunk, start, end) =>
         {
-            T[] col = ArrayPool<T>.Shared.Rent(g.Ckk * g.L);
+            T[] col = ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
             try
             {
-                for (int i = start; i < end; i++)
+                for (int k = start; k < end; k++)
                 {
-                    var dyi = dy.AsSpan(i * ys, ys);
+                    int i = k / groups, gi = k % groups;
+                    var dyg = dy.AsSpan(i * ys + gi * ygs, ygs);
                     if (dw is not null)
                     {
-                        Im2Col<T>(x.AsSpan(i * xs, xs), g, col);
-                        // dw += dy_i (OC, L) @ col^T (L, Ckk)
-                        Gemm.Multiply<T>(oc, g.Ckk, g.L, dyi, g.L, 1, col, 1, g.L, partialW[chunk], g.Ckk, accumulate: true);
+                        Im2Col<T>(x.AsSpan(i * xs + gi * xgs, xgs), gg, col);
+                        // dw_g += dy_ig (OCg, L) @ col^T (L, Ckk_g)
+                        Gemm.Multiply<T>(ocg, gg.Ckk, g.L, dyg, g.L, 1, col, 1, g.L, partialW[chunk].AsSpan(gi * wgs, wgs), gg.Ckk, accumulate: true);
                     }
                     if (db is not null)
-                        for (int o = 0; o < oc; o++) partialB[chunk][o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyi.Slice(o * g.L, g.L));
+                        for (int o = 0; o < ocg; o++) partialB[chunk][gi * ocg + o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyg.Slice(o * g.L, g.L));
                     if (dx is not null)
                     {
-                        // dcol (Ckk, L) = w^T (Ckk, OC) @ dy_i (OC, L)
-                        Gemm.Multiply<T>(g.Ckk, g.L, oc, w, 1, g.Ckk, dyi, g.L, 1, col, g.L, accumulate: false);
-                        Col2Im<T>(col, g, dx.AsSpan(i * xs, xs));
+                        // dcol (Ckk_g, L) = w_g^T (Ckk_g, OCg) @ dy_ig (OCg, L)
+                        Gemm.Multiply<T>(gg.Ckk, g.L, ocg, w.AsSpan(gi * wgs, wgs), 1, gg.Ckk, dyg, g.L, 1, col, g.L, accumulate: false);
+                        Col2Im<T>(col, gg, dx.AsSpan(i * xs + gi * xgs, xgs));
                     }
                 }
             }
@@ -157,9 +174,10 @@ internal static class Conv2dKernels
 /// <summary>Direct convolution loops, the oracle for <see cref="Conv2dKernels"/>.</summary>
 internal static class Conv2dReference
 {
-    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW)
-    public static double[] Forward(double[] x, double[] w, double[]? b, int n, int oc, Conv2dGeometry g)
+    // x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC)? -> y: (N,OC,OH,OW); output channel o reads the input channels of its group
+    public static double[] Forward(double[] x, double[] w, double[]? b, int n, int oc, Conv2dGeometry g, int groups = 1)
     {
+        int cg = g.C / groups, ocg = oc / groups;
         var y = new double[n * oc * g.L];
         for (int i = 0; i < n; i++)
         for (int o = 0; o < oc; o++)
@@ -167,22 +185,24 @@ internal static class Conv2dReference
         for (int q = 0; q < g.OW; q++)
         {
             double s = b?[o] ?? 0;
-            for (int c = 0; c < g.C; c++)
+            for (int cw = 0; cw < cg; cw++)
             for (int kh = 0; kh < g.KH; kh++)
             for (int kw = 0; kw < g.KW; kw++)
             {
+                int c = o / ocg * cg + cw;
                 int h = p * g.SH - g.PH + kh, ww = q * g.SW - g.PW + kw;
                 if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
-                s += x[((i * g.C + c) * g.H + h) * g.W + ww] * w[((o * g.C + c) * g.KH + kh) * g.KW + kw];
+                s += x[((i * g.C + c) * g.H + h) * g.W + ww] * w[((o * cg + cw) * g.KH + kh) * g.KW + kw];
             }
             y[((i * oc + o) * g.OH + p) * g.OW + q] = s;
         }
         return y;
     }
 
-    // dy: (N,OC,OH,OW) -> dx: (N,C,H,W), dw: (OC,C,KH,KW), db: (OC)
-    public static (double[] Dx, double[] Dw, double[] Db) Backward(double[] dy, double[] x, double[] w, int n, int oc, Conv2dGeometry g)
+    // dy: (N,OC,OH,OW) -> dx: (N,C,H,W), dw: (OC,C/groups,KH,KW), db: (OC)
+    public static (double[] Dx, double[] Dw, double[] Db) Backward(double[] dy, double[] x, double[] w, int n, int oc, Conv2dGeometry g, int groups = 1)
     {
+        int cg = g.C / groups, ocg = oc / groups;
         var dx = new double[x.Length];
         var dw = new double[w.Length];
         var db = new double[oc];
@@ -193,13 +213,14 @@ internal static class Conv2dReference
         {
             double d = dy[((i * oc + o) * g.OH + p) * g.OW + q];
             db[o] += d;
-            for (int c = 0; c < g.C; c++)
+            for (int cw = 0; cw < cg; cw++)
             for (int kh = 0; kh < g.KH; kh++)
             for (int kw = 0; kw < g.KW; kw++)
             {
+                int c = o / ocg * cg + cw;
                 int h = p * g.SH - g.PH + kh, ww = q * g.SW - g.PW + kw;
                 if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
-                int xi = ((i * g.C + c) * g.H + h) * g.W + ww, wi = ((o * g.C + c) * g.KH + kh) * g.KW + kw;
+                int xi = ((i * g.C + c) * g.H + h) * g.W + ww, wi = ((o * cg + cw) * g.KH + kh) * g.KW + kw;
                 dx[xi] += d * w[wi];
                 dw[wi] += d * x[xi];
             }

@@ -7,31 +7,51 @@ namespace Sharpgrad;
 public sealed partial class Tensor
 {
     /// <summary>
-    /// 2-D convolution (cross-correlation, as PyTorch). x: (N,C,H,W), weight: (OC,C,KH,KW), bias: (OC) or null
-    /// -> (N,OC,OH,OW) with OH = (H + 2 padding - KH) / stride + 1.
+    /// 2-D convolution (cross-correlation, as PyTorch). x: (N,C,H,W), weight: (OC,C/groups,KH,KW), bias: (OC) or null
+    /// -> (N,OC,OH,OW) with OH = (H + 2 padding - KH) / stride + 1 (KH and KW may differ).
     /// </summary>
-    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0) =>
-        Conv2d(input, weight, bias, (stride, stride), (padding, padding));
+    /// <param name="input">(N,C,H,W).</param>
+    /// <param name="weight">(OC,C/groups,KH,KW).</param>
+    /// <param name="bias">(OC), or null for none.</param>
+    /// <param name="stride">Step of the window, both axes.</param>
+    /// <param name="padding">Zeros added on each side, both axes.</param>
+    /// <param name="groups">Channel groups: input channels [g C/groups, (g+1) C/groups) feed only output channels
+    /// [g OC/groups, (g+1) OC/groups); groups = C is a depthwise convolution (torch.nn.functional.conv2d's groups).</param>
+    /// <exception cref="ArgumentException">Ranks, channels, groups (C or OC not divisible by groups), bias shape,
+    /// stride, padding or a kernel larger than the padded input do not fit; the message names the op and both shapes.</exception>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int groups = 1) =>
+        Conv2d(input, weight, bias, (stride, stride), (padding, padding), groups);
 
-    /// <summary>2-D convolution with separate vertical and horizontal stride and padding.</summary>
-    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding) =>
-        Conv2dCore(input, weight, bias, stride, padding, relu: false);
+    /// <summary>
+    /// 2-D convolution with separate vertical and horizontal stride and padding: x: (N,C,H,W), weight:
+    /// (OC,C/groups,KH,KW), bias: (OC) or null -> (N,OC,OH,OW) with OH = (H + 2 padding.H - KH) / stride.H + 1 and
+    /// OW = (W + 2 padding.W - KW) / stride.W + 1.
+    /// </summary>
+    /// <param name="input">(N,C,H,W).</param>
+    /// <param name="weight">(OC,C/groups,KH,KW).</param>
+    /// <param name="bias">(OC), or null for none.</param>
+    /// <param name="stride">(vertical, horizontal) step of the window.</param>
+    /// <param name="padding">(vertical, horizontal) zeros added on each side.</param>
+    /// <param name="groups">Channel groups, as in <see cref="Conv2d(Tensor, Tensor, Tensor?, int, int, int)"/>.</param>
+    /// <exception cref="ArgumentException">The shapes, groups, stride or padding do not fit; the message names the op and both shapes.</exception>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, int groups = 1) =>
+        Conv2dCore(input, weight, bias, stride, padding, relu: false, groups);
 
-    internal static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, bool relu)
+    internal static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, bool relu, int groups = 1)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
-        var g = Conv2dOp.Validate(input, weight, bias, stride, padding);
+        var g = Conv2dOp.Validate(input, weight, bias, stride, padding, groups);
         int n = input.Dims[0], oc = weight.Dims[0];
         var x = input.ContiguousRaw();
         var w = weight.ContiguousRaw();
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
-        bool direct = input.DType == DType.Float32 && DirectConv3x3.Applies(g, oc);
+        bool direct = input.DType == DType.Float32 && Conv2dKernels.UsesDirect3x3(g, oc, groups);
         if (direct)
             DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc, relu);
-        else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
-        else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g);
+        else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g, groups);
+        else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g, groups);
         if (relu && !direct)
         {
             // fresh output: clamp in place (the direct kernel clamps as it stores)
@@ -39,21 +59,28 @@ public sealed partial class Tensor
             else System.Numerics.Tensors.TensorPrimitives.Max(y.Span<double>(), 0d, y.Span<double>());
         }
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
-            y.SetGradFn(relu ? new Conv2dReluBackward(input, weight, bias, x, w, y, g) : new Conv2dBackward(input, weight, bias, x, w, g));
+            y.SetGradFn(relu ? new Conv2dReluBackward(input, weight, bias, x, w, y, g, groups) : new Conv2dBackward(input, weight, bias, x, w, g, groups));
         return y;
     }
 }
 
 internal static class Conv2dOp
 {
-    public static Conv2dGeometry Validate(Tensor x, Tensor w, Tensor? b, (int H, int W) stride, (int H, int W) padding)
+    public static Conv2dGeometry Validate(Tensor x, Tensor w, Tensor? b, (int H, int W) stride, (int H, int W) padding, int groups = 1)
     {
         string sx = Shapes.Format(x.Dims), sw = Shapes.Format(w.Dims);
         Tensor.CheckSameDType("Conv2d", x, w);
         if (b is not null) Tensor.CheckSameDType("Conv2d", x, b);
         if (x.Rank != 4) throw new ArgumentException($"Conv2d: expected input of shape (N,C,H,W), got {sx}.");
         if (w.Rank != 4) throw new ArgumentException($"Conv2d: expected weight of shape (OC,C,KH,KW), got {sw}.");
-        if (x.Dims[1] != w.Dims[1]) throw new ArgumentException($"Conv2d: input channels differ ({x.Dims[1]} vs {w.Dims[1]}): input {sx}, weight {sw}.");
+        if (groups < 1) throw new ArgumentException($"Conv2d: groups must be positive, got {groups}: input {sx}, weight {sw}.");
+        if (groups == 1 && x.Dims[1] != w.Dims[1]) throw new ArgumentException($"Conv2d: input channels differ ({x.Dims[1]} vs {w.Dims[1]}): input {sx}, weight {sw}.");
+        if (x.Dims[1] % groups != 0)
+            throw new ArgumentException($"Conv2d: input channels ({x.Dims[1]}) are not divisible by groups ({groups}): input {sx}, weight {sw}.");
+        if (w.Dims[0] % groups != 0)
+            throw new ArgumentException($"Conv2d: output channels ({w.Dims[0]}) are not divisible by groups ({groups}): input {sx}, weight {sw}.");
+        if (x.Dims[1] / groups != w.Dims[1])
+            throw new ArgumentException($"Conv2d: weight expects {w.Dims[1]} input channels per group, but {x.Dims[1]} channels in {groups} groups give {x.Dims[1] / groups}: input {sx}, weight {sw}.");
         if (b is not null && (b.Rank != 1 || b.Dims[0] != w.Dims[0]))
             throw new ArgumentException($"Conv2d: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {sw}).");
         if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"Conv2d: stride must be positive, got ({stride.H},{stride.W}).");
@@ -69,33 +96,34 @@ internal static class Conv2dOp
 }
 
 // y = conv2d(x, w) + b: dx = col2im(w^T dy), dw = sum_n dy_n col_n^T, db = sum over (N, OH, OW) of dy
-internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Conv2dGeometry g) : Node([x, w, b], xc, wc)
+// (per group: group gi's slice of dy against its slices of x and w)
+internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Conv2dGeometry g, int groups) : Node([x, w, b], xc, wc)
 {
-    internal override Tensor?[] Backward(Tensor g0) => Gradients(g0, Saved(0), Saved(1), g, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
+    internal override Tensor?[] Backward(Tensor g0) => Gradients(g0, Saved(0), Saved(1), g, groups, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
 
-    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C,KH,KW) -> [dx, dw, db], each only where wanted
-    internal static Tensor?[] Gradients(Tensor g0, Tensor x, Tensor w, Conv2dGeometry g, bool wantX, bool wantW, bool wantB)
+    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C/groups,KH,KW) -> [dx, dw, db], each only where wanted
+    internal static Tensor?[] Gradients(Tensor g0, Tensor x, Tensor w, Conv2dGeometry g, int groups, bool wantX, bool wantW, bool wantB)
     {
         var dy = g0.ContiguousRaw();
         int n = x.Dims[0], oc = w.Dims[0];
         Tensor? dx = wantX ? Tensor.EmptyLike(x) : null;
         Tensor? dw = wantW ? Tensor.EmptyLike(w) : null;
         Tensor? db = wantB ? Tensor.Empty(x.DType, [oc]) : null;
-        if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc, g);
-        else Run<double>(dy, x, w, dx, dw, db, n, oc, g);
+        if (x.DType == DType.Float32) Run<float>(dy, x, w, dx, dw, db, n, oc, g, groups);
+        else Run<double>(dy, x, w, dx, dw, db, n, oc, g, groups);
         return [dx, dw, db];
     }
 
-    private static void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc, Conv2dGeometry g, int groups) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // dx of a 3x3 same convolution is the same convolution of dy with flipped, transposed weights
-        if (dx is not null && typeof(T) == typeof(float) && DirectConv3x3.Applies(g, g.C))
+        if (dx is not null && typeof(T) == typeof(float) && Conv2dKernels.UsesDirect3x3(g, g.C, groups))
         {
             var wt = DirectConv3x3.FlippedTransposedWeights(w.Span<float>(), oc, g.C);
             DirectConv3x3.Forward(Conv2dOp.Data<float>(dy), wt, null, dx.Array<float>(), n, oc, g.H, g.W, g.C);
             dx = null;
         }
-        if (dw is not null && typeof(T) == typeof(float) && DirectConv3x3.Applies(g, oc))
+        if (dw is not null && typeof(T) == typeof(float) && Conv2dKernels.UsesDirect3x3(g, oc, groups))
         {
             DirectConv3x3.WeightGradient(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(dy), dw.Array<float>(), n, g.C, g.H, g.W, oc);
             dw = null;
@@ -113,6 +141,6 @@ internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, T
             }
             return;
         }
-        Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g);
+        Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g, groups);
     }
 }

@@ -15,7 +15,7 @@ public sealed partial class Tensor
 }
 
 // y = max(conv2d(x, w) + b, 0): dz = dy where y > 0, then the convolution's gradients of dz
-internal sealed class Conv2dReluBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Tensor y, Conv2dGeometry g)
+internal sealed class Conv2dReluBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, Tensor y, Conv2dGeometry g, int groups)
     : Node([x, w, b], xc, wc, y)
 {
     internal override Tensor?[] Backward(Tensor dy)
@@ -25,6 +25,6 @@ internal sealed class Conv2dReluBackward(Tensor x, Tensor w, Tensor? b, Tensor x
         var dz = Tensor.EmptyLike(yv);
         if (yv.DType == DType.Float32) ReluGradKernel.Run(yv.Span<float>(), d.Span<float>(), dz.Span<float>());
         else ReluGradKernel.Run(yv.Span<double>(), d.Span<double>(), dz.Span<double>());
-        return Conv2dBackward.Gradients(dz, Saved(0), Saved(1), g, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
+        return Conv2dBackward.Gradients(dz, Saved(0), Saved(1), g, groups, NeedsInputGrad(0), NeedsInputGrad(1), NeedsInputGrad(2));
     }
 }

@@ -41,6 +41,39 @@ public sealed class Conv2dKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(2, 4, 6, 7, 6, 3, 2, 2, 1, 1, 0, 2)]
+    [InlineData(2, 4, 8, 6, 5, 3, 3, 1, 1, 1, 1, 4)]   // depthwise, channel multiplier 2
+    [InlineData(3, 3, 3, 7, 8, 3, 5, 1, 2, 1, 2, 3)]   // depthwise, 3x5 kernel
+    [InlineData(1, 6, 9, 5, 5, 1, 1, 1, 1, 0, 0, 3)]   // grouped 1x1
+    [InlineData(5, 2, 2, 4, 4, 2, 2, 2, 2, 1, 1, 1)]
+    public void GroupedConvolutionEqualsReference(int n, int c, int oc, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int groups)
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using (Parallelism.UseThreads(threads))
+            {
+                var gen = new Generator((ulong)(n * 1000 + c * 100 + groups));
+                var g = new Conv2dGeometry(c, h, w, kh, kw, sh, sw, ph, pw);
+                var x = Enumerable.Range(0, n * c * h * w).Select(_ => gen.NextNormal()).ToArray();
+                var wt = Enumerable.Range(0, oc * c / groups * kh * kw).Select(_ => gen.NextNormal()).ToArray();
+                var b = Enumerable.Range(0, oc).Select(_ => gen.NextNormal()).ToArray();
+                var dy = Enumerable.Range(0, n * oc * g.L).Select(_ => gen.NextNormal()).ToArray();
+
+                var y = new double[n * oc * g.L];
+                Conv2dKernels.Forward(x, wt, b, y, n, oc, g, groups);
+                Close(Conv2dReference.Forward(x, wt, b, n, oc, g, groups), y);
+
+                var (rdx, rdw, rdb) = Conv2dReference.Backward(dy, x, wt, n, oc, g, groups);
+                double[] dx = new double[x.Length], dw = new double[wt.Length], db = new double[oc];
+                Conv2dKernels.Backward(dy, x, wt, dx, dw, db, n, oc, g, groups);
+                Close(rdx, dx);
+                Close(rdw, dw);
+                Close(rdb, db);
+            }
+        }
+    }
+
     private static void Close(double[] expected, double[] actual)
     {
         Assert.Equal(expected.Length, actual.Length);

@@ -1,0 +1,97 @@
+using System.Numerics;
+using Sharpgrad.Autograd;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Adaptive 2-D average pooling (torch.nn.AdaptiveAvgPool2d): x: (N,C,H,W) -> (N,C,outH,outW); output row i
+    /// averages input rows floor(i H / outH) up to ceil((i + 1) H / outH) (exclusive), columns likewise, so windows
+    /// may differ in size and overlap. Output (1,1) is global average pooling, the same as
+    /// <c>Mean([2, 3], keepDim: true)</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The input is not 4-D, or outH or outW is not positive.</exception>
+    public Tensor AdaptiveAvgPool2d(int outH, int outW)
+    {
+        if (Rank != 4) throw new ArgumentException($"AdaptiveAvgPool2d: expected input of shape (N,C,H,W), got {Shapes.Format(Dims)}.");
+        if (outH < 1 || outW < 1) throw new ArgumentException($"AdaptiveAvgPool2d: output size must be positive, got ({outH},{outW}) for input {Shapes.Format(Dims)}.");
+        int planes = Dims[0] * Dims[1], h = Dims[2], w = Dims[3];
+        var x = ContiguousRaw();
+        var y = Empty(DType, [Dims[0], Dims[1], outH, outW]);
+        if (DType == DType.Float32) AdaptiveAvgPoolKernel.Forward(x.Span<float>(), y.Span<float>(), planes, h, w, outH, outW);
+        else AdaptiveAvgPoolKernel.Forward(x.Span<double>(), y.Span<double>(), planes, h, w, outH, outW);
+        if (NeedsGrad(this)) y.SetGradFn(new AdaptiveAvgPool2dBackward(this));
+        return y;
+    }
+
+    /// <summary>Adaptive average pooling to a square <paramref name="outSize"/> x <paramref name="outSize"/>; see <see cref="AdaptiveAvgPool2d(int, int)"/>.</summary>
+    /// <exception cref="ArgumentException">The input is not 4-D, or outSize is not positive.</exception>
+    public Tensor AdaptiveAvgPool2d(int outSize) => AdaptiveAvgPool2d(outSize, outSize);
+}
+
+// y = adaptive_avg_pool(x): dx = dy / (window size) spread over each window (windows may overlap)
+internal sealed class AdaptiveAvgPool2dBackward(Tensor x) : Node([x])
+{
+    private readonly int[] _shape = x.Shape;
+
+    internal override Tensor?[] Backward(Tensor dy)
+    {
+        var d = dy.ContiguousRaw();
+        var dx = Tensor.Empty(d.DType, _shape);
+        int planes = _shape[0] * _shape[1];
+        if (d.DType == DType.Float32) AdaptiveAvgPoolKernel.Backward(d.Span<float>(), dx.Span<float>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
+        else AdaptiveAvgPoolKernel.Backward(d.Span<double>(), dx.Span<double>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
+        return [dx];
+    }
+}
+
+internal static class AdaptiveAvgPoolKernel
+{
+    // window of output index i over n inputs into o outputs: [floor(i n / o), ceil((i + 1) n / o))
+    private static int Start(int i, int n, int o) => (int)((long)i * n / o);
+
+    private static int End(int i, int n, int o) => (int)(((long)(i + 1) * n + o - 1) / o);
+
+    // x: (planes,H,W) -> y: (planes,OH,OW), the mean of each adaptive window
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int p = 0; p < planes; p++)
+        {
+            var xp = x.Slice(p * h * w, h * w);
+            for (int i = 0; i < oh; i++)
+            {
+                int h0 = Start(i, h, oh), h1 = End(i, h, oh);
+                for (int j = 0; j < ow; j++)
+                {
+                    int w0 = Start(j, w, ow), w1 = End(j, w, ow);
+                    T s = T.Zero;
+                    for (int r = h0; r < h1; r++)
+                    for (int c = w0; c < w1; c++) s += xp[r * w + c];
+                    y[(p * oh + i) * ow + j] = s / T.CreateChecked((h1 - h0) * (w1 - w0));
+                }
+            }
+        }
+    }
+
+    // dy: (planes,OH,OW) -> dx: (planes,H,W)
+    public static void Backward<T>(ReadOnlySpan<T> dy, Span<T> dx, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        dx.Clear();
+        for (int p = 0; p < planes; p++)
+        {
+            var dxp = dx.Slice(p * h * w, h * w);
+            for (int i = 0; i < oh; i++)
+            {
+                int h0 = Start(i, h, oh), h1 = End(i, h, oh);
+                for (int j = 0; j < ow; j++)
+                {
+                    int w0 = Start(j, w, ow), w1 = End(j, w, ow);
+                    T d = dy[(p * oh + i) * ow + j] / T.CreateChecked((h1 - h0) * (w1 - w0));
+                    for (int r = h0; r < h1; r++)
+                    for (int c = w0; c < w1; c++) dxp[r * w + c] += d;
+                }
+            }
+        }
+    }
+}
