@@ -79,12 +79,27 @@ def cifar_resnet(c, h, w, classes, n, dropout=0.0):
     return nn.Sequential(*layers)
 
 
+def mobilenet(c, h, w, classes=10, dropout=0.0):
+    layers = [nn.Conv2d(c, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    in_c = 16
+    for out_c, s in ((32, 1), (64, 2), (128, 2), (128, 1)):
+        layers += [nn.Conv2d(in_c, in_c, 3, s, 1, groups=in_c, bias=False), nn.BatchNorm2d(in_c), nn.ReLU(),
+                   nn.Conv2d(in_c, out_c, 1, bias=False), nn.BatchNorm2d(out_c), nn.ReLU()]
+        in_c = out_c
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(in_c, classes))
+    return nn.Sequential(*layers)
+
+
 BUILT_IN = {
     "exam-cnn": exam_cnn,
     "mlp": mlp,
     "lenet5": lenet5,
     "resnet8": lambda c, h, w, classes=10, dropout=0.0: cifar_resnet(c, h, w, classes, 1, dropout),
     "resnet20": lambda c, h, w, classes=10, dropout=0.0: cifar_resnet(c, h, w, classes, 3, dropout),
+    "mobilenet": mobilenet,
 }
 
 

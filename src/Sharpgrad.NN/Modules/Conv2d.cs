@@ -1,20 +1,25 @@
 namespace Sharpgrad.NN;
 
-/// <summary>2-D convolution layer. x: (N, C, H, W), W: (OC, C, K, K), b: (OC) -> (N, OC, OH, OW).</summary>
+/// <summary>
+/// 2-D convolution layer. x: (N, C, H, W), W: (OC, C / groups, K, K), b: (OC) -> (N, OC, OH, OW). With
+/// <c>groups</c> = G the channels split into G groups convolved separately (G = C = OC: depthwise).
+/// </summary>
 public sealed class Conv2d : Module
 {
-    /// <summary>Creates the layer with PyTorch's default initialisation.</summary>
-    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null)
+    /// <summary>Creates the layer with PyTorch's default initialisation (fan-in C / groups * K * K).</summary>
+    /// <exception cref="ArgumentException">A non-positive size, or channels not divisible by <paramref name="groups"/>.</exception>
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null, int groups = 1)
     {
-        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || padding < 0)
-            throw new ArgumentException($"Conv2d: invalid configuration in={inChannels}, out={outChannels}, kernel={kernelSize}, stride={stride}, padding={padding}.");
+        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || padding < 0 || groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"Conv2d: invalid configuration in={inChannels}, out={outChannels}, kernel={kernelSize}, stride={stride}, padding={padding}, groups={groups} (channels must be divisible by groups).");
         InChannels = inChannels;
         OutChannels = outChannels;
         KernelSize = kernelSize;
         Stride = stride;
         Padding = padding;
-        int fanIn = inChannels * kernelSize * kernelSize;
-        Weight = RegisterParameter("weight", Init.KaimingUniform([outChannels, inChannels, kernelSize, kernelSize], fanIn, generator));
+        Groups = groups;
+        int fanIn = inChannels / groups * kernelSize * kernelSize;
+        Weight = RegisterParameter("weight", Init.KaimingUniform([outChannels, inChannels / groups, kernelSize, kernelSize], fanIn, generator));
         if (bias) Bias = RegisterParameter("bias", Init.BiasUniform(outChannels, fanIn, generator));
     }
 
@@ -33,6 +38,9 @@ public sealed class Conv2d : Module
     /// <summary>Zero padding on each side.</summary>
     public int Padding { get; }
 
+    /// <summary>Channel groups (1: a full convolution; C: depthwise).</summary>
+    public int Groups { get; }
+
     /// <summary>(OC, C, K, K).</summary>
     public Parameter Weight { get; }
 
@@ -40,11 +48,11 @@ public sealed class Conv2d : Module
     public Parameter? Bias { get; }
 
     /// <inheritdoc/>
-    public override string ExtraRepr => $"{InChannels}, {OutChannels}, kernel_size=({KernelSize}, {KernelSize}), stride=({Stride}, {Stride}), padding=({Padding}, {Padding})";
+    public override string ExtraRepr => $"{InChannels}, {OutChannels}, kernel_size=({KernelSize}, {KernelSize}), stride=({Stride}, {Stride}), padding=({Padding}, {Padding}){(Groups > 1 ? $", groups={Groups}" : "")}";
 
     // x: (N,C,H,W) -> (N,OC,OH,OW)
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding);
+    public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding, Groups);
 
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
@@ -54,6 +62,7 @@ public sealed class Conv2d : Module
         ["kernel_size"] = KernelSize,
         ["stride"] = Stride,
         ["padding"] = Padding,
+        ["groups"] = Groups,
         ["bias"] = Bias is not null,
     };
 
@@ -67,10 +76,10 @@ public sealed class Conv2d : Module
         bool bias = r.Bool("bias", true);
         if (k.A != k.B || s.A != s.B || p.A != p.B)
             throw new ArgumentException($"kernel_size, stride and padding must be equal for height and width, got {k}, {s}, {p}.");
-        if (groups != 1) throw new ArgumentException($"groups must be 1, got {groups}.");
-        return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator);
+        return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator, groups);
     }
 
-    /// <summary>max(Forward(x), 0) in one fused op.</summary>
-    public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding);
+    /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1).</summary>
+    public Tensor ForwardRelu(Tensor input) =>
+        Groups == 1 ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding) : Forward(input).Relu();
 }

@@ -41,6 +41,8 @@ public static class ModelSpec
         ["ReLU"] = _ => new ReLU(),
         ["Sigmoid"] = _ => new Sigmoid(),
         ["Tanh"] = _ => new Tanh(),
+        ["LeakyReLU"] = r => new LeakyReLU(r.Double("negative_slope", 0.01)),
+        ["GELU"] = _ => new GELU(),
         ["Step"] = _ => new Step(),
     };
 

@@ -7,7 +7,7 @@ namespace Sharpgrad.NN;
 public static class Models
 {
     /// <summary>The names <see cref="Create"/> knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20"];
+    public static IReadOnlyList<string> Names { get; } = ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20", "mobilenet"];
 
     /// <summary>One line per model, for help texts.</summary>
     public static string Describe(string name) => name switch
@@ -17,6 +17,7 @@ public static class Models
         "lenet5" => "LeNet-5 (LeCun et al. 1998) with ReLU and max pooling: Conv 5x5 (6) -> Pool -> Conv 5x5 (16) -> Pool -> FC 120 -> FC 84 -> FC",
         "resnet8" => "CIFAR ResNet-8 (He et al. 2016): 3 stages of 1 basic block, 16/32/64 channels, 1x1 projection shortcuts",
         "resnet20" => "CIFAR ResNet-20 (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64 channels, 1x1 projection shortcuts",
+        "mobilenet" => "MobileNet-style (Howard et al. 2017): Conv 3x3 (16), 4 depthwise-separable blocks (3x3 depthwise + 1x1 pointwise) to 32/64/128/128 channels",
         _ => throw new ArgumentException($"model: unknown model '{name}'; expected one of {string.Join(", ", Names)}."),
     };
 
@@ -41,6 +42,7 @@ public static class Models
             "lenet5" => LeNet5(channels, height, width, classes, dropout, g),
             "resnet8" => CifarResNet(channels, height, width, classes, 1, dropout, g),
             "resnet20" => CifarResNet(channels, height, width, classes, 3, dropout, g),
+            "mobilenet" => MobileNet(channels, height, width, classes, dropout, g),
             _ => throw new ArgumentException($"model: unknown model '{name}'; expected one of {string.Join(", ", Names)}."),
         };
     }
@@ -116,6 +118,34 @@ public static class Models
         net.Add(new Flatten());
         if (dropout > 0) net.Add(new Dropout(dropout, generator));
         net.Add(new Linear(64, classes, generator: generator));
+        return net;
+    }
+
+    /// <summary>
+    /// A small MobileNet-style network (Howard et al. 2017, "MobileNets"): Conv 3x3 (16) -> BN -> ReLU, then four
+    /// depthwise-separable blocks, each a 3x3 depthwise convolution (groups = channels) -> BN -> ReLU -> 1x1 pointwise
+    /// convolution -> BN -> ReLU, to 32 (stride 1), 64 (stride 2), 128 (stride 2) and 128 (stride 1) channels; global
+    /// average pooling and a Linear layer. Convolutions have no bias (batch norm follows each).
+    /// </summary>
+    public static Sequential MobileNet(int channels, int height, int width, int classes, double dropout = 0, Generator? generator = null)
+    {
+        if (height < 4 || width < 4) throw new ArgumentException($"mobilenet: input {channels}x{height}x{width} is too small; expected at least 4x4 pixels.");
+        var net = new Sequential(new Conv2d(channels, 16, 3, padding: 1, bias: false, generator: generator), new BatchNorm2d(16), new ReLU());
+        int inC = 16;
+        foreach (var (outC, stride) in new[] { (32, 1), (64, 2), (128, 2), (128, 1) })
+        {
+            net.Add(new Conv2d(inC, inC, 3, stride, 1, bias: false, generator: generator, groups: inC));
+            net.Add(new BatchNorm2d(inC));
+            net.Add(new ReLU());
+            net.Add(new Conv2d(inC, outC, 1, bias: false, generator: generator));
+            net.Add(new BatchNorm2d(outC));
+            net.Add(new ReLU());
+            inC = outC;
+        }
+        net.Add(new AdaptiveAvgPool2d(1));
+        net.Add(new Flatten());
+        if (dropout > 0) net.Add(new Dropout(dropout, generator));
+        net.Add(new Linear(inC, classes, generator: generator));
         return net;
     }
 }

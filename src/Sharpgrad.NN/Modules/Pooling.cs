@@ -47,17 +47,18 @@ public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 
 }
 
 /// <summary>
-/// Adaptive average pooling to a fixed output size; only (1, 1), global average pooling, is supported:
-/// x: (N, C, H, W) -> (N, C, 1, 1), the mean of each channel.
+/// Adaptive average pooling to a fixed output size, as PyTorch: output cell (i, j) averages input rows
+/// floor(i H / OH) .. ceil((i + 1) H / OH) - 1 and the same for columns; output size 1 is global average pooling.
+/// x: (N, C, H, W) -> (N, C, OH, OW).
 /// </summary>
 public sealed class AdaptiveAvgPool2d : Module
 {
     /// <summary>Creates the layer for output size (<paramref name="outputHeight"/>, <paramref name="outputWidth"/>).</summary>
-    /// <exception cref="ArgumentException">An output size other than (1, 1).</exception>
+    /// <exception cref="ArgumentException">A non-positive output size.</exception>
     public AdaptiveAvgPool2d(int outputHeight = 1, int outputWidth = 1)
     {
-        if (outputHeight != 1 || outputWidth != 1)
-            throw new ArgumentException($"AdaptiveAvgPool2d: only output_size 1 (global average pooling) is supported, got ({outputHeight}, {outputWidth}).");
+        if (outputHeight < 1 || outputWidth < 1)
+            throw new ArgumentException($"AdaptiveAvgPool2d: output size must be positive, got ({outputHeight}, {outputWidth}).");
         OutputHeight = outputHeight;
         OutputWidth = outputWidth;
     }
@@ -72,7 +73,10 @@ public sealed class AdaptiveAvgPool2d : Module
     public override string ExtraRepr => $"output_size={(OutputHeight == OutputWidth ? OutputHeight.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"({OutputHeight}, {OutputWidth})")}";
 
     /// <inheritdoc/>
-    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["output_size"] = OutputHeight };
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
+    {
+        ["output_size"] = OutputHeight == OutputWidth ? OutputHeight : new System.Text.Json.Nodes.JsonArray(OutputHeight, OutputWidth),
+    };
 
     internal static AdaptiveAvgPool2d FromSpec(SpecReader r)
     {
@@ -80,12 +84,11 @@ public sealed class AdaptiveAvgPool2d : Module
         return new AdaptiveAvgPool2d(h, w);
     }
 
-    // x: (N,C,H,W) -> (N,C,1,1)
+    // x: (N,C,H,W) -> (N,C,OH,OW)
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 4) throw new ArgumentException($"AdaptiveAvgPool2d: expected input (N, C, H, W), got [{string.Join(",", input.Shape)}].");
-        return input.Mean([2, 3], keepDim: true);
+        return OutputHeight == 1 && OutputWidth == 1 && input.Rank == 4 ? input.Mean([2, 3], keepDim: true) : input.AdaptiveAvgPool2d(OutputHeight, OutputWidth);
     }
 }

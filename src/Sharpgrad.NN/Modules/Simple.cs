@@ -188,3 +188,29 @@ public sealed class Identity : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input ?? throw new ArgumentNullException(nameof(input));
 }
+
+/// <summary>max(x, 0) + negative_slope * min(x, 0), element-wise.</summary>
+public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
+{
+    /// <summary>Slope for negative inputs.</summary>
+    public double NegativeSlope { get; } = negativeSlope;
+
+    /// <inheritdoc/>
+    public override string ExtraRepr => $"negative_slope={NegativeSlope.ToString("g", System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["negative_slope"] = NegativeSlope };
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).LeakyRelu(NegativeSlope);
+}
+
+/// <summary>GELU, x Phi(x) with the exact normal CDF (PyTorch's default, approximate='none'), element-wise.</summary>
+public sealed class GELU : Module
+{
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).Gelu();
+}
