@@ -293,7 +293,8 @@ public sealed class NumericsTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var x = Tensor.FromArray([1f, 2, 3]).RequiresGrad_();
         var s = x.Sigmoid();
-        s[1] = 2; // SigmoidBackward saved s
+        Assert.Throws<InvalidOperationException>(() => s[1] = 2); // refused at once while gradients are recorded
+        using (Tensor.NoGrad()) s[1] = 2; // SigmoidBackward saved s
         var ex = Assert.Throws<InvalidOperationException>(() => s.Sum().Backward());
         Assert.Contains("SigmoidBackward", ex.Message);
         Assert.Contains("modified in place", ex.Message);
@@ -332,12 +333,93 @@ public sealed class NumericsTests(Xunit.Abstractions.ITestOutputHelper output)
         var a = Tensor.FromArray([1f, 2]).RequiresGrad_();
         var b = Tensor.FromArray([3f, 4]);
         var y = a.Add(b);
-        b[0] = 10;
+        b[0] = 10; // b requires no grad and no op computed it: a plain write
         y.Sum().Backward();
         Assert.Equal([1f, 1], a.Grad!.ToArray());
         // writing into a result after its backward ran does not matter either
         var s = a.Sigmoid();
         s.Sum().Backward(retainGraph: false);
-        s[0] = 0;
+        using (Tensor.NoGrad()) s[0] = 0;
+    }
+
+    [Fact]
+    public void WritesIntoTrackedTensorsAreRefusedWhileGradientsAreRecorded()
+    {
+        var x = Tensor.FromArray([1f, 2]).RequiresGrad_();
+        var z = Tensor.FromArray([5f, 5]).RequiresGrad_();
+        var y = x.Mul(2.0);
+        var ex = Assert.Throws<InvalidOperationException>(() => y.CopyFrom(z));
+        Assert.Contains("computed by MulBackward", ex.Message);
+        Assert.Throws<InvalidOperationException>(() => y[0] = 5);
+        Assert.Throws<InvalidOperationException>(() => x.Reshape(2, 1)[0, 0] = 3); // a view of a leaf that requires grad
+        ex = Assert.Throws<InvalidOperationException>(() => x[0] = 3);
+        Assert.Contains("leaf that requires grad", ex.Message);
+        using (Tensor.NoGrad())
+        {
+            x[0] = 3; // as an optimizer step
+            x.CopyFrom(Tensor.FromArray([4f, 4]));
+        }
+        x.Detach()[1] = 7; // a detached leaf shares storage but records nothing
+        Assert.Equal([4f, 7], x.ToArray());
+    }
+
+    [Fact]
+    public void CopyFromOverlappingViewsCopiesAsMemmoveAndRefusesExpandedDestinations()
+    {
+        var b = Tensor.Arange(12).Reshape(6, 2).Transpose();
+        b.Slice(1, 1, 6).CopyFrom(b.Slice(1, 0, 5));
+        Assert.Equal([0f, 0, 2, 4, 6, 8, 1, 1, 3, 5, 7, 9], b.Contiguous().ToArray());
+        var a = Tensor.Zeros([1, 3]);
+        var ex = Assert.Throws<ArgumentException>(() => a.Expand(2, 3).CopyFrom(Tensor.Ones([2, 3])));
+        Assert.Contains("share memory", ex.Message);
+    }
+
+    [Fact]
+    public void ReductionsOfZeroDimensionalAndZeroSizeTensorsFollowPyTorch()
+    {
+        Assert.Equal(3.0, Tensor.Scalar(3).Sum(0).Item());
+        Assert.Equal(3.0, Tensor.Scalar(3).Mean(-1).Item());
+        Assert.Equal(3.0, Tensor.Scalar(3).Max(0, keepDim: true).Item());
+        Assert.Throws<ArgumentException>(() => Tensor.Scalar(3).Sum(1));
+        Assert.Equal([0], Tensor.Zeros([0, 3]).Max(1).Shape);
+        Assert.Equal([1, 0], Tensor.Zeros([3, 0]).Max(0, keepDim: true).Shape);
+        Assert.Contains("empty dimension", Assert.Throws<ArgumentException>(() => Tensor.Zeros([3, 0]).Max(1)).Message);
+    }
+
+    [Fact]
+    public void ARetainedMaxPoolGraphRefusesToRunAfterItsScopeEnded()
+    {
+        var x = Tensor.Randn([1, 1, 128, 128], new Generator(3)).RequiresGrad_();
+        Tensor z;
+        using (TensorScope.Begin())
+        {
+            z = x.MaxPool2d(2).Sum();
+            z.Backward(retainGraph: true);
+        }
+        using (TensorScope.Begin()) Tensor.Randn([1, 1, 128, 128], new Generator(99)).RequiresGrad_().MaxPool2d(2);
+        Assert.Throws<ObjectDisposedException>(() => z.Backward());
+    }
+
+    [Fact]
+    public void ExpOfZeroIsOneAndALoneClassHasNoLogSoftmaxGradient()
+    {
+        for (int n = 1; n <= 40; n++) Assert.All(Tensor.Zeros([n]).Exp().ToArray(), v => Assert.Equal(1f, v));
+        var x = Tensor.FromArray([5f], 1, 1).RequiresGrad_();
+        x.LogSoftmax().Backward(Tensor.Ones([1, 1]));
+        Assert.Equal(0f, x.Grad![0, 0]);
+        var tied = Tensor.FromArray([3e38f, 3e38f], 1, 2).RequiresGrad_();
+        tied.LogSoftmax().Backward(Tensor.Ones([1, 2]));
+        Assert.Equal([0f, 0], tied.Grad!.ToArray());
+    }
+
+    [Fact]
+    public void StepSavesNothingSoWritingItsInputIsAllowed()
+    {
+        var x = Tensor.FromArray([1f, -1]).RequiresGrad_();
+        var h = x.Mul(1.0);
+        var y = h.Step();
+        using (Tensor.NoGrad()) h[0] = -5;
+        y.Sum().Backward();
+        Assert.Equal([0f, 0], x.Grad!.ToArray());
     }
 }

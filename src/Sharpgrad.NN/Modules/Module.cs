@@ -122,7 +122,7 @@ public abstract class Module
             }
             if (!t.Shape.SequenceEqual(v.Shape))
                 throw new ArgumentException($"LoadStateDict: '{name}' has shape [{string.Join(",", v.Shape)}], the model expects [{string.Join(",", t.Shape)}].");
-            t.CopyFrom(v.To(t.DType));
+            using (Tensor.NoGrad()) t.CopyFrom(v.To(t.DType)); // parameters are leaves that require grad
         }
     }
 

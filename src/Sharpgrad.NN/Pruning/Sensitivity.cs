@@ -102,7 +102,7 @@ public static class Sensitivity
                 }
                 Pruner.Magnitude(p, lv[i]);
                 acc[i] = Trainer.Evaluate(model, validation, classes).Accuracy;
-                p.Data.CopyFrom(saved);
+                using (Tensor.NoGrad()) p.Data.CopyFrom(saved);
                 p.Mask = savedMask;
                 progress?.Invoke(name, lv[i], acc[i]);
             }

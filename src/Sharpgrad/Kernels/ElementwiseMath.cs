@@ -30,7 +30,7 @@ internal static class ElementwiseMath
     public static void Sigmoid(ReadOnlySpan<double> x, Span<double> y, MathPath path = MathPath.Auto) => Map<double, SigmoidFn>(x, y, path);
 
     // x: any length -> y: same length (x and y may be the same span)
-    public static void Exp(ReadOnlySpan<float> x, Span<float> y, MathPath path = MathPath.Auto) => Map<float, ExpFn>(x, y, path);
+    public static void Exp(ReadOnlySpan<float> x, Span<float> y, MathPath path = MathPath.Auto) => Map<float, ViaDouble<ExpFn>>(x, y, path);
 
     // x: any length -> y: same length (x and y may be the same span)
     public static void Exp(ReadOnlySpan<double> x, Span<double> y, MathPath path = MathPath.Auto) => Map<double, ExpFn>(x, y, path);

@@ -39,6 +39,13 @@ internal static class Reduce
     public static int[] Axes(string op, Tensor x, int[] axes)
     {
         if (axes.Length == 0) return [.. Enumerable.Range(0, x.Rank)];
+        if (x.Rank == 0)
+        {
+            // as PyTorch: a zero-dimensional tensor takes axis 0 or -1, and reducing over it leaves it as it is
+            foreach (int a in axes)
+                if (a is not (0 or -1)) throw new ArgumentException($"{op}: axis {a} is out of range for a zero-dimensional tensor (expected 0 or -1).");
+            return [];
+        }
         var set = new SortedSet<int>();
         foreach (int a in axes)
             if (!set.Add(Shapes.NormalizeAxis(op, a, x.Rank, x.Dims)))
@@ -71,13 +78,14 @@ internal static class Reduce
         int rank = x.Rank, k = axes.Length;
         int inner = 1;
         foreach (int a in axes) inner *= x.Dims[a];
-        if (x.NumElements == 0 || inner == 0)
+        if (inner == 0)
         {
-            if (typeof(TR) == typeof(MaxReduction))
-                throw new ArgumentException($"{op}: cannot reduce over an empty dimension (shape {Shapes.Format(x.Dims)}, axes {Shapes.Format(axes)}).");
+            if (typeof(TR) == typeof(MaxReduction) && y.Length > 0)
+                throw new ArgumentException($"{op}: cannot reduce over an empty dimension (shape {Shapes.Format(x.Dims)}, axes {Shapes.Format(axes)}); the maximum of nothing is undefined.");
             y.Clear();
             return;
         }
+        if (y.Length == 0) return; // a zero-size axis that is kept: an empty result
         bool trailing = true, leading = true;
         for (int i = 0; i < k; i++)
         {

@@ -21,7 +21,7 @@ public sealed partial class Tensor
         var argmax = grad ? TensorScope.Rent<int>(y.NumElements) : System.Buffers.ArrayPool<int>.Shared.Rent(y.NumElements);
         if (DType == DType.Float32) Run<float>(x, y, argmax, planes, g);
         else Run<double>(x, y, argmax, planes, g);
-        if (grad) y.SetGradFn(new MaxPool2dBackward(this, argmax, g));
+        if (grad) y.SetGradFn(new MaxPool2dBackward(this, y, argmax, g));
         else System.Buffers.ArrayPool<int>.Shared.Return(argmax);
         return y;
     }
@@ -44,12 +44,16 @@ public sealed partial class Tensor
 }
 
 // y = maxpool(x): dx = dy routed to the position of each window's maximum
-internal sealed class MaxPool2dBackward(Tensor x, int[] argmax, Conv2dGeometry g) : Node([x])
+internal sealed class MaxPool2dBackward(Tensor x, Tensor y, int[] argmax, Conv2dGeometry g) : Node([x])
 {
     private readonly int[] _shape = x.Shape;
 
     internal override Tensor?[] Backward(Tensor dy)
     {
+        // the argmax was rented with the output's storage: once the TensorScope that made them has ended, another
+        // step may have overwritten it
+        if (y.IsReleased)
+            throw new ObjectDisposedException(nameof(Tensor), $"MaxPool2dBackward: the output of shape {Shapes.Format(y.Dims)} and its argmax were released when the TensorScope that created them ended; run Backward inside that scope.");
         var d = dy.ContiguousRaw();
         var dx = Tensor.Empty(d.DType, _shape);
         int planes = _shape[0] * _shape[1];

@@ -26,7 +26,9 @@ internal readonly struct StepKernel : IUnaryOp
 }
 
 // y = step(x): dx = 0 everywhere (the derivative is 0, undefined at 0): no gradient passes
-internal sealed class StepBackward(Tensor x) : Node([x], x)
+internal sealed class StepBackward(Tensor x) : Node([x])
 {
-    internal override Tensor?[] Backward(Tensor g) => [Tensor.ZerosLike(Saved(0))];
+    private readonly int[] _shape = x.Shape;
+
+    internal override Tensor?[] Backward(Tensor g) => [Tensor.Zeros(_shape, g.DType)];
 }

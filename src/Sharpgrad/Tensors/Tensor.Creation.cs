@@ -132,8 +132,11 @@ public sealed partial class Tensor
 
     /// <summary>
     /// Copies <paramref name="source"/> (broadcastable to this shape, same dtype) into this tensor's elements,
-    /// writing through to shared storage. Not recorded by autograd; increments <see cref="Version"/>.
+    /// writing through to shared storage. Not recorded by autograd; increments <see cref="Version"/>. A source that shares
+    /// storage with this tensor is copied first, so overlapping views copy as memmove would.
     /// </summary>
+    /// <exception cref="ArgumentException">Shapes that do not broadcast, other dtypes, or a destination whose elements share memory (an expanded view).</exception>
+    /// <exception cref="InvalidOperationException">While gradients are recorded: this tensor was computed by a recorded op, or is a leaf that requires grad.</exception>
     public void CopyFrom(Tensor source)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -142,6 +145,11 @@ public sealed partial class Tensor
         if (!Shapes.SameShape(b, Dims))
             throw new ArgumentException($"CopyFrom: source shape {Shapes.Format(source.Dims)} does not broadcast to destination shape {Shapes.Format(Dims)}.");
         if (NumElements == 0) return;
+        CheckWritable("CopyFrom");
+        for (int i = 0; i < Rank; i++)
+            if (StrideArr[i] == 0 && Dims[i] > 1)
+                throw new ArgumentException($"CopyFrom: the destination of shape {Shapes.Format(Dims)} has elements that share memory (an expanded view, stride 0 on axis {i}); copy into a Contiguous() tensor.");
+        if (ReferenceEquals(source.Storage, Storage)) source = source.Contiguous(force: true); // overlapping views: copy as memmove would
         BumpVersion();
         if (DType == DType.Float32) CopyInto<float>(source);
         else CopyInto<double>(source);

@@ -59,6 +59,20 @@ public sealed partial class Tensor
     /// <summary>Records an in-place write to this tensor's storage (every view sees the new version).</summary>
     internal void BumpVersion() => VersionRef.Value++;
 
+    /// <summary>
+    /// Refuses, while gradients are recorded, a write into a tensor that autograd tracks, as PyTorch does: a leaf that
+    /// requires grad (its gradient would describe values it no longer has), or a tensor an op computed (the write
+    /// is not recorded, so the gradient would flow as if the old values were still there).
+    /// </summary>
+    internal void CheckWritable(string op)
+    {
+        if (!GradMode.IsEnabled) return;
+        if (GradFn is not null)
+            throw new InvalidOperationException($"{op}: this tensor of shape {Shapes.Format(Dims)} was computed by {GradFn.Name} and autograd does not record in-place writes, so gradients through it would be wrong; write into a Clone(), or under Tensor.NoGrad() if the write must not count for gradients.");
+        if (_requiresGrad)
+            throw new InvalidOperationException($"{op}: this tensor of shape {Shapes.Format(Dims)} is a leaf that requires grad; change it under Tensor.NoGrad() (as optimizers do), or write into a Detach()ed or cloned tensor.");
+    }
+
     /// <summary>Number of dimensions.</summary>
     public int Rank => Dims.Length;
 
@@ -206,6 +220,7 @@ public sealed partial class Tensor
         set
         {
             int o = ElementOffset(index);
+            CheckWritable("Indexer");
             BumpVersion();
             if (DType == DType.Float32) Array<float>()[o] = (float)value;
             else Array<double>()[o] = value;
