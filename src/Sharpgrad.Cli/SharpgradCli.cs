@@ -41,11 +41,19 @@ internal static class SharpgradCli
     private static Command SummaryCommand()
     {
         var input = new Option<string>("--input") { Description = "Input shape CxHxW (3x32x32 is the exam's CIFAR-10 network, 1x28x28 Fashion-MNIST).", DefaultValueFactory = _ => "3x32x32" };
-        var cmd = new Command("summary", "Print the exam CNN's per-layer table: output shapes, parameters with their arithmetic, MACs and totals.") { input };
+        var model = new Option<string>("--model") { Description = $"{string.Join(" | ", Models.Names)} (default exam-cnn), or a model file.", DefaultValueFactory = _ => "exam-cnn" };
+        var classes = new Option<int>("--classes") { Description = "Outputs of a built-in model.", DefaultValueFactory = _ => 10 };
+        var cmd = new Command("summary", "Print a model's per-layer table (the exam's Q10 for the exam CNN): output shapes, parameters with their arithmetic, MACs and totals.") { model, input, classes };
         cmd.SetAction(r => Guard(r.InvocationConfiguration.Error, () =>
         {
             var (c, h, w) = ExamCnn.ParseShape(r.GetValue(input)!);
-            var s = ModelSummary.Create(ExamCnn.Create(c, h, w), [c, h, w]);
+            string name = r.GetValue(model)!;
+            int k = r.GetValue(classes);
+            if (k < 2) throw new ArgumentException($"--classes: expected at least 2, got {k}.");
+            var built = Models.Names.Contains(name) ? Models.Create(name, c, h, w, k)
+                : File.Exists(name) ? ModelSpec.Load(name)
+                : throw new ArgumentException($"--model: '{name}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file.");
+            var s = ModelSummary.Create(built, [c, h, w]);
             r.InvocationConfiguration.Output.Write(s.ToText());
             return 0;
         }));

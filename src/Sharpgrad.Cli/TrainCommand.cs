@@ -18,13 +18,18 @@ internal static class TrainCommand
             Arity = new ArgumentArity(1, 2),
             AllowMultipleArgumentsPerToken = true,
         };
+        var model = new Option<string>("--model")
+        {
+            Description = $"The network: {string.Join(" | ", Models.Names)} (default exam-cnn), or a model file (sharpgrad-model/1 JSON, see the README).",
+            DefaultValueFactory = _ => d.Model,
+        };
         var epochs = new Option<int>("--epochs") { Description = "Total epochs.", DefaultValueFactory = _ => d.Epochs };
         var batch = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => d.BatchSize };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd | rmsprop | adam | adamw.", DefaultValueFactory = _ => d.Optimizer };
         var lr = new Option<double?>("--lr") { Description = "Learning rate (peak rate under one-cycle); default 0.005 for adam/adamw, 0.1 for sgd, 0.001 for rmsprop." };
         var wd = new Option<double>("--weight-decay") { Description = "Weight decay (decoupled for adamw, L2 in the gradient otherwise).", DefaultValueFactory = _ => d.WeightDecay };
         var l1 = new Option<double>("--l1") { Description = "L1 penalty on the Conv2d and Linear weights, applied by its proximal step (drives weights to exactly zero; the default 1e-4 makes the model prune well; 0: none).", DefaultValueFactory = _ => d.L1 };
-        var dropout = new Option<double>("--dropout") { Description = "Dropout probability before the FC layer.", DefaultValueFactory = _ => 0 };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout probability before a built-in model's last Linear layer.", DefaultValueFactory = _ => 0 };
         var augment = new Option<string?>("--augment")
         {
             Description = "Augment training images: none, flip (random horizontal flip, the default), crop (random crop, padding 2) or flip,crop; alone: flip,crop.",
@@ -37,15 +42,16 @@ internal static class TrainCommand
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (default runs/<dataset>-<time>, or the --resume folder)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total." };
-        var cmd = new Command("train", "Train the exam CNN (default: on the bundled Fashion-MNIST, AdamW + one-cycle to 0.005, L1 1e-4, random flips, batch 128, 15 epochs).")
+        var cmd = new Command("train", "Train a model, by default the exam CNN (on the bundled Fashion-MNIST, AdamW + one-cycle to 0.005, L1 1e-4, random flips, batch 128, 15 epochs).")
         {
-            data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume,
+            model, data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume,
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var dataArgs = r.GetValue(data) ?? [];
             var options = new TrainOptions
             {
+                Model = r.GetValue(model)!,
                 Data = dataArgs.Length > 0 ? dataArgs[0] : d.Data,
                 DataDir = dataArgs.Length > 1 ? dataArgs[1] : null,
                 Epochs = r.GetValue(epochs),
@@ -76,7 +82,7 @@ internal static class TrainCommand
         var trainer = Trainer.Create(options, outDir, resumeDir);
         var console = SharpgradCli.ConsoleFor(output);
         var o = trainer.Options;
-        output.WriteLine($"Sharpgrad: exam CNN on {trainer.Data.Name} ({trainer.Train.Count:N0} training, {trainer.Test.Count:N0} test images, "
+        output.WriteLine($"Sharpgrad: {(o.IsBuiltInModel ? o.Model : Path.GetFileName(o.Model))} on {trainer.Data.Name} ({trainer.Train.Count:N0} training, {trainer.Test.Count:N0} test images, "
             + $"{trainer.Train.Channels}x{trainer.Train.Height}x{trainer.Train.Width}), {trainer.Model.ParameterCount():N0} parameters");
         output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "

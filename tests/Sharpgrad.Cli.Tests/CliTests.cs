@@ -69,6 +69,81 @@ public sealed class CliTests : IDisposable
         Assert.Contains("epoch 2/2", resumed.Out);
     }
 
+    /// <summary>A synthetic CIFAR-10 set: 5 x 64 training and 64 test images of random bytes, labels 0-9.</summary>
+    private string SyntheticCifar()
+    {
+        var dir = P("cifar-synthetic");
+        Directory.CreateDirectory(dir);
+        var rng = new Random(5);
+        foreach (var f in new[] { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin" })
+        {
+            var bytes = new byte[3073 * 64];
+            rng.NextBytes(bytes);
+            for (int i = 0; i < 64; i++) bytes[i * 3073] = (byte)(i % 10);
+            File.WriteAllBytes(Path.Combine(dir, f), bytes);
+        }
+        return dir;
+    }
+
+    public static TheoryData<string> ModelsAndSpec() => [.. Sharpgrad.NN.Models.Names, "spec"];
+
+    /// <summary>
+    /// Every built-in model and a model file (3-channel copy of examples/models/tiny-residual.json): train, eval,
+    /// summary, inspect and prune on a small synthetic 3x32x32 set, and the run folder rebuilds the same model.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ModelsAndSpec))]
+    public void EveryCommandWorksOnEveryModel(string model)
+    {
+        var data = SyntheticCifar();
+        if (model == "spec")
+        {
+            var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "tiny-residual.json"))
+                .Replace("\"in_channels\": 1,", "\"in_channels\": 3,", StringComparison.Ordinal);
+            model = P("tiny.json");
+            File.WriteAllText(model, text);
+        }
+        var (code, output, err) = Run("train", "--model", model, "--data", "cifar10", data, "--epochs", "1", "--batch-size", "32", "--out", P("run"));
+        Assert.True(code == 0, err);
+        Assert.Contains("epoch 1/1  train loss", output);
+        var ev = Run("eval", "--checkpoint", P("run"));
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.Contains("test accuracy", ev.Out);
+        var sum = Run("summary", "--model", model, "--input", "3x32x32");
+        Assert.True(sum.Code == 0, sum.Err);
+        var loaded = Sharpgrad.NN.Training.RunFiles.Load(P("run"));
+        Assert.Contains($"Trainable parameters: {loaded.Model.ParameterCount():N0}", sum.Out);
+        var ins = Run("inspect", "--checkpoint", P("run"));
+        Assert.True(ins.Code == 0, ins.Err);
+        var pr = Run("prune", "--checkpoint", P("run"), "--sparsity", "0.5", "--finetune-epochs", "0.2", "--batch-size", "32", "--out", P("pruned"));
+        Assert.True(pr.Code == 0, pr.Err);
+        var evp = Run("eval", "--checkpoint", P("pruned"));
+        Assert.True(evp.Code == 0, evp.Err);
+        Assert.Matches(@"sparsity: (5\d\.\d)% of the", evp.Out); // 50% pruned, plus any weight the fine-tuning left at exactly zero
+        var resumed = Run("train", "--resume", P("run"), "--epochs", "2");
+        Assert.True(resumed.Code == 0, resumed.Err);
+    }
+
+    [Fact]
+    public void AModelThatDoesNotFitTheDataIsRefusedBeforeAnythingIsWritten()
+    {
+        var data = SyntheticCifar();
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "tiny-residual.json"), P("gray.json"));
+        var (code, _, err) = Run("train", "--model", P("gray.json"), "--data", "cifar10", data, "--out", P("out"));
+        Assert.Equal(2, code);
+        Assert.Contains("--model gray.json: does not fit the data's 3x32x32 images: Conv2d: input channels differ (3 vs 1)", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(P("out")));
+        var unknown = Run("train", "--model", "resnet99", "--out", P("out"));
+        Assert.Equal(2, unknown.Code);
+        Assert.Contains("--model: 'resnet99' is neither a built-in model (exam-cnn, mlp, lenet5, resnet8, resnet20, mobilenet) nor a model file", unknown.Err);
+        File.WriteAllText(P("bad.json"), """{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Linear","in_features":3072}]}}""");
+        var bad = Run("train", "--model", P("bad.json"), "--data", "cifar10", data, "--out", P("out"));
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("bad.json: layer 0 (Linear): missing \"out_features\" (an integer).", bad.Err);
+        Assert.False(Directory.Exists(P("out")));
+    }
+
     [Fact]
     public void PruneSweepAndInspect()
     {

@@ -53,6 +53,10 @@ public abstract class BatchNormBase : Module
     public override string ExtraRepr => $"{NumFeatures}, eps={Eps:g}, momentum={Momentum:g}, affine={(Weight is null ? "False" : "True")}, track_running_stats=True";
 
     /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) =>
+        new("BatchNorm", ParameterFormula: Weight is null ? null : $"2*{NumFeatures} (gamma, beta)");
+
+    /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
     {
         ["num_features"] = NumFeatures,

@@ -79,6 +79,17 @@ public sealed class Conv2d : Module
         return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator, groups);
     }
 
+    /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
+    {
+        ArgumentNullException.ThrowIfNull(outputShape);
+        int perGroup = InChannels / Groups;
+        string fanIn = $"{perGroup}*{KernelSize}*{KernelSize}";
+        return new LayerSummary("Conv", OutChannels, KernelSize,
+            Bias is null ? $"{fanIn} * {OutChannels}" : $"({fanIn} + 1) * {OutChannels}",
+            (long)outputShape[1] * outputShape[2] * outputShape[3] * perGroup * KernelSize * KernelSize);
+    }
+
     /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1).</summary>
     public Tensor ForwardRelu(Tensor input) =>
         Groups == 1 ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding) : Forward(input).Relu();

@@ -39,6 +39,15 @@ public sealed class Linear : Module
 
     internal static Linear FromSpec(SpecReader r) => new(r.Int("in_features"), r.Int("out_features"), r.Bool("bias", true), r.Generator);
 
+    /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
+    {
+        ArgumentNullException.ThrowIfNull(outputShape);
+        long rows = outputShape.Length > 1 ? outputShape[1..^1].Aggregate(1L, (a, b) => a * b) : 1; // per input: leading dims beyond the batch
+        return new LayerSummary("FC", ParameterFormula: Bias is null ? $"{InFeatures}*{OutFeatures}" : $"{InFeatures}*{OutFeatures} + {OutFeatures}",
+            Macs: rows * InFeatures * OutFeatures);
+    }
+
     // x: (N, in) -> (N, out)
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)

@@ -149,8 +149,46 @@ public abstract class Module
     /// <summary>Number of buffer values that are statistics (running mean and variance; counters excluded).</summary>
     public int BufferCount() => NamedBuffers().Where(b => !b.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal)).Sum(b => b.Buffer.NumElements);
 
-    /// <summary>Runs the layer; same as <see cref="Forward"/>.</summary>
-    public Tensor Call(Tensor input) => Forward(input);
+    [ThreadStatic] private static IForwardTracer? t_tracer;
+
+    /// <summary>
+    /// Runs the layer (<see cref="Forward"/>), reporting the call to a trace when one is active on this thread
+    /// (<see cref="ModelSummary"/> traces a forward pass to see every layer's input and output). Containers run their
+    /// children through Call.
+    /// </summary>
+    public Tensor Call(Tensor input)
+    {
+        var tracer = t_tracer;
+        if (tracer is null) return Forward(input);
+        tracer.Enter(this, input);
+        var y = Forward(input);
+        tracer.Exit(this, input, y);
+        return y;
+    }
+
+    /// <summary>Whether a trace is active on this thread (containers then run their children one by one, unfused).</summary>
+    protected static bool Tracing => t_tracer is not null;
+
+    /// <summary>Reports every <see cref="Call"/> on this thread to <paramref name="tracer"/> until disposed.</summary>
+    internal static IDisposable Trace(IForwardTracer tracer)
+    {
+        var previous = t_tracer;
+        t_tracer = tracer;
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(IForwardTracer? previous) : IDisposable
+    {
+        public void Dispose() => t_tracer = previous;
+    }
+
+    /// <summary>
+    /// What this layer shows in a summary row for one call with these input and output shapes (batch dimension
+    /// included): its label as the exam writes it, filters, kernel, the arithmetic of its parameter count and its
+    /// multiply-accumulates. The default is the type name and no MACs; containers report their children's through the
+    /// trace.
+    /// </summary>
+    public virtual LayerSummary Summarize(int[] inputShape, int[] outputShape) => new(TypeName);
 
     /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
     public virtual string ExtraRepr => "";
@@ -172,4 +210,21 @@ public abstract class Module
             sb.Append("  (").Append(n).Append("): ").Append(c.ToString().Replace("\n", "\n  ", StringComparison.Ordinal)).Append('\n');
         return sb.Append(')').ToString();
     }
+}
+
+/// <summary>What one layer call contributes to a summary row (see <see cref="Module.Summarize"/>).</summary>
+/// <param name="Label">Display name, e.g. "Conv", "FC", "Pool".</param>
+/// <param name="Filters">Number of filters, or null.</param>
+/// <param name="Kernel">Kernel size, or null.</param>
+/// <param name="ParameterFormula">The arithmetic of the layer's parameter count, e.g. "(3*3*3 + 1) * 16", or null.</param>
+/// <param name="Macs">Multiply-accumulates for one input.</param>
+/// <param name="ChannelsText">How the output's C is printed when it needs explaining (e.g. "1024 = 16*8*8"), or null.</param>
+public sealed record LayerSummary(string Label, int? Filters = null, int? Kernel = null, string? ParameterFormula = null, long Macs = 0, string? ChannelsText = null);
+
+/// <summary>Sees every <see cref="Module.Call"/> of a traced forward pass.</summary>
+internal interface IForwardTracer
+{
+    void Enter(Module module, Tensor input);
+
+    void Exit(Module module, Tensor input, Tensor output);
 }

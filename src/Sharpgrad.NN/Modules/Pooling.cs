@@ -28,6 +28,9 @@ public abstract class Pool2dBase(int kernelSize, int? stride, int padding) : Mod
 public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2dBase(kernelSize, stride, padding)
 {
     /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("Pool", Kernel: KernelSize);
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -38,6 +41,9 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
 /// <summary>2-D average pooling (padding counted in the mean). x: (N, C, H, W) -> (N, C, OH, OW).</summary>
 public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2dBase(kernelSize, stride, padding)
 {
+    /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("AvgPool", Kernel: KernelSize);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {

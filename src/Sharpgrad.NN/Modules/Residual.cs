@@ -31,8 +31,8 @@ public sealed class Residual : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var a = Body.Forward(input);
-        var b = Shortcut.Forward(input);
+        var a = Body.Call(input);
+        var b = Shortcut.Call(input);
         if (!a.Shape.SequenceEqual(b.Shape))
             throw new ArgumentException($"Residual: the body gives [{string.Join(",", a.Shape)}] but the shortcut gives [{string.Join(",", b.Shape)}] for input [{string.Join(",", input.Shape)}]; give a shortcut that matches (e.g. a strided 1x1 Conv2d).");
         return a.Add(b);

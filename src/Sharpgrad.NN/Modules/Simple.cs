@@ -18,6 +18,15 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new() { ["start_dim"] = StartDim, ["end_dim"] = EndDim };
 
     /// <inheritdoc/>
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        ArgumentNullException.ThrowIfNull(outputShape);
+        return new("Flatten", ChannelsText: inputShape.Length == 4 && outputShape.Length == 2
+            ? $"{outputShape[1]} = {inputShape[1]}*{inputShape[2]}*{inputShape[3]}" : null);
+    }
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -152,13 +161,18 @@ public sealed class Sequential : Module
 
     /// <summary>
     /// Runs the layers in order, with two rewrites that give bitwise the same values and gradients: a Conv2d followed
-    /// by a ReLU runs as one fused op; when gradients are recorded and a MaxPool2d follows them, the ReLU runs after
+    /// by a ReLU runs as one fused op (not while a trace, <see cref="Module.Call"/>, watches each layer); when gradients are recorded and a MaxPool2d follows them, the ReLU runs after
     /// the pooling instead (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same
     /// position), so the backward pass masks the 4x smaller pooled gradient instead of the convolution's whole output.
     /// </summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
+        if (Tracing)
+        {
+            foreach (var layer in _layers) x = layer.Call(x);
+            return x;
+        }
         for (int i = 0; i < _layers.Count; i++)
         {
             if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)

@@ -49,31 +49,49 @@ public sealed class ModelSummary
     /// <summary>Bytes of all layer outputs for one input in float32.</summary>
     public long ActivationBytes => Rows.Skip(1).Sum(r => (long)r.OutputShape.Aggregate(1, (a, b) => a * b)) * 4;
 
-    /// <summary>Runs one zero input of shape (1, C, H, W) through <paramref name="model"/> and describes each layer.</summary>
+    /// <summary>
+    /// Runs one zero input of shape (1, C, H, W) through <paramref name="model"/> in evaluation mode, tracing every
+    /// layer call (<see cref="Module.Call"/>), and describes each call of the model's direct children in order (the
+    /// model itself when it has none): output shape, the parameters and buffers below the child, and the
+    /// multiply-accumulates of every layer the child ran. Each layer says what it shows (<see cref="Module.Summarize"/>).
+    /// A module called twice counts its parameters once.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer cannot take its input: names the layer and the shape.</exception>
     public static ModelSummary Create(Module model, int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputShape);
         bool wasTraining = model.Training;
         model.Eval();
+        var names = new Dictionary<Module, string>(ReferenceEqualityComparer.Instance);
+        foreach (var (n, m) in model.NamedModules()) names.TryAdd(m, n);
+        var tracer = new Tracer();
         try
         {
             using var _ = Tensor.NoGrad();
             var x = Tensor.Zeros([1, .. inputShape]);
-            var rows = new List<SummaryRow> { Describe("", null, x.Shape, x.Shape) };
-            var layers = model is Sequential s ? s.Children : [("0", model)];
-            foreach (var (name, layer) in layers)
+            try
             {
-                var input = x.Shape;
-                try
-                {
-                    x = layer.Forward(x);
-                }
-                catch (ArgumentException e)
-                {
-                    throw new ArgumentException($"Summary: layer {name} ({layer.TypeName}) cannot take input [{string.Join(",", input)}]: {e.Message}", e);
-                }
-                rows.Add(Describe(name, layer, input, x.Shape));
+                using (Module.Trace(tracer)) model.Call(x);
+            }
+            catch (ArgumentException e)
+            {
+                var (failed, input) = tracer.Open.Peek();
+                string name = names.TryGetValue(failed, out var n) && n.Length > 0 ? n : "(model)";
+                throw new ArgumentException($"Summary: layer {name} ({failed.TypeName}) cannot take input [{string.Join(",", input)}]: {e.Message}", e);
+            }
+            var rows = new List<SummaryRow> { new("", "Input", x.Shape, x.Shape.Length > 1 ? x.Shape[1] : 1, F(x.Shape.Length > 1 ? x.Shape[1] : 1), Spatial(x.Shape), null, null, 0, "0", 0, 0) };
+            var children = new HashSet<Module>(model.Children.Select(c => c.Module), ReferenceEqualityComparer.Instance);
+            var rowCalls = tracer.Calls.Where(c => children.Contains(c.Module)).ToList();
+            if (rowCalls.Count == 0) rowCalls = tracer.Calls.Where(c => ReferenceEquals(c.Module, model)).ToList();
+            var counted = new HashSet<Module>(ReferenceEqualityComparer.Instance);
+            foreach (var call in rowCalls)
+            {
+                var below = new HashSet<Module>(call.Module.NamedModules().Select(m => m.Module), ReferenceEqualityComparer.Instance);
+                long macs = tracer.Calls.Where(c => c.Index >= call.FirstIndex && c.Index <= call.Index && below.Contains(c.Module))
+                    .Sum(c => c.Module.Summarize(c.Input, c.Output).Macs);
+                bool first = counted.Add(call.Module);
+                rows.Add(Describe(names.TryGetValue(call.Module, out var n) ? n : "", call.Module, call.Input, call.Output, macs, first));
             }
             return new ModelSummary(rows, (int[])inputShape.Clone());
         }
@@ -85,60 +103,40 @@ public sealed class ModelSummary
 
     private static string F(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    private static SummaryRow Describe(string name, Module? layer, int[] input, int[] output)
+    private static string Spatial(int[] output) => output.Length == 4 ? (output[2] == output[3] ? F(output[2]) : $"{output[2]}x{output[3]}") : "-";
+
+    private static SummaryRow Describe(string name, Module layer, int[] input, int[] output, long macs, bool countParameters)
     {
         int c = output.Length > 1 ? output[1] : 1;
-        string spatial = output.Length == 4 ? (output[2] == output[3] ? F(output[2]) : $"{output[2]}x{output[3]}") : "-";
-        string cText = F(c);
-        long macs = 0, buffers = 0;
-        int? filters = null, kernel = null;
-        string formula = "0";
-        // a container's row counts everything below it (a residual block's convolutions and batch norms)
-        long parameters = layer?.Parameters().Sum(p => (long)p.NumElements) ?? 0;
-        string display;
-        switch (layer)
+        var info = layer.Summarize(input, output);
+        long parameters = countParameters ? layer.Parameters().Sum(p => (long)p.NumElements) : 0;
+        long buffers = countParameters ? layer.BufferCount() : 0;
+        string formula = parameters == 0 ? "0" : info.ParameterFormula ?? F(parameters);
+        return new SummaryRow(name, info.Label, output, c, info.ChannelsText ?? F(c), Spatial(output), info.Filters, info.Kernel, parameters, formula, buffers, macs);
+    }
+
+    /// <summary>Records each call in the order it ends, with the index of the first call that began inside it.</summary>
+    private sealed class Tracer : IForwardTracer
+    {
+        private int _next;
+
+        public Stack<(Module Module, int[] Input)> Open { get; } = new();
+
+        private readonly Stack<int> _starts = new();
+
+        public List<(Module Module, int[] Input, int[] Output, int Index, int FirstIndex)> Calls { get; } = [];
+
+        public void Enter(Module module, Tensor input)
         {
-            case null:
-                display = "Input";
-                break;
-            case Conv2d conv:
-                display = "Conv";
-                filters = conv.OutChannels;
-                kernel = conv.KernelSize;
-                formula = conv.Bias is null
-                    ? $"{conv.InChannels}*{conv.KernelSize}*{conv.KernelSize} * {conv.OutChannels}"
-                    : $"({conv.InChannels}*{conv.KernelSize}*{conv.KernelSize} + 1) * {conv.OutChannels}";
-                macs = (long)output[1] * output[2] * output[3] * conv.InChannels * conv.KernelSize * conv.KernelSize;
-                break;
-            case Linear fc:
-                display = "FC";
-                formula = fc.Bias is null ? $"{fc.InFeatures}*{fc.OutFeatures}" : $"{fc.InFeatures}*{fc.OutFeatures} + {fc.OutFeatures}";
-                macs = (long)fc.InFeatures * fc.OutFeatures;
-                break;
-            case MaxPool2d mp:
-                display = "Pool";
-                kernel = mp.KernelSize;
-                break;
-            case AvgPool2d ap:
-                display = "AvgPool";
-                kernel = ap.KernelSize;
-                break;
-            case BatchNormBase bn:
-                display = "BatchNorm";
-                formula = bn.Weight is null ? "0" : $"2*{bn.NumFeatures} (gamma, beta)";
-                buffers = 2L * bn.NumFeatures;
-                break;
-            case Flatten:
-                display = "Flatten";
-                if (input.Length == 4) cText = $"{c} = {input[1]}*{input[2]}*{input[3]}";
-                break;
-            default:
-                display = layer.TypeName;
-                buffers = layer.BufferCount();
-                break;
+            Open.Push((module, input.Shape));
+            _starts.Push(_next);
         }
-        if (layer is not null && parameters != 0 && formula == "0") formula = F(parameters);
-        return new SummaryRow(name, display, output, c, cText, spatial, filters, kernel, parameters, formula, buffers, macs);
+
+        public void Exit(Module module, Tensor input, Tensor output)
+        {
+            Open.Pop();
+            Calls.Add((module, input.Shape, output.Shape, _next++, _starts.Pop()));
+        }
     }
 
     /// <summary>The table as text, with totals.</summary>

@@ -50,17 +50,29 @@ public static class RunFiles
         ArgumentNullException.ThrowIfNull(metrics);
         return new JsonObject
         {
-            ["format"] = "sharpgrad-run/1",
-            ["architecture"] = "exam-cnn",
+            ["format"] = "sharpgrad-run/2",
+            ["architecture"] = options.IsBuiltInModel ? options.Model : "file:" + Path.GetFileName(options.Model),
             ["input"] = new JsonArray(train.Channels, train.Height, train.Width),
             ["classes"] = new JsonArray(train.ClassNames.Select(c => (JsonNode)c).ToArray()),
-            ["dropout"] = options.Dropout,
-            ["layers"] = new JsonArray(model.Children.Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["type"] = c.Module.TypeName, ["config"] = c.Module.ExtraRepr }).ToArray()),
+            ["model"] = DescribeModel(model),
             ["parameters"] = model.ParameterCount(),
             ["normalization"] = new JsonObject { ["mean"] = ToArray(normalize.Mean), ["std"] = ToArray(normalize.Std) },
             ["recipe"] = JsonSerializer.SerializeToNode(options, Json),
             ["epochs"] = new JsonArray(metrics.Select(m => JsonSerializer.SerializeToNode(m, Json)).ToArray()),
         };
+    }
+
+    /// <summary>The model's description (<see cref="ModelSpec.Describe"/>), or null for a module that cannot describe itself.</summary>
+    public static JsonObject? DescribeModel(Module model)
+    {
+        try
+        {
+            return ModelSpec.Describe(model);
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
     }
 
     private static JsonArray ToArray(double[] v) => new(v.Select(x => (JsonNode)x).ToArray());
@@ -76,7 +88,7 @@ public static class RunFiles
     }
 
     /// <summary>A trained model loaded from a run folder.</summary>
-    public sealed record LoadedModel(Sequential Model, int[] Input, string[] Classes, Normalize Normalize, TrainOptions Recipe, JsonObject Description);
+    public sealed record LoadedModel(Module Model, int[] Input, string[] Classes, Normalize Normalize, TrainOptions Recipe, JsonObject Description);
 
     /// <summary>Loads model.json and model.safetensors from <paramref name="dir"/>.</summary>
     public static LoadedModel Load(string dir)
@@ -101,7 +113,14 @@ public static class RunFiles
             var norm = d["normalization"]!;
             var normalize = new Normalize(norm["mean"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray(), norm["std"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray());
             var recipe = d["recipe"].Deserialize<TrainOptions>(Json) ?? new TrainOptions();
-            var model = ExamCnn.Create(input[0], input[1], input[2], classes.Length, d["dropout"]?.GetValue<double>() ?? 0);
+            if (input.Length != 3 || input.Any(v => v < 1 || v > 65536))
+                throw new DataException($"{jsonPath}: \"input\" must be [C, H, W] with sizes from 1 to 65536, got {d["input"]!.ToJsonString()}.");
+            // sharpgrad-run/2 carries the model's description; /1 folders hold the exam CNN
+            Module model = d["model"] is JsonObject spec
+                ? ModelSpec.Build(spec, jsonPath)
+                : (d["architecture"]?.GetValue<string>() ?? "exam-cnn") == "exam-cnn"
+                    ? ExamCnn.Create(input[0], input[1], input[2], classes.Length, d["dropout"]?.GetValue<double>() ?? 0)
+                    : throw new DataException($"{jsonPath}: no \"model\" description for architecture '{d["architecture"]}' (this run was written by a custom module, which the command line cannot rebuild).");
             var (tensors, _) = SafeTensors.Read(Path.Combine(dir, Weights));
             model.LoadStateDict(tensors);
             return new LoadedModel(model, input, classes, normalize, recipe, d);

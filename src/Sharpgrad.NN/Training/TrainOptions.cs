@@ -9,6 +9,15 @@ public sealed record TrainOptions
     /// <summary>Folder of the dataset (not needed for the bundled fashion-mnist).</summary>
     public string? DataDir { get; init; }
 
+    /// <summary>
+    /// The network: a built-in model's name (<see cref="Models.Names"/>, default "exam-cnn") or the path of a model
+    /// file (<see cref="ModelSpec"/>, sharpgrad-model/1 JSON).
+    /// </summary>
+    public string Model { get; init; } = "exam-cnn";
+
+    /// <summary>Whether <see cref="Model"/> names a built-in model (otherwise it is a model file).</summary>
+    public bool IsBuiltInModel => Models.Names.Contains(Model);
+
     /// <summary>Total epochs (when resuming: the new total).</summary>
     public int Epochs { get; init; } = 15;
 
@@ -31,7 +40,7 @@ public sealed record TrainOptions
     /// </summary>
     public double L1 { get; init; } = 1e-4;
 
-    /// <summary>Dropout probability before the FC layer (0: no dropout layer).</summary>
+    /// <summary>Dropout probability before a built-in model's last Linear layer (0: no dropout layer).</summary>
     public double Dropout { get; init; }
 
     /// <summary>Augmentation of the training images: "" (none), "flip" (random horizontal flip), "crop" (random
@@ -72,6 +81,10 @@ public sealed record TrainOptions
     /// <summary>Checks every option; the message names the option and what was expected.</summary>
     public void Validate()
     {
+        if (string.IsNullOrEmpty(Model) || (!IsBuiltInModel && !File.Exists(Model)))
+            throw new ArgumentException($"--model: '{Model}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file (sharpgrad-model/1 JSON).");
+        if (!IsBuiltInModel && Dropout > 0)
+            throw new ArgumentException($"--dropout: applies to the built-in models; add a Dropout layer to {Model} instead.");
         if (!DataSources.Kinds.Contains(Data)) throw new ArgumentException($"--data: unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
         if (Epochs < 1) throw new ArgumentException($"--epochs: expected a positive number, got {Epochs}.");
         if (BatchSize < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {BatchSize}.");

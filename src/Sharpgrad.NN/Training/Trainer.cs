@@ -8,7 +8,8 @@ using Sharpgrad.NN.Serialization;
 namespace Sharpgrad.NN.Training;
 
 /// <summary>
-/// Trains the exam CNN with a <see cref="TrainOptions"/> recipe: everything is validated and the data loaded before
+/// Trains a model (a built-in one or a model file, <see cref="TrainOptions.Model"/>) with a <see cref="TrainOptions"/>
+/// recipe: the model is checked against the data's image shape and class count, everything is validated and the data loaded before
 /// the output folder is touched; after every epoch the checkpoint is written atomically; a NaN or infinite loss
 /// stops training with the epoch and step named and leaves the last good checkpoint as it was.
 /// </summary>
@@ -18,7 +19,7 @@ public sealed class Trainer
     private readonly List<EpochMetrics> _metrics = [];
     private int _startEpoch;
 
-    private Trainer(TrainOptions options, DatasetPair data, string outDir)
+    private Trainer(TrainOptions options, DatasetPair data, string outDir, System.Text.Json.Nodes.JsonNode? modelSpec = null)
     {
         Options = options;
         Data = data;
@@ -28,7 +29,7 @@ public sealed class Trainer
         if (Test.Channels != Train.Channels || Test.Height != Train.Height || Test.Width != Train.Width)
             throw new DataException($"{Test.Source}: test images are {Test.Channels}x{Test.Height}x{Test.Width} but training images are {Train.Channels}x{Train.Height}x{Train.Width}.");
         _rng = new Generator(options.Seed);
-        Model = ExamCnn.Create(Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, options.Dropout, _rng);
+        Model = BuildModel(options, modelSpec, Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, _rng);
         Normalize = Normalize.FromData(Train);
         TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, options.TrainingTransforms(Normalize));
         TestLoader = new DataLoader(Test, 500, transforms: [Normalize]);
@@ -65,7 +66,53 @@ public sealed class Trainer
     public string OutDir { get; }
 
     /// <summary>The network.</summary>
-    public Sequential Model { get; }
+    public Module Model { get; }
+
+    /// <summary>
+    /// Builds the recipe's model for images (C, H, W) and <paramref name="classes"/> classes: a built-in model by name,
+    /// else the model file it names, or <paramref name="spec"/> (a resumed run's stored description) when given; then
+    /// checks that one image gives one score per class.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model does not fit the images or the classes (one line naming the layer).</exception>
+    /// <exception cref="DataException">A bad model file.</exception>
+    public static Module BuildModel(TrainOptions options, System.Text.Json.Nodes.JsonNode? spec, int channels, int height, int width, int classes, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string what = options.IsBuiltInModel ? options.Model : Path.GetFileName(options.Model);
+        Module model;
+        try
+        {
+            model = spec is not null ? ModelSpec.Build(spec, options.Model, generator)
+                : options.IsBuiltInModel ? Models.Create(options.Model, channels, height, width, classes, options.Dropout, generator)
+                : ModelSpec.Load(options.Model, generator);
+        }
+        catch (ArgumentException e) when (options.IsBuiltInModel)
+        {
+            throw new ArgumentException($"--model {what}: cannot be built for {channels}x{height}x{width} images and {classes} classes: {e.Message}", e);
+        }
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = Tensor.NoGrad();
+            int[] shape;
+            try
+            {
+                shape = model.Forward(Tensor.Zeros([1, channels, height, width])).Shape;
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"--model {what}: does not fit the data's {channels}x{height}x{width} images: {e.Message}", e);
+            }
+            if (shape.Length != 2 || shape[1] != classes)
+                throw new ArgumentException($"--model {what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
+        }
+        finally
+        {
+            model.Train(training);
+        }
+        return model;
+    }
 
     /// <summary>Input normalization (from the training set's statistics).</summary>
     public Normalize Normalize { get; }
@@ -96,16 +143,19 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(outDir);
+        JsonNode? spec = null;
         if (resumeDir is not null)
         {
             var (_, meta) = ReadCheckpoint(resumeDir);
             var saved = JsonSerializer.Deserialize<TrainOptions>(meta["recipe"]!.ToJsonString(), RunFiles.Json)!;
             options = saved with { Epochs = options.Epochs, Threads = options.Threads };
+            spec = meta["model"]?.DeepClone(); // the run's own description: the model file may have moved or changed since
         }
-        options.Validate();
+        if (spec is null) options.Validate();
+        else (options with { Model = "exam-cnn" }).Validate();
         if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
-        var trainer = new Trainer(options, data, outDir);
+        var trainer = new Trainer(options, data, outDir, spec);
         if (resumeDir is not null) trainer.Restore(resumeDir);
         return trainer;
     }
@@ -272,6 +322,7 @@ public sealed class Trainer
             ["epoch"] = epochsDone,
             ["recipe"] = JsonSerializer.SerializeToNode(Options, RunFiles.Json),
             ["rng"] = new JsonArray(_rng.GetState().Select(s => (JsonNode)s.ToString(CultureInfo.InvariantCulture)).ToArray()),
+            ["model"] = RunFiles.DescribeModel(Model),
             ["metrics"] = new JsonArray(_metrics.Select(m => JsonSerializer.SerializeToNode(m, RunFiles.Json)).ToArray()),
         };
         var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
