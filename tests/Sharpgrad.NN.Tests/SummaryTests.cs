@@ -63,3 +63,61 @@ public sealed class SummaryTests
         Assert.Contains("layer 0 (Conv2d) cannot take input [1,1,32,32]", ex.Message);
     }
 }
+
+public sealed class CustomModuleSummaryTests
+{
+    /// <summary>
+    /// A user's own module: two convolutional branches summed, then a head. The same in PyTorch:
+    /// <code>
+    /// class TwoBranch(nn.Module):
+    ///     def __init__(self):
+    ///         super().__init__()
+    ///         self.left = nn.Conv2d(1, 8, 3, padding=1); self.right = nn.Conv2d(1, 8, 1)
+    ///         self.norm = nn.BatchNorm2d(8); self.head = nn.Linear(8 * 14 * 14, 10)
+    ///     def forward(self, x):
+    ///         x = F.max_pool2d(F.relu(self.norm(self.left(x) + self.right(x))), 2)
+    ///         return self.head(x.flatten(1))
+    /// sum(p.numel() for p in TwoBranch().parameters())  # 15,802
+    /// </code>
+    /// </summary>
+    private sealed class TwoBranch : Module
+    {
+        private readonly Conv2d _left;
+        private readonly Conv2d _right;
+        private readonly BatchNorm2d _norm;
+        private readonly Linear _head;
+
+        public TwoBranch(bool registerHead = true)
+        {
+            _left = RegisterModule("left", new Conv2d(1, 8, 3, padding: 1));
+            _right = RegisterModule("right", new Conv2d(1, 8, 1));
+            _norm = RegisterModule("norm", new BatchNorm2d(8));
+            _head = registerHead ? RegisterModule("head", new Linear(8 * 14 * 14, 10)) : new Linear(8 * 14 * 14, 10);
+        }
+
+        public override Tensor Forward(Tensor input)
+        {
+            var x = _norm.Call(_left.Call(input).Add(_right.Call(input))).Relu().MaxPool2d(2);
+            return _head.Call(x.Flatten(1));
+        }
+    }
+
+    [Fact]
+    public void CountsACustomModulesParametersAndMacsAsPyTorch()
+    {
+        var s = ModelSummary.Create(new TwoBranch(), [1, 28, 28]);
+        Assert.Equal(15_802, s.TrainableParameters);
+        Assert.Equal(16, s.BufferValues);
+        Assert.Equal(["left", "right", "norm", "head"], s.Rows.Skip(1).Select(r => r.Name));
+        Assert.Equal(8L * 28 * 28 * 9 + 8L * 28 * 28 + 1568L * 10, s.Macs);
+    }
+
+    [Fact]
+    public void AModuleThatWasNeverRegisteredIsReportedLoudly()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => ModelSummary.Create(new TwoBranch(registerHead: false), [1, 28, 28]));
+        Assert.Contains("TwoBranch: field '_head' holds a Linear that was never registered", ex.Message);
+        ex = Assert.Throws<InvalidOperationException>(() => new Sequential(new TwoBranch(registerHead: false)).Call(Tensor.Zeros([1, 1, 28, 28])));
+        Assert.Contains("TwoBranch (layer 0): field '_head'", ex.Message);
+    }
+}

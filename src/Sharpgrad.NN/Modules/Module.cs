@@ -151,6 +151,40 @@ public abstract class Module
 
     [ThreadStatic] private static IForwardTracer? t_tracer;
 
+    private bool _registrationChecked;
+
+    /// <summary>
+    /// Throws when a field of this module, or of a module below it, holds a <see cref="Module"/> or
+    /// <see cref="Parameter"/> that was never registered (it would be neither trained nor saved, silently). Runs on
+    /// the first <see cref="Call"/> and when a summary or a trainer takes the model; each module is checked once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The field's name, the module's path and what to register.</exception>
+    public void CheckRegistration()
+    {
+        foreach (var (path, m) in NamedModules()) m.CheckOwnFields(path);
+    }
+
+    private void CheckOwnFields(string path)
+    {
+        if (_registrationChecked) return;
+        const System.Reflection.BindingFlags Flags = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
+            | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly;
+        for (var type = GetType(); type is not null && type != typeof(Module); type = type.BaseType)
+        {
+            foreach (var field in type.GetFields(Flags))
+            {
+                object? value = field.GetValue(this);
+                string name = field.Name.StartsWith('<') ? field.Name[1..field.Name.IndexOf('>', StringComparison.Ordinal)] : field.Name;
+                string where = $"{TypeName}{(path.Length > 0 ? $" (layer {path})" : "")}";
+                if (value is Module child && !_children.Any(c => ReferenceEquals(c.Value, child)))
+                    throw new InvalidOperationException($"{where}: field '{name}' holds a {child.TypeName} that was never registered, so it would be neither trained nor saved; register it in the constructor with RegisterModule(\"{name}\", ...).");
+                if (value is Parameter p && !_parameters.Any(q => ReferenceEquals(q.Value, p)))
+                    throw new InvalidOperationException($"{where}: field '{name}' holds a Parameter of shape [{string.Join(",", p.Shape)}] that was never registered, so it would be neither trained nor saved; create it with RegisterParameter(\"{name}\", ...).");
+            }
+        }
+        _registrationChecked = true;
+    }
+
     /// <summary>
     /// Runs the layer (<see cref="Forward"/>), reporting the call to a trace when one is active on this thread
     /// (<see cref="ModelSummary"/> traces a forward pass to see every layer's input and output). Containers run their
@@ -158,6 +192,7 @@ public abstract class Module
     /// </summary>
     public Tensor Call(Tensor input)
     {
+        if (!_registrationChecked) CheckRegistration();
         var tracer = t_tracer;
         if (tracer is null) return Forward(input);
         tracer.Enter(this, input);

@@ -61,6 +61,7 @@ public sealed class ModelSummary
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputShape);
+        model.CheckRegistration();
         bool wasTraining = model.Training;
         model.Eval();
         var names = new Dictionary<Module, string>(ReferenceEqualityComparer.Instance);

@@ -98,7 +98,7 @@ public sealed class Trainer
             int[] shape;
             try
             {
-                shape = model.Forward(Tensor.Zeros([1, channels, height, width])).Shape;
+                shape = model.Call(Tensor.Zeros([1, channels, height, width])).Shape;
             }
             catch (ArgumentException e)
             {
@@ -241,7 +241,7 @@ public sealed class Trainer
             // the step's activations and gradients are recycled from a pool: no allocation per step once warm
             using (TensorScope.Begin())
             {
-                var logits = model.Forward(batch.Images);
+                var logits = model.Call(batch.Images);
                 var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
                 l = loss.Item();
                 if (l1Weights is not null) l += Regularization.L1Value(l1Weights, l1);
@@ -296,7 +296,7 @@ public sealed class Trainer
             foreach (var batch in loader.Epoch(0))
             {
                 using var scope = TensorScope.Begin();
-                var logits = model.Forward(batch.Images);
+                var logits = model.Call(batch.Images);
                 lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
                 var v = logits.ToArray();
                 for (int i = 0; i < batch.Labels.Length; i++)
