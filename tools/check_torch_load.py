@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Loads a Sharpgrad run's model.safetensors into PyTorch's nn.Sequential of the exam CNN and evaluates it.
+"""Loads a Sharpgrad run's model.safetensors into the same model built in PyTorch and evaluates it.
 
     /usr/bin/python3 tools/check_torch_load.py RUN_DIR [DATA_DIR]
 
-Parses the safetensors file by hand (Debian's python3-torch has no safetensors package), calls load_state_dict
-(strict), and prints the test accuracy on Fashion-MNIST with the run's normalization, so it can be compared with
-what `sharpgrad eval` prints.
+Builds the model from the run's model.json: its "model" description (sharpgrad-model/1, every built-in model and
+model files) through tools/sharpgrad_models.py, or the exam CNN for runs written before descriptions
+(sharpgrad-run/1). Parses the safetensors file by hand (Debian's python3-torch has no safetensors package), calls
+load_state_dict (strict), and prints the test accuracy on Fashion-MNIST (or another MNIST-format IDX folder) with the
+run's normalization, so it can be compared with what `sharpgrad eval` prints.
 """
 import gzip
 import json
@@ -15,6 +17,9 @@ import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sharpgrad_models  # noqa: E402
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
@@ -39,12 +44,10 @@ def main():
     data_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "data", "fashion-mnist")
     desc = json.load(open(os.path.join(run, "model.json")))
     c, h, w = desc["input"]
-    layers = [torch.nn.Conv2d(c, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.BatchNorm2d(16),
-              torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten()]
-    if desc.get("dropout", 0) > 0:
-        layers.append(torch.nn.Dropout(desc["dropout"]))
-    layers.append(torch.nn.Linear(16 * (h // 4) * (w // 4), len(desc["classes"])))
-    model = torch.nn.Sequential(*layers)
+    if "model" in desc and desc["model"] is not None:
+        model = sharpgrad_models.from_spec(desc["model"])
+    else:
+        model = sharpgrad_models.exam_cnn(c, h, w, len(desc["classes"]), desc.get("dropout", 0))
     model.load_state_dict(read_safetensors(os.path.join(run, "model.safetensors")), strict=True)
     model.eval()
     with gzip.open(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz")) as f:
@@ -54,7 +57,8 @@ def main():
     mean, std = desc["normalization"]["mean"][0], desc["normalization"]["std"][0]
     with torch.no_grad():
         pred = model((torch.from_numpy(x) - mean) / std).argmax(1).numpy()
-    print(f"PyTorch {torch.__version__}: loaded {run}/model.safetensors strictly; test accuracy {100 * (pred == y).mean():.2f}%")
+    name = desc.get("architecture", "exam-cnn")
+    print(f"PyTorch {torch.__version__}: loaded {run}/model.safetensors ({name}) strictly; test accuracy {100 * (pred == y).mean():.2f}%")
 
 
 if __name__ == "__main__":
