@@ -106,6 +106,9 @@ public sealed class RunFileChecksTests
         File.WriteAllText(Path.Combine(notJson, RunFiles.ModelJson), "{\"input\": [1, 8,");
         Assert.StartsWith(Path.Combine(notJson, RunFiles.ModelJson) + ": not valid JSON (", LoadError(notJson), StringComparison.Ordinal);
 
+        File.WriteAllText(Path.Combine(notJson, RunFiles.ModelJson), "{\"input\": [1, 8, 8], \"input\": [1, 8, 8]}");
+        Assert.StartsWith(Path.Combine(notJson, RunFiles.ModelJson) + ": not valid JSON (Duplicate property 'input'", LoadError(notJson), StringComparison.Ordinal);
+
         var other = RunFolder(f, "other-weights", weightsSize: 12);
         Assert.Equal($"{Path.Combine(other, RunFiles.Weights)}: does not fit the model in model.json: LoadStateDict: '8.weight' has shape [3,144], the model expects [3,64].", LoadError(other));
     }
@@ -154,6 +157,7 @@ public sealed class RunFileChecksTests
         Assert.Equal("checkpoint has no \"sharpgrad\" metadata (epoch, recipe, rng, metrics).", Resume("none", null));
         Assert.StartsWith("the \"sharpgrad\" metadata is not valid JSON (", Resume("not-json", "{\"epoch\": 1,"), StringComparison.Ordinal);
         Assert.Equal("the \"sharpgrad\" metadata is not a JSON object.", Resume("array", "[1]"));
+        Assert.StartsWith("the \"sharpgrad\" metadata is not valid JSON (Duplicate property 'epoch'", Resume("duplicate", "{\"epoch\": 1, \"epoch\": 1}"), StringComparison.Ordinal);
         Assert.Equal("\"recipe\"" + In + "the training options (an object), got nothing.", Resume("no-recipe", Edited(m => m.Remove("recipe"))));
         Assert.Equal("\"recipe\"" + In + "the training options (an object), got null.", Resume("null-recipe", Edited(m => m["recipe"] = null)));
         Assert.StartsWith("\"recipe\" in the checkpoint's sharpgrad metadata is not valid: --optimizer: unknown optimizer 'lbfgs'",

@@ -22,6 +22,9 @@ public static class RunFiles
     /// <summary>Weights, optimizer state, epoch and RNG state, for --resume.</summary>
     public const string Checkpoint = "checkpoint.safetensors";
 
+    /// <summary>How run files are parsed: a duplicate key is an error (a JsonException), not a later ArgumentException.</summary>
+    internal static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     /// <summary>JSON options of the run files (indented).</summary>
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -107,7 +110,7 @@ public static class RunFiles
         JsonObject d;
         try
         {
-            d = JsonNode.Parse(File.ReadAllText(jsonPath)) as JsonObject ?? throw new DataException($"{jsonPath}: expected a JSON object.");
+            d = JsonNode.Parse(File.ReadAllText(jsonPath), documentOptions: StrictJson) as JsonObject ?? throw new DataException($"{jsonPath}: expected a JSON object.");
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {

@@ -188,7 +188,7 @@ public sealed class Trainer
         JsonObject m;
         try
         {
-            m = JsonNode.Parse(json) as JsonObject ?? throw new DataException($"{path}: the \"sharpgrad\" metadata is not a JSON object.");
+            m = JsonNode.Parse(json, documentOptions: RunFiles.StrictJson) as JsonObject ?? throw new DataException($"{path}: the \"sharpgrad\" metadata is not a JSON object.");
         }
         catch (JsonException e)
         {
