@@ -104,26 +104,44 @@ public abstract class Module
 
     /// <summary>
     /// Copies values into the parameters and buffers by name. Every name must be present with the same shape
-    /// (unless <paramref name="strict"/> is false, when missing names are skipped); extra names are an error.
+    /// (unless <paramref name="strict"/> is false, when missing names are skipped); extra names are an error. As in
+    /// PyTorch, a batch norm's missing num_batches_tracked counts as 0 (state_dicts from before the counter existed), and a
+    /// 0-d tensor also loads from shape [1].
     /// </summary>
+    /// <exception cref="ArgumentException">An unexpected or missing name, or a shape that does not match (one line naming the tensor).</exception>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var own = StateDict();
+        var own = new List<(string Name, Tensor Value, Module Owner)>();
+        CollectOwned("", own);
         var known = own.Select(o => o.Name).ToHashSet();
         var extra = state.Keys.Where(k => !known.Contains(k)).ToList();
         if (extra.Count > 0) throw new ArgumentException($"LoadStateDict: unexpected tensors {string.Join(", ", extra)} for this {TypeName}.");
-        foreach (var (name, t) in own)
+        var copies = new List<(Tensor Target, Tensor? Source)>();
+        foreach (var (name, t, owner) in own)
         {
             if (!state.TryGetValue(name, out var v))
             {
-                if (strict) throw new ArgumentException($"LoadStateDict: missing tensor '{name}' (shape [{string.Join(",", t.Shape)}]).");
+                if (owner is BatchNormBase && name.EndsWith("num_batches_tracked", StringComparison.Ordinal) && t.Rank == 0)
+                    copies.Add((t, null)); // PyTorch's BatchNorm fills a missing counter with 0
+                else if (strict) throw new ArgumentException($"LoadStateDict: missing tensor '{name}' (shape [{string.Join(",", t.Shape)}]).");
                 continue;
             }
+            if (t.Rank == 0 && v.Shape is [1]) v = v.Reshape([]); // PyTorch loads a 0-d tensor from shape [1]
             if (!t.Shape.SequenceEqual(v.Shape))
                 throw new ArgumentException($"LoadStateDict: '{name}' has shape [{string.Join(",", v.Shape)}], the model expects [{string.Join(",", t.Shape)}].");
-            using (Tensor.NoGrad()) t.CopyFrom(v.To(t.DType)); // parameters are leaves that require grad
+            copies.Add((t, v));
         }
+        // every name and shape is checked before anything is written: a refused state_dict leaves the module as it was
+        using (Tensor.NoGrad()) // parameters are leaves that require grad
+            foreach (var (t, v) in copies) t.CopyFrom(v is null ? Tensor.Zeros(t.Shape, t.DType) : v.To(t.DType));
+    }
+
+    private void CollectOwned(string prefix, List<(string, Tensor, Module)> list)
+    {
+        foreach (var (n, p) in _parameters) list.Add((prefix + n, p.Data, this));
+        foreach (var (n, b) in _buffers) list.Add((prefix + n, b, this));
+        foreach (var (n, c) in _children) c.CollectOwned(prefix + n + ".", list);
     }
 
     /// <summary>Sets training mode on this module and its children.</summary>

@@ -22,6 +22,9 @@ public static class RunFiles
     /// <summary>Weights, optimizer state, epoch and RNG state, for --resume.</summary>
     public const string Checkpoint = "checkpoint.safetensors";
 
+    /// <summary>How run files are parsed: a duplicate key is an error (a JsonException), not a later ArgumentException.</summary>
+    internal static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     /// <summary>JSON options of the run files (indented).</summary>
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -90,7 +93,14 @@ public static class RunFiles
     /// <summary>A trained model loaded from a run folder.</summary>
     public sealed record LoadedModel(Module Model, int[] Input, string[] Classes, Normalize Normalize, TrainOptions Recipe, JsonObject Description);
 
-    /// <summary>Loads model.json and model.safetensors from <paramref name="dir"/>.</summary>
+    /// <summary>The most input elements (C*H*W) a run's model.json may claim: 2^26, 256 MB of float32 per image.</summary>
+    public const long MaxInputElements = 1L << 26;
+
+    /// <summary>
+    /// Loads model.json and model.safetensors from <paramref name="dir"/>. Every field of model.json is checked
+    /// before the model is built, and the weights file before any tensor is allocated.
+    /// </summary>
+    /// <exception cref="DataException">A missing file or a bad field (one line naming the file and the field).</exception>
     public static LoadedModel Load(string dir)
     {
         ArgumentNullException.ThrowIfNull(dir);
@@ -100,34 +110,119 @@ public static class RunFiles
         JsonObject d;
         try
         {
-            d = JsonNode.Parse(File.ReadAllText(jsonPath))!.AsObject();
+            d = JsonNode.Parse(File.ReadAllText(jsonPath), documentOptions: StrictJson) as JsonObject ?? throw new DataException($"{jsonPath}: expected a JSON object.");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw new DataException($"{jsonPath}: not valid JSON ({e.Message}).", e);
+            throw new DataException($"{jsonPath}: not valid JSON ({e.Message.ReplaceLineEndings(" ")}).", e);
+        }
+        DataException Bad(string field, string expected, Exception? inner = null)
+        {
+            var got = d[field] is JsonNode node ? node.ToJsonString() : "nothing";
+            if (got.Length > 100) got = got[..100] + "...";
+            var message = $"{jsonPath}: \"{field}\" must be {expected}, got {got}.";
+            return inner is null ? new DataException(message) : new DataException(message, inner);
+        }
+
+        var input = Integers(d["input"]);
+        if (input is not { Length: 3 } || input.Any(v => v < 1 || v > 65536) || input.Aggregate(1L, (a, v) => a * v) > MaxInputElements)
+            throw Bad("input", $"[C, H, W], three sizes from 1 to 65536 with C*H*W at most {MaxInputElements}");
+        int c = (int)input[0], h = (int)input[1], w = (int)input[2];
+        int[] shape = [c, h, w];
+
+        string[]? classes = d["classes"] is JsonArray ca && ca.Count > 0 && ca.All(x => x is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+            ? [.. ca.Select(x => x!.GetValue<string>())] : null;
+        if (classes is null) throw Bad("classes", "a non-empty array of class names");
+
+        var norm = d["normalization"] as JsonObject;
+        double[]? mean = Numbers(norm?["mean"]), std = Numbers(norm?["std"]);
+        if (mean is null || mean.Length != c || mean.Any(v => !double.IsFinite(v)))
+            throw Bad("normalization", $"{{\"mean\": [...], \"std\": [...]}} with {c} finite means (one per channel)");
+        if (std is null || std.Length != c || std.Any(v => !(v > 0) || double.IsInfinity(v)))
+            throw Bad("normalization", $"{{\"mean\": [...], \"std\": [...]}} with {c} positive finite standard deviations (one per channel)");
+        var normalize = new Normalize(mean, std);
+
+        TrainOptions recipe;
+        try
+        {
+            recipe = d["recipe"] is JsonObject r ? r.Deserialize<TrainOptions>(Json) ?? new TrainOptions()
+                : d["recipe"] is null ? new TrainOptions() : throw Bad("recipe", "an object (the training options)");
+        }
+        catch (JsonException e)
+        {
+            throw Bad("recipe", $"the training options ({e.Message.ReplaceLineEndings(" ")})", e);
+        }
+
+        var weightsPath = Path.Combine(dir, Weights);
+        // sharpgrad-run/2 carries the model's description; /1 folders hold the exam CNN
+        Module model;
+        Dictionary<string, Tensor> tensors;
+        if (d["model"] is JsonObject spec)
+        {
+            model = ModelSpec.Build(spec, jsonPath);
+            tensors = SafeTensors.Read(weightsPath).Tensors;
+        }
+        else if (d["model"] is not null)
+            throw Bad("model", "the model's description (an object)");
+        else
+        {
+            var architecture = d["architecture"] is null ? "exam-cnn"
+                : d["architecture"] is JsonValue av && av.GetValueKind() == JsonValueKind.String ? av.GetValue<string>()
+                : throw Bad("architecture", "a string");
+            if (architecture != "exam-cnn")
+                throw new DataException($"{jsonPath}: no \"model\" description for architecture '{architecture}' (this run was written by a custom module, which the command line cannot rebuild).");
+            double dropout = d["dropout"] is null ? 0 : Number(d["dropout"]) is double p && p >= 0 && p < 1 ? p
+                : throw Bad("dropout", "a probability in [0, 1)");
+            if (h < 4 || w < 4) throw Bad("input", "[C, H, W] with H and W at least 4 for the exam CNN (two 2x2 poolings)");
+            if (classes.Length < 2) throw Bad("classes", "at least 2 class names for the exam CNN");
+            // the weights are read (and checked) first: the network is only built if the file can hold its parameters
+            tensors = SafeTensors.Read(weightsPath).Tensors;
+            long needed = 16L * (h / 4) * (w / 4) * classes.Length;
+            long stored = tensors.Values.Sum(t => (long)t.NumElements);
+            if (needed > stored)
+                throw new DataException($"{jsonPath}: \"input\" {c}x{h}x{w} and {classes.Length} classes need at least {needed} weights in the exam CNN's last layer, but {weightsPath} holds {stored} numbers in all.");
+            model = ExamCnn.Create(c, h, w, classes.Length, dropout);
         }
         try
         {
-            var input = d["input"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray();
-            var classes = d["classes"]!.AsArray().Select(x => x!.GetValue<string>()).ToArray();
-            var norm = d["normalization"]!;
-            var normalize = new Normalize(norm["mean"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray(), norm["std"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray());
-            var recipe = d["recipe"].Deserialize<TrainOptions>(Json) ?? new TrainOptions();
-            if (input.Length != 3 || input.Any(v => v < 1 || v > 65536))
-                throw new DataException($"{jsonPath}: \"input\" must be [C, H, W] with sizes from 1 to 65536, got {d["input"]!.ToJsonString()}.");
-            // sharpgrad-run/2 carries the model's description; /1 folders hold the exam CNN
-            Module model = d["model"] is JsonObject spec
-                ? ModelSpec.Build(spec, jsonPath)
-                : (d["architecture"]?.GetValue<string>() ?? "exam-cnn") == "exam-cnn"
-                    ? ExamCnn.Create(input[0], input[1], input[2], classes.Length, d["dropout"]?.GetValue<double>() ?? 0)
-                    : throw new DataException($"{jsonPath}: no \"model\" description for architecture '{d["architecture"]}' (this run was written by a custom module, which the command line cannot rebuild).");
-            var (tensors, _) = SafeTensors.Read(Path.Combine(dir, Weights));
             model.LoadStateDict(tensors);
-            return new LoadedModel(model, input, classes, normalize, recipe, d);
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or JsonException or KeyNotFoundException)
+        catch (ArgumentException e)
         {
-            throw new DataException($"{jsonPath}: missing or malformed field ({e.Message}).", e);
+            throw new DataException($"{weightsPath}: does not fit the model in {ModelJson}: {e.Message}", e);
         }
+        return new LoadedModel(model, shape, classes, normalize, recipe, d);
+    }
+
+    // a JSON array of integers (as long), or null for anything else
+    private static long[]? Integers(JsonNode? node)
+    {
+        if (node is not JsonArray a) return null;
+        var result = new long[a.Count];
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (a[i] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) return null;
+            if (v.TryGetValue(out long l)) result[i] = l;
+            else if (v.TryGetValue(out int n)) result[i] = n;
+            else return null;
+        }
+        return result;
+    }
+
+    // a JSON number, or null for anything else
+    private static double? Number(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out double x) ? x : null;
+
+    // a JSON array of numbers, or null for anything else
+    private static double[]? Numbers(JsonNode? node)
+    {
+        if (node is not JsonArray a) return null;
+        var result = new double[a.Count];
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (Number(a[i]) is not double x) return null;
+            result[i] = x;
+        }
+        return result;
     }
 }

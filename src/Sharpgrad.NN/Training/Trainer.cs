@@ -144,42 +144,140 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(outDir);
         JsonNode? spec = null;
+        Checkpoint? checkpoint = null;
         if (resumeDir is not null)
         {
-            var (_, meta) = ReadCheckpoint(resumeDir);
-            var saved = JsonSerializer.Deserialize<TrainOptions>(meta["recipe"]!.ToJsonString(), RunFiles.Json)!;
+            checkpoint = ReadCheckpoint(resumeDir);
+            var saved = checkpoint.Recipe;
+            spec = checkpoint.Model?.DeepClone(); // the run's own description: the model file may have moved or changed since
+            try
+            {
+                (spec is null ? saved : saved with { Model = "exam-cnn" }).Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new DataException($"{checkpoint.Path}: \"recipe\" in the checkpoint's sharpgrad metadata is not valid: {e.Message}", e);
+            }
             options = saved with { Epochs = options.Epochs, Threads = options.Threads };
-            spec = meta["model"]?.DeepClone(); // the run's own description: the model file may have moved or changed since
         }
         if (spec is null) options.Validate();
         else (options with { Model = "exam-cnn" }).Validate();
         if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
         var trainer = new Trainer(options, data, outDir, spec);
-        if (resumeDir is not null) trainer.Restore(resumeDir);
+        if (checkpoint is not null) trainer.Restore(checkpoint, resumeDir!);
         return trainer;
     }
 
-    private static (Dictionary<string, Tensor> Tensors, JsonObject Meta) ReadCheckpoint(string dir)
+    /// <summary>A checkpoint's tensors and its checked "sharpgrad" metadata.</summary>
+    private sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
+
+    // the fields of a serialized EpochMetrics
+    private static readonly string[] MetricFields = [.. typeof(EpochMetrics).GetConstructors()[0].GetParameters().Select(p => p.Name!)];
+
+    /// <summary>The number of words in a <see cref="Generator"/>'s state.</summary>
+    private const int RngWords = 6;
+
+    /// <summary>Reads a run's checkpoint; every metadata field is checked (one line naming the file and the field).</summary>
+    private static Checkpoint ReadCheckpoint(string dir)
     {
         var path = Path.Combine(dir, RunFiles.Checkpoint);
         if (!File.Exists(path)) throw new DataException($"{path}: no checkpoint to resume from (sharpgrad train writes one after every epoch).");
         var (tensors, meta) = SafeTensors.Read(path);
-        if (!meta.TryGetValue("sharpgrad", out var json)) throw new DataException($"{path}: checkpoint has no sharpgrad metadata.");
-        return (tensors, JsonNode.Parse(json)!.AsObject());
+        if (!meta.TryGetValue("sharpgrad", out var json)) throw new DataException($"{path}: checkpoint has no \"sharpgrad\" metadata (epoch, recipe, rng, metrics).");
+        JsonObject m;
+        try
+        {
+            m = JsonNode.Parse(json, documentOptions: RunFiles.StrictJson) as JsonObject ?? throw new DataException($"{path}: the \"sharpgrad\" metadata is not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"{path}: the \"sharpgrad\" metadata is not valid JSON ({e.Message.ReplaceLineEndings(" ")}).", e);
+        }
+        DataException Bad(string field, string expected, Exception? inner = null)
+        {
+            var got = m[field] is JsonNode node ? node.ToJsonString() : m.ContainsKey(field) ? "null" : "nothing";
+            if (got.Length > 100) got = got[..100] + "...";
+            var message = $"{path}: \"{field}\" in the \"sharpgrad\" metadata must be {expected}, got {got}.";
+            return inner is null ? new DataException(message) : new DataException(message, inner);
+        }
+
+        if (m["epoch"] is not JsonValue ev || ev.GetValueKind() != JsonValueKind.Number || !ev.TryGetValue(out int epoch) || epoch < 0)
+            throw Bad("epoch", "the number of epochs done, a non-negative integer");
+
+        TrainOptions recipe;
+        if (m["recipe"] is not JsonObject r) throw Bad("recipe", "the training options (an object)");
+        try
+        {
+            recipe = r.Deserialize<TrainOptions>(RunFiles.Json) ?? throw Bad("recipe", "the training options (an object)");
+        }
+        catch (JsonException e)
+        {
+            throw Bad("recipe", $"the training options ({e.Message.ReplaceLineEndings(" ")})", e);
+        }
+
+        ulong[]? rng = m["rng"] is JsonArray ra && ra.Count == RngWords ? new ulong[RngWords] : null;
+        for (int i = 0; rng is not null && i < RngWords; i++)
+            if (m["rng"]![i] is not JsonValue v || v.GetValueKind() != JsonValueKind.String
+                || !ulong.TryParse(v.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out rng[i]))
+                rng = null;
+        if (rng is null) throw Bad("rng", $"the random generator's state, {RngWords} unsigned 64-bit integers as decimal strings");
+
+        var metrics = new List<EpochMetrics>();
+        if (m["metrics"] is not JsonArray ma || ma.Count != epoch)
+            throw Bad("metrics", $"an array of {epoch} per-epoch records (one per epoch done)");
+        for (int i = 0; i < ma.Count; i++)
+        {
+            EpochMetrics? e = null;
+            try
+            {
+                e = ma[i] is JsonObject o && MetricFields.All(f => o[f] is JsonValue v && v.GetValueKind() == JsonValueKind.Number) ? o.Deserialize<EpochMetrics>(RunFiles.Json) : null;
+            }
+            catch (JsonException ex)
+            {
+                throw Bad("metrics", $"per-epoch records (record {i + 1}: {ex.Message.ReplaceLineEndings(" ")})", ex);
+            }
+            if (e is null || e.Epoch != i + 1)
+                throw Bad("metrics", $"per-epoch records with epoch, train and test loss and accuracy, seconds and lr (record {i + 1} is not)");
+            metrics.Add(e);
+        }
+
+        var model = m["model"] switch
+        {
+            null => null,
+            JsonObject o => o,
+            _ => throw Bad("model", "the model's description (an object) or null"),
+        };
+        return new Checkpoint(path, tensors, recipe, epoch, rng, metrics, model);
     }
 
-    private void Restore(string dir)
+    private void Restore(Checkpoint checkpoint, string dir)
     {
-        var (tensors, meta) = ReadCheckpoint(dir);
         string Strip(string k, string prefix) => k[prefix.Length..];
-        Model.LoadStateDict(tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "model."), t => t.Value));
-        Optimizer.LoadStateDict(tensors.Where(t => t.Key.StartsWith("optim.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "optim."), t => t.Value));
-        _startEpoch = meta["epoch"]!.GetValue<int>();
+        var tensors = checkpoint.Tensors;
+        try
+        {
+            Model.LoadStateDict(tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "model."), t => t.Value));
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataException($"{checkpoint.Path}: the model's weights (\"model.*\") do not fit the checkpoint's model: {e.Message}", e);
+        }
+        try
+        {
+            Optimizer.LoadStateDict(tensors.Where(t => t.Key.StartsWith("optim.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "optim."), t => t.Value));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new DataException($"{checkpoint.Path}: the optimizer state (\"optim.*\") does not fit the {Options.Optimizer} optimizer: {e.Message}", e);
+        }
+        var unknown = tensors.Keys.FirstOrDefault(k => !k.StartsWith("model.", StringComparison.Ordinal) && !k.StartsWith("optim.", StringComparison.Ordinal));
+        if (unknown is not null) throw new DataException($"{checkpoint.Path}: tensor {SafeTensors.Quote(unknown)} is neither \"model.*\" nor \"optim.*\".");
+        _startEpoch = checkpoint.Epoch;
         if (_startEpoch >= Options.Epochs)
             throw new ArgumentException($"--epochs: the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a larger total to continue.");
-        _rng.SetState(meta["rng"]!.AsArray().Select(x => ulong.Parse(x!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
-        _metrics.AddRange(meta["metrics"]!.AsArray().Select(m => m.Deserialize<EpochMetrics>(RunFiles.Json)!));
+        _rng.SetState(checkpoint.Rng);
+        _metrics.AddRange(checkpoint.Metrics);
         Scheduler?.SetStep(_startEpoch * TrainLoader.BatchCount);
     }
 
