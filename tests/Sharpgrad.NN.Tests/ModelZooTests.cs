@@ -146,3 +146,23 @@ public sealed class ModelZooTests
         public override Tensor Forward(Tensor input) => input;
     }
 }
+
+public sealed class ModelFileTests
+{
+    [Fact]
+    public void ADuplicateKeyInAModelFileIsOneLine()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "sharpgrad-dup-" + Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(path, """{"format":"sharpgrad-model/1","model":{"type":"Linear","in_features":4,"in_features":5,"out_features":2}}""");
+        try
+        {
+            var ex = Assert.Throws<Sharpgrad.NN.Data.DataException>(() => ModelSpec.Load(path));
+            Assert.StartsWith(path + ": not valid JSON", ex.Message);
+            Assert.DoesNotContain("\n", ex.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

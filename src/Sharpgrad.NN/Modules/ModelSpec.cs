@@ -92,7 +92,7 @@ public static class ModelSpec
         JsonNode? doc;
         try
         {
-            doc = JsonNode.Parse(File.ReadAllText(path));
+            doc = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
