@@ -14,6 +14,7 @@ internal static class LayerProfile
     {
         var g = new Sharpgrad.Generator(1);
         var model = ExamCnn.Create(c, h, h, generator: g);
+        model.Fuse();
         var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
         var inputs = new List<Sharpgrad.Tensor>();
@@ -89,6 +90,7 @@ internal static class LayerProfile
     {
         var g = new Sharpgrad.Generator(1);
         var model = ExamCnn.Create(c, h, h, generator: g);
+        model.Fuse();
         model.Eval();
         var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
         using var _ = GradMode.NoGrad();

@@ -150,6 +150,7 @@ internal sealed class SharpgradRunner
         _kind = kind;
         var g = new Sharpgrad.Generator(1);
         Model = ExamCnn.Create(c, h, h, generator: g);
+        Model.Fuse();
         _x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
         _labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
         _opt = new Sgd(Model.Parameters(), 0.01, momentum: 0.9);

@@ -78,6 +78,10 @@ public sealed class SequentialFusionTests
     public void NoGradForwardFusesConvReluAndMatchesTheUnfusedForward()
     {
         var net = ExamCnn.Create(3, 32, 32, generator: new Generator(8));
+        Assert.Equal("0: Conv2d", net.Plan[0]); // layer by layer until fused
+        net.Fuse();
+        Assert.Equal(["0+1+2: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)", "3: BatchNorm2d",
+            "4+5+6: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)", "7: Flatten", "8: Linear"], net.Plan);
         net.Eval();
         var x = Tensor.Randn([4, 3, 32, 32], new Generator(9));
         var h = x;
@@ -94,6 +98,7 @@ public sealed class SequentialFusionTests
         (float[] Out, float[][] Grads, float[][] State) Run(bool layerByLayer)
         {
             var net = ExamCnn.Create(1, 12, 12, generator: new Generator(8));
+            if (!layerByLayer) net.Fuse();
             var conv = (Conv2d)net.Layers[0];
             using (Tensor.NoGrad()) conv.Bias!.Data.CopyFrom(Tensor.Full([16], -0.3)); // many windows with no positive value
             var x = Tensor.Randn([3, 1, 12, 12], new Generator(9)).Sub(0.5);

@@ -152,6 +152,18 @@ public abstract class Module
         return this;
     }
 
+    /// <summary>
+    /// Prepares the model to run fast, as an explicit step: each container may run a run of its layers as one fused
+    /// op, with bitwise the same values, gradients and running statistics as layer by layer (see
+    /// <see cref="Sequential.Plan"/>). Until it is called a model runs layer by layer. Returns this module. The
+    /// trainer and the commands fuse the models they build or load.
+    /// </summary>
+    public virtual Module Fuse()
+    {
+        foreach (var (_, c) in _children) c.Fuse();
+        return this;
+    }
+
     /// <summary>Sets evaluation mode on this module and its children.</summary>
     public Module Eval() => Train(false);
 

@@ -145,6 +145,7 @@ public sealed class Sequential : Module
     {
         RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
         _layers.Add(layer);
+        _plan = null; // layer by layer until fused again
     }
 
     /// <summary>The layers in order.</summary>
@@ -159,35 +160,68 @@ public sealed class Sequential : Module
 
     internal static Sequential FromSpec(SpecReader r) => new([.. r.Modules("layers")]);
 
+    private List<(int First, int Count, string Text)>? _plan;
+
     /// <summary>
-    /// Runs the layers in order, with two rewrites that give bitwise the same values and gradients: a Conv2d followed
-    /// by a ReLU runs as one fused op (not while a trace, <see cref="Module.Call"/>, watches each layer); when gradients are recorded and a MaxPool2d follows them, the ReLU runs after
-    /// the pooling instead (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same
-    /// position), so the backward pass masks the 4x smaller pooled gradient instead of the convolution's whole output.
+    /// How <see cref="Forward"/> runs the layers: one line per step. Layer by layer ("0: Conv2d", ...) until
+    /// <see cref="Fuse"/>; after it, a Conv2d followed by a ReLU runs as one fused op ("0+1: Conv2d+ReLU fused"), and
+    /// Conv2d -> ReLU -> MaxPool2d runs, while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU
+    /// (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same position, so the backward
+    /// pass masks the 4x smaller pooled gradient). Both give bitwise the values, gradients and running statistics of
+    /// the layers run one by one.
     /// </summary>
+    public IReadOnlyList<string> Plan => _plan?.Select(p => p.Text).ToList()
+        ?? [.. _layers.Select((l, i) => $"{i}: {l.TypeName}")];
+
+    /// <inheritdoc/>
+    public override Module Fuse()
+    {
+        base.Fuse();
+        var plan = new List<(int, int, string)>();
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            if (_layers[i] is Conv2d && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
+            {
+                if (i + 2 < _layers.Count && _layers[i + 2] is MaxPool2d)
+                {
+                    plan.Add((i, 3, $"{i}+{i + 1}+{i + 2}: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)"));
+                    i += 2;
+                    continue;
+                }
+                plan.Add((i, 2, $"{i}+{i + 1}: Conv2d+ReLU fused"));
+                i++;
+                continue;
+            }
+            plan.Add((i, 1, $"{i}: {_layers[i].TypeName}"));
+        }
+        _plan = plan;
+        return this;
+    }
+
+    /// <summary>Runs the layers in order, following <see cref="Plan"/> (layer by layer while a trace watches each layer).</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        if (Tracing)
+        if (_plan is null || Tracing)
         {
             foreach (var layer in _layers) x = layer.Call(x);
             return x;
         }
-        for (int i = 0; i < _layers.Count; i++)
+        foreach (var (i, count, _) in _plan)
         {
-            if (_layers[i] is Conv2d conv && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
+            if (count == 1)
             {
-                if (i + 2 < _layers.Count && _layers[i + 2] is MaxPool2d pool && GradMode.IsEnabled && (input.RequiresGrad || conv.Weight.Data.RequiresGrad))
-                {
-                    x = pool.Forward(conv.Forward(x)).Relu();
-                    i += 2;
-                    continue;
-                }
-                x = conv.ForwardRelu(x);
-                i++;
+                x = _layers[i].Call(x);
                 continue;
             }
-            x = _layers[i].Forward(x);
+            var conv = (Conv2d)_layers[i];
+            if (count == 3 && GradMode.IsEnabled && (x.RequiresGrad || conv.Weight.Data.RequiresGrad))
+            {
+                x = _layers[i + 2].Call(conv.Forward(x)).Relu();
+                continue;
+            }
+            x = conv.ForwardRelu(x);
+            if (count == 3) x = _layers[i + 2].Call(x);
         }
         return x;
     }

@@ -191,7 +191,7 @@ public static class RunFiles
         {
             throw new DataException($"{weightsPath}: does not fit the model in {ModelJson}: {e.Message}", e);
         }
-        return new LoadedModel(model, shape, classes, normalize, recipe, d);
+        return new LoadedModel(model.Fuse(), shape, classes, normalize, recipe, d);
     }
 
     // a JSON array of integers (as long), or null for anything else

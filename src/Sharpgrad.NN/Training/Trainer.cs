@@ -111,7 +111,7 @@ public sealed class Trainer
         {
             model.Train(training);
         }
-        return model;
+        return model.Fuse();
     }
 
     /// <summary>Input normalization (from the training set's statistics).</summary>
