@@ -218,7 +218,17 @@ public sealed class Trainer
     /// </summary>
     public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
-        Func<Tensor, Data.Batch, Tensor>? lossFunction = null)
+        Func<Tensor, Data.Batch, Tensor>? lossFunction = null) =>
+        TrainEpochCore(model, loader, optimizer, scheduler, epoch, epochs, l1, observer, maxSteps, cancel, lossFunction,
+            e => $"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower --lr.");
+
+    /// <summary>
+    /// <see cref="TrainEpoch"/> with the end of the divergence message given by <paramref name="divergenceAdvice"/>
+    /// (from the 0-based epoch), so the library's engine names its own options and the command line its flags.
+    /// </summary>
+    internal static (double Loss, double Accuracy) TrainEpochCore(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
+        int epochs, double l1, ITrainingObserver? observer, int? maxSteps, CancellationToken cancel,
+        Func<Tensor, Data.Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -241,12 +251,12 @@ public sealed class Trainer
             // the step's activations and gradients are recycled from a pool: no allocation per step once warm
             using (TensorScope.Begin())
             {
-                var logits = model.Forward(batch.Images);
+                var logits = model.Call(batch.Images);
                 var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
                 l = loss.Item();
                 if (l1Weights is not null) l += Regularization.L1Value(l1Weights, l1);
                 if (!double.IsFinite(l))
-                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
+                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; {divergenceAdvice(epoch)}");
                 optimizer.ZeroGrad();
                 loss.Backward();
                 optimizer.Step();
@@ -296,7 +306,7 @@ public sealed class Trainer
             foreach (var batch in loader.Epoch(0))
             {
                 using var scope = TensorScope.Begin();
-                var logits = model.Forward(batch.Images);
+                var logits = model.Call(batch.Images);
                 lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
                 var v = logits.ToArray();
                 for (int i = 0; i < batch.Labels.Length; i++)
