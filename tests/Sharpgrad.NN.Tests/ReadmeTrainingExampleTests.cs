@@ -20,7 +20,7 @@ public sealed class ReadmeTrainingExampleTests
         {
             Epochs = 2,
             BatchSize = 64,
-            LearningRate = 0.003,
+            LearningRate = 0.01,
             TrainTransforms = [normalize],
             EvaluationTransforms = [normalize],
             Schedule = (optimizer, steps) => new CosineAnnealingLr(optimizer, steps),
