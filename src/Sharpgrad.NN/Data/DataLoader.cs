@@ -1,17 +1,26 @@
 namespace Sharpgrad.NN.Data;
 
-/// <summary>One batch: images (B, C, H, W) as float32 and their labels.</summary>
+/// <summary>One batch: the inputs (B, ...) as float32, e.g. images (B, C, H, W) or features (B, F), and their labels.</summary>
 public sealed record Batch(Tensor Images, int[] Labels);
 
 /// <summary>
-/// Batches an <see cref="ImageDataset"/>: pixels scaled to [0, 1], then the transforms in order. Shuffling and
+/// Batches an <see cref="ILabeledDataset"/> (an <see cref="ImageDataset"/>'s pixels scaled to [0, 1], a
+/// <see cref="TensorDataset"/>'s values as they are), then applies the transforms in order. Shuffling and
 /// augmentation are seeded by (seed, epoch, position), so the same seed and epoch give the same batches whatever
 /// the threads; the next batch is prepared in the background while the current one is used.
 /// </summary>
 public sealed class DataLoader
 {
     /// <summary>Creates the loader.</summary>
-    public DataLoader(ImageDataset data, int batchSize, bool shuffle = false, bool dropLast = false, ulong seed = 0, IReadOnlyList<ITransform>? transforms = null)
+    /// <param name="data">The examples.</param>
+    /// <param name="batchSize">Examples per batch (positive).</param>
+    /// <param name="shuffle">Whether each epoch visits the examples in a new seeded order.</param>
+    /// <param name="dropLast">Whether a last, smaller batch is dropped.</param>
+    /// <param name="seed">Seed of shuffling and of the transforms' randomness.</param>
+    /// <param name="transforms">Per-example transforms; they need (C, H, W) examples.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">Transforms for examples that are not (C, H, W).</exception>
+    public DataLoader(ILabeledDataset data, int batchSize, bool shuffle = false, bool dropLast = false, ulong seed = 0, IReadOnlyList<ITransform>? transforms = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"DataLoader: batch size must be positive, got {batchSize}.");
@@ -21,10 +30,15 @@ public sealed class DataLoader
         DropLast = dropLast;
         Seed = seed;
         Transforms = transforms ?? [];
+        _shape = [.. data.ExampleShape];
+        if (Transforms.Count > 0 && _shape.Length != 3)
+            throw new ArgumentException($"DataLoader: transforms work on (C, H, W) images; the examples of {data.Source} have shape [{string.Join(",", _shape)}].", nameof(transforms));
     }
 
+    private readonly int[] _shape;
+
     /// <summary>The dataset.</summary>
-    public ImageDataset Data { get; }
+    public ILabeledDataset Data { get; }
 
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; }
@@ -59,23 +73,22 @@ public sealed class DataLoader
     {
         ArgumentNullException.ThrowIfNull(order);
         int start = index * BatchSize, n = Math.Min(BatchSize, Data.Count - start);
-        int size = Data.ImageSize;
+        int size = Data.ExampleSize;
         var x = new float[n * size];
         var labels = new int[n];
         for (int i = 0; i < n; i++)
         {
             int src = order[start + i];
-            labels[i] = Data.Labels[src];
-            var img = x.AsSpan(i * size, size);
-            var px = Data.Pixels.AsSpan(src * size, size);
-            for (int k = 0; k < size; k++) img[k] = px[k] / 255f; // as torchvision's ToTensor
+            labels[i] = Data.LabelAt(src);
+            var example = x.AsSpan(i * size, size);
+            Data.CopyExample(src, example);
             if (Transforms.Count > 0)
             {
                 var g = new Generator(Mix(Seed, (ulong)epoch, (ulong)(start + i) + 1));
-                foreach (var t in Transforms) t.Apply(img, Data.Channels, Data.Height, Data.Width, g);
+                foreach (var t in Transforms) t.Apply(example, _shape[0], _shape[1], _shape[2], g);
             }
         }
-        return new Batch(Tensor.Wrap(x, n, Data.Channels, Data.Height, Data.Width), labels);
+        return new Batch(Tensor.Wrap(x, [n, .. _shape]), labels);
     }
 
     /// <summary>The batches of <paramref name="epoch"/>, each prepared while the previous one is in use.</summary>

@@ -3,7 +3,7 @@ namespace Sharpgrad.NN.Data;
 /// <summary>
 /// Images in memory as bytes (N, C, H, W) with integer labels. Pixels become floats in [0, 1] when batched.
 /// </summary>
-public sealed class ImageDataset
+public sealed class ImageDataset : ILabeledDataset
 {
     /// <summary>Creates a dataset; <paramref name="pixels"/> holds N*C*H*W bytes.</summary>
     public ImageDataset(byte[] pixels, int[] labels, int channels, int height, int width, IReadOnlyList<string> classNames, string source)
@@ -45,6 +45,24 @@ public sealed class ImageDataset
 
     /// <summary>Bytes per image.</summary>
     public int ImageSize => Channels * Height * Width;
+
+    /// <summary>(C, H, W).</summary>
+    public IReadOnlyList<int> ExampleShape => [Channels, Height, Width];
+
+    /// <summary>Values per image (C*H*W, as <see cref="ImageSize"/>).</summary>
+    public int ExampleSize => ImageSize;
+
+    /// <inheritdoc/>
+    public int LabelAt(int index) => Labels[index];
+
+    /// <summary>Writes image <paramref name="index"/> as floats in [0, 1] (byte / 255, as torchvision's ToTensor).</summary>
+    public void CopyExample(int index, Span<float> destination)
+    {
+        int size = ImageSize;
+        if (destination.Length != size) throw new ArgumentException($"ImageDataset.CopyExample: destination holds {destination.Length} values, an image has {size}.", nameof(destination));
+        var px = Pixels.AsSpan(index * size, size);
+        for (int k = 0; k < size; k++) destination[k] = px[k] / 255f;
+    }
 
     /// <summary>Class names, by label.</summary>
     public IReadOnlyList<string> ClassNames { get; }

@@ -316,7 +316,17 @@ public sealed class Trainer
     /// </summary>
     public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
-        Func<Tensor, Data.Batch, Tensor>? lossFunction = null)
+        Func<Tensor, Data.Batch, Tensor>? lossFunction = null) =>
+        TrainEpochCore(model, loader, optimizer, scheduler, epoch, epochs, l1, observer, maxSteps, cancel, lossFunction,
+            e => $"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower --lr.");
+
+    /// <summary>
+    /// <see cref="TrainEpoch"/> with the end of the divergence message given by <paramref name="divergenceAdvice"/>
+    /// (from the 0-based epoch), so the library's engine names its own options and the command line its flags.
+    /// </summary>
+    internal static (double Loss, double Accuracy) TrainEpochCore(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
+        int epochs, double l1, ITrainingObserver? observer, int? maxSteps, CancellationToken cancel,
+        Func<Tensor, Data.Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -344,7 +354,7 @@ public sealed class Trainer
                 l = loss.Item();
                 if (l1Weights is not null) l += Regularization.L1Value(l1Weights, l1);
                 if (!double.IsFinite(l))
-                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower --lr.");
+                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; {divergenceAdvice(epoch)}");
                 optimizer.ZeroGrad();
                 loss.Backward();
                 optimizer.Step();
