@@ -71,7 +71,7 @@ public sealed class ModuleTrainer
             throw new ArgumentException($"ModuleTrainer: the validation set ({validation.Source}) has {validation.ClassNames.Count} classes but the training set has {train.ClassNames.Count}.");
         Classes = train.ClassNames.Count;
         CheckOutput(model, shape, Classes);
-        Model = model;
+        Model = model.Fuse(); // prepared for training: containers fuse what they can (bitwise the same results)
         Options = options;
         Generator = generator;
         TrainData = train;
