@@ -33,7 +33,8 @@ internal static class SharpgradCli
         }
         catch (Exception e) when (e is DataException or ArgumentException or FormatException or DivergedException or InvalidOperationException)
         {
-            error.WriteLine("error: " + e.Message);
+            // .NET appends " (Parameter 'x')" to argument exceptions: the message already names the option
+            error.WriteLine("error: " + System.Text.RegularExpressions.Regex.Replace(e.Message, @" \(Parameter '[^']*'\)$", ""));
             return 2;
         }
     }

@@ -48,6 +48,8 @@ internal static class TrainCommand
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
+            if (r.GetValue(resume) is not null && r.GetResult(model) is { Implicit: false })
+                throw new ArgumentException("--model: a resumed run keeps the model its checkpoint describes; drop --model, or start a new run with --out.");
             var dataArgs = r.GetValue(data) ?? [];
             var options = new TrainOptions
             {

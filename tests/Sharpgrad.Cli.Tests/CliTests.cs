@@ -122,6 +122,15 @@ public sealed class CliTests : IDisposable
         Assert.Matches(@"sparsity: (5\d\.\d)% of the", evp.Out); // 50% pruned, plus any weight the fine-tuning left at exactly zero
         var resumed = Run("train", "--resume", P("run"), "--epochs", "2");
         Assert.True(resumed.Code == 0, resumed.Err);
+        if (model != "mlp") return;
+        var other = Run("train", "--resume", P("run"), "--model", "resnet8", "--epochs", "3");
+        Assert.Equal(2, other.Code);
+        Assert.Contains("--model: a resumed run keeps the model its checkpoint describes", other.Err);
+        var json = P("run", "model.json");
+        File.WriteAllText(json, File.ReadAllText(json).Replace("sharpgrad-run/2", "sharpgrad-run/9", StringComparison.Ordinal));
+        var future = Run("eval", "--checkpoint", P("run"));
+        Assert.Equal(2, future.Code);
+        Assert.Contains("\"format\" must be \"sharpgrad-run/1\" or \"sharpgrad-run/2\"", future.Err);
     }
 
     [Fact]
@@ -131,12 +140,17 @@ public sealed class CliTests : IDisposable
         File.Copy(Path.Combine(AppContext.BaseDirectory, "tiny-residual.json"), P("gray.json"));
         var (code, _, err) = Run("train", "--model", P("gray.json"), "--data", "cifar10", data, "--out", P("out"));
         Assert.Equal(2, code);
-        Assert.Contains("--model gray.json: does not fit the data's 3x32x32 images: Conv2d: input channels differ (3 vs 1)", err);
+        Assert.Contains("gray.json: layer 0 (Conv2d) does not fit the data's 3x32x32 images (its input is [1,3,32,32]): Conv2d: input channels differ (3 vs 1)", err);
         Assert.Single(err.Trim().Split('\n'));
         Assert.False(Directory.Exists(P("out")));
         var unknown = Run("train", "--model", "resnet99", "--out", P("out"));
         Assert.Equal(2, unknown.Code);
         Assert.Contains("--model: 'resnet99' is neither a built-in model (exam-cnn, mlp, lenet5, resnet8, resnet20, mobilenet) nor a model file", unknown.Err);
+        File.WriteAllText(P("nested.json"), """{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Conv2d","in_channels":3,"out_channels":8,"kernel_size":3,"padding":1},{"type":"Residual","body":{"type":"Sequential","layers":[{"type":"Conv2d","in_channels":8,"out_channels":8,"kernel_size":1},{"type":"Conv2d","in_channels":4,"out_channels":8,"kernel_size":1}]}},{"type":"Flatten"},{"type":"Linear","in_features":8192,"out_features":10}]}}""");
+        var nested = Run("train", "--model", P("nested.json"), "--data", "cifar10", data, "--out", P("out"));
+        Assert.Equal(2, nested.Code);
+        Assert.Contains("nested.json: layer 1.body.1 (Conv2d) does not fit the data's 3x32x32 images (its input is [1,8,32,32])", nested.Err);
+        Assert.False(Directory.Exists(P("out")));
         File.WriteAllText(P("bad.json"), """{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Linear","in_features":3072}]}}""");
         var bad = Run("train", "--model", P("bad.json"), "--data", "cifar10", data, "--out", P("out"));
         Assert.Equal(2, bad.Code);

@@ -150,7 +150,7 @@ public sealed class ModuleTrainerTests(ITestOutputHelper output)
             (() => _ = new ModuleTrainer(Mlp3, data, null, new ModuleTrainerOptions { Threads = 0 }), "ModuleTrainerOptions.Threads: expected a positive number"),
             (() => _ = new ModuleTrainer(Mlp3, data, null, new ModuleTrainerOptions { BatchSize = 100, DropLast = true }), "ModuleTrainerOptions.DropLast: drops every batch"),
             (() => _ = new ModuleTrainer(g => new Mlp(4, 5, g), data), "gives output [1,5] for one example of shape [1,4]; expected [1,3], one score per class"),
-            (() => _ = new ModuleTrainer(g => new Mlp(7, 3, g), data), "does not accept one example of shape [1,4]"),
+            (() => _ = new ModuleTrainer(g => new Mlp(7, 3, g), data), "does not fit one example of shape [1,4]"),
             (() => _ = new ModuleTrainer(Mlp3, data, new TensorDataset(Tensor.Zeros([2, 5]), [0, 1], 3)), "validation examples (TensorDataset) have shape [5] but training examples have [4]"),
             (() => new ModuleTrainer(Mlp3, data).Fit([new EarlyStopping()]), "EarlyStopping: monitors ValidationLoss but the trainer has no validation set"),
         };

@@ -10,8 +10,11 @@ public sealed class Conv2d : Module
     /// <exception cref="ArgumentException">A non-positive size, or channels not divisible by <paramref name="groups"/>.</exception>
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null, int groups = 1)
     {
-        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || padding < 0 || groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"Conv2d: invalid configuration in={inChannels}, out={outChannels}, kernel={kernelSize}, stride={stride}, padding={padding}, groups={groups} (channels must be divisible by groups).");
+        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || groups < 1)
+            throw new ArgumentException($"Conv2d: in_channels, out_channels, kernel_size, stride and groups must be positive, got {inChannels}, {outChannels}, {kernelSize}, {stride}, {groups}.");
+        if (padding < 0) throw new ArgumentException($"Conv2d: padding must be non-negative, got {padding}.");
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"Conv2d: in_channels ({inChannels}) and out_channels ({outChannels}) must both be divisible by groups ({groups}).");
         InChannels = inChannels;
         OutChannels = outChannels;
         KernelSize = kernelSize;

@@ -92,7 +92,7 @@ public static class ModelSpec
         JsonNode? doc;
         try
         {
-            doc = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
+            doc = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 512 });
         }
         catch (JsonException e)
         {
@@ -110,6 +110,8 @@ public static class ModelSpec
         if (format != Format)
             throw new DataException($"{source}: format {(format is null ? "missing" : $"'{format}'")}; expected \"format\": \"{Format}\".");
         if (doc["model"] is null) throw new DataException($"{source}: no \"model\" entry.");
+        var extra = doc.Select(kv => kv.Key).Where(k => k is not ("format" or "model")).ToList();
+        if (extra.Count > 0) throw new DataException($"{source}: unknown entr{(extra.Count > 1 ? "ies" : "y")} {string.Join(", ", extra.Select(k => $"\"{k}\""))}; a model file holds \"format\" and \"model\".");
         return Build(doc["model"], source, generator);
     }
 
@@ -121,7 +123,8 @@ public static class ModelSpec
         string where = path.Length == 0 ? "the model" : $"layer {path}";
         if (node is not JsonObject obj) throw new DataException($"{source}: {where}: expected an object with a \"type\", got {Kind(node)}.");
         string? type = obj["type"] is JsonValue t && t.TryGetValue<string>(out var ts) ? ts : null;
-        if (type is null) throw new DataException($"{source}: {where}: no \"type\" (expected one of {string.Join(", ", KnownTypes)}).");
+        if (type is null)
+            throw new DataException($"{source}: {where}: {(obj["type"] is null ? "no \"type\"" : $"\"type\" must be a string, got {obj["type"]!.ToJsonString()}")} (expected one of {string.Join(", ", KnownTypes)}).");
         if (!Builders.TryGetValue(type, out var build))
             throw new DataException($"{source}: {where}: unknown layer type '{type}'; expected one of {string.Join(", ", KnownTypes)}.");
         var reader = new SpecReader(obj, source, path, type, generator);
@@ -132,7 +135,8 @@ public static class ModelSpec
         }
         catch (ArgumentException e)
         {
-            throw reader.Error(e.Message);
+            // .NET appends " (Parameter 'x')" to argument exceptions; the message already says what was wrong
+            throw reader.Error(System.Text.RegularExpressions.Regex.Replace(e.Message, @" \(Parameter '[^']*'\)$", ""));
         }
         reader.CheckAllRead();
         return m;

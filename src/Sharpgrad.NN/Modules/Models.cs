@@ -34,6 +34,8 @@ public static class Models
     {
         ArgumentNullException.ThrowIfNull(name);
         if (classes < 2) throw new ArgumentException($"{name}: expected at least 2 classes, got {classes}.");
+        if (channels < 1 || height < 1 || width < 1 || (long)channels * height * width > 1 << 26)
+            throw new ArgumentException($"{name}: input {channels}x{height}x{width} must have positive sizes and at most {1 << 26} values.");
         var g = generator ?? Generator.Default;
         return name switch
         {

@@ -95,15 +95,7 @@ public sealed class ModuleTrainer
         {
             using var _ = Tensor.NoGrad();
             using var scope = TensorScope.Begin();
-            int[] output;
-            try
-            {
-                output = model.Call(Tensor.Zeros([1, .. shape])).Shape;
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"ModuleTrainer: the model ({model.TypeName}) does not accept one example of shape [1,{string.Join(",", shape)}]: {e.Message}", e);
-            }
+            int[] output = ForwardCheck.Run(model, shape, "ModuleTrainer", $"one example of shape [1,{string.Join(",", shape)}]");
             if (output.Length != 2 || output[1] != classes)
                 throw new ArgumentException($"ModuleTrainer: the model ({model.TypeName}) gives output [{string.Join(",", output)}] for one example of shape [1,{string.Join(",", shape)}]; expected [1,{classes}], one score per class of the data.");
         }

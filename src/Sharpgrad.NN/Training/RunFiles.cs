@@ -124,6 +124,9 @@ public static class RunFiles
             return inner is null ? new DataException(message) : new DataException(message, inner);
         }
 
+        string? format = d["format"] is JsonValue fv && fv.GetValueKind() == JsonValueKind.String ? fv.GetValue<string>() : null;
+        if (d["format"] is not null && format is not ("sharpgrad-run/1" or "sharpgrad-run/2"))
+            throw Bad("format", "\"sharpgrad-run/1\" or \"sharpgrad-run/2\" (a run folder written by sharpgrad train)");
         var input = Integers(d["input"]);
         if (input is not { Length: 3 } || input.Any(v => v < 1 || v > 65536) || input.Aggregate(1L, (a, v) => a * v) > MaxInputElements)
             throw Bad("input", $"[C, H, W], three sizes from 1 to 65536 with C*H*W at most {MaxInputElements}");
@@ -170,7 +173,9 @@ public static class RunFiles
                 : d["architecture"] is JsonValue av && av.GetValueKind() == JsonValueKind.String ? av.GetValue<string>()
                 : throw Bad("architecture", "a string");
             if (architecture != "exam-cnn")
-                throw new DataException($"{jsonPath}: no \"model\" description for architecture '{architecture}' (this run was written by a custom module, which the command line cannot rebuild).");
+                throw new DataException(Models.Names.Contains(architecture)
+                    ? $"{jsonPath}: no \"model\" description; a {architecture} run's model.json carries one (restore it from the run's checkpoint or retrain)."
+                    : $"{jsonPath}: no \"model\" description for architecture '{architecture}' (a run of a custom module, which the command line cannot rebuild).");
             double dropout = d["dropout"] is null ? 0 : Number(d["dropout"]) is double p && p >= 0 && p < 1 ? p
                 : throw Bad("dropout", "a probability in [0, 1)");
             if (h < 4 || w < 4) throw Bad("input", "[C, H, W] with H and W at least 4 for the exam CNN (two 2x2 poolings)");

@@ -19,7 +19,7 @@ public sealed class Trainer
     private readonly List<EpochMetrics> _metrics = [];
     private int _startEpoch;
 
-    private Trainer(TrainOptions options, DatasetPair data, string outDir, System.Text.Json.Nodes.JsonNode? modelSpec = null)
+    private Trainer(TrainOptions options, DatasetPair data, string outDir, System.Text.Json.Nodes.JsonNode? modelSpec = null, string? specSource = null)
     {
         Options = options;
         Data = data;
@@ -29,7 +29,7 @@ public sealed class Trainer
         if (Test.Channels != Train.Channels || Test.Height != Train.Height || Test.Width != Train.Width)
             throw new DataException($"{Test.Source}: test images are {Test.Channels}x{Test.Height}x{Test.Width} but training images are {Train.Channels}x{Train.Height}x{Train.Width}.");
         _rng = new Generator(options.Seed);
-        Model = BuildModel(options, modelSpec, Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, _rng);
+        Model = BuildModel(options, modelSpec, Train.Channels, Train.Height, Train.Width, Train.ClassNames.Count, _rng, specSource);
         Normalize = Normalize.FromData(Train);
         TrainLoader = new DataLoader(Train, options.BatchSize, shuffle: true, dropLast: false, seed: options.Seed, options.TrainingTransforms(Normalize));
         TestLoader = new DataLoader(Test, 500, transforms: [Normalize]);
@@ -75,14 +75,14 @@ public sealed class Trainer
     /// </summary>
     /// <exception cref="ArgumentException">The model does not fit the images or the classes (one line naming the layer).</exception>
     /// <exception cref="DataException">A bad model file.</exception>
-    public static Module BuildModel(TrainOptions options, System.Text.Json.Nodes.JsonNode? spec, int channels, int height, int width, int classes, Generator generator)
+    public static Module BuildModel(TrainOptions options, System.Text.Json.Nodes.JsonNode? spec, int channels, int height, int width, int classes, Generator generator, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        string what = options.IsBuiltInModel ? options.Model : Path.GetFileName(options.Model);
+        string what = source ?? options.Model;
         Module model;
         try
         {
-            model = spec is not null ? ModelSpec.Build(spec, options.Model, generator)
+            model = spec is not null ? ModelSpec.Build(spec, source ?? options.Model, generator)
                 : options.IsBuiltInModel ? Models.Create(options.Model, channels, height, width, classes, options.Dropout, generator)
                 : ModelSpec.Load(options.Model, generator);
         }
@@ -95,15 +95,7 @@ public sealed class Trainer
         try
         {
             using var _ = Tensor.NoGrad();
-            int[] shape;
-            try
-            {
-                shape = model.Call(Tensor.Zeros([1, channels, height, width])).Shape;
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"--model {what}: does not fit the data's {channels}x{height}x{width} images: {e.Message}", e);
-            }
+            var shape = ForwardCheck.Run(model, [channels, height, width], $"--model {what}", $"the data's {channels}x{height}x{width} images");
             if (shape.Length != 2 || shape[1] != classes)
                 throw new ArgumentException($"--model {what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
         }
@@ -164,7 +156,7 @@ public sealed class Trainer
         else (options with { Model = "exam-cnn" }).Validate();
         if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
-        var trainer = new Trainer(options, data, outDir, spec);
+        var trainer = new Trainer(options, data, outDir, spec, checkpoint?.Path);
         if (checkpoint is not null) trainer.Restore(checkpoint, resumeDir!);
         return trainer;
     }
