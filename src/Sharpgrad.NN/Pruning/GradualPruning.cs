@@ -94,8 +94,8 @@ public static class GradualPruning
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
-        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"--steps: expected a positive number, got {steps}.");
-        if (!(finetuneEpochs >= 0)) throw new ArgumentOutOfRangeException(nameof(finetuneEpochs), $"--finetune-epochs: expected a non-negative number, got {finetuneEpochs}.");
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"GradualPruning: steps must be positive, got {steps}.");
+        if (!(finetuneEpochs >= 0)) throw new ArgumentOutOfRangeException(nameof(finetuneEpochs), $"GradualPruning: finetuneEpochs must be non-negative, got {finetuneEpochs}.");
         if (!(pruneWindow >= 0 && pruneWindow <= 1)) throw new ArgumentOutOfRangeException(nameof(pruneWindow), $"GradualPruning: prune window must be in [0, 1], got {pruneWindow}.");
         int total = (int)Math.Round(finetuneEpochs * train.BatchCount);
         var opt = new AdamW(model.Parameters(), lr, weightDecay: 0);

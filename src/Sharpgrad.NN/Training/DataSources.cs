@@ -39,6 +39,6 @@ public static class DataSources
                 var p = Path.Combine(d.FullName, "data", "fashion-mnist");
                 if (File.Exists(Path.Combine(p, "train-images-idx3-ubyte.gz"))) return p;
             }
-        throw new DataException("data/fashion-mnist: the bundled dataset was not found above the working directory or the program; pass --data mnist-idx DIR.");
+        throw new DataException("data/fashion-mnist: the bundled dataset was not found above the working directory or the program; load the four IDX files from a folder instead (DataSources.Load(\"mnist-idx\", DIR); on the command line --data mnist-idx DIR).");
     }
 }
