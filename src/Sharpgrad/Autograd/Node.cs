@@ -17,7 +17,7 @@ public abstract class Node
     {
         _inputs = inputs;
         _saved = saved;
-        _savedVersions = new int[saved.Length];
+        _savedVersions = saved.Length == 0 ? [] : new int[saved.Length];
         for (int i = 0; i < saved.Length; i++) _savedVersions[i] = saved[i]?.Version ?? 0;
     }
 
