@@ -90,12 +90,22 @@ public sealed class ImageDataset : ILabeledDataset
     /// <summary>A seeded random split into training and validation parts.</summary>
     public (ImageDataset Train, ImageDataset Validation) Split(double validationFraction, ulong seed)
     {
+        var (train, validation) = SplitIndices(Count, validationFraction, seed);
+        return (Subset(train, Source + " (train split)"), Subset(validation, Source + " (validation split)"));
+    }
+
+    /// <summary>
+    /// A seeded shuffle of 0..count-1 cut into training and validation indices (round(count * fraction) of them);
+    /// every dataset's Split uses it, so the same seed splits the same way.
+    /// </summary>
+    internal static (int[] Train, int[] Validation) SplitIndices(int count, double validationFraction, ulong seed)
+    {
         if (!(validationFraction > 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), $"Split: validation fraction must be in (0, 1), got {validationFraction}.");
-        var order = Enumerable.Range(0, Count).ToArray();
+        var order = Enumerable.Range(0, count).ToArray();
         new Generator(seed).Shuffle<int>(order);
-        int nVal = (int)Math.Round(Count * validationFraction);
-        return (Subset(order[nVal..], Source + " (train split)"), Subset(order[..nVal], Source + " (validation split)"));
+        int nVal = (int)Math.Round(count * validationFraction);
+        return (order[nVal..], order[..nVal]);
     }
 
     /// <summary>Per-channel mean and standard deviation of the pixels scaled to [0, 1].</summary>

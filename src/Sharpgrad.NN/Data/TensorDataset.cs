@@ -111,11 +111,7 @@ public sealed class TensorDataset : ILabeledDataset
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="validationFraction"/> is not in (0, 1).</exception>
     public (TensorDataset Train, TensorDataset Validation) Split(double validationFraction, ulong seed)
     {
-        if (!(validationFraction > 0 && validationFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(validationFraction), $"Split: validation fraction must be in (0, 1), got {validationFraction}.");
-        var order = Enumerable.Range(0, Count).ToArray();
-        new Generator(seed).Shuffle<int>(order);
-        int nVal = (int)Math.Round(Count * validationFraction);
-        return (Subset(order[nVal..], Source + " (train split)"), Subset(order[..nVal], Source + " (validation split)"));
+        var (train, validation) = ImageDataset.SplitIndices(Count, validationFraction, seed);
+        return (Subset(train, Source + " (train split)"), Subset(validation, Source + " (validation split)"));
     }
 }

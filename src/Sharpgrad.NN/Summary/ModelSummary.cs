@@ -78,8 +78,7 @@ public sealed class ModelSummary
             catch (ArgumentException e)
             {
                 var (failed, input) = tracer.Open.Peek();
-                string name = names.TryGetValue(failed, out var n) && n.Length > 0 ? n : "(model)";
-                throw new ArgumentException($"Summary: layer {name} ({failed.TypeName}) cannot take input [{string.Join(",", input)}]: {e.Message}", e);
+                throw new ArgumentException($"Summary: {ForwardCheck.LayerName(model, failed)} cannot take input [{string.Join(",", input)}]: {e.Message}", e);
             }
             var rows = new List<SummaryRow> { new("", "Input", x.Shape, x.Shape.Length > 1 ? x.Shape[1] : 1, F(x.Shape.Length > 1 ? x.Shape[1] : 1), Spatial(x.Shape), null, null, 0, "0", 0, 0) };
             var children = new HashSet<Module>(model.Children.Select(c => c.Module), ReferenceEqualityComparer.Instance);

@@ -89,20 +89,9 @@ public sealed class ModuleTrainer
     // one example through the model, in evaluation mode and without gradients: the output must be [1, classes]
     private static void CheckOutput(Module model, int[] shape, int classes)
     {
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            using var _ = Tensor.NoGrad();
-            using var scope = TensorScope.Begin();
-            int[] output = ForwardCheck.Run(model, shape, "ModuleTrainer", $"one example of shape [1,{string.Join(",", shape)}]");
-            if (output.Length != 2 || output[1] != classes)
-                throw new ArgumentException($"ModuleTrainer: the model ({model.TypeName}) gives output [{string.Join(",", output)}] for one example of shape [1,{string.Join(",", shape)}]; expected [1,{classes}], one score per class of the data.");
-        }
-        finally
-        {
-            model.Train(training);
-        }
+        int[] output = ForwardCheck.Run(model, shape, "ModuleTrainer", $"one example of shape [1,{string.Join(",", shape)}]");
+        if (output.Length != 2 || output[1] != classes)
+            throw new ArgumentException($"ModuleTrainer: the model ({model.TypeName}) gives output [{string.Join(",", output)}] for one example of shape [1,{string.Join(",", shape)}]; expected [1,{classes}], one score per class of the data.");
     }
 
     /// <summary>The recipe.</summary>

@@ -90,19 +90,9 @@ public sealed class Trainer
         {
             throw new ArgumentException($"--model {what}: cannot be built for {channels}x{height}x{width} images and {classes} classes: {e.Message}", e);
         }
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            using var _ = Tensor.NoGrad();
-            var shape = ForwardCheck.Run(model, [channels, height, width], $"--model {what}", $"the data's {channels}x{height}x{width} images");
-            if (shape.Length != 2 || shape[1] != classes)
-                throw new ArgumentException($"--model {what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
-        }
-        finally
-        {
-            model.Train(training);
-        }
+        var shape = ForwardCheck.Run(model, [channels, height, width], $"--model {what}", $"the data's {channels}x{height}x{width} images");
+        if (shape.Length != 2 || shape[1] != classes)
+            throw new ArgumentException($"--model {what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
         return model.Fuse();
     }
 
