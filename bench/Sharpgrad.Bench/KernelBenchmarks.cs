@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Sharpgrad;
-using Sharpgrad.Autograd;
 
 namespace Sharpgrad.Bench;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Sharpgrad;
-using Sharpgrad.Autograd;
 using Sharpgrad.NN;
 
 namespace Sharpgrad.Bench;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Sharpgrad;
-using Sharpgrad.Autograd;
 using Sharpgrad.Bench;
 using Sharpgrad.NN;
 using TorchSharp;

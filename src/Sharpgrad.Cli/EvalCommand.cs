@@ -1,7 +1,6 @@
+using Sharpgrad.NN;
 using System.CommandLine;
 using System.Globalization;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Training;
 using Spectre.Console;
 
 namespace Sharpgrad.Cli;
@@ -36,7 +35,7 @@ internal static class EvalCommand
                 throw new ArgumentException($"--data: {kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
             var ev = Trainer.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
             Print(SharpgradCli.ConsoleFor(r.InvocationConfiguration.Output), ev, loaded.Classes, test.Count);
-            var sparsity = Sharpgrad.NN.Pruning.SparsityReport.Of(loaded.Model);
+            var sparsity = Sharpgrad.NN.SparsityReport.Of(loaded.Model);
             r.InvocationConfiguration.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"sparsity: {sparsity.Sparsity * 100:F1}% of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
             return 0;

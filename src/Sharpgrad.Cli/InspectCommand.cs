@@ -1,6 +1,5 @@
+using Sharpgrad.NN;
 using System.CommandLine;
-using Sharpgrad.NN.Pruning;
-using Sharpgrad.NN.Training;
 
 namespace Sharpgrad.Cli;
 

@@ -1,5 +1,5 @@
+using Sharpgrad.NN;
 using ScottPlot;
-using Sharpgrad.NN.Training;
 
 namespace Sharpgrad.Cli;
 
@@ -69,7 +69,7 @@ internal static class Plots
     }
 
     /// <summary>Validation accuracy against sparsity, one line per layer.</summary>
-    public static void Sensitivity(string path, Sharpgrad.NN.Pruning.SensitivityResult s)
+    public static void Sensitivity(string path, Sharpgrad.NN.SensitivityResult s)
     {
         var plt = new Plot();
         double[] x = s.Sparsities.Select(v => v * 100).ToArray();

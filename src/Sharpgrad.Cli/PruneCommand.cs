@@ -2,10 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Sharpgrad.NN;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Pruning;
-using Sharpgrad.NN.Serialization;
-using Sharpgrad.NN.Training;
 
 namespace Sharpgrad.Cli;
 

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Sharpgrad.NN;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Training;
 using Spectre.Console;
 
 namespace Sharpgrad.Cli;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Sharpgrad.NN;
-using Sharpgrad.NN.Training;
 using Spectre.Console;
 
 namespace Sharpgrad.Cli;

@@ -128,7 +128,7 @@ public sealed class ModelZooTests
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":{"type":"ReLU"}}}""", "the model (Sequential): \"layers\" must be an array of layer objects, got an object")]
     public void BadModelFilesGiveOneLineNamingTheLayer(string json, string expected)
     {
-        var ex = Assert.Throws<Sharpgrad.NN.Data.DataException>(() => ModelSpec.FromDocument(JsonNode.Parse(json), "spec.json"));
+        var ex = Assert.Throws<Sharpgrad.NN.DataException>(() => ModelSpec.FromDocument(JsonNode.Parse(json), "spec.json"));
         Assert.Contains(expected, ex.Message);
         Assert.StartsWith("spec.json: ", ex.Message);
         Assert.DoesNotContain("\n", ex.Message);
@@ -156,7 +156,7 @@ public sealed class ModelFileTests
         File.WriteAllText(path, """{"format":"sharpgrad-model/1","model":{"type":"Linear","in_features":4,"in_features":5,"out_features":2}}""");
         try
         {
-            var ex = Assert.Throws<Sharpgrad.NN.Data.DataException>(() => ModelSpec.Load(path));
+            var ex = Assert.Throws<Sharpgrad.NN.DataException>(() => ModelSpec.Load(path));
             Assert.StartsWith(path + ": not valid JSON", ex.Message);
             Assert.DoesNotContain("\n", ex.Message);
         }

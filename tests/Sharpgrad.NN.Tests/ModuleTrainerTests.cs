@@ -1,6 +1,4 @@
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
-using Sharpgrad.NN.Training;
+using Sharpgrad.NN;
 using Xunit;
 using Xunit.Abstractions;
 

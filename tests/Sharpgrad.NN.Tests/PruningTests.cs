@@ -1,4 +1,4 @@
-using Sharpgrad.NN.Pruning;
+using Sharpgrad.NN;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;
@@ -166,7 +166,7 @@ public sealed class PruningTests
     {
         var teacher = ExamCnn.Create(1, 8, 8, generator: new Generator(5));
         var x = Tensor.Randn([4, 1, 8, 8], new Generator(6));
-        var batch = new Sharpgrad.NN.Data.Batch(x, [1, 2, 3, 4]);
+        var batch = new Sharpgrad.NN.Batch(x, [1, 2, 3, 4]);
         var logits = Tensor.Randn([4, 10], new Generator(7));
         Assert.Equal(Losses.CrossEntropy(logits, batch.Labels).Item(), GradualPruning.Distillation(logits, batch, teacher, 4, 0).Item(), 6);
         // with the teacher's own logits the distillation term's gradient vanishes: only the CE part remains
@@ -184,8 +184,8 @@ public sealed class PruningTests
         var g = new Generator(11);
         var pixels = new byte[12 * 1 * 8 * 8];
         for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)g.NextInt(256);
-        var data = new Sharpgrad.NN.Data.ImageDataset(pixels, [.. Enumerable.Range(0, 12).Select(i => i % 10)], 1, 8, 8, [.. Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], "test");
-        var loader = new Sharpgrad.NN.Data.DataLoader(data, 4, shuffle: true, seed: 3);
+        var data = new Sharpgrad.NN.ImageDataset(pixels, [.. Enumerable.Range(0, 12).Select(i => i % 10)], 1, 8, 8, [.. Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], "test");
+        var loader = new Sharpgrad.NN.DataLoader(data, 4, shuffle: true, seed: 3);
         var model = ExamCnn.Create(1, 8, 8, generator: new Generator(5));
         var weights = Pruner.PrunableWeights(model).Select(w => w.Parameter).ToList();
         Pruner.Magnitude(weights[1], 0.5);

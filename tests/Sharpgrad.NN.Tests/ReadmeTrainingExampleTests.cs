@@ -1,5 +1,4 @@
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Training;
+using Sharpgrad.NN;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;
@@ -86,7 +85,7 @@ public sealed class ReadmeTrainingExampleTests
         var body = Between("// README-EXAMPLE-BEGIN", "// README-EXAMPLE-END", 8);
         var type = Between("// README-CLASS-BEGIN", "// README-CLASS-END", 0);
         var readme = File.ReadAllText(Path.Combine(root, "README.md")).Replace("\r\n", "\n");
-        var block = "using Sharpgrad;\nusing Sharpgrad.NN;\nusing Sharpgrad.NN.Data;\nusing Sharpgrad.NN.Training;\n\n"
+        var block = "using Sharpgrad;\nusing Sharpgrad.NN;\n\n"
             + string.Join("\n", body) + "\n\n" + string.Join("\n", type) + "\n";
         Assert.Contains(block, readme);
     }

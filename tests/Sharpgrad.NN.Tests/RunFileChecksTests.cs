@@ -1,8 +1,6 @@
+using Sharpgrad.NN;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
-using Sharpgrad.NN.Training;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;

@@ -1,7 +1,6 @@
+using Sharpgrad.NN;
 using System.Buffers.Binary;
 using System.Text;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;

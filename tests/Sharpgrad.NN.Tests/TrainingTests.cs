@@ -1,5 +1,4 @@
-using Sharpgrad.NN.Serialization;
-using Sharpgrad.NN.Training;
+using Sharpgrad.NN;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;
@@ -21,7 +20,7 @@ public sealed class TrainingTests
 
         // the saved run loads back and evaluates to the same accuracy
         var loaded = RunFiles.Load(f.Path("run"));
-        var again = Trainer.Evaluate(loaded.Model, new Sharpgrad.NN.Data.DataLoader(trainer.Test, 500, transforms: [loaded.Normalize]), 10);
+        var again = Trainer.Evaluate(loaded.Model, new Sharpgrad.NN.DataLoader(trainer.Test, 500, transforms: [loaded.Normalize]), 10);
         Assert.Equal(result.Accuracy, again.Accuracy);
     }
 
@@ -31,9 +30,9 @@ public sealed class TrainingTests
         var g = new Generator(4);
         var pixels = new byte[160 * 28 * 28];
         for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)g.NextInt(256);
-        var data = new Sharpgrad.NN.Data.ImageDataset(pixels, [.. Enumerable.Range(0, 160).Select(i => i % 10)], 1, 28, 28,
+        var data = new Sharpgrad.NN.ImageDataset(pixels, [.. Enumerable.Range(0, 160).Select(i => i % 10)], 1, 28, 28,
             [.. Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))], "test");
-        var loader = new Sharpgrad.NN.Data.DataLoader(data, 32, shuffle: true, seed: 2);
+        var loader = new Sharpgrad.NN.DataLoader(data, 32, shuffle: true, seed: 2);
 
         // the trainer's steps run in a TensorScope: the second and later steps reuse the first step's arrays
         var a = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
@@ -121,7 +120,7 @@ public sealed class TrainingTests
             var ex = Assert.ThrowsAny<ArgumentException>(() => Trainer.Create(options, f.Path("out")));
             Assert.Contains(message, ex.Message);
         }
-        Assert.Throws<Sharpgrad.NN.Data.DataException>(() => Trainer.Create(new TrainOptions { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("out")));
+        Assert.Throws<Sharpgrad.NN.DataException>(() => Trainer.Create(new TrainOptions { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("out")));
         Assert.False(Directory.Exists(f.Path("out")));
     }
 }

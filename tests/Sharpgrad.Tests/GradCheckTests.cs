@@ -1,4 +1,4 @@
-using Sharpgrad.Autograd;
+using Sharpgrad;
 using Xunit;
 
 namespace Sharpgrad.Tests;

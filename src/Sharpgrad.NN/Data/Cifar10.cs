@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// The CIFAR-10 binary version: data_batch_1.bin .. data_batch_5.bin and test_batch.bin, each a sequence of

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>A data file or folder that cannot be used; the message names it and says what was expected.</summary>
 public sealed class DataException : Exception

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>One batch: the inputs (B, ...) as float32, e.g. images (B, C, H, W) or features (B, F), and their labels.</summary>
 public sealed record Batch(Tensor Images, int[] Labels);

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Examples of one shape with an integer class label each, as <see cref="DataLoader"/> batches them:

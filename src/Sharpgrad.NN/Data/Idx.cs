@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// The IDX format of MNIST and Fashion-MNIST (raw or gzip): magic 0x00 0x00 type ndims, big-endian int32 sizes,

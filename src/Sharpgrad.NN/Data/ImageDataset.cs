@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Images in memory as bytes (N, C, H, W) with integer labels. Pixels become floats in [0, 1] when batched.

@@ -1,6 +1,6 @@
 using StbImageSharp;
 
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Images in folders, one subfolder per class (PNG or JPEG, decoded by StbImageSharp). A folder with train/ and

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Examples held in memory as float32 values, (N, C, H, W) images or (N, F) feature vectors (any shape with N first),

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Data;
+namespace Sharpgrad.NN;
 
 /// <summary>A per-image transform on float pixels (C, H, W), drawing any randomness from the generator it is given.</summary>
 public interface ITransform

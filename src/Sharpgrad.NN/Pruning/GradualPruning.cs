@@ -1,7 +1,5 @@
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Training;
 
-namespace Sharpgrad.NN.Pruning;
+namespace Sharpgrad.NN;
 
 /// <summary>Which weights a pruning step removes.</summary>
 public enum PruneMethod

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Pruning;
+namespace Sharpgrad.NN;
 
 /// <summary>How structured pruning measures a filter.</summary>
 public enum FilterNorm

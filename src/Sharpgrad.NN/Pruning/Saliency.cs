@@ -1,6 +1,5 @@
-using Sharpgrad.NN.Data;
 
-namespace Sharpgrad.NN.Pruning;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Second-order saliency of weights (Optimal Brain Damage, LeCun et al. 1990): removing w_i raises the loss by about

@@ -1,9 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Training;
 
-namespace Sharpgrad.NN.Pruning;
+namespace Sharpgrad.NN;
 
 /// <summary>How accuracy falls as one layer alone is pruned, for every prunable layer.</summary>
 /// <param name="Sparsities">The levels tried (0, 0.1, ..., 0.9, 0.95, 0.99 by default).</param>

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Sharpgrad.NN.Pruning;
+namespace Sharpgrad.NN;
 
 /// <summary>One layer's line of a <see cref="SparsityReport"/>.</summary>
 public sealed record LayerSparsity(string Name, int Parameters, int NonZeros)

@@ -4,9 +4,8 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Data;
 
-namespace Sharpgrad.NN.Serialization;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// The safetensors format (8-byte little-endian header size, a JSON header of dtype/shape/data_offsets per tensor

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Serialization;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Sees a <see cref="ModuleTrainer.Fit"/> run: when it starts, every training step, every evaluated epoch and the

@@ -1,6 +1,5 @@
-using Sharpgrad.NN.Data;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>Resolves the --data choices: fashion-mnist (bundled), mnist-idx DIR, cifar10 DIR, folder DIR.</summary>
 public static class DataSources

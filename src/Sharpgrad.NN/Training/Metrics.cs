@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>What one epoch measured.</summary>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Seconds, double Lr);

@@ -2,10 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Trains any classification <see cref="Module"/> (its output (B, classes) scores the labels) on an

@@ -1,6 +1,5 @@
-using Sharpgrad.NN.Data;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// How <see cref="ModuleTrainer"/> trains a model. Every property is checked when the trainer is created

@@ -2,10 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>What a run writes to its output folder, and reads back for eval and resume.</summary>
 public static class RunFiles

@@ -1,4 +1,4 @@
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>A training recipe; the defaults train the exam CNN on the bundled Fashion-MNIST.</summary>
 public sealed record TrainOptions
@@ -66,11 +66,11 @@ public sealed record TrainOptions
     public int? TestLimit { get; init; }
 
     /// <summary>The training images' transforms: the augmentations (crop before flip), then <paramref name="normalize"/>.</summary>
-    public IReadOnlyList<Data.ITransform> TrainingTransforms(Data.Normalize normalize)
+    public IReadOnlyList<ITransform> TrainingTransforms(Normalize normalize)
     {
-        var transforms = new List<Data.ITransform>();
-        if (AugmentList.Contains("crop")) transforms.Add(new Data.RandomCrop(2));
-        if (AugmentList.Contains("flip")) transforms.Add(new Data.RandomHorizontalFlip());
+        var transforms = new List<ITransform>();
+        if (AugmentList.Contains("crop")) transforms.Add(new RandomCrop(2));
+        if (AugmentList.Contains("flip")) transforms.Add(new RandomHorizontalFlip());
         transforms.Add(normalize);
         return transforms;
     }

@@ -2,10 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Sharpgrad.NN.Data;
-using Sharpgrad.NN.Serialization;
 
-namespace Sharpgrad.NN.Training;
+namespace Sharpgrad.NN;
 
 /// <summary>
 /// Trains a model (a built-in one or a model file, <see cref="TrainOptions.Model"/>) with a <see cref="TrainOptions"/>
@@ -298,7 +296,7 @@ public sealed class Trainer
     /// </summary>
     public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
-        Func<Tensor, Data.Batch, Tensor>? lossFunction = null) =>
+        Func<Tensor, Batch, Tensor>? lossFunction = null) =>
         TrainEpochCore(model, loader, optimizer, scheduler, epoch, epochs, l1, observer, maxSteps, cancel, lossFunction,
             e => $"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower --lr.");
 
@@ -308,7 +306,7 @@ public sealed class Trainer
     /// </summary>
     internal static (double Loss, double Accuracy) TrainEpochCore(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1, ITrainingObserver? observer, int? maxSteps, CancellationToken cancel,
-        Func<Tensor, Data.Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice)
+        Func<Tensor, Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -316,7 +314,7 @@ public sealed class Trainer
         model.Train();
         int steps = Math.Min(loader.BatchCount, maxSteps ?? int.MaxValue);
         observer?.EpochStarted(epoch + 1, epochs, steps);
-        var l1Weights = l1 > 0 ? Pruning.Pruner.PrunableWeights(model).Select(p => p.Parameter).ToList() : null;
+        var l1Weights = l1 > 0 ? Pruner.PrunableWeights(model).Select(p => p.Parameter).ToList() : null;
         double lossSum = 0;
         long correct = 0, seen = 0;
         int step = 0;

@@ -1,4 +1,4 @@
-namespace Sharpgrad.Autograd;
+namespace Sharpgrad;
 
 /// <summary>Reverse-mode differentiation over the recorded graph.</summary>
 internal static class Engine

@@ -1,4 +1,4 @@
-namespace Sharpgrad.Autograd;
+namespace Sharpgrad;
 
 /// <summary>Whether ops record the autograd graph on the current thread.</summary>
 public static class GradMode

@@ -1,4 +1,4 @@
-namespace Sharpgrad.Autograd;
+namespace Sharpgrad;
 
 /// <summary>
 /// One recorded op in the autograd graph: it holds the op's inputs and what its backward needs,

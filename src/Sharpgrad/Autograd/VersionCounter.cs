@@ -1,4 +1,4 @@
-namespace Sharpgrad.Autograd;
+namespace Sharpgrad;
 
 /// <summary>
 /// Counts in-place writes to one storage array; every view of the storage holds the same counter, so a write through

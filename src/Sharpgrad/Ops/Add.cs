@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;

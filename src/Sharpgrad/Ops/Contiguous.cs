@@ -1,4 +1,3 @@
-using Sharpgrad.Autograd;
 
 namespace Sharpgrad;
 

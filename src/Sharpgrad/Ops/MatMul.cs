@@ -1,5 +1,4 @@
 using System.Numerics;
-using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;

@@ -1,4 +1,3 @@
-using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;

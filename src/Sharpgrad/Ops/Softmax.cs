@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
-using Sharpgrad.Autograd;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;

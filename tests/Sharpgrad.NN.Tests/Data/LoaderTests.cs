@@ -1,4 +1,4 @@
-using Sharpgrad.NN.Data;
+using Sharpgrad.NN;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests.Data;

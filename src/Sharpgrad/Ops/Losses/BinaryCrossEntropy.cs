@@ -1,5 +1,4 @@
 using System.Numerics;
-using Sharpgrad.Autograd;
 
 namespace Sharpgrad;
 
