@@ -83,6 +83,9 @@ public sealed class Conv2d : Module
     }
 
     /// <inheritdoc/>
+    public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];
+
+    /// <inheritdoc/>
     public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
     {
         ArgumentNullException.ThrowIfNull(outputShape);

@@ -40,6 +40,9 @@ public sealed class Linear : Module
     internal static Linear FromSpec(SpecReader r) => new(r.Int("in_features"), r.Int("out_features"), r.Bool("bias", true), r.Generator);
 
     /// <inheritdoc/>
+    public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];
+
+    /// <inheritdoc/>
     public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
     {
         ArgumentNullException.ThrowIfNull(outputShape);

@@ -255,6 +255,13 @@ public abstract class Module
     /// </summary>
     public virtual LayerSummary Summarize(int[] inputShape, int[] outputShape) => new(TypeName);
 
+    /// <summary>
+    /// This layer's own parameters that weight pruning applies to, by their local names (Conv2d and Linear name
+    /// their "weight"; the default is none). Containers do not list their children's: <see cref="Pruner.PrunableWeights"/>
+    /// walks the tree.
+    /// </summary>
+    public virtual IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [];
+
     /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
     public virtual string ExtraRepr => "";
 
