@@ -57,6 +57,16 @@ public sealed class Conv2d : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding, Groups);
 
+    /// <summary>ONNX Conv (kernel_shape, strides, pads, group; dilations 1) with the weight and bias as initializers.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var weight = graph.AddParameter(this, "weight", Weight.Data);
+        string[] inputs = Bias is null ? [input, weight] : [input, weight, graph.AddParameter(this, "bias", Bias.Data)];
+        return graph.AddNode("Conv", inputs, [.. OnnxWindow.Attributes(KernelSize, Stride, Padding),
+            OnnxAttribute.Ints("dilations", 1, 1), OnnxAttribute.Int("group", Groups)]);
+    }
+
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
     {

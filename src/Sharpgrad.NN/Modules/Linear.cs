@@ -61,4 +61,19 @@ public sealed class Linear : Module
         var y = input.MatMul(Weight.Data.Transpose());
         return Bias is null ? y : y.Add(Bias.Data);
     }
+
+    /// <summary>
+    /// ONNX Gemm (transB = 1: x W^T + b) for a (N, in) input; MatMul with the transposed weight, then Add, for inputs
+    /// of higher rank or of a shape the writer does not know.
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var weight = graph.AddParameter(this, "weight", Weight.Data);
+        var bias = Bias is null ? null : graph.AddParameter(this, "bias", Bias.Data);
+        if (graph.ShapeOf(input)?.Count == 2)
+            return graph.AddNode("Gemm", bias is null ? [input, weight] : [input, weight, bias], OnnxAttribute.Int("transB", 1));
+        var y = graph.AddNode("MatMul", [input, graph.AddNode("Transpose", [weight], OnnxAttribute.Ints("perm", 1, 0))]);
+        return bias is null ? y : graph.AddNode("Add", [y, bias]);
+    }
 }

@@ -273,6 +273,28 @@ public abstract class Module
     /// </summary>
     public virtual System.Text.Json.Nodes.JsonObject? DescribeArguments() => null;
 
+    /// <summary>
+    /// Writes this layer's evaluation-mode computation on <paramref name="input"/> into an ONNX graph and returns the
+    /// name of its output (Sharpgrad.Onnx's OnnxExport drives it). Containers export their children through
+    /// <see cref="IOnnxGraphWriter.Export"/>; parameters and buffers go in as initializers through
+    /// <see cref="IOnnxGraphWriter.AddParameter"/>. The default throws: a module of your own joins the export by
+    /// overriding this method with nodes of ONNX operators.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer has no ONNX form (one line naming its type and path).</exception>
+    public virtual string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        throw UnsupportedOnnx(graph, "has no ONNX export; override Module.ExportOnnx to write it with ONNX operators");
+    }
+
+    /// <summary>A one-line NotSupportedException naming this layer (type and path) for an export that cannot be written.</summary>
+    protected NotSupportedException UnsupportedOnnx(IOnnxGraphWriter graph, string why)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        string path = graph.PathOf(this);
+        return new NotSupportedException($"ONNX export: {TypeName} ({(path.Length == 0 ? "the model itself" : "layer " + path)}) {why}.");
+    }
+
     /// <inheritdoc/>
     public override string ToString()
     {

@@ -31,6 +31,32 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Flatten(StartDim, EndDim);
     }
+
+    /// <summary>
+    /// ONNX Flatten (axis 1) for the usual start_dim 1 to the last dimension; otherwise Reshape to the flattened
+    /// shape (the batch copied, or -1 where the batch is flattened in).
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var shape = graph.ShapeOf(input);
+        if (shape is null)
+        {
+            if (StartDim == 1 && EndDim == -1) return graph.AddNode("Flatten", [input], OnnxAttribute.Int("axis", 1));
+            throw UnsupportedOnnx(graph, $"from dimension {StartDim} to {EndDim} needs its input's shape, which the export does not know here (the input comes from a node inside a layer)");
+        }
+        int rank = shape.Count;
+        int start = StartDim < 0 ? StartDim + rank : StartDim, end = EndDim < 0 ? EndDim + rank : EndDim;
+        if (start < 0 || end >= rank || start > end)
+            throw UnsupportedOnnx(graph, $"cannot flatten dimensions {StartDim}..{EndDim} of a value of rank {rank}");
+        if (start == end) return input;
+        if (start == 1 && end == rank - 1) return graph.AddNode("Flatten", [input], OnnxAttribute.Int("axis", 1));
+        var target = new List<long>();
+        for (int d = 0; d < start; d++) target.Add(d == 0 ? 0 : shape[d]); // 0: copy the (dynamic) batch
+        target.Add(start == 0 ? -1 : shape.Skip(start).Take(end - start + 1).Aggregate(1L, (a, b) => a * b));
+        for (int d = end + 1; d < rank; d++) target.Add(shape[d]);
+        return graph.AddNode("Reshape", [input, graph.AddInt64Constant([.. target])]);
+    }
 }
 
 /// <summary>max(x, 0), element-wise.</summary>
@@ -44,6 +70,13 @@ public sealed class ReLU : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.Relu();
+    }
+
+    /// <summary>ONNX Relu.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Relu", [input]);
     }
 }
 
@@ -59,6 +92,13 @@ public sealed class Sigmoid : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Sigmoid();
     }
+
+    /// <summary>ONNX Sigmoid.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Sigmoid", [input]);
+    }
 }
 
 /// <summary>tanh(x), element-wise.</summary>
@@ -73,6 +113,13 @@ public sealed class Tanh : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Tanh();
     }
+
+    /// <summary>ONNX Tanh.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Tanh", [input]);
+    }
 }
 
 /// <summary>Step activation: 1 where x &gt;= 0, else 0. Its gradient is exactly zero, so nothing before it learns.</summary>
@@ -86,6 +133,14 @@ public sealed class Step : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.Step();
+    }
+
+    /// <summary>ONNX GreaterOrEqual(x, 0) cast to float: 1 where x &gt;= 0, 0 elsewhere (NaN included).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var mask = graph.AddNode("GreaterOrEqual", [input, graph.AddConstant(Tensor.Zeros([]))]);
+        return graph.AddNode("Cast", [mask], OnnxAttribute.Int("to", 1)); // 1: TensorProto.FLOAT
     }
 }
 
@@ -125,6 +180,9 @@ public sealed class Dropout : Module
         for (int i = 0; i < u.Length; i++) u[i] = u[i] >= P ? scale : 0;
         return input.Mul(Tensor.FromArray(u).Reshape(input.Shape).To(input.DType));
     }
+
+    /// <summary>Nothing: dropout is the identity in evaluation mode, which is what an export writes.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input) => input;
 }
 
 /// <summary>Runs its children in order; they are named "0", "1", ... as in PyTorch.</summary>
@@ -224,6 +282,15 @@ public sealed class Sequential : Module
         }
         return x;
     }
+
+    /// <summary>Each layer in order, one by one (the fused plan computes the same values).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var x = input;
+        foreach (var layer in _layers) x = graph.Export(layer, x);
+        return x;
+    }
 }
 
 /// <summary>Returns its input unchanged (a placeholder, e.g. a residual block's plain shortcut).</summary>
@@ -234,6 +301,9 @@ public sealed class Identity : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input ?? throw new ArgumentNullException(nameof(input));
+
+    /// <summary>Nothing: the output is the input.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input) => input;
 }
 
 /// <summary>max(x, 0) + negative_slope * min(x, 0), element-wise.</summary>
@@ -250,6 +320,13 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).LeakyRelu(NegativeSlope);
+
+    /// <summary>ONNX LeakyRelu with alpha = negative_slope.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("LeakyRelu", [input], OnnxAttribute.Float("alpha", (float)NegativeSlope));
+    }
 }
 
 /// <summary>GELU, x Phi(x) with the exact normal CDF (PyTorch's default, approximate='none'), element-wise.</summary>
@@ -260,4 +337,17 @@ public sealed class GELU : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).Gelu();
+
+    /// <summary>
+    /// x * 0.5 * (1 + erf(x / sqrt(2))) from ONNX Div, Erf, Add and Mul (opset 17 has no Gelu operator; PyTorch's
+    /// exporter writes the same composition).
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var scaled = graph.AddNode("Div", [input, graph.AddConstant(Tensor.Full([], Math.Sqrt(2)))]);
+        var erf = graph.AddNode("Erf", [scaled]);
+        var onePlus = graph.AddNode("Add", [erf, graph.AddConstant(Tensor.Ones([]))]);
+        return graph.AddNode("Mul", [graph.AddNode("Mul", [input, onePlus]), graph.AddConstant(Tensor.Full([], 0.5))]);
+    }
 }
