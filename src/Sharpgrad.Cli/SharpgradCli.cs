@@ -17,6 +17,7 @@ internal static class SharpgradCli
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(LabCommand.Create());
         var config = new InvocationConfiguration();
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;
