@@ -224,11 +224,49 @@ public abstract class Module
     {
         if (!_registrationChecked) CheckRegistration();
         var tracer = t_tracer;
-        if (tracer is null) return Forward(input);
+        if (tracer is null)
+        {
+            var output = Forward(input);
+            RunForwardHooks(input, output);
+            return output;
+        }
         tracer.Enter(this, input);
         var y = Forward(input);
         tracer.Exit(this, input, y);
+        RunForwardHooks(input, y);
         return y;
+    }
+
+    private List<Action<Module, Tensor, Tensor>>? _forwardHooks;
+
+    /// <summary>
+    /// Registers <paramref name="hook"/> to be called after every <see cref="Call"/> of this module with the module,
+    /// its input and its output (PyTorch's <c>Module.register_forward_hook</c>, for hooks that observe and return
+    /// nothing). To see the gradient that reaches the output in the backward pass, register a
+    /// <see cref="Tensor.RegisterHook"/> on the output from here (as <see cref="GradientMonitor"/> does). While a
+    /// container's child has a hook the container runs its children one by one (no fused ops), so every hooked layer
+    /// is called. Dispose the returned handle to remove the hook.
+    /// </summary>
+    public IDisposable RegisterForwardHook(Action<Module, Tensor, Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        var list = _forwardHooks ??= [];
+        list.Add(hook);
+        return new HookHandle(list, hook);
+    }
+
+    /// <summary>Whether a forward hook is registered on this module.</summary>
+    public bool HasForwardHooks => _forwardHooks is { Count: > 0 };
+
+    private void RunForwardHooks(Tensor input, Tensor output)
+    {
+        if (_forwardHooks is null) return;
+        foreach (var h in _forwardHooks.ToArray()) h(this, input, output);
+    }
+
+    private sealed class HookHandle(List<Action<Module, Tensor, Tensor>> list, Action<Module, Tensor, Tensor> hook) : IDisposable
+    {
+        public void Dispose() => list.Remove(hook);
     }
 
     /// <summary>Whether a trace is active on this thread (containers then run their children one by one, unfused).</summary>

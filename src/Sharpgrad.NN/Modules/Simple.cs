@@ -255,11 +255,11 @@ public sealed class Sequential : Module
         return this;
     }
 
-    /// <summary>Runs the layers in order, following <see cref="Plan"/> (layer by layer while a trace watches each layer).</summary>
+    /// <summary>Runs the layers in order, following <see cref="Plan"/> (layer by layer while a trace watches each layer or a layer has a forward hook).</summary>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        if (_plan is null || Tracing)
+        if (_plan is null || Tracing || _layers.Any(l => l.HasForwardHooks))
         {
             foreach (var layer in _layers) x = layer.Call(x);
             return x;
