@@ -10,7 +10,7 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train (or a file in it, e.g. RUN/checkpoint.safetensors).", Required = true };
         var data = new Option<string[]>("--data")
         {
             Description = "Dataset to evaluate on (default: the one the model was trained on).",
@@ -21,7 +21,7 @@ internal static class EvalCommand
         var cmd = new Command("eval", "Evaluate a trained model on a test set.") { checkpoint, data, threads };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
-            var loaded = RunFiles.Load(r.GetValue(checkpoint)!);
+            var loaded = RunFiles.Load(SharpgradCli.RunFolder(r.GetValue(checkpoint)!));
             var dataArgs = r.GetValue(data) ?? [];
             string kind = dataArgs.Length > 0 ? dataArgs[0] : loaded.Recipe.Data;
             string? dir = dataArgs.Length > 1 ? dataArgs[1] : dataArgs.Length > 0 ? null : loaded.Recipe.DataDir;

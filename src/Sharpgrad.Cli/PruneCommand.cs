@@ -12,7 +12,7 @@ internal static class PruneCommand
 
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train (or a file in it, e.g. RUN/checkpoint.safetensors).", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
         var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | obd (global on second-order saliency w^2 E[g^2]) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
         var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all, on the training images less the 5,000 held out for validation; the pruning steps fall in the first --prune-window of them.", DefaultValueFactory = _ => 3 };
@@ -33,7 +33,7 @@ internal static class PruneCommand
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var output = r.InvocationConfiguration.Output;
-            string ckpt = r.GetValue(checkpoint)!;
+            string ckpt = SharpgradCli.RunFolder(r.GetValue(checkpoint)!);
             bool onlySweep = r.GetValue(sweep);
             double? target = r.GetValue(sparsity);
             string? outPath = r.GetValue(outDir);

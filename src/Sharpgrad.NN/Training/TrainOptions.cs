@@ -95,7 +95,7 @@ public sealed record TrainOptions
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout: expected a probability in [0, 1), got {Dropout}.");
         if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new ArgumentException($"--schedule: unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
         foreach (var a in AugmentList)
-            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected flip, crop or flip,crop.");
+            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected none, flip, crop or flip,crop.");
         if (Threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {Threads}.");
         if (Limit is < 1) throw new ArgumentException($"--limit: expected a positive number of training images, got {Limit}.");
         if (TestLimit is < 1) throw new ArgumentException($"--test-limit: expected a positive number of test images, got {TestLimit}.");
