@@ -106,6 +106,22 @@ public sealed class Conv2d : Module
             (long)outputShape[1] * outputShape[2] * outputShape[3] * perGroup * KernelSize * KernelSize);
     }
 
+    /// <summary>
+    /// Conv2d followed by ReLU runs as one fused op (<see cref="ForwardRelu"/>); Conv2d -> ReLU -> MaxPool2d runs,
+    /// while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU (max(relu(z)) = relu(max(z)) element for element,
+    /// and the gradient reaches the same position, so the backward pass masks the 4x smaller pooled gradient). Both
+    /// give bitwise the values and gradients of the layers run one by one.
+    /// </summary>
+    public override FusedStep? FuseWith(IReadOnlyList<Module> following)
+    {
+        ArgumentNullException.ThrowIfNull(following);
+        if (following.Count == 0 || following[0] is not ReLU) return null;
+        if (following.Count > 1 && following[1] is MaxPool2d pool)
+            return new FusedStep(3, "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
+                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? pool.Call(Forward(x)).Relu() : pool.Call(ForwardRelu(x)));
+        return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
+    }
+
     /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1).</summary>
     public Tensor ForwardRelu(Tensor input) =>
         Groups == 1 ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding) : Forward(input).Relu();

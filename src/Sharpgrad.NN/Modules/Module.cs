@@ -164,6 +164,14 @@ public abstract class Module
         return this;
     }
 
+    /// <summary>
+    /// The fused step this layer offers to run together with the layers that follow it in a container (the
+    /// container's <see cref="Fuse"/> asks each layer in turn), or null when it has none (the default). The layer
+    /// decides which neighbours it fuses with; the step must compute bitwise what the layers compute one by one.
+    /// </summary>
+    /// <param name="following">The layers after this one in the container, in order.</param>
+    public virtual FusedStep? FuseWith(IReadOnlyList<Module> following) => null;
+
     /// <summary>Sets evaluation mode on this module and its children.</summary>
     public Module Eval() => Train(false);
 
@@ -360,3 +368,12 @@ internal interface IForwardTracer
 
     void Exit(Module module, Tensor input, Tensor output);
 }
+
+/// <summary>
+/// A run of a container's layers executed as one step (see <see cref="Module.FuseWith"/>): how many layers it covers,
+/// from the layer that offered it, a description for <see cref="Sequential.Plan"/>, and the computation.
+/// </summary>
+/// <param name="Count">Layers covered, at least 2 (the offering layer and Count - 1 followers).</param>
+/// <param name="Description">E.g. "Conv2d+ReLU fused".</param>
+/// <param name="Forward">Computes the covered layers' output from the first one's input.</param>
+public sealed record FusedStep(int Count, string Description, Func<Tensor, Tensor> Forward);

@@ -217,15 +217,13 @@ public sealed class Sequential : Module
 
     internal static Sequential FromSpec(SpecReader r) => new([.. r.Modules("layers")]);
 
-    private List<(int First, int Count, string Text)>? _plan;
+    private List<(int First, FusedStep? Step, string Text)>? _plan;
 
     /// <summary>
     /// How <see cref="Forward"/> runs the layers: one line per step. Layer by layer ("0: Conv2d", ...) until
-    /// <see cref="Fuse"/>; after it, a Conv2d followed by a ReLU runs as one fused op ("0+1: Conv2d+ReLU fused"), and
-    /// Conv2d -> ReLU -> MaxPool2d runs, while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU
-    /// (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same position, so the backward
-    /// pass masks the 4x smaller pooled gradient). Both give bitwise the values, gradients and running statistics of
-    /// the layers run one by one.
+    /// <see cref="Fuse"/>; after it, each layer may take the layers after it into one fused step that it offers
+    /// (<see cref="Module.FuseWith"/>: e.g. "0+1: Conv2d+ReLU fused"), with bitwise the values, gradients and running
+    /// statistics of the layers run one by one.
     /// </summary>
     public IReadOnlyList<string> Plan => _plan?.Select(p => p.Text).ToList()
         ?? [.. _layers.Select((l, i) => $"{i}: {l.TypeName}")];
@@ -234,22 +232,17 @@ public sealed class Sequential : Module
     public override Module Fuse()
     {
         base.Fuse();
-        var plan = new List<(int, int, string)>();
+        var plan = new List<(int, FusedStep?, string)>();
         for (int i = 0; i < _layers.Count; i++)
         {
-            if (_layers[i] is Conv2d && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
+            var step = _layers[i].FuseWith([.. _layers.Skip(i + 1)]);
+            if (step is not null && step.Count >= 2 && i + step.Count <= _layers.Count)
             {
-                if (i + 2 < _layers.Count && _layers[i + 2] is MaxPool2d)
-                {
-                    plan.Add((i, 3, $"{i}+{i + 1}+{i + 2}: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)"));
-                    i += 2;
-                    continue;
-                }
-                plan.Add((i, 2, $"{i}+{i + 1}: Conv2d+ReLU fused"));
-                i++;
+                plan.Add((i, step, string.Join("+", Enumerable.Range(i, step.Count)) + ": " + step.Description));
+                i += step.Count - 1;
                 continue;
             }
-            plan.Add((i, 1, $"{i}: {_layers[i].TypeName}"));
+            plan.Add((i, null, $"{i}: {_layers[i].TypeName}"));
         }
         _plan = plan;
         return this;
@@ -264,22 +257,7 @@ public sealed class Sequential : Module
             foreach (var layer in _layers) x = layer.Call(x);
             return x;
         }
-        foreach (var (i, count, _) in _plan)
-        {
-            if (count == 1)
-            {
-                x = _layers[i].Call(x);
-                continue;
-            }
-            var conv = (Conv2d)_layers[i];
-            if (count == 3 && GradMode.IsEnabled && (x.RequiresGrad || conv.Weight.Data.RequiresGrad))
-            {
-                x = _layers[i + 2].Call(conv.Forward(x)).Relu();
-                continue;
-            }
-            x = conv.ForwardRelu(x);
-            if (count == 3) x = _layers[i + 2].Call(x);
-        }
+        foreach (var (i, step, _) in _plan) x = step is null ? _layers[i].Call(x) : step.Forward(x);
         return x;
     }
 
