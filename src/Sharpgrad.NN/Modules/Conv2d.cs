@@ -96,6 +96,9 @@ public sealed class Conv2d : Module
     public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];
 
     /// <inheritdoc/>
+    public override IEnumerable<(Parameter Weight, Parameter? Bias)> PrunableFilters() => [(Weight, Bias)];
+
+    /// <inheritdoc/>
     public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
     {
         ArgumentNullException.ThrowIfNull(outputShape);

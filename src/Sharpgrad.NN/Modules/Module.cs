@@ -308,6 +308,13 @@ public abstract class Module
     /// </summary>
     public virtual IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [];
 
+    /// <summary>
+    /// This layer's filters for structured pruning: weights whose first axis is the output channel, each with the bias
+    /// that goes with it (Conv2d names its weight and bias; the default is none, and structured pruning then prunes
+    /// the layer's <see cref="PrunableParameters"/> by magnitude).
+    /// </summary>
+    public virtual IEnumerable<(Parameter Weight, Parameter? Bias)> PrunableFilters() => [];
+
     /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
     public virtual string ExtraRepr => "";
 

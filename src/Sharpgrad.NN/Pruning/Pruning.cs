@@ -161,9 +161,22 @@ public static class Pruner
     public static int[] Filters(Conv2d conv, double fraction, FilterNorm norm = FilterNorm.L1)
     {
         ArgumentNullException.ThrowIfNull(conv);
+        return Filters(conv.Weight, conv.Bias, fraction, norm);
+    }
+
+    /// <summary>
+    /// Structured pruning of whole filters of any layer that has them: the <paramref name="fraction"/> of the slices
+    /// along <paramref name="weight"/>'s first axis (its output channels) with the smallest L1 or L2 norm are masked
+    /// entirely, and the matching entries of <paramref name="bias"/> with them. Returns the pruned filters' indices.
+    /// </summary>
+    public static int[] Filters(Parameter weight, Parameter? bias, double fraction, FilterNorm norm = FilterNorm.L1)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
         CheckFraction(fraction, "Filters");
-        int oc = conv.OutChannels, per = conv.Weight.NumElements / oc;
-        var w = conv.Weight.Data.ToDoubleArray();
+        int oc = weight.Shape[0], per = weight.NumElements / oc;
+        if (bias is not null && bias.NumElements != oc)
+            throw new ArgumentException($"Filters: the bias has {bias.NumElements} values for {oc} filters.", nameof(bias));
+        var w = weight.Data.ToDoubleArray();
         var norms = Enumerable.Range(0, oc).Select(o =>
         {
             var f = w.AsSpan(o * per, per).ToArray();
@@ -173,8 +186,8 @@ public static class Pruner
         var mask = new bool[w.Length];
         for (int o = 0; o < oc; o++)
             if (prunedFilter[o]) Array.Fill(mask, true, o * per, per);
-        MaskOut(conv.Weight, mask);
-        if (conv.Bias is not null) MaskOut(conv.Bias, prunedFilter);
+        MaskOut(weight, mask);
+        if (bias is not null) MaskOut(bias, prunedFilter);
         return Enumerable.Range(0, oc).Where(o => prunedFilter[o]).ToArray();
     }
 
