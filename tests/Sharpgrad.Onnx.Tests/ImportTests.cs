@@ -26,6 +26,7 @@ public sealed class ImportTests(ITestOutputHelper output)
         var e = io["output"].ToArray();
         for (int i = 0; i < e.Length; i++)
             Assert.True(Math.Abs(a[i] - e[i]) <= 1e-5 + 1e-4 * Math.Abs(e[i]), $"{name} output {i}: {a[i]:R}, PyTorch {e[i]:R}");
+        output.WriteLine($"{name}: largest difference from PyTorch {Enumerable.Range(0, e.Length).Max(i => Math.Abs(a[i] - e[i])):E2}");
         Assert.Equal(17, model.Opset);
         Assert.StartsWith("pytorch", model.Producer, StringComparison.Ordinal);
         Assert.Equal("input", Assert.Single(model.Inputs).Name);
@@ -58,18 +59,35 @@ public sealed class ImportTests(ITestOutputHelper output)
     [Fact]
     public void FineTuningTheImportedExamCnnForOneEpochLowersItsLoss()
     {
-        var model = OnnxModel.Load(Fixture("exam-cnn.onnx"));
+        string path = Fixture("exam-cnn.onnx");
+        // README-ONNX-BEGIN
+        var model = OnnxModel.Load(path);                       // e.g. the exam CNN as torch.onnx.export wrote it
+        Console.WriteLine(string.Join(", ", model.Inputs));     // input: float32[?,1,28,28]
         var data = DataSources.Load("fashion-mnist", null);
         var train = data.Train.Take(3000);
         var normalize = Normalize.FromData(data.Train);
         var trainer = new ModuleTrainer(model, train, options: new ModuleTrainerOptions
         {
-            Epochs = 1, BatchSize = 64, LearningRate = 2e-3, TrainTransforms = [normalize], EvaluationTransforms = [normalize], Threads = 2,
+            Epochs = 1, BatchSize = 64, LearningRate = 2e-3, TrainTransforms = [normalize], EvaluationTransforms = [normalize],
         });
         double before = trainer.Evaluate(train).Loss;
-        trainer.Fit();
+        trainer.Fit();                                          // every float initializer is a Parameter
         double after = trainer.Evaluate(train).Loss;
+        // README-ONNX-END
         output.WriteLine($"exam CNN from PyTorch, 3,000 Fashion-MNIST training images: loss {before:F4} before one epoch of fine-tuning, {after:F4} after");
         Assert.True(after < 0.8 * before, $"loss {before:F4} before one epoch, {after:F4} after");
+    }
+
+    [Fact]
+    public void TheReadmeShowsTheFineTuningExample()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "Sharpgrad.slnx"))) dir = Path.GetDirectoryName(dir);
+        Assert.NotNull(dir);
+        var src = File.ReadAllLines(Path.Combine(dir, "tests", "Sharpgrad.Onnx.Tests", "ImportTests.cs"));
+        int b = Array.FindIndex(src, l => l.Trim() == "// README-ONNX-BEGIN"), e = Array.FindIndex(src, l => l.Trim() == "// README-ONNX-END");
+        Assert.True(b >= 0 && e > b);
+        var block = "using Sharpgrad.NN;\nusing Sharpgrad.Onnx;\n\n" + string.Join("\n", src[(b + 1)..e].Select(l => l.Length >= 8 ? l[8..] : l.Trim())) + "\n";
+        Assert.Contains(block, File.ReadAllText(Path.Combine(dir, "README.md")).Replace("\r\n", "\n"));
     }
 }
