@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """ONNX import fixtures: PyTorch (Debian's python3-torch 1.13) exports the exam CNN and resnet8 with torch.onnx.export.
 
-Writes into tests/Sharpgrad.Onnx.Tests/Fixtures/:
+Also mobilenet (depthwise convolutions) and the exam CNN with x.view(x.size(0), -1) in place of Flatten (which
+torch.onnx.export writes as Shape -> Gather -> Unsqueeze -> Concat -> Reshape). Writes into
+tests/Sharpgrad.Onnx.Tests/Fixtures/:
   <name>.onnx                 the model as torch.onnx.export writes it (eval mode, opset 17, dynamic batch)
   <name>.io.safetensors       "input" [4,1,28,28] and PyTorch's eval-mode "output" [4,10], float32
 
@@ -59,12 +61,25 @@ def export(name, model, seed):
     print(name, os.path.getsize(path), "bytes")
 
 
+class ViewFlatten(torch.nn.Module):
+    """The exam CNN's Flatten written as x.view(x.size(0), -1)."""
+
+    def forward(self, x):
+        return x.view(x.size(0), -1)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     export("exam-cnn", sharpgrad_models.exam_cnn(1, 28, 28), 1)
     torch.manual_seed(1)
     export("resnet8", sharpgrad_models.cifar_resnet(1, 28, 28, 10, 1), 2)
+    torch.manual_seed(2)
+    export("mobilenet", sharpgrad_models.mobilenet(1, 28, 28), 3)
+    torch.manual_seed(3)
+    view = sharpgrad_models.exam_cnn(1, 28, 28)
+    view[7] = ViewFlatten()
+    export("exam-cnn-view", view, 4)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ using Xunit.Abstractions;
 namespace Sharpgrad.Onnx.Tests;
 
 /// <summary>
-/// Models that PyTorch 1.13's torch.onnx.export wrote (tools/make_onnx_fixtures.py: the exam CNN and resnet8, opset
-/// 17, eval mode) import, reproduce PyTorch's outputs and fine-tune.
+/// Models that PyTorch 1.13's torch.onnx.export wrote (tools/make_onnx_fixtures.py: the exam CNN, resnet8, mobilenet
+/// and the exam CNN flattening with x.view(x.size(0), -1); opset 17, eval mode) import, reproduce PyTorch's outputs
+/// and fine-tune.
 /// </summary>
 public sealed class ImportTests(ITestOutputHelper output)
 {
@@ -15,6 +16,8 @@ public sealed class ImportTests(ITestOutputHelper output)
     [Theory]
     [InlineData("exam-cnn")]
     [InlineData("resnet8")]
+    [InlineData("mobilenet")]
+    [InlineData("exam-cnn-view")]
     public void ImportReproducesPyTorchOutputs(string name)
     {
         var model = OnnxModel.Load(Fixture(name + ".onnx"));
