@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
 
 namespace Sharpgrad.Onnx;
 
@@ -23,7 +22,7 @@ internal static class OnnxTensors
         if (t.Segment is not null) throw new FormatException($"{what}: segmented tensors are not supported.");
         var shape = Shape(t.Dims, what);
         long n = 1;
-        foreach (int d in shape) n *= d; // Shape checked the product
+        foreach (int d in shape) n *= d; // Shape bounded the product
         int type = t.DataType;
         bool raw = t.HasRawData;
         switch (type)
@@ -68,19 +67,22 @@ internal static class OnnxTensors
         }
     }
 
-    /// <summary>Checks dims: each in [0, int.MaxValue], the product at most <see cref="MaxElements"/>.</summary>
+    /// <summary>
+    /// Checks dims: each non-negative, and the product of max(d, 1) (what the strides span, so also the product)
+    /// at most <see cref="MaxElements"/>, computed without overflow.
+    /// </summary>
     public static int[] Shape(IReadOnlyList<long> dims, string what)
     {
         if (dims.Count > 32) throw new FormatException($"{what}: {dims.Count} dimensions (at most 32 are supported).");
         var shape = new int[dims.Count];
-        long n = 1;
+        long span = 1;
         for (int i = 0; i < dims.Count; i++)
         {
             long d = dims[i];
             if (d < 0) throw new FormatException($"{what}: negative dimension {d} in [{string.Join(",", dims)}].");
-            if (d > MaxElements || (n > 0 && d > MaxElements / Math.Max(n, 1)))
+            if (Math.Max(d, 1) > MaxElements / span)
                 throw new FormatException($"{what}: dims [{string.Join(",", dims)}] hold more than {MaxElements} elements.");
-            n *= d;
+            span *= Math.Max(d, 1);
             shape[i] = (int)d;
         }
         return shape;
@@ -102,37 +104,5 @@ internal static class OnnxTensors
     private static void ReadRaw<T>(ReadOnlySpan<byte> bytes, Span<T> into, Reader<T> read, int size)
     {
         for (int i = 0; i < into.Length; i++) into[i] = read(bytes.Slice(i * size, size));
-    }
-
-    /// <summary>Encodes a value as a TensorProto (raw_data, little-endian); used by tests and tools.</summary>
-    public static TensorProto Encode(OnnxValue v, string name)
-    {
-        var t = new TensorProto { Name = name, DataType = v.ElementType };
-        foreach (int d in v.Shape) t.Dims.Add(d);
-        byte[] bytes;
-        if (v.Tensor is { } x)
-        {
-            if (x.DType == DType.Float32)
-            {
-                var a = x.ToArray();
-                bytes = new byte[a.Length * 4];
-                for (int i = 0; i < a.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), a[i]);
-            }
-            else
-            {
-                var a = x.ToDoubleArray();
-                bytes = new byte[a.Length * 8];
-                for (int i = 0; i < a.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), a[i]);
-            }
-        }
-        else
-        {
-            var a = v.Ints!;
-            t.DataType = OnnxTypes.Int64;
-            bytes = new byte[a.Length * 8];
-            for (int i = 0; i < a.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), a[i]);
-        }
-        t.RawData = ByteString.CopyFrom(bytes);
-        return t;
     }
 }
