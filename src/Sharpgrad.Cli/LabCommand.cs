@@ -23,13 +23,11 @@ internal static class LabCommand
         cmd.TreatUnmatchedTokensAsErrors = false;
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
-            var unmatched = r.UnmatchedTokens;
-            if (unmatched.Count > 0)
-                throw new ArgumentException($"lab: unknown option '{unmatched[0]}'; expected questions ({string.Join(" ", LabRunner.ValidIds)}), --out DIR, --quick, --seed N, --data DIR.");
             var questions = r.GetValue(ids) ?? [];
-            var unknownOption = questions.FirstOrDefault(q => q.StartsWith('-'));
+            var unknownOption = r.UnmatchedTokens.Concat(questions).FirstOrDefault(q => q.StartsWith('-'));
             if (unknownOption is not null)
-                throw new ArgumentException($"lab: unknown option '{unknownOption}'; expected --out DIR, --quick, --seed N, --data DIR.");
+                throw new ArgumentException($"lab: unknown option '{unknownOption}'; expected questions ({string.Join(" ", LabRunner.ValidIds)}), --out DIR, --quick, --seed N, --data DIR.");
+            questions = [.. questions, .. r.UnmatchedTokens];
             var seedText = r.GetValue(seed)!;
             if (!ulong.TryParse(seedText, NumberStyles.None, CultureInfo.InvariantCulture, out var seedValue))
                 throw new ArgumentException($"--seed: expected a non-negative integer, got '{seedText}'.");

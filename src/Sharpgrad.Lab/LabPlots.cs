@@ -253,7 +253,7 @@ public static class LabPlots
         {
             double v = options.LogY ? (values[i] > 0 ? Math.Log10(values[i]) : double.NaN) : values[i];
             if (!double.IsFinite(v)) continue;
-            bars.Add(new Bar { Position = i, Value = v, FillColor = palette.GetColor(i), Label = values[i].ToString("G4", CultureInfo.InvariantCulture) });
+            bars.Add(new Bar { Position = i, Value = v, FillColor = palette.GetColor(i), Label = LabReport.FormatNumber(values[i]) });
         }
         var added = plt.Add.Bars(bars);
         added.ValueLabelStyle.FontSize = 12;

@@ -197,6 +197,18 @@ public static class LabReport
                 sb.Append(Inv, $"<tr><td>{E(c.Name)}</td><td>{E(c.Expected)}</td><td>{E(c.Measured)}</td><td class=\"{(c.Passed ? "passed" : "failed")}\">{(c.Passed ? "pass" : "fail")}</td></tr>\n");
             sb.Append("</table>\n");
         }
+        if (r.Plots.Count > 0) sb.Append("<h2>Plots</h2>\n");
+        foreach (var p in r.Plots)
+        {
+            var path = Path.Combine(dir, p.File);
+            if (Path.IsPathRooted(p.File) || p.File.Contains("..", StringComparison.Ordinal) || !File.Exists(path))
+                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a file in the report folder.");
+            var png = File.ReadAllBytes(path);
+            if (png.Length < 8 || png[0] != 0x89 || png[1] != (byte)'P' || png[2] != (byte)'N' || png[3] != (byte)'G')
+                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a PNG file.");
+            sb.Append(Inv, $"<figure><img alt=\"{E(p.Caption)}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\">");
+            sb.Append(Inv, $"<figcaption>{E(p.Caption)} (<a href=\"{E(Uri.EscapeDataString(p.File))}\">{E(p.File)}</a>)</figcaption></figure>\n");
+        }
         if (r.Numbers.Count > 0)
         {
             sb.Append(Inv, $"<h2>Measured numbers</h2>\n<table>\n<tr><th>name</th><th>value</th></tr>\n");
@@ -217,22 +229,12 @@ public static class LabReport
             }
             sb.Append("</table>\n");
         }
-        if (r.Plots.Count > 0) sb.Append("<h2>Plots</h2>\n");
-        foreach (var p in r.Plots)
-        {
-            var path = Path.Combine(dir, p.File);
-            if (Path.IsPathRooted(p.File) || p.File.Contains("..", StringComparison.Ordinal) || !File.Exists(path))
-                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a file in the report folder.");
-            var png = File.ReadAllBytes(path);
-            if (png.Length < 8 || png[0] != 0x89 || png[1] != (byte)'P' || png[2] != (byte)'N' || png[3] != (byte)'G')
-                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a PNG file.");
-            sb.Append(Inv, $"<figure><img alt=\"{E(p.Caption)}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\">");
-            sb.Append(Inv, $"<figcaption>{E(p.Caption)} (<a href=\"{E(Uri.EscapeDataString(p.File))}\">{E(p.File)}</a>)</figcaption></figure>\n");
-        }
         sb.Append("</body>\n</html>\n");
         return sb.ToString();
     }
 
+    // right-align cells that are numbers (with their arithmetic or unit symbols), not labels such as "0 T-shirt/top"
     private static bool LooksNumeric(string? s) =>
-        !string.IsNullOrEmpty(s) && (char.IsDigit(s[0]) || (s.Length > 1 && (s[0] == '-' || s[0] == '+') && char.IsDigit(s[1])));
+        !string.IsNullOrEmpty(s) && (char.IsDigit(s[0]) || (s.Length > 1 && (s[0] == '-' || s[0] == '+') && char.IsDigit(s[1])))
+        && s.All(c => !char.IsLetter(c) || c is 'e' or 'E');
 }

@@ -9,7 +9,7 @@ namespace Sharpgrad.Lab;
 /// </summary>
 public sealed class Q7SigmoidOfRelu : LabExperiment
 {
-    private const int Negative = 0, Positive = 6; // T-shirt/top, Shirt
+    private const int Negative = 0, Positive = 1; // T-shirt/top, Trouser
 
     /// <inheritdoc/>
     public override int Number => 7;
@@ -30,7 +30,7 @@ public sealed class Q7SigmoidOfRelu : LabExperiment
         var result = new LabResult();
         var data = context.FashionMnist;
         int perClass = context.Quick ? 500 : 6000, testPerClass = context.Quick ? 500 : 1000, steps = context.Quick ? 40 : 200;
-        const double lr = 0.5;
+        const double lr = 0.1;
         var (x, y, _) = LabData.TwoClasses(data.Train, Negative, Positive, perClass);
         var (xTest, _, testLabels) = LabData.TwoClasses(data.Test, Negative, Positive, testPerClass);
         string neg = data.Train.ClassNames[Negative], pos = data.Train.ClassNames[Positive];
