@@ -94,10 +94,12 @@ internal static class TrainCommand
         {
             if (console.Profile.Capabilities.Interactive)
             {
+                var line = new ProgressLineColumn();
                 result = console.Progress()
                     .AutoClear(false)
-                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                    .Start(ctx => trainer.Run(new LiveObserver(ctx)));
+                    .HideCompleted(false)
+                    .Columns(line)
+                    .Start(ctx => trainer.Run(new LiveObserver(ctx, line)));
             }
             else
             {
@@ -130,34 +132,45 @@ internal static class TrainCommand
         string.Create(CultureInfo.InvariantCulture,
             $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4} acc {SharpgradCli.Percent(m.TrainAccuracy)}  test loss {m.TestLoss:F4} acc {SharpgradCli.Percent(m.TestAccuracy)}  {m.Seconds:F1} s");
 
-    /// <summary>A progress bar per epoch; a finished epoch's bar keeps its metrics line.</summary>
-    private sealed class LiveObserver(ProgressContext ctx) : ITrainingObserver
+    /// <summary>A progress line per epoch (<see cref="ProgressLine"/>); a finished epoch's line keeps its metrics.</summary>
+    internal sealed class LiveObserver(ProgressContext ctx, ProgressLineColumn line) : ITrainingObserver
     {
         private ProgressTask? _task;
-        private int _epochs;
+        private int _epochs, _startEpoch;
         private long _lastDraw;
+        private readonly System.Diagnostics.Stopwatch _clock = new();
 
         public void EpochStarted(int epoch, int epochs, int steps)
         {
+            if (!_clock.IsRunning)
+            {
+                _clock.Start();
+                _startEpoch = epoch;
+            }
             _epochs = epochs;
             _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: steps);
+            line.Set(_task, new ProgressFields(epoch, epochs, 0, steps, double.NaN, double.NaN, 0, null));
         }
 
         public void StepCompleted(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSecond)
         {
             if (_task is null) return;
-            _task.Value = step;
             long now = Environment.TickCount64;
             if (now - _lastDraw < 100 && step < steps) return;
             _lastDraw = now;
-            _task.Description = string.Create(CultureInfo.InvariantCulture,
-                $"epoch {epoch}/{_epochs} step {step}/{steps}  loss {loss:F4}  acc {SharpgradCli.Percent(accuracy)}  {imagesPerSecond:N0} img/s");
+            // the whole run's time left, from its pace so far
+            long remainingSteps = (long)(_epochs - epoch) * steps + (steps - step);
+            long doneSteps = (long)(epoch - _startEpoch) * steps + step;
+            TimeSpan? left = doneSteps > 0 ? TimeSpan.FromSeconds(_clock.Elapsed.TotalSeconds / doneSteps * remainingSteps) : null;
+            line.Set(_task, new ProgressFields(epoch, _epochs, step, steps, loss, accuracy, imagesPerSecond, left));
+            _task.Value = step;
         }
 
         public void EpochCompleted(EpochMetrics metrics)
         {
             if (_task is null) return;
-            _task.Description = Markup.Escape(EpochLine(metrics, _epochs));
+            line.Set(_task, new ProgressFields(metrics.Epoch, _epochs, 0, 0, 0, 0, 0, null, metrics));
+            _task.Value = _task.MaxValue;
             _task.StopTask();
         }
     }
