@@ -150,7 +150,7 @@ public sealed class Trainer
     }
 
     /// <summary>A checkpoint's tensors and its checked "sharpgrad" metadata.</summary>
-    private sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
+    internal sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
 
     // the fields of a serialized EpochMetrics
     private static readonly string[] MetricFields = [.. typeof(EpochMetrics).GetConstructors()[0].GetParameters().Select(p => p.Name!)];
@@ -159,7 +159,7 @@ public sealed class Trainer
     private const int RngWords = 6;
 
     /// <summary>Reads a run's checkpoint; every metadata field is checked (one line naming the file and the field).</summary>
-    private static Checkpoint ReadCheckpoint(string dir)
+    internal static Checkpoint ReadCheckpoint(string dir)
     {
         var path = Path.Combine(dir, RunFiles.Checkpoint);
         if (!File.Exists(path)) throw new DataException($"{path}: no checkpoint to resume from (sharpgrad train writes one after every epoch).");
