@@ -47,6 +47,8 @@ internal static class PruneCommand
             }
             int t = r.GetValue(threads);
             if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
+            // the output folder must be writable before any work (a sweep writes to the checkpoint folder by default)
+            RunFiles.CheckOutFolder(outPath ?? ckpt, overwrite: true, resuming: false);
             if (r.GetValue(steps) < 1) throw new ArgumentException($"--steps: expected a positive number, got {r.GetValue(steps)}.");
             if (!(r.GetValue(finetune) >= 0)) throw new ArgumentException($"--finetune-epochs: expected a non-negative number, got {r.GetValue(finetune)}.");
             if (!(r.GetValue(lr) > 0)) throw new ArgumentException($"--lr: expected a positive number, got {r.GetValue(lr)}.");
@@ -76,8 +78,11 @@ internal static class PruneCommand
                 output.WriteLine($"sensitivity sweep of {ckpt} on {validation.Count:N0} validation images (the last of the training set)");
                 var s = Sensitivity.Sweep(loaded.Model, valLoader, classes);
                 output.Write(s.ToText());
-                Directory.CreateDirectory(dir);
-                WriteSweep(dir, s);
+                RunFiles.Writing(dir, "nothing else was changed", () =>
+                {
+                    Directory.CreateDirectory(dir);
+                    WriteSweep(dir, s);
+                });
                 output.WriteLine($"wrote sensitivity.csv and sensitivity.png to {dir}");
                 return 0;
             }
@@ -108,8 +113,17 @@ internal static class PruneCommand
             output.WriteLine($"validation accuracy {SharpgradCli.Percent(valAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(valBefore.Accuracy)}: {(valAfter.Accuracy - valBefore.Accuracy) * 100:+0.00;-0.00} points)");
             output.WriteLine($"test accuracy {SharpgradCli.Percent(after.Accuracy)} after pruning (was {SharpgradCli.Percent(before.Accuracy)}: {(after.Accuracy - before.Accuracy) * 100:+0.00;-0.00} points)");
 
-            Directory.CreateDirectory(outPath!);
-            SafeTensors.Write(Path.Combine(outPath!, RunFiles.Weights), loaded.Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+            // model.json last: a folder without it is not a model, so an interrupted write never pairs new weights with an old description
+            const string kept = "the pruned model was not kept (rerun the command)";
+            var jsonPath = Path.Combine(outPath!, RunFiles.ModelJson);
+            var weightsPath = Path.Combine(outPath!, RunFiles.Weights);
+            RunFiles.Writing(outPath!, kept, () =>
+            {
+                Directory.CreateDirectory(outPath!);
+                RunFiles.RemoveStaleTemps(outPath!);
+                File.Delete(jsonPath);
+            });
+            RunFiles.Writing(weightsPath, kept, () => SafeTensors.Write(weightsPath, loaded.Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
             var desc = (JsonObject)loaded.Description.DeepClone();
             desc["pruning"] = new JsonObject
             {
@@ -125,9 +139,12 @@ internal static class PruneCommand
                 ["test_accuracy_before"] = before.Accuracy,
                 ["test_accuracy_after"] = after.Accuracy,
             };
-            RunFiles.WriteText(Path.Combine(outPath!, RunFiles.ModelJson), desc.ToJsonString(RunFiles.Json));
-            RunFiles.WriteText(Path.Combine(outPath!, "sparsity.txt"), report.ToText());
-            if (sens is not null) WriteSweep(outPath!, sens);
+            RunFiles.Writing(Path.Combine(outPath!, "sparsity.txt"), kept, () =>
+            {
+                RunFiles.WriteText(Path.Combine(outPath!, "sparsity.txt"), report.ToText());
+                if (sens is not null) WriteSweep(outPath!, sens);
+            });
+            RunFiles.Writing(jsonPath, kept, () => RunFiles.WriteText(jsonPath, desc.ToJsonString(RunFiles.Json)));
             output.WriteLine($"wrote {RunFiles.Weights}, {RunFiles.ModelJson}, sparsity.txt{(sens is null ? "" : ", sensitivity.csv, sensitivity.png")} to {outPath}");
             return 0;
         }));

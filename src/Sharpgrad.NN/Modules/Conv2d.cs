@@ -89,6 +89,8 @@ public sealed class Conv2d : Module
         bool bias = r.Bool("bias", true);
         if (k.A != k.B || s.A != s.B || p.A != p.B)
             throw new ArgumentException($"kernel_size, stride and padding must be equal for height and width, got {k}, {s}, {p}.");
+        if (inChannels > 0 && outChannels > 0 && k.A > 0 && groups > 0)
+            r.Reserve((long)inChannels / groups * outChannels * k.A * k.A + (bias ? outChannels : 0));
         return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator, groups);
     }
 

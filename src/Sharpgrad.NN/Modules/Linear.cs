@@ -37,7 +37,13 @@ public sealed class Linear : Module
         ["bias"] = Bias is not null,
     };
 
-    internal static Linear FromSpec(SpecReader r) => new(r.Int("in_features"), r.Int("out_features"), r.Bool("bias", true), r.Generator);
+    internal static Linear FromSpec(SpecReader r)
+    {
+        int inFeatures = r.Int("in_features"), outFeatures = r.Int("out_features");
+        bool bias = r.Bool("bias", true);
+        if (inFeatures > 0 && outFeatures > 0) r.Reserve((long)inFeatures * outFeatures + (bias ? outFeatures : 0));
+        return new(inFeatures, outFeatures, bias, r.Generator);
+    }
 
     /// <inheritdoc/>
     public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];

@@ -78,6 +78,20 @@ public sealed record TrainOptions
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
     public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 
+    /// <summary>The command-line flag of a property ("BatchSize": "--batch-size"; "DataDir": "--data").</summary>
+    public static string FlagOf(string property)
+    {
+        ArgumentNullException.ThrowIfNull(property);
+        if (property == nameof(DataDir)) return "--data";
+        var sb = new System.Text.StringBuilder("--");
+        for (int i = 0; i < property.Length; i++)
+        {
+            if (char.IsUpper(property[i]) && i > 0) sb.Append('-');
+            sb.Append(char.ToLowerInvariant(property[i]));
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Checks every option; the message names the option and what was expected.</summary>
     public void Validate()
     {
