@@ -31,8 +31,11 @@ public sealed record OnnxTensorInfo(string Name, string ElementType, int?[]? Sha
 /// </remarks>
 public sealed class OnnxModel : Module
 {
-    /// <summary>The default cap on the size of an ONNX file (1 GiB).</summary>
-    public const long DefaultMaxFileBytes = 1L << 30;
+    /// <summary>
+    /// The default cap on the size of an ONNX file (256 MiB): parsing holds the file and its decoded messages, up to
+    /// several times its size for adversarial encodings, so the cap bounds the memory a file can make the loader take.
+    /// </summary>
+    public const long DefaultMaxFileBytes = 256L << 20;
 
     private readonly string _source;
     private readonly int _slotCount;
