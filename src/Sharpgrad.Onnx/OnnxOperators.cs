@@ -471,6 +471,7 @@ internal static class OnnxOperators
         c.Ignore("is_test");
         c.Ignore("consumed_inputs");
         c.CheckAllRead();
+        bool mask = c.Node.Output.Count > 1 && c.Node.Output[1].Length > 0;
         return x =>
         {
             // training_mode = true with a ratio above 0 draws a random mask: not what an imported model does
@@ -478,6 +479,7 @@ internal static class OnnxOperators
                 && (x.Length < 2 || x[1] is null || (x[1]!.Tensor?.ToDoubleArray() ?? [1]).Any(r => r != 0)))
                 throw new NotSupportedException("Dropout in training mode (training_mode = true, ratio above 0) is not supported; the importer runs inference.");
             var v = Required(x, 0);
+            if (!mask) return [v];
             long n = 1;
             foreach (int d in v.Shape) n *= d;
             return [v, OnnxValue.OfInts(Enumerable.Repeat(1L, (int)n).ToArray(), v.Shape, OnnxTypes.Bool)];

@@ -20,6 +20,7 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
         var e = Assert.Throws<DataException>(() => OnnxModel.Load(bytes, source));
         Assert.StartsWith(source + ": ", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+        Assert.DoesNotContain('\r', e.Message);
         return e.Message;
     }
 
@@ -98,6 +99,19 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
         var m3 = ExamCnn();
         m3.Graph.Node.Single(n => n.Name == "/2/MaxPool").Attribute.Add(new AttributeProto { Name = "frobnicate", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
         Assert.Contains("ONNX operator MaxPool (node '/2/MaxPool', opset 17): attribute 'frobnicate' is not supported", Refused(m3), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NamesWithControlCharactersCannotBreakTheOneLineMessage()
+    {
+        var m = ExamCnn();
+        var relu = m.Graph.Node.Single(n => n.Name == "/1/Relu");
+        relu.Name = "evil\nname\u001b[31m";
+        relu.OpType = "Celu";
+        Assert.Contains("ONNX operator Celu (node 'evil\\x0aname\\x1b[31m', opset 17)", Refused(m), StringComparison.Ordinal);
+        var m2 = ExamCnn();
+        m2.Graph.Node.Single(n => n.Name == "/4/Conv").Input[0] = "missing\r\nvalue";
+        Assert.Contains("input 'missing\\x0d\\x0avalue' of node '/4/Conv'", Refused(m2), StringComparison.Ordinal);
     }
 
     [Fact]
