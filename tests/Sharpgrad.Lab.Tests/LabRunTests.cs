@@ -31,7 +31,6 @@ public sealed class LabRunTests(QuickLabRun run, ITestOutputHelper log)
             Assert.Equal(JsonValueKind.Null, q.GetProperty("error").ValueKind);
             Assert.True(q.GetProperty("passed").GetBoolean());
             Assert.NotEqual(0, q.GetProperty("findings").GetArrayLength());
-            Assert.True(q.GetProperty("seconds").GetDouble() < 30, $"{q.GetProperty("id")} took {q.GetProperty("seconds")} s in --quick");
         }
         Assert.True(doc.RootElement.GetProperty("passed").GetBoolean());
         Assert.Contains($"{questions.Count} of {questions.Count} questions passed", run.Out);

@@ -35,6 +35,7 @@ internal static class Engine
         {
             if (!grads.Remove(node, out var g)) continue;
             node.CheckSavedVersions();
+            node.RunHooks(g);
             var inputGrads = node.Backward(g);
             var inputs = node.Inputs;
             for (int i = 0; i < inputs.Length; i++)
@@ -56,6 +57,7 @@ internal static class Engine
 
     private static void AccumulateLeaf(Tensor leaf, Tensor g)
     {
+        leaf.RunLeafHooks(g);
         if (leaf.Grad is null)
             leaf.Grad = g.Contiguous(force: true);
         else

@@ -47,6 +47,17 @@ public abstract class Node
 
     internal ReadOnlySpan<Tensor?> Inputs => _inputs;
 
+    /// <summary>Gradient hooks of this node's output (see <see cref="Tensor.RegisterHook"/>), called before <see cref="Backward"/>.</summary>
+    internal List<Action<Tensor>> Hooks => _hooks ??= [];
+
+    private List<Action<Tensor>>? _hooks;
+
+    internal void RunHooks(Tensor gradOutput)
+    {
+        if (_hooks is null) return;
+        foreach (var h in _hooks.ToArray()) h(gradOutput);
+    }
+
     /// <summary>The nodes this node's inputs came from (for walking the graph).</summary>
     public IEnumerable<Node> NextNodes
     {
