@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Sharpgrad.Lab;
 using Spectre.Console;
 
@@ -21,7 +22,8 @@ internal static class LabCommand
         };
         // unknown options and bad values become one line and exit code 2, like every other bad input
         cmd.TreatUnmatchedTokensAsErrors = false;
-        cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
+        // Ctrl+C cancels the token: the experiment stops at its next step and the staging folder is removed
+        cmd.SetAction((r, cancellation) => Task.Run(() => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var questions = r.GetValue(ids) ?? [];
             var unknownOption = r.UnmatchedTokens.Concat(questions).FirstOrDefault(q => q.StartsWith('-'));
@@ -35,21 +37,39 @@ internal static class LabCommand
             if (dataDir is not null && !Directory.Exists(dataDir))
                 throw new ArgumentException($"--data: folder '{dataDir}' does not exist.");
             var selected = LabRunner.Select(questions); // unknown ids fail here, before anything runs
-            return Run(selected.Select(e => e.Id), r.GetValue(outDir)!, r.GetValue(quick), seedValue, dataDir, r.InvocationConfiguration.Output);
-        }));
+            try
+            {
+                return Run(selected.Select(e => e.Id), r.GetValue(outDir)!, r.GetValue(quick), seedValue, dataDir, r.InvocationConfiguration.Output, cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                r.InvocationConfiguration.Error.WriteLine("error: lab: interrupted; the report folder was left as it was.");
+                return 130;
+            }
+        }), CancellationToken.None));
         return cmd;
     }
 
-    private static int Run(IEnumerable<string> ids, string outDir, bool quick, ulong seed, string? dataDir, TextWriter output)
+    private static int Run(IEnumerable<string> ids, string outDir, bool quick, ulong seed, string? dataDir, TextWriter output, CancellationToken cancellation)
     {
         var console = SharpgradCli.ConsoleFor(output);
         var start = DateTime.UtcNow;
+        // Ctrl+C or SIGTERM: stop at the experiment's next step and remove the staging folder instead of dying mid-write
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        void Stop(PosixSignalContext c)
+        {
+            c.Cancel = true;
+            interrupt.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         var context = new LabContext
         {
             OutDir = outDir,
             Quick = quick,
             Seed = seed,
             DataDir = dataDir,
+            Cancellation = interrupt.Token,
             Progress = new Lines(line => console.MarkupLine($"[grey]{(DateTime.UtcNow - start).TotalSeconds,6:F1}s[/] {Markup.Escape(line)}")),
         };
         var run = LabRunner.Run(ids, context);

@@ -32,11 +32,17 @@ public static class LabReport
             throw new ArgumentException($"lab: output folder '{outDir}' exists and is not a lab report (it has no {Marker}); choose an empty or new folder.");
     }
 
-    /// <summary>A new empty folder beside <paramref name="outDir"/> (same file system, so publishing is a rename).</summary>
+    /// <summary>
+    /// A new empty folder beside <paramref name="outDir"/> (same file system, so publishing is a rename); staging and
+    /// replaced folders that a killed run of the same report left behind are removed first.
+    /// </summary>
     internal static string CreateStaging(string outDir)
     {
         var parent = Path.GetDirectoryName(outDir) ?? throw new ArgumentException($"lab: output folder '{outDir}' has no parent folder.");
         Directory.CreateDirectory(parent);
+        var name = Path.GetFileName(outDir);
+        foreach (var stale in Directory.EnumerateDirectories(parent, "." + name + ".staging-*").Concat(Directory.EnumerateDirectories(parent, name + ".old-*")))
+            Directory.Delete(stale, recursive: true);
         var staging = Path.Combine(parent, "." + Path.GetFileName(outDir) + ".staging-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(staging);
         return staging;

@@ -83,7 +83,11 @@ public sealed class LabCommandTests : IDisposable
     public void ACancelledRunLeavesThePreviousReportAndNoStagingFolder()
     {
         var outDir = Path.Combine(_root, "report");
+        // what a killed run leaves behind is removed by the next run of the same report
+        Directory.CreateDirectory(Path.Combine(_root, ".report.staging-0123456789ab", "sub"));
+        Directory.CreateDirectory(Path.Combine(_root, "report.old-0123456789ab"));
         LabRunner.Run(["q10"], new LabContext { OutDir = outDir });
+        Assert.Equal(["report"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName));
         var before = File.ReadAllBytes(Path.Combine(outDir, "q10.html"));
         using var cts = new CancellationTokenSource();
         cts.Cancel();

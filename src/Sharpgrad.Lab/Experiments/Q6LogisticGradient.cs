@@ -42,7 +42,7 @@ public sealed class Q6LogisticGradient : LabExperiment
         ArgumentNullException.ThrowIfNull(context);
         var result = new LabResult();
         var data = context.FashionMnist;
-        int perClass = context.Quick ? 500 : 6000, testPerClass = context.Quick ? 500 : 1000, steps = context.Quick ? 40 : 300;
+        int perClass = context.Quick ? 500 : 6000, testPerClass = context.Quick ? 500 : 1000, steps = context.Quick ? 40 : 200;
         const double lr = 0.5;
         var (x, y, _) = LabData.TwoClasses(data.Train, Negative, Positive, perClass);
         var (xTest, yTest, testLabels) = LabData.TwoClasses(data.Test, Negative, Positive, testPerClass);

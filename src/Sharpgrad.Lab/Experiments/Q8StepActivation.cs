@@ -48,7 +48,7 @@ public sealed class Q8StepActivation : LabExperiment
         ArgumentNullException.ThrowIfNull(context);
         var result = new LabResult();
         var data = context.FashionMnist.Train;
-        int count = context.Quick ? 1000 : 10000, steps = context.Quick ? 30 : 200;
+        int count = context.Quick ? 1000 : 6000, steps = context.Quick ? 30 : 200;
         const double lr = 0.1;
         var train = data.Take(count);
         var xs = new float[count * data.ExampleSize];
