@@ -350,6 +350,9 @@ public sealed class OnnxModel : Module
             (path + "." + name, buffer ? RegisterBuffer(name, value) : RegisterParameter(name, value).Data);
     }
 
+    /// <summary>The most elements one value may hold in the load-time forward pass (2^26).</summary>
+    private const long LoadCheckElements = 1L << 26;
+
     // one forward pass at batch 1 on the declared input shapes: operators whose shapes do not fit, or outputs that
     // disagree with the declared shapes, make the file inconsistent
     private void CheckShapes()
@@ -368,6 +371,7 @@ public sealed class OnnxModel : Module
         }
         OnnxValue[] outputs;
         using (Tensor.NoGrad())
+        using (OnnxOperators.LimitOutputs(LoadCheckElements))
         {
             try
             {
