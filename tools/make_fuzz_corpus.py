@@ -90,3 +90,24 @@ put("safetensors", "two.safetensors", safetensors({
     "1.num_batches_tracked": ("I64", [], struct.pack("<q", 7)),
 }, {"format": "pt"}))
 put("safetensors", "empty.safetensors", safetensors({}, None))
+
+# EXIF orientation fixtures (tests/Sharpgrad.NN.Tests/Fixtures/exif): a 32x16 JPEG of four coloured 16x8 quadrants
+# stored with each orientation 1..8, and the colour PIL's ImageOps.exif_transpose shows at the centre of each
+# quadrant of the displayed image (top-left, top-right, bottom-left, bottom-right)
+from PIL import ImageOps
+fx = os.path.join(os.path.dirname(out.rstrip("/")), "..", "Fixtures", "exif")
+os.makedirs(fx, exist_ok=True)
+colours = {(0, 0): (255, 0, 0), (1, 0): (0, 255, 0), (0, 1): (0, 0, 255), (1, 1): (255, 255, 255)}
+base = img("RGB", (32, 16), lambda x, y: colours[(x // 16, y // 8)])
+expected = {}
+for o in range(1, 9):
+    e = Image.Exif()
+    e[0x0112] = o
+    data = save(base, "JPEG", quality=95, exif=e.tobytes())
+    with open(os.path.join(fx, f"orientation{o}.jpg"), "wb") as f:
+        f.write(data)
+    shown = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    w, h = shown.size
+    expected[str(o)] = {"size": [w, h], "quadrants": [list(shown.getpixel((x, y))) for y in (h // 4, 3 * h // 4) for x in (w // 4, 3 * w // 4)]}
+with open(os.path.join(fx, "expected.json"), "w") as f:
+    json.dump(expected, f, indent=1)

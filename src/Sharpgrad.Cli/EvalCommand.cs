@@ -45,7 +45,10 @@ internal static class EvalCommand
                 throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but the model takes {string.Join("x", loaded.Input)}.");
             if (test.ClassNames.Count != loaded.Classes.Length)
                 throw new ArgumentException($"--data: {kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
+            if (test.Count == 0) throw new DataException($"{test.Source}: the test set is empty.");
             var ev = Trainer.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
+            if (!double.IsFinite(ev.Loss))
+                throw new DataException($"{r.GetValue(checkpoint)}: the test loss is {ev.Loss.ToString(CultureInfo.InvariantCulture)} (the weights hold NaN or infinite values?); the evaluation is not usable.");
             Print(SharpgradCli.ConsoleFor(r.InvocationConfiguration.Output), ev, loaded.Classes, test.Count);
             var sparsity = Sharpgrad.NN.SparsityReport.Of(loaded.Model);
             r.InvocationConfiguration.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,

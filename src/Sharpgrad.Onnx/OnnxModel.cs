@@ -31,8 +31,11 @@ public sealed record OnnxTensorInfo(string Name, string ElementType, int?[]? Sha
 /// </remarks>
 public sealed class OnnxModel : Module
 {
-    /// <summary>The default cap on the size of an ONNX file (1 GiB).</summary>
-    public const long DefaultMaxFileBytes = 1L << 30;
+    /// <summary>
+    /// The default cap on the size of an ONNX file (256 MiB): parsing holds the file and its decoded messages, up to
+    /// several times its size for adversarial encodings, so the cap bounds the memory a file can make the loader take.
+    /// </summary>
+    public const long DefaultMaxFileBytes = 256L << 20;
 
     private readonly string _source;
     private readonly int _slotCount;
@@ -117,14 +120,21 @@ public sealed class OnnxModel : Module
         {
             return new OnnxModel(model, source);
         }
-        catch (Exception e) when (e is not DataException and not OutOfMemoryException)
+        catch (DataException e)
+        {
+            // names from the file (nodes, values, attributes) may hold control characters: keep the message one line
+            string line = OnnxNodeContext.Printable(e.Message);
+            if (line == e.Message) throw;
+            throw new DataException(line, e);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             // a safety net: whatever a file does, only DataException leaves the loader
-            throw new DataException($"{source}: not a valid ONNX model ({e.GetType().Name}: {OneLine(e.Message)}).", e);
+            throw new DataException(OnnxNodeContext.Printable($"{source}: not a valid ONNX model ({e.GetType().Name}: {OneLine(e.Message)})."), e);
         }
     }
 
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+    private static string OneLine(string s) => OnnxNodeContext.Printable(s.ReplaceLineEndings(" ").Trim());
 
     private OnnxModel(ModelProto model, string source)
     {
@@ -340,6 +350,9 @@ public sealed class OnnxModel : Module
             (path + "." + name, buffer ? RegisterBuffer(name, value) : RegisterParameter(name, value).Data);
     }
 
+    /// <summary>The most elements one value may hold in the load-time forward pass (2^26).</summary>
+    private const long LoadCheckElements = 1L << 26;
+
     // one forward pass at batch 1 on the declared input shapes: operators whose shapes do not fit, or outputs that
     // disagree with the declared shapes, make the file inconsistent
     private void CheckShapes()
@@ -358,6 +371,7 @@ public sealed class OnnxModel : Module
         }
         OnnxValue[] outputs;
         using (Tensor.NoGrad())
+        using (OnnxOperators.LimitOutputs(LoadCheckElements))
         {
             try
             {

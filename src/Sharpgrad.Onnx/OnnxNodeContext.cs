@@ -18,7 +18,7 @@ internal sealed class OnnxNodeContext
         Node = node;
         Opset = opset;
         File = file;
-        Label = node.Name.Length > 0 ? node.Name : $"#{index}" + (node.Output.Count > 0 ? $" -> {node.Output[0]}" : "");
+        Label = Printable(node.Name.Length > 0 ? node.Name : $"#{index}" + (node.Output.Count > 0 ? $" -> {node.Output[0]}" : ""));
         foreach (var a in node.Attribute)
             if (!_attributes.TryAdd(a.Name, a)) throw Malformed($"attribute '{a.Name}' appears twice");
     }
@@ -34,7 +34,24 @@ internal sealed class OnnxNodeContext
     /// <summary>The node's name, or its index and first output when it has none.</summary>
     public string Label { get; }
 
-    private string Where => $"{File}: ONNX operator {Op} (node '{Label}', opset {Opset})";
+    private string Where => $"{File}: ONNX operator {Printable(Op)} (node '{Label}', opset {Opset})";
+
+    /// <summary>
+    /// <paramref name="text"/> with control and line-separator characters written as \xNN or \uNNNN, so that a
+    /// name read from a file cannot break a one-line message.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (!text.Any(IsUnprintable)) return text;
+        var sb = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char ch in text)
+            if (!IsUnprintable(ch)) sb.Append(ch);
+            else if (ch < 0x100) sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)ch:x2}");
+            else sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)ch:x4}");
+        return sb.ToString();
+    }
+
+    private static bool IsUnprintable(char ch) => char.IsControl(ch) || ch is '\u2028' or '\u2029';
 
     /// <summary>An operator, attribute or value outside what the importer supports (one line naming the operator, node and opset).</summary>
     public DataException Unsupported(string what) => new($"{Where}: {what} is not supported.");

@@ -72,6 +72,50 @@ internal static class OnnxOperators
 
     // ---- helpers ----
 
+    [ThreadStatic] private static long t_maxElements;
+
+    /// <summary>
+    /// The most elements one node's result (or padded input) may hold on this thread: <see cref="OnnxTensors.MaxElements"/>
+    /// unless a <see cref="LimitOutputs"/> scope lowers it (the load-time shape check does, so that a file cannot make
+    /// the loader allocate much).
+    /// </summary>
+    private static long MaxElements => t_maxElements > 0 ? t_maxElements : OnnxTensors.MaxElements;
+
+    /// <summary>Lowers <see cref="MaxElements"/> on this thread until disposed.</summary>
+    public static IDisposable LimitOutputs(long elements)
+    {
+        long previous = t_maxElements;
+        t_maxElements = elements;
+        return new RestoreLimit(previous);
+    }
+
+    private sealed class RestoreLimit(long previous) : IDisposable
+    {
+        public void Dispose() => t_maxElements = previous;
+    }
+
+    // refuses, before anything is allocated, a result of more than MaxElements elements
+    private static void Budget(string what, params long[] dims)
+    {
+        double n = 1;
+        foreach (long d in dims) n *= Math.Max(d, 0);
+        if (n > MaxElements) throw new ArgumentException($"{what} would hold {n:0} elements, more than the {MaxElements} allowed.");
+    }
+
+    // NumPy's broadcast shape of a and b (null when they do not broadcast: the op says why)
+    private static long[]? Broadcast(int[] a, int[] b)
+    {
+        int r = Math.Max(a.Length, b.Length);
+        var y = new long[r];
+        for (int i = 0; i < r; i++)
+        {
+            int da = i < r - a.Length ? 1 : a[i - (r - a.Length)], db = i < r - b.Length ? 1 : b[i - (r - b.Length)];
+            if (da != db && da != 1 && db != 1) return null;
+            y[i] = da == 1 ? db : da;
+        }
+        return y;
+    }
+
     private static OnnxValue Required(OnnxValue?[] x, int i) =>
         i < x.Length && x[i] is { } v ? v : throw new ArgumentException($"input {i} is missing.");
 
@@ -124,14 +168,22 @@ internal static class OnnxOperators
             c.Ignore("consumed_inputs");
         }
         c.CheckAllRead();
-        return x => One(f(F(x, 0), F(x, 1)));
+        return x =>
+        {
+            Tensor a = F(x, 0), b = F(x, 1);
+            if (c.Op != "MatMul" && Broadcast(a.Shape, b.Shape) is { } shape) Budget("the broadcast result", shape);
+            return One(f(a, b));
+        };
     }
 
     // NumPy matmul: a 1-D operand is a row (left) or a column (right) vector, its dimension removed from the result
     private static Tensor MatMul(Tensor a, Tensor b)
     {
         bool va = a.Rank == 1, vb = b.Rank == 1;
-        var y = (va ? a.Unsqueeze(0) : a).MatMul(vb ? b.Unsqueeze(1) : b);
+        a = va ? a.Unsqueeze(0) : a;
+        b = vb ? b.Unsqueeze(1) : b;
+        if (a.Rank >= 2 && b.Rank >= 2 && Broadcast(a.Shape[..^2], b.Shape[..^2]) is { } batch) Budget("the product", [.. batch, a.Size(-2), b.Size(-1)]);
+        var y = a.MatMul(b);
         if (vb) y = y.Squeeze(-1);
         if (va) y = y.Squeeze(-2);
         return y;
@@ -141,6 +193,9 @@ internal static class OnnxOperators
     private static Tensor Pad(Tensor x, int axis, int before, int after, double value)
     {
         if (before == 0 && after == 0) return x;
+        var s = x.Shape.Select(d => (long)d).ToArray();
+        s[axis] += (long)before + after;
+        Budget("the padded input", s);
         var parts = new List<Tensor>(3);
         if (before > 0) parts.Add(Block(x, axis, before, value));
         parts.Add(x);
@@ -192,6 +247,7 @@ internal static class OnnxOperators
         {
             var kernel = c.Ints("kernel_shape");
             if (kernelRequired && kernel is null) throw c.Malformed("attribute kernel_shape is required");
+            if (kernel is { Length: 0 }) throw c.Malformed("attribute kernel_shape is empty");
             var s = new Spatial(kernel, c.Ints("strides"), c.Ints("pads"), c.String("auto_pad", "NOTSET"));
             if (s.AutoPad is not ("NOTSET" or "SAME_UPPER" or "SAME_LOWER" or "VALID")) throw c.Malformed($"auto_pad '{s.AutoPad}' is not an ONNX value");
             int? rank = kernel?.Length ?? s.Strides?.Length ?? (s.Pads?.Length / 2);
@@ -245,6 +301,7 @@ internal static class OnnxOperators
             var b = OptionalF(x, 2);
             var (hp, wp) = sp.Resolve(input.Size(2), input.Size(3), w.Size(2), w.Size(3), oneD, ceil: false);
             var stride = sp.Stride(oneD);
+            Budget("the output", input.Size(0), w.Size(0), (input.Size(2) + hp.Before + hp.After - w.Size(2)) / stride.H + 1, (input.Size(3) + wp.Before + wp.After - w.Size(3)) / stride.W + 1);
             Tensor y;
             if (hp.Before == hp.After && wp.Before == wp.After)
                 y = Tensor.Conv2d(input, w, b, stride, (hp.Before, wp.Before), (int)group);
@@ -275,6 +332,7 @@ internal static class OnnxOperators
             if (inputOneD != oneD) throw new ArgumentException($"a {(oneD ? 1 : 2)}-D kernel does not fit the input [{string.Join(",", F(x, 0).Shape)}].");
             int h = input.Size(2), w = input.Size(3);
             var (hp, wp) = sp.Resolve(h, w, kh, kw, oneD, ceil);
+            Budget("the output", input.Size(0), input.Size(1), hp.Out, wp.Out);
             bool symmetric = hp.Before == hp.After && wp.Before == wp.After && hp.Extra == 0 && wp.Extra == 0
                 && hp.Before <= kh / 2 && wp.Before <= kw / 2;
             Tensor y;
@@ -351,6 +409,7 @@ internal static class OnnxOperators
         {
             Tensor a = F(x, 0), b = F(x, 1);
             if (a.Rank != 2 || b.Rank != 2) throw new ArgumentException($"Gemm takes 2-D A and B, got [{string.Join(",", a.Shape)}] and [{string.Join(",", b.Shape)}].");
+            Budget("the product", ta ? a.Size(1) : a.Size(0), tb ? b.Size(0) : b.Size(1));
             var y = (ta ? a.Transpose() : a).MatMul(tb ? b.Transpose() : b);
             if (alpha != 1) y = y.Mul(alpha);
             if (OptionalF(x, 2) is { } bias) y = y.Add(beta == 1 ? bias : bias.Mul(beta));
@@ -471,6 +530,7 @@ internal static class OnnxOperators
         c.Ignore("is_test");
         c.Ignore("consumed_inputs");
         c.CheckAllRead();
+        bool mask = c.Node.Output.Count > 1 && c.Node.Output[1].Length > 0;
         return x =>
         {
             // training_mode = true with a ratio above 0 draws a random mask: not what an imported model does
@@ -478,6 +538,7 @@ internal static class OnnxOperators
                 && (x.Length < 2 || x[1] is null || (x[1]!.Tensor?.ToDoubleArray() ?? [1]).Any(r => r != 0)))
                 throw new NotSupportedException("Dropout in training mode (training_mode = true, ratio above 0) is not supported; the importer runs inference.");
             var v = Required(x, 0);
+            if (!mask) return [v];
             long n = 1;
             foreach (int d in v.Shape) n *= d;
             return [v, OnnxValue.OfInts(Enumerable.Repeat(1L, (int)n).ToArray(), v.Shape, OnnxTypes.Bool)];
@@ -582,6 +643,7 @@ internal static class OnnxOperators
             var ishape = Required(x, 1).Shape;
             int a = Axis(axis, v.Shape.Length, "axis");
             int n = v.Shape[a];
+            Budget("the result", [.. v.Shape.Take(a).Select(d => (long)d), indices.Length, .. v.Shape.Skip(a + 1).Select(d => (long)d)]);
             var idx = indices.Select(i => i < -n || i >= n ? throw new ArgumentException($"index {i} is out of range for a dimension of {n}.") : (int)(i < 0 ? i + n : i)).ToArray();
             if (v.Tensor is { } t)
             {

@@ -269,4 +269,40 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, bad.Code);
         Assert.Equal($"error: --checkpoint: {P("loose.safetensors")} is a file, and its folder holds no model.json; pass the run folder that sharpgrad train wrote (the one with model.json and model.safetensors), e.g. --checkpoint runs/fashion-mnist-20260101-120000.", bad.Err.Trim());
     }
+
+    [Fact]
+    public void RunFolderRulesAreOneLine()
+    {
+        Assert.Equal(0, Run("train", "--epochs", "1", "--limit", "256", "--test-limit", "100", "--out", P("run")).Code);
+        var again = Run("train", "--epochs", "1", "--limit", "256", "--test-limit", "100", "--out", P("run"));
+        Assert.Equal(2, again.Code);
+        Assert.Equal($"error: --out: {P("run")} holds a finished run (model.json); pass --overwrite to replace it, or choose another folder.", again.Err.Trim());
+        var refused = Run("train", "--resume", P("run"), "--seed", "4", "--epochs", "2");
+        Assert.Equal(2, refused.Code);
+        Assert.StartsWith("error: --resume: --seed (the run has 0, asked 4) cannot change in a resumed run", refused.Err.Trim());
+        Assert.Single(refused.Err.Trim().Split('\n'));
+        var changed = Run("train", "--resume", P("run"), "--lr", "0.002", "--epochs", "2");
+        Assert.True(changed.Code == 0, changed.Err);
+        Assert.Contains("resume changes: --epochs 1 -> 2, --lr none -> 0.002", changed.Out);
+        var over = Run("train", "--epochs", "1", "--limit", "256", "--test-limit", "100", "--out", P("run"), "--overwrite");
+        Assert.True(over.Code == 0, over.Err);
+        Assert.Equal(2, File.ReadAllLines(P("run", "metrics.csv")).Length);
+
+        // prune: an unwritable --out is one line before any work
+        File.WriteAllText(P("file"), "x");
+        var pr = Run("prune", "--checkpoint", P("run"), "--sparsity", "0.5", "--out", P("file", "pruned"));
+        Assert.Equal(2, pr.Code);
+        Assert.StartsWith($"error: --out: {P("file", "pruned")} is not writable (", pr.Err.Trim());
+        Assert.Empty(pr.Out);
+
+        // eval with NaN weights: an error, not a 10% accuracy
+        var st = Sharpgrad.NN.SafeTensors.Read(P("run", "model.safetensors")).Tensors;
+        var w = st["0.weight"].ToDoubleArray();
+        Array.Fill(w, double.NaN);
+        st["0.weight"] = Sharpgrad.Tensor.FromArray(w.Select(v => (float)v).ToArray(), st["0.weight"].Shape.ToArray());
+        Sharpgrad.NN.SafeTensors.Write(P("run", "model.safetensors"), st.Select(kv => (kv.Key, kv.Value)));
+        var ev = Run("eval", "--checkpoint", P("run"));
+        Assert.Equal(2, ev.Code);
+        Assert.Contains("the test loss is NaN", ev.Err);
+    }
 }

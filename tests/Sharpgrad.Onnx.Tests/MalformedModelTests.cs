@@ -20,6 +20,7 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
         var e = Assert.Throws<DataException>(() => OnnxModel.Load(bytes, source));
         Assert.StartsWith(source + ": ", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+        Assert.DoesNotContain('\r', e.Message);
         return e.Message;
     }
 
@@ -85,6 +86,31 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AGraphWhoseValuesWouldBeHugeIsRefusedBeforeAllocating()
+    {
+        // two vectors of 2^14 values broadcast to 2^28 elements; huge pads on a MaxPool
+        var m = ExamCnn();
+        var bias = m.Graph.Initializer.Single(t => t.Name == "8.bias");
+        bias.Dims[0] = 1 << 14;
+        bias.RawData = ByteString.CopyFrom(new byte[4 << 14]);
+        var column = new TensorProto { Name = "column", DataType = 1, RawData = ByteString.CopyFrom(new byte[4 << 14]) };
+        column.Dims.Add([1 << 14, 1]);
+        m.Graph.Initializer.Add(column);
+        var add = new NodeProto { OpType = "Add", Name = "outer" };
+        add.Input.Add(["column", "8.bias"]);
+        add.Output.Add("sum");
+        m.Graph.Node.Add(add);
+        m.Graph.Output.Add(new ValueInfoProto { Name = "sum" });
+        m.Graph.Node.Remove(m.Graph.Node.Single(n => n.Name == "/8/Gemm")); // whose bias this no longer is
+        m.Graph.Output.RemoveAt(0);
+        Assert.Contains("ONNX node 'outer' (Add): the broadcast result would hold 268435456 elements, more than the 67108864 allowed", Refused(m), StringComparison.Ordinal);
+
+        var m2 = ExamCnn();
+        m2.Graph.Node.Single(n => n.Name == "/2/MaxPool").Attribute.Single(a => a.Name == "pads").Ints[0] = 1L << 30;
+        Assert.Contains("ONNX node '/2/MaxPool' (MaxPool): the output would hold", Refused(m2), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AnUnsupportedOperatorOrAttributeNamesTheOperatorNodeAndOpset()
     {
         var m = ExamCnn();
@@ -98,6 +124,19 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
         var m3 = ExamCnn();
         m3.Graph.Node.Single(n => n.Name == "/2/MaxPool").Attribute.Add(new AttributeProto { Name = "frobnicate", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
         Assert.Contains("ONNX operator MaxPool (node '/2/MaxPool', opset 17): attribute 'frobnicate' is not supported", Refused(m3), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NamesWithControlCharactersCannotBreakTheOneLineMessage()
+    {
+        var m = ExamCnn();
+        var relu = m.Graph.Node.Single(n => n.Name == "/1/Relu");
+        relu.Name = "evil\nname\u001b[31m";
+        relu.OpType = "Celu";
+        Assert.Contains("ONNX operator Celu (node 'evil\\x0aname\\x1b[31m', opset 17)", Refused(m), StringComparison.Ordinal);
+        var m2 = ExamCnn();
+        m2.Graph.Node.Single(n => n.Name == "/4/Conv").Input[0] = "missing\r\nvalue";
+        Assert.Contains("input 'missing\\x0d\\x0avalue' of node '/4/Conv'", Refused(m2), StringComparison.Ordinal);
     }
 
     [Fact]

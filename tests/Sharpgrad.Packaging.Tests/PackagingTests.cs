@@ -29,7 +29,7 @@ public sealed partial class PackagingTests : IDisposable
 
     private string P(params string[] parts) => Path.Combine([_root, .. parts]);
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Sharpgrad.slnx"))) return d.FullName;
@@ -37,7 +37,7 @@ public sealed partial class PackagingTests : IDisposable
     }
 
     /// <summary>Runs a program to its end (at most <paramref name="timeout"/>) and returns its exit code and output.</summary>
-    private static (int Code, string Output) Exec(string file, string args, string workDir, TimeSpan timeout, IDictionary<string, string>? env = null)
+    internal static (int Code, string Output) Exec(string file, string args, string workDir, TimeSpan timeout, IDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo(file, args)
         {
@@ -73,7 +73,7 @@ public sealed partial class PackagingTests : IDisposable
     }
 
     /// <summary>The dotnet that runs these tests (dotnet test sets DOTNET_HOST_PATH for its children).</summary>
-    private static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+    internal static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
 
     /// <summary>The .NET installation: three folders above the runtime's System.Private.CoreLib.</summary>
     private static string DotnetRoot() => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));

@@ -1,0 +1,96 @@
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+/// <summary>Run folders that lose nothing: --out rules, stale temporary files, resume of a finished run, and what a resume may change.</summary>
+public sealed class RunFolderTests
+{
+    private static readonly TrainOptions Quick = new() { Limit = 256, TestLimit = 100, BatchSize = 64, Epochs = 1, Threads = 1 };
+
+    [Fact]
+    public void OutFolderHoldingARunOrOtherFilesIsRefusedUnlessOverwrite()
+    {
+        using var f = new TestFiles();
+        Trainer.Create(Quick, f.Path("run")).Run();
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
+        Assert.Equal($"--out: {f.Path("run")} holds a finished run (model.json); pass --overwrite to replace it, or choose another folder.", e.Message);
+        File.Delete(f.Path("run", RunFiles.ModelJson));
+        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
+        Assert.StartsWith($"--out: {f.Path("run")} holds an unfinished run (checkpoint.safetensors); continue it with --resume", e.Message);
+        Directory.CreateDirectory(f.Path("mine"));
+        File.WriteAllText(f.Path("mine", "notes.txt"), "mine");
+        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("mine"), null, new HashSet<string>(), overwrite: false));
+        Assert.Equal($"--out: {f.Path("mine")} holds files that are not a run's (notes.txt); choose a new or empty folder, or pass --overwrite.", e.Message);
+
+        // --overwrite: the old run's files go before the first epoch, so an interrupted rerun never leaves the old model beside a new checkpoint
+        var t = Trainer.Create(Quick with { Epochs = 2 }, f.Path("run"), null, new HashSet<string>(), overwrite: true);
+        using var cancel = new CancellationTokenSource();
+        t.EpochWritten = (_, _) => cancel.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => t.Run(cancel: cancel.Token));
+        Assert.False(File.Exists(f.Path("run", RunFiles.Weights)));
+        Assert.True(File.Exists(f.Path("run", RunFiles.Checkpoint)));
+        Assert.Equal(2, File.ReadAllLines(f.Path("run", RunFiles.MetricsCsv)).Length); // metrics.csv follows every epoch
+    }
+
+    [Fact]
+    public void UnwritableOutIsRefusedBeforeTheDataLoads()
+    {
+        using var f = new TestFiles();
+        File.WriteAllText(f.Path("file"), "x");
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick with { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("file", "run"), null, new HashSet<string>(), false));
+        Assert.StartsWith($"--out: {f.Path("file", "run")} is not writable (", e.Message);
+        // a folder the check had to create is removed again
+        Trainer.Create(Quick, f.Path("new", "run"), null, new HashSet<string>(), false);
+        Assert.False(Directory.Exists(f.Path("new")));
+    }
+
+    [Fact]
+    public void StaleTempFilesAreRemovedAndAFinishedRunIsRewrittenByteForByte()
+    {
+        using var f = new TestFiles();
+        Trainer.Create(Quick, f.Path("run")).Run();
+        var files = new[] { RunFiles.Weights, RunFiles.ModelJson, RunFiles.MetricsCsv }.ToDictionary(n => n, n => File.ReadAllBytes(f.Path("run", n)));
+        // killed after the last checkpoint: the final files are missing and temporary files are left
+        foreach (var n in files.Keys) File.Delete(f.Path("run", n));
+        File.WriteAllText(f.Path("run", ".checkpoint.safetensors.4242.tmp"), "half");
+        File.WriteAllText(f.Path("run", "model.json.4242.tmp"), "half");
+        File.WriteAllText(f.Path("run", "loss.png.tmp.png"), "half");
+        var t = Trainer.Create(Quick, f.Path("run"), f.Path("run"), new HashSet<string>(), overwrite: false);
+        Assert.Equal(1, t.StartEpoch);
+        t.Run();
+        foreach (var (n, bytes) in files) Assert.Equal(bytes, File.ReadAllBytes(f.Path("run", n)));
+        Assert.DoesNotContain(Directory.GetFiles(f.Path("run")), p => RunFiles.IsTempFile(Path.GetFileName(p)));
+    }
+
+    [Fact]
+    public void ResumeAppliesWhatMayChangeAndRefusesTheRest()
+    {
+        using var f = new TestFiles();
+        Trainer.Create(Quick, f.Path("run")).Run();
+        var asked = Quick with { Epochs = 2, Lr = 0.001, BatchSize = 32, Seed = 5, Optimizer = "sgd", Threads = 1 };
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(asked, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false));
+        Assert.StartsWith("--resume: --optimizer (the run has adamw, asked sgd); --seed (the run has 0, asked 5) cannot change in a resumed run; drop them", e.Message);
+        // the same values as the run's are no change
+        var t = Trainer.Create(asked with { Seed = 0, Optimizer = "adamw" }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false);
+        Assert.Equal(["--batch-size 64 -> 32", "--epochs 1 -> 2", "--lr none -> 0.001"], t.Changes);
+        Assert.Equal((2, 0.001, 32), (t.Options.Epochs, t.Options.Lr, t.Options.BatchSize));
+        t.Run();
+        var meta = SafeTensors.Read(f.Path("run", RunFiles.Checkpoint)).Metadata["sharpgrad"];
+        Assert.Contains("\"resumed\":[\"--batch-size 64 -\\u003E 32\"", meta, StringComparison.Ordinal);
+        Assert.Equal(32, Trainer.ReadCheckpoint(f.Path("run")).Recipe.BatchSize);
+        // without the options, a resume keeps the run's recipe
+        var again = Trainer.Create(Quick with { Epochs = 3 }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs" }, false);
+        Assert.Equal((0.001, 32), (again.Options.Lr, again.Options.BatchSize));
+    }
+
+    [Fact]
+    public void DataFolderIsStoredAbsolute()
+    {
+        using var f = new TestFiles();
+        var data = f.MnistFolder("mnist", 40, 20);
+        var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), data);
+        Assert.False(Path.IsPathRooted(relative));
+        var t = Trainer.Create(Quick with { Data = "mnist-idx", DataDir = relative }, f.Path("run"));
+        Assert.Equal(data, t.Options.DataDir);
+    }
+}
