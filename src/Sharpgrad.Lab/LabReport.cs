@@ -61,8 +61,29 @@ public static class LabReport
         if (old is not null) Directory.Delete(old, recursive: true);
     }
 
+    /// <summary>
+    /// Checks what an experiment returned before the report is written: every plot it lists is a PNG file in
+    /// <paramref name="dir"/>, and no number is named twice.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">One line naming the question and the plot or number.</exception>
+    internal static void Validate(string dir, LabExperiment e, LabResult r)
+    {
+        Span<byte> head = stackalloc byte[4];
+        foreach (var p in r.Plots)
+        {
+            var path = Path.Combine(dir, p.File);
+            if (Path.IsPathRooted(p.File) || p.File.Contains("..", StringComparison.Ordinal) || !File.Exists(path))
+                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a file in the report folder.");
+            using (var f = File.OpenRead(path))
+                if (f.ReadAtLeast(head, 4, throwOnEndOfStream: false) < 4 || head[0] != 0x89 || head[1] != (byte)'P' || head[2] != (byte)'N' || head[3] != (byte)'G')
+                    throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a PNG file.");
+        }
+        var twice = r.Numbers.GroupBy(n => n.Key).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null) throw new InvalidOperationException($"{e.Id}: the number '{twice.Key}' is reported twice.");
+    }
+
     /// <summary>Writes every page and JSON file of the report into <paramref name="dir"/> (where the plots already are).</summary>
-    /// <exception cref="InvalidOperationException">A plot an experiment listed was not written.</exception>
+    /// <exception cref="InvalidOperationException">A plot an experiment listed was not written, or a number named twice (see <see cref="Validate"/>).</exception>
     internal static void Write(string dir, IReadOnlyList<LabOutcome> outcomes, LabContext context)
     {
         var all = new JsonArray();
@@ -96,10 +117,7 @@ public static class LabReport
         var e = o.Experiment;
         var numbers = new JsonObject();
         foreach (var (name, value) in o.Result.Numbers)
-        {
-            if (numbers.ContainsKey(name)) throw new InvalidOperationException($"{e.Id}: the number '{name}' is reported twice.");
             numbers[name] = double.IsFinite(value) ? JsonValue.Create(value) : JsonValue.Create(value.ToString(Inv));
-        }
         return new JsonObject
         {
             ["id"] = e.Id,
@@ -204,14 +222,10 @@ public static class LabReport
             sb.Append("</table>\n");
         }
         if (r.Plots.Count > 0) sb.Append("<h2>Plots</h2>\n");
+        Validate(dir, e, r);
         foreach (var p in r.Plots)
         {
-            var path = Path.Combine(dir, p.File);
-            if (Path.IsPathRooted(p.File) || p.File.Contains("..", StringComparison.Ordinal) || !File.Exists(path))
-                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a file in the report folder.");
-            var png = File.ReadAllBytes(path);
-            if (png.Length < 8 || png[0] != 0x89 || png[1] != (byte)'P' || png[2] != (byte)'N' || png[3] != (byte)'G')
-                throw new InvalidOperationException($"{e.Id}: the plot '{p.File}' is not a PNG file.");
+            var png = File.ReadAllBytes(Path.Combine(dir, p.File));
             sb.Append(Inv, $"<figure><img alt=\"{E(p.Caption)}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\">");
             sb.Append(Inv, $"<figcaption>{E(p.Caption)} (<a href=\"{E(Uri.EscapeDataString(p.File))}\">{E(p.File)}</a>)</figcaption></figure>\n");
         }

@@ -114,6 +114,7 @@ public static class LabRunner
         {
             var r = e.Run(context) ?? throw new InvalidOperationException($"{e.Id}: Run returned null.");
             r.Seconds = sw.Elapsed.TotalSeconds;
+            LabReport.Validate(context.OutDir, e, r); // a missing plot fails this question, not the whole report
             return new LabOutcome(e, r, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not Sharpgrad.NN.DataException and not OutOfMemoryException)

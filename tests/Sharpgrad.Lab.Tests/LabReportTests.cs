@@ -59,6 +59,14 @@ public sealed class LabReportTests : IDisposable
         result.Plots.Add(new LabPlot("q3-missing.png", "missing"));
         var e = Assert.Throws<InvalidOperationException>(() => LabReport.Write(_root, [new LabOutcome(new Fake("t"), result, null)], new LabContext { OutDir = _root }));
         Assert.Equal("q3: the plot 'q3-missing.png' is not a file in the report folder.", e.Message);
+        File.WriteAllText(Path.Combine(_root, "q3-missing.png"), "not a png");
+        e = Assert.Throws<InvalidOperationException>(() => LabReport.Validate(_root, new Fake("t"), result));
+        Assert.Equal("q3: the plot 'q3-missing.png' is not a PNG file.", e.Message);
+        var twice = new LabResult();
+        twice.Add("n", 1);
+        twice.Add("n", 2);
+        e = Assert.Throws<InvalidOperationException>(() => LabReport.Validate(_root, new Fake("t"), twice));
+        Assert.Equal("q3: the number 'n' is reported twice.", e.Message);
     }
 
     [Fact]
