@@ -10,7 +10,16 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train (or a file in it, e.g. RUN/checkpoint.safetensors)." };
+        var onnx = new Option<string>("--model")
+        {
+            Description = "An ONNX model file (.onnx) to evaluate instead of a run folder; its input shape (C, H, W) comes from the graph's input.",
+        };
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "With --model: the input normalization. data (default): the dataset's training images' per-channel mean and std, as sharpgrad train applies; none: pixels in [0, 1]; MEAN/STD: comma lists, one value per channel (e.g. 0.2860/0.3530).",
+            DefaultValueFactory = _ => "data",
+        };
         var data = new Option<string[]>("--data")
         {
             Description = "Dataset to evaluate on (default: the one the model was trained on).",
@@ -18,10 +27,13 @@ internal static class EvalCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var cmd = new Command("eval", "Evaluate a trained model on a test set.") { checkpoint, data, threads };
+        var cmd = new Command("eval", "Evaluate a trained model (a run folder or an ONNX file) on a test set.") { checkpoint, onnx, normalize, data, threads };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
-            var loaded = RunFiles.Load(r.GetValue(checkpoint)!);
+            if ((r.GetValue(checkpoint) is null) == (r.GetValue(onnx) is null))
+                throw new ArgumentException("eval: give either --checkpoint RUN or --model FILE.onnx.");
+            if (r.GetValue(onnx) is { } onnxPath) return EvalOnnx(r, onnxPath, r.GetValue(normalize)!, r.GetValue(data) ?? [], r.GetValue(threads));
+            var loaded = RunFiles.Load(SharpgradCli.RunFolder(r.GetValue(checkpoint)!));
             var dataArgs = r.GetValue(data) ?? [];
             string kind = dataArgs.Length > 0 ? dataArgs[0] : loaded.Recipe.Data;
             string? dir = dataArgs.Length > 1 ? dataArgs[1] : dataArgs.Length > 0 ? null : loaded.Recipe.DataDir;
@@ -41,6 +53,47 @@ internal static class EvalCommand
             return 0;
         }));
         return cmd;
+    }
+
+    // an imported ONNX model on a dataset's test images (default Fashion-MNIST)
+    private static int EvalOnnx(ParseResult r, string path, string normalize, string[] dataArgs, int threads)
+    {
+        if (threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {threads}.");
+        using var threadScope = Sharpgrad.Parallelism.UseThreads(threads);
+        var model = Sharpgrad.Onnx.OnnxModel.Load(path);
+        if (model.Inputs.Count != 1 || model.Inputs[0].Shape is not [_, int c, int h, int w])
+            throw new ArgumentException($"--model: {path} takes {string.Join(", ", model.Inputs)}; eval needs one image input of shape (N, C, H, W) with C, H and W fixed.");
+        string kind = dataArgs.Length > 0 ? dataArgs[0] : "fashion-mnist";
+        var pair = DataSources.Load(kind, dataArgs.Length > 1 ? dataArgs[1] : null);
+        var test = pair.Test;
+        if (test.Channels != c || test.Height != h || test.Width != w)
+            throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but {path} takes {c}x{h}x{w}.");
+        var classes = test.ClassNames.ToArray();
+        if (model.Outputs.Count < 1 || model.Outputs[0].Shape is not [_, var k] || (k is { } n && n != classes.Length))
+            throw new ArgumentException($"--model: {path}'s first output is {string.Join(", ", model.Outputs)}; eval needs (N, {classes.Length}) scores for {kind}'s {classes.Length} classes.");
+        var transform = normalize switch
+        {
+            "data" => Normalize.FromData(pair.Train),
+            "none" => null,
+            _ => ParseNormalize(normalize, c),
+        };
+        static string List(double[] v) => string.Join(",", v.Select(x => x.ToString("0.####", CultureInfo.InvariantCulture)));
+        string described = transform is null ? "none (pixels in [0, 1])"
+            : $"(x - {List(transform.Mean)}) / {List(transform.Std)}" + (normalize == "data" ? $" ({kind}'s training images' per-channel mean and std, as sharpgrad train)" : "");
+        var output = r.InvocationConfiguration.Output;
+        output.WriteLine($"model {path}: ONNX opset {model.Opset}{(model.Producer.Length > 0 ? $" from {model.Producer}" : "")}, {model.NodeCount} nodes, {model.ParameterCount():N0} parameters; input {model.Inputs[0]}; normalization {described}");
+        var ev = Trainer.Evaluate(model, new DataLoader(test, 500, transforms: transform is null ? [] : [transform]), classes.Length);
+        Print(SharpgradCli.ConsoleFor(output), ev, classes, test.Count);
+        return 0;
+    }
+
+    private static Normalize ParseNormalize(string text, int channels)
+    {
+        var parts = text.Split('/');
+        double[]? Parse(string s) => s.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN).ToArray() is var a && a.All(double.IsFinite) ? a : null;
+        if (parts.Length != 2 || Parse(parts[0]) is not { } mean || Parse(parts[1]) is not { } std || mean.Length != channels || std.Length != channels || std.Any(x => !(x > 0)))
+            throw new ArgumentException($"--normalize: expected data, none or MEAN/STD with {channels} comma-separated value(s) each and positive STD (e.g. {string.Join(",", Enumerable.Repeat("0.5", channels))}/{string.Join(",", Enumerable.Repeat("0.25", channels))}), got '{text}'.");
+        return new Normalize(mean, std);
     }
 
     private static void Print(IAnsiConsole console, Evaluation ev, string[] classes, int count)

@@ -8,13 +8,13 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train or prune.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train or prune (or a file in it).", Required = true };
         var outDir = new Option<string?>("--out") { Description = "Where to write weights.png (default: the checkpoint folder)." };
         var cmd = new Command("inspect", "Print the sparsity report and write a histogram of each layer's weights (weights.png).") { checkpoint, outDir };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var output = r.InvocationConfiguration.Output;
-            string ckpt = r.GetValue(checkpoint)!;
+            string ckpt = SharpgradCli.RunFolder(r.GetValue(checkpoint)!);
             var loaded = RunFiles.Load(ckpt);
             output.Write(SparsityReport.Of(loaded.Model).ToText());
             var dir = r.GetValue(outDir) ?? ckpt;

@@ -13,25 +13,73 @@ internal static class Plots
     public static void WriteAll(string dir, IReadOnlyList<EpochMetrics> metrics, int[,] confusion, IReadOnlyList<string> classes)
     {
         double[] x = metrics.Select(m => (double)m.Epoch).ToArray();
-        Curves(Path.Combine(dir, Loss), "Loss (cross-entropy)", x, metrics.Select(m => m.TrainLoss).ToArray(), metrics.Select(m => m.TestLoss).ToArray());
-        Curves(Path.Combine(dir, Accuracy), "Accuracy", x, metrics.Select(m => m.TrainAccuracy).ToArray(), metrics.Select(m => m.TestAccuracy).ToArray());
-        ConfusionMatrix(Path.Combine(dir, Confusion), confusion, classes);
+        Save(Curves("Loss", "cross-entropy loss (nats per image)", x, metrics.Select(m => m.TrainLoss).ToArray(), metrics.Select(m => m.TestLoss).ToArray()), Path.Combine(dir, Loss), 800, 500);
+        Save(Curves("Accuracy", "accuracy (%)", x, metrics.Select(m => m.TrainAccuracy * 100).ToArray(), metrics.Select(m => m.TestAccuracy * 100).ToArray()), Path.Combine(dir, Accuracy), 800, 500);
+        Save(ConfusionMatrix(confusion, classes), Path.Combine(dir, Confusion), ConfusionWidth, ConfusionHeight);
     }
 
-    private static void Curves(string path, string title, double[] x, double[] train, double[] test)
+    internal const int ConfusionWidth = 900, ConfusionHeight = 800;
+
+    /// <summary>Train against test per epoch: whole-epoch ticks, labelled axes, the legend outside the data.</summary>
+    internal static Plot Curves(string title, string yLabel, double[] epochs, double[] train, double[] test)
     {
         var plt = new Plot();
-        var a = plt.Add.Scatter(x, train);
+        var a = plt.Add.Scatter(epochs, train);
         a.LegendText = "train";
-        var b = plt.Add.Scatter(x, test);
+        var b = plt.Add.Scatter(epochs, test);
         b.LegendText = "test";
         plt.Title(title);
         plt.XLabel("epoch");
-        plt.ShowLegend(Alignment.UpperRight);
-        Save(plt, path, 800, 500);
+        plt.YLabel(yLabel);
+        int last = epochs.Length == 0 ? 1 : (int)epochs.Max();
+        int first = epochs.Length == 0 ? 1 : (int)epochs.Min();
+        int step = Math.Max(1, (int)Math.Ceiling((last - first + 1) / 12.0));
+        var ticks = Enumerable.Range(0, (last - first) / step + 1).Select(t => (double)(first + t * step)).ToArray();
+        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks, ticks.Select(t => t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        plt.Axes.SetLimitsX(first - 0.5, last + 0.5);
+        plt.ShowLegend(Edge.Right);
+        return plt;
     }
 
-    private static void ConfusionMatrix(string path, int[,] confusion, IReadOnlyList<string> classes)
+    /// <summary>
+    /// The confusion matrix as a heatmap: cell (i, j) is centred on x = j (predicted class j's tick) and
+    /// y = k - 1 - i (true class i's tick, row 0 at the top), coloured by the share of class i's test images
+    /// predicted as j (0-100%, the colour bar), with the count written in it.
+    /// </summary>
+    internal static Plot ConfusionMatrix(int[,] confusion, IReadOnlyList<string> classes)
+    {
+        int k = confusion.GetLength(0);
+        var percent = RowPercentages(confusion);
+        var plt = new Plot();
+        // row 0 of the data is drawn at the top; Rectangle gives the cells' outer edges, one unit per cell
+        var hm = plt.Add.Heatmap(percent);
+        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        hm.ManualRange = new ScottPlot.Range(0, 100);
+        hm.Rectangle = new CoordinateRect(-0.5, k - 0.5, -0.5, k - 0.5);
+        var ic = System.Globalization.CultureInfo.InvariantCulture;
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++)
+            {
+                var t = plt.Add.Text(confusion[i, j].ToString(ic), j, k - 1 - i);
+                t.Alignment = Alignment.MiddleCenter;
+                t.LabelFontColor = percent[i, j] > 50 ? Colors.Black : Colors.White;
+                t.LabelFontSize = k <= 12 ? 12 : 9;
+            }
+        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, k).Select(j => (double)j).ToArray(), Enumerable.Range(0, k).Select(j => j.ToString(ic)).ToArray());
+        plt.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, k).Select(i => (double)(k - 1 - i)).ToArray(), classes.Select((c, i) => $"{i} {c}").ToArray());
+        plt.Axes.SetLimits(-0.5, k - 0.5, -0.5, k - 0.5);
+        plt.Title("Test confusion matrix");
+        plt.XLabel("predicted class");
+        plt.YLabel("true class");
+        var bar = plt.Add.ColorBar(hm);
+        bar.Label = "% of the true class's test images";
+        return plt;
+    }
+
+    /// <summary>Each row as percentages of its total (a row without images is all zero).</summary>
+    internal static double[,] RowPercentages(int[,] confusion)
     {
         int k = confusion.GetLength(0);
         var values = new double[k, k];
@@ -39,33 +87,9 @@ internal static class Plots
         {
             double total = 0;
             for (int j = 0; j < k; j++) total += confusion[i, j];
-            for (int j = 0; j < k; j++) values[i, j] = total == 0 ? 0 : confusion[i, j] / total;
+            for (int j = 0; j < k; j++) values[i, j] = total == 0 ? 0 : 100.0 * confusion[i, j] / total;
         }
-        var plt = new Plot();
-        // with the y axis inverted (row 0 at the top) ScottPlot draws the heatmap's rows bottom-up: flip them
-        var flipped = new double[k, k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++) flipped[i, j] = values[k - 1 - i, j];
-        var hm = plt.Add.Heatmap(flipped);
-        hm.Colormap = new ScottPlot.Colormaps.Viridis();
-        hm.Extent = new CoordinateRect(-0.5, k - 0.5, k - 0.5, -0.5);
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++)
-            {
-                var t = plt.Add.Text(confusion[i, j].ToString(System.Globalization.CultureInfo.InvariantCulture), j, i);
-                t.Alignment = Alignment.MiddleCenter;
-                t.LabelFontColor = values[i, j] > 0.5 ? Colors.Black : Colors.White;
-                t.LabelFontSize = 11;
-            }
-        double[] ticks = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
-        string[] labels = classes.Select((c, i) => $"{i} {c}").ToArray();
-        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks, Enumerable.Range(0, k).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-        plt.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks, labels);
-        plt.Axes.SetLimits(-0.5, k - 0.5, k - 0.5, -0.5);
-        plt.Title("Test confusion matrix (rows: true class, columns: predicted)");
-        plt.XLabel("predicted");
-        plt.Add.ColorBar(hm);
-        Save(plt, path, 900, 800);
+        return values;
     }
 
     /// <summary>Validation accuracy against sparsity, one line per layer.</summary>
@@ -81,8 +105,8 @@ internal static class Plots
         plt.Title("Sensitivity: each layer pruned alone by magnitude");
         plt.XLabel("sparsity of the layer (%)");
         plt.YLabel("validation accuracy (%)");
-        plt.ShowLegend(Alignment.LowerLeft);
-        Save(plt, path, 900, 550);
+        plt.ShowLegend(Edge.Right);
+        Save(plt, path, 1000, 550);
     }
 
     /// <summary>One histogram per layer, stacked vertically; the title says how many weights are exactly zero.</summary>
@@ -123,7 +147,7 @@ internal static class Plots
         }
     }
 
-    private static void Save(Plot plt, string path, int w, int h)
+    internal static void Save(Plot plt, string path, int w, int h)
     {
         var tmp = path + ".tmp.png";
         try

@@ -12,7 +12,7 @@ internal static class PruneCommand
 
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train (or a file in it, e.g. RUN/checkpoint.safetensors).", Required = true };
         var sparsity = new Option<double?>("--sparsity") { Description = "Target fraction of zero weights in the Conv2d and Linear weights, e.g. 0.8." };
         var method = new Option<string>("--method") { Description = "magnitude (per layer) | global | lamp (global on layer-normalized scores) | obd (global on second-order saliency w^2 E[g^2]) | sensitivity | structured (whole filters) | random.", DefaultValueFactory = _ => "global" };
         var finetune = new Option<double>("--finetune-epochs") { Description = "Fine-tuning epochs in all, on the training images less the 5,000 held out for validation; the pruning steps fall in the first --prune-window of them.", DefaultValueFactory = _ => 3 };
@@ -33,7 +33,7 @@ internal static class PruneCommand
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var output = r.InvocationConfiguration.Output;
-            string ckpt = r.GetValue(checkpoint)!;
+            string ckpt = SharpgradCli.RunFolder(r.GetValue(checkpoint)!);
             bool onlySweep = r.GetValue(sweep);
             double? target = r.GetValue(sparsity);
             string? outPath = r.GetValue(outDir);
@@ -47,6 +47,8 @@ internal static class PruneCommand
             }
             int t = r.GetValue(threads);
             if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
+            // the output folder must be writable before any work (a sweep writes to the checkpoint folder by default)
+            RunFiles.CheckOutFolder(outPath ?? ckpt, overwrite: true, resuming: false);
             if (r.GetValue(steps) < 1) throw new ArgumentException($"--steps: expected a positive number, got {r.GetValue(steps)}.");
             if (!(r.GetValue(finetune) >= 0)) throw new ArgumentException($"--finetune-epochs: expected a non-negative number, got {r.GetValue(finetune)}.");
             if (!(r.GetValue(lr) > 0)) throw new ArgumentException($"--lr: expected a positive number, got {r.GetValue(lr)}.");
@@ -76,8 +78,11 @@ internal static class PruneCommand
                 output.WriteLine($"sensitivity sweep of {ckpt} on {validation.Count:N0} validation images (the last of the training set)");
                 var s = Sensitivity.Sweep(loaded.Model, valLoader, classes);
                 output.Write(s.ToText());
-                Directory.CreateDirectory(dir);
-                WriteSweep(dir, s);
+                RunFiles.Writing(dir, "nothing else was changed", () =>
+                {
+                    Directory.CreateDirectory(dir);
+                    WriteSweep(dir, s);
+                });
                 output.WriteLine($"wrote sensitivity.csv and sensitivity.png to {dir}");
                 return 0;
             }
@@ -108,8 +113,17 @@ internal static class PruneCommand
             output.WriteLine($"validation accuracy {SharpgradCli.Percent(valAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(valBefore.Accuracy)}: {(valAfter.Accuracy - valBefore.Accuracy) * 100:+0.00;-0.00} points)");
             output.WriteLine($"test accuracy {SharpgradCli.Percent(after.Accuracy)} after pruning (was {SharpgradCli.Percent(before.Accuracy)}: {(after.Accuracy - before.Accuracy) * 100:+0.00;-0.00} points)");
 
-            Directory.CreateDirectory(outPath!);
-            SafeTensors.Write(Path.Combine(outPath!, RunFiles.Weights), loaded.Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+            // model.json last: a folder without it is not a model, so an interrupted write never pairs new weights with an old description
+            const string kept = "the pruned model was not kept (rerun the command)";
+            var jsonPath = Path.Combine(outPath!, RunFiles.ModelJson);
+            var weightsPath = Path.Combine(outPath!, RunFiles.Weights);
+            RunFiles.Writing(outPath!, kept, () =>
+            {
+                Directory.CreateDirectory(outPath!);
+                RunFiles.RemoveStaleTemps(outPath!);
+                File.Delete(jsonPath);
+            });
+            RunFiles.Writing(weightsPath, kept, () => SafeTensors.Write(weightsPath, loaded.Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
             var desc = (JsonObject)loaded.Description.DeepClone();
             desc["pruning"] = new JsonObject
             {
@@ -125,9 +139,12 @@ internal static class PruneCommand
                 ["test_accuracy_before"] = before.Accuracy,
                 ["test_accuracy_after"] = after.Accuracy,
             };
-            RunFiles.WriteText(Path.Combine(outPath!, RunFiles.ModelJson), desc.ToJsonString(RunFiles.Json));
-            RunFiles.WriteText(Path.Combine(outPath!, "sparsity.txt"), report.ToText());
-            if (sens is not null) WriteSweep(outPath!, sens);
+            RunFiles.Writing(Path.Combine(outPath!, "sparsity.txt"), kept, () =>
+            {
+                RunFiles.WriteText(Path.Combine(outPath!, "sparsity.txt"), report.ToText());
+                if (sens is not null) WriteSweep(outPath!, sens);
+            });
+            RunFiles.Writing(jsonPath, kept, () => RunFiles.WriteText(jsonPath, desc.ToJsonString(RunFiles.Json)));
             output.WriteLine($"wrote {RunFiles.Weights}, {RunFiles.ModelJson}, sparsity.txt{(sens is null ? "" : ", sensitivity.csv, sensitivity.png")} to {outPath}");
             return 0;
         }));

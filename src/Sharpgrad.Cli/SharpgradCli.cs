@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 using Sharpgrad.NN;
 using Spectre.Console;
@@ -10,16 +11,25 @@ internal static class SharpgradCli
 {
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
-        var root = new RootCommand("Sharpgrad: build, train and inspect the exam CNN in pure .NET.");
+        // named `sharpgrad` whatever the executable (Sharpgrad.Cli.dll under `dotnet`, the tool's shim, a test host)
+        var root = new Command("sharpgrad", "Sharpgrad: build, train and inspect the exam CNN in pure .NET.") { new HelpOption(), new VersionOption() };
         root.Subcommands.Add(SummaryCommand());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(LabCommand.Create());
         var config = new InvocationConfiguration();
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;
-        return root.Parse(args).Invoke(config);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
+        {
+            (error ?? Console.Error).WriteLine("error: " + ParseErrors.Describe(parsed));
+            return 2;
+        }
+        return parsed.Invoke(config);
     }
 
     /// <summary>Runs <paramref name="body"/>, turning bad input into one line on stderr and exit code 2.</summary>
@@ -57,6 +67,18 @@ internal static class SharpgradCli
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The run folder a --checkpoint value names: the folder itself, or the folder of a file in it (model.json,
+    /// model.safetensors, checkpoint.safetensors); any other file gets one line saying what to pass.
+    /// </summary>
+    internal static string RunFolder(string path)
+    {
+        if (!File.Exists(path)) return path; // a folder, or nothing: RunFiles.Load names what is missing
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (File.Exists(Path.Combine(dir, RunFiles.ModelJson))) return dir;
+        throw new ArgumentException($"--checkpoint: {path} is a file, and its folder holds no {RunFiles.ModelJson}; pass the run folder that sharpgrad train wrote (the one with {RunFiles.ModelJson} and {RunFiles.Weights}), e.g. --checkpoint runs/fashion-mnist-20260101-120000.");
     }
 
     internal static string Percent(double v) => (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%";

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Sharpgrad.NN;
 using Spectre.Console;
 
@@ -40,10 +41,11 @@ internal static class TrainCommand
         var limit = new Option<int?>("--limit") { Description = "Train on the first N training images only." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (default runs/<dataset>-<time>, or the --resume folder)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total; --lr, --batch-size, --threads, --weight-decay, --l1, --augment, --test-limit and the data folder may change, the rest may not. A finished run's final files are rewritten." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run (or use the folder) that --out already holds; without it such an --out is refused." };
         var cmd = new Command("train", "Train a model, by default the exam CNN (on the bundled Fashion-MNIST, AdamW + one-cycle to 0.005, L1 1e-4, random flips, batch 128, 15 epochs).")
         {
-            model, data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume,
+            model, data, epochs, batch, optimizer, lr, wd, l1, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume, overwrite,
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
@@ -72,15 +74,37 @@ internal static class TrainCommand
             var resumeDir = r.GetValue(resume);
             var outPath = r.GetValue(outDir) ?? resumeDir
                 ?? Path.Combine("runs", $"{options.Data}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
-            return Train(options, outPath, resumeDir, r.InvocationConfiguration.Output);
+            // the options the user gave: on --resume they replace the checkpoint's where they may, and are refused where they may not
+            var given = new HashSet<string>(StringComparer.Ordinal);
+            void Given(Option o, params string[] names)
+            {
+                if (r.GetResult(o) is { Implicit: false }) given.UnionWith(names);
+            }
+            Given(data, nameof(TrainOptions.Data), nameof(TrainOptions.DataDir));
+            Given(epochs, nameof(TrainOptions.Epochs));
+            Given(batch, nameof(TrainOptions.BatchSize));
+            Given(optimizer, nameof(TrainOptions.Optimizer));
+            Given(lr, nameof(TrainOptions.Lr));
+            Given(wd, nameof(TrainOptions.WeightDecay));
+            Given(l1, nameof(TrainOptions.L1));
+            Given(dropout, nameof(TrainOptions.Dropout));
+            Given(augment, nameof(TrainOptions.Augment));
+            Given(schedule, nameof(TrainOptions.Schedule));
+            Given(seed, nameof(TrainOptions.Seed));
+            Given(threads, nameof(TrainOptions.Threads));
+            Given(limit, nameof(TrainOptions.Limit));
+            Given(testLimit, nameof(TrainOptions.TestLimit));
+            if (resumeDir is not null && r.GetResult(epochs) is null or { Implicit: true })
+                given.Remove(nameof(TrainOptions.Epochs)); // resuming without --epochs keeps the run's total
+            var trainer = Trainer.Create(options, outPath, resumeDir, given, r.GetValue(overwrite));
+            return Train(trainer, outPath, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
         }));
         return cmd;
     }
 
-    private static int Train(TrainOptions options, string outDir, string? resumeDir, TextWriter output)
+    private static int Train(Trainer trainer, string outDir, TextWriter output, TextWriter error)
     {
         bool existed = Directory.Exists(outDir);
-        var trainer = Trainer.Create(options, outDir, resumeDir);
         var console = SharpgradCli.ConsoleFor(output);
         var o = trainer.Options;
         output.WriteLine($"Sharpgrad: {(o.IsBuiltInModel ? o.Model : Path.GetFileName(o.Model))} on {trainer.Data.Name} ({trainer.Train.Count:N0} training, {trainer.Test.Count:N0} test images, "
@@ -88,20 +112,37 @@ internal static class TrainCommand
         output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "
             + $"seed {o.Seed}, threads {o.Threads}{(o.Augment.Length > 0 ? $", augment {o.Augment}" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}; output {outDir}");
+        if (trainer.Changes.Count > 0) output.WriteLine($"resume changes: {string.Join(", ", trainer.Changes)}");
         var started = DateTime.UtcNow;
         Evaluation result;
+        // the plots follow every epoch, like metrics.csv
+        trainer.EpochWritten = (metrics, ev) => WritePlots(outDir, metrics, ev, trainer.Train.ClassNames);
+        // Ctrl-C or SIGTERM: the current step finishes, nothing is left half-written, the last checkpoint is kept; a second signal ends at once
+        using var cancel = new CancellationTokenSource();
+        string? signal = null;
+        void OnSignal(PosixSignalContext ctx)
+        {
+            if (cancel.IsCancellationRequested) return;
+            ctx.Cancel = true;
+            signal = ctx.Signal == PosixSignal.SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM";
+            cancel.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
             if (console.Profile.Capabilities.Interactive)
             {
+                var line = new ProgressLineColumn();
                 result = console.Progress()
                     .AutoClear(false)
-                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                    .Start(ctx => trainer.Run(new LiveObserver(ctx)));
+                    .HideCompleted(false)
+                    .Columns(line)
+                    .Start(ctx => trainer.Run(new LiveObserver(ctx, line), cancel.Token));
             }
             else
             {
-                result = trainer.Run(new PlainObserver(output));
+                result = trainer.Run(new PlainObserver(output), cancel.Token);
             }
         }
         catch (DivergedException)
@@ -109,17 +150,25 @@ internal static class TrainCommand
             RemoveIfEmpty(outDir, existed);
             throw;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (signal is not null)
         {
             RemoveIfEmpty(outDir, existed);
-            throw;
+            int done = trainer.Metrics.Count;
+            error.WriteLine(done == 0
+                ? $"interrupted by {signal} in epoch 1: stopped before the first checkpoint; nothing was kept."
+                : $"interrupted by {signal} in epoch {done + 1}: the step was finished, nothing is half-written; kept the checkpoint after epoch {done} in {outDir}; continue with: sharpgrad train --resume {outDir}");
+            return signal == "SIGTERM" ? 143 : 130;
         }
-        Plots.WriteAll(outDir, trainer.Metrics, result.Confusion, trainer.Train.ClassNames);
+        WritePlots(outDir, trainer.Metrics, result, trainer.Train.ClassNames);
         var total = DateTime.UtcNow - started;
         output.WriteLine($"test accuracy {SharpgradCli.Percent(result.Accuracy)}, test loss {result.Loss.ToString("F4", CultureInfo.InvariantCulture)}, wall time {total.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         output.WriteLine($"wrote {RunFiles.Weights}, {RunFiles.ModelJson}, {RunFiles.MetricsCsv}, {RunFiles.Checkpoint}, {Plots.Loss}, {Plots.Accuracy}, {Plots.Confusion} to {outDir}");
         return 0;
     }
+
+    private static void WritePlots(string dir, IReadOnlyList<EpochMetrics> metrics, Evaluation ev, IReadOnlyList<string> classes) =>
+        RunFiles.Writing(dir, $"the plots were not updated; the checkpoint after epoch {metrics.Count} is written",
+            () => Plots.WriteAll(dir, metrics, ev.Confusion, classes));
 
     private static void RemoveIfEmpty(string dir, bool existed)
     {
@@ -130,34 +179,45 @@ internal static class TrainCommand
         string.Create(CultureInfo.InvariantCulture,
             $"epoch {m.Epoch}/{epochs}  train loss {m.TrainLoss:F4} acc {SharpgradCli.Percent(m.TrainAccuracy)}  test loss {m.TestLoss:F4} acc {SharpgradCli.Percent(m.TestAccuracy)}  {m.Seconds:F1} s");
 
-    /// <summary>A progress bar per epoch; a finished epoch's bar keeps its metrics line.</summary>
-    private sealed class LiveObserver(ProgressContext ctx) : ITrainingObserver
+    /// <summary>A progress line per epoch (<see cref="ProgressLine"/>); a finished epoch's line keeps its metrics.</summary>
+    internal sealed class LiveObserver(ProgressContext ctx, ProgressLineColumn line) : ITrainingObserver
     {
         private ProgressTask? _task;
-        private int _epochs;
+        private int _epochs, _startEpoch;
         private long _lastDraw;
+        private readonly System.Diagnostics.Stopwatch _clock = new();
 
         public void EpochStarted(int epoch, int epochs, int steps)
         {
+            if (!_clock.IsRunning)
+            {
+                _clock.Start();
+                _startEpoch = epoch;
+            }
             _epochs = epochs;
             _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: steps);
+            line.Set(_task, new ProgressFields(epoch, epochs, 0, steps, double.NaN, double.NaN, 0, null));
         }
 
         public void StepCompleted(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSecond)
         {
             if (_task is null) return;
-            _task.Value = step;
             long now = Environment.TickCount64;
             if (now - _lastDraw < 100 && step < steps) return;
             _lastDraw = now;
-            _task.Description = string.Create(CultureInfo.InvariantCulture,
-                $"epoch {epoch}/{_epochs} step {step}/{steps}  loss {loss:F4}  acc {SharpgradCli.Percent(accuracy)}  {imagesPerSecond:N0} img/s");
+            // the whole run's time left, from its pace so far
+            long remainingSteps = (long)(_epochs - epoch) * steps + (steps - step);
+            long doneSteps = (long)(epoch - _startEpoch) * steps + step;
+            TimeSpan? left = doneSteps > 0 ? TimeSpan.FromSeconds(_clock.Elapsed.TotalSeconds / doneSteps * remainingSteps) : null;
+            line.Set(_task, new ProgressFields(epoch, _epochs, step, steps, loss, accuracy, imagesPerSecond, left));
+            _task.Value = step;
         }
 
         public void EpochCompleted(EpochMetrics metrics)
         {
             if (_task is null) return;
-            _task.Description = Markup.Escape(EpochLine(metrics, _epochs));
+            line.Set(_task, new ProgressFields(metrics.Epoch, _epochs, 0, 0, 0, 0, 0, null, metrics));
+            _task.Value = _task.MaxValue;
             _task.StopTask();
         }
     }

@@ -55,6 +55,26 @@ public sealed class LabContext
 
     /// <summary>Reports a progress line.</summary>
     public void Report(string line) => Progress?.Report(line);
+
+    /// <summary>The same context writing to <paramref name="outDir"/>, sharing the loaded data.</summary>
+    public LabContext WithOutDir(string outDir) => new()
+    {
+        OutDir = outDir,
+        Quick = Quick,
+        Seed = Seed,
+        DataDir = DataDir,
+        Progress = Progress,
+        Cancellation = Cancellation,
+        _fashion = _fashion,
+    };
+
+    /// <summary>The full path of a plot file of <paramref name="experiment"/>, "{OutDir}/{id}-{name}.png", and its name relative to <see cref="OutDir"/>.</summary>
+    public (string Path, string File) PlotFile(LabExperiment experiment, string name)
+    {
+        ArgumentNullException.ThrowIfNull(experiment);
+        var file = experiment.Id + "-" + name + ".png";
+        return (System.IO.Path.Combine(OutDir, file), file);
+    }
 }
 
 /// <summary>What an experiment measured: numbers, plots, checks against the exam's answer, and what they show.</summary>

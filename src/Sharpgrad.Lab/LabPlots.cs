@@ -154,8 +154,9 @@ public static class LabPlots
     /// <param name="rowLabels">One label per row.</param>
     /// <param name="columnLabels">One label per column.</param>
     /// <param name="cellText">Text drawn in each cell (same shape as <paramref name="values"/>), or null.</param>
+    /// <param name="colorLabel">What the colors measure, beside the color bar, or null.</param>
     /// <exception cref="ArgumentException">Labels or cell texts that do not match the matrix.</exception>
-    public static void Heatmap(string path, string title, string xLabel, string yLabel, double[,] values, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels, string[,]? cellText = null)
+    public static void Heatmap(string path, string title, string xLabel, string yLabel, double[,] values, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels, string[,]? cellText = null, string? colorLabel = null)
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(rowLabels);
@@ -200,7 +201,8 @@ public static class LabPlots
         plt.Title(title);
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
-        plt.Add.ColorBar(hm);
+        var bar = plt.Add.ColorBar(hm);
+        if (colorLabel is not null) bar.Label = colorLabel;
         int size = Math.Clamp(90 + 60 * Math.Max(rows, cols), 420, 900);
         Save(plt, path, size + 240, size);
     }
@@ -229,7 +231,7 @@ public static class LabPlots
                 text[i, j] = counts[i, j].ToString(CultureInfo.InvariantCulture);
             }
         }
-        Heatmap(path, title, "predicted class", "true class", share, classes, classes, text);
+        Heatmap(path, title, "predicted class", "true class", share, classes, classes, text, "share of the true class's examples");
     }
 
     /// <summary>Bar chart: one bar per category (e.g. the final train-validation gap per remedy).</summary>
@@ -253,7 +255,7 @@ public static class LabPlots
         {
             double v = options.LogY ? (values[i] > 0 ? Math.Log10(values[i]) : double.NaN) : values[i];
             if (!double.IsFinite(v)) continue;
-            bars.Add(new Bar { Position = i, Value = v, FillColor = palette.GetColor(i), Label = values[i].ToString("G4", CultureInfo.InvariantCulture) });
+            bars.Add(new Bar { Position = i, Value = v, FillColor = palette.GetColor(i), Label = LabReport.FormatNumber(values[i]) });
         }
         var added = plt.Add.Bars(bars);
         added.ValueLabelStyle.FontSize = 12;

@@ -225,4 +225,48 @@ public sealed class CliTests : IDisposable
         Assert.Contains("run folder not found", evalErr.Err);
         Assert.NotEqual(0, Run("train", "--epochs", "many").Code);
     }
+
+    [Theory]
+    [InlineData("train --epochs --limit 256", "error: --epochs: missing value (the next word, '--limit', is an option); expected e.g. --epochs 15 (a whole number).")]
+    [InlineData("train --epochs abc", "error: --epochs: 'abc' is not a whole number; expected e.g. --epochs 15 (a whole number).")]
+    [InlineData("train --lr fast", "error: --lr: 'fast' is not a number; expected e.g. --lr 0.5 (a number).")]
+    [InlineData("train --seed -1", "error: --seed: '-1' is not a whole number from 0 up; expected e.g. --seed 0 (a whole number from 0 up).")]
+    [InlineData("train --epoch 3", "error: --epoch: unknown option for `sharpgrad train`; did you mean --epochs? `sharpgrad train --help` lists the options.")]
+    [InlineData("train --optimizer", "error: --optimizer: missing value; expected --optimizer sgd | rmsprop | adam | adamw.")]
+    [InlineData("train 15", "error: '15': unexpected word for `sharpgrad train` (every value follows its option, e.g. --epochs 15); `sharpgrad train --help` lists the options.")]
+    [InlineData("eval", "error: eval: give either --checkpoint RUN or --model FILE.onnx.")]
+    [InlineData("trian", "error: 'trian': unknown command; expected one of summary, train, eval, prune, inspect, export, lab (did you mean train?); `sharpgrad --help` describes them.")]
+    [InlineData("", "error: no command given; expected one of summary, train, eval, prune, inspect, export, lab (`sharpgrad --help` describes them).")]
+    [InlineData("summary --input 32x32x3", "error: input shape '32x32x3' reads as 32 channels of 32x3 pixels; the order is CxHxW, channels first: did you mean 3x32x32?")]
+    [InlineData("train --augment bogus", "error: --augment: unknown augmentation 'bogus'; expected none, flip, crop or flip,crop.")]
+    public void AParseErrorIsOneLineNamingTheOptionTheValueAndTheForm(string args, string expected)
+    {
+        var (code, output, err) = Run(args.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Equal(expected, err.Trim());
+        Assert.DoesNotContain("System.", err);
+    }
+
+    [Fact]
+    public void HelpNamesTheCommandSharpgrad()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("sharpgrad [command] [options]", output);
+        Assert.Contains("sharpgrad train [options]", Run("train", "--help").Out);
+    }
+
+    [Fact]
+    public void CheckpointTakesARunFolderOrAFileInIt()
+    {
+        Assert.Equal(0, Run("train", "--epochs", "1", "--limit", "128", "--test-limit", "100", "--batch-size", "64", "--out", P("run")).Code);
+        var ev = Run("eval", "--checkpoint", P("run", "checkpoint.safetensors"), "--threads", "1");
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.Contains("test accuracy", ev.Out);
+        File.WriteAllText(P("loose.safetensors"), "");
+        var bad = Run("eval", "--checkpoint", P("loose.safetensors"));
+        Assert.Equal(2, bad.Code);
+        Assert.Equal($"error: --checkpoint: {P("loose.safetensors")} is a file, and its folder holds no model.json; pass the run folder that sharpgrad train wrote (the one with model.json and model.safetensors), e.g. --checkpoint runs/fashion-mnist-20260101-120000.", bad.Err.Trim());
+    }
 }

@@ -150,12 +150,47 @@ public sealed class InPlaceGuardTests
     {
         var p = new Parameter(Tensor.FromArray([1f, 2, 3]));
         int v = p.Data.Version;
-        p.Mask = Tensor.FromArray([1f, 0, 1]);
-        p.ApplyMask();
+        Pruner.SetMask(p, Tensor.FromArray([1f, 0, 1]));
         Assert.True(p.Data.Version > v);
         var lin = new Linear(2, 2);
         var y = lin.Forward(Tensor.Ones([1, 2]));
         lin.LoadStateDict(new Linear(2, 2).StateDict().ToDictionary(e => e.Name, e => e.Value));
         Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
+    }
+
+    /// <summary>A box constraint written by a user: the optimizers honour any IParameterConstraint, not only pruning's.</summary>
+    private sealed class ClampTo(float lo, float hi) : IParameterConstraint
+    {
+        public int GradientCalls { get; private set; }
+
+        public Tensor ConstrainGradient(Parameter parameter, Tensor grad)
+        {
+            GradientCalls++;
+            return grad;
+        }
+
+        public void Project(Parameter parameter) => parameter.Data.CopyFrom(parameter.Data.Clamp(lo, hi));
+    }
+
+    [Fact]
+    public void EveryOptimizerHonoursAUsersConstraint()
+    {
+        foreach (var make in new Func<Parameter, Optimizer>[] { p => new Sgd([p], 1.0), p => new Adam([p], 1.0), p => new RmsProp([p], 1.0) })
+        {
+            var p = new Parameter(Tensor.FromArray([0.5f, -0.5f, 0f]));
+            var clamp = new ClampTo(-1f, 1f);
+            p.AddConstraint(clamp);
+            var opt = make(p);
+            for (int step = 0; step < 5; step++)
+            {
+                opt.ZeroGrad();
+                p.Data.Mul(Tensor.FromArray([-10f, 10f, -10f])).Sum().Backward();
+                opt.Step();
+            }
+            Assert.Equal(5, clamp.GradientCalls);
+            Assert.Equal([1f, -1f, 1f], p.Data.ToArray());
+            Assert.True(p.RemoveConstraint(clamp));
+            Assert.Empty(p.Constraints);
+        }
     }
 }

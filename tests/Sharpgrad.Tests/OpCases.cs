@@ -133,6 +133,8 @@ public static class OpCases
     public static readonly OpCase[] GradCheckOnly =
     [
         new("add_scalar_tensor", [S(Domain.Any), S(Domain.Any, 2, 3)], x => x[0] + x[1]),
+        new("maxpool2d_rect_k3x2_s1x2_p1x0", [S(Domain.Any, 2, 2, 6, 7)], x => x[0].MaxPool2d((3, 2), (1, 2), (1, 0))),
+        new("avgpool2d_rect_k2x3_s2x1_p0x1", [S(Domain.Any, 2, 2, 7, 6)], x => x[0].AvgPool2d((2, 3), (2, 1), (0, 1))),
         new("mul_both_broadcast", [S(Domain.Any, 5, 1, 3), S(Domain.Any, 2, 1)], x => x[0] * x[1]),
         new("div_slice_of_transpose", [S(Domain.Pos, 6, 5)], x => x[0].Transpose().Slice(1, 1, 6, 2) / x[0].Slice(0, 0, 3).Transpose()),
         new("sigmoid_tanh_chain_3d", [S(Domain.Any, 2, 3, 5)], x => x[0].Sigmoid().Tanh().Exp()),

@@ -9,59 +9,85 @@ namespace Sharpgrad.NN;
 /// </summary>
 public static class Idx
 {
-    /// <summary>Reads an IDX file of unsigned bytes; returns its dimensions and data.</summary>
+    /// <summary>
+    /// The most data bytes an IDX file may claim (2^30, 1 GiB; MNIST's training images are 47 MB): the header's
+    /// dimensions are multiplied in 64-bit and checked against it before anything is allocated.
+    /// </summary>
+    public const long MaxDataBytes = 1L << 30;
+
+    /// <summary>
+    /// Reads an IDX file of unsigned bytes; returns its dimensions and data. The header is read first (from the
+    /// decompressed stream for gzip); the data are then read up to the size the header claims, never more, so a
+    /// small .gz file cannot expand to more memory than its header admits.
+    /// </summary>
+    /// <exception cref="DataException">The file is missing, not IDX, gzip where raw was expected (or the reverse), truncated, longer than its header says, or claims more than <see cref="MaxDataBytes"/>.</exception>
     public static (int[] Dims, byte[] Data) Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes = ReadMaybeGzip(path);
-        if (bytes.Length < 4 || bytes[0] != 0 || bytes[1] != 0)
-            throw new DataException($"{path}: not an IDX file (expected magic bytes 0x00 0x00 at the start).");
-        if (bytes[2] != 0x08)
-            throw new DataException($"{path}: IDX element type 0x{bytes[2]:X2} is not supported (expected 0x08, unsigned bytes).");
-        int nd = bytes[3];
-        if (nd < 1 || nd > 4 || bytes.Length < 4 + 4 * nd)
-            throw new DataException($"{path}: IDX header is truncated or has {nd} dimensions (expected 1 to 4).");
-        var dims = new int[nd];
-        long count = 1;
-        for (int i = 0; i < nd; i++)
-        {
-            dims[i] = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * i));
-            if (dims[i] < 0) throw new DataException($"{path}: IDX dimension {i} is negative ({dims[i]}).");
-            count *= dims[i];
-        }
-        long header = 4 + 4L * nd;
-        if (bytes.Length - header != count)
-            throw new DataException($"{path}: IDX data is {(bytes.Length - header < count ? "truncated" : "longer than its header says")}: header [{string.Join("x", dims)}] needs {count} bytes, file has {bytes.Length - header}.");
-        return (dims, bytes[(int)header..]);
-    }
-
-    private static byte[] ReadMaybeGzip(string path)
-    {
-        byte[] raw;
         try
         {
-            raw = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataException($"{path}: cannot read ({e.Message}).", e);
-        }
-        bool isGzip = raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
-        bool namedGz = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
-        if (namedGz && !isGzip) throw new DataException($"{path}: expected gzip data (the name ends in .gz) but found raw bytes.");
-        if (!namedGz && isGzip) throw new DataException($"{path}: expected a raw IDX file but found gzip data; name it with .gz.");
-        if (!isGzip) return raw;
-        try
-        {
-            using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-            using var ms = new MemoryStream();
-            gz.CopyTo(ms);
-            return ms.ToArray();
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            Span<byte> magic = stackalloc byte[2];
+            int m = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+            bool isGzip = m == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+            bool namedGz = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+            if (namedGz && !isGzip) throw new DataException($"{path}: expected gzip data (the name ends in .gz) but found raw bytes.");
+            if (!namedGz && isGzip) throw new DataException($"{path}: expected a raw IDX file but found gzip data; name it with .gz.");
+            file.Position = 0;
+            using Stream s = isGzip ? new GZipStream(file, CompressionMode.Decompress) : file;
+            return Read(s, path, isGzip ? null : file.Length);
         }
         catch (InvalidDataException e)
         {
             throw new DataException($"{path}: gzip data is corrupt or truncated ({e.Message}).", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{path}: cannot read ({e.Message}).", e);
+        }
+    }
+
+    // the header, checked, then exactly the data it claims; rawLength: the file's size when it is not compressed
+    private static (int[] Dims, byte[] Data) Read(Stream s, string path, long? rawLength)
+    {
+        Span<byte> head = stackalloc byte[4 + 4 * 4];
+        if (s.ReadAtLeast(head[..4], 4, throwOnEndOfStream: false) < 4 || head[0] != 0 || head[1] != 0)
+            throw new DataException($"{path}: not an IDX file (expected magic bytes 0x00 0x00 at the start).");
+        if (head[2] != 0x08)
+            throw new DataException($"{path}: IDX element type 0x{head[2]:X2} is not supported (expected 0x08, unsigned bytes).");
+        int nd = head[3];
+        if (nd < 1 || nd > 4 || s.ReadAtLeast(head.Slice(4, 4 * nd), 4 * nd, throwOnEndOfStream: false) < 4 * nd)
+            throw new DataException($"{path}: IDX header is truncated or has {nd} dimensions (expected 1 to 4).");
+        var dims = new int[nd];
+        long count = 1;
+        for (int i = 0; i < nd; i++)
+        {
+            dims[i] = BinaryPrimitives.ReadInt32BigEndian(head[(4 + 4 * i)..]);
+            if (dims[i] < 0) throw new DataException($"{path}: IDX dimension {i} is negative ({dims[i]}).");
+            count = Math.Min(count * dims[i], MaxDataBytes + 1); // 4 dims of < 2^31 each: clamped, never overflows
+        }
+        string shape = string.Join("x", dims);
+        if (count > MaxDataBytes)
+            throw new DataException($"{path}: IDX header [{shape}] claims more than the {MaxDataBytes} data bytes allowed.");
+        long header = 4 + 4L * nd;
+        if (rawLength is long length && length - header != count)
+            throw new DataException($"{path}: IDX data is {(length - header < count ? "truncated" : "longer than its header says")}: header [{shape}] needs {count} bytes, file has {length - header}.");
+        // grown as data arrives: a header that claims more than the stream holds costs only what it holds
+        var data = new byte[Math.Min(count, 1 << 20)];
+        long got = 0;
+        while (got < count)
+        {
+            if (got == data.Length) Array.Resize(ref data, (int)Math.Min(count, 2L * data.Length));
+            int n = s.Read(data, (int)got, data.Length - (int)got);
+            if (n == 0) break;
+            got += n;
+        }
+        if (got < count)
+            throw new DataException($"{path}: IDX data is truncated: header [{shape}] needs {count} bytes, {(rawLength is null ? "the gzip stream holds" : "file has")} {got}.");
+        Span<byte> one = stackalloc byte[1];
+        if (s.Read(one) > 0)
+            throw new DataException($"{path}: IDX data is longer than its header says: header [{shape}] needs {count} bytes.");
+        return (dims, data);
     }
 
     /// <summary>Finds NAME or NAME.gz in <paramref name="dir"/>.</summary>

@@ -75,6 +75,20 @@ public abstract class BatchNormBase : Module
         if (Training) NumBatchesTracked.AsSpan<double>()[0]++;
         return Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
     }
+
+    /// <summary>
+    /// ONNX BatchNormalization in inference mode: the running mean and variance (and gamma, beta) as initializers, or
+    /// constant ones and zeros when not affine; num_batches_tracked is not needed and not written.
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var scale = Weight is null ? graph.AddConstant(Tensor.Ones([NumFeatures])) : graph.AddParameter(this, "weight", Weight.Data);
+        var shift = Bias is null ? graph.AddConstant(Tensor.Zeros([NumFeatures])) : graph.AddParameter(this, "bias", Bias.Data);
+        return graph.AddNode("BatchNormalization",
+            [input, scale, shift, graph.AddParameter(this, "running_mean", RunningMean), graph.AddParameter(this, "running_var", RunningVar)],
+            OnnxAttribute.Float("epsilon", (float)Eps));
+    }
 }
 
 /// <summary>BatchNorm over (N, C) or (N, C, L).</summary>

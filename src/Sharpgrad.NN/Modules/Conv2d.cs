@@ -57,6 +57,16 @@ public sealed class Conv2d : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Tensor.Conv2d(input, Weight.Data, Bias?.Data, Stride, Padding, Groups);
 
+    /// <summary>ONNX Conv (kernel_shape, strides, pads, group; dilations 1) with the weight and bias as initializers.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var weight = graph.AddParameter(this, "weight", Weight.Data);
+        string[] inputs = Bias is null ? [input, weight] : [input, weight, graph.AddParameter(this, "bias", Bias.Data)];
+        return graph.AddNode("Conv", inputs, [.. OnnxWindow.Attributes(KernelSize, Stride, Padding),
+            OnnxAttribute.Ints("dilations", 1, 1), OnnxAttribute.Int("group", Groups)]);
+    }
+
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
     {
@@ -79,8 +89,16 @@ public sealed class Conv2d : Module
         bool bias = r.Bool("bias", true);
         if (k.A != k.B || s.A != s.B || p.A != p.B)
             throw new ArgumentException($"kernel_size, stride and padding must be equal for height and width, got {k}, {s}, {p}.");
+        if (inChannels > 0 && outChannels > 0 && k.A > 0 && groups > 0)
+            r.Reserve((long)inChannels / groups * outChannels * k.A * k.A + (bias ? outChannels : 0));
         return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator, groups);
     }
+
+    /// <inheritdoc/>
+    public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];
+
+    /// <inheritdoc/>
+    public override IEnumerable<(Parameter Weight, Parameter? Bias)> PrunableFilters() => [(Weight, Bias)];
 
     /// <inheritdoc/>
     public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
@@ -91,6 +109,22 @@ public sealed class Conv2d : Module
         return new LayerSummary("Conv", OutChannels, KernelSize,
             Bias is null ? $"{fanIn} * {OutChannels}" : $"({fanIn} + 1) * {OutChannels}",
             (long)outputShape[1] * outputShape[2] * outputShape[3] * perGroup * KernelSize * KernelSize);
+    }
+
+    /// <summary>
+    /// Conv2d followed by ReLU runs as one fused op (<see cref="ForwardRelu"/>); Conv2d -> ReLU -> MaxPool2d runs,
+    /// while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU (max(relu(z)) = relu(max(z)) element for element,
+    /// and the gradient reaches the same position, so the backward pass masks the 4x smaller pooled gradient). Both
+    /// give bitwise the values and gradients of the layers run one by one.
+    /// </summary>
+    public override FusedStep? FuseWith(IReadOnlyList<Module> following)
+    {
+        ArgumentNullException.ThrowIfNull(following);
+        if (following.Count == 0 || following[0] is not ReLU) return null;
+        if (following.Count > 1 && following[1] is MaxPool2d pool)
+            return new FusedStep(3, "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
+                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? pool.Call(Forward(x)).Relu() : pool.Call(ForwardRelu(x)));
+        return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
     }
 
     /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1).</summary>

@@ -34,7 +34,12 @@ public static class ExamCnn
         ArgumentNullException.ThrowIfNull(text);
         var parts = text.Split('x', 'X');
         if (parts.Length == 3 && int.TryParse(parts[0], out int c) && int.TryParse(parts[1], out int h) && int.TryParse(parts[2], out int w) && c > 0 && h > 0 && w > 0)
+        {
+            // many channels and an image 1-4 pixels wide but taller: height x width x channels, as images are stored
+            if (c > 4 && w <= 4 && h > 4)
+                throw new FormatException($"input shape '{text}' reads as {c} channels of {h}x{w} pixels; the order is CxHxW, channels first: did you mean {w}x{c}x{h}?");
             return (c, h, w);
+        }
         throw new FormatException($"input shape '{text}' is not of the form CxHxW with positive sizes (e.g. 3x32x32).");
     }
 }

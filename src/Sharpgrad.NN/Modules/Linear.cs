@@ -37,7 +37,16 @@ public sealed class Linear : Module
         ["bias"] = Bias is not null,
     };
 
-    internal static Linear FromSpec(SpecReader r) => new(r.Int("in_features"), r.Int("out_features"), r.Bool("bias", true), r.Generator);
+    internal static Linear FromSpec(SpecReader r)
+    {
+        int inFeatures = r.Int("in_features"), outFeatures = r.Int("out_features");
+        bool bias = r.Bool("bias", true);
+        if (inFeatures > 0 && outFeatures > 0) r.Reserve((long)inFeatures * outFeatures + (bias ? outFeatures : 0));
+        return new(inFeatures, outFeatures, bias, r.Generator);
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [("weight", Weight)];
 
     /// <inheritdoc/>
     public override LayerSummary Summarize(int[] inputShape, int[] outputShape)
@@ -57,5 +66,20 @@ public sealed class Linear : Module
             throw new ArgumentException($"Linear: expected input with {InFeatures} features in its last dimension, got shape [{string.Join(",", input.Shape)}].");
         var y = input.MatMul(Weight.Data.Transpose());
         return Bias is null ? y : y.Add(Bias.Data);
+    }
+
+    /// <summary>
+    /// ONNX Gemm (transB = 1: x W^T + b) for a (N, in) input; MatMul with the transposed weight, then Add, for inputs
+    /// of higher rank or of a shape the writer does not know.
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var weight = graph.AddParameter(this, "weight", Weight.Data);
+        var bias = Bias is null ? null : graph.AddParameter(this, "bias", Bias.Data);
+        if (graph.ShapeOf(input)?.Count == 2)
+            return graph.AddNode("Gemm", bias is null ? [input, weight] : [input, weight, bias], OnnxAttribute.Int("transB", 1));
+        var y = graph.AddNode("MatMul", [input, graph.AddNode("Transpose", [weight], OnnxAttribute.Ints("perm", 1, 0))]);
+        return bias is null ? y : graph.AddNode("Add", [y, bias]);
     }
 }

@@ -29,8 +29,8 @@ public static class ModelSpec
         ["Residual"] = Residual.FromSpec,
         ["Conv2d"] = Conv2d.FromSpec,
         ["Linear"] = Linear.FromSpec,
-        ["BatchNorm1d"] = r => new BatchNorm1d(r.Int("num_features"), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
-        ["BatchNorm2d"] = r => new BatchNorm2d(r.Int("num_features"), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
+        ["BatchNorm1d"] = r => new BatchNorm1d(r.Features("num_features", 4), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
+        ["BatchNorm2d"] = r => new BatchNorm2d(r.Features("num_features", 4), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
         ["MaxPool2d"] = r => new MaxPool2d(r.Int("kernel_size"), r.OptionalInt("stride"), r.Int("padding", 0)),
         ["AvgPool2d"] = r => new AvgPool2d(r.Int("kernel_size"), r.OptionalInt("stride"), r.Int("padding", 0)),
         ["AdaptiveAvgPool2d"] = AdaptiveAvgPool2d.FromSpec,
@@ -44,6 +44,23 @@ public static class ModelSpec
         ["GELU"] = _ => new GELU(),
         ["Step"] = _ => new Step(),
     };
+
+    /// <summary>
+    /// The most parameters (and buffers) a model file may describe, 2^25 (128 MB of float32): checked layer by layer
+    /// before a layer's tensors are allocated, so a file cannot make the loader allocate more.
+    /// </summary>
+    public const long MaxParameters = 1L << 25;
+
+    // parameters reserved so far by the model file being built on this thread
+    [ThreadStatic]
+    private static long _reserved;
+
+    internal static void Reserve(long count, Func<string, DataException> error)
+    {
+        if (count < 0 || count > MaxParameters - _reserved)
+            throw error($"the layer needs {count} parameters and buffers, which with the {_reserved} before it exceed the {MaxParameters} a model file may describe.");
+        _reserved += count;
+    }
 
     /// <summary>The layer types that <see cref="Build"/> knows, sorted.</summary>
     public static IReadOnlyList<string> KnownTypes => [.. Builders.Keys.Order(StringComparer.Ordinal)];
@@ -126,6 +143,7 @@ public static class ModelSpec
             throw new DataException($"{source}: {where}: {(obj["type"] is null ? "no \"type\"" : $"\"type\" must be a string, got {obj["type"]!.ToJsonString()}")} (expected one of {string.Join(", ", KnownTypes)}).");
         if (!Builders.TryGetValue(type, out var build))
             throw new DataException($"{source}: {where}: unknown layer type '{type}'; expected one of {string.Join(", ", KnownTypes)}.");
+        if (path.Length == 0) _reserved = 0; // a new model's budget
         var reader = new SpecReader(obj, source, path, type, generator);
         Module m;
         try
@@ -176,6 +194,20 @@ public sealed class SpecReader
 
     /// <summary>Where a layer with parameters draws its initial weights from.</summary>
     public Generator? Generator { get; }
+
+    /// <summary>
+    /// Reserves <paramref name="count"/> parameters of the model's budget (<see cref="ModelSpec.MaxParameters"/>)
+    /// before a layer allocates them; an error when the model would exceed it.
+    /// </summary>
+    public void Reserve(long count) => ModelSpec.Reserve(count, Error);
+
+    /// <summary>A required positive integer <paramref name="name"/> that sizes <paramref name="perFeature"/> tensors: reserved before it is used.</summary>
+    internal int Features(string name, int perFeature)
+    {
+        int n = Int(name);
+        Reserve((long)n * perFeature);
+        return n;
+    }
 
     /// <summary>An error about this layer, naming the file, its path and its type.</summary>
     public DataException Error(string message) =>

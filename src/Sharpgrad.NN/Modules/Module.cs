@@ -164,6 +164,14 @@ public abstract class Module
         return this;
     }
 
+    /// <summary>
+    /// The fused step this layer offers to run together with the layers that follow it in a container (the
+    /// container's <see cref="Fuse"/> asks each layer in turn), or null when it has none (the default). The layer
+    /// decides which neighbours it fuses with; the step must compute bitwise what the layers compute one by one.
+    /// </summary>
+    /// <param name="following">The layers after this one in the container, in order.</param>
+    public virtual FusedStep? FuseWith(IReadOnlyList<Module> following) => null;
+
     /// <summary>Sets evaluation mode on this module and its children.</summary>
     public Module Eval() => Train(false);
 
@@ -293,6 +301,20 @@ public abstract class Module
     /// </summary>
     public virtual LayerSummary Summarize(int[] inputShape, int[] outputShape) => new(TypeName);
 
+    /// <summary>
+    /// This layer's own parameters that weight pruning applies to, by their local names (Conv2d and Linear name
+    /// their "weight"; the default is none). Containers do not list their children's: <see cref="Pruner.PrunableWeights"/>
+    /// walks the tree.
+    /// </summary>
+    public virtual IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [];
+
+    /// <summary>
+    /// This layer's filters for structured pruning: weights whose first axis is the output channel, each with the bias
+    /// that goes with it (Conv2d names its weight and bias; the default is none, and structured pruning then prunes
+    /// the layer's <see cref="PrunableParameters"/> by magnitude).
+    /// </summary>
+    public virtual IEnumerable<(Parameter Weight, Parameter? Bias)> PrunableFilters() => [];
+
     /// <summary>One line describing the layer's configuration, as PyTorch's repr.</summary>
     public virtual string ExtraRepr => "";
 
@@ -303,6 +325,28 @@ public abstract class Module
     /// your own.
     /// </summary>
     public virtual System.Text.Json.Nodes.JsonObject? DescribeArguments() => null;
+
+    /// <summary>
+    /// Writes this layer's evaluation-mode computation on <paramref name="input"/> into an ONNX graph and returns the
+    /// name of its output (Sharpgrad.Onnx's OnnxExport drives it). Containers export their children through
+    /// <see cref="IOnnxGraphWriter.Export"/>; parameters and buffers go in as initializers through
+    /// <see cref="IOnnxGraphWriter.AddParameter"/>. The default throws: a module of your own joins the export by
+    /// overriding this method with nodes of ONNX operators.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer has no ONNX form (one line naming its type and path).</exception>
+    public virtual string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        throw UnsupportedOnnx(graph, "has no ONNX export; override Module.ExportOnnx to write it with ONNX operators");
+    }
+
+    /// <summary>A one-line NotSupportedException naming this layer (type and path) for an export that cannot be written.</summary>
+    protected NotSupportedException UnsupportedOnnx(IOnnxGraphWriter graph, string why)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        string path = graph.PathOf(this);
+        return new NotSupportedException($"ONNX export: {TypeName} ({(path.Length == 0 ? "the model itself" : "layer " + path)}) {why}.");
+    }
 
     /// <inheritdoc/>
     public override string ToString()
@@ -331,3 +375,12 @@ internal interface IForwardTracer
 
     void Exit(Module module, Tensor input, Tensor output);
 }
+
+/// <summary>
+/// A run of a container's layers executed as one step (see <see cref="Module.FuseWith"/>): how many layers it covers,
+/// from the layer that offered it, a description for <see cref="Sequential.Plan"/>, and the computation.
+/// </summary>
+/// <param name="Count">Layers covered, at least 2 (the offering layer and Count - 1 followers).</param>
+/// <param name="Description">E.g. "Conv2d+ReLU fused".</param>
+/// <param name="Forward">Computes the covered layers' output from the first one's input.</param>
+public sealed record FusedStep(int Count, string Description, Func<Tensor, Tensor> Forward);

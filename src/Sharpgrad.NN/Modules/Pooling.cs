@@ -36,6 +36,13 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
         ArgumentNullException.ThrowIfNull(input);
         return input.MaxPool2d(KernelSize, Stride, Padding);
     }
+
+    /// <summary>ONNX MaxPool (padding ignored in the maximum, as PyTorch's -inf padding).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("MaxPool", [input], OnnxWindow.Attributes(KernelSize, Stride, Padding));
+    }
 }
 
 /// <summary>2-D average pooling (padding counted in the mean). x: (N, C, H, W) -> (N, C, OH, OW).</summary>
@@ -49,6 +56,13 @@ public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.AvgPool2d(KernelSize, Stride, Padding);
+    }
+
+    /// <summary>ONNX AveragePool with count_include_pad = 1 (padding counted in the mean, as PyTorch's default).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("AveragePool", [input], [.. OnnxWindow.Attributes(KernelSize, Stride, Padding), OnnxAttribute.Int("count_include_pad", 1)]);
     }
 }
 
@@ -96,5 +110,24 @@ public sealed class AdaptiveAvgPool2d : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         return OutputHeight == 1 && OutputWidth == 1 && input.Rank == 4 ? input.Mean([2, 3], keepDim: true) : input.AdaptiveAvgPool2d(OutputHeight, OutputWidth);
+    }
+
+    /// <summary>
+    /// ONNX GlobalAveragePool for output size 1x1; AveragePool with window and stride H/OH x W/OW where the output
+    /// size divides the input's (then PyTorch's windows are exactly those). Other sizes have windows of unequal
+    /// size, which no ONNX operator computes: NotSupportedException.
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        if (OutputHeight == 1 && OutputWidth == 1) return graph.AddNode("GlobalAveragePool", [input]);
+        var shape = graph.ShapeOf(input);
+        if (shape is not { Count: 4 })
+            throw UnsupportedOnnx(graph, $"to {OutputHeight}x{OutputWidth} needs its input's (N, C, H, W) shape, which the export does not know here (the input comes from a node inside a layer)");
+        int h = shape[2], w = shape[3];
+        if (h % OutputHeight != 0 || w % OutputWidth != 0)
+            throw UnsupportedOnnx(graph, $"from {h}x{w} to {OutputHeight}x{OutputWidth} averages windows of unequal size, which no ONNX operator computes (export works when the output size divides the input size)");
+        int kh = h / OutputHeight, kw = w / OutputWidth;
+        return graph.AddNode("AveragePool", [input], OnnxAttribute.Ints("kernel_shape", kh, kw), OnnxAttribute.Ints("strides", kh, kw));
     }
 }

@@ -37,4 +37,13 @@ public sealed class Residual : Module
             throw new ArgumentException($"Residual: the body gives [{string.Join(",", a.Shape)}] but the shortcut gives [{string.Join(",", b.Shape)}] for input [{string.Join(",", input.Shape)}]; give a shortcut that matches (e.g. a strided 1x1 Conv2d).");
         return a.Add(b);
     }
+
+    /// <summary>The body and the shortcut on the same input, then ONNX Add.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var a = graph.Export(Body, input);
+        var b = graph.Export(Shortcut, input);
+        return graph.AddNode("Add", [a, b]);
+    }
 }

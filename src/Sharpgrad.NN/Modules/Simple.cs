@@ -31,6 +31,32 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Flatten(StartDim, EndDim);
     }
+
+    /// <summary>
+    /// ONNX Flatten (axis 1) for the usual start_dim 1 to the last dimension; otherwise Reshape to the flattened
+    /// shape (the batch copied, or -1 where the batch is flattened in).
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var shape = graph.ShapeOf(input);
+        if (shape is null)
+        {
+            if (StartDim == 1 && EndDim == -1) return graph.AddNode("Flatten", [input], OnnxAttribute.Int("axis", 1));
+            throw UnsupportedOnnx(graph, $"from dimension {StartDim} to {EndDim} needs its input's shape, which the export does not know here (the input comes from a node inside a layer)");
+        }
+        int rank = shape.Count;
+        int start = StartDim < 0 ? StartDim + rank : StartDim, end = EndDim < 0 ? EndDim + rank : EndDim;
+        if (start < 0 || end >= rank || start > end)
+            throw UnsupportedOnnx(graph, $"cannot flatten dimensions {StartDim}..{EndDim} of a value of rank {rank}");
+        if (start == end) return input;
+        if (start == 1 && end == rank - 1) return graph.AddNode("Flatten", [input], OnnxAttribute.Int("axis", 1));
+        var target = new List<long>();
+        for (int d = 0; d < start; d++) target.Add(d == 0 ? 0 : shape[d]); // 0: copy the (dynamic) batch
+        target.Add(start == 0 ? -1 : shape.Skip(start).Take(end - start + 1).Aggregate(1L, (a, b) => a * b));
+        for (int d = end + 1; d < rank; d++) target.Add(shape[d]);
+        return graph.AddNode("Reshape", [input, graph.AddInt64Constant([.. target])]);
+    }
 }
 
 /// <summary>max(x, 0), element-wise.</summary>
@@ -44,6 +70,13 @@ public sealed class ReLU : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.Relu();
+    }
+
+    /// <summary>ONNX Relu.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Relu", [input]);
     }
 }
 
@@ -59,6 +92,13 @@ public sealed class Sigmoid : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Sigmoid();
     }
+
+    /// <summary>ONNX Sigmoid.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Sigmoid", [input]);
+    }
 }
 
 /// <summary>tanh(x), element-wise.</summary>
@@ -73,6 +113,13 @@ public sealed class Tanh : Module
         ArgumentNullException.ThrowIfNull(input);
         return input.Tanh();
     }
+
+    /// <summary>ONNX Tanh.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("Tanh", [input]);
+    }
 }
 
 /// <summary>Step activation: 1 where x &gt;= 0, else 0. Its gradient is exactly zero, so nothing before it learns.</summary>
@@ -86,6 +133,14 @@ public sealed class Step : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         return input.Step();
+    }
+
+    /// <summary>ONNX GreaterOrEqual(x, 0) cast to float: 1 where x &gt;= 0, 0 elsewhere (NaN included).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var mask = graph.AddNode("GreaterOrEqual", [input, graph.AddConstant(Tensor.Zeros([]))]);
+        return graph.AddNode("Cast", [mask], OnnxAttribute.Int("to", 1)); // 1: TensorProto.FLOAT
     }
 }
 
@@ -125,6 +180,9 @@ public sealed class Dropout : Module
         for (int i = 0; i < u.Length; i++) u[i] = u[i] >= P ? scale : 0;
         return input.Mul(Tensor.FromArray(u).Reshape(input.Shape).To(input.DType));
     }
+
+    /// <summary>Nothing: dropout is the identity in evaluation mode, which is what an export writes.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input) => input;
 }
 
 /// <summary>Runs its children in order; they are named "0", "1", ... as in PyTorch.</summary>
@@ -159,15 +217,13 @@ public sealed class Sequential : Module
 
     internal static Sequential FromSpec(SpecReader r) => new([.. r.Modules("layers")]);
 
-    private List<(int First, int Count, string Text)>? _plan;
+    private List<(int First, FusedStep? Step, string Text)>? _plan;
 
     /// <summary>
     /// How <see cref="Forward"/> runs the layers: one line per step. Layer by layer ("0: Conv2d", ...) until
-    /// <see cref="Fuse"/>; after it, a Conv2d followed by a ReLU runs as one fused op ("0+1: Conv2d+ReLU fused"), and
-    /// Conv2d -> ReLU -> MaxPool2d runs, while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU
-    /// (max(relu(z)) = relu(max(z)) element for element, and the gradient reaches the same position, so the backward
-    /// pass masks the 4x smaller pooled gradient). Both give bitwise the values, gradients and running statistics of
-    /// the layers run one by one.
+    /// <see cref="Fuse"/>; after it, each layer may take the layers after it into one fused step that it offers
+    /// (<see cref="Module.FuseWith"/>: e.g. "0+1: Conv2d+ReLU fused"), with bitwise the values, gradients and running
+    /// statistics of the layers run one by one.
     /// </summary>
     public IReadOnlyList<string> Plan => _plan?.Select(p => p.Text).ToList()
         ?? [.. _layers.Select((l, i) => $"{i}: {l.TypeName}")];
@@ -176,22 +232,17 @@ public sealed class Sequential : Module
     public override Module Fuse()
     {
         base.Fuse();
-        var plan = new List<(int, int, string)>();
+        var plan = new List<(int, FusedStep?, string)>();
         for (int i = 0; i < _layers.Count; i++)
         {
-            if (_layers[i] is Conv2d && i + 1 < _layers.Count && _layers[i + 1] is ReLU)
+            var step = _layers[i].FuseWith([.. _layers.Skip(i + 1)]);
+            if (step is not null && step.Count >= 2 && i + step.Count <= _layers.Count)
             {
-                if (i + 2 < _layers.Count && _layers[i + 2] is MaxPool2d)
-                {
-                    plan.Add((i, 3, $"{i}+{i + 1}+{i + 2}: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)"));
-                    i += 2;
-                    continue;
-                }
-                plan.Add((i, 2, $"{i}+{i + 1}: Conv2d+ReLU fused"));
-                i++;
+                plan.Add((i, step, string.Join("+", Enumerable.Range(i, step.Count)) + ": " + step.Description));
+                i += step.Count - 1;
                 continue;
             }
-            plan.Add((i, 1, $"{i}: {_layers[i].TypeName}"));
+            plan.Add((i, null, $"{i}: {_layers[i].TypeName}"));
         }
         _plan = plan;
         return this;
@@ -206,22 +257,16 @@ public sealed class Sequential : Module
             foreach (var layer in _layers) x = layer.Call(x);
             return x;
         }
-        foreach (var (i, count, _) in _plan)
-        {
-            if (count == 1)
-            {
-                x = _layers[i].Call(x);
-                continue;
-            }
-            var conv = (Conv2d)_layers[i];
-            if (count == 3 && GradMode.IsEnabled && (x.RequiresGrad || conv.Weight.Data.RequiresGrad))
-            {
-                x = _layers[i + 2].Call(conv.Forward(x)).Relu();
-                continue;
-            }
-            x = conv.ForwardRelu(x);
-            if (count == 3) x = _layers[i + 2].Call(x);
-        }
+        foreach (var (i, step, _) in _plan) x = step is null ? _layers[i].Call(x) : step.Forward(x);
+        return x;
+    }
+
+    /// <summary>Each layer in order, one by one (the fused plan computes the same values).</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var x = input;
+        foreach (var layer in _layers) x = graph.Export(layer, x);
         return x;
     }
 }
@@ -234,6 +279,9 @@ public sealed class Identity : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input ?? throw new ArgumentNullException(nameof(input));
+
+    /// <summary>Nothing: the output is the input.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input) => input;
 }
 
 /// <summary>max(x, 0) + negative_slope * min(x, 0), element-wise.</summary>
@@ -250,6 +298,13 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).LeakyRelu(NegativeSlope);
+
+    /// <summary>ONNX LeakyRelu with alpha = negative_slope.</summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return graph.AddNode("LeakyRelu", [input], OnnxAttribute.Float("alpha", (float)NegativeSlope));
+    }
 }
 
 /// <summary>GELU, x Phi(x) with the exact normal CDF (PyTorch's default, approximate='none'), element-wise.</summary>
@@ -260,4 +315,17 @@ public sealed class GELU : Module
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => (input ?? throw new ArgumentNullException(nameof(input))).Gelu();
+
+    /// <summary>
+    /// x * 0.5 * (1 + erf(x / sqrt(2))) from ONNX Div, Erf, Add and Mul (opset 17 has no Gelu operator; PyTorch's
+    /// exporter writes the same composition).
+    /// </summary>
+    public override string ExportOnnx(IOnnxGraphWriter graph, string input)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var scaled = graph.AddNode("Div", [input, graph.AddConstant(Tensor.Full([], Math.Sqrt(2)))]);
+        var erf = graph.AddNode("Erf", [scaled]);
+        var onePlus = graph.AddNode("Add", [erf, graph.AddConstant(Tensor.Ones([]))]);
+        return graph.AddNode("Mul", [graph.AddNode("Mul", [input, onePlus]), graph.AddConstant(Tensor.Full([], 0.5))]);
+    }
 }

@@ -6,7 +6,8 @@ namespace Sharpgrad.NN;
 
 /// <summary>
 /// Base of the optimizers: a list of parameters, a learning rate that schedulers change, per-parameter state
-/// tensors that checkpoints save, and the masks of pruned parameters enforced around every step.
+/// tensors that checkpoints save, and each parameter's constraints (<see cref="IParameterConstraint"/>) enforced
+/// around every step.
 /// </summary>
 public abstract class Optimizer
 {
@@ -45,15 +46,11 @@ public abstract class Optimizer
         foreach (var p in Parameters)
         {
             if (p.Grad is null) continue;
-            if (p.Mask is not null)
-            {
-                using var _ = Tensor.NoGrad();
-                p.Grad = p.Grad.Mul(p.Mask);
-            }
+            if (p.Constraints.Count > 0) p.Grad = p.ConstrainGradient(p.Grad);
             var grad = p.Grad.Contiguous();
             if (p.Data.DType == DType.Float32) Update<float>(p, p.Data.AsSpan<float>(), grad.To(DType.Float32).AsReadOnlySpan<float>(), StateOf(p));
             else Update<double>(p, p.Data.AsSpan<double>(), grad.To(DType.Float64).AsReadOnlySpan<double>(), StateOf(p));
-            p.ApplyMask();
+            p.Project();
         }
     }
 
@@ -71,7 +68,7 @@ public abstract class Optimizer
         {
             if (p.Data.DType == DType.Float32) Shrink<float>(p.Data.AsSpan<float>(), StateOf(p), lambda);
             else Shrink<double>(p.Data.AsSpan<double>(), StateOf(p), lambda);
-            p.ApplyMask();
+            p.Project();
         }
     }
 

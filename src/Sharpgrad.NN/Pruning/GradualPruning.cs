@@ -57,10 +57,13 @@ public static class GradualPruning
                 foreach (var (name, p) in weights) Pruner.Magnitude(p, rates[name]);
                 break;
             case PruneMethod.Structured:
-                foreach (var (name, m) in model.NamedModules())
+                foreach (var (_, m) in model.NamedModules())
                 {
-                    if (m is Conv2d c) Pruner.Filters(c, sparsity);
-                    else if (m is Linear l) Pruner.Magnitude(l.Weight, sparsity);
+                    var filters = m.PrunableFilters().ToList();
+                    if (filters.Count > 0)
+                        foreach (var (weight, bias) in filters) Pruner.Filters(weight, bias, sparsity);
+                    else
+                        foreach (var (_, p) in m.PrunableParameters()) Pruner.Magnitude(p, sparsity);
                 }
                 break;
             case PruneMethod.Lamp:

@@ -11,14 +11,17 @@ public enum FilterNorm
 }
 
 /// <summary>
-/// Pruning by masks: a pruned weight is multiplied by a 0 in its <see cref="Parameter.Mask"/>, stays exactly zero
-/// through optimizer steps (the optimizers mask the gradient and re-apply the mask after every update), and can be
-/// made permanent. Pruning to a fraction counts weights already at zero, so repeated or gradual pruning reaches the
+/// Pruning by masks: a pruned weight is multiplied by a 0 in its <see cref="PruningMask"/>, a parameter constraint
+/// that keeps it exactly zero through optimizer steps (its gradient is masked before and its value after every
+/// update), and can be made permanent. Pruning to a fraction counts weights already at zero, so repeated or gradual pruning reaches the
 /// fraction of the whole tensor.
 /// </summary>
 public static class Pruner
 {
-    /// <summary>The weights pruning applies to: those of Conv2d and Linear layers (biases and BatchNorm are left alone).</summary>
+    /// <summary>
+    /// The weights pruning applies to, by state_dict name: what each layer names in
+    /// <see cref="Module.PrunableParameters"/> (the weights of Conv2d and Linear; biases and BatchNorm are left alone).
+    /// </summary>
     public static IReadOnlyList<(string Name, Parameter Parameter)> PrunableWeights(Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -26,10 +29,28 @@ public static class Pruner
         foreach (var (name, m) in model.NamedModules())
         {
             string prefix = name.Length == 0 ? "" : name + ".";
-            if (m is Conv2d c) list.Add((prefix + "weight", c.Weight));
-            else if (m is Linear l) list.Add((prefix + "weight", l.Weight));
+            foreach (var (own, p) in m.PrunableParameters()) list.Add((prefix + own, p));
         }
         return list;
+    }
+
+    /// <summary>The pruning mask of <paramref name="p"/> (1 kept, 0 pruned, same shape), or null when it is not pruned.</summary>
+    public static Tensor? MaskOf(Parameter p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return p.Constraint<PruningMask>()?.Mask;
+    }
+
+    /// <summary>
+    /// Sets <paramref name="p"/>'s pruning mask to <paramref name="mask"/> (1 kept, 0 pruned, p's shape), replacing
+    /// any earlier one, and zeroes the pruned weights; null removes the mask.
+    /// </summary>
+    /// <exception cref="ArgumentException">The mask's shape is not the parameter's.</exception>
+    public static void SetMask(Parameter p, Tensor? mask)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (p.Constraint<PruningMask>() is { } old) p.RemoveConstraint(old);
+        if (mask is not null) p.AddConstraint(new PruningMask(mask.To(p.Data.DType), p.Shape));
     }
 
     private static void CheckFraction(double fraction, string op)
@@ -46,7 +67,7 @@ public static class Pruner
         ArgumentNullException.ThrowIfNull(p);
         CheckFraction(fraction, "Magnitude");
         var w = p.Data.ToDoubleArray();
-        SetMask(p, SmallestK(w.Select(Math.Abs).ToArray(), CountFor(fraction, w.Length)));
+        MaskOut(p, SmallestK(w.Select(Math.Abs).ToArray(), CountFor(fraction, w.Length)));
     }
 
     /// <summary>Masks every weight of <paramref name="p"/> with |w| below <paramref name="threshold"/>.</summary>
@@ -55,7 +76,7 @@ public static class Pruner
         ArgumentNullException.ThrowIfNull(p);
         if (!(threshold >= 0)) throw new ArgumentOutOfRangeException(nameof(threshold), $"MagnitudeThreshold: threshold must be non-negative, got {threshold}.");
         var w = p.Data.ToDoubleArray();
-        SetMask(p, w.Select(v => Math.Abs(v) < threshold).ToArray());
+        MaskOut(p, w.Select(v => Math.Abs(v) < threshold).ToArray());
     }
 
     /// <summary>
@@ -75,7 +96,7 @@ public static class Pruner
         {
             var part = pruned.AsSpan(offset, p.NumElements).ToArray();
             for (int i = 0; i < part.Length; i++) if (part[i]) threshold = Math.Max(threshold, all[offset + i]);
-            SetMask(p, part);
+            MaskOut(p, part);
             offset += p.NumElements;
         }
         return threshold;
@@ -128,7 +149,7 @@ public static class Pruner
         int offset = 0;
         foreach (var p in parameters)
         {
-            SetMask(p, pruned.AsSpan(offset, p.NumElements).ToArray());
+            MaskOut(p, pruned.AsSpan(offset, p.NumElements).ToArray());
             offset += p.NumElements;
         }
     }
@@ -140,9 +161,22 @@ public static class Pruner
     public static int[] Filters(Conv2d conv, double fraction, FilterNorm norm = FilterNorm.L1)
     {
         ArgumentNullException.ThrowIfNull(conv);
+        return Filters(conv.Weight, conv.Bias, fraction, norm);
+    }
+
+    /// <summary>
+    /// Structured pruning of whole filters of any layer that has them: the <paramref name="fraction"/> of the slices
+    /// along <paramref name="weight"/>'s first axis (its output channels) with the smallest L1 or L2 norm are masked
+    /// entirely, and the matching entries of <paramref name="bias"/> with them. Returns the pruned filters' indices.
+    /// </summary>
+    public static int[] Filters(Parameter weight, Parameter? bias, double fraction, FilterNorm norm = FilterNorm.L1)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
         CheckFraction(fraction, "Filters");
-        int oc = conv.OutChannels, per = conv.Weight.NumElements / oc;
-        var w = conv.Weight.Data.ToDoubleArray();
+        int oc = weight.Shape[0], per = weight.NumElements / oc;
+        if (bias is not null && bias.NumElements != oc)
+            throw new ArgumentException($"Filters: the bias has {bias.NumElements} values for {oc} filters.", nameof(bias));
+        var w = weight.Data.ToDoubleArray();
         var norms = Enumerable.Range(0, oc).Select(o =>
         {
             var f = w.AsSpan(o * per, per).ToArray();
@@ -152,8 +186,8 @@ public static class Pruner
         var mask = new bool[w.Length];
         for (int o = 0; o < oc; o++)
             if (prunedFilter[o]) Array.Fill(mask, true, o * per, per);
-        SetMask(conv.Weight, mask);
-        if (conv.Bias is not null) SetMask(conv.Bias, prunedFilter);
+        MaskOut(weight, mask);
+        if (bias is not null) MaskOut(bias, prunedFilter);
         return Enumerable.Range(0, oc).Where(o => prunedFilter[o]).ToArray();
     }
 
@@ -166,13 +200,13 @@ public static class Pruner
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(generator);
         CheckFraction(fraction, "Random");
-        var old = p.Mask?.ToArray();
+        var old = MaskOf(p)?.ToArray();
         var alive = Enumerable.Range(0, p.NumElements).Where(i => old is null || old[i] != 0).ToArray();
         generator.Shuffle<int>(alive);
         var mask = new bool[p.NumElements];
         int more = Math.Max(0, CountFor(fraction, p.NumElements) - (p.NumElements - alive.Length));
         foreach (int i in alive.Take(more)) mask[i] = true;
-        SetMask(p, mask);
+        MaskOut(p, mask);
     }
 
     /// <summary>Zeroes masked weights for good and removes the masks.</summary>
@@ -181,8 +215,8 @@ public static class Pruner
         ArgumentNullException.ThrowIfNull(model);
         foreach (var p in model.Parameters())
         {
-            p.ApplyMask();
-            p.Mask = null;
+            p.Project();
+            SetMask(p, null);
         }
     }
 
@@ -190,7 +224,7 @@ public static class Pruner
     public static void RemoveMasks(Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        foreach (var p in model.Parameters()) p.Mask = null;
+        foreach (var p in model.Parameters()) SetMask(p, null);
     }
 
     /// <summary>Marks the k smallest values (stable: earlier indices first among ties).</summary>
@@ -204,12 +238,43 @@ public static class Pruner
     }
 
     /// <summary>Sets a mask (true = pruned), keeping weights that an earlier mask pruned pruned, and zeroes them.</summary>
-    private static void SetMask(Parameter p, bool[] pruned)
+    private static void MaskOut(Parameter p, bool[] pruned)
     {
-        var old = p.Mask?.ToArray();
+        var old = MaskOf(p)?.ToArray();
         var m = new float[pruned.Length];
         for (int i = 0; i < m.Length; i++) m[i] = pruned[i] || (old is not null && old[i] == 0) ? 0f : 1f;
-        p.Mask = Tensor.FromArray(m).Reshape(p.Shape).To(p.Data.DType);
-        p.ApplyMask();
+        SetMask(p, Tensor.FromArray(m).Reshape(p.Shape));
+    }
+}
+
+/// <summary>
+/// Pruning's parameter constraint: a 0/1 mask of the parameter's shape; masked-out weights get a zero gradient and
+/// are held at exactly zero after every update (torch.nn.utils.prune's weight_mask, enforced by the optimizer step
+/// instead of a forward pre-hook).
+/// </summary>
+public sealed class PruningMask : IParameterConstraint
+{
+    /// <summary>Wraps <paramref name="mask"/>, which must have <paramref name="shape"/>.</summary>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    public PruningMask(Tensor mask, int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!mask.Shape.SequenceEqual(shape))
+            throw new ArgumentException($"PruningMask: the mask's shape [{string.Join(",", mask.Shape)}] is not the parameter's [{string.Join(",", shape)}].", nameof(mask));
+        Mask = mask;
+    }
+
+    /// <summary>1 for kept weights, 0 for pruned ones.</summary>
+    public Tensor Mask { get; }
+
+    /// <inheritdoc/>
+    public Tensor ConstrainGradient(Parameter parameter, Tensor grad) => grad.Mul(Mask);
+
+    /// <inheritdoc/>
+    public void Project(Parameter parameter)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        parameter.Data.CopyFrom(parameter.Data.Mul(Mask));
     }
 }

@@ -89,7 +89,7 @@ public static class Sensitivity
         foreach (var (name, p) in Pruner.PrunableWeights(model))
         {
             var saved = p.Data.Clone();
-            var savedMask = p.Mask;
+            var savedMask = Pruner.MaskOf(p);
             var acc = new double[lv.Length];
             for (int i = 0; i < lv.Length; i++)
             {
@@ -101,7 +101,7 @@ public static class Sensitivity
                 Pruner.Magnitude(p, lv[i]);
                 acc[i] = Trainer.Evaluate(model, validation, classes).Accuracy;
                 using (Tensor.NoGrad()) p.Data.CopyFrom(saved);
-                p.Mask = savedMask;
+                Pruner.SetMask(p, savedMask);
                 progress?.Invoke(name, lv[i], acc[i]);
             }
             rows.Add((name, p.NumElements, acc));

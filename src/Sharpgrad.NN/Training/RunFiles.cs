@@ -20,6 +20,97 @@ public static class RunFiles
     /// <summary>Weights, optimizer state, epoch and RNG state, for --resume.</summary>
     public const string Checkpoint = "checkpoint.safetensors";
 
+    /// <summary>Every file a train or prune run writes to its folder (plots included).</summary>
+    public static readonly IReadOnlyList<string> KnownFiles =
+        [Weights, ModelJson, MetricsCsv, Checkpoint, "loss.png", "accuracy.png", "confusion.png", "sparsity.txt", "sensitivity.csv", "sensitivity.png"];
+
+    /// <summary>Whether <paramref name="name"/> is the temporary file of an atomic write of a run file ("model.json.123.tmp", ".checkpoint.safetensors.123.tmp", "loss.png.tmp.png").</summary>
+    public static bool IsTempFile(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return (name.EndsWith(".tmp", StringComparison.Ordinal) || name.EndsWith(".tmp.png", StringComparison.Ordinal))
+            && KnownFiles.Any(k => name.StartsWith(k + ".", StringComparison.Ordinal) || name.StartsWith("." + k + ".", StringComparison.Ordinal));
+    }
+
+    /// <summary>Removes the temporary files that an interrupted write left in <paramref name="dir"/>; returns how many.</summary>
+    public static int RemoveStaleTemps(string dir)
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        if (!Directory.Exists(dir)) return 0;
+        int n = 0;
+        foreach (var f in Directory.GetFiles(dir).Where(f => IsTempFile(Path.GetFileName(f))))
+        {
+            File.Delete(f);
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Checks an output folder before any data is loaded: it must not be a file; unless <paramref name="overwrite"/>,
+    /// it must be new, empty or (when <paramref name="resuming"/>) the run being resumed, so a finished run and a
+    /// user's own files are never replaced; and it must be writable (a probe file is written and removed, and a
+    /// folder created for the probe is removed again). <paramref name="option"/> names the option in messages.
+    /// </summary>
+    /// <exception cref="ArgumentException">The folder is a file, holds a run or other files, or cannot be written (one line).</exception>
+    public static void CheckOutFolder(string dir, bool overwrite, bool resuming, string option = "--out")
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        if (File.Exists(dir)) throw new ArgumentException($"{option}: {dir} is a file, expected a folder.");
+        if (Directory.Exists(dir) && !overwrite && !resuming)
+        {
+            var entries = Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).OfType<string>().Where(n => !IsTempFile(n)).Order(StringComparer.Ordinal).ToArray();
+            if (entries.Contains(ModelJson))
+                throw new ArgumentException($"{option}: {dir} holds a finished run ({ModelJson}); pass --overwrite to replace it, or choose another folder.");
+            if (entries.Contains(Checkpoint))
+                throw new ArgumentException($"{option}: {dir} holds an unfinished run ({Checkpoint}); continue it with --resume {dir}, pass --overwrite to replace it, or choose another folder.");
+            if (entries.Length > 0)
+                throw new ArgumentException($"{option}: {dir} holds files that are not a run's ({string.Join(", ", entries.Take(3))}{(entries.Length > 3 ? ", ..." : "")}); choose a new or empty folder, or pass --overwrite.");
+        }
+        // the first missing folder on the way down is created for the probe and removed after it
+        string full = Path.GetFullPath(dir);
+        string? created = null;
+        for (var d = new DirectoryInfo(full); d is not null && !d.Exists; d = d.Parent) created = d.FullName;
+        var probe = Path.Combine(full, ".sharpgrad-write-probe." + Environment.ProcessId + ".tmp");
+        try
+        {
+            Directory.CreateDirectory(full);
+            File.WriteAllBytes(probe, [0]);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"{option}: {dir} is not writable ({e.Message.ReplaceLineEndings(" ")}).", e);
+        }
+        finally
+        {
+            try
+            {
+                if (File.Exists(probe)) File.Delete(probe);
+                if (created is not null && Directory.Exists(created)) Directory.Delete(created, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // the probe's own clean-up failing is reported by the probe's error, if any
+            }
+        }
+    }
+
+    /// <summary>Runs a write of <paramref name="path"/>, turning an I/O failure (a full disk, a read-only folder) into one line naming the file and what was kept.</summary>
+    /// <exception cref="DataException">The write failed; the file's previous version (atomic writes) is unchanged.</exception>
+    public static void Writing(string path, string kept, Action write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{path}: cannot write ({e.Message.ReplaceLineEndings(" ")}); {kept}.", e);
+        }
+    }
+
     /// <summary>How run files are parsed: a duplicate key is an error (a JsonException), not a later ArgumentException.</summary>
     internal static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
 

@@ -78,6 +78,20 @@ public sealed record TrainOptions
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
     public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 
+    /// <summary>The command-line flag of a property ("BatchSize": "--batch-size"; "DataDir": "--data").</summary>
+    public static string FlagOf(string property)
+    {
+        ArgumentNullException.ThrowIfNull(property);
+        if (property == nameof(DataDir)) return "--data";
+        var sb = new System.Text.StringBuilder("--");
+        for (int i = 0; i < property.Length; i++)
+        {
+            if (char.IsUpper(property[i]) && i > 0) sb.Append('-');
+            sb.Append(char.ToLowerInvariant(property[i]));
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Checks every option; the message names the option and what was expected.</summary>
     public void Validate()
     {
@@ -95,7 +109,7 @@ public sealed record TrainOptions
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout: expected a probability in [0, 1), got {Dropout}.");
         if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new ArgumentException($"--schedule: unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
         foreach (var a in AugmentList)
-            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected flip, crop or flip,crop.");
+            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected none, flip, crop or flip,crop.");
         if (Threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {Threads}.");
         if (Limit is < 1) throw new ArgumentException($"--limit: expected a positive number of training images, got {Limit}.");
         if (TestLimit is < 1) throw new ArgumentException($"--test-limit: expected a positive number of test images, got {TestLimit}.");

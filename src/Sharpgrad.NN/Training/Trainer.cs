@@ -24,6 +24,8 @@ public sealed class Trainer
         OutDir = outDir;
         Train = options.Limit is int n ? data.Train.Take(n) : data.Train;
         Test = options.TestLimit is int t ? data.Test.Take(t) : data.Test;
+        if (Train.Count == 0) throw new DataException($"{Train.Source}: the training set is empty.");
+        if (Test.Count == 0) throw new DataException($"{Test.Source}: the test set is empty.");
         if (Test.Channels != Train.Channels || Test.Height != Train.Height || Test.Width != Train.Width)
             throw new DataException($"{Test.Source}: test images are {Test.Channels}x{Test.Height}x{Test.Width} but training images are {Train.Channels}x{Train.Height}x{Train.Width}.");
         _rng = new Generator(options.Seed);
@@ -117,14 +119,36 @@ public sealed class Trainer
 
     /// <summary>
     /// Validates the options, loads the data and, with <paramref name="resumeDir"/>, the checkpoint; nothing is
-    /// written yet.
+    /// written yet. When resuming, the checkpoint's recipe is used with this call's <see cref="TrainOptions.Epochs"/>
+    /// and <see cref="TrainOptions.Threads"/>.
     /// </summary>
-    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir = null)
+    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir = null) =>
+        Create(options, outDir, resumeDir, given: null, overwrite: false);
+
+    /// <summary>The recipe options that may change when a run is resumed (they apply from the next epoch on).</summary>
+    public static readonly IReadOnlyList<string> ResumableOptions =
+        [nameof(TrainOptions.Epochs), nameof(TrainOptions.Lr), nameof(TrainOptions.Threads), nameof(TrainOptions.BatchSize),
+         nameof(TrainOptions.WeightDecay), nameof(TrainOptions.L1), nameof(TrainOptions.Augment), nameof(TrainOptions.TestLimit), nameof(TrainOptions.DataDir)];
+
+    /// <summary>
+    /// As <see cref="Create(TrainOptions, string, string?)"/>, for the command line. The output folder is checked
+    /// first (<see cref="RunFiles.CheckOutFolder"/>: a finished run or other files are refused unless
+    /// <paramref name="overwrite"/>, and it must be writable), before any data is loaded. When resuming,
+    /// <paramref name="given"/> names the <see cref="TrainOptions"/> properties the user set: those in
+    /// <see cref="ResumableOptions"/> replace the checkpoint's values and are recorded in the run; any other that
+    /// differs from the checkpoint's recipe is refused in one line naming them. A data folder is stored as an
+    /// absolute path, so a run resumes from any working folder.
+    /// </summary>
+    /// <exception cref="ArgumentException">A bad option, output folder or resume request (one line naming the option).</exception>
+    /// <exception cref="DataException">Bad data or a bad checkpoint (one line naming the file).</exception>
+    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir, IReadOnlySet<string>? given, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(outDir);
+        bool sameFolder = resumeDir is not null && Path.GetFullPath(resumeDir) == Path.GetFullPath(outDir);
         JsonNode? spec = null;
         Checkpoint? checkpoint = null;
+        var changes = new List<string>();
         if (resumeDir is not null)
         {
             checkpoint = ReadCheckpoint(resumeDir);
@@ -138,19 +162,61 @@ public sealed class Trainer
             {
                 throw new DataException($"{checkpoint.Path}: \"recipe\" in the checkpoint's sharpgrad metadata is not valid: {e.Message}", e);
             }
-            options = saved with { Epochs = options.Epochs, Threads = options.Threads };
+            if (given is not null && options.DataDir is not null) options = options with { DataDir = Path.GetFullPath(options.DataDir) };
+            options = given is null ? saved with { Epochs = options.Epochs, Threads = options.Threads } : Merge(saved, options, given, resumeDir, changes);
         }
         if (spec is null) options.Validate();
         else (options with { Model = "exam-cnn" }).Validate();
-        if (File.Exists(outDir)) throw new ArgumentException($"--out: {outDir} is a file, expected a folder.");
+        RunFiles.CheckOutFolder(outDir, overwrite, sameFolder);
+        if (options.DataDir is not null) options = options with { DataDir = Path.GetFullPath(options.DataDir) };
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
-        var trainer = new Trainer(options, data, outDir, spec, checkpoint?.Path);
+        var trainer = new Trainer(options, data, outDir, spec, checkpoint?.Path) { _overwrite = overwrite && !sameFolder, Changes = changes };
         if (checkpoint is not null) trainer.Restore(checkpoint, resumeDir!);
         return trainer;
     }
 
+    // the checkpoint's recipe with the user's resumable options applied; a fixed option that differs is refused
+    private static TrainOptions Merge(TrainOptions saved, TrainOptions asked, IReadOnlySet<string> given, string resumeDir, List<string> changes)
+    {
+        var refused = new List<string>();
+        var result = saved;
+        foreach (var name in given.Order(StringComparer.Ordinal))
+        {
+            var property = typeof(TrainOptions).GetProperty(name) ?? throw new ArgumentException($"Trainer.Create: '{name}' is not a TrainOptions property.", nameof(given));
+            object? was = property.GetValue(saved), now = property.GetValue(asked);
+            if (Equals(was, now)) continue;
+            string flag = TrainOptions.FlagOf(name);
+            if (!ResumableOptions.Contains(name))
+            {
+                refused.Add(string.Create(CultureInfo.InvariantCulture, $"{flag} (the run has {Show(was)}, asked {Show(now)})"));
+                continue;
+            }
+            property.SetValue(result = result with { }, now);
+            changes.Add(string.Create(CultureInfo.InvariantCulture, $"{flag} {Show(was)} -> {Show(now)}"));
+        }
+        if (refused.Count > 0)
+            throw new ArgumentException($"--resume: {string.Join("; ", refused)} cannot change in a resumed run; drop {(refused.Count > 1 ? "them" : "it")}, or start a new run with --out (a resume may change only {string.Join(", ", ResumableOptions.Where(o => o != nameof(TrainOptions.DataDir)).Select(TrainOptions.FlagOf))} and the --data folder).");
+        return result;
+    }
+
+    private static string Show(object? v) => v switch
+    {
+        null => "none",
+        string t => t.Length == 0 ? "none" : t,
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "none",
+    };
+
+    private bool _overwrite;
+
+    /// <summary>What a resume changed in the recipe ("--lr 0.005 -> 0.001"); empty for a new run.</summary>
+    public IReadOnlyList<string> Changes { get; private init; } = [];
+
+    /// <summary>Called after every epoch's checkpoint and metrics.csv are written (the command line draws its plots here).</summary>
+    public Action<IReadOnlyList<EpochMetrics>, Evaluation>? EpochWritten { get; set; }
+
     /// <summary>A checkpoint's tensors and its checked "sharpgrad" metadata.</summary>
-    private sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
+    internal sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
 
     // the fields of a serialized EpochMetrics
     private static readonly string[] MetricFields = [.. typeof(EpochMetrics).GetConstructors()[0].GetParameters().Select(p => p.Name!)];
@@ -159,7 +225,7 @@ public sealed class Trainer
     private const int RngWords = 6;
 
     /// <summary>Reads a run's checkpoint; every metadata field is checked (one line naming the file and the field).</summary>
-    private static Checkpoint ReadCheckpoint(string dir)
+    internal static Checkpoint ReadCheckpoint(string dir)
     {
         var path = Path.Combine(dir, RunFiles.Checkpoint);
         if (!File.Exists(path)) throw new DataException($"{path}: no checkpoint to resume from (sharpgrad train writes one after every epoch).");
@@ -254,9 +320,10 @@ public sealed class Trainer
         var unknown = tensors.Keys.FirstOrDefault(k => !k.StartsWith("model.", StringComparison.Ordinal) && !k.StartsWith("optim.", StringComparison.Ordinal));
         if (unknown is not null) throw new DataException($"{checkpoint.Path}: tensor {SafeTensors.Quote(unknown)} is neither \"model.*\" nor \"optim.*\".");
         _startEpoch = checkpoint.Epoch;
-        if (_startEpoch >= Options.Epochs)
-            throw new ArgumentException($"--epochs: the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a larger total to continue.");
+        if (_startEpoch > Options.Epochs)
+            throw new ArgumentException($"--epochs: the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a total of at least {_startEpoch} (equal: rewrite the run's final files).");
         _rng.SetState(checkpoint.Rng);
+        if (Changes.Any(c => c.StartsWith("--lr ", StringComparison.Ordinal))) Optimizer.Lr = Options.EffectiveLr; // the checkpoint's rate gives way to the new one
         _metrics.AddRange(checkpoint.Metrics);
         Scheduler?.SetStep(_startEpoch * TrainLoader.BatchCount);
     }
@@ -269,7 +336,15 @@ public sealed class Trainer
     public Evaluation Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
         using var threads = Parallelism.UseThreads(Options.Threads);
-        Directory.CreateDirectory(OutDir);
+        string kept = _startEpoch == 0 ? "nothing was kept" : $"the checkpoint after epoch {_startEpoch} is unchanged";
+        RunFiles.Writing(OutDir, kept, () =>
+        {
+            Directory.CreateDirectory(OutDir);
+            RunFiles.RemoveStaleTemps(OutDir);
+            if (_overwrite)
+                foreach (var f in RunFiles.KnownFiles) File.Delete(Path.Combine(OutDir, f)); // a half rerun never sits beside the old model
+        });
+        _overwrite = false;
         Evaluation? last = null;
         for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)
         {
@@ -279,6 +354,9 @@ public sealed class Trainer
             var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             SaveCheckpoint(epoch + 1);
+            RunFiles.Writing(Path.Combine(OutDir, RunFiles.MetricsCsv), $"the checkpoint after epoch {epoch + 1} is written",
+                () => RunFiles.WriteText(Path.Combine(OutDir, RunFiles.MetricsCsv), RunFiles.MetricsText(_metrics)));
+            EpochWritten?.Invoke(_metrics, last);
             observer?.EpochCompleted(m);
         }
         last ??= Evaluate(Model, TestLoader, Train.ClassNames.Count);
@@ -415,13 +493,21 @@ public sealed class Trainer
         };
         var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
             .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)));
-        SafeTensors.Write(Path.Combine(OutDir, RunFiles.Checkpoint), tensors, new Dictionary<string, string> { ["sharpgrad"] = meta.ToJsonString() });
+        if (Changes.Count > 0) meta["resumed"] = new JsonArray(Changes.Select(c => (JsonNode)c).ToArray());
+        var path = Path.Combine(OutDir, RunFiles.Checkpoint);
+        RunFiles.Writing(path, epochsDone == 1 ? "no checkpoint was kept" : $"the checkpoint after epoch {epochsDone - 1} is unchanged",
+            () => SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["sharpgrad"] = meta.ToJsonString() }));
     }
 
+    // model.json last: its presence marks a finished run
     private void SaveOutputs()
     {
-        SafeTensors.Write(Path.Combine(OutDir, RunFiles.Weights), Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
-        RunFiles.WriteText(Path.Combine(OutDir, RunFiles.ModelJson), RunFiles.Describe(Model, Train, Normalize, Options, _metrics).ToJsonString(RunFiles.Json));
-        RunFiles.WriteText(Path.Combine(OutDir, RunFiles.MetricsCsv), RunFiles.MetricsText(_metrics));
+        string kept = $"the checkpoint after epoch {_metrics.Count} is intact; --resume {OutDir} writes the final files";
+        var weights = Path.Combine(OutDir, RunFiles.Weights);
+        RunFiles.Writing(weights, kept, () => SafeTensors.Write(weights, Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
+        var csv = Path.Combine(OutDir, RunFiles.MetricsCsv);
+        RunFiles.Writing(csv, kept, () => RunFiles.WriteText(csv, RunFiles.MetricsText(_metrics)));
+        var json = Path.Combine(OutDir, RunFiles.ModelJson);
+        RunFiles.Writing(json, kept, () => RunFiles.WriteText(json, RunFiles.Describe(Model, Train, Normalize, Options, _metrics).ToJsonString(RunFiles.Json)));
     }
 }

@@ -11,7 +11,18 @@ public sealed partial class Tensor
     public Tensor AvgPool2d(int kernel, int? stride = null, int padding = 0)
     {
         int s = stride ?? kernel;
-        var g = Pool2dOp.Validate("AvgPool2d", this, kernel, s, padding);
+        return AvgPool2d((kernel, kernel), (s, s), (padding, padding));
+    }
+
+    /// <summary>
+    /// 2-D average pooling with separate vertical and horizontal kernel, stride and padding (torch.nn.AvgPool2d with
+    /// tuples and count_include_pad = True): x: (N,C,H,W) -> (N,C,OH,OW), OH = (H + 2 padding.H - kernel.H) /
+    /// stride.H + 1, likewise OW; every window's sum is divided by kernel.H kernel.W.
+    /// </summary>
+    /// <exception cref="ArgumentException">The input is not 4-D, or the kernel, stride or padding do not fit it.</exception>
+    public Tensor AvgPool2d((int H, int W) kernel, (int H, int W) stride, (int H, int W) padding)
+    {
+        var g = Pool2dOp.Validate("AvgPool2d", this, kernel, stride, padding);
         int planes = Dims[0] * Dims[1];
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);

@@ -11,7 +11,18 @@ public sealed partial class Tensor
     public Tensor MaxPool2d(int kernel, int? stride = null, int padding = 0)
     {
         int s = stride ?? kernel;
-        var g = Pool2dOp.Validate("MaxPool2d", this, kernel, s, padding);
+        return MaxPool2d((kernel, kernel), (s, s), (padding, padding));
+    }
+
+    /// <summary>
+    /// 2-D max pooling with separate vertical and horizontal kernel, stride and padding (torch.nn.MaxPool2d with
+    /// tuples): x: (N,C,H,W) -> (N,C,OH,OW), OH = (H + 2 padding.H - kernel.H) / stride.H + 1, likewise OW; padding
+    /// reads as -inf and is at most half the kernel.
+    /// </summary>
+    /// <exception cref="ArgumentException">The input is not 4-D, or the kernel, stride or padding do not fit it.</exception>
+    public Tensor MaxPool2d((int H, int W) kernel, (int H, int W) stride, (int H, int W) padding)
+    {
+        var g = Pool2dOp.Validate("MaxPool2d", this, kernel, stride, padding);
         int planes = Dims[0] * Dims[1];
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], g.OH, g.OW]);

@@ -110,7 +110,7 @@ public sealed class LoaderTests
         Assert.Contains("bad.png", Error(() => ImageFolder.Load(f.Path("img"))));
         File.Delete(f.Path("img", "train", "dog", "bad.png"));
         File.WriteAllBytes(f.Path("img", "train", "dog", "huge.png"), TestFiles.Png(5000, 1, 1, (_, _, _) => 0));
-        Assert.Contains("huge.png: image is 5000x1; expected sides from 1 to 4096 pixels", Error(() => ImageFolder.Load(f.Path("img"))));
+        Assert.Contains("huge.png: PNG image is 5000x1; expected sides from 1 to 4096 pixels", Error(() => ImageFolder.Load(f.Path("img"))));
     }
 
     [Fact]
