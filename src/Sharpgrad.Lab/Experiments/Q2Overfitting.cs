@@ -22,6 +22,8 @@ public sealed class Q2Overfitting : LabExperiment
     /// <inheritdoc/>
     public override string Answer => "Data augmentation and dropout (batch norm regularizes only mildly; RMSprop is an optimizer, not a remedy).";
 
+    private const int Width = 128;
+
     private static readonly string[] Runs = ["plain", "augmentation", "dropout", "batch norm", "RMSprop"];
 
     /// <inheritdoc/>
@@ -96,7 +98,7 @@ public sealed class Q2Overfitting : LabExperiment
         return result;
     }
 
-    /// <summary>Flatten -> Linear 256 -> [BN] -> ReLU -> [Dropout 0.5] -> Linear 256 -> [BN] -> ReLU -> [Dropout 0.5] -> Linear 10.</summary>
+    /// <summary>Flatten -> Linear 128 -> [BN] -> ReLU -> [Dropout 0.5] -> Linear 128 -> [BN] -> ReLU -> [Dropout 0.5] -> Linear 10.</summary>
     private static Sequential Build(string run, ulong seed)
     {
         var g = new Generator(seed);
@@ -104,11 +106,11 @@ public sealed class Q2Overfitting : LabExperiment
         int inputs = 28 * 28;
         for (int l = 0; l < 2; l++)
         {
-            net.Add(new Linear(inputs, 256, generator: g));
-            if (run == "batch norm") net.Add(new BatchNorm1d(256));
+            net.Add(new Linear(inputs, Width, generator: g));
+            if (run == "batch norm") net.Add(new BatchNorm1d(Width));
             net.Add(new ReLU());
             if (run == "dropout") net.Add(new Dropout(0.5, g));
-            inputs = 256;
+            inputs = Width;
         }
         net.Add(new Linear(inputs, 10, generator: g));
         return net;
