@@ -121,6 +121,18 @@ public static class ModelSpec
     /// <exception cref="DataException">Another format version, an unknown layer or a bad configuration.</exception>
     public static Module FromDocument(JsonNode? document, string source, Generator? generator = null)
     {
+        try
+        {
+            return FromDocumentChecked(document, source, generator);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DataException($"{source}: holds a string that is not valid Unicode ({e.Message})", e);
+        }
+    }
+
+    private static Module FromDocumentChecked(JsonNode? document, string source, Generator? generator)
+    {
         if (document is not JsonObject doc) throw new DataException($"{source}: expected a JSON object with \"format\" and \"model\".");
         string? format = doc["format"] is JsonValue f && f.TryGetValue<string>(out var s) ? s : null;
         if (format != Format)
@@ -136,6 +148,20 @@ public static class ModelSpec
     public static Module Build(JsonNode? node, string source, Generator? generator = null, string path = "")
     {
         ArgumentNullException.ThrowIfNull(source);
+        if (path.Length > 0) return BuildLayer(node, source, generator, path);
+        try
+        {
+            return BuildLayer(node, source, generator, path);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json checks a string's escapes only when it is read: "\udeca" alone is not text
+            throw new DataException($"{source}: holds a string that is not valid Unicode ({e.Message})", e);
+        }
+    }
+
+    private static Module BuildLayer(JsonNode? node, string source, Generator? generator, string path)
+    {
         string where = path.Length == 0 ? "the model" : $"layer {path}";
         if (node is not JsonObject obj) throw new DataException($"{source}: {where}: expected an object with a \"type\", got {Kind(node)}.");
         string? type = obj["type"] is JsonValue t && t.TryGetValue<string>(out var ts) ? ts : null;

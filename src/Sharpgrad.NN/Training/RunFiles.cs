@@ -193,6 +193,19 @@ public static class RunFiles
     public static LoadedModel Load(string dir)
     {
         ArgumentNullException.ThrowIfNull(dir);
+        try
+        {
+            return LoadChecked(dir);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json checks a string's escapes only when it is read: "\udeca" alone is not text
+            throw new DataException($"{Path.Combine(dir, ModelJson)}: holds a string that is not valid Unicode ({e.Message})", e);
+        }
+    }
+
+    private static LoadedModel LoadChecked(string dir)
+    {
         if (!Directory.Exists(dir)) throw new DataException($"{dir}: run folder not found (expected {ModelJson} and {Weights} from sharpgrad train).");
         var jsonPath = Path.Combine(dir, ModelJson);
         if (!File.Exists(jsonPath)) throw new DataException($"{jsonPath}: not found (expected the {ModelJson} that sharpgrad train writes).");

@@ -227,6 +227,19 @@ public sealed class Trainer
     /// <summary>Reads a run's checkpoint; every metadata field is checked (one line naming the file and the field).</summary>
     internal static Checkpoint ReadCheckpoint(string dir)
     {
+        try
+        {
+            return ReadCheckpointFields(dir);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json checks a string's escapes only when it is read: "\udeca" alone is not text
+            throw new DataException($"{Path.Combine(dir, RunFiles.Checkpoint)}: the \"sharpgrad\" metadata holds a string that is not valid Unicode ({e.Message})", e);
+        }
+    }
+
+    private static Checkpoint ReadCheckpointFields(string dir)
+    {
         var path = Path.Combine(dir, RunFiles.Checkpoint);
         if (!File.Exists(path)) throw new DataException($"{path}: no checkpoint to resume from (sharpgrad train writes one after every epoch).");
         var (tensors, meta) = SafeTensors.Read(path);

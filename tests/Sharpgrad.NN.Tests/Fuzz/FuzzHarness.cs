@@ -138,6 +138,7 @@ internal static class FuzzHarness
             else if (e is not null) failures.Add(Save(target.Name, input, e.GetType().Name + ": " + e.Message.ReplaceLineEndings(" ")));
             if (progress is not null && i > 0 && i % 100_000 == 0) progress($"{target.Name}: {i:N0} inputs, {failures.Count} failures, slowest {slowest:F1} ms");
         }
+        Directory.Delete(Path.Combine(Work, target.Name), recursive: true);
         return new FuzzReport(target.Name, inputs, rejected, failures, slowest, mostAllocated, peakGrowth, total.Elapsed.TotalSeconds);
     }
 
