@@ -13,6 +13,8 @@ public sealed class NamespaceRuleTests
         {
             [typeof(Tensor).Assembly] = ["Sharpgrad", "Sharpgrad.Kernels"],
             [typeof(Module).Assembly] = ["Sharpgrad.NN"],
+            [typeof(Sharpgrad.Onnx.OnnxModel).Assembly] = ["Sharpgrad.Onnx"],
+            [typeof(Sharpgrad.Lab.LabExperiment).Assembly] = ["Sharpgrad.Lab"],
         };
         var wrong = allowed
             .SelectMany(a => a.Key.GetTypes()

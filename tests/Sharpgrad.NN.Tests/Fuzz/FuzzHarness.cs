@@ -55,6 +55,7 @@ internal static class FuzzHarness
             Trainer.ReadCheckpoint(dir);
         }),
         new("modelspec", "json", (b, dir) => ModelSpec.Load(WriteFile(dir, "model.json", b))),
+        new("onnx", "bytes", (b, dir) => Sharpgrad.Onnx.OnnxModel.Load(WriteFile(dir, "model.onnx", b))),
     ];
 
     private static string WriteFile(string dir, string name, byte[] b)
