@@ -11,12 +11,12 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train or prune.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train or prune (or a file in it).", Required = true };
         var output = new Option<string?>("--out") { Description = "The .onnx file to write (default: RUN/model.onnx)." };
         var cmd = new Command("export", $"Export a trained model to ONNX (opset {OnnxFormat.Opset}, evaluation mode, dynamic batch; initializers named as the state_dict).") { checkpoint, output };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
-            var dir = r.GetValue(checkpoint)!;
+            var dir = SharpgradCli.RunFolder(r.GetValue(checkpoint)!);
             var loaded = RunFiles.Load(dir);
             var path = r.GetValue(output) ?? Path.Combine(dir, "model.onnx");
             var metadata = new Dictionary<string, string>

@@ -41,6 +41,11 @@ internal static class LabCommand
             {
                 return Run(selected.Select(e => e.Id), r.GetValue(outDir)!, r.GetValue(quick), seedValue, dataDir, r.InvocationConfiguration.Output, cancellation);
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // the report folder (or the staging folder beside it) cannot be made or written
+                throw new ArgumentException($"--out: cannot write the lab report to '{r.GetValue(outDir)}' ({e.Message.TrimEnd('.')}).", e);
+            }
             catch (OperationCanceledException)
             {
                 r.InvocationConfiguration.Error.WriteLine("error: lab: interrupted; the report folder was left as it was.");

@@ -58,6 +58,14 @@ internal static class ParseErrors
         return System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"'?System\.\w+'?", "a value");
     }
 
+    /// <summary>One line for the first option given an empty value, or null when none is.</summary>
+    public static string? EmptyValue(ParseResult parsed)
+    {
+        var option = parsed.CommandResult.Children.OfType<OptionResult>()
+            .FirstOrDefault(o => o.IdentifierToken is not null && o.Tokens.Any(t => t.Value.Length == 0));
+        return option is null ? null : $"{option.Option.Name}: the value is empty; expected {Form(option.Option)}.";
+    }
+
     private static string UnknownCommand(string word, Command command, string path)
     {
         var names = command.Subcommands.Select(c => c.Name).ToList();

@@ -34,7 +34,9 @@ internal static class ProgressLine
         string step = string.Create(ic, $"step {f.Step}/{f.Steps}");
         double done = f.Steps > 0 ? Math.Clamp((double)f.Step / f.Steps, 0, 1) : 0;
         string percent = string.Create(ic, $"{(int)(done * 100),3}%");
-        string metrics = string.Create(ic, $"loss {f.Loss:F4}{Gap}acc {SharpgradCli.Percent(f.Accuracy)}");
+        // before the first step there is no loss yet: a dash, not "NaN" (which reads as a diverged run)
+        string metrics = double.IsNaN(f.Loss) && f.Step == 0 ? $"loss -{Gap}acc -"
+            : string.Create(ic, $"loss {f.Loss:F4}{Gap}acc {SharpgradCli.Percent(f.Accuracy)}");
         string speed = string.Create(ic, $"{f.ImagesPerSecond:N0} img/s");
         string? left = f.Remaining is { } r ? $"{(int)r.TotalMinutes}:{r.Seconds:00} left" : null;
         // levels: 0 everything, 1 no img/s, 2 no time left, 3 no step count, 4 no bar, 5 no percentage

@@ -29,6 +29,12 @@ internal static class SharpgradCli
             (error ?? Console.Error).WriteLine("error: " + ParseErrors.Describe(parsed));
             return 2;
         }
+        // an empty word ('' or "") is never a value: System.CommandLine would pass it on to File and Directory calls
+        if (ParseErrors.EmptyValue(parsed) is { } empty)
+        {
+            (error ?? Console.Error).WriteLine("error: " + empty);
+            return 2;
+        }
         return parsed.Invoke(config);
     }
 

@@ -86,6 +86,8 @@ public sealed class OnnxModel : Module
     public static OnnxModel Load(string path, long maxFileBytes = DefaultMaxFileBytes)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+            throw new DataException($"{path}: is a folder; expected an ONNX model file (.onnx).");
         byte[] bytes;
         try
         {
@@ -375,7 +377,7 @@ public sealed class OnnxModel : Module
         {
             try
             {
-                outputs = RunValues(values);
+                outputs = RunValues(values, CheckBudget);
             }
             catch (ArgumentException e)
             {
@@ -434,9 +436,17 @@ public sealed class OnnxModel : Module
             .Select(v => v.Tensor ?? Tensor.FromArray(v.Ints!.Select(i => (double)i).ToArray(), v.Shape)).ToArray();
     }
 
-    /// <summary>Runs the graph on values (integer inputs allowed, no checks against the declared inputs).</summary>
-    internal OnnxValue[] RunValues(OnnxValue[] inputs)
+    // the load-time pass may compute at most this many elements in all (1 GiB of float32): a few bytes of nodes that
+    // double a tensor again and again (Concat of a value with itself) are refused instead of filling the memory
+    private const long CheckBudget = OnnxTensors.MaxElements;
+
+    /// <summary>
+    /// Runs the graph on values (integer inputs allowed, no checks against the declared inputs); with
+    /// <paramref name="budget"/>, refuses a graph whose node outputs hold more elements than that in all.
+    /// </summary>
+    internal OnnxValue[] RunValues(OnnxValue[] inputs, long budget = long.MaxValue)
     {
+        long computed = 0;
         var slots = new OnnxValue?[_slotCount];
         foreach (var (slot, v) in _constants) slots[slot] = v;
         foreach (var (slot, t) in _initializers) slots[slot] = OnnxValue.Of(t);
@@ -462,6 +472,9 @@ public sealed class OnnxModel : Module
                 if (node.Outputs[k] < 0) continue;
                 if (k >= results.Length) throw new ArgumentException($"ONNX node '{node.Label}' ({node.Op}): output {k} is not computed.");
                 slots[node.Outputs[k]] = results[k];
+                computed += results[k].Shape.Aggregate(1L, (n, d) => n * d); // a tensor holds at most int.MaxValue elements
+                if (computed > budget)
+                    throw new ArgumentException($"ONNX node '{node.Label}' ({node.Op}): the graph computes more than {budget} elements at batch 1 (output {k} is [{string.Join(",", results[k].Shape)}]); refused.");
             }
         }
         return _outputSlots.Select(s => slots[s] ?? throw new ArgumentException("OnnxModel: an output was not computed.")).ToArray();

@@ -248,6 +248,25 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("System.", err);
     }
 
+    [Theory]
+    [InlineData("train", "--out", "error: --out: the value is empty; expected --out VALUE (")]
+    [InlineData("train", "--data", "error: --data: the value is empty; expected --data ")]
+    [InlineData("eval", "--model", "error: --model: the value is empty; expected --model VALUE (")]
+    [InlineData("inspect", "--checkpoint", "error: --checkpoint: the value is empty; expected --checkpoint RUN_FOLDER (")]
+    [InlineData("export", "--out", "error: --out: the value is empty; expected --out VALUE (")]
+    [InlineData("lab", "--out", "error: --out: the value is empty; expected --out VALUE (")]
+    public void AnEmptyValueIsOneLineNamingTheOption(string command, string option, string expected)
+    {
+        // '' from a shell script whose variable was unset: once "The value cannot be an empty string." naming nothing
+        var args = command == "export" ? new[] { command, "--checkpoint", "run", option, "" } : [command, option, ""];
+        var (code, output, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith(expected, err, StringComparison.Ordinal);
+        Assert.Single(err.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("System.", err);
+    }
+
     [Fact]
     public void HelpNamesTheCommandSharpgrad()
     {

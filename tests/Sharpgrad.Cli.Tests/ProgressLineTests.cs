@@ -16,6 +16,21 @@ public sealed class ProgressLineTests
     public void ARunningEpochFitsTheWidth(int width, string expected) => Assert.Equal(expected, ProgressLine.Text(Running, width));
 
     [Fact]
+    public void BeforeTheFirstStepTheLossIsADashNotNaN()
+    {
+        // the trainer reports step 0 with NaN loss and accuracy: once shown as "loss NaN  acc NaN%"
+        var start = new ProgressFields(1, 1, 0, 4, double.NaN, double.NaN, 0, null);
+        foreach (int width in new[] { 40, 80, 120 })
+        {
+            var text = ProgressLine.Text(start, width);
+            Assert.StartsWith("epoch 1/1", text, StringComparison.Ordinal);
+            Assert.Contains("loss -  acc -", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("NaN", text, StringComparison.Ordinal);
+            Assert.True(text.Length <= width, text);
+        }
+    }
+
+    [Fact]
     public void FieldsGoInTheStatedOrder()
     {
         // widest first: the bar shrinks, then img/s, time left, the step count, the bar and the percentage go

@@ -59,6 +59,18 @@ public sealed class LabCommandTests : IDisposable
         Assert.Contains(empty, r.Err);
         Assert.False(Directory.Exists(outDir));
         Assert.Equal(["empty", "other"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName).Order());
+
+        // a report folder that cannot be made (its parent is a file): one line naming --out, not a stack trace
+        var file = Path.Combine(_root, "file");
+        File.WriteAllText(file, "x");
+        var under = Path.Combine(file, "lab");
+        var unwritable = Run("lab", "q10", "--out", under);
+        Assert.Equal(2, unwritable.Code);
+        Assert.Equal("", unwritable.Out);
+        Assert.Single(unwritable.Err.TrimEnd().Split('\n'));
+        Assert.StartsWith($"error: --out: cannot write the lab report to '{under}' (", unwritable.Err);
+        Assert.DoesNotContain("System.", unwritable.Err);
+        Assert.DoesNotContain("   at ", unwritable.Err);
     }
 
     [Fact]

@@ -47,6 +47,12 @@ public sealed class ExportCommandTests : IDisposable
         Assert.True(again.Code == 0, again.Err);
         Assert.Equal(bytes, File.ReadAllBytes(other));
 
+        // --checkpoint takes a file in the run folder too, as eval, prune and inspect do
+        var fromFile = Path.Combine(_root, "from-file.onnx");
+        var viaFile = Run("export", "--checkpoint", Path.Combine(run, "model.safetensors"), "--out", fromFile);
+        Assert.True(viaFile.Code == 0, viaFile.Err);
+        Assert.Equal(bytes, File.ReadAllBytes(fromFile));
+
         var missing = Run("export", "--checkpoint", Path.Combine(_root, "nowhere"));
         Assert.Equal(2, missing.Code);
         Assert.Contains("run folder not found", missing.Err);

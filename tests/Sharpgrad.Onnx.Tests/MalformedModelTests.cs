@@ -51,6 +51,44 @@ public sealed class MalformedModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AGraphThatDoublesATensorAgainAndAgainIsRefusedBeforeFillingTheMemory()
+    {
+        // 40 Concat nodes of a value with itself: 140 bytes of graph, 784 x 2^40 elements at batch 1 (found by an
+        // attack: the load-time shape check ran for a minute and took 12.9 GB before a tensor passed int.MaxValue)
+        var m = ExamCnn();
+        m.Graph.Node.Clear();
+        string previous = m.Graph.Input[0].Name;
+        for (int i = 0; i < 40; i++)
+        {
+            var cat = new NodeProto { Name = $"cat{i}", OpType = "Concat", Input = { previous, previous }, Output = { $"c{i}" } };
+            cat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+            m.Graph.Node.Add(cat);
+            previous = $"c{i}";
+        }
+        m.Graph.Node.Add(new NodeProto { Name = "flat", OpType = "Flatten", Input = { previous }, Output = { m.Graph.Output[0].Name } });
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        string message = Refused(m);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Contains($"the graph computes more than {OnnxTensors.MaxElements} elements at batch 1", message, StringComparison.Ordinal);
+        Assert.True(allocated < 3L << 30, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public void AFolderIsNamedAsAFolder()
+    {
+        var dir = Directory.CreateTempSubdirectory("onnx-dir-").FullName;
+        try
+        {
+            var e = Assert.Throws<DataException>(() => OnnxModel.Load(dir));
+            Assert.Equal($"{dir}: is a folder; expected an ONNX model file (.onnx).", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
     public void InconsistentShapesAreRefused()
     {
         var m = ExamCnn();
