@@ -17,8 +17,8 @@ internal static class EvalCommand
         };
         var normalize = new Option<string>("--normalize")
         {
-            Description = "With --model: the input normalization. data (default): the dataset's training images' per-channel mean and std, as sharpgrad train applies; none: pixels in [0, 1]; MEAN/STD: comma lists, one value per channel (e.g. 0.2860/0.3530).",
-            DefaultValueFactory = _ => "data",
+            Description = "With --model: the input normalization. auto (default): the file's own (sharpgrad export stores the run's), else data; file: the file's own; data: the dataset's training images' per-channel mean and std, as sharpgrad train applies; none: pixels in [0, 1]; MEAN/STD: comma lists, one value per channel (e.g. 0.2860/0.3530).",
+            DefaultValueFactory = _ => "auto",
         };
         var data = new Option<string[]>("--data")
         {
@@ -33,6 +33,8 @@ internal static class EvalCommand
             if ((r.GetValue(checkpoint) is null) == (r.GetValue(onnx) is null))
                 throw new ArgumentException("eval: give either --checkpoint RUN or --model FILE.onnx.");
             if (r.GetValue(onnx) is { } onnxPath) return EvalOnnx(r, onnxPath, r.GetValue(normalize)!, r.GetValue(data) ?? [], r.GetValue(threads));
+            if (r.GetResult(normalize) is { Implicit: false })
+                throw new ArgumentException("--normalize: applies to --model FILE.onnx only; a run folder carries its own normalization.");
             var loaded = RunFiles.Load(SharpgradCli.RunFolder(r.GetValue(checkpoint)!));
             var dataArgs = r.GetValue(data) ?? [];
             string kind = dataArgs.Length > 0 ? dataArgs[0] : loaded.Recipe.Data;
@@ -74,15 +76,23 @@ internal static class EvalCommand
         var classes = test.ClassNames.ToArray();
         if (model.Outputs.Count < 1 || model.Outputs[0].Shape is not [_, var k] || (k is { } n && n != classes.Length))
             throw new ArgumentException($"--model: {path}'s first output is {string.Join(", ", model.Outputs)}; eval needs (N, {classes.Length}) scores for {kind}'s {classes.Length} classes.");
+        var stored = FileNormalization(model, path, c);
+        if (normalize == "auto") normalize = stored is null ? "data" : "file";
         var transform = normalize switch
         {
+            "file" => stored ?? throw new ArgumentException($"--normalize file: {path} stores no normalization (metadata \"normalization\" with mean and std); pass data, none or MEAN/STD."),
             "data" => Normalize.FromData(pair.Train),
             "none" => null,
             _ => ParseNormalize(normalize, c),
         };
         static string List(double[] v) => string.Join(",", v.Select(x => x.ToString("0.####", CultureInfo.InvariantCulture)));
         string described = transform is null ? "none (pixels in [0, 1])"
-            : $"(x - {List(transform.Mean)}) / {List(transform.Std)}" + (normalize == "data" ? $" ({kind}'s training images' per-channel mean and std, as sharpgrad train)" : "");
+            : $"(x - {List(transform.Mean)}) / {List(transform.Std)}" + normalize switch
+            {
+                "data" => $" ({kind}'s training images' per-channel mean and std, as sharpgrad train)",
+                "file" => " (stored in the file)",
+                _ => "",
+            };
         var output = r.InvocationConfiguration.Output;
         output.WriteLine($"model {path}: ONNX opset {model.Opset}{(model.Producer.Length > 0 ? $" from {model.Producer}" : "")}, {model.NodeCount} nodes, {model.ParameterCount():N0} parameters; input {model.Inputs[0]}; normalization {described}");
         var ev = Trainer.Evaluate(model, new DataLoader(test, 500, transforms: transform is null ? [] : [transform]), classes.Length);
@@ -90,12 +100,31 @@ internal static class EvalCommand
         return 0;
     }
 
+    // the "normalization" metadata that sharpgrad export writes: {"mean":[...],"std":[...]}, one value per channel
+    private static Normalize? FileNormalization(Sharpgrad.Onnx.OnnxModel model, string path, int channels)
+    {
+        if (!model.Metadata.TryGetValue("normalization", out var text)) return null;
+        try
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(text);
+            var mean = node?["mean"]?.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+            var std = node?["std"]?.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+            if (mean is not null && std is not null && mean.Length == channels && std.Length == channels && mean.All(double.IsFinite) && std.All(x => x > 0 && double.IsFinite(x)))
+                return new Normalize(mean, std);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            // reported below
+        }
+        throw new ArgumentException($"--model: {path}'s metadata \"normalization\" is not {{\"mean\": [{channels} numbers], \"std\": [{channels} positive numbers]}}; pass --normalize data, none or MEAN/STD.");
+    }
+
     private static Normalize ParseNormalize(string text, int channels)
     {
         var parts = text.Split('/');
         double[]? Parse(string s) => s.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN).ToArray() is var a && a.All(double.IsFinite) ? a : null;
         if (parts.Length != 2 || Parse(parts[0]) is not { } mean || Parse(parts[1]) is not { } std || mean.Length != channels || std.Length != channels || std.Any(x => !(x > 0)))
-            throw new ArgumentException($"--normalize: expected data, none or MEAN/STD with {channels} comma-separated value(s) each and positive STD (e.g. {string.Join(",", Enumerable.Repeat("0.5", channels))}/{string.Join(",", Enumerable.Repeat("0.25", channels))}), got '{text}'.");
+            throw new ArgumentException($"--normalize: expected auto, file, data, none or MEAN/STD with {channels} comma-separated value(s) each and positive STD (e.g. {string.Join(",", Enumerable.Repeat("0.5", channels))}/{string.Join(",", Enumerable.Repeat("0.25", channels))}), got '{text}'.");
         return new Normalize(mean, std);
     }
 

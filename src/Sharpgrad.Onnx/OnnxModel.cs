@@ -63,6 +63,10 @@ public sealed class OnnxModel : Module
     /// <summary>The tool that wrote the file (producer_name and producer_version), or "".</summary>
     public string Producer { get; }
 
+    /// <summary>The file's metadata_props (key -> value; a key given twice keeps its last value), e.g. the
+    /// "normalization" and "classes" that <c>sharpgrad export</c> writes.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
     /// <summary>Number of graph nodes.</summary>
     public int NodeCount => _nodes.Length;
 
@@ -143,6 +147,9 @@ public sealed class OnnxModel : Module
         _source = source;
         var graph = model.Graph ?? throw new DataException($"{source}: not an ONNX model (no graph).");
         Producer = (model.ProducerName + " " + model.ProducerVersion).Trim();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in model.MetadataProps) metadata[entry.Key] = entry.Value;
+        Metadata = metadata;
         Opset = DefaultOpset(model, source);
         if (graph.SparseInitializer.Count > 0) throw new DataException($"{source}: sparse initializers are not supported.");
 

@@ -35,7 +35,7 @@ public sealed class EvalOnnxTests
         Assert.Equal("error: eval: give either --checkpoint RUN or --model FILE.onnx.", both.Err.Trim());
         var norm = Run("eval", "--model", Model, "--normalize", "0.5,0.5/1,1");
         Assert.Equal(2, norm.Code);
-        Assert.StartsWith("error: --normalize: expected data, none or MEAN/STD with 1 comma-separated value(s)", norm.Err.Trim());
+        Assert.StartsWith("error: --normalize: expected auto, file, data, none or MEAN/STD with 1 comma-separated value(s)", norm.Err.Trim());
         string truncated = Path.Combine(Path.GetTempPath(), $"sharpgrad-truncated-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(truncated, File.ReadAllBytes(Model)[..5000]);
         try

@@ -42,6 +42,17 @@ public sealed class ExportCommandTests : IDisposable
         Assert.Equal("Ankle boot", JsonNode.Parse(meta["classes"])!.AsArray()[9]!.GetValue<string>());
         Assert.Equal(loaded.Normalize.Mean[0], JsonNode.Parse(meta["normalization"])!["mean"]![0]!.GetValue<double>());
 
+        // eval of the exported file applies the normalization stored in it, so it agrees with eval of the run
+        var viaRun = Run("eval", "--checkpoint", run, "--threads", "2");
+        var viaOnnx = Run("eval", "--model", path, "--threads", "2");
+        Assert.True(viaOnnx.Code == 0, viaOnnx.Err);
+        Assert.Contains("(stored in the file)", viaOnnx.Out);
+        static string Accuracy(string text) => text.Split('\n').First(l => l.Contains("test accuracy", StringComparison.Ordinal)).Trim();
+        Assert.Equal(Accuracy(viaRun.Out), Accuracy(viaOnnx.Out));
+        var refused = Run("eval", "--checkpoint", run, "--normalize", "0.5/0.5");
+        Assert.Equal(2, refused.Code);
+        Assert.Equal("error: --normalize: applies to --model FILE.onnx only; a run folder carries its own normalization.", refused.Err.Trim());
+
         var other = Path.Combine(_root, "exam.onnx");
         var again = Run("export", "--checkpoint", run, "--out", other);
         Assert.True(again.Code == 0, again.Err);
