@@ -36,17 +36,30 @@ public static class LabReport
     /// A new empty folder beside <paramref name="outDir"/> (same file system, so publishing is a rename); staging and
     /// replaced folders that a killed run of the same report left behind are removed first.
     /// </summary>
+    /// <exception cref="ArgumentException">The folder beside <paramref name="outDir"/> cannot be written (one line naming it).</exception>
     internal static string CreateStaging(string outDir)
     {
         var parent = Path.GetDirectoryName(outDir) ?? throw new ArgumentException($"lab: output folder '{outDir}' has no parent folder.");
-        Directory.CreateDirectory(parent);
-        var name = Path.GetFileName(outDir);
-        foreach (var stale in Directory.EnumerateDirectories(parent, "." + name + ".staging-*").Concat(Directory.EnumerateDirectories(parent, name + ".old-*")))
-            Directory.Delete(stale, recursive: true);
-        var staging = Path.Combine(parent, "." + Path.GetFileName(outDir) + ".staging-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(staging);
-        return staging;
+        try
+        {
+            Directory.CreateDirectory(parent);
+            var name = Path.GetFileName(outDir);
+            // only the names this class makes (a 12-hex-digit suffix): a user's own "lab.old-mine" or ".lab.staging-x"
+            // beside the report is never touched
+            foreach (var stale in Directory.EnumerateDirectories(parent, "." + name + ".staging-????????????")
+                .Concat(Directory.EnumerateDirectories(parent, name + ".old-????????????")).Where(IsOurs))
+                Directory.Delete(stale, recursive: true);
+            var staging = Path.Combine(parent, "." + name + ".staging-" + Guid.NewGuid().ToString("N")[..12]);
+            Directory.CreateDirectory(staging);
+            return staging;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"lab: cannot write the report '{outDir}' (its staging folder goes beside it, in '{parent}'): {e.Message}", e);
+        }
     }
+
+    private static bool IsOurs(string dir) => Path.GetFileName(dir)[^12..].All(char.IsAsciiHexDigitLower);
 
     /// <summary>Replaces <paramref name="outDir"/> (if any) with the finished <paramref name="staging"/> folder.</summary>
     internal static void Publish(string staging, string outDir)

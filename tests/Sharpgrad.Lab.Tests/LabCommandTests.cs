@@ -74,6 +74,31 @@ public sealed class LabCommandTests : IDisposable
     }
 
     [Fact]
+    public void AnUnwritableOutFolderIsOneLineAndFoldersBesideTheReportThatAreNotItsOwnAreKept()
+    {
+        // the parent of --out is a file: the staging folder cannot be made (as root, permissions would not stop it)
+        var file = Path.Combine(_root, "a-file");
+        File.WriteAllText(file, "mine");
+        var under = Path.Combine(file, "report");
+        var r = Run("lab", "q10", "--quick", "--out", under);
+        Assert.Equal(2, r.Code);
+        Assert.Single(r.Err.TrimEnd().Split('\n'));
+        Assert.StartsWith($"error: lab: cannot write the report '{under}' (its staging folder goes beside it, in '{file}'): ", r.Err);
+        Assert.Equal("mine", File.ReadAllText(file));
+
+        // a user's own folders named like the lab's leftovers survive a rerun; the lab's own leftovers do not
+        var outDir = Path.Combine(_root, "lab");
+        Assert.Equal(0, Run("lab", "q10", "--quick", "--out", outDir).Code);
+        Directory.Move(outDir, outDir + ".old-mine");
+        Directory.CreateDirectory(Path.Combine(_root, ".lab.staging-x"));
+        Directory.CreateDirectory(Path.Combine(_root, ".lab.staging-0123456789ab"));
+        var again = Run("lab", "q10", "--quick", "--out", outDir);
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Equal([".lab.staging-x", "a-file", "lab", "lab.old-mine"], Directory.GetFileSystemEntries(_root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.True(File.Exists(Path.Combine(outDir + ".old-mine", "q10.html")));
+    }
+
+    [Fact]
     public void OneQuestionRunsAloneAndARerunReplacesTheReport()
     {
         var outDir = Path.Combine(_root, "q10");
