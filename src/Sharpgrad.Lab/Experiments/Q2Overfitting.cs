@@ -91,8 +91,11 @@ public sealed class Q2Overfitting : LabExperiment
 
         result.Check("data augmentation reduces overfitting", "gap with augmentation < plain gap", $"{Pct(gap[1])} against {Pct(gap[0])}", gap[1] < gap[0]);
         result.Check("dropout reduces overfitting", "gap with dropout < plain gap", $"{Pct(gap[2])} against {Pct(gap[0])}", gap[2] < gap[0]);
-        result.Findings.Add($"On {trainCount} images the plain network reaches {Pct(trainAcc[0][^1])} on its training images but {Pct(valAcc[0][^1])} on new ones (gap {Pct(gap[0])}); " +
-            $"augmentation cuts the gap to {Pct(gap[1])} and dropout to {Pct(gap[2])}.");
+        result.Findings.Add($"On {trainCount} images the plain network reaches {Pct(trainAcc[0][^1])} on its training images but {Pct(valAcc[0][^1])} on new ones " +
+            $"(gap {Pct(gap[0])}, the mean over the last {last} epochs); augmentation cuts the gap to {Pct(gap[1])} and dropout to {Pct(gap[2])}.");
+        result.Findings.Add($"A smaller gap is not by itself a better model: after the last epoch the validation accuracy is {Pct(valAcc[0][^1])} plain, " +
+            $"{Pct(valAcc[1][^1])} with augmentation and {Pct(valAcc[2][^1])} with dropout, and the validation loss {F(valLoss[0][^1])}, {F(valLoss[1][^1])} and {F(valLoss[2][^1])}. " +
+            "The remedies slow the fit of the training set, so in few epochs they may trail in accuracy; the validation loss shows how confident the wrong answers are.");
         result.Findings.Add($"Batch norm leaves a gap of {Pct(gap[3])} and RMSprop {Pct(gap[4])}, against {Pct(gap[0])} for the plain run: neither is a remedy for overfitting. " +
             "Batch norm mainly makes the training set fitted faster (its batch noise regularizes only mildly) and RMSprop is an optimizer: it changes how the training set is fitted, not what is learned from it.");
         return result;
