@@ -68,7 +68,7 @@ public sealed class LabCommandTests : IDisposable
         Assert.Equal(2, unwritable.Code);
         Assert.Equal("", unwritable.Out);
         Assert.Single(unwritable.Err.TrimEnd().Split('\n'));
-        Assert.StartsWith($"error: --out: cannot write the lab report to '{under}' (", unwritable.Err);
+        Assert.StartsWith($"error: lab: cannot write the report '{under}' (", unwritable.Err);
         Assert.DoesNotContain("System.", unwritable.Err);
         Assert.DoesNotContain("   at ", unwritable.Err);
     }
