@@ -22,13 +22,6 @@ internal static class ExperimentKit
     /// <summary>Accuracy (0..1) and mean cross-entropy of <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
     public static Evaluation Evaluate(Module model, ILabeledDataset data) => Trainer.Evaluate(model, InOrder(data), data.ClassNames.Count);
 
-    /// <summary>The plot's file name "{id}-{name}.png" and its full path under the report folder.</summary>
-    public static (string File, string Path) PlotFile(LabContext context, string id, string name)
-    {
-        var file = $"{id}-{name}.png";
-        return (file, System.IO.Path.Combine(context.OutDir, file));
-    }
-
     /// <summary>A number for a table or a sentence: up to four significant digits, invariant culture.</summary>
     public static string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 

@@ -104,20 +104,20 @@ public sealed class Q1VanishingGradients : LabExperiment
         result.Add("batch size", Batch);
 
         var layerAxis = Enumerable.Range(1, Hidden + 1).Select(i => (double)i).ToArray();
-        var (f1, p1) = PlotFile(context, Id, "weight-grad");
+        var (p1, f1) = context.PlotFile(this, "weight-grad");
         LabPlots.Lines(p1, $"Mean |dL/dW| per layer ({Hidden + 1} Linear layers, mean of {steps} steps)", "layer (1 = input side)", "mean |dL/dW| (log scale)",
             names.Select((n, a) => new LabSeries(n, layerAxis, weightGrad[a])).ToList(), new LabPlotOptions { LogY = true, IntegerX = true, Markers = true });
         result.Plots.Add(new LabPlot(f1, "Weight-gradient magnitude against depth: with sigmoid it falls by orders of magnitude towards the input; tanh and ReLU keep it."));
-        var (f2, p2) = PlotFile(context, Id, "preactivation-grad");
+        var (p2, f2) = context.PlotFile(this, "preactivation-grad");
         LabPlots.Lines(p2, "Mean |dL/dz| per layer (z = Linear output, the pre-activation)", "layer (1 = input side)", "mean |dL/dz| (log scale)",
             names.Select((n, a) => new LabSeries(n, layerAxis, zGrad[a])).ToList(), new LabPlotOptions { LogY = true, IntegerX = true, Markers = true });
         result.Plots.Add(new LabPlot(f2, "The gradient reaching each layer's pre-activation."));
-        var (f3, p3) = PlotFile(context, Id, "sigmoid-factor");
+        var (p3, f3) = context.PlotFile(this, "sigmoid-factor");
         LabPlots.Lines(p3, "What each sigmoid does to the gradient: |dL/dz| / |dL/da|", "sigmoid layer (1 = input side)", "factor",
             [LabSeries.Steps("mean over elements (sum |dL/dz| / sum |dL/da|)", layerFactor), LabSeries.Steps("whole layer: |dL/dz| / next layer's |dL/dz|", sigmoidLayerShrink)],
             new LabPlotOptions { IntegerX = true, Markers = true, ReferenceLines = [("bound 1/4 = max sigma'(z)", 0.25)] });
         result.Plots.Add(new LabPlot(f3, "Every sigmoid multiplies the gradient by sigma'(z) <= 1/4; the weights after it cannot make up for it."));
-        var (f4, p4) = PlotFile(context, Id, "first-layer-steps");
+        var (p4, f4) = context.PlotFile(this, "first-layer-steps");
         LabPlots.Lines(p4, "Mean |dL/dW| of the first layer over the first steps", "step", "mean |dL/dW| (log scale)",
             names.Select((n, a) => LabSeries.Steps(n, firstLayerBySteps[a])).ToList(), new LabPlotOptions { LogY = true, IntegerX = true, Markers = true });
         result.Plots.Add(new LabPlot(f4, "The first layer barely learns with sigmoid: its gradient stays orders of magnitude below the others'."));

@@ -70,7 +70,7 @@ public sealed class Q2Overfitting : LabExperiment
         result.Add("validation images", valCount);
         result.Add("epochs", epochs);
 
-        var (f1, p1) = PlotFile(context, Id, "curves");
+        var (p1, f1) = context.PlotFile(this, "curves");
         var series = new List<LabSeries>();
         for (int r = 0; r < Runs.Length; r++)
         {
@@ -79,11 +79,11 @@ public sealed class Q2Overfitting : LabExperiment
         }
         LabPlots.Lines(p1, $"Train and validation accuracy ({trainCount} training images)", "epoch", "accuracy (fraction correct)", series, new LabPlotOptions { IntegerX = true, Width = 1000 });
         result.Plots.Add(new LabPlot(f1, "Train (clean training images, evaluation mode) and validation accuracy per epoch for each run."));
-        var (f2, p2) = PlotFile(context, Id, "gap");
+        var (p2, f2) = context.PlotFile(this, "gap");
         LabPlots.Lines(p2, "Train - validation accuracy per epoch", "epoch", "gap (train - validation accuracy, fraction)",
             Runs.Select((n, r) => LabSeries.Steps(n, trainAcc[r].Zip(valAcc[r], (t, v) => t - v).ToArray())).ToList(), new LabPlotOptions { IntegerX = true });
         result.Plots.Add(new LabPlot(f2, "The overfitting gap as training goes on: augmentation and dropout keep it smaller than the plain run."));
-        var (f3, p3) = PlotFile(context, Id, "final-gap");
+        var (p3, f3) = context.PlotFile(this, "final-gap");
         LabPlots.Bars(p3, $"Final train - validation accuracy gap (mean of the last {last} epochs)", "gap (fraction)", Runs, gap);
         result.Plots.Add(new LabPlot(f3, "The gap after the last epoch, per remedy."));
         result.Tables.Add(new LabTable($"After the last epoch (the gap: mean of the last {last} epochs)", ["run", "train accuracy", "validation accuracy", "gap", "validation loss"],

@@ -77,7 +77,7 @@ public sealed class Q3BatchNorm : LabExperiment
         result.Add("target loss", target);
         result.Add("steps", steps);
 
-        var (f1, p1) = PlotFile(context, Id, "loss");
+        var (p1, f1) = context.PlotFile(this, "loss");
         LabPlots.Lines(p1, $"Training loss (mean of the last {Window} steps), same batches for every run", "step", "cross-entropy loss",
             labels.Select((l, i) => LabSeries.Steps(l, curves[i])).ToList(),
             new LabPlotOptions { IntegerX = true, ReferenceLines = [($"target {F(target)}", target)], Width = 1000 });

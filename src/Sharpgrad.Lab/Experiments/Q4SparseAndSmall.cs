@@ -70,7 +70,7 @@ public sealed class Q4SparseAndSmall : LabExperiment
         result.Add("L1 strength (proximal step)", L1Strength);
         result.Add("L2 weight decay", WeightDecay);
 
-        var (f1, p1) = PlotFile(context, Id, "weights");
+        var (p1, f1) = context.PlotFile(this, "weights");
         LabPlots.Histogram(p1, "Weights of the Linear layers after training", "weight value",
             penalties.Select((p, k) => (p == "none" ? "no penalty" : p, (IReadOnlyList<double>)weights[k])).ToList(), 80, new LabPlotOptions { LogY = true });
         result.Plots.Add(new LabPlot(f1, "L1 piles weights up at exactly zero; L2 keeps them dense and shrinks them all."));
@@ -98,7 +98,7 @@ public sealed class Q4SparseAndSmall : LabExperiment
             }
         }
         var names = new[] { "magnitude (per layer)", "global", "sensitivity" };
-        var (f2, p2) = PlotFile(context, Id, "pruning");
+        var (p2, f2) = context.PlotFile(this, "pruning");
         LabPlots.Lines(p2, "Test accuracy after pruning (no fine-tuning)", "sparsity of the Linear weights (fraction removed)", "test accuracy (fraction correct)",
             names.Select((n, m) => new LabSeries(n, levels, pruned[m])).ToList(), new LabPlotOptions { Markers = true, ReferenceLines = [("dense", denseAcc)] });
         result.Plots.Add(new LabPlot(f2, "Accuracy against sparsity for the three ways of choosing what to prune."));
@@ -141,7 +141,7 @@ public sealed class Q4SparseAndSmall : LabExperiment
         string[] sizeNames = ["dense file", "dense, gzip", "pruned file", "pruned, gzip", "pruned, sparse (value + index)"];
         double[] sizes = [denseFile, denseGz, prunedFile, prunedGz, report.SparseBytes];
         for (int i = 0; i < sizes.Length; i++) result.Add($"size: {sizeNames[i]} (bytes)", sizes[i]);
-        var (f3, p3) = PlotFile(context, Id, "sizes");
+        var (p3, f3) = context.PlotFile(this, "sizes");
         LabPlots.Bars(p3, "Model size in bytes (safetensors; gzip = System.IO.Compression, level Optimal)", "bytes", sizeNames, sizes);
         result.Plots.Add(new LabPlot(f3, "The pruned model's file has the dense layout (zeros are stored); compressed, or stored as value + index per non-zero, it is a fraction of the dense one."));
         result.Tables.Add(new LabTable("Model sizes", ["file", "bytes"], sizeNames.Select((n, i) => (IReadOnlyList<string>)[n, N((long)sizes[i])]).ToList()));

@@ -74,12 +74,12 @@ public sealed class Q9ConvolutionVsDense : LabExperiment
         result.Add("training images", trainCount);
         result.Add("epochs", epochs);
 
-        var (f1, p1) = PlotFile(context, Id, "shift");
+        var (p1, f1) = context.PlotFile(this, "shift");
         LabPlots.Lines(p1, "Test accuracy on images shifted by k pixels (mean of right, left, down, up; zero fill)", "shift (pixels)", "test accuracy (fraction correct)",
             names.Select((n, m) => new LabSeries(n, Shifts.Select(k => (double)k).ToArray(), accuracy[m])).ToList(),
             new LabPlotOptions { IntegerX = true, Markers = true });
         result.Plots.Add(new LabPlot(f1, "Convolution and pooling keep the CNN's accuracy as the image moves; the MLPs' weights are tied to pixel positions."));
-        var (f2, p2) = PlotFile(context, Id, "parameters");
+        var (p2, f2) = context.PlotFile(this, "parameters");
         LabPlots.Bars(p2, "Trainable parameters (log scale)", "parameters", names.Select(n => n.Split(" (")[0]).ToArray(), parameters.Select(p => (double)p).ToArray(),
             new LabPlotOptions { LogY = true });
         result.Plots.Add(new LabPlot(f2, "Parameter sharing: the CNN's 3x3 filters are reused at every position."));
