@@ -31,7 +31,7 @@ var path = Path.Combine(Path.GetTempPath(), "mlp.safetensors");
 SafeTensors.Write(path, trainer.Model.StateDict());
 var reloaded = Mlp(new Generator(99));
 reloaded.LoadStateDict(SafeTensors.Read(path).Tensors);
-var again = Trainer.Evaluate(reloaded, new DataLoader(test, 500, transforms: [normalize]), classes: 10);
+var again = TrainingLoop.Evaluate(reloaded, new DataLoader(test, 500, transforms: [normalize]), classes: 10);
 Console.WriteLine($"reloaded: test accuracy {again.Accuracy:P2}");
 // README-LIBRARY-END
 File.Delete(path);

@@ -1,4 +1,5 @@
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
@@ -32,100 +33,25 @@ internal static class EvalCommand
         {
             if ((r.GetValue(checkpoint) is null) == (r.GetValue(onnx) is null))
                 throw new ArgumentException("eval: give either --checkpoint RUN or --model FILE.onnx.");
-            if (r.GetValue(onnx) is { } onnxPath) return EvalOnnx(r, onnxPath, r.GetValue(normalize)!, r.GetValue(data) ?? [], r.GetValue(threads));
-            if (r.GetResult(normalize) is { Implicit: false })
-                throw new ArgumentException("--normalize: applies to --model FILE.onnx only; a run folder carries its own normalization.");
-            var loaded = RunFiles.Load(SharpgradCli.RunFolder(r.GetValue(checkpoint)!));
             var dataArgs = r.GetValue(data) ?? [];
-            string kind = dataArgs.Length > 0 ? dataArgs[0] : loaded.Recipe.Data;
-            string? dir = dataArgs.Length > 1 ? dataArgs[1] : dataArgs.Length > 0 ? null : loaded.Recipe.DataDir;
-            int t = r.GetValue(threads);
-            if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
-            using var threadScope = Sharpgrad.Parallelism.UseThreads(t);
-            var test = DataSources.Load(kind, dir).Test;
-            if (test.Channels != loaded.Input[0] || test.Height != loaded.Input[1] || test.Width != loaded.Input[2])
-                throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but the model takes {string.Join("x", loaded.Input)}.");
-            if (test.ClassNames.Count != loaded.Classes.Length)
-                throw new ArgumentException($"--data: {kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
-            if (test.Count == 0) throw new DataException($"{test.Source}: the test set is empty.");
-            var ev = Trainer.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
-            if (!double.IsFinite(ev.Loss))
-                throw new DataException($"{r.GetValue(checkpoint)}: the test loss is {ev.Loss.ToString(CultureInfo.InvariantCulture)} (the weights hold NaN or infinite values?); the evaluation is not usable.");
-            Print(SharpgradCli.ConsoleFor(r.InvocationConfiguration.Output), ev, loaded.Classes, test.Count);
-            var sparsity = Sharpgrad.NN.SparsityReport.Of(loaded.Model);
-            r.InvocationConfiguration.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"sparsity: {sparsity.Sparsity * 100:F1}% of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
+            var result = EvalWorkflow.Run(new EvalOptions
+            {
+                Checkpoint = r.GetValue(checkpoint) is { } c ? SharpgradCli.RunFolder(c) : null,
+                Model = r.GetValue(onnx),
+                Normalize = r.GetResult(normalize) is { Implicit: false } ? r.GetValue(normalize) : null,
+                Data = dataArgs.Length > 0 ? dataArgs[0] : null,
+                DataDir = dataArgs.Length > 1 ? dataArgs[1] : null,
+                Threads = r.GetValue(threads),
+            });
+            var output = r.InvocationConfiguration.Output;
+            if (result.Described is not null) output.WriteLine(result.Described);
+            Print(SharpgradCli.ConsoleFor(output), result.Evaluation, result.Classes, result.Images);
+            if (result.Sparsity is { } sparsity)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"sparsity: {sparsity.Sparsity * 100:F1}% of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
             return 0;
         }));
         return cmd;
-    }
-
-    // an imported ONNX model on a dataset's test images (default Fashion-MNIST)
-    private static int EvalOnnx(ParseResult r, string path, string normalize, string[] dataArgs, int threads)
-    {
-        if (threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {threads}.");
-        using var threadScope = Sharpgrad.Parallelism.UseThreads(threads);
-        var model = Sharpgrad.Onnx.OnnxModel.Load(path);
-        if (model.Inputs.Count != 1 || model.Inputs[0].Shape is not [_, int c, int h, int w])
-            throw new ArgumentException($"--model: {path} takes {string.Join(", ", model.Inputs)}; eval needs one image input of shape (N, C, H, W) with C, H and W fixed.");
-        string kind = dataArgs.Length > 0 ? dataArgs[0] : "fashion-mnist";
-        var pair = DataSources.Load(kind, dataArgs.Length > 1 ? dataArgs[1] : null);
-        var test = pair.Test;
-        if (test.Channels != c || test.Height != h || test.Width != w)
-            throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but {path} takes {c}x{h}x{w}.");
-        var classes = test.ClassNames.ToArray();
-        if (model.Outputs.Count < 1 || model.Outputs[0].Shape is not [_, var k] || (k is { } n && n != classes.Length))
-            throw new ArgumentException($"--model: {path}'s first output is {string.Join(", ", model.Outputs)}; eval needs (N, {classes.Length}) scores for {kind}'s {classes.Length} classes.");
-        var stored = FileNormalization(model, path, c);
-        if (normalize == "auto") normalize = stored is null ? "data" : "file";
-        var transform = normalize switch
-        {
-            "file" => stored ?? throw new ArgumentException($"--normalize file: {path} stores no normalization (metadata \"normalization\" with mean and std); pass data, none or MEAN/STD."),
-            "data" => Normalize.FromData(pair.Train),
-            "none" => null,
-            _ => ParseNormalize(normalize, c),
-        };
-        static string List(double[] v) => string.Join(",", v.Select(x => x.ToString("0.####", CultureInfo.InvariantCulture)));
-        string described = transform is null ? "none (pixels in [0, 1])"
-            : $"(x - {List(transform.Mean)}) / {List(transform.Std)}" + normalize switch
-            {
-                "data" => $" ({kind}'s training images' per-channel mean and std, as sharpgrad train)",
-                "file" => " (stored in the file)",
-                _ => "",
-            };
-        var output = r.InvocationConfiguration.Output;
-        output.WriteLine($"model {path}: ONNX opset {model.Opset}{(model.Producer.Length > 0 ? $" from {model.Producer}" : "")}, {model.NodeCount} nodes, {model.ParameterCount():N0} parameters; input {model.Inputs[0]}; normalization {described}");
-        var ev = Trainer.Evaluate(model, new DataLoader(test, 500, transforms: transform is null ? [] : [transform]), classes.Length);
-        Print(SharpgradCli.ConsoleFor(output), ev, classes, test.Count);
-        return 0;
-    }
-
-    // the "normalization" metadata that sharpgrad export writes: {"mean":[...],"std":[...]}, one value per channel
-    private static Normalize? FileNormalization(Sharpgrad.Onnx.OnnxModel model, string path, int channels)
-    {
-        if (!model.Metadata.TryGetValue("normalization", out var text)) return null;
-        try
-        {
-            var node = System.Text.Json.Nodes.JsonNode.Parse(text);
-            var mean = node?["mean"]?.AsArray().Select(v => v!.GetValue<double>()).ToArray();
-            var std = node?["std"]?.AsArray().Select(v => v!.GetValue<double>()).ToArray();
-            if (mean is not null && std is not null && mean.Length == channels && std.Length == channels && mean.All(double.IsFinite) && std.All(x => x > 0 && double.IsFinite(x)))
-                return new Normalize(mean, std);
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
-        {
-            // reported below
-        }
-        throw new ArgumentException($"--model: {path}'s metadata \"normalization\" is not {{\"mean\": [{channels} numbers], \"std\": [{channels} positive numbers]}}; pass --normalize data, none or MEAN/STD.");
-    }
-
-    private static Normalize ParseNormalize(string text, int channels)
-    {
-        var parts = text.Split('/');
-        double[]? Parse(string s) => s.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN).ToArray() is var a && a.All(double.IsFinite) ? a : null;
-        if (parts.Length != 2 || Parse(parts[0]) is not { } mean || Parse(parts[1]) is not { } std || mean.Length != channels || std.Length != channels || std.Any(x => !(x > 0)))
-            throw new ArgumentException($"--normalize: expected auto, file, data, none or MEAN/STD with {channels} comma-separated value(s) each and positive STD (e.g. {string.Join(",", Enumerable.Repeat("0.5", channels))}/{string.Join(",", Enumerable.Repeat("0.25", channels))}), got '{text}'.");
-        return new Normalize(mean, std);
     }
 
     private static void Print(IAnsiConsole console, Evaluation ev, string[] classes, int count)

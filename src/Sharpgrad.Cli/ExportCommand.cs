@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using Sharpgrad.Onnx;
 
 namespace Sharpgrad.Cli;

@@ -1,4 +1,5 @@
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using System.CommandLine;
 
 namespace Sharpgrad.Cli;

@@ -1,15 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 
 namespace Sharpgrad.Cli;
 
 /// <summary>`sharpgrad prune`: prune a trained run and fine-tune it, or sweep each layer's sensitivity.</summary>
 internal static class PruneCommand
 {
-    private const int ValidationImages = 5000;
-
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Run folder written by sharpgrad train (or a file in it, e.g. RUN/checkpoint.safetensors).", Required = true };
@@ -33,155 +31,67 @@ internal static class PruneCommand
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             var output = r.InvocationConfiguration.Output;
-            string ckpt = SharpgradCli.RunFolder(r.GetValue(checkpoint)!);
-            bool onlySweep = r.GetValue(sweep);
-            double? target = r.GetValue(sparsity);
-            string? outPath = r.GetValue(outDir);
-            var m = ParseMethod(r.GetValue(method)!);
-            if (!onlySweep)
+            var options = new PruneOptions
             {
-                if (target is null) throw new ArgumentException("--sparsity: required when pruning (e.g. --sparsity 0.8), or pass --sweep.");
-                if (!(target >= 0 && target <= 0.99)) throw new ArgumentException($"--sparsity: expected a fraction in [0, 0.99], got {target}.");
-                if (outPath is null) throw new ArgumentException("--out: required when pruning (the pruned model is written there).");
-                if (Path.GetFullPath(outPath) == Path.GetFullPath(ckpt)) throw new ArgumentException("--out: must differ from --checkpoint (the trained model is kept).");
-            }
-            int t = r.GetValue(threads);
-            if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
-            // the output folder must be writable before any work (a sweep writes to the checkpoint folder by default)
-            RunFiles.CheckOutFolder(outPath ?? ckpt, overwrite: true, resuming: false);
-            if (r.GetValue(steps) < 1) throw new ArgumentException($"--steps: expected a positive number, got {r.GetValue(steps)}.");
-            if (!(r.GetValue(finetune) >= 0)) throw new ArgumentException($"--finetune-epochs: expected a non-negative number, got {r.GetValue(finetune)}.");
-            if (!(r.GetValue(lr) > 0)) throw new ArgumentException($"--lr: expected a positive number, got {r.GetValue(lr)}.");
-            int bs = r.GetValue(batchSize);
-            if (bs < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {bs}.");
-            double kd = r.GetValue(distill);
-            if (!(kd >= 0 && kd <= 1)) throw new ArgumentException($"--distill: expected a weight in [0, 1], got {kd}.");
-            double win = r.GetValue(window);
-            if (!(win >= 0 && win <= 1)) throw new ArgumentException($"--prune-window: expected a fraction in [0, 1], got {win}.");
-            double temp = r.GetValue(temperature);
-            if (!(temp > 0)) throw new ArgumentException($"--temperature: expected a positive number, got {temp}.");
-            using var threadScope = Sharpgrad.Parallelism.UseThreads(t);
-
-            var loaded = RunFiles.Load(ckpt);
-            var data = DataSources.Load(loaded.Recipe.Data, loaded.Recipe.DataDir);
-            var train = data.Train;
-            int held = Math.Min(ValidationImages, train.Count / 5);
-            var validation = train.Subset(Enumerable.Range(train.Count - held, held).ToArray(), train.Source + " (validation: last images)");
-            var fineTuneSet = train.Subset(Enumerable.Range(0, train.Count - held).ToArray(), train.Source + " (fine-tuning: all but the validation images)");
-            var valLoader = new DataLoader(validation, 1000, transforms: [loaded.Normalize]);
-            var testLoader = new DataLoader(data.Test, 1000, transforms: [loaded.Normalize]);
-            int classes = loaded.Classes.Length;
-
-            if (onlySweep)
+                Checkpoint = SharpgradCli.RunFolder(r.GetValue(checkpoint)!),
+                Sparsity = r.GetValue(sparsity),
+                Method = r.GetValue(method)!,
+                FinetuneEpochs = r.GetValue(finetune),
+                Steps = r.GetValue(steps),
+                Lr = r.GetValue(lr),
+                Sweep = r.GetValue(sweep),
+                Out = r.GetValue(outDir),
+                Threads = r.GetValue(threads),
+                Seed = r.GetValue(seed),
+                BatchSize = r.GetValue(batchSize),
+                Distill = r.GetValue(distill),
+                Temperature = r.GetValue(temperature),
+                PruneWindow = r.GetValue(window),
+            };
+            var workflow = PruneWorkflow.Create(options);
+            var observer = new Printer(output);
+            if (options.Sweep)
             {
-                var dir = outPath ?? ckpt;
-                output.WriteLine($"sensitivity sweep of {ckpt} on {validation.Count:N0} validation images (the last of the training set)");
-                var s = Sensitivity.Sweep(loaded.Model, valLoader, classes);
-                output.Write(s.ToText());
-                RunFiles.Writing(dir, "nothing else was changed", () =>
-                {
-                    Directory.CreateDirectory(dir);
-                    WriteSweep(dir, s);
-                });
-                output.WriteLine($"wrote sensitivity.csv and sensitivity.png to {dir}");
+                workflow.RunSweep(observer, Plots.Sensitivity);
+                output.WriteLine($"wrote sensitivity.csv and sensitivity.png to {workflow.OutDir}");
                 return 0;
             }
-
-            var before = Trainer.Evaluate(loaded.Model, testLoader, classes);
-            var valBefore = Trainer.Evaluate(loaded.Model, valLoader, classes);
-            output.WriteLine($"{ckpt}: test accuracy {SharpgradCli.Percent(before.Accuracy)} (validation {SharpgradCli.Percent(valBefore.Accuracy)}) before pruning; {SparsityReport.Of(loaded.Model).Sparsity * 100:F1}% of the prunable weights are zero");
-            SensitivityResult? sens = null;
-            if (m == PruneMethod.Sensitivity)
-            {
-                output.WriteLine($"sensitivity sweep on {validation.Count:N0} validation images ...");
-                sens = Sensitivity.Sweep(loaded.Model, valLoader, classes);
-                output.Write(sens.ToText());
-                var rates = sens.ChooseRates(target!.Value);
-                output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value * 100:F1}%"))));
-            }
-            var transforms = loaded.Recipe.TrainingTransforms(loaded.Normalize);
-            var trainLoader = new DataLoader(fineTuneSet, bs, shuffle: true, seed: r.GetValue(seed), transforms: transforms);
-            output.WriteLine($"pruning to {target * 100:F0}% ({m.ToString().ToLowerInvariant()}) in {r.GetValue(steps)} cubic steps with {r.GetValue(finetune)} fine-tuning epochs in all on {fineTuneSet.Count:N0} images");
-            var teacher = kd > 0 ? RunFiles.Load(ckpt).Model : null;
-            GradualPruning.Run(loaded.Model, trainLoader, m, target!.Value, r.GetValue(steps), r.GetValue(finetune), r.GetValue(lr), sens,
-                new FineTuneObserver(output), new Generator(r.GetValue(seed)), pruneWindow: win, teacher: teacher, temperature: temp, distillWeight: kd);
-            Pruner.MakePermanent(loaded.Model);
-            var after = Trainer.Evaluate(loaded.Model, testLoader, classes);
-            var valAfter = Trainer.Evaluate(loaded.Model, valLoader, classes);
-            var report = SparsityReport.Of(loaded.Model);
-            output.Write(report.ToText());
-            output.WriteLine($"validation accuracy {SharpgradCli.Percent(valAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(valBefore.Accuracy)}: {(valAfter.Accuracy - valBefore.Accuracy) * 100:+0.00;-0.00} points)");
-            output.WriteLine($"test accuracy {SharpgradCli.Percent(after.Accuracy)} after pruning (was {SharpgradCli.Percent(before.Accuracy)}: {(after.Accuracy - before.Accuracy) * 100:+0.00;-0.00} points)");
-
-            // model.json last: a folder without it is not a model, so an interrupted write never pairs new weights with an old description
-            const string kept = "the pruned model was not kept (rerun the command)";
-            var jsonPath = Path.Combine(outPath!, RunFiles.ModelJson);
-            var weightsPath = Path.Combine(outPath!, RunFiles.Weights);
-            RunFiles.Writing(outPath!, kept, () =>
-            {
-                Directory.CreateDirectory(outPath!);
-                RunFiles.RemoveStaleTemps(outPath!);
-                File.Delete(jsonPath);
-            });
-            RunFiles.Writing(weightsPath, kept, () => SafeTensors.Write(weightsPath, loaded.Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
-            var desc = (JsonObject)loaded.Description.DeepClone();
-            desc["pruning"] = new JsonObject
-            {
-                ["from"] = Path.GetFullPath(ckpt),
-                ["method"] = m.ToString().ToLowerInvariant(),
-                ["target_sparsity"] = target,
-                ["sparsity"] = report.Sparsity,
-                ["steps"] = r.GetValue(steps),
-                ["finetune_epochs"] = r.GetValue(finetune),
-                ["finetune_images"] = fineTuneSet.Count,
-                ["validation_accuracy_before"] = valBefore.Accuracy,
-                ["validation_accuracy_after"] = valAfter.Accuracy,
-                ["test_accuracy_before"] = before.Accuracy,
-                ["test_accuracy_after"] = after.Accuracy,
-            };
-            RunFiles.Writing(Path.Combine(outPath!, "sparsity.txt"), kept, () =>
-            {
-                RunFiles.WriteText(Path.Combine(outPath!, "sparsity.txt"), report.ToText());
-                if (sens is not null) WriteSweep(outPath!, sens);
-            });
-            RunFiles.Writing(jsonPath, kept, () => RunFiles.WriteText(jsonPath, desc.ToJsonString(RunFiles.Json)));
-            output.WriteLine($"wrote {RunFiles.Weights}, {RunFiles.ModelJson}, sparsity.txt{(sens is null ? "" : ", sensitivity.csv, sensitivity.png")} to {outPath}");
+            var result = workflow.Prune(observer, Plots.Sensitivity);
+            output.WriteLine($"wrote {string.Join(", ", result.Files)} to {workflow.OutDir}");
             return 0;
         }));
         return cmd;
     }
 
-    private static PruneMethod ParseMethod(string s) => s switch
+    // prints a prune's progress
+    private sealed class Printer(TextWriter output) : IPruneObserver
     {
-        "magnitude" => PruneMethod.Magnitude,
-        "global" => PruneMethod.Global,
-        "sensitivity" => PruneMethod.Sensitivity,
-        "structured" => PruneMethod.Structured,
-        "random" => PruneMethod.Random,
-        "lamp" => PruneMethod.Lamp,
-        "obd" => PruneMethod.Obd,
-        _ => throw new ArgumentException($"--method: unknown method '{s}'; expected magnitude, global, lamp, obd, sensitivity, structured or random."),
-    };
+        public void SweepStarted(PruneWorkflow workflow) => output.WriteLine(workflow.Options.Sweep
+            ? $"sensitivity sweep of {workflow.RunFolder} on {workflow.Validation.Count:N0} validation images (the last of the training set)"
+            : $"sensitivity sweep on {workflow.Validation.Count:N0} validation images ...");
 
-    private static void WriteSweep(string dir, SensitivityResult s)
-    {
-        var csv = new System.Text.StringBuilder("layer,weights," + string.Join(",", s.Sparsities.Select(v => v.ToString("R", CultureInfo.InvariantCulture))) + "\n");
-        foreach (var (layer, n, acc) in s.Layers)
-            csv.AppendLine(layer + "," + n + "," + string.Join(",", acc.Select(a => a.ToString("R", CultureInfo.InvariantCulture))));
-        RunFiles.WriteText(Path.Combine(dir, "sensitivity.csv"), csv.ToString());
-        Plots.Sensitivity(Path.Combine(dir, "sensitivity.png"), s);
-    }
+        public void SweepCompleted(SensitivityResult sweep) => output.Write(sweep.ToText());
 
-    private sealed class FineTuneObserver(TextWriter output) : ITrainingObserver
-    {
-        public void EpochStarted(int epoch, int epochs, int steps) { }
+        public void Evaluated(PruneWorkflow workflow, Evaluation test, Evaluation validation) =>
+            output.WriteLine($"{workflow.RunFolder}: test accuracy {SharpgradCli.Percent(test.Accuracy)} (validation {SharpgradCli.Percent(validation.Accuracy)}) before pruning; {SparsityReport.Of(workflow.Run.Model).Sparsity * 100:F1}% of the prunable weights are zero");
 
-        public void StepCompleted(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSecond)
+        public void RatesChosen(IReadOnlyDictionary<string, double> rates) =>
+            output.WriteLine("chosen rates: " + string.Join(", ", rates.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value * 100:F1}%"))));
+
+        public void PruningStarted(PruneWorkflow workflow) =>
+            output.WriteLine($"pruning to {workflow.Options.Sparsity * 100:F0}% ({workflow.Options.Method}) in {workflow.Options.Steps} cubic steps with {workflow.Options.FinetuneEpochs} fine-tuning epochs in all on {workflow.FineTuneSet.Count:N0} images");
+
+        public void FineTuneStep(int step, int steps, double loss, double accuracy)
         {
             if (step == steps)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  fine-tune {step} batches: loss {loss:F4}, train accuracy {SharpgradCli.Percent(accuracy)}"));
         }
 
-        public void EpochCompleted(EpochMetrics metrics) { }
+        public void Pruned(PruneResult result)
+        {
+            output.Write(result.Report.ToText());
+            output.WriteLine($"validation accuracy {SharpgradCli.Percent(result.ValidationAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(result.ValidationBefore.Accuracy)}: {(result.ValidationAfter.Accuracy - result.ValidationBefore.Accuracy) * 100:+0.00;-0.00} points)");
+            output.WriteLine($"test accuracy {SharpgradCli.Percent(result.TestAfter.Accuracy)} after pruning (was {SharpgradCli.Percent(result.TestBefore.Accuracy)}: {(result.TestAfter.Accuracy - result.TestBefore.Accuracy) * 100:+0.00;-0.00} points)");
+        }
     }
 }

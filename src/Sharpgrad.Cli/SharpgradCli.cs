@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.Globalization;
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using Spectre.Console;
 
 namespace Sharpgrad.Cli;
@@ -48,7 +49,7 @@ internal static class SharpgradCli
         catch (Exception e) when (e is DataException or ArgumentException or FormatException or DivergedException or InvalidOperationException)
         {
             // .NET appends " (Parameter 'x')" to argument exceptions: the message already names the option
-            error.WriteLine("error: " + System.Text.RegularExpressions.Regex.Replace(e.Message, @" \(Parameter '[^']*'\)$", ""));
+            error.WriteLine("error: " + System.Text.RegularExpressions.Regex.Replace(Flags.Message(e), @" \(Parameter '[^']*'\)$", ""));
             return 2;
         }
     }

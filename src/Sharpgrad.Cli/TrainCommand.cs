@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using Spectre.Console;
 
 namespace Sharpgrad.Cli;
@@ -96,13 +97,13 @@ internal static class TrainCommand
             Given(testLimit, nameof(TrainOptions.TestLimit));
             if (resumeDir is not null && r.GetResult(epochs) is null or { Implicit: true })
                 given.Remove(nameof(TrainOptions.Epochs)); // resuming without --epochs keeps the run's total
-            var trainer = Trainer.Create(options, outPath, resumeDir, given, r.GetValue(overwrite));
+            var trainer = TrainWorkflow.Create(options, outPath, resumeDir, given, r.GetValue(overwrite));
             return Train(trainer, outPath, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
         }));
         return cmd;
     }
 
-    private static int Train(Trainer trainer, string outDir, TextWriter output, TextWriter error)
+    private static int Train(TrainWorkflow trainer, string outDir, TextWriter output, TextWriter error)
     {
         bool existed = Directory.Exists(outDir);
         var console = SharpgradCli.ConsoleFor(output);
@@ -112,7 +113,7 @@ internal static class TrainCommand
         output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "
             + $"seed {o.Seed}, threads {o.Threads}{(o.Augment.Length > 0 ? $", augment {o.Augment}" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}; output {outDir}");
-        if (trainer.Changes.Count > 0) output.WriteLine($"resume changes: {string.Join(", ", trainer.Changes)}");
+        if (trainer.Changes.Count > 0) output.WriteLine($"resume changes: {string.Join(", ", trainer.Changes.Select(c => $"{Flags.Of(c.Option)} {c.Was} -> {c.Now}"))}");
         var started = DateTime.UtcNow;
         Evaluation result;
         // the plots follow every epoch, like metrics.csv

@@ -40,16 +40,7 @@ public static class OnnxExport
         var bytes = ToBytes(model, inputShape, metadata);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) throw new ArgumentException($"{path}: folder {dir} does not exist.");
-        var tmp = path + "." + Environment.ProcessId + ".tmp";
-        try
-        {
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        AtomicFile.WriteBytes(path, bytes);
     }
 
     internal static ModelProto Build(Module model, IReadOnlyList<int> inputShape, IReadOnlyDictionary<string, string>? metadata)

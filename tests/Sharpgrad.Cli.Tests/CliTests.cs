@@ -111,7 +111,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("test accuracy", ev.Out);
         var sum = Run("summary", "--model", model, "--input", "3x32x32");
         Assert.True(sum.Code == 0, sum.Err);
-        var loaded = Sharpgrad.NN.RunFiles.Load(P("run"));
+        var loaded = Sharpgrad.Workflows.RunFiles.Load(P("run"));
         Assert.Contains($"Trainable parameters: {loaded.Model.ParameterCount():N0}", sum.Out);
         var ins = Run("inspect", "--checkpoint", P("run"));
         Assert.True(ins.Code == 0, ins.Err);

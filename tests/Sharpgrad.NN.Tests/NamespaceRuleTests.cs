@@ -15,6 +15,7 @@ public sealed class NamespaceRuleTests
             [typeof(Module).Assembly] = ["Sharpgrad.NN"],
             [typeof(Sharpgrad.Onnx.OnnxModel).Assembly] = ["Sharpgrad.Onnx"],
             [typeof(Sharpgrad.Lab.LabExperiment).Assembly] = ["Sharpgrad.Lab"],
+            [typeof(Sharpgrad.Workflows.TrainWorkflow).Assembly] = ["Sharpgrad.Workflows"],
         };
         var wrong = allowed
             .SelectMany(a => a.Key.GetTypes()

@@ -54,7 +54,7 @@ public sealed class ReadmeTrainingExampleTests
             // a fresh model with the best weights evaluates to the reported best accuracy
             var fresh = new SmallNet(new Generator(123));
             best.Restore(fresh);
-            var again = Trainer.Evaluate(fresh, new DataLoader(validation, 500, transforms: [normalize]), 10);
+            var again = TrainingLoop.Evaluate(fresh, new DataLoader(validation, 500, transforms: [normalize]), 10);
             Assert.Equal(best.BestValue, again.Accuracy);
             Assert.Equal(trainer.Model.ParameterCount(), fresh.ParameterCount());
         }

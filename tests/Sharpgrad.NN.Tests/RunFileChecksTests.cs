@@ -1,4 +1,5 @@
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Xunit;
@@ -128,7 +129,7 @@ public sealed class RunFileChecksTests
     {
         using var f = new TestFiles();
         var recipe = new TrainOptions { Limit = 128, TestLimit = 50, BatchSize = 64, Schedule = "none", Epochs = 1 };
-        Trainer.Create(recipe, f.Path("run")).Run();
+        TrainWorkflow.Create(recipe, f.Path("run")).Run();
         var (tensors, meta) = SafeTensors.Read(f.Path("run", RunFiles.Checkpoint));
 
         string Resume(string name, string? sharpgrad, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>>? editTensors = null)
@@ -138,7 +139,7 @@ public sealed class RunFileChecksTests
             var path = Path.Combine(dir, RunFiles.Checkpoint);
             var t = editTensors?.Invoke(new Dictionary<string, Tensor>(tensors)) ?? tensors;
             SafeTensors.Write(path, t.Select(kv => (kv.Key, kv.Value)), sharpgrad is null ? null : new Dictionary<string, string> { ["sharpgrad"] = sharpgrad });
-            var message = Assert.Throws<DataException>(() => Trainer.Create(recipe with { Epochs = 2 }, f.Path("out-" + name), resumeDir: dir)).Message;
+            var message = Assert.Throws<DataException>(() => TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("out-" + name), resumeDir: dir)).Message;
             Assert.DoesNotContain('\n', message);
             Assert.StartsWith(path + ": ", message, StringComparison.Ordinal);
             Assert.False(Directory.Exists(f.Path("out-" + name)));
@@ -158,7 +159,7 @@ public sealed class RunFileChecksTests
         Assert.StartsWith("the \"sharpgrad\" metadata is not valid JSON (Duplicate property 'epoch'", Resume("duplicate", "{\"epoch\": 1, \"epoch\": 1}"), StringComparison.Ordinal);
         Assert.Equal("\"recipe\"" + In + "the training options (an object), got nothing.", Resume("no-recipe", Edited(m => m.Remove("recipe"))));
         Assert.Equal("\"recipe\"" + In + "the training options (an object), got null.", Resume("null-recipe", Edited(m => m["recipe"] = null)));
-        Assert.StartsWith("\"recipe\" in the checkpoint's sharpgrad metadata is not valid: --optimizer: unknown optimizer 'lbfgs'",
+        Assert.StartsWith("\"recipe\" in the checkpoint's sharpgrad metadata is not valid: Optimizer: unknown optimizer 'lbfgs'",
             Resume("bad-recipe", Edited(m => m["recipe"]!["Optimizer"] = "lbfgs")), StringComparison.Ordinal);
         Assert.Equal("\"epoch\"" + In + "the number of epochs done, a non-negative integer, got nothing.", Resume("no-epoch", Edited(m => m.Remove("epoch"))));
         Assert.Equal("\"epoch\"" + In + "the number of epochs done, a non-negative integer, got -1.", Resume("negative-epoch", Edited(m => m["epoch"] = -1)));

@@ -1,3 +1,4 @@
+using Sharpgrad.Workflows;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;
@@ -11,19 +12,19 @@ public sealed class RunFolderTests
     public void OutFolderHoldingARunOrOtherFilesIsRefusedUnlessOverwrite()
     {
         using var f = new TestFiles();
-        Trainer.Create(Quick, f.Path("run")).Run();
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
-        Assert.Equal($"--out: {f.Path("run")} holds a finished run (model.json); pass --overwrite to replace it, or choose another folder.", e.Message);
+        TrainWorkflow.Create(Quick, f.Path("run")).Run();
+        var e = Assert.Throws<OptionException>(() => TrainWorkflow.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
+        Assert.Equal($"OutDir: {f.Path("run")} holds a finished run (model.json); pass Overwrite to replace it, or choose another folder.", e.Message);
         File.Delete(f.Path("run", RunFiles.ModelJson));
-        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
-        Assert.StartsWith($"--out: {f.Path("run")} holds an unfinished run (checkpoint.safetensors); continue it with --resume", e.Message);
+        e = Assert.Throws<OptionException>(() => TrainWorkflow.Create(Quick, f.Path("run"), null, new HashSet<string>(), overwrite: false));
+        Assert.StartsWith($"OutDir: {f.Path("run")} holds an unfinished run (checkpoint.safetensors); continue it with ResumeDir", e.Message);
         Directory.CreateDirectory(f.Path("mine"));
         File.WriteAllText(f.Path("mine", "notes.txt"), "mine");
-        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick, f.Path("mine"), null, new HashSet<string>(), overwrite: false));
-        Assert.Equal($"--out: {f.Path("mine")} holds files that are not a run's (notes.txt); choose a new or empty folder, or pass --overwrite.", e.Message);
+        e = Assert.Throws<OptionException>(() => TrainWorkflow.Create(Quick, f.Path("mine"), null, new HashSet<string>(), overwrite: false));
+        Assert.Equal($"OutDir: {f.Path("mine")} holds files that are not a run's (notes.txt); choose a new or empty folder, or pass Overwrite.", e.Message);
 
         // --overwrite: the old run's files go before the first epoch, so an interrupted rerun never leaves the old model beside a new checkpoint
-        var t = Trainer.Create(Quick with { Epochs = 2 }, f.Path("run"), null, new HashSet<string>(), overwrite: true);
+        var t = TrainWorkflow.Create(Quick with { Epochs = 2 }, f.Path("run"), null, new HashSet<string>(), overwrite: true);
         using var cancel = new CancellationTokenSource();
         t.EpochWritten = (_, _) => cancel.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => t.Run(cancel: cancel.Token));
@@ -37,10 +38,10 @@ public sealed class RunFolderTests
     {
         using var f = new TestFiles();
         File.WriteAllText(f.Path("file"), "x");
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Quick with { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("file", "run"), null, new HashSet<string>(), false));
-        Assert.StartsWith($"--out: {f.Path("file", "run")} is not writable (", e.Message);
+        var e = Assert.Throws<OptionException>(() => TrainWorkflow.Create(Quick with { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("file", "run"), null, new HashSet<string>(), false));
+        Assert.StartsWith($"OutDir: {f.Path("file", "run")} is not writable (", e.Message);
         // a folder the check had to create is removed again
-        Trainer.Create(Quick, f.Path("new", "run"), null, new HashSet<string>(), false);
+        TrainWorkflow.Create(Quick, f.Path("new", "run"), null, new HashSet<string>(), false);
         Assert.False(Directory.Exists(f.Path("new")));
     }
 
@@ -48,14 +49,14 @@ public sealed class RunFolderTests
     public void StaleTempFilesAreRemovedAndAFinishedRunIsRewrittenByteForByte()
     {
         using var f = new TestFiles();
-        Trainer.Create(Quick, f.Path("run")).Run();
+        TrainWorkflow.Create(Quick, f.Path("run")).Run();
         var files = new[] { RunFiles.Weights, RunFiles.ModelJson, RunFiles.MetricsCsv }.ToDictionary(n => n, n => File.ReadAllBytes(f.Path("run", n)));
         // killed after the last checkpoint: the final files are missing and temporary files are left
         foreach (var n in files.Keys) File.Delete(f.Path("run", n));
         File.WriteAllText(f.Path("run", ".checkpoint.safetensors.4242.tmp"), "half");
         File.WriteAllText(f.Path("run", "model.json.4242.tmp"), "half");
         File.WriteAllText(f.Path("run", "loss.png.tmp.png"), "half");
-        var t = Trainer.Create(Quick, f.Path("run"), f.Path("run"), new HashSet<string>(), overwrite: false);
+        var t = TrainWorkflow.Create(Quick, f.Path("run"), f.Path("run"), new HashSet<string>(), overwrite: false);
         Assert.Equal(1, t.StartEpoch);
         t.Run();
         foreach (var (n, bytes) in files) Assert.Equal(bytes, File.ReadAllBytes(f.Path("run", n)));
@@ -66,20 +67,23 @@ public sealed class RunFolderTests
     public void ResumeAppliesWhatMayChangeAndRefusesTheRest()
     {
         using var f = new TestFiles();
-        Trainer.Create(Quick, f.Path("run")).Run();
+        TrainWorkflow.Create(Quick, f.Path("run")).Run();
         var asked = Quick with { Epochs = 2, Lr = 0.001, BatchSize = 32, Seed = 5, Optimizer = "sgd", Threads = 1 };
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(asked, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false));
-        Assert.StartsWith("--resume: --optimizer (the run has adamw, asked sgd); --seed (the run has 0, asked 5) cannot change in a resumed run; drop them", e.Message);
+        var e = Assert.Throws<OptionException>(() => TrainWorkflow.Create(asked, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false));
+        // the library names its own properties; the command line renders them as flags
+        Assert.StartsWith("ResumeDir: Optimizer (the run has adamw, asked sgd); Seed (the run has 0, asked 5) cannot change in a resumed run; drop them, or start a new run with OutDir (a resume may change only Epochs, Lr, Threads,", e.Message);
+        Assert.StartsWith("--resume: --optimizer (the run has adamw, asked sgd); --seed (the run has 0, asked 5) cannot change in a resumed run; drop them, or start a new run with --out (a resume may change only --epochs, --lr,",
+            e.Render(o => "--" + o.ToLowerInvariant().Replace("resumedir", "resume").Replace("outdir", "out")));
         // the same values as the run's are no change
-        var t = Trainer.Create(asked with { Seed = 0, Optimizer = "adamw" }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false);
-        Assert.Equal(["--batch-size 64 -> 32", "--epochs 1 -> 2", "--lr none -> 0.001"], t.Changes);
+        var t = TrainWorkflow.Create(asked with { Seed = 0, Optimizer = "adamw" }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false);
+        Assert.Equal(["BatchSize 64 -> 32", "Epochs 1 -> 2", "Lr none -> 0.001"], t.Changes.Select(c => c.ToString()));
         Assert.Equal((2, 0.001, 32), (t.Options.Epochs, t.Options.Lr, t.Options.BatchSize));
         t.Run();
         var meta = SafeTensors.Read(f.Path("run", RunFiles.Checkpoint)).Metadata["sharpgrad"];
-        Assert.Contains("\"resumed\":[\"--batch-size 64 -\\u003E 32\"", meta, StringComparison.Ordinal);
-        Assert.Equal(32, Trainer.ReadCheckpoint(f.Path("run")).Recipe.BatchSize);
+        Assert.Contains("\"resumed\":[\"BatchSize 64 -\\u003E 32\"", meta, StringComparison.Ordinal);
+        Assert.Equal(32, TrainWorkflow.ReadCheckpoint(f.Path("run")).Recipe.BatchSize);
         // without the options, a resume keeps the run's recipe
-        var again = Trainer.Create(Quick with { Epochs = 3 }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs" }, false);
+        var again = TrainWorkflow.Create(Quick with { Epochs = 3 }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs" }, false);
         Assert.Equal((0.001, 32), (again.Options.Lr, again.Options.BatchSize));
     }
 
@@ -90,7 +94,7 @@ public sealed class RunFolderTests
         var data = f.MnistFolder("mnist", 40, 20);
         var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), data);
         Assert.False(Path.IsPathRooted(relative));
-        var t = Trainer.Create(Quick with { Data = "mnist-idx", DataDir = relative }, f.Path("run"));
+        var t = TrainWorkflow.Create(Quick with { Data = "mnist-idx", DataDir = relative }, f.Path("run"));
         Assert.Equal(data, t.Options.DataDir);
     }
 }

@@ -1,4 +1,5 @@
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using Xunit;
 
 namespace Sharpgrad.NN.Tests;
@@ -9,7 +10,7 @@ public sealed class TrainingTests
     public void LearnsFashionMnistFromTwoThousandImagesInTwoEpochs()
     {
         using var f = new TestFiles();
-        var trainer = Trainer.Create(new TrainOptions { Epochs = 2, Limit = 2000, Seed = 1 }, f.Path("run"));
+        var trainer = TrainWorkflow.Create(new TrainOptions { Epochs = 2, Limit = 2000, Seed = 1 }, f.Path("run"));
         var result = trainer.Run();
         Assert.Equal(10000, trainer.Test.Count);
         Assert.True(result.Accuracy > 0.70, $"test accuracy {result.Accuracy:P2} after 2 epochs on 2,000 images");
@@ -20,7 +21,7 @@ public sealed class TrainingTests
 
         // the saved run loads back and evaluates to the same accuracy
         var loaded = RunFiles.Load(f.Path("run"));
-        var again = Trainer.Evaluate(loaded.Model, new Sharpgrad.NN.DataLoader(trainer.Test, 500, transforms: [loaded.Normalize]), 10);
+        var again = TrainingLoop.Evaluate(loaded.Model, new Sharpgrad.NN.DataLoader(trainer.Test, 500, transforms: [loaded.Normalize]), 10);
         Assert.Equal(result.Accuracy, again.Accuracy);
     }
 
@@ -37,8 +38,8 @@ public sealed class TrainingTests
         // the trainer's steps run in a TensorScope: the second and later steps reuse the first step's arrays
         var a = ExamCnn.Create(1, 28, 28, generator: new Generator(1));
         var optA = new AdamW(a.Parameters(), 0.01);
-        Trainer.TrainEpoch(a, loader, optA, null, 0, 1);
-        Trainer.TrainEpoch(a, loader, optA, null, 1, 1);
+        TrainingLoop.TrainEpoch(a, loader, optA, null, 0, 1);
+        TrainingLoop.TrainEpoch(a, loader, optA, null, 1, 1);
         Assert.All(a.Parameters(), p => Assert.Null(p.Grad)); // pooled gradients are cleared with their scope
 
         // a parameter left out of the optimizer still gets a gradient each step: it must not outlive the step either
@@ -46,8 +47,8 @@ public sealed class TrainingTests
         var firstConv = frozen.Parameters().Take(2).ToList();
         var before = firstConv[0].Data.ToArray();
         var optF = new AdamW(frozen.Parameters().Skip(2), 0.01);
-        Trainer.TrainEpoch(frozen, loader, optF, null, 0, 1);
-        Trainer.TrainEpoch(frozen, loader, optF, null, 1, 1);
+        TrainingLoop.TrainEpoch(frozen, loader, optF, null, 0, 1);
+        TrainingLoop.TrainEpoch(frozen, loader, optF, null, 1, 1);
         Assert.Equal(before, firstConv[0].Data.ToArray());
         Assert.Null(firstConv[0].Grad);
 
@@ -68,7 +69,7 @@ public sealed class TrainingTests
         var sa = a.StateDict();
         var sb = b.StateDict();
         for (int i = 0; i < sa.Count; i++) Assert.Equal(sb[i].Value.ToArray(), sa[i].Value.ToArray());
-        Assert.Equal(Trainer.Evaluate(b, loader, 10).Loss, Trainer.Evaluate(a, loader, 10).Loss);
+        Assert.Equal(TrainingLoop.Evaluate(b, loader, 10).Loss, TrainingLoop.Evaluate(a, loader, 10).Loss);
     }
 
     [Fact]
@@ -76,9 +77,9 @@ public sealed class TrainingTests
     {
         using var f = new TestFiles();
         var recipe = new TrainOptions { Limit = 600, TestLimit = 200, BatchSize = 64, Schedule = "none", Seed = 5, Threads = 2, Dropout = 0.2, Augment = "flip,crop", Lr = 0.003 };
-        Trainer.Create(recipe with { Epochs = 3 }, f.Path("straight")).Run();
-        Trainer.Create(recipe with { Epochs = 2 }, f.Path("split")).Run();
-        var resumed = Trainer.Create(recipe with { Epochs = 3 }, f.Path("split"), resumeDir: f.Path("split"));
+        TrainWorkflow.Create(recipe with { Epochs = 3 }, f.Path("straight")).Run();
+        TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("split")).Run();
+        var resumed = TrainWorkflow.Create(recipe with { Epochs = 3 }, f.Path("split"), resumeDir: f.Path("split"));
         Assert.Equal(2, resumed.StartEpoch);
         resumed.Run();
         var a = SafeTensors.Read(f.Path("straight", RunFiles.Weights)).Tensors;
@@ -93,9 +94,9 @@ public sealed class TrainingTests
     {
         using var f = new TestFiles();
         var recipe = new TrainOptions { Limit = 256, TestLimit = 100, BatchSize = 64, Schedule = "none", Epochs = 1 };
-        Trainer.Create(recipe, f.Path("run")).Run();
+        TrainWorkflow.Create(recipe, f.Path("run")).Run();
         var before = File.ReadAllBytes(f.Path("run", RunFiles.Checkpoint));
-        var t = Trainer.Create(recipe with { Epochs = 2 }, f.Path("run"), resumeDir: f.Path("run"));
+        var t = TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("run"), resumeDir: f.Path("run"));
         using (Tensor.NoGrad()) t.Model.NamedParameters().First().Parameter.Data[0, 0, 0, 0] = double.NaN;
         var ex = Assert.Throws<DivergedException>(() => t.Run());
         Assert.Contains("the loss is NaN at epoch 2, step 1", ex.Message);
@@ -108,19 +109,19 @@ public sealed class TrainingTests
         using var f = new TestFiles();
         var bad = new[]
         {
-            (new TrainOptions { Optimizer = "lbfgs" }, "--optimizer: unknown optimizer 'lbfgs'"),
-            (new TrainOptions { Epochs = 0 }, "--epochs: expected a positive number, got 0"),
-            (new TrainOptions { Dropout = 1 }, "--dropout: expected a probability in [0, 1), got 1"),
-            (new TrainOptions { Data = "imagenet" }, "--data: unknown dataset 'imagenet'"),
-            (new TrainOptions { Data = "cifar10" }, "--data cifar10 needs a folder"),
-            (new TrainOptions { Lr = -1 }, "--lr: expected a positive number, got -1"),
+            (new TrainOptions { Optimizer = "lbfgs" }, "Optimizer: unknown optimizer 'lbfgs'"),
+            (new TrainOptions { Epochs = 0 }, "Epochs: expected a positive number, got 0"),
+            (new TrainOptions { Dropout = 1 }, "Dropout: expected a probability in [0, 1), got 1"),
+            (new TrainOptions { Data = "imagenet" }, "Data: unknown dataset 'imagenet'"),
+            (new TrainOptions { Data = "cifar10" }, "Data: cifar10 needs a folder (DataDir)"),
+            (new TrainOptions { Lr = -1 }, "Lr: expected a positive number, got -1"),
         };
         foreach (var (options, message) in bad)
         {
-            var ex = Assert.ThrowsAny<ArgumentException>(() => Trainer.Create(options, f.Path("out")));
+            var ex = Assert.Throws<OptionException>(() => TrainWorkflow.Create(options, f.Path("out")));
             Assert.Contains(message, ex.Message);
         }
-        Assert.Throws<Sharpgrad.NN.DataException>(() => Trainer.Create(new TrainOptions { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("out")));
+        Assert.Throws<Sharpgrad.NN.DataException>(() => TrainWorkflow.Create(new TrainOptions { Data = "mnist-idx", DataDir = f.Path("missing") }, f.Path("out")));
         Assert.False(Directory.Exists(f.Path("out")));
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Sharpgrad.Cli;
 using Sharpgrad.NN;
+using Sharpgrad.Workflows;
 using Xunit;
 
 namespace Sharpgrad.Onnx.Tests;
@@ -51,7 +52,7 @@ public sealed class ExportCommandTests : IDisposable
         Assert.Equal(Accuracy(viaRun.Out), Accuracy(viaOnnx.Out));
         var refused = Run("eval", "--checkpoint", run, "--normalize", "0.5/0.5");
         Assert.Equal(2, refused.Code);
-        Assert.Equal("error: --normalize: applies to --model FILE.onnx only; a run folder carries its own normalization.", refused.Err.Trim());
+        Assert.Equal("error: --normalize: applies to an ONNX model (--model) only; a run folder carries its own normalization.", refused.Err.Trim());
 
         var other = Path.Combine(_root, "exam.onnx");
         var again = Run("export", "--checkpoint", run, "--out", other);

@@ -20,7 +20,7 @@ internal static class ExperimentKit
     public static DataLoader InOrder(ILabeledDataset data, int batch = 500) => new(data, batch);
 
     /// <summary>Accuracy (0..1) and mean cross-entropy of <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
-    public static Evaluation Evaluate(Module model, ILabeledDataset data) => Trainer.Evaluate(model, InOrder(data), data.ClassNames.Count);
+    public static Evaluation Evaluate(Module model, ILabeledDataset data) => TrainingLoop.Evaluate(model, InOrder(data), data.ClassNames.Count);
 
     /// <summary>A number for a table or a sentence: up to four significant digits, invariant culture.</summary>
     public static string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);

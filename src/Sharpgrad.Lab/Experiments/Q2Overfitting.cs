@@ -50,7 +50,7 @@ public sealed class Q2Overfitting : LabExperiment
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 context.Report($"q2: {Runs[r]}, epoch {e + 1}/{epochs}");
-                Trainer.TrainEpoch(net, loader, opt, null, e, epochs);
+                TrainingLoop.TrainEpoch(net, loader, opt, null, e, epochs);
                 trainAcc[r][e] = Evaluate(net, train).Accuracy;
                 var v = Evaluate(net, validation);
                 valAcc[r][e] = v.Accuracy;

@@ -52,7 +52,7 @@ public sealed class Q4SparseAndSmall : LabExperiment
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 context.Report($"q4: penalty {penalties[k]}, epoch {e + 1}/{epochs}");
-                Trainer.TrainEpoch(models[k], loader, opt, null, e, epochs, l1: penalties[k] == "L1" ? L1Strength : 0);
+                TrainingLoop.TrainEpoch(models[k], loader, opt, null, e, epochs, l1: penalties[k] == "L1" ? L1Strength : 0);
             }
             weights[k] = Pruner.PrunableWeights(models[k]).SelectMany(p => p.Parameter.Data.ToDoubleArray()).ToArray();
             accuracy[k] = Evaluate(models[k], test).Accuracy;
@@ -113,7 +113,7 @@ public sealed class Q4SparseAndSmall : LabExperiment
         var final = Copy(state, context.Seed);
         GradualPruning.PruneTo(final, PruneMethod.Global, 0.9);
         double beforeTune = Evaluate(final, test).Accuracy;
-        Trainer.TrainEpoch(final, loader, new Sgd(final.Parameters(), Lr, momentum: 0.9), null, 0, 1);
+        TrainingLoop.TrainEpoch(final, loader, new Sgd(final.Parameters(), Lr, momentum: 0.9), null, 0, 1);
         double afterTune = Evaluate(final, test).Accuracy;
         var report = SparsityReport.Of(final);
         result.Add("dense test accuracy", denseAcc);

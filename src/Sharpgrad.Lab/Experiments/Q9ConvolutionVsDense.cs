@@ -56,7 +56,7 @@ public sealed class Q9ConvolutionVsDense : LabExperiment
             {
                 context.Cancellation.ThrowIfCancellationRequested();
                 context.Report($"q9: {names[m]}, epoch {e + 1}/{epochs}");
-                Trainer.TrainEpoch(model, loader, opt, null, e, epochs);
+                TrainingLoop.TrainEpoch(model, loader, opt, null, e, epochs);
             }
             accuracy[m] = shifted.Select(set => set.Average(d => Evaluate(model, d).Accuracy)).ToArray();
             if (m == 0) equivariance = EquivarianceError(model, test, shifted[2][0], 2);

@@ -303,10 +303,25 @@ public abstract class Module
 
     /// <summary>
     /// This layer's own parameters that weight pruning applies to, by their local names (Conv2d and Linear name
-    /// their "weight"; the default is none). Containers do not list their children's: <see cref="Pruner.PrunableWeights"/>
+    /// their "weight"; the default is none). Containers do not list their children's: <see cref="NamedPrunableParameters"/>
     /// walks the tree.
     /// </summary>
     public virtual IEnumerable<(string Name, Parameter Parameter)> PrunableParameters() => [];
+
+    /// <summary>
+    /// The prunable parameters of this module and every descendant (<see cref="PrunableParameters"/>), by state_dict
+    /// name: the weights that pruning and the L1 penalty apply to (biases and BatchNorm are left alone).
+    /// </summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> NamedPrunableParameters()
+    {
+        var list = new List<(string, Parameter)>();
+        foreach (var (name, m) in NamedModules())
+        {
+            string prefix = name.Length == 0 ? "" : name + ".";
+            foreach (var (own, p) in m.PrunableParameters()) list.Add((prefix + own, p));
+        }
+        return list;
+    }
 
     /// <summary>
     /// This layer's filters for structured pruning: weights whose first axis is the output channel, each with the bias

@@ -113,7 +113,7 @@ public static class GradualPruning
             while (share > 0)
             {
                 int n = Math.Min(share, train.BatchCount);
-                Trainer.TrainEpoch(model, train, opt, sched, epoch++, 0, observer: observer, maxSteps: n, lossFunction: loss);
+                TrainingLoop.TrainEpoch(model, train, opt, sched, epoch++, 0, observer: observer, maxSteps: n, lossFunction: loss);
                 share -= n;
             }
         }

@@ -25,13 +25,7 @@ public static class Pruner
     public static IReadOnlyList<(string Name, Parameter Parameter)> PrunableWeights(Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var list = new List<(string, Parameter)>();
-        foreach (var (name, m) in model.NamedModules())
-        {
-            string prefix = name.Length == 0 ? "" : name + ".";
-            foreach (var (own, p) in m.PrunableParameters()) list.Add((prefix + own, p));
-        }
-        return list;
+        return model.NamedPrunableParameters();
     }
 
     /// <summary>The pruning mask of <paramref name="p"/> (1 kept, 0 pruned, same shape), or null when it is not pruned.</summary>

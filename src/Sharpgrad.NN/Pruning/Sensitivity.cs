@@ -84,7 +84,7 @@ public static class Sensitivity
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(validation);
         var lv = levels ?? DefaultLevels;
-        double baseline = Trainer.Evaluate(model, validation, classes).Accuracy;
+        double baseline = TrainingLoop.Evaluate(model, validation, classes).Accuracy;
         var rows = new List<(string, int, double[])>();
         foreach (var (name, p) in Pruner.PrunableWeights(model))
         {
@@ -99,7 +99,7 @@ public static class Sensitivity
                     continue;
                 }
                 Pruner.Magnitude(p, lv[i]);
-                acc[i] = Trainer.Evaluate(model, validation, classes).Accuracy;
+                acc[i] = TrainingLoop.Evaluate(model, validation, classes).Accuracy;
                 using (Tensor.NoGrad()) p.Data.CopyFrom(saved);
                 Pruner.SetMask(p, savedMask);
                 progress?.Invoke(name, lv[i], acc[i]);

@@ -275,7 +275,7 @@ public sealed class CsvLogger(string path) : ITrainingCallback
         ArgumentNullException.ThrowIfNull(state);
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path));
         if (dir is not null) Directory.CreateDirectory(dir);
-        RunFiles.WriteText(Path, RunFiles.MetricsText(state.Metrics));
+        AtomicFile.WriteText(Path, EpochMetrics.Csv(state.Metrics));
     }
 }
 

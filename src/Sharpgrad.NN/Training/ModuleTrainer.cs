@@ -7,7 +7,7 @@ namespace Sharpgrad.NN;
 
 /// <summary>
 /// Trains any classification <see cref="Module"/> (its output (B, classes) scores the labels) on an
-/// <see cref="ILabeledDataset"/>: the same steps as <see cref="Trainer"/> (each step and evaluation batch in a
+/// <see cref="ILabeledDataset"/>: the steps of <see cref="TrainingLoop"/> (each step and evaluation batch in a
 /// <see cref="TensorScope"/>, so a warm step allocates next to nothing; a NaN or infinite loss throws
 /// <see cref="DivergedException"/>), with the optimizer, schedule and callbacks (progress, early stopping, best
 /// checkpoint, CSV) chosen by the caller. Everything is checked when the trainer is created, the model against one
@@ -152,9 +152,9 @@ public sealed class ModuleTrainer
         {
             state.Epoch = epoch + 1;
             var sw = Stopwatch.StartNew();
-            var (trainLoss, trainAccuracy) = Trainer.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1,
-                observer, null, cancel, Options.Loss, DivergenceAdvice);
-            last = ValidationLoader is null ? null : Trainer.Evaluate(Model, ValidationLoader, Classes);
+            var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1,
+                observer, null, cancel, Options.Loss, e => OptionException.Escape(DivergenceAdvice(e)), []);
+            last = ValidationLoader is null ? null : TrainingLoop.Evaluate(Model, ValidationLoader, Classes);
             var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last?.Loss ?? double.NaN, last?.Accuracy ?? double.NaN, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             EpochsDone = epoch + 1;
@@ -178,7 +178,7 @@ public sealed class ModuleTrainer
         if (!data.ExampleShape.SequenceEqual(TrainData.ExampleShape) || data.ClassNames.Count != Classes)
             throw new ArgumentException($"ModuleTrainer.Evaluate: {data.Source} has examples [{string.Join(",", data.ExampleShape)}] and {data.ClassNames.Count} classes; the model was trained on [{string.Join(",", TrainData.ExampleShape)}] and {Classes}.");
         using var threads = Parallelism.UseThreads(Options.Threads);
-        return Trainer.Evaluate(Model, new DataLoader(data, Options.EvaluationBatchSize, transforms: Options.EvaluationTransforms), Classes);
+        return TrainingLoop.Evaluate(Model, new DataLoader(data, Options.EvaluationBatchSize, transforms: Options.EvaluationTransforms), Classes);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Sharpgrad.Workflows;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -52,7 +53,7 @@ internal static class FuzzHarness
         new("checkpoint", "safetensors-json", (b, dir) =>
         {
             WriteFile(dir, RunFiles.Checkpoint, b);
-            Trainer.ReadCheckpoint(dir);
+            TrainWorkflow.ReadCheckpoint(dir);
         }),
         new("modelspec", "json", (b, dir) => ModelSpec.Load(WriteFile(dir, "model.json", b))),
         new("onnx", "bytes", (b, dir) => Sharpgrad.Onnx.OnnxModel.Load(WriteFile(dir, "model.onnx", b))),

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Sharpgrad.NN;
+using Sharpgrad.NN;
+
+namespace Sharpgrad.Workflows;
 
 /// <summary>
 /// Trains a model (a built-in one or a model file, <see cref="TrainOptions.Model"/>) with a <see cref="TrainOptions"/>
@@ -11,13 +13,13 @@ namespace Sharpgrad.NN;
 /// the output folder is touched; after every epoch the checkpoint is written atomically; a NaN or infinite loss
 /// stops training with the epoch and step named and leaves the last good checkpoint as it was.
 /// </summary>
-public sealed class Trainer
+public sealed class TrainWorkflow
 {
     private readonly Generator _rng;
     private readonly List<EpochMetrics> _metrics = [];
     private int _startEpoch;
 
-    private Trainer(TrainOptions options, DatasetPair data, string outDir, System.Text.Json.Nodes.JsonNode? modelSpec = null, string? specSource = null)
+    private TrainWorkflow(TrainOptions options, DatasetPair data, string outDir, System.Text.Json.Nodes.JsonNode? modelSpec = null, string? specSource = null)
     {
         Options = options;
         Data = data;
@@ -88,11 +90,19 @@ public sealed class Trainer
         }
         catch (ArgumentException e) when (options.IsBuiltInModel)
         {
-            throw new ArgumentException($"--model {what}: cannot be built for {channels}x{height}x{width} images and {classes} classes: {e.Message}", e);
+            throw new OptionException(nameof(TrainOptions.Model), $"{what}: cannot be built for {channels}x{height}x{width} images and {classes} classes: {e.Message}", e);
         }
-        var shape = ForwardCheck.Run(model, [channels, height, width], $"--model {what}", $"the data's {channels}x{height}x{width} images");
+        int[] shape;
+        try
+        {
+            shape = ForwardCheck.Run(model, [channels, height, width], what, $"the data's {channels}x{height}x{width} images");
+        }
+        catch (ArgumentException e) when (e is not OptionException)
+        {
+            throw new OptionException(nameof(TrainOptions.Model), e.Message, e);
+        }
         if (shape.Length != 2 || shape[1] != classes)
-            throw new ArgumentException($"--model {what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
+            throw new OptionException(nameof(TrainOptions.Model), $"{what}: gives output [{string.Join(",", shape)}] for one {channels}x{height}x{width} image; expected [1,{classes}], one score per class of the data.");
         return model.Fuse();
     }
 
@@ -122,7 +132,7 @@ public sealed class Trainer
     /// written yet. When resuming, the checkpoint's recipe is used with this call's <see cref="TrainOptions.Epochs"/>
     /// and <see cref="TrainOptions.Threads"/>.
     /// </summary>
-    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir = null) =>
+    public static TrainWorkflow Create(TrainOptions options, string outDir, string? resumeDir = null) =>
         Create(options, outDir, resumeDir, given: null, overwrite: false);
 
     /// <summary>The recipe options that may change when a run is resumed (they apply from the next epoch on).</summary>
@@ -141,14 +151,14 @@ public sealed class Trainer
     /// </summary>
     /// <exception cref="ArgumentException">A bad option, output folder or resume request (one line naming the option).</exception>
     /// <exception cref="DataException">Bad data or a bad checkpoint (one line naming the file).</exception>
-    public static Trainer Create(TrainOptions options, string outDir, string? resumeDir, IReadOnlySet<string>? given, bool overwrite)
+    public static TrainWorkflow Create(TrainOptions options, string outDir, string? resumeDir, IReadOnlySet<string>? given, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(outDir);
         bool sameFolder = resumeDir is not null && Path.GetFullPath(resumeDir) == Path.GetFullPath(outDir);
         JsonNode? spec = null;
         Checkpoint? checkpoint = null;
-        var changes = new List<string>();
+        var changes = new List<OptionChange>();
         if (resumeDir is not null)
         {
             checkpoint = ReadCheckpoint(resumeDir);
@@ -163,41 +173,60 @@ public sealed class Trainer
                 throw new DataException($"{checkpoint.Path}: \"recipe\" in the checkpoint's sharpgrad metadata is not valid: {e.Message}", e);
             }
             if (given is not null && options.DataDir is not null) options = options with { DataDir = Path.GetFullPath(options.DataDir) };
-            options = given is null ? saved with { Epochs = options.Epochs, Threads = options.Threads } : Merge(saved, options, given, resumeDir, changes);
+            options = given is null ? saved with { Epochs = options.Epochs, Threads = options.Threads } : Merge(saved, options, given, changes);
         }
         if (spec is null) options.Validate();
         else (options with { Model = "exam-cnn" }).Validate();
         RunFiles.CheckOutFolder(outDir, overwrite, sameFolder);
         if (options.DataDir is not null) options = options with { DataDir = Path.GetFullPath(options.DataDir) };
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
-        var trainer = new Trainer(options, data, outDir, spec, checkpoint?.Path) { _overwrite = overwrite && !sameFolder, Changes = changes };
+        var trainer = new TrainWorkflow(options, data, outDir, spec, checkpoint?.Path) { _overwrite = overwrite && !sameFolder, Changes = changes };
         if (checkpoint is not null) trainer.Restore(checkpoint, resumeDir!);
         return trainer;
     }
 
     // the checkpoint's recipe with the user's resumable options applied; a fixed option that differs is refused
-    private static TrainOptions Merge(TrainOptions saved, TrainOptions asked, IReadOnlySet<string> given, string resumeDir, List<string> changes)
+    private static TrainOptions Merge(TrainOptions saved, TrainOptions asked, IReadOnlySet<string> given, List<OptionChange> changes)
     {
-        var refused = new List<string>();
+        var refused = new List<(string Name, string Was, string Now)>();
         var result = saved;
         foreach (var name in given.Order(StringComparer.Ordinal))
         {
-            var property = typeof(TrainOptions).GetProperty(name) ?? throw new ArgumentException($"Trainer.Create: '{name}' is not a TrainOptions property.", nameof(given));
+            var property = typeof(TrainOptions).GetProperty(name) ?? throw new ArgumentException($"TrainWorkflow.Create: '{name}' is not a TrainOptions property.", nameof(given));
             object? was = property.GetValue(saved), now = property.GetValue(asked);
             if (Equals(was, now)) continue;
-            string flag = TrainOptions.FlagOf(name);
             if (!ResumableOptions.Contains(name))
             {
-                refused.Add(string.Create(CultureInfo.InvariantCulture, $"{flag} (the run has {Show(was)}, asked {Show(now)})"));
+                refused.Add((name, Show(was), Show(now)));
                 continue;
             }
             property.SetValue(result = result with { }, now);
-            changes.Add(string.Create(CultureInfo.InvariantCulture, $"{flag} {Show(was)} -> {Show(now)}"));
+            changes.Add(new OptionChange(name, Show(was), Show(now)));
         }
         if (refused.Count > 0)
-            throw new ArgumentException($"--resume: {string.Join("; ", refused)} cannot change in a resumed run; drop {(refused.Count > 1 ? "them" : "it")}, or start a new run with --out (a resume may change only {string.Join(", ", ResumableOptions.Where(o => o != nameof(TrainOptions.DataDir)).Select(TrainOptions.FlagOf))} and the --data folder).");
+        {
+            // placeholders: {0} ResumeDir, {1}..{k} the refused options, then OutDir, then the resumable ones
+            var names = new List<string> { ResumeDirOption };
+            var parts = refused.Select((r, i) => $"{{{i + 1}}} (the run has {OptionException.Escape(r.Was)}, asked {OptionException.Escape(r.Now)})").ToList();
+            names.AddRange(refused.Select(r => r.Name));
+            int outIndex = names.Count;
+            names.Add(OutDirOption);
+            var resumable = ResumableOptions.Where(o => o != nameof(TrainOptions.DataDir)).ToList();
+            var listed = resumable.Select((o, i) => $"{{{outIndex + 1 + i}}}");
+            names.AddRange(resumable);
+            names.Add(nameof(TrainOptions.DataDir));
+            throw OptionException.Format(
+                $"{{0}}: {string.Join("; ", parts)} cannot change in a resumed run; drop {(refused.Count > 1 ? "them" : "it")}, or start a new run with {{{outIndex}}} (a resume may change only {string.Join(", ", listed)} and the {{{names.Count - 1}}} folder).",
+                [.. names]);
+        }
         return result;
     }
+
+    /// <summary>The option name by which errors name the run folder to resume (a parameter of <see cref="Create(TrainOptions, string, string?, IReadOnlySet{string}?, bool)"/>).</summary>
+    public const string ResumeDirOption = "ResumeDir";
+
+    /// <summary>The option name by which errors name the output folder.</summary>
+    public const string OutDirOption = "OutDir";
 
     private static string Show(object? v) => v switch
     {
@@ -209,8 +238,8 @@ public sealed class Trainer
 
     private bool _overwrite;
 
-    /// <summary>What a resume changed in the recipe ("--lr 0.005 -> 0.001"); empty for a new run.</summary>
-    public IReadOnlyList<string> Changes { get; private init; } = [];
+    /// <summary>What a resume changed in the recipe (Lr 0.005 -> 0.001); empty for a new run.</summary>
+    public IReadOnlyList<OptionChange> Changes { get; private init; } = [];
 
     /// <summary>Called after every epoch's checkpoint and metrics.csv are written (the command line draws its plots here).</summary>
     public Action<IReadOnlyList<EpochMetrics>, Evaluation>? EpochWritten { get; set; }
@@ -334,9 +363,9 @@ public sealed class Trainer
         if (unknown is not null) throw new DataException($"{checkpoint.Path}: tensor {SafeTensors.Quote(unknown)} is neither \"model.*\" nor \"optim.*\".");
         _startEpoch = checkpoint.Epoch;
         if (_startEpoch > Options.Epochs)
-            throw new ArgumentException($"--epochs: the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a total of at least {_startEpoch} (equal: rewrite the run's final files).");
+            throw new OptionException(nameof(TrainOptions.Epochs), $"the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a total of at least {_startEpoch} (equal: rewrite the run's final files).");
         _rng.SetState(checkpoint.Rng);
-        if (Changes.Any(c => c.StartsWith("--lr ", StringComparison.Ordinal))) Optimizer.Lr = Options.EffectiveLr; // the checkpoint's rate gives way to the new one
+        if (Changes.Any(c => c.Option == nameof(TrainOptions.Lr))) Optimizer.Lr = Options.EffectiveLr; // the checkpoint's rate gives way to the new one
         _metrics.AddRange(checkpoint.Metrics);
         Scheduler?.SetStep(_startEpoch * TrainLoader.BatchCount);
     }
@@ -362,8 +391,9 @@ public sealed class Trainer
         for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)
         {
             var sw = Stopwatch.StartNew();
-            var (trainLoss, trainAccuracy) = TrainEpoch(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, cancel: cancel);
-            last = Evaluate(Model, TestLoader, Train.ClassNames.Count);
+            var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, null, cancel, null,
+                e => OptionException.Escape($"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower ") + "{0}.", [nameof(TrainOptions.Lr)]);
+            last = TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
             var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             SaveCheckpoint(epoch + 1);
@@ -372,126 +402,9 @@ public sealed class Trainer
             EpochWritten?.Invoke(_metrics, last);
             observer?.EpochCompleted(m);
         }
-        last ??= Evaluate(Model, TestLoader, Train.ClassNames.Count);
+        last ??= TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
         SaveOutputs();
         return last;
-    }
-
-    /// <summary>
-    /// One epoch of training (epoch is 0-based; <paramref name="epochs"/> is only reported): forward, cross-entropy,
-    /// backward, optimizer and scheduler step per batch; an L1 penalty on the Conv2d and Linear weights is applied by
-    /// its proximal step after each update (<see cref="Optimizer.ProximalL1"/>: soft-thresholding, which sets weights
-    /// exactly to zero) and counted in the reported loss; stops after
-    /// <paramref name="maxSteps"/> batches when given; <paramref name="lossFunction"/> replaces the cross-entropy
-    /// (e.g. for distillation). Returns the epoch's mean loss and accuracy.
-    /// </summary>
-    public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
-        int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
-        Func<Tensor, Batch, Tensor>? lossFunction = null) =>
-        TrainEpochCore(model, loader, optimizer, scheduler, epoch, epochs, l1, observer, maxSteps, cancel, lossFunction,
-            e => $"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower --lr.");
-
-    /// <summary>
-    /// <see cref="TrainEpoch"/> with the end of the divergence message given by <paramref name="divergenceAdvice"/>
-    /// (from the 0-based epoch), so the library's engine names its own options and the command line its flags.
-    /// </summary>
-    internal static (double Loss, double Accuracy) TrainEpochCore(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
-        int epochs, double l1, ITrainingObserver? observer, int? maxSteps, CancellationToken cancel,
-        Func<Tensor, Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(loader);
-        ArgumentNullException.ThrowIfNull(optimizer);
-        model.Train();
-        int steps = Math.Min(loader.BatchCount, maxSteps ?? int.MaxValue);
-        observer?.EpochStarted(epoch + 1, epochs, steps);
-        var l1Weights = l1 > 0 ? Pruner.PrunableWeights(model).Select(p => p.Parameter).ToList() : null;
-        double lossSum = 0;
-        long correct = 0, seen = 0;
-        int step = 0;
-        var tick = Stopwatch.StartNew();
-        foreach (var batch in loader.Epoch(epoch))
-        {
-            if (step == steps) break;
-            cancel.ThrowIfCancellationRequested();
-            step++;
-            double l;
-            int n = batch.Labels.Length;
-            // the step's activations and gradients are recycled from a pool: no allocation per step once warm
-            using (TensorScope.Begin())
-            {
-                var logits = model.Call(batch.Images);
-                var loss = lossFunction?.Invoke(logits, batch) ?? Losses.CrossEntropy(logits, batch.Labels);
-                l = loss.Item();
-                if (l1Weights is not null) l += Regularization.L1Value(l1Weights, l1);
-                if (!double.IsFinite(l))
-                    throw new DivergedException($"training diverged: the loss is {l} at epoch {epoch + 1}, step {step}; {divergenceAdvice(epoch)}");
-                optimizer.ZeroGrad();
-                loss.Backward();
-                optimizer.Step();
-                if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
-                correct += CountCorrect(logits, batch.Labels);
-                model.ZeroGrad(); // the gradients live in the scope's pool (frozen parameters' too)
-                optimizer.ZeroGrad();
-            }
-            scheduler?.Step();
-            lossSum += l * n;
-            seen += n;
-            observer?.StepCompleted(epoch + 1, step, steps, lossSum / seen, (double)correct / seen, seen / tick.Elapsed.TotalSeconds);
-        }
-        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
-    }
-
-    private static int CountCorrect(Tensor logits, int[] labels)
-    {
-        var v = logits.ToArray();
-        int k = logits.Shape[1], correct = 0;
-        for (int i = 0; i < labels.Length; i++)
-            if (Argmax(v.AsSpan(i * k, k)) == labels[i]) correct++;
-        return correct;
-    }
-
-    // index of the first largest logit
-    private static int Argmax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int j = 1; j < row.Length; j++) if (row[j] > row[best]) best = j;
-        return best;
-    }
-
-    /// <summary>Mean cross-entropy, accuracy and confusion matrix of <paramref name="model"/> in evaluation mode.</summary>
-    public static Evaluation Evaluate(Module model, DataLoader loader, int classes)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(loader);
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            using var _ = Tensor.NoGrad();
-            var confusion = new int[classes, classes];
-            double lossSum = 0;
-            long correct = 0, seen = 0;
-            foreach (var batch in loader.Epoch(0))
-            {
-                using var scope = TensorScope.Begin();
-                var logits = model.Call(batch.Images);
-                lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
-                var v = logits.ToArray();
-                for (int i = 0; i < batch.Labels.Length; i++)
-                {
-                    int best = Argmax(v.AsSpan(i * classes, classes));
-                    confusion[batch.Labels[i], best]++;
-                    if (best == batch.Labels[i]) correct++;
-                }
-                seen += batch.Labels.Length;
-            }
-            return new Evaluation(lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), confusion);
-        }
-        finally
-        {
-            model.Train(training);
-        }
     }
 
     private void SaveCheckpoint(int epochsDone)
@@ -506,7 +419,7 @@ public sealed class Trainer
         };
         var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
             .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)));
-        if (Changes.Count > 0) meta["resumed"] = new JsonArray(Changes.Select(c => (JsonNode)c).ToArray());
+        if (Changes.Count > 0) meta["resumed"] = new JsonArray(Changes.Select(c => (JsonNode)c.ToString()).ToArray());
         var path = Path.Combine(OutDir, RunFiles.Checkpoint);
         RunFiles.Writing(path, epochsDone == 1 ? "no checkpoint was kept" : $"the checkpoint after epoch {epochsDone - 1} is unchanged",
             () => SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["sharpgrad"] = meta.ToJsonString() }));
@@ -515,7 +428,7 @@ public sealed class Trainer
     // model.json last: its presence marks a finished run
     private void SaveOutputs()
     {
-        string kept = $"the checkpoint after epoch {_metrics.Count} is intact; --resume {OutDir} writes the final files";
+        string kept = $"the checkpoint after epoch {_metrics.Count} is intact; resuming {OutDir} writes the final files";
         var weights = Path.Combine(OutDir, RunFiles.Weights);
         RunFiles.Writing(weights, kept, () => SafeTensors.Write(weights, Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
         var csv = Path.Combine(OutDir, RunFiles.MetricsCsv);
@@ -523,4 +436,11 @@ public sealed class Trainer
         var json = Path.Combine(OutDir, RunFiles.ModelJson);
         RunFiles.Writing(json, kept, () => RunFiles.WriteText(json, RunFiles.Describe(Model, Train, Normalize, Options, _metrics).ToJsonString(RunFiles.Json)));
     }
+}
+
+/// <summary>An option a resume changed: its <see cref="TrainOptions"/> property name and the run's and the new value.</summary>
+public sealed record OptionChange(string Option, string Was, string Now)
+{
+    /// <summary>"Lr 0.005 -> 0.001".</summary>
+    public override string ToString() => $"{Option} {Was} -> {Now}";
 }

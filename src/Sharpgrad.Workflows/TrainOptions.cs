@@ -1,4 +1,6 @@
-namespace Sharpgrad.NN;
+using Sharpgrad.NN;
+
+namespace Sharpgrad.Workflows;
 
 /// <summary>A training recipe; the defaults train the exam CNN on the bundled Fashion-MNIST.</summary>
 public sealed record TrainOptions
@@ -78,40 +80,28 @@ public sealed record TrainOptions
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
     public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 
-    /// <summary>The command-line flag of a property ("BatchSize": "--batch-size"; "DataDir": "--data").</summary>
-    public static string FlagOf(string property)
-    {
-        ArgumentNullException.ThrowIfNull(property);
-        if (property == nameof(DataDir)) return "--data";
-        var sb = new System.Text.StringBuilder("--");
-        for (int i = 0; i < property.Length; i++)
-        {
-            if (char.IsUpper(property[i]) && i > 0) sb.Append('-');
-            sb.Append(char.ToLowerInvariant(property[i]));
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>Checks every option; the message names the option and what was expected.</summary>
+    /// <summary>Checks every option; the message names the option (its property name) and what was expected.</summary>
+    /// <exception cref="OptionException">An option is out of range or unknown (one line).</exception>
     public void Validate()
     {
         if (string.IsNullOrEmpty(Model) || (!IsBuiltInModel && !File.Exists(Model)))
-            throw new ArgumentException($"--model: '{Model}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file (sharpgrad-model/1 JSON).");
+            throw new OptionException(nameof(Model), $"'{Model}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file (sharpgrad-model/1 JSON).");
         if (!IsBuiltInModel && Dropout > 0)
-            throw new ArgumentException($"--dropout: applies to the built-in models; add a Dropout layer to {Model} instead.");
-        if (!DataSources.Kinds.Contains(Data)) throw new ArgumentException($"--data: unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
-        if (Epochs < 1) throw new ArgumentException($"--epochs: expected a positive number, got {Epochs}.");
-        if (BatchSize < 1) throw new ArgumentException($"--batch-size: expected a positive number, got {BatchSize}.");
-        if (Optimizer is not ("sgd" or "rmsprop" or "adam" or "adamw")) throw new ArgumentException($"--optimizer: unknown optimizer '{Optimizer}'; expected sgd, rmsprop, adam or adamw.");
-        if (!(EffectiveLr > 0) || double.IsInfinity(EffectiveLr)) throw new ArgumentException($"--lr: expected a positive number, got {EffectiveLr}.");
-        if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay: expected a non-negative number, got {WeightDecay}.");
-        if (!(L1 >= 0)) throw new ArgumentException($"--l1: expected a non-negative number, got {L1}.");
-        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout: expected a probability in [0, 1), got {Dropout}.");
-        if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new ArgumentException($"--schedule: unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
+            throw new OptionException(nameof(Dropout), $"applies to the built-in models; add a Dropout layer to the model file {Model} instead.");
+        if (!DataSources.Kinds.Contains(Data)) throw new OptionException(nameof(Data), $"unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
+        if (DataDir is null && Data != "fashion-mnist") throw OptionException.Format($"{{0}}: {OptionException.Escape(Data)} needs a folder ({{1}}).", nameof(Data), nameof(DataDir));
+        if (Epochs < 1) throw new OptionException(nameof(Epochs), $"expected a positive number, got {Epochs}.");
+        if (BatchSize < 1) throw new OptionException(nameof(BatchSize), $"expected a positive number, got {BatchSize}.");
+        if (Optimizer is not ("sgd" or "rmsprop" or "adam" or "adamw")) throw new OptionException(nameof(Optimizer), $"unknown optimizer '{Optimizer}'; expected sgd, rmsprop, adam or adamw.");
+        if (!(EffectiveLr > 0) || double.IsInfinity(EffectiveLr)) throw new OptionException(nameof(Lr), $"expected a positive number, got {EffectiveLr}.");
+        if (!(WeightDecay >= 0)) throw new OptionException(nameof(WeightDecay), $"expected a non-negative number, got {WeightDecay}.");
+        if (!(L1 >= 0)) throw new OptionException(nameof(L1), $"expected a non-negative number, got {L1}.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new OptionException(nameof(Dropout), $"expected a probability in [0, 1), got {Dropout}.");
+        if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new OptionException(nameof(Schedule), $"unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
         foreach (var a in AugmentList)
-            if (a is not ("flip" or "crop")) throw new ArgumentException($"--augment: unknown augmentation '{a}'; expected none, flip, crop or flip,crop.");
-        if (Threads < 1) throw new ArgumentException($"--threads: expected a positive number, got {Threads}.");
-        if (Limit is < 1) throw new ArgumentException($"--limit: expected a positive number of training images, got {Limit}.");
-        if (TestLimit is < 1) throw new ArgumentException($"--test-limit: expected a positive number of test images, got {TestLimit}.");
+            if (a is not ("flip" or "crop")) throw new OptionException(nameof(Augment), $"unknown augmentation '{a}'; expected none, flip, crop or flip,crop.");
+        if (Threads < 1) throw new OptionException(nameof(Threads), $"expected a positive number, got {Threads}.");
+        if (Limit is < 1) throw new OptionException(nameof(Limit), $"expected a positive number of training images, got {Limit}.");
+        if (TestLimit is < 1) throw new OptionException(nameof(TestLimit), $"expected a positive number of test images, got {TestLimit}.");
     }
 }

@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Sharpgrad.NN;
+using Sharpgrad.NN;
+
+namespace Sharpgrad.Workflows;
 
 /// <summary>What a run writes to its output folder, and reads back for eval and resume.</summary>
 public static class RunFiles
@@ -17,7 +19,7 @@ public static class RunFiles
     /// <summary>Per-epoch metrics.</summary>
     public const string MetricsCsv = "metrics.csv";
 
-    /// <summary>Weights, optimizer state, epoch and RNG state, for --resume.</summary>
+    /// <summary>Weights, optimizer state, epoch and RNG state, to resume the run.</summary>
     public const string Checkpoint = "checkpoint.safetensors";
 
     /// <summary>Every file a train or prune run writes to its folder (plots included).</summary>
@@ -50,22 +52,24 @@ public static class RunFiles
     /// Checks an output folder before any data is loaded: it must not be a file; unless <paramref name="overwrite"/>,
     /// it must be new, empty or (when <paramref name="resuming"/>) the run being resumed, so a finished run and a
     /// user's own files are never replaced; and it must be writable (a probe file is written and removed, and a
-    /// folder created for the probe is removed again). <paramref name="option"/> names the option in messages.
+    /// folder created for the probe is removed again). <paramref name="option"/> names the option in messages (an
+    /// <see cref="OptionException"/> option name, "OutDir" by default).
     /// </summary>
-    /// <exception cref="ArgumentException">The folder is a file, holds a run or other files, or cannot be written (one line).</exception>
-    public static void CheckOutFolder(string dir, bool overwrite, bool resuming, string option = "--out")
+    /// <exception cref="OptionException">The folder is a file, holds a run or other files, or cannot be written (one line).</exception>
+    public static void CheckOutFolder(string dir, bool overwrite, bool resuming, string option = TrainWorkflow.OutDirOption)
     {
         ArgumentNullException.ThrowIfNull(dir);
-        if (File.Exists(dir)) throw new ArgumentException($"{option}: {dir} is a file, expected a folder.");
+        string shown = OptionException.Escape(dir);
+        if (File.Exists(dir)) throw new OptionException(option, $"{dir} is a file, expected a folder.");
         if (Directory.Exists(dir) && !overwrite && !resuming)
         {
             var entries = Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).OfType<string>().Where(n => !IsTempFile(n)).Order(StringComparer.Ordinal).ToArray();
             if (entries.Contains(ModelJson))
-                throw new ArgumentException($"{option}: {dir} holds a finished run ({ModelJson}); pass --overwrite to replace it, or choose another folder.");
+                throw OptionException.Format($"{{0}}: {shown} holds a finished run ({ModelJson}); pass {{1}} to replace it, or choose another folder.", option, OverwriteOption);
             if (entries.Contains(Checkpoint))
-                throw new ArgumentException($"{option}: {dir} holds an unfinished run ({Checkpoint}); continue it with --resume {dir}, pass --overwrite to replace it, or choose another folder.");
+                throw OptionException.Format($"{{0}}: {shown} holds an unfinished run ({Checkpoint}); continue it with {{1}} {shown}, pass {{2}} to replace it, or choose another folder.", option, TrainWorkflow.ResumeDirOption, OverwriteOption);
             if (entries.Length > 0)
-                throw new ArgumentException($"{option}: {dir} holds files that are not a run's ({string.Join(", ", entries.Take(3))}{(entries.Length > 3 ? ", ..." : "")}); choose a new or empty folder, or pass --overwrite.");
+                throw OptionException.Format($"{{0}}: {shown} holds files that are not a run's ({OptionException.Escape(string.Join(", ", entries.Take(3)))}{(entries.Length > 3 ? ", ..." : "")}); choose a new or empty folder, or pass {{1}}.", option, OverwriteOption);
         }
         // the first missing folder on the way down is created for the probe and removed after it
         string full = Path.GetFullPath(dir);
@@ -80,7 +84,7 @@ public static class RunFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ArgumentException($"{option}: {dir} is not writable ({e.Message.ReplaceLineEndings(" ")}).", e);
+            throw new OptionException(option, $"{dir} is not writable ({e.Message.ReplaceLineEndings(" ")}).", e);
         }
         finally
         {
@@ -95,6 +99,9 @@ public static class RunFiles
             }
         }
     }
+
+    /// <summary>The option name by which errors name the permission to replace an output folder's files.</summary>
+    public const string OverwriteOption = "Overwrite";
 
     /// <summary>Runs a write of <paramref name="path"/>, turning an I/O failure (a full disk, a read-only folder) into one line naming the file and what was kept.</summary>
     /// <exception cref="DataException">The write failed; the file's previous version (atomic writes) is unchanged.</exception>
@@ -117,21 +124,8 @@ public static class RunFiles
     /// <summary>JSON options of the run files (indented).</summary>
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>Writes <paramref name="text"/> atomically (a temporary file, then a rename).</summary>
-    public static void WriteText(string path, string text)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        var tmp = path + "." + Environment.ProcessId + ".tmp";
-        try
-        {
-            File.WriteAllText(tmp, text);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
-    }
+    /// <summary>Writes <paramref name="text"/> atomically (<see cref="AtomicFile.WriteText"/>).</summary>
+    public static void WriteText(string path, string text) => AtomicFile.WriteText(path, text);
 
     /// <summary>model.json's content.</summary>
     public static JsonObject Describe(Module model, ImageDataset train, Normalize normalize, TrainOptions options, IReadOnlyList<EpochMetrics> metrics)
@@ -169,15 +163,8 @@ public static class RunFiles
 
     private static JsonArray ToArray(double[] v) => new(v.Select(x => (JsonNode)x).ToArray());
 
-    /// <summary>metrics.csv's content.</summary>
-    public static string MetricsText(IReadOnlyList<EpochMetrics> metrics)
-    {
-        ArgumentNullException.ThrowIfNull(metrics);
-        var sb = new StringBuilder("epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,lr\n");
-        foreach (var m in metrics)
-            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{m.Epoch},{m.TrainLoss:R},{m.TrainAccuracy:R},{m.TestLoss:R},{m.TestAccuracy:R},{m.Seconds:F3},{m.Lr:R}"));
-        return sb.ToString();
-    }
+    /// <summary>metrics.csv's content (<see cref="EpochMetrics.Csv"/>).</summary>
+    public static string MetricsText(IReadOnlyList<EpochMetrics> metrics) => EpochMetrics.Csv(metrics);
 
     /// <summary>A trained model loaded from a run folder.</summary>
     public sealed record LoadedModel(Module Model, int[] Input, string[] Classes, Normalize Normalize, TrainOptions Recipe, JsonObject Description);
