@@ -166,3 +166,36 @@ public sealed class ModelFileTests
         }
     }
 }
+
+public sealed class Conv2dPairTests
+{
+    [Fact]
+    public void KernelStrideAndPaddingMayBePairsAsInPyTorch()
+    {
+        // PyTorch 1.13: repr, parameter count and output shape of nn.Conv2d(4, 6, (3, 1), (2, 1), (1, 0), groups=2)
+        var conv = new Conv2d(4, 6, (3, 1), (2, 1), (1, 0), generator: new Generator(1), groups: 2);
+        Assert.Equal("Conv2d(4, 6, kernel_size=(3, 1), stride=(2, 1), padding=(1, 0), groups=2)", conv.ToString());
+        Assert.Equal("Conv2d(16, 32, kernel_size=(1, 1), stride=(2, 2), bias=False)", new Conv2d(16, 32, 1, stride: 2, bias: false).ToString());
+        Assert.Equal(42, conv.Parameters().Sum(p => p.Data.NumElements));
+        Assert.Equal([6, 2, 3, 1], conv.Weight.Data.Shape);
+        var x = Tensor.Randn([1, 4, 7, 5], new Generator(2));
+        var y = conv.Forward(x);
+        Assert.Equal([1, 6, 4, 5], y.Shape);
+        // the layer is the op with its pairs (the op's per-axis cases are checked against PyTorch in Sharpgrad.Tests)
+        Assert.Equal(Tensor.Conv2d(x, conv.Weight.Data, conv.Bias!.Data, (2, 1), (1, 0), 2).ToArray(), y.ToArray());
+        Assert.Equal(Tensor.Conv2d(x, conv.Weight.Data, conv.Bias!.Data, (2, 1), (1, 0), 2).Relu().ToArray(), conv.ForwardRelu(x).ToArray());
+
+        // the model file writes a pair as [height, width] and a square one as an int, and rebuilds the same layer
+        var doc = ModelSpec.ToDocument(new Sequential(conv, new Conv2d(6, 6, 3, padding: 1)));
+        var text = doc.ToJsonString();
+        Assert.Contains("\"kernel_size\":[3,1],\"stride\":[2,1],\"padding\":[1,0]", text, StringComparison.Ordinal);
+        Assert.Contains("\"kernel_size\":3,\"stride\":1,\"padding\":1", text, StringComparison.Ordinal);
+        var rebuilt = ModelSpec.FromDocument(JsonNode.Parse(text), "pairs.json");
+        Assert.Equal(text, ModelSpec.ToDocument(rebuilt).ToJsonString());
+
+        // the summary counts KH * KW
+        var row = ModelSummary.Create(new Sequential(conv), [4, 7, 5]).Rows[0];
+        Assert.Equal(42, row.Parameters);
+        Assert.Equal(6L * 4 * 5 * 2 * 3 * 1, row.Macs);
+    }
+}

@@ -1,18 +1,29 @@
 namespace Sharpgrad.NN;
 
 /// <summary>
-/// 2-D convolution layer. x: (N, C, H, W), W: (OC, C / groups, K, K), b: (OC) -> (N, OC, OH, OW). With
+/// 2-D convolution layer. x: (N, C, H, W), W: (OC, C / groups, KH, KW), b: (OC) -> (N, OC, OH, OW), OH = (H + 2 PH - KH) /
+/// SH + 1 (likewise OW). With
 /// <c>groups</c> = G the channels split into G groups convolved separately (G = C = OC: depthwise).
 /// </summary>
 public sealed class Conv2d : Module
 {
-    /// <summary>Creates the layer with PyTorch's default initialisation (fan-in C / groups * K * K).</summary>
+    /// <summary>Creates the layer with a square kernel, stride and padding and PyTorch's default initialisation (fan-in C / groups * K * K).</summary>
     /// <exception cref="ArgumentException">A non-positive size, or channels not divisible by <paramref name="groups"/>.</exception>
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null, int groups = 1)
+        : this(inChannels, outChannels, (kernelSize, kernelSize), (stride, stride), (padding, padding), bias, generator, groups)
     {
-        if (inChannels < 1 || outChannels < 1 || kernelSize < 1 || stride < 1 || groups < 1)
+    }
+
+    /// <summary>
+    /// Creates the layer with a (height, width) kernel, stride and padding, as PyTorch's <c>kernel_size=(KH, KW)</c>
+    /// (fan-in C / groups * KH * KW). W: (OC, C / groups, KH, KW).
+    /// </summary>
+    /// <exception cref="ArgumentException">A non-positive size, or channels not divisible by <paramref name="groups"/>.</exception>
+    public Conv2d(int inChannels, int outChannels, (int H, int W) kernelSize, (int H, int W) stride, (int H, int W) padding, bool bias = true, Generator? generator = null, int groups = 1)
+    {
+        if (inChannels < 1 || outChannels < 1 || kernelSize.H < 1 || kernelSize.W < 1 || stride.H < 1 || stride.W < 1 || groups < 1)
             throw new ArgumentException($"Conv2d: in_channels, out_channels, kernel_size, stride and groups must be positive, got {inChannels}, {outChannels}, {kernelSize}, {stride}, {groups}.");
-        if (padding < 0) throw new ArgumentException($"Conv2d: padding must be non-negative, got {padding}.");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"Conv2d: padding must be non-negative, got {padding}.");
         if (inChannels % groups != 0 || outChannels % groups != 0)
             throw new ArgumentException($"Conv2d: in_channels ({inChannels}) and out_channels ({outChannels}) must both be divisible by groups ({groups}).");
         InChannels = inChannels;
@@ -21,8 +32,8 @@ public sealed class Conv2d : Module
         Stride = stride;
         Padding = padding;
         Groups = groups;
-        int fanIn = inChannels / groups * kernelSize * kernelSize;
-        Weight = RegisterParameter("weight", Init.KaimingUniform([outChannels, inChannels / groups, kernelSize, kernelSize], fanIn, generator));
+        int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
+        Weight = RegisterParameter("weight", Init.KaimingUniform([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], fanIn, generator));
         if (bias) Bias = RegisterParameter("bias", Init.BiasUniform(outChannels, fanIn, generator));
     }
 
@@ -33,25 +44,27 @@ public sealed class Conv2d : Module
     public int OutChannels { get; }
 
     /// <summary>Kernel height and width.</summary>
-    public int KernelSize { get; }
+    public (int H, int W) KernelSize { get; }
 
-    /// <summary>Stride.</summary>
-    public int Stride { get; }
+    /// <summary>Stride along the height and the width.</summary>
+    public (int H, int W) Stride { get; }
 
-    /// <summary>Zero padding on each side.</summary>
-    public int Padding { get; }
+    /// <summary>Zero padding on each side, along the height and the width.</summary>
+    public (int H, int W) Padding { get; }
+
+    private bool Square => KernelSize.H == KernelSize.W && Stride.H == Stride.W && Padding.H == Padding.W;
 
     /// <summary>Channel groups (1: a full convolution; C: depthwise).</summary>
     public int Groups { get; }
 
-    /// <summary>(OC, C, K, K).</summary>
+    /// <summary>(OC, C / groups, KH, KW).</summary>
     public Parameter Weight { get; }
 
     /// <summary>(OC), or null.</summary>
     public Parameter? Bias { get; }
 
     /// <inheritdoc/>
-    public override string ExtraRepr => $"{InChannels}, {OutChannels}, kernel_size=({KernelSize}, {KernelSize}), stride=({Stride}, {Stride}), padding=({Padding}, {Padding}){(Groups > 1 ? $", groups={Groups}" : "")}";
+    public override string ExtraRepr => $"{InChannels}, {OutChannels}, kernel_size=({KernelSize.H}, {KernelSize.W}), stride=({Stride.H}, {Stride.W}){(Padding == (0, 0) ? "" : $", padding=({Padding.H}, {Padding.W})")}{(Groups > 1 ? $", groups={Groups}" : "")}{(Bias is null ? ", bias=False" : "")}";
 
     // x: (N,C,H,W) -> (N,OC,OH,OW)
     /// <inheritdoc/>
@@ -72,12 +85,16 @@ public sealed class Conv2d : Module
     {
         ["in_channels"] = InChannels,
         ["out_channels"] = OutChannels,
-        ["kernel_size"] = KernelSize,
-        ["stride"] = Stride,
-        ["padding"] = Padding,
+        ["kernel_size"] = Describe(KernelSize),
+        ["stride"] = Describe(Stride),
+        ["padding"] = Describe(Padding),
         ["groups"] = Groups,
         ["bias"] = Bias is not null,
     };
+
+    // an int when both axes agree (as most model files write it), else [height, width]
+    private static System.Text.Json.Nodes.JsonNode Describe((int H, int W) v) =>
+        v.H == v.W ? System.Text.Json.Nodes.JsonValue.Create(v.H) : new System.Text.Json.Nodes.JsonArray(v.H, v.W);
 
     internal static Conv2d FromSpec(SpecReader r)
     {
@@ -87,11 +104,9 @@ public sealed class Conv2d : Module
         var p = r.Pair("padding", (0, 0));
         int groups = r.Int("groups", 1);
         bool bias = r.Bool("bias", true);
-        if (k.A != k.B || s.A != s.B || p.A != p.B)
-            throw new ArgumentException($"kernel_size, stride and padding must be equal for height and width, got {k}, {s}, {p}.");
-        if (inChannels > 0 && outChannels > 0 && k.A > 0 && groups > 0)
-            r.Reserve((long)inChannels / groups * outChannels * k.A * k.A + (bias ? outChannels : 0));
-        return new Conv2d(inChannels, outChannels, k.A, s.A, p.A, bias, r.Generator, groups);
+        if (inChannels > 0 && outChannels > 0 && k.A > 0 && k.B > 0 && groups > 0)
+            r.Reserve((long)inChannels / groups * outChannels * k.A * k.B + (bias ? outChannels : 0));
+        return new Conv2d(inChannels, outChannels, (k.A, k.B), (s.A, s.B), (p.A, p.B), bias, r.Generator, groups);
     }
 
     /// <inheritdoc/>
@@ -105,10 +120,11 @@ public sealed class Conv2d : Module
     {
         ArgumentNullException.ThrowIfNull(outputShape);
         int perGroup = InChannels / Groups;
-        string fanIn = $"{perGroup}*{KernelSize}*{KernelSize}";
-        return new LayerSummary("Conv", OutChannels, KernelSize,
+        string fanIn = $"{perGroup}*{KernelSize.H}*{KernelSize.W}";
+        bool square = KernelSize.H == KernelSize.W;
+        return new LayerSummary(square ? "Conv" : $"Conv {KernelSize.H}x{KernelSize.W}", OutChannels, square ? KernelSize.H : null,
             Bias is null ? $"{fanIn} * {OutChannels}" : $"({fanIn} + 1) * {OutChannels}",
-            (long)outputShape[1] * outputShape[2] * outputShape[3] * perGroup * KernelSize * KernelSize);
+            (long)outputShape[1] * outputShape[2] * outputShape[3] * perGroup * KernelSize.H * KernelSize.W);
     }
 
     /// <summary>
@@ -127,7 +143,7 @@ public sealed class Conv2d : Module
         return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
     }
 
-    /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1).</summary>
+    /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1, a square window).</summary>
     public Tensor ForwardRelu(Tensor input) =>
-        Groups == 1 ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding) : Forward(input).Relu();
+        Groups == 1 && Square ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride.H, Padding.H) : Forward(input).Relu();
 }

@@ -81,9 +81,13 @@ internal static class OnnxWindow
 {
     /// <summary>kernel_shape (k, k), strides (s, s) and pads (p, p, p, p): ONNX orders pads as all begins, then all ends.</summary>
     public static OnnxAttribute[] Attributes(int kernel, int stride, int padding) =>
+        Attributes((kernel, kernel), (stride, stride), (padding, padding));
+
+    /// <summary>kernel_shape (kh, kw), strides (sh, sw) and pads (ph, pw, ph, pw): all begins, then all ends.</summary>
+    public static OnnxAttribute[] Attributes((int H, int W) kernel, (int H, int W) stride, (int H, int W) padding) =>
     [
-        OnnxAttribute.Ints("kernel_shape", kernel, kernel),
-        OnnxAttribute.Ints("strides", stride, stride),
-        OnnxAttribute.Ints("pads", padding, padding, padding, padding),
+        OnnxAttribute.Ints("kernel_shape", kernel.H, kernel.W),
+        OnnxAttribute.Ints("strides", stride.H, stride.W),
+        OnnxAttribute.Ints("pads", padding.H, padding.W, padding.H, padding.W),
     ];
 }
