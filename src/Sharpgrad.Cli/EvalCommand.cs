@@ -42,12 +42,16 @@ internal static class EvalCommand
             int t = r.GetValue(threads);
             if (t < 1) throw new ArgumentException($"--threads: expected a positive number, got {t}.");
             using var threadScope = Sharpgrad.Parallelism.UseThreads(t);
-            var test = DataSources.Load(kind, dir).Test;
+            if (dataArgs.Length == 0 && dir is not null && !Directory.Exists(dir))
+                throw new ArgumentException($"--data: the run's data folder {dir} no longer exists; pass --data {kind} DIR with the folder it moved to.");
+            var pair = DataSources.Load(kind, dir);
+            var test = pair.Test;
             if (test.Channels != loaded.Input[0] || test.Height != loaded.Input[1] || test.Width != loaded.Input[2])
                 throw new ArgumentException($"--data: {kind} images are {test.Channels}x{test.Height}x{test.Width} but the model takes {string.Join("x", loaded.Input)}.");
             if (test.ClassNames.Count != loaded.Classes.Length)
                 throw new ArgumentException($"--data: {kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
             if (test.Count == 0) throw new DataException($"{test.Source}: the test set is empty.");
+            if (dataArgs.Length > 1) SayWhetherTheRunsData(loaded, kind, dir!, pair, r.InvocationConfiguration.Output);
             var ev = Trainer.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
             if (!double.IsFinite(ev.Loss))
                 throw new DataException($"{r.GetValue(checkpoint)}: the test loss is {ev.Loss.ToString(CultureInfo.InvariantCulture)} (the weights hold NaN or infinite values?); the evaluation is not usable.");
@@ -58,6 +62,20 @@ internal static class EvalCommand
             return 0;
         }));
         return cmd;
+    }
+
+    // --data KIND DIR on a run that stores its data's fingerprint: one line saying whether DIR holds the run's dataset
+    // (moved) or other data, which eval takes too: evaluating a model on another test set is what --data is for
+    private static void SayWhetherTheRunsData(RunFiles.LoadedModel loaded, string kind, string dir, DatasetPair pair, TextWriter output)
+    {
+        if (loaded.Description["data_fingerprint"] is not System.Text.Json.Nodes.JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.String
+            || DataFingerprint.Parse(v.GetValue<string>()) is not { } stored)
+            return;
+        var now = DataFingerprint.Of(kind, pair);
+        string was = loaded.Recipe.DataDir ?? $"the bundled {loaded.Recipe.Data}";
+        output.WriteLine(now == stored
+            ? $"data: {dir} holds the dataset the run was trained on in {was} (same fingerprint)"
+            : $"data: {dir} is not the dataset the run was trained on in {was} ({stored.Differences(now)}); evaluating on its test images");
     }
 
     // an imported ONNX model on a dataset's test images (default Fashion-MNIST)
