@@ -23,19 +23,9 @@ public sealed class WriteFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void AFullDiskStopsWithOneLineAndKeepsTheLastCheckpoint()
-    {
-        using var f = new TestFiles();
-        var disk = f.Path("disk");
+    public void AFullDiskStopsWithOneLineAndKeepsTheLastCheckpoint() =>
         // 200 KB hold the exam CNN's first checkpoint (about 125 KB with AdamW's state) but not a second one beside it
-        if (!Mount(disk, "-t", "tmpfs", "-o", "size=200k", "tmpfs", disk))
-        {
-            output.WriteLine("mount refused: the full disk is injected");
-            InjectedCheckpointFault(f.Path("run"), "No space left on device");
-            return;
-        }
-        output.WriteLine($"a 200 KB tmpfs on {disk}");
-        try
+        OnTmpfs("200k", "No space left on device", disk =>
         {
             var run = Path.Combine(disk, "run");
             var checkpoint = Path.Combine(run, RunFiles.Checkpoint);
@@ -50,26 +40,11 @@ public sealed class WriteFaultTests(ITestOutputHelper output)
             Assert.Equal(first, File.ReadAllBytes(checkpoint));
             Assert.Equal(1, Trainer.ReadCheckpoint(run).Epoch);
             Assert.DoesNotContain(Directory.GetFiles(run), p => RunFiles.IsTempFile(Path.GetFileName(p)));
-        }
-        finally
-        {
-            Unmount(disk);
-        }
-    }
+        });
 
     [Fact]
-    public void AReadOnlyFolderIsRefusedInOneLineAndTheCheckpointStays()
-    {
-        using var f = new TestFiles();
-        var disk = f.Path("disk");
-        if (!Mount(disk, "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk))
-        {
-            output.WriteLine("mount refused: the read-only folder is injected");
-            InjectedCheckpointFault(f.Path("run"), "Read-only file system");
-            return;
-        }
-        output.WriteLine($"a tmpfs on {disk}, remounted read-only");
-        try
+    public void AReadOnlyFolderIsRefusedInOneLineAndTheCheckpointStays() =>
+        OnTmpfs("4m", "Read-only file system", disk =>
         {
             var run = Path.Combine(disk, "run");
             Trainer.Create(Quick, run).Run();
@@ -80,6 +55,23 @@ public sealed class WriteFaultTests(ITestOutputHelper output)
             Assert.DoesNotContain('\n', e.Message);
             Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, RunFiles.Checkpoint)));
             Assert.DoesNotContain(Directory.GetFiles(run), p => RunFiles.IsTempFile(Path.GetFileName(p)));
+        });
+
+    // runs `test` on a fresh tmpfs of `size`, unmounted after; where mount is refused, the checkpoint write fails with `error` instead
+    private void OnTmpfs(string size, string error, Action<string> test)
+    {
+        using var f = new TestFiles();
+        var disk = f.Path("disk");
+        if (!Mount(disk, "-t", "tmpfs", "-o", "size=" + size, "tmpfs", disk))
+        {
+            output.WriteLine($"mount refused: \"{error}\" is injected");
+            InjectedCheckpointFault(f.Path("run"), error);
+            return;
+        }
+        output.WriteLine($"a {size} tmpfs on {disk}");
+        try
+        {
+            test(disk);
         }
         finally
         {
