@@ -60,6 +60,7 @@ public sealed partial record DataFingerprint(string Kind, int TrainImages, int T
     public static DataFingerprint? Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (text.Length > 200) return null; // the stored form is at most about 180 characters
         var m = Stored().Match(text);
         if (!m.Success) return null;
         int[] n = new int[6];
@@ -69,7 +70,7 @@ public sealed partial record DataFingerprint(string Kind, int TrainImages, int T
         return new DataFingerprint(m.Groups["kind"].Value, n[0], n[1], n[2], n[3], n[4], n[5], m.Groups["hash"].Value);
     }
 
-    /// <summary>How <paramref name="other"/> differs from this one, e.g. "600+100 images, not 60000+10000; content sha256 5e6f7a8b..., not 1a2b3c4d...".</summary>
+    /// <summary>How <paramref name="other"/> differs from this one, e.g. "600+100 images, not 60000+10000; labels and sampled pixels sha256 5e6f7a8b9c0d..., not 1a2b3c4d5e6f...".</summary>
     public string Differences(DataFingerprint other)
     {
         ArgumentNullException.ThrowIfNull(other);

@@ -137,10 +137,11 @@ public sealed class Trainer
     /// <paramref name="given"/> names the <see cref="TrainOptions"/> properties the user set: those in
     /// <see cref="ResumableOptions"/> replace the checkpoint's values and are recorded in the run; any other that
     /// differs from the checkpoint's recipe is refused in one line naming them. A data folder is stored as an
-    /// absolute path, so a run resumes from any working folder.
+    /// absolute path, so a run resumes from any working folder; a moved one is given with --data and must have the
+    /// <see cref="DataFingerprint"/> the checkpoint stores (checkpoints written before runs stored one are taken on trust).
     /// </summary>
     /// <exception cref="ArgumentException">A bad option, output folder or resume request (one line naming the option).</exception>
-    /// <exception cref="DataException">Bad data or a bad checkpoint (one line naming the file).</exception>
+    /// <exception cref="DataException">Bad data, data whose fingerprint is not the resumed run's, or a bad checkpoint (one line naming the file).</exception>
     public static Trainer Create(TrainOptions options, string outDir, string? resumeDir, IReadOnlySet<string>? given, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(options);
