@@ -24,13 +24,15 @@ public sealed partial class SignalTests : IDisposable
     public async Task ASignalFinishesTheStepKeepsTheCheckpointAndSaysHowToResume(string signal, string named, int exitCode)
     {
         var run = Path.Combine(_root, "run-" + signal);
-        var psi = new ProcessStartInfo(Dotnet())
+        // env (coreutils 8.31+) restores the signals' default action before it runs dotnet: a test run whose parent
+        // ignores SIGINT (a script's `cmd &`, nohup) would otherwise pass that on, and the run would never see it
+        var psi = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _root,
         };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "Sharpgrad.Cli.dll"), "train", "--epochs", "40", "--limit", "512", "--test-limit", "100",
+        foreach (var a in new[] { "--default-signal=INT,TERM", Dotnet(), Path.Combine(AppContext.BaseDirectory, "Sharpgrad.Cli.dll"), "train", "--epochs", "40", "--limit", "512", "--test-limit", "100",
                      "--batch-size", "32", "--threads", "1", "--out", run })
             psi.ArgumentList.Add(a);
         using var p = new Process { StartInfo = psi };
