@@ -45,6 +45,7 @@ internal static class EvalCommand
             });
             var output = r.InvocationConfiguration.Output;
             if (result.Described is not null) output.WriteLine(result.Described);
+            if (result.DataNote is not null) output.WriteLine(result.DataNote);
             Print(SharpgradCli.ConsoleFor(output), result.Evaluation, result.Classes, result.Images);
             if (result.Sparsity is { } sparsity)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -11,14 +11,14 @@ internal static class Flags
 {
     private static readonly Dictionary<string, string> Special = new(StringComparer.Ordinal)
     {
-        [nameof(TrainOptions.DataDir)] = "--data DIR",
+        [nameof(TrainOptions.DataDir)] = "--data",
         [TrainWorkflow.OutDirOption] = "--out",
         [TrainWorkflow.ResumeDirOption] = "--resume",
         [RunFiles.OverwriteOption] = "--overwrite",
         [nameof(PruneOptions.FinetuneEpochs)] = "--finetune-epochs",
     };
 
-    /// <summary>The flag of a property: "BatchSize" is --batch-size, "PruneWindow" --prune-window, "DataDir" --data DIR.</summary>
+    /// <summary>The flag of a property: "BatchSize" is --batch-size, "PruneWindow" --prune-window, "DataDir" --data (its second value).</summary>
     public static string Of(string property)
     {
         ArgumentNullException.ThrowIfNull(property);

@@ -31,7 +31,13 @@ public sealed record EvalOptions
 }
 
 /// <summary>An evaluation: the result on the test images, the class names, and what was evaluated.</summary>
-public sealed record EvalResult(Evaluation Evaluation, string[] Classes, int Images, SparsityReport? Sparsity, string? Described);
+/// <param name="Evaluation">Loss, accuracy and confusion matrix on the test images.</param>
+/// <param name="Classes">The class names.</param>
+/// <param name="Images">How many test images.</param>
+/// <param name="Sparsity">A run's sparsity report (null for an ONNX file).</param>
+/// <param name="Described">What an ONNX file is and which normalization was applied (null for a run).</param>
+/// <param name="DataNote">For a run evaluated on a dataset in another folder: whether it holds the run's own data (by fingerprint), else null.</param>
+public sealed record EvalResult(Evaluation Evaluation, string[] Classes, int Images, SparsityReport? Sparsity, string? Described, string? DataNote = null);
 
 /// <summary>
 /// <c>sharpgrad eval</c>: a trained run (its own normalization) or an imported ONNX model on a dataset's test images;
@@ -51,7 +57,7 @@ public static class EvalWorkflow
         if (options.Data is not null && !DataSources.Kinds.Contains(options.Data))
             throw new OptionException(nameof(EvalOptions.Data), $"unknown dataset '{options.Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
         if (options.Data is not null and not "fashion-mnist" && options.DataDir is null)
-            throw OptionException.Format($"{{0}}: {OptionException.Escape(options.Data)} needs a folder ({{1}}).", nameof(EvalOptions.Data), nameof(EvalOptions.DataDir));
+            throw OptionException.Format($"{{0}}: {OptionException.Escape(options.Data)} needs a folder: {{0}} {OptionException.Escape(options.Data)} DIR.", nameof(EvalOptions.Data));
         using var threadScope = Parallelism.UseThreads(options.Threads);
         return options.Model is { } onnx ? EvaluateOnnx(onnx, options) : EvaluateRun(options.Checkpoint!, options);
     }
@@ -63,7 +69,10 @@ public static class EvalWorkflow
         var loaded = RunFiles.Load(folder);
         string kind = options.Data ?? loaded.Recipe.Data;
         string? dir = options.Data is null ? loaded.Recipe.DataDir : options.DataDir;
-        var test = DataSources.Load(kind, dir).Test;
+        if (options.Data is null && dir is not null && !Directory.Exists(dir))
+            throw OptionException.Format($"{{0}}: the run's data folder {OptionException.Escape(dir)} no longer exists; pass {{0}} {OptionException.Escape(kind)} DIR with the folder it moved to.", nameof(EvalOptions.Data));
+        var pair = DataSources.Load(kind, dir);
+        var test = pair.Test;
         if (test.Channels != loaded.Input[0] || test.Height != loaded.Input[1] || test.Width != loaded.Input[2])
             throw new OptionException(nameof(EvalOptions.Data), $"{kind} images are {test.Channels}x{test.Height}x{test.Width} but the model takes {string.Join("x", loaded.Input)}.");
         if (test.ClassNames.Count != loaded.Classes.Length)
@@ -72,7 +81,22 @@ public static class EvalWorkflow
         var ev = TrainingLoop.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
         if (!double.IsFinite(ev.Loss))
             throw new DataException($"{folder}: the test loss is {ev.Loss.ToString(CultureInfo.InvariantCulture)} (the weights hold NaN or infinite values?); the evaluation is not usable.");
-        return new EvalResult(ev, loaded.Classes, test.Count, SparsityReport.Of(loaded.Model), null);
+        string? note = options.DataDir is null ? null : DataNote(loaded, kind, options.DataDir, pair);
+        return new EvalResult(ev, loaded.Classes, test.Count, SparsityReport.Of(loaded.Model), null, note);
+    }
+
+    // a dataset in another folder, for a run that stores its data's fingerprint: whether the folder holds the run's
+    // dataset (moved) or other data, which eval takes too: evaluating a model on another test set is allowed
+    private static string? DataNote(RunFiles.LoadedModel loaded, string kind, string dir, DatasetPair pair)
+    {
+        if (loaded.Description["data_fingerprint"] is not System.Text.Json.Nodes.JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.String
+            || DataFingerprint.Parse(v.GetValue<string>()) is not { } stored)
+            return null;
+        var now = DataFingerprint.Of(kind, pair);
+        string was = loaded.Recipe.DataDir ?? $"the bundled {loaded.Recipe.Data}";
+        return now == stored
+            ? $"data: {dir} holds the dataset the run was trained on in {was} (same fingerprint)"
+            : $"data: {dir} is not the dataset the run was trained on in {was} ({stored.Differences(now)}); evaluating on its test images";
     }
 
     // an imported ONNX model on a dataset's test images (default Fashion-MNIST)

@@ -89,7 +89,7 @@ public sealed record TrainOptions
         if (!IsBuiltInModel && Dropout > 0)
             throw new OptionException(nameof(Dropout), $"applies to the built-in models; add a Dropout layer to the model file {Model} instead.");
         if (!DataSources.Kinds.Contains(Data)) throw new OptionException(nameof(Data), $"unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
-        if (DataDir is null && Data != "fashion-mnist") throw OptionException.Format($"{{0}}: {OptionException.Escape(Data)} needs a folder ({{1}}).", nameof(Data), nameof(DataDir));
+        if (DataDir is null && Data != "fashion-mnist") throw OptionException.Format($"{{0}}: {OptionException.Escape(Data)} needs a folder: {{0}} {OptionException.Escape(Data)} DIR.", nameof(Data));
         if (Epochs < 1) throw new OptionException(nameof(Epochs), $"expected a positive number, got {Epochs}.");
         if (BatchSize < 1) throw new OptionException(nameof(BatchSize), $"expected a positive number, got {BatchSize}.");
         if (Optimizer is not ("sgd" or "rmsprop" or "adam" or "adamw")) throw new OptionException(nameof(Optimizer), $"unknown optimizer '{Optimizer}'; expected sgd, rmsprop, adam or adamw.");

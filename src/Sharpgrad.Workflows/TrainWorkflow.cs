@@ -147,10 +147,11 @@ public sealed class TrainWorkflow
     /// <paramref name="given"/> names the <see cref="TrainOptions"/> properties the user set: those in
     /// <see cref="ResumableOptions"/> replace the checkpoint's values and are recorded in the run; any other that
     /// differs from the checkpoint's recipe is refused in one line naming them. A data folder is stored as an
-    /// absolute path, so a run resumes from any working folder.
+    /// absolute path, so a run resumes from any working folder; a moved one is given as <see cref="TrainOptions.DataDir"/> and must have the
+    /// <see cref="DataFingerprint"/> the checkpoint stores (checkpoints written before runs stored one are taken on trust).
     /// </summary>
     /// <exception cref="ArgumentException">A bad option, output folder or resume request (one line naming the option).</exception>
-    /// <exception cref="DataException">Bad data or a bad checkpoint (one line naming the file).</exception>
+    /// <exception cref="DataException">Bad data, data whose fingerprint is not the resumed run's, or a bad checkpoint (one line naming the file).</exception>
     public static TrainWorkflow Create(TrainOptions options, string outDir, string? resumeDir, IReadOnlySet<string>? given, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -179,10 +180,31 @@ public sealed class TrainWorkflow
         else (options with { Model = "exam-cnn" }).Validate();
         RunFiles.CheckOutFolder(outDir, overwrite, sameFolder);
         if (options.DataDir is not null) options = options with { DataDir = Path.GetFullPath(options.DataDir) };
+        if (checkpoint is not null) CheckDataFolderExists(checkpoint.Recipe, options);
         var data = DataSources.Load(options.Data, options.DataDir, options.Seed);
-        var trainer = new TrainWorkflow(options, data, outDir, spec, checkpoint?.Path) { _overwrite = overwrite && !sameFolder, Changes = changes };
+        var fingerprint = DataFingerprint.Of(options.Data, data);
+        if (checkpoint is not null) CheckFingerprint(checkpoint, options, fingerprint);
+        var trainer = new TrainWorkflow(options, data, outDir, spec, checkpoint?.Path) { _overwrite = overwrite && !sameFolder, Changes = changes, Fingerprint = fingerprint };
         if (checkpoint is not null) trainer.Restore(checkpoint, resumeDir!);
         return trainer;
+    }
+
+    // a resumed run's data folder that is gone, with no other given: one line saying to give the new one
+    private static void CheckDataFolderExists(TrainOptions saved, TrainOptions options)
+    {
+        if (options.DataDir is string dir && dir == saved.DataDir && !Directory.Exists(dir))
+            throw OptionException.Format($"{{0}}: the run's data folder {OptionException.Escape(dir)} no longer exists; pass {{1}} {OptionException.Escape(options.Data)} DIR with the folder it moved to (its fingerprint is checked against the run's).", ResumeDirOption, nameof(TrainOptions.Data));
+    }
+
+    // the data of a resumed run must be the run's (an old checkpoint without a fingerprint is taken on trust)
+    private static void CheckFingerprint(Checkpoint checkpoint, TrainOptions options, DataFingerprint fingerprint)
+    {
+        if (checkpoint.Data is not { } stored || stored == fingerprint) return;
+        string Folder(string? dir) => dir ?? $"the bundled {options.Data}";
+        string was = Folder(checkpoint.Recipe.DataDir), now = Folder(options.DataDir);
+        throw new DataException(was == now
+            ? $"{now}: the dataset changed since the run in {Path.GetDirectoryName(checkpoint.Path)} was trained on it ({stored.Differences(fingerprint)}); restore it, or start a new run in another output folder."
+            : $"{now}: not the dataset the run in {Path.GetDirectoryName(checkpoint.Path)} was trained on in {was} ({stored.Differences(fingerprint)}); give the folder that holds the run's dataset, or start a new run in another output folder.");
     }
 
     // the checkpoint's recipe with the user's resumable options applied; a fixed option that differs is refused
@@ -238,6 +260,9 @@ public sealed class TrainWorkflow
 
     private bool _overwrite;
 
+    /// <summary>The fingerprint of the loaded data (before the limit), stored in the checkpoint and model.json.</summary>
+    public DataFingerprint? Fingerprint { get; private init; }
+
     /// <summary>What a resume changed in the recipe (Lr 0.005 -> 0.001); empty for a new run.</summary>
     public IReadOnlyList<OptionChange> Changes { get; private init; } = [];
 
@@ -245,7 +270,11 @@ public sealed class TrainWorkflow
     public Action<IReadOnlyList<EpochMetrics>, Evaluation>? EpochWritten { get; set; }
 
     /// <summary>A checkpoint's tensors and its checked "sharpgrad" metadata.</summary>
-    internal sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model);
+    internal sealed record Checkpoint(string Path, Dictionary<string, Tensor> Tensors, TrainOptions Recipe, int Epoch, ulong[] Rng, List<EpochMetrics> Metrics, JsonObject? Model)
+    {
+        /// <summary>The run's data fingerprint ("data_fingerprint"); null in a checkpoint written before runs stored one.</summary>
+        public DataFingerprint? Data { get; init; }
+    }
 
     // the fields of a serialized EpochMetrics
     private static readonly string[] MetricFields = [.. typeof(EpochMetrics).GetConstructors()[0].GetParameters().Select(p => p.Name!)];
@@ -336,7 +365,13 @@ public sealed class TrainWorkflow
             JsonObject o => o,
             _ => throw Bad("model", "the model's description (an object) or null"),
         };
-        return new Checkpoint(path, tensors, recipe, epoch, rng, metrics, model);
+        var data = m["data_fingerprint"] switch
+        {
+            null => null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String && DataFingerprint.Parse(v.GetValue<string>()) is { } f => f,
+            _ => throw Bad("data_fingerprint", "the dataset's fingerprint (\"KIND TRAIN+TEST images of CxHxW, N classes, sha256 HEX\")"),
+        };
+        return new Checkpoint(path, tensors, recipe, epoch, rng, metrics, model) { Data = data };
     }
 
     private void Restore(Checkpoint checkpoint, string dir)
@@ -420,6 +455,7 @@ public sealed class TrainWorkflow
         var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
             .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)));
         if (Changes.Count > 0) meta["resumed"] = new JsonArray(Changes.Select(c => (JsonNode)c.ToString()).ToArray());
+        if (Fingerprint is not null) meta["data_fingerprint"] = Fingerprint.ToString();
         var path = Path.Combine(OutDir, RunFiles.Checkpoint);
         RunFiles.Writing(path, epochsDone == 1 ? "no checkpoint was kept" : $"the checkpoint after epoch {epochsDone - 1} is unchanged",
             () => SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["sharpgrad"] = meta.ToJsonString() }));
@@ -434,7 +470,9 @@ public sealed class TrainWorkflow
         var csv = Path.Combine(OutDir, RunFiles.MetricsCsv);
         RunFiles.Writing(csv, kept, () => RunFiles.WriteText(csv, RunFiles.MetricsText(_metrics)));
         var json = Path.Combine(OutDir, RunFiles.ModelJson);
-        RunFiles.Writing(json, kept, () => RunFiles.WriteText(json, RunFiles.Describe(Model, Train, Normalize, Options, _metrics).ToJsonString(RunFiles.Json)));
+        var description = RunFiles.Describe(Model, Train, Normalize, Options, _metrics);
+        if (Fingerprint is not null) description["data_fingerprint"] = Fingerprint.ToString();
+        RunFiles.Writing(json, kept, () => RunFiles.WriteText(json, description.ToJsonString(RunFiles.Json)));
     }
 }
 

@@ -324,4 +324,44 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, ev.Code);
         Assert.Contains("the test loss is NaN", ev.Err);
     }
+
+    [Fact]
+    public void AMovedDatasetIsFoundByItsFingerprint()
+    {
+        var data = SyntheticCifar();
+        var train = Run("train", "--data", "cifar10", data, "--epochs", "1", "--batch-size", "64", "--threads", "1", "--out", P("run"));
+        Assert.True(train.Code == 0, train.Err);
+        var moved = P("moved-cifar");
+        Directory.Move(data, moved);
+
+        var ev = Run("eval", "--checkpoint", P("run"), "--threads", "1");
+        Assert.Equal(2, ev.Code);
+        Assert.Equal($"error: --data: the run's data folder {data} no longer exists; pass --data cifar10 DIR with the folder it moved to.", ev.Err.Trim());
+        ev = Run("eval", "--checkpoint", P("run"), "--data", "cifar10", moved, "--threads", "1");
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.StartsWith($"data: {moved} holds the dataset the run was trained on in {data} (same fingerprint)", ev.Out);
+
+        var resume = Run("train", "--resume", P("run"), "--epochs", "2");
+        Assert.Equal(2, resume.Code);
+        Assert.Equal($"error: --resume: the run's data folder {data} no longer exists; pass --data cifar10 DIR with the folder it moved to (its fingerprint is checked against the run's).", resume.Err.Trim());
+
+        // another CIFAR-10 folder: eval takes it and says so; a resume refuses it in one line naming both folders
+        var other = P("other-cifar");
+        Directory.CreateDirectory(other);
+        foreach (var f in Directory.GetFiles(moved)) File.Copy(f, Path.Combine(other, Path.GetFileName(f)));
+        var batch = File.ReadAllBytes(Path.Combine(other, "data_batch_1.bin"));
+        batch[0] = (byte)((batch[0] + 1) % 10); // one label
+        File.WriteAllBytes(Path.Combine(other, "data_batch_1.bin"), batch);
+        ev = Run("eval", "--checkpoint", P("run"), "--data", "cifar10", other, "--threads", "1");
+        Assert.True(ev.Code == 0, ev.Err);
+        Assert.StartsWith($"data: {other} is not the dataset the run was trained on in {data} (labels and sampled pixels sha256 ", ev.Out);
+        resume = Run("train", "--resume", P("run"), "--epochs", "2", "--data", "cifar10", other);
+        Assert.Equal(2, resume.Code);
+        Assert.StartsWith($"error: {other}: not the dataset the run in {P("run")} was trained on in {data} (labels and sampled pixels sha256 ", resume.Err.Trim());
+        Assert.Single(resume.Err.Trim().Split('\n'));
+
+        resume = Run("train", "--resume", P("run"), "--epochs", "2", "--data", "cifar10", moved);
+        Assert.True(resume.Code == 0, resume.Err);
+        Assert.Contains($"resume changes: --data {data} -> {moved}, --epochs 1 -> 2", resume.Out);
+    }
 }

@@ -113,7 +113,7 @@ public sealed class TrainingTests
             (new TrainOptions { Epochs = 0 }, "Epochs: expected a positive number, got 0"),
             (new TrainOptions { Dropout = 1 }, "Dropout: expected a probability in [0, 1), got 1"),
             (new TrainOptions { Data = "imagenet" }, "Data: unknown dataset 'imagenet'"),
-            (new TrainOptions { Data = "cifar10" }, "Data: cifar10 needs a folder (DataDir)"),
+            (new TrainOptions { Data = "cifar10" }, "Data: cifar10 needs a folder: Data cifar10 DIR."),
             (new TrainOptions { Lr = -1 }, "Lr: expected a positive number, got -1"),
         };
         foreach (var (options, message) in bad)

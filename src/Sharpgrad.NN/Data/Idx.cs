@@ -31,6 +31,7 @@ public static class Idx
             int m = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
             bool isGzip = m == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
             bool namedGz = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+            if (m == 0) throw new DataException($"{path}: the file is empty (expected {(namedGz ? "gzip data holding an IDX file" : "an IDX file")}).");
             if (namedGz && !isGzip) throw new DataException($"{path}: expected gzip data (the name ends in .gz) but found raw bytes.");
             if (!namedGz && isGzip) throw new DataException($"{path}: expected a raw IDX file but found gzip data; name it with .gz.");
             file.Position = 0;
@@ -39,7 +40,8 @@ public static class Idx
         }
         catch (InvalidDataException e)
         {
-            throw new DataException($"{path}: gzip data is corrupt or truncated ({e.Message}).", e);
+            // GZipStream reports every zlib data error as "unsupported compression method": the file says which it is
+            throw new DataException($"{path}: {GzipFault(path)}.", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -47,11 +49,72 @@ public static class Idx
         }
     }
 
+    /// <summary>
+    /// Why gzip data did not decompress (RFC 1952): a compression method other than deflate, reserved flags, a header
+    /// cut short, deflate data that do not decode, or a trailer whose CRC-32 or length disagrees with the data. The
+    /// trailer is taken as the file's last 8 bytes (one gzip member, as IDX files are); the data are decompressed
+    /// again, at most <see cref="MaxDataBytes"/> plus the largest IDX header, only on this error path.
+    /// </summary>
+    private static string GzipFault(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            Span<byte> h = stackalloc byte[10];
+            if (file.ReadAtLeast(h, 10, throwOnEndOfStream: false) < 10) return "the gzip header is truncated (10 bytes expected)";
+            if (h[2] != 8) return $"gzip compression method {h[2]} is not supported (expected 8, deflate)";
+            int flags = h[3];
+            if ((flags & 0xE0) != 0) return $"the gzip header sets reserved flag bits (flags 0x{flags:X2})";
+            if ((flags & 4) != 0) // FEXTRA: a 2-byte length, then that many bytes
+            {
+                if (file.ReadAtLeast(h[..2], 2, throwOnEndOfStream: false) < 2) return "the gzip header is truncated (in its extra field)";
+                file.Seek(BinaryPrimitives.ReadUInt16LittleEndian(h), SeekOrigin.Current);
+            }
+            for (int flag = 8; flag <= 16; flag *= 2) // FNAME, FCOMMENT: zero-terminated
+                if ((flags & flag) != 0)
+                    for (int b = file.ReadByte(); b != 0; b = file.ReadByte())
+                        if (b < 0) return "the gzip header is truncated (in its file name or comment)";
+            if ((flags & 2) != 0) file.Seek(2, SeekOrigin.Current); // FHCRC
+            if (file.Position + 8 > file.Length) return "the gzip data is truncated (no deflate data and 8-byte trailer after the header)";
+            uint crc = 0;
+            long length = 0;
+            using (var deflate = new DeflateStream(file, CompressionMode.Decompress, leaveOpen: true))
+            {
+                var buffer = new byte[1 << 16];
+                for (int n; (n = deflate.Read(buffer)) > 0 && length <= MaxDataBytes + 20;)
+                {
+                    crc = ImageCheck.Crc32(crc, buffer.AsSpan(0, n));
+                    length += n;
+                }
+            }
+            file.Seek(-8, SeekOrigin.End);
+            Span<byte> trailer = stackalloc byte[8];
+            file.ReadExactly(trailer);
+            uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer), storedLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+            if (storedLength != (uint)length)
+                return $"the gzip data is truncated or corrupt (its trailer gives a length of {storedLength} bytes mod 2^32; the deflate data decompress to {length})";
+            if (storedCrc != crc)
+                return $"the gzip data is corrupt: its CRC-32 check failed (the trailer says 0x{storedCrc:x8}; the {length} decompressed bytes give 0x{crc:x8})";
+            return "the gzip data is corrupt (after its first member)";
+        }
+        catch (InvalidDataException)
+        {
+            return "the gzip data is corrupt: its deflate data do not decode";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the gzip data is corrupt or truncated ({e.Message.ReplaceLineEndings(" ")})";
+        }
+    }
+
     // the header, checked, then exactly the data it claims; rawLength: the file's size when it is not compressed
     private static (int[] Dims, byte[] Data) Read(Stream s, string path, long? rawLength)
     {
         Span<byte> head = stackalloc byte[4 + 4 * 4];
-        if (s.ReadAtLeast(head[..4], 4, throwOnEndOfStream: false) < 4 || head[0] != 0 || head[1] != 0)
+        int start = s.ReadAtLeast(head[..4], 4, throwOnEndOfStream: false);
+        if (start == 0 && rawLength is null)
+            throw new DataException($"{path}: the gzip data decompress to nothing (expected an IDX file).");
+        if (start < 4 || head[0] != 0 || head[1] != 0)
             throw new DataException($"{path}: not an IDX file (expected magic bytes 0x00 0x00 at the start).");
         if (head[2] != 0x08)
             throw new DataException($"{path}: IDX element type 0x{head[2]:X2} is not supported (expected 0x08, unsigned bytes).");

@@ -160,9 +160,12 @@ internal static class ImageCheck
     }
 
     /// <summary>The CRC-32 of PNG chunks (ISO 3309, as zlib's crc32).</summary>
-    internal static uint Crc32(ReadOnlySpan<byte> data)
+    internal static uint Crc32(ReadOnlySpan<byte> data) => Crc32(0, data);
+
+    /// <summary>The CRC-32 of the bytes whose CRC-32 is <paramref name="crc"/> followed by <paramref name="data"/> (zlib's crc32(crc, data)).</summary>
+    internal static uint Crc32(uint crc, ReadOnlySpan<byte> data)
     {
-        uint c = 0xFFFFFFFFu;
+        uint c = crc ^ 0xFFFFFFFFu;
         foreach (var x in data) c = CrcTable[(c ^ x) & 0xFF] ^ (c >> 8);
         return c ^ 0xFFFFFFFFu;
     }

@@ -100,6 +100,7 @@ public static class SafeTensors
                 BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)headerBytes.Length);
                 fs.Write(len);
                 fs.Write(headerBytes);
+                WriteFault.Value?.Invoke(tmp);
                 foreach (var b in blobs) fs.Write(b);
                 fs.Flush(flushToDisk: true);
             }
@@ -110,6 +111,13 @@ public static class SafeTensors
             if (File.Exists(tmp)) File.Delete(tmp);
         }
     }
+
+    /// <summary>
+    /// A fault-injection point for tests (scoped to the calling flow): called with the temporary file's path after
+    /// the header is written and before the tensors are, so a test can throw the IOException of a full disk or a
+    /// read-only folder where a real write would fail.
+    /// </summary>
+    internal static readonly AsyncLocal<Action<string>?> WriteFault = new();
 
     private static void CheckText(string text, string what)
     {

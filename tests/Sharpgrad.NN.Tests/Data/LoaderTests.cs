@@ -22,6 +22,51 @@ public sealed class LoaderTests
     private static string Error(Action a) => Assert.Throws<DataException>(a).Message;
 
     [Fact]
+    public void GzipFaultsAreNamedForWhatTheyAre()
+    {
+        using var f = new TestFiles();
+        var idx = TestFiles.Idx([12, 6, 5], [.. Enumerable.Range(0, 360).Select(i => (byte)(i * 7))]);
+        var gz = TestFiles.Gzip(idx);
+        string Write(string name, byte[] bytes)
+        {
+            File.WriteAllBytes(f.Path(name), bytes);
+            return f.Path(name);
+        }
+        uint crc = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(gz.AsSpan(gz.Length - 8));
+
+        var badCrc = (byte[])gz.Clone();
+        badCrc[^8] ^= 1;
+        var p = Write("crc.gz", badCrc);
+        Assert.Equal($"{p}: the gzip data is corrupt: its CRC-32 check failed (the trailer says 0x{crc ^ 1:x8}; the 376 decompressed bytes give 0x{crc:x8}).", Error(() => Idx.Read(p)));
+
+        var badLength = (byte[])gz.Clone();
+        badLength[^4] ^= 1;
+        p = Write("length.gz", badLength);
+        Assert.Equal($"{p}: the gzip data is truncated or corrupt (its trailer gives a length of 377 bytes mod 2^32; the deflate data decompress to 376).", Error(() => Idx.Read(p)));
+
+        var method = (byte[])gz.Clone();
+        method[2] = 7;
+        p = Write("method.gz", method);
+        Assert.Equal($"{p}: gzip compression method 7 is not supported (expected 8, deflate).", Error(() => Idx.Read(p)));
+
+        var reserved = (byte[])gz.Clone();
+        reserved[3] = 0x20;
+        p = Write("reserved.gz", reserved);
+        Assert.Equal($"{p}: the gzip header sets reserved flag bits (flags 0x20).", Error(() => Idx.Read(p)));
+
+        p = Write("empty.gz", []);
+        Assert.Equal($"{p}: the file is empty (expected gzip data holding an IDX file).", Error(() => Idx.Read(p)));
+        p = Write("empty", []);
+        Assert.Equal($"{p}: the file is empty (expected an IDX file).", Error(() => Idx.Read(p)));
+        // a gzip member of no bytes: header, an empty final deflate block, CRC-32 0 and length 0
+        p = Write("nothing.gz", [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        Assert.Equal($"{p}: the gzip data decompress to nothing (expected an IDX file).", Error(() => Idx.Read(p)));
+        // none says "unsupported compression method" (GZipStream's word for every zlib data error)
+        foreach (var name in new[] { "crc.gz", "length.gz", "reserved.gz" })
+            Assert.DoesNotContain("unsupported", Error(() => Idx.Read(f.Path(name))), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void IdxBadInputNamesTheFile()
     {
         using var f = new TestFiles();
