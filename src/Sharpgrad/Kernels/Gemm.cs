@@ -141,7 +141,8 @@ internal static class Gemm
             var p = new Problem<T>(path, dot, nr, m, n, k, ap, rsA, csA, bp, rsB, csB, cp, ldc, accumulate);
             int threads = Parallelism.Threads;
             int nPanels = (n + p.UnitN - 1) / p.UnitN, mPanels = (m + p.UnitM - 1) / p.UnitM;
-            if (threads < 2 || (long)m * n * k < ParallelMacs || Math.Max(nPanels, mPanels) < 2)
+            // inside another kernel's chunk (a per-image convolution) the chunks would run one after the other: one block
+            if (threads < 2 || Parallelism.InChunk || (long)m * n * k < ParallelMacs || Math.Max(nPanels, mPanels) < 2)
             {
                 Run(in p, 0, m, 0, n);
                 return;
@@ -482,7 +483,7 @@ internal static class Gemm
     }
 
     // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector512<T>.Count
-    private static unsafe void Micro512<T>(int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Micro512<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -511,7 +512,7 @@ internal static class Gemm
     }
 
     // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector256<T>.Count
-    private static unsafe void Micro256<T>(int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Micro256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
