@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sharpgrad.Kernels;
 
@@ -39,7 +40,7 @@ internal static class Gemm
     private const long ParallelMacs = 1 << 18;
 
     /// <summary>At most this many rows of A: a row-major B is read in place rather than packed.</summary>
-    private const int InPlaceBRows = 2 * MR;
+    private const int InPlaceBRows = 8 * MR;
 
     internal static KernelPath Path => ForcedPath != KernelPath.Auto ? ForcedPath
         : Vector512.IsHardwareAccelerated ? KernelPath.Vector512
@@ -311,7 +312,7 @@ internal static class Gemm
         int q = 0;
         for (; q <= k - v; q += v) acc = Fma(Vector256.Load(a + q), Vector256.Load(b + q), acc);
         if (r > 0) acc = Fma(Vector256.Load(a + k - v) & mask, Vector256.Load(b + k - v), acc);
-        return Vector256.Sum(acc);
+        return Lanes(acc);
     }
 
     private static unsafe void Dot2x4<T>(int k, int r, Vector256<T> mask, T* a0, int rsA, T* b0, int csB, T* c, int ldc, bool accumulate)
@@ -345,10 +346,28 @@ internal static class Gemm
 
         static void Put(T* c, Vector256<T> s0, Vector256<T> s1, Vector256<T> s2, Vector256<T> s3, bool accumulate)
         {
-            T t0 = Vector256.Sum(s0), t1 = Vector256.Sum(s1), t2 = Vector256.Sum(s2), t3 = Vector256.Sum(s3);
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                // four reductions at once, in Lanes' order: hadd pairs, hadd again, then the two 128-bit halves
+                var h = Avx.HorizontalAdd(Avx.HorizontalAdd(s0.AsSingle(), s1.AsSingle()), Avx.HorizontalAdd(s2.AsSingle(), s3.AsSingle()));
+                var t = h.GetLower() + h.GetUpper();
+                float* cf = (float*)c;
+                if (accumulate) t = Vector128.Load(cf) + t;
+                t.Store(cf);
+                return;
+            }
+            T t0 = Lanes(s0), t1 = Lanes(s1), t2 = Lanes(s2), t3 = Lanes(s3);
             if (accumulate) { c[0] += t0; c[1] += t1; c[2] += t2; c[3] += t3; }
             else { c[0] = t0; c[1] = t1; c[2] = t2; c[3] = t3; }
         }
+    }
+
+    // the lanes of v summed pairwise in a fixed order: ((0+1)+(2+3))+((4+5)+(6+7)) for 8 lanes, (0+1)+(2+3) for 4
+    private static T Lanes<T>(Vector256<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T q0 = (v.GetElement(0) + v.GetElement(1)) + (v.GetElement(2) + v.GetElement(3));
+        if (Vector256<T>.Count == 4) return q0;
+        return q0 + ((v.GetElement(4) + v.GetElement(5)) + (v.GetElement(6) + v.GetElement(7)));
     }
 
     // a ragged tile: the full microkernel into a stack tile, then its mrEff x nrEff corner into C
@@ -356,7 +375,9 @@ internal static class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T* tile = stackalloc T[MR * nr];
-        Micro(path, kc, pa, pb, ldb, tile, nr, overwrite: true);
+        // at most half a panel wide (e.g. the last 4 of 100 columns): the one-vector kernel, the same sums
+        if (path == KernelPath.Vector256 && 2 * nrEff <= nr) MicroHalf256(kc, pa, pb, ldb, tile, nr);
+        else Micro(path, kc, pa, pb, ldb, tile, nr, overwrite: true);
         for (int i = 0; i < mrEff; i++)
         {
             T* dst = c + (long)i * ldc;
@@ -538,6 +559,23 @@ internal static class Gemm
             Vector256.Store(v0, c);
             Vector256.Store(v1, c1);
         }
+    }
+
+    // pa: (kc, 6) packed, pb: kc rows of (at least) w at stride ldb -> c[0..6, 0..w] = pa pb, w = Vector256<T>.Count
+    private static unsafe void MicroHalf256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
+        {
+            var b0 = Vector256.Load(pb);
+            c0 = Fma(Vector256.Create(pa[0]), b0, c0);
+            c1 = Fma(Vector256.Create(pa[1]), b0, c1);
+            c2 = Fma(Vector256.Create(pa[2]), b0, c2);
+            c3 = Fma(Vector256.Create(pa[3]), b0, c3);
+            c4 = Fma(Vector256.Create(pa[4]), b0, c4);
+            c5 = Fma(Vector256.Create(pa[5]), b0, c5);
+        }
+        c0.Store(pc); c1.Store(pc + ldc); c2.Store(pc + 2 * ldc); c3.Store(pc + 3 * ldc); c4.Store(pc + 4 * ldc); c5.Store(pc + 5 * ldc);
     }
 
     // pa: (kc, 6) packed, pb: kc rows of 4 at stride ldb -> c[0..6, 0..4] (+)= pa pb
