@@ -10,7 +10,8 @@ namespace Sharpgrad.Bench;
 
 /// <summary>
 /// The GEMM as it was before issue #11's rewrite (commit 6b2c47c), kept here only so that GemmShapeBenchmarks can
-/// time it against the library's <c>Gemm</c> in one run. Not used by anything else.
+/// time it against the library's <c>Gemm</c> in one run (its one-row path left out: no benchmark shape has one row).
+/// Not used by anything else.
 /// General matrix multiply C = A B (+ C) on spans, BLIS-style: B is packed into KC x NR panels and A into MR x KC
 /// panels (any strides, so transposed views need no copy), then a register-blocked MR x NR microkernel runs over
 /// the packed panels. Vector512, Vector256 and scalar microkernels; scratch comes from <see cref="ArrayPool{T}"/>.
@@ -41,32 +42,6 @@ internal static class GemmBaseline
         _ => 4,
     };
 
-    // a: (1,k) contiguous, b: (k,n) at b[p*rsB + j*csB] -> c: (1,n) += a b. Columns of b contiguous (a transposed
-    // weight): one dot product per output; rows contiguous: c += a[p] b[p,:] row by row; else element by element.
-    private static void Gemv<T>(int n, int k, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int rsB, int csB, Span<T> c)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var av = a[..k];
-        if (rsB == 1 || k == 1)
-        {
-            for (int j = 0; j < n; j++) c[j] += System.Numerics.Tensors.TensorPrimitives.Dot(av, b.Slice(j * csB, k));
-        }
-        else if (csB == 1)
-        {
-            var cv = c[..n];
-            for (int p = 0; p < k; p++) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * rsB, n), av[p], cv, cv);
-        }
-        else
-        {
-            for (int j = 0; j < n; j++)
-            {
-                T s = T.Zero;
-                for (int p = 0; p < k; p++) s += av[p] * b[p * rsB + j * csB];
-                c[j] += s;
-            }
-        }
-    }
-
     // a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] -> c: (m,n) at c[i*ldc + j]; c += ab when accumulate
     public static unsafe void Multiply<T>(int m, int n, int k,
         ReadOnlySpan<T> a, int rsA, int csA,
@@ -78,12 +53,6 @@ internal static class GemmBaseline
             for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
         if (k == 0) return;
 
-        if (m == 1 && (csA == 1 || k == 1))
-        {
-            // one row (a batch-1 Linear layer): a vector-matrix product without packing
-            Gemv(n, k, a, b, rsB, csB, c);
-            return;
-        }
         var path = Path;
         int nr = NR<T>(path);
         if (2 * n <= nr && m > n)

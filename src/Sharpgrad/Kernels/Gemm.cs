@@ -13,12 +13,14 @@ namespace Sharpgrad.Kernels;
 /// (a block of at most MC rows, for L2), and a register-blocked MR x NR microkernel (6 x 16 floats with Vector256
 /// FMA: 12 accumulators) runs over them, the B panel staying in L1. The packing routines read any strides, so
 /// transposed operands are read in place without a separate transpose; when A has few rows a row-major B is read in
-/// place instead of packed (it would be used only once or twice). Big products are split over
+/// place instead of packed (it would be used only a few times), and when A's rows and B's columns are both
+/// contiguous along K (x W^T, dy col^T) 2 x 4 tiles of dot products read both in place, unpacked. Big products are split over
 /// <see cref="Parallelism"/> threads by whole N (or M) panels, each thread packing its own operands, so there is one
 /// fork and join per call; every element of C is the same sum in the same order whatever the split, so the result
 /// does not depend on the thread count. Vector512, Vector256 and scalar microkernels (<see cref="ForcedPath"/>
 /// picks one in tests); packing buffers come from <see cref="ArrayPool{T}"/> and the threaded job object is cached
-/// per thread, so a warm call allocates nothing. <see cref="GemmReference"/> is the test oracle.
+/// per thread, so a warm call on one thread allocates nothing (a split one only what <see cref="Parallelism"/>'s
+/// fork allocates). <see cref="GemmReference"/> is the test oracle.
 /// </summary>
 internal static class Gemm
 {

@@ -43,22 +43,28 @@ public sealed class GemmTests
     [InlineData("Vector512")]
     [InlineData("Vector256")]
     [InlineData("Scalar")]
-    public void EachKernelPathEqualsReference(string pathName)
+    public void EachKernelPathEqualsReference(string pathName) => OnPath(pathName, () =>
+    {
+        var g = new Generator(5);
+        float[] a = Ints(80 * 80, g), b = Ints(80 * 80, g);
+        var c1 = new float[80 * 80];
+        var c2 = new float[80 * 80];
+        int[] sizes = [1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67];
+        foreach (int m in sizes)
+            foreach (int n in sizes)
+                foreach (int k in sizes)
+                    foreach (bool tA in new[] { false, true })
+                        Compare(m, n, k, a, b, c1, c2, tA, !tA, accumulate: k % 2 == 0);
+    });
+
+    // runs body with the named microkernel forced on this thread
+    private static void OnPath(string pathName, Action body)
     {
         var before = Gemm.ForcedPath;
         Gemm.ForcedPath = Enum.Parse<Gemm.KernelPath>(pathName);
         try
         {
-            var g = new Generator(5);
-            float[] a = Ints(80 * 80, g), b = Ints(80 * 80, g);
-            var c1 = new float[80 * 80];
-            var c2 = new float[80 * 80];
-            int[] sizes = [1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67];
-            foreach (int m in sizes)
-                foreach (int n in sizes)
-                    foreach (int k in sizes)
-                        foreach (bool tA in new[] { false, true })
-                            Compare(m, n, k, a, b, c1, c2, tA, !tA, accumulate: k % 2 == 0);
+            body();
         }
         finally
         {
@@ -70,34 +76,25 @@ public sealed class GemmTests
     [InlineData("Vector512")]
     [InlineData("Vector256")]
     [InlineData("Scalar")]
-    public void OddSizesEveryTransposeAndAccumulateEqualReference(string pathName)
+    public void OddSizesEveryTransposeAndAccumulateEqualReference(string pathName) => OnPath(pathName, () =>
     {
         // every combination of 1, 7, 13, 65 for m, n, k with A and B each plain or transposed (read in place), C
         // overwritten or accumulated into: the packed microkernels, their ragged edges, B read in place for few rows
         // of A, and the dot-product tiles (A plain, B transposed, k >= 8)
-        var before = Gemm.ForcedPath;
-        Gemm.ForcedPath = Enum.Parse<Gemm.KernelPath>(pathName);
-        try
-        {
-            var g = new Generator(29);
-            float[] a = Ints(65 * 65, g), b = Ints(65 * 65, g);
-            int[] sizes = [1, 7, 13, 65];
-            foreach (int m in sizes)
-                foreach (int n in sizes)
-                    foreach (int k in sizes)
-                        foreach (bool tA in new[] { false, true })
-                            foreach (bool tB in new[] { false, true })
-                                foreach (bool acc in new[] { false, true })
-                                {
-                                    var c1 = Ints(m * n, g);
-                                    Compare(m, n, k, a, b, c1, (float[])c1.Clone(), tA, tB, acc);
-                                }
-        }
-        finally
-        {
-            Gemm.ForcedPath = before;
-        }
-    }
+        var g = new Generator(29);
+        float[] a = Ints(65 * 65, g), b = Ints(65 * 65, g);
+        int[] sizes = [1, 7, 13, 65];
+        foreach (int m in sizes)
+            foreach (int n in sizes)
+                foreach (int k in sizes)
+                    foreach (bool tA in new[] { false, true })
+                        foreach (bool tB in new[] { false, true })
+                            foreach (bool acc in new[] { false, true })
+                            {
+                                var c1 = Ints(m * n, g);
+                                Compare(m, n, k, a, b, c1, (float[])c1.Clone(), tA, tB, acc);
+                            }
+    });
 
     [Theory]
     [InlineData(false, false)]
