@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 //        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
 if (args.Length > 0 && args[0] == "--kernels")
 {
-    BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(GemmShapeBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
     return 0;
 }
 if (args.Length > 0 && args[0] == "--profile")

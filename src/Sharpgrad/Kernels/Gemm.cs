@@ -1,16 +1,26 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sharpgrad.Kernels;
 
 /// <summary>
-/// General matrix multiply C = A B (+ C) on spans, BLIS-style: B is packed into KC x NR panels and A into MR x KC
-/// panels (any strides, so transposed views need no copy), then a register-blocked MR x NR microkernel runs over
-/// the packed panels. Vector512, Vector256 and scalar microkernels; scratch comes from <see cref="ArrayPool{T}"/>.
-/// <see cref="GemmReference"/> is the test oracle.
+/// General matrix multiply C = A B (or C += A B) on spans, BLIS-style (Goto and van de Geijn, "Anatomy of
+/// high-performance matrix multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015): for each KC-deep slice of
+/// K, B is packed into KC x NR column panels (a block of at most NC columns, for L2/L3) and A into MR x KC row panels
+/// (a block of at most MC rows, for L2), and a register-blocked MR x NR microkernel (6 x 16 floats with Vector256
+/// FMA: 12 accumulators) runs over them, the B panel staying in L1. The packing routines read any strides, so
+/// transposed operands are read in place without a separate transpose; when A has few rows a row-major B is read in
+/// place instead of packed (it would be used only a few times), and when A's rows and B's columns are both
+/// contiguous along K (x W^T, dy col^T) 2 x 4 tiles of dot products read both in place, unpacked. Big products are split over
+/// <see cref="Parallelism"/> threads by whole N (or M) panels, each thread packing its own operands, so there is one
+/// fork and join per call; every element of C is the same sum in the same order whatever the split, so the result
+/// does not depend on the thread count. Vector512, Vector256 and scalar microkernels (<see cref="ForcedPath"/>
+/// picks one in tests); packing buffers come from <see cref="ArrayPool{T}"/> and the threaded job object is cached
+/// per thread, so a warm call on one thread allocates nothing (a split one only what <see cref="Parallelism"/>'s
+/// fork allocates). <see cref="GemmReference"/> is the test oracle.
 /// </summary>
 internal static class Gemm
 {
@@ -21,10 +31,18 @@ internal static class Gemm
 
     internal static KernelPath ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
 
+    // blocking for AVX2 with 32 KiB L1 and 512 KiB L2 per core (as BLIS's zen configuration): a KC x NR B panel is
+    // 16 KiB (float and double), an MC x KC A block 144 KiB
     private const int MR = 6;
     private const int KC = 256;
-    private const int MC = 96;
-    private const int NC = 3072;
+    private const int MC = 144;
+    private const int NC = 4080;
+
+    /// <summary>Multiply-adds below which a product runs on the calling thread (a few microseconds of work).</summary>
+    private const long ParallelMacs = 1 << 18;
+
+    /// <summary>At most this many rows of A: a row-major B is read in place rather than packed.</summary>
+    private const int InPlaceBRows = 8 * MR;
 
     internal static KernelPath Path => ForcedPath != KernelPath.Auto ? ForcedPath
         : Vector512.IsHardwareAccelerated ? KernelPath.Vector512
@@ -64,26 +82,41 @@ internal static class Gemm
         }
     }
 
-    // a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] -> c: (m,n) at c[i*ldc + j]; c += ab when accumulate
+    /// <summary>
+    /// C = A B, or C += A B when <paramref name="accumulate"/>. a: (m,k) at a[i*rsA + p*csA], b: (k,n) at
+    /// b[p*rsB + j*csB] (so a transposed operand is the same data with its strides swapped), c: (m,n) at
+    /// c[i*ldc + j]. Non-negative strides; the spans must hold every element those strides address.
+    /// </summary>
     public static unsafe void Multiply<T>(int m, int n, int k,
         ReadOnlySpan<T> a, int rsA, int csA,
         ReadOnlySpan<T> b, int rsB, int csB,
         Span<T> c, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (m == 0 || n == 0) return;
-        if (!accumulate)
-            for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
-        if (k == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate)
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+        // the extent of each operand, checked once: the packing and the microkernels index by pointer
+        if ((long)(m - 1) * rsA + (long)(k - 1) * csA >= a.Length || (long)(k - 1) * rsB + (long)(n - 1) * csB >= b.Length
+            || (long)(m - 1) * ldc + n > c.Length || ldc < n)
+            throw new ArgumentException($"Gemm: operands too short for m={m} n={n} k={k} (a {a.Length}, b {b.Length}, c {c.Length}, ldc {ldc}).");
 
         if (m == 1 && (csA == 1 || k == 1))
         {
             // one row (a batch-1 Linear layer): a vector-matrix product without packing
+            if (!accumulate) c[..n].Clear();
             Gemv(n, k, a, b, rsB, csB, c);
             return;
         }
         var path = Path;
+        // A's rows and B's columns both contiguous along K (x W^T in a Linear layer, dy col^T in a convolution's
+        // weight gradient): packing would transpose both, so dot products run on them in place instead
+        bool dot = csA == 1 && rsB == 1 && k >= Vector256<T>.Count && path != KernelPath.Scalar && Vector256.IsHardwareAccelerated;
         int nr = NR<T>(path);
-        if (2 * n <= nr && m > n)
+        if (!dot && 2 * n <= nr && m > n)
         {
             // a narrow C (e.g. a Linear layer's 10 outputs) wastes most of each NR-wide panel: compute C^T = B^T A^T
             // instead. Every element is the same products summed in the same order, so the result is identical.
@@ -103,83 +136,128 @@ internal static class Gemm
             }
             return;
         }
-        int ncMax = Math.Min(NC, RoundUp(n, nr));
-        int kcMax = Math.Min(KC, k);
-        T[] bPack = ArrayPool<T>.Shared.Rent(ncMax * kcMax);
-        T[] aPack = ArrayPool<T>.Shared.Rent(Math.Min(MC, RoundUp(m, MR)) * kcMax);
-        try
+
+        fixed (T* ap = a)
+        fixed (T* bp = b)
+        fixed (T* cp = c)
         {
-            fixed (T* cp = c)
+            var p = new Problem<T>(path, dot, nr, m, n, k, ap, rsA, csA, bp, rsB, csB, cp, ldc, accumulate);
+            int threads = Parallelism.Threads;
+            int nPanels = (n + p.UnitN - 1) / p.UnitN, mPanels = (m + p.UnitM - 1) / p.UnitM;
+            // inside another kernel's chunk (a per-image convolution) the chunks would run one after the other: one block
+            if (threads < 2 || Parallelism.InChunk || (long)m * n * k < ParallelMacs || Math.Max(nPanels, mPanels) < 2)
             {
-                nint cAddr = (nint)cp;
-                int cLength = c.Length;
-                for (int jc = 0; jc < n; jc += NC)
-                {
-                    int nc = Math.Min(NC, n - jc);
-                    int panels = (nc + nr - 1) / nr;
-                    for (int pc = 0; pc < k; pc += KC)
-                    {
-                        int kc = Math.Min(KC, k - pc);
-                        PackB(b, rsB, csB, pc, kc, jc, nc, nr, bPack);
-                        for (int ic = 0; ic < m; ic += MC)
-                        {
-                            int mc = Math.Min(MC, m - ic);
-                            PackA(a, rsA, csA, ic, mc, pc, kc, aPack);
-                            // the B panels of a block are independent: split them across threads when the block is big
-                            // enough (each C element is computed by the same calls either way, so the result is identical)
-                            if (panels > 1 && (long)mc * nc * kc >= ParallelMacs)
-                            {
-                                int icc = ic, jcc = jc;
-                                Parallelism.For(panels, (_, p0, p1) =>
-                                    Panels(path, nr, kc, mc, icc, jcc, p0 * nr, Math.Min(nc, p1 * nr), aPack, bPack, new Span<T>((void*)cAddr, cLength), ldc));
-                            }
-                            else
-                            {
-                                Panels(path, nr, kc, mc, ic, jc, 0, nc, aPack, bPack, c, ldc);
-                            }
-                        }
-                    }
-                }
+                Run(in p, 0, m, 0, n);
+                return;
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(bPack);
-            ArrayPool<T>.Shared.Return(aPack);
+            // split the larger side (in panels): each thread packs all of the other operand, which costs least
+            bool splitN = nPanels >= threads ? (long)n >= m || mPanels < threads : nPanels >= mPanels;
+            var job = Job<T>.Take();
+            try
+            {
+                job.P = p;
+                job.SplitN = splitN;
+                Parallelism.For(splitN ? nPanels : mPanels, job.Body);
+            }
+            finally
+            {
+                job.P = default;
+                Job<T>.Give(job);
+            }
         }
     }
 
-    /// <summary>Multiply-adds of one block below which it runs on one thread.</summary>
-    private const long ParallelMacs = 1 << 18;
-
-    // the microkernel over B panels [jr0, jr1) of packed block (ic, jc): c[ic.., jc+jr..] += aPack bPack
-    private static void Panels<T>(KernelPath path, int nr, int kc, int mc, int ic, int jc, int jr0, int jr1, T[] aPack, T[] bPack, Span<T> c, int ldc)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Run<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[] tile = ArrayPool<T>.Shared.Rent(MR * nr);
+        if (p.Dot) DotBlock(in p, i0, i1, j0, j1);
+        else Block(in p, i0, i1, j0, j1);
+    }
+
+    private readonly unsafe struct Problem<T>(KernelPath path, bool dot, int nr, int m, int n, int k, T* a, int rsA, int csA,
+        T* b, int rsB, int csB, T* c, int ldc, bool accumulate) where T : unmanaged
+    {
+        public readonly KernelPath Path = path;
+        public readonly bool Dot = dot;
+        /// <summary>Columns and rows of C per unit of work: a packed panel, or a dot-product tile.</summary>
+        public readonly int UnitN = dot ? DotCols : nr, UnitM = dot ? DotRows : MR;
+        public readonly int Nr = nr, M = m, N = n, K = k, RsA = rsA, CsA = csA, RsB = rsB, CsB = csB, Ldc = ldc;
+        public readonly T* A = a, B = b, C = c;
+        public readonly bool Accumulate = accumulate;
+    }
+
+    // one threaded product; cached per thread so that a warm call allocates no closure
+    private sealed class Job<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static Job<T>? t_cached;
+
+        public Problem<T> P;
+        public bool SplitN;
+        public readonly Action<int, int, int> Body;
+
+        private Job() => Body = Run;
+
+        public static Job<T> Take()
+        {
+            var job = t_cached ?? new Job<T>();
+            t_cached = null; // a nested call (none today) gets its own
+            return job;
+        }
+
+        public static void Give(Job<T> job) => t_cached = job;
+
+        // panels [p0, p1) of the split side
+        private void Run(int chunk, int p0, int p1)
+        {
+            if (SplitN) Gemm.Run(in P, 0, P.M, p0 * P.UnitN, Math.Min(P.N, p1 * P.UnitN));
+            else Gemm.Run(in P, p0 * P.UnitM, Math.Min(P.M, p1 * P.UnitM), 0, P.N);
+        }
+    }
+
+    // c[i0:i1, j0:j1] (+)= a[i0:i1, :] b[:, j0:j1] on this thread, with its own packing buffers
+    private static unsafe void Block<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = i1 - i0, n = j1 - j0, nr = p.Nr;
+        int kcMax = Math.Min(KC, p.K);
+        int ncMax = Math.Min(NC, RoundUp(n, nr));
+        int mcMax = Math.Min(MC, RoundUp(m, MR));
+        // a row-major B with few rows of A to use it: read in place (only a ragged last panel is packed)
+        bool bInPlace = p.CsB == 1 && m <= InPlaceBRows;
+        T[] bBuf = ArrayPool<T>.Shared.Rent((bInPlace ? nr : ncMax) * kcMax);
+        T[] aBuf = ArrayPool<T>.Shared.Rent(mcMax * kcMax);
         try
         {
-            for (int jr = jr0; jr < jr1; jr += nr)
+            fixed (T* bPack = bBuf)
+            fixed (T* aPack = aBuf)
             {
-                int nrEff = Math.Min(nr, jr1 - jr);
-                ref T pb = ref bPack[jr * kc];
-                for (int ir = 0; ir < mc; ir += MR)
+                for (int jc = j0; jc < j1; jc += NC)
                 {
-                    int mrEff = Math.Min(MR, mc - ir);
-                    ref T pa = ref aPack[ir * kc];
-                    if (mrEff == MR && nrEff == nr)
+                    int nc = Math.Min(NC, j1 - jc);
+                    for (int pc = 0; pc < p.K; pc += KC)
                     {
-                        Micro(path, kc, ref pa, ref pb, ref c[(ic + ir) * ldc + jc + jr], ldc);
-                    }
-                    else
-                    {
-                        Array.Clear(tile, 0, MR * nr);
-                        Micro(path, kc, ref pa, ref pb, ref tile[0], nr);
-                        for (int i = 0; i < mrEff; i++)
+                        int kc = Math.Min(KC, p.K - pc);
+                        bool overwrite = pc == 0 && !p.Accumulate;
+                        if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
+                        else if (nc % nr != 0) PackB(p.B, p.RsB, p.CsB, pc, kc, jc + nc / nr * nr, nc % nr, nr, bPack);
+                        for (int ic = i0; ic < i1; ic += MC)
                         {
-                            var dst = c.Slice((ic + ir + i) * ldc + jc + jr, nrEff);
-                            var src = tile.AsSpan(i * nr, nrEff);
-                            for (int j = 0; j < nrEff; j++) dst[j] += src[j];
+                            int mc = Math.Min(MC, i1 - ic);
+                            PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, aPack);
+                            for (int jr = 0; jr < nc; jr += nr)
+                            {
+                                int nrEff = Math.Min(nr, nc - jr);
+                                T* pb; int ldb;
+                                if (!bInPlace) { pb = bPack + jr * kc; ldb = nr; }
+                                else if (nrEff == nr) { pb = p.B + (long)pc * p.RsB + jc + jr; ldb = p.RsB; }
+                                else { pb = bPack; ldb = nr; }
+                                for (int ir = 0; ir < mc; ir += MR)
+                                {
+                                    int mrEff = Math.Min(MR, mc - ir);
+                                    T* pa = aPack + ir * kc;
+                                    T* pcc = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
+                                    if (mrEff == MR && nrEff == nr) Micro(p.Path, kc, pa, pb, ldb, pcc, p.Ldc, overwrite);
+                                    else Edge(p.Path, nr, kc, pa, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                }
+                            }
                         }
                     }
                 }
@@ -187,61 +265,227 @@ internal static class Gemm
         }
         finally
         {
-            ArrayPool<T>.Shared.Return(tile);
+            ArrayPool<T>.Shared.Return(bBuf);
+            ArrayPool<T>.Shared.Return(aBuf);
+        }
+    }
+
+    private const int DotRows = 2, DotCols = 4;
+
+    // c[i0:i1, j0:j1] (+)= a b with a's rows (csA = 1) and b's columns (rsB = 1) contiguous: 2 x 4 tiles of dot
+    // products, 8 lanes of partial sums each (the last k % 8 products from an overlapping load with the lanes already
+    // summed masked off), reduced at the end. A ragged tile runs the same operations element by element, so every
+    // element is the same sum whichever tile it falls in.
+    private static unsafe void DotBlock<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count, k = p.K, r = k % v;
+        var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(v - r)));
+        for (int j = j0; j < j1; j += DotCols)
+        {
+            int nb = Math.Min(DotCols, j1 - j);
+            T* b0 = p.B + (long)j * p.CsB;
+            for (int i = i0; i < i1; i += DotRows)
+            {
+                int mb = Math.Min(DotRows, i1 - i);
+                T* a0 = p.A + (long)i * p.RsA;
+                T* c = p.C + (long)i * p.Ldc + j;
+                if (mb == DotRows && nb == DotCols)
+                {
+                    Dot2x4(k, r, mask, a0, p.RsA, b0, p.CsB, c, p.Ldc, p.Accumulate);
+                }
+                else
+                {
+                    for (int ii = 0; ii < mb; ii++)
+                        for (int jj = 0; jj < nb; jj++)
+                        {
+                            T s = Dot1(k, r, mask, a0 + (long)ii * p.RsA, b0 + (long)jj * p.CsB);
+                            T* cij = c + (long)ii * p.Ldc + jj;
+                            *cij = p.Accumulate ? *cij + s : s;
+                        }
+                }
+            }
+        }
+    }
+
+    private static unsafe T Dot1<T>(int k, int r, Vector256<T> mask, T* a, T* b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count;
+        var acc = Vector256<T>.Zero;
+        int q = 0;
+        for (; q <= k - v; q += v) acc = Fma(Vector256.Load(a + q), Vector256.Load(b + q), acc);
+        if (r > 0) acc = Fma(Vector256.Load(a + k - v) & mask, Vector256.Load(b + k - v), acc);
+        return Lanes(acc);
+    }
+
+    private static unsafe void Dot2x4<T>(int k, int r, Vector256<T> mask, T* a0, int rsA, T* b0, int csB, T* c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count;
+        T* a1 = a0 + rsA, b1 = b0 + csB, b2 = b1 + csB, b3 = b2 + csB;
+        Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        int q = 0;
+        for (; q <= k - v; q += v)
+        {
+            var x0 = Vector256.Load(a0 + q);
+            var x1 = Vector256.Load(a1 + q);
+            var y = Vector256.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector256.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        if (r > 0)
+        {
+            q = k - v;
+            var x0 = Vector256.Load(a0 + q) & mask;
+            var x1 = Vector256.Load(a1 + q) & mask;
+            var y = Vector256.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector256.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        Put(c, c00, c01, c02, c03, accumulate);
+        Put(c + ldc, c10, c11, c12, c13, accumulate);
+
+        static void Put(T* c, Vector256<T> s0, Vector256<T> s1, Vector256<T> s2, Vector256<T> s3, bool accumulate)
+        {
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                // four reductions at once, in Lanes' order: hadd pairs, hadd again, then the two 128-bit halves
+                var h = Avx.HorizontalAdd(Avx.HorizontalAdd(s0.AsSingle(), s1.AsSingle()), Avx.HorizontalAdd(s2.AsSingle(), s3.AsSingle()));
+                var t = h.GetLower() + h.GetUpper();
+                float* cf = (float*)c;
+                if (accumulate) t = Vector128.Load(cf) + t;
+                t.Store(cf);
+                return;
+            }
+            T t0 = Lanes(s0), t1 = Lanes(s1), t2 = Lanes(s2), t3 = Lanes(s3);
+            if (accumulate) { c[0] += t0; c[1] += t1; c[2] += t2; c[3] += t3; }
+            else { c[0] = t0; c[1] = t1; c[2] = t2; c[3] = t3; }
+        }
+    }
+
+    // the lanes of v summed pairwise in a fixed order: ((0+1)+(2+3))+((4+5)+(6+7)) for 8 lanes, (0+1)+(2+3) for 4
+    private static T Lanes<T>(Vector256<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T q0 = (v.GetElement(0) + v.GetElement(1)) + (v.GetElement(2) + v.GetElement(3));
+        if (Vector256<T>.Count == 4) return q0;
+        return q0 + ((v.GetElement(4) + v.GetElement(5)) + (v.GetElement(6) + v.GetElement(7)));
+    }
+
+    // a ragged tile: the full microkernel into a stack tile, then its mrEff x nrEff corner into C
+    private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* tile = stackalloc T[MR * nr];
+        // at most half a panel wide (e.g. the last 4 of 100 columns): the one-vector kernel, the same sums
+        if (path == KernelPath.Vector256 && 2 * nrEff <= nr) MicroHalf256(kc, pa, pb, ldb, tile, nr);
+        else Micro(path, kc, pa, pb, ldb, tile, nr, overwrite: true);
+        for (int i = 0; i < mrEff; i++)
+        {
+            T* dst = c + (long)i * ldc;
+            T* src = tile + i * nr;
+            if (overwrite) for (int j = 0; j < nrEff; j++) dst[j] = src[j];
+            else for (int j = 0; j < nrEff; j++) dst[j] += src[j];
         }
     }
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
     // b[pc:pc+kc, jc:jc+nc] -> panels of nr columns, each (kc, nr) row-major, zero-padded
-    private static void PackB<T>(ReadOnlySpan<T> b, int rsB, int csB, int pc, int kc, int jc, int nc, int nr, Span<T> dst)
+    private static unsafe void PackB<T>(T* b, int rsB, int csB, int pc, int kc, int jc, int nc, int nr, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int jr = 0; jr < nc; jr += nr)
         {
             int w = Math.Min(nr, nc - jr);
-            var panel = dst.Slice(jr * kc, kc * nr);
-            for (int p = 0; p < kc; p++)
+            T* panel = dst + jr * kc;
+            T* src = b + (long)pc * rsB + (long)(jc + jr) * csB;
+            if (csB == 1)
             {
-                var row = panel.Slice(p * nr, nr);
-                int o = (pc + p) * rsB + (jc + jr) * csB;
-                if (csB == 1) b.Slice(o, w).CopyTo(row);
-                else for (int j = 0; j < w; j++) row[j] = b[o + j * csB];
-                if (w < nr) row[w..].Clear();
+                if (w == nr && nr % Vector256<T>.Count == 0)
+                {
+                    int v = Vector256<T>.Count;
+                    for (int q = 0; q < kc; q++, src += rsB)
+                        for (int j = 0; j < nr; j += v) Vector256.Store(Vector256.Load(src + j), panel + q * nr + j);
+                }
+                else
+                {
+                    for (int q = 0; q < kc; q++, src += rsB)
+                    {
+                        T* row = panel + q * nr;
+                        for (int j = 0; j < w; j++) row[j] = src[j];
+                        for (int j = w; j < nr; j++) row[j] = T.Zero;
+                    }
+                }
+            }
+            else
+            {
+                // columns one by one: with rsB == 1 (a transposed B) each is contiguous
+                for (int j = 0; j < w; j++)
+                {
+                    T* col = src + (long)j * csB;
+                    for (int q = 0; q < kc; q++) panel[q * nr + j] = col[(long)q * rsB];
+                }
+                if (w < nr)
+                    for (int q = 0; q < kc; q++)
+                        for (int j = w; j < nr; j++) panel[q * nr + j] = T.Zero;
             }
         }
     }
 
     // a[ic:ic+mc, pc:pc+kc] -> panels of MR rows, each (kc, MR) row-major, zero-padded
-    private static void PackA<T>(ReadOnlySpan<T> a, int rsA, int csA, int ic, int mc, int pc, int kc, Span<T> dst)
+    private static unsafe void PackA<T>(T* a, int rsA, int csA, int ic, int mc, int pc, int kc, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
             int h = Math.Min(MR, mc - ir);
-            var panel = dst.Slice(ir * kc, kc * MR);
-            for (int i = 0; i < MR; i++)
+            T* panel = dst + ir * kc;
+            T* src = a + (long)(ic + ir) * rsA + (long)pc * csA;
+            if (h == MR && csA == 1)
             {
-                if (i >= h)
+                // row-major A: six rows side by side
+                T* r0 = src, r1 = r0 + rsA, r2 = r1 + rsA, r3 = r2 + rsA, r4 = r3 + rsA, r5 = r4 + rsA;
+                for (int q = 0; q < kc; q++, panel += MR)
                 {
-                    for (int p = 0; p < kc; p++) panel[p * MR + i] = T.Zero;
-                    continue;
+                    panel[0] = r0[q]; panel[1] = r1[q]; panel[2] = r2[q];
+                    panel[3] = r3[q]; panel[4] = r4[q]; panel[5] = r5[q];
                 }
-                int o = (ic + ir + i) * rsA + pc * csA;
-                for (int p = 0; p < kc; p++, o += csA) panel[p * MR + i] = a[o];
+            }
+            else if (h == MR && rsA == 1)
+            {
+                // a transposed A: the six values of a column are contiguous
+                for (int q = 0; q < kc; q++, panel += MR, src += csA)
+                {
+                    panel[0] = src[0]; panel[1] = src[1]; panel[2] = src[2];
+                    panel[3] = src[3]; panel[4] = src[4]; panel[5] = src[5];
+                }
+            }
+            else
+            {
+                for (int i = 0; i < MR; i++)
+                {
+                    if (i >= h)
+                    {
+                        for (int q = 0; q < kc; q++) panel[q * MR + i] = T.Zero;
+                        continue;
+                    }
+                    T* row = src + (long)i * rsA;
+                    for (int q = 0; q < kc; q++) panel[q * MR + i] = row[(long)q * csA];
+                }
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Micro<T>(KernelPath path, int kc, ref T pa, ref T pb, ref T pc, int ldc)
+    private static unsafe void Micro<T>(KernelPath path, int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (path)
         {
-            case KernelPath.Vector512: Micro512(kc, ref pa, ref pb, ref pc, ldc); break;
-            case KernelPath.Vector256: Micro256(kc, ref pa, ref pb, ref pc, ldc); break;
-            default: MicroScalar(kc, ref pa, ref pb, ref pc, ldc); break;
+            case KernelPath.Vector512: Micro512(kc, pa, pb, ldb, pc, ldc, overwrite); break;
+            case KernelPath.Vector256: Micro256(kc, pa, pb, ldb, pc, ldc, overwrite); break;
+            default: MicroScalar(kc, pa, pb, ldb, pc, ldc, overwrite); break;
         }
     }
 
@@ -261,80 +505,101 @@ internal static class Gemm
         return a * b + c;
     }
 
-    // pa: (kc, 6) packed, pb: (kc, 2w) packed -> c[0..6, 0..2w] += pa pb, w = Vector512<T>.Count
-    private static void Micro512<T>(int kc, ref T pa, ref T pb, ref T pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector512<T>.Count
+    private static unsafe void Micro512<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
         {
-            var b0 = Vector512.LoadUnsafe(ref pb, (nuint)(p * 2 * w));
-            var b1 = Vector512.LoadUnsafe(ref pb, (nuint)(p * 2 * w + w));
-            ref T ap = ref Unsafe.Add(ref pa, p * MR);
-            var a = Vector512.Create(ap); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
-            a = Vector512.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
-            a = Vector512.Create(Unsafe.Add(ref ap, 2)); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
-            a = Vector512.Create(Unsafe.Add(ref ap, 3)); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
-            a = Vector512.Create(Unsafe.Add(ref ap, 4)); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
-            a = Vector512.Create(Unsafe.Add(ref ap, 5)); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
+            var b0 = Vector512.Load(pb);
+            var b1 = Vector512.Load(pb + w);
+            var a = Vector512.Create(pa[0]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
+            a = Vector512.Create(pa[1]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
+            a = Vector512.Create(pa[2]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
+            a = Vector512.Create(pa[3]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
+            a = Vector512.Create(pa[4]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
+            a = Vector512.Create(pa[5]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
-        Store(ref pc, 0, c00, c01); Store(ref pc, ldc, c10, c11); Store(ref pc, 2 * ldc, c20, c21);
-        Store(ref pc, 3 * ldc, c30, c31); Store(ref pc, 4 * ldc, c40, c41); Store(ref pc, 5 * ldc, c50, c51);
+        Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
+        Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
 
-        static void Store(ref T c, int o, Vector512<T> v0, Vector512<T> v1)
+        static void Store(T* c, Vector512<T> v0, Vector512<T> v1, bool overwrite)
         {
-            int w = Vector512<T>.Count;
-            (Vector512.LoadUnsafe(ref c, (nuint)o) + v0).StoreUnsafe(ref c, (nuint)o);
-            (Vector512.LoadUnsafe(ref c, (nuint)(o + w)) + v1).StoreUnsafe(ref c, (nuint)(o + w));
+            T* c1 = c + Vector512<T>.Count;
+            if (!overwrite) { v0 += Vector512.Load(c); v1 += Vector512.Load(c1); }
+            Vector512.Store(v0, c);
+            Vector512.Store(v1, c1);
         }
     }
 
-    // pa: (kc, 6) packed, pb: (kc, 2w) packed -> c[0..6, 0..2w] += pa pb, w = Vector256<T>.Count
-    private static void Micro256<T>(int kc, ref T pa, ref T pb, ref T pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector256<T>.Count
+    private static unsafe void Micro256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
         {
-            var b0 = Vector256.LoadUnsafe(ref pb, (nuint)(p * 2 * w));
-            var b1 = Vector256.LoadUnsafe(ref pb, (nuint)(p * 2 * w + w));
-            ref T ap = ref Unsafe.Add(ref pa, p * MR);
-            var a = Vector256.Create(ap); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
-            a = Vector256.Create(Unsafe.Add(ref ap, 1)); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
-            a = Vector256.Create(Unsafe.Add(ref ap, 2)); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
-            a = Vector256.Create(Unsafe.Add(ref ap, 3)); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
-            a = Vector256.Create(Unsafe.Add(ref ap, 4)); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
-            a = Vector256.Create(Unsafe.Add(ref ap, 5)); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
+            var b0 = Vector256.Load(pb);
+            var b1 = Vector256.Load(pb + w);
+            var a = Vector256.Create(pa[0]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
+            a = Vector256.Create(pa[1]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
+            a = Vector256.Create(pa[2]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
+            a = Vector256.Create(pa[3]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
+            a = Vector256.Create(pa[4]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
+            a = Vector256.Create(pa[5]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
-        Store(ref pc, 0, c00, c01); Store(ref pc, ldc, c10, c11); Store(ref pc, 2 * ldc, c20, c21);
-        Store(ref pc, 3 * ldc, c30, c31); Store(ref pc, 4 * ldc, c40, c41); Store(ref pc, 5 * ldc, c50, c51);
+        Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
+        Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
 
-        static void Store(ref T c, int o, Vector256<T> v0, Vector256<T> v1)
+        static void Store(T* c, Vector256<T> v0, Vector256<T> v1, bool overwrite)
         {
-            int w = Vector256<T>.Count;
-            (Vector256.LoadUnsafe(ref c, (nuint)o) + v0).StoreUnsafe(ref c, (nuint)o);
-            (Vector256.LoadUnsafe(ref c, (nuint)(o + w)) + v1).StoreUnsafe(ref c, (nuint)(o + w));
+            T* c1 = c + Vector256<T>.Count;
+            if (!overwrite) { v0 += Vector256.Load(c); v1 += Vector256.Load(c1); }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c1);
         }
     }
 
-    // pa: (kc, 6) packed, pb: (kc, 4) packed -> c[0..6, 0..4] += pa pb
-    private static void MicroScalar<T>(int kc, ref T pa, ref T pb, ref T pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    // pa: (kc, 6) packed, pb: kc rows of (at least) w at stride ldb -> c[0..6, 0..w] = pa pb, w = Vector256<T>.Count
+    private static unsafe void MicroHalf256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
+        {
+            var b0 = Vector256.Load(pb);
+            c0 = Fma(Vector256.Create(pa[0]), b0, c0);
+            c1 = Fma(Vector256.Create(pa[1]), b0, c1);
+            c2 = Fma(Vector256.Create(pa[2]), b0, c2);
+            c3 = Fma(Vector256.Create(pa[3]), b0, c3);
+            c4 = Fma(Vector256.Create(pa[4]), b0, c4);
+            c5 = Fma(Vector256.Create(pa[5]), b0, c5);
+        }
+        c0.Store(pc); c1.Store(pc + ldc); c2.Store(pc + 2 * ldc); c3.Store(pc + 3 * ldc); c4.Store(pc + 4 * ldc); c5.Store(pc + 5 * ldc);
+    }
+
+    // pa: (kc, 6) packed, pb: kc rows of 4 at stride ldb -> c[0..6, 0..4] (+)= pa pb
+    private static unsafe void MicroScalar<T>(int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         const int nr = 4;
-        Span<T> acc = stackalloc T[MR * nr];
-        acc.Clear();
-        for (int p = 0; p < kc; p++)
+        T* acc = stackalloc T[MR * nr];
+        for (int i = 0; i < MR * nr; i++) acc[i] = T.Zero;
+        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
         {
             for (int i = 0; i < MR; i++)
             {
-                T av = Unsafe.Add(ref pa, p * MR + i);
-                for (int j = 0; j < nr; j++) acc[i * nr + j] += av * Unsafe.Add(ref pb, p * nr + j);
+                T av = pa[i];
+                for (int j = 0; j < nr; j++) acc[i * nr + j] += av * pb[j];
             }
         }
         for (int i = 0; i < MR; i++)
-            for (int j = 0; j < nr; j++) Unsafe.Add(ref pc, i * ldc + j) += acc[i * nr + j];
+            for (int j = 0; j < nr; j++)
+            {
+                T* c = pc + (long)i * ldc + j;
+                *c = overwrite ? acc[i * nr + j] : *c + acc[i * nr + j];
+            }
     }
 }
 

@@ -87,6 +87,9 @@ public static class Parallelism
     [ThreadStatic] private static int t_depth;
     [ThreadStatic] private static int t_chunkThreads;
 
+    /// <summary>Whether this thread is running a kernel's chunk, where <see cref="For(int, Action{int, int, int})"/> runs chunks in order on it.</summary>
+    internal static bool InChunk => t_depth > 0;
+
     /// <summary>
     /// Splits [0, n) into at most <see cref="Threads"/> contiguous chunks and runs <paramref name="body"/>(chunk, start, end) on
     /// each (in order on the calling thread when called from inside another kernel's chunk).

@@ -43,27 +43,134 @@ public sealed class GemmTests
     [InlineData("Vector512")]
     [InlineData("Vector256")]
     [InlineData("Scalar")]
-    public void EachKernelPathEqualsReference(string pathName)
+    public void EachKernelPathEqualsReference(string pathName) => OnPath(pathName, () =>
+    {
+        var g = new Generator(5);
+        float[] a = Ints(80 * 80, g), b = Ints(80 * 80, g);
+        var c1 = new float[80 * 80];
+        var c2 = new float[80 * 80];
+        int[] sizes = [1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67];
+        foreach (int m in sizes)
+            foreach (int n in sizes)
+                foreach (int k in sizes)
+                    foreach (bool tA in new[] { false, true })
+                        Compare(m, n, k, a, b, c1, c2, tA, !tA, accumulate: k % 2 == 0);
+    });
+
+    // runs body with the named microkernel forced on this thread
+    private static void OnPath(string pathName, Action body)
     {
         var before = Gemm.ForcedPath;
         Gemm.ForcedPath = Enum.Parse<Gemm.KernelPath>(pathName);
         try
         {
-            var g = new Generator(5);
-            float[] a = Ints(80 * 80, g), b = Ints(80 * 80, g);
-            var c1 = new float[80 * 80];
-            var c2 = new float[80 * 80];
-            int[] sizes = [1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 32, 33, 47, 64, 67];
-            foreach (int m in sizes)
-                foreach (int n in sizes)
-                    foreach (int k in sizes)
-                        foreach (bool tA in new[] { false, true })
-                            Compare(m, n, k, a, b, c1, c2, tA, !tA, accumulate: k % 2 == 0);
+            body();
         }
         finally
         {
             Gemm.ForcedPath = before;
         }
+    }
+
+    [Theory]
+    [InlineData("Vector512")]
+    [InlineData("Vector256")]
+    [InlineData("Scalar")]
+    public void OddSizesEveryTransposeAndAccumulateEqualReference(string pathName) => OnPath(pathName, () =>
+    {
+        // every combination of 1, 7, 13, 65 for m, n, k with A and B each plain or transposed (read in place), C
+        // overwritten or accumulated into: the packed microkernels, their ragged edges, B read in place for few rows
+        // of A, and the dot-product tiles (A plain, B transposed, k >= 8)
+        var g = new Generator(29);
+        float[] a = Ints(65 * 65, g), b = Ints(65 * 65, g);
+        int[] sizes = [1, 7, 13, 65];
+        foreach (int m in sizes)
+            foreach (int n in sizes)
+                foreach (int k in sizes)
+                    foreach (bool tA in new[] { false, true })
+                        foreach (bool tB in new[] { false, true })
+                            foreach (bool acc in new[] { false, true })
+                            {
+                                var c1 = Ints(m * n, g);
+                                Compare(m, n, k, a, b, c1, (float[])c1.Clone(), tA, tB, acc);
+                            }
+    });
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Size257CrossesEveryBlockEdgeOnTwoThreads(bool transA, bool transB)
+    {
+        // 257 = KC + 1 = MC + 113 = 16 NR-panels + 1: every blocking edge, split over two threads
+        var g = new Generator(31);
+        const int s = 257;
+        float[] a = Ints(s * s, g), b = Ints(s * s, g), c = Ints(s * s, g);
+        using var _ = Parallelism.UseThreads(2);
+        Compare(s, s, s, a, b, c, (float[])c.Clone(), transA, transB, accumulate: true);
+    }
+
+    [Theory]
+    [InlineData(512, 512, 512, false, false)]
+    [InlineData(128, 256, 784, false, true)]   // dot-product tiles (a Linear layer's x W^T)
+    [InlineData(256, 784, 128, true, false)]
+    [InlineData(300, 40, 200, true, true)]     // split over M
+    public void ResultDoesNotDependOnTheThreadCount(int m, int n, int k, bool transA, bool transB)
+    {
+        var g = new Generator(37);
+        var a = Enumerable.Range(0, m * k).Select(_ => (float)g.NextNormal()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => (float)g.NextNormal()).ToArray();
+        int rsA = transA ? 1 : k, csA = transA ? m : 1, rsB = transB ? 1 : n, csB = transB ? k : 1;
+        var c1 = new float[m * n];
+        var c2 = new float[m * n];
+        using (Parallelism.UseThreads(1)) Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c1, n, accumulate: false);
+        using (Parallelism.UseThreads(2)) Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c2, n, accumulate: false);
+        Assert.Equal(c1, c2);
+        var r = new float[m * n];
+        GemmReference.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, r, n, accumulate: false);
+        ParityTests.AssertClose("gemm", r, c1, 1e-4, 1e-4);
+    }
+
+    [Theory]
+    [InlineData(96, 80, 300, false, false)]
+    [InlineData(96, 80, 300, false, true)]
+    public void WarmSingleThreadCallAllocatesNothing(int m, int n, int k, bool transA, bool transB)
+    {
+        var g = new Generator(41);
+        float[] a = Ints(m * k, g), b = Ints(k * n, g), c = new float[m * n];
+        int rsA = transA ? 1 : k, csA = transA ? m : 1, rsB = transB ? 1 : n, csB = transB ? k : 1;
+        using var _ = Parallelism.UseThreads(1);
+        Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c, n, accumulate: false);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c, n, accumulate: false);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void OperandTooShortForItsStridesIsRejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply<float>(4, 4, 4, new float[15], 4, 1, new float[16], 4, 1, new float[16], 4, false));
+        Assert.Contains("Gemm: operands too short", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Float64EveryTranspose(bool transA, bool transB)
+    {
+        var g = new Generator(43);
+        const int m = 37, n = 45, k = 29;
+        var a = Enumerable.Range(0, m * k).Select(_ => g.NextNormal()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => g.NextNormal()).ToArray();
+        var c1 = Enumerable.Range(0, m * n).Select(_ => g.NextNormal()).ToArray();
+        var c2 = (double[])c1.Clone();
+        int rsA = transA ? 1 : k, csA = transA ? m : 1, rsB = transB ? 1 : n, csB = transB ? k : 1;
+        GemmReference.Multiply<double>(m, n, k, a, rsA, csA, b, rsB, csB, c1, n, accumulate: true);
+        Gemm.Multiply<double>(m, n, k, a, rsA, csA, b, rsB, csB, c2, n, accumulate: true);
+        for (int i = 0; i < c1.Length; i++) Assert.True(Math.Abs(c1[i] - c2[i]) <= 1e-12 * (1 + Math.Abs(c1[i])), $"element {i}: {c1[i]} vs {c2[i]}");
     }
 
     [Theory]
