@@ -29,6 +29,9 @@ internal interface ILanes<TV, T> where TV : struct where T : unmanaged, IFloatin
 
     static abstract TV Add(TV a, TV b);
 
+    /// <summary>The larger of each pair of lanes (NaN if either is NaN, as Math.Max).</summary>
+    static abstract TV Max(TV a, TV b);
+
     /// <summary>The sum of the lanes, in lane order.</summary>
     static abstract T Sum(TV value);
 }
@@ -59,6 +62,9 @@ internal readonly struct Lanes512<T> : ILanes<Vector512<T>, T> where T : unmanag
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Max(Vector512<T> a, Vector512<T> b) => Vector512.Max(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> value) => Vector512.Sum(value);
@@ -92,6 +98,9 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
     public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Max(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> value) => Vector256.Sum(value);
 }
 
@@ -116,6 +125,9 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Add(T a, T b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Max(T a, T b) => T.Max(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T value) => value;
