@@ -14,10 +14,11 @@ internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int 
 }
 
 /// <summary>
-/// Convolution: chooses the algorithm for a shape. Depthwise convolutions (groups = C = OC) run the direct kernels
-/// of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones multiply the image itself (C, H W) by the weights,
-/// without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group), split over the batch (the op
-/// takes <see cref="DirectConv3x3"/> first where it applies).
+/// Convolution: chooses the algorithm for a shape. float32 3x3 padding-1 convolutions with 8k filters, stride 1 or
+/// 2, run <see cref="DirectConv3x3"/> (its input gradient too for stride 1); depthwise convolutions (groups = C = OC)
+/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones multiply the image itself
+/// (C, H W) by the weights, without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group),
+/// split over the batch.
 /// </summary>
 internal static class Conv2dKernels
 {
@@ -99,9 +100,8 @@ internal static class Conv2dKernels
     }
 
     /// <summary>
-    /// Whether the direct 3x3 AVX-512 kernels (<see cref="DirectConv3x3"/>) run this float32 convolution with
-    /// <paramref name="outChannels"/> outputs: ungrouped 3x3, stride 1, padding 1, 8k filters. Everything else runs
-    /// as im2col + GEMM here, one group at a time.
+    /// Whether the direct 3x3 kernels (<see cref="DirectConv3x3"/>) run this float32 convolution with
+    /// <paramref name="outChannels"/> outputs: ungrouped 3x3, stride 1 or 2, padding 1, 8k filters, vector registers.
     /// </summary>
     public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
 
@@ -109,13 +109,23 @@ internal static class Conv2dKernels
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
     // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over
     // (image, group) pairs; with groups = 1 this is exactly the ungrouped loop.
-    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1) where T : unmanaged, IFloatingPointIeee754<T>
+    // relu: y = max(y, 0) as well
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DepthwiseConv2d.Applies(g, oc, groups))
+        if (typeof(T) == typeof(float) && UsesDirect3x3(g, oc, groups))
         {
-            DepthwiseConv2d.Forward(x, w, b, y, n, g);
+            // the direct kernel clamps as it stores
+            DirectConv3x3.Forward((float[])(object)x, DirectConv3x3.TransposeWeights((float[])(object)w, oc, g.C), (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
             return;
         }
+        if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g);
+        else Gemm2d(x, w, b, y, n, oc, g, groups);
+        if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(y, T.Zero, y);
+    }
+
+    // im2col + GEMM per (image, group), or the image itself for 1x1 stride 1
+    private static void Gemm2d<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         bool pointwise = IsPointwise(g);
         var gg = g with { C = g.C / groups }; // one group's geometry
         int ocg = oc / groups;
@@ -152,6 +162,22 @@ internal static class Conv2dKernels
         {
             DepthwiseConv2d.Backward(dy, x, w, dx, dw, db, n, g);
             return;
+        }
+        if (typeof(T) == typeof(float))
+        {
+            // dx of a 3x3 stride-1 same convolution is the same convolution of dy with flipped, transposed weights
+            if (dx is not null && g.SH == 1 && UsesDirect3x3(g, g.C, groups))
+            {
+                var wt = DirectConv3x3.FlippedTransposedWeights((float[])(object)w, oc, g.C);
+                DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                dx = null;
+            }
+            if (dw is not null && UsesDirect3x3(g, oc, groups))
+            {
+                DirectConv3x3.WeightGradient((float[])(object)x, (float[])(object)dy, (float[])(object)dw, n, g.C, g.H, g.W, oc, g.SH);
+                dw = null;
+            }
+            if (dx is null && dw is null && db is null) return;
         }
         bool pointwise = IsPointwise(g);
         var gg = g with { C = g.C / groups };

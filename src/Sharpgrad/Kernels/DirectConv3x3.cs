@@ -21,10 +21,27 @@ internal static class DirectConv3x3
     /// registers (AVX-512 or AVX2; on the scalar path im2col + GEMM is faster).
     /// </summary>
     public static bool Applies(in Conv2dGeometry g, int outChannels) =>
-        Conv2dKernels.Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256 && g is { KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1 } && outChannels % OB == 0;
+        Conv2dKernels.Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256
+        && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % OB == 0;
 
-    /// <summary>Width of a padded input row: one zero column on the left, the row, zeros up to a whole chunk of <paramref name="v"/> plus the right halo.</summary>
-    private static int PaddedWidth(int w, int v) => (w + v - 1) / v * v + 2;
+    /// <summary>
+    /// Layout of a padded input plane for stride <c>S</c> and <c>V</c>-lane chunks: H + 2 rows of <c>RS</c> = S Pw
+    /// elements, each row split into S phases of Pw (phase r holds padded columns r, r + S, ...; stride 1: the row
+    /// with one zero column on the left and zeros up to a whole chunk plus the halo), so tap kw of output column q
+    /// is at phase kw % S, index q + kw / S. <c>Wq</c>: output row rounded up to whole chunks.
+    /// </summary>
+    private readonly record struct Plan(int S, int OH, int OW, int Wq, int Pw, int RS)
+    {
+        public static Plan Of(int h, int w, int stride, int v)
+        {
+            int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, wq = (ow + v - 1) / v * v;
+            int pw = Math.Max(wq + 2 / stride, w / stride + 1);
+            return new Plan(stride, oh, ow, wq, pw, stride * pw);
+        }
+
+        // offset of tap kw within a padded row
+        public int Tap(int kw) => kw % S * Pw + kw / S;
+    }
 
     // w: (OC,C,3,3) -> (C,3,3,OC), so a block of output channels reads contiguous weights
     public static float[] TransposeWeights(ReadOnlySpan<float> w, int oc, int c)
@@ -55,36 +72,35 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;
     // images split across threads
-    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false)
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
     {
         switch (Conv2dKernels.Path)
         {
-            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu); break;
-            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu); break;
-            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu); break;
+            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
         }
     }
 
-    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu)
+    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count;
-        int xs = c * h * w, ys = oc * h * w;
+        var plan = Plan.Of(h, w, stride, TL.Count);
+        int xs = c * h * w, ys = oc * plan.OH * plan.OW, planeSize = c * (h + 2) * plan.RS;
         if (n < Parallelism.Threads && oc > OB && (long)n * c * 9 * ys >= 200_000)
         {
             // fewer images than threads (batch-1 latency): split each image's output channels instead
-            int wpad = PaddedWidth(w, V);
-            float[] padded = ArrayPool<float>.Shared.Rent(c * (h + 2) * wpad);
+            float[] padded = ArrayPool<float>.Shared.Rent(planeSize);
             try
             {
                 for (int i = 0; i < n; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, V, padded);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, padded);
                     int image = i;
                     Parallelism.For(oc / OB, (_, b0, b1) =>
                     {
-                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * (wpad - 2));
-                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, w, oc, rowBuf, relu, b0 * OB, b1 * OB);
+                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
+                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, b0 * OB, b1 * OB);
                         ArrayPool<float>.Shared.Return(rowBuf);
                     });
                 }
@@ -97,15 +113,14 @@ internal static class DirectConv3x3
         }
         Parallelism.For(n, (_, start, end) =>
         {
-            int wp = PaddedWidth(w, V);
-            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
-            float[] row = ArrayPool<float>.Shared.Rent(OB * (wp - 2));
+            float[] pad = ArrayPool<float>.Shared.Rent(planeSize);
+            float[] row = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
             try
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, V, pad);
-                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row, relu, 0, oc);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
+                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, 0, oc);
                 }
             }
             finally
@@ -116,28 +131,40 @@ internal static class DirectConv3x3
         });
     }
 
-    // x: (C,H,W) -> pad: (C, H+2, wp) with zero borders
-    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, int v, Span<float> pad)
+    // x: (C,H,W) -> pad: (C, H+2, RS) with zero borders, rows split into phases (see Plan)
+    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Plan plan, Span<float> pad)
     {
-        int wp = PaddedWidth(w, v);
-        pad[..(c * (h + 2) * wp)].Clear();
+        int rs = plan.RS;
+        pad[..(c * (h + 2) * rs)].Clear();
         for (int ci = 0; ci < c; ci++)
             for (int r = 0; r < h; r++)
-                x.Slice((ci * h + r) * w, w).CopyTo(pad.Slice((ci * (h + 2) + r + 1) * wp + 1, w));
+            {
+                var src = x.Slice((ci * h + r) * w, w);
+                var row = pad.Slice((ci * (h + 2) + r + 1) * rs, rs);
+                if (plan.S == 1) src.CopyTo(row[1..]);
+                else
+                {
+                    // stride 2: padded column j + 1 is odd for even j (phase 1, index j / 2), even for odd j (phase 0, index (j + 1) / 2)
+                    var odd = row[plan.Pw..];
+                    for (int j = 0; j < w; j += 2) odd[j >> 1] = src[j];
+                    for (int j = 1; j < w; j += 2) row[(j + 1) >> 1] = src[j];
+                }
+            }
     }
 
-    // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image, output channels [oStart, oEnd) (whole blocks of 8)
-    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf, bool relu, int oStart, int oEnd)
+    // pad: (C,H+2,RS), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks of 8)
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count, wp = PaddedWidth(w, V), chunks = (w + V - 1) / V, hw = h * w;
+        int V = TL.Count, wp = plan.RS, w = plan.OW, oh = plan.OH, chunks = (w + V - 1) / V, hw = oh * w, s = plan.S;
+        int t1 = plan.Tap(1), t2 = plan.Tap(2);
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
         ref float py = ref MemoryMarshal.GetReference(y);
         for (int o0 = oStart; o0 < oEnd; o0 += OB)
         {
-            for (int r = 0; r < h; r++)
+            for (int r = 0; r < oh; r++)
             {
                 for (int j = 0; j < chunks; j++)
                 {
@@ -152,10 +179,10 @@ internal static class DirectConv3x3
                     {
                         for (int kh = 0; kh < 3; kh++)
                         {
-                            int xo = (ci * (h + 2) + r + kh) * wp + j * V;
+                            int xo = (ci * (h + 2) + r * s + kh) * wp + j * V;
                             for (int kw = 0; kw < 3; kw++)
                             {
-                                var xv = TL.Load(ref px, (nuint)(xo + kw));
+                                var xv = TL.Load(ref px, (nuint)(xo + (kw == 0 ? 0 : kw == 1 ? t1 : t2)));
                                 ref float wv = ref Unsafe.Add(ref pw, ((ci * 3 + kh) * 3 + kw) * oc + o0);
                                 a0 = TL.MultiplyAdd(TL.Broadcast(wv), xv, a0);
                                 a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 1)), xv, a1);
@@ -177,11 +204,11 @@ internal static class DirectConv3x3
                     int cols = Math.Min(V, w - j * V);
                     // a partial chunk is stored whole when its spill lands at the start of the next row, which the
                     // next row's first store overwrites (rows are written in order); the last row goes through the buffer
-                    if (cols == V || (r < h - 1 && w >= V - cols))
+                    if (cols == V || (r < oh - 1 && w >= V - cols))
                     {
-                        nuint o = (nuint)(o0 * hw + r * w + j * V), s = (nuint)hw;
-                        TL.Store(a0, ref py, o); TL.Store(a1, ref py, o + s); TL.Store(a2, ref py, o + 2 * s); TL.Store(a3, ref py, o + 3 * s);
-                        TL.Store(a4, ref py, o + 4 * s); TL.Store(a5, ref py, o + 5 * s); TL.Store(a6, ref py, o + 6 * s); TL.Store(a7, ref py, o + 7 * s);
+                        nuint o = (nuint)(o0 * hw + r * w + j * V), sp = (nuint)hw;
+                        TL.Store(a0, ref py, o); TL.Store(a1, ref py, o + sp); TL.Store(a2, ref py, o + 2 * sp); TL.Store(a3, ref py, o + 3 * sp);
+                        TL.Store(a4, ref py, o + 4 * sp); TL.Store(a5, ref py, o + 5 * sp); TL.Store(a6, ref py, o + 6 * sp); TL.Store(a7, ref py, o + 7 * sp);
                     }
                     else
                     {
@@ -197,27 +224,27 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), dy: (N,OC,H,W) -> dw: (OC,C,3,3) = sum over images and pixels of dy[o] * shifted x[c];
     // images split into fixed chunks whose partial sums are added in chunk order (deterministic per thread count)
-    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc)
+    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride = 1)
     {
         switch (Conv2dKernels.Path)
         {
-            case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc); break;
-            case Gemm.KernelPath.Vector256: WeightGradient<Lanes256<float>, Vector256<float>>(x, dy, dw, n, c, h, w, oc); break;
-            default: WeightGradient<Lanes1<float>, float>(x, dy, dw, n, c, h, w, oc); break;
+            case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            case Gemm.KernelPath.Vector256: WeightGradient<Lanes256<float>, Vector256<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            default: WeightGradient<Lanes1<float>, float>(x, dy, dw, n, c, h, w, oc, stride); break;
         }
     }
 
-    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc)
+    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count;
-        int xs = c * h * w, ys = oc * h * w, chunks = Parallelism.Chunks(n);
+        var plan = Plan.Of(h, w, stride, TL.Count);
+        int oh = plan.OH, ow = plan.OW, wq = plan.Wq;
+        int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n);
         var partial = new float[chunks][];
         Parallelism.For(n, chunks, (chunk, start, end) =>
         {
-            int wp = PaddedWidth(w, V), wq = wp - 2;
-            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
-            float[] dyp = ArrayPool<float>.Shared.Rent(oc * h * wq);
+            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * plan.RS);
+            float[] dyp = ArrayPool<float>.Shared.Rent(oc * oh * wq);
             // per-lane sums over the chunk's images; the lanes are added once at the end (a horizontal sum per
             // weight per image would cost more than the multiply-adds on 14x14 images)
             var lanes = ArrayPool<TV>.Shared.Rent(oc * c * 9);
@@ -227,12 +254,12 @@ internal static class DirectConv3x3
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, V, pad);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
                     // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row
                     var d = dy.AsSpan(i * ys, ys);
-                    dyp.AsSpan(0, oc * h * wq).Clear();
-                    for (int r = 0; r < oc * h; r++) d.Slice(r * w, w).CopyTo(dyp.AsSpan(r * wq, w));
-                    ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, w, oc);
+                    dyp.AsSpan(0, oc * oh * wq).Clear();
+                    for (int r = 0; r < oc * oh; r++) d.Slice(r * ow, ow).CopyTo(dyp.AsSpan(r * wq, ow));
+                    ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
                 }
                 for (int k = 0; k < acc.Length; k++) acc[k] = TL.Sum(lanes[k]);
                 partial[chunk] = acc;
@@ -248,13 +275,14 @@ internal static class DirectConv3x3
         for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
     }
 
-    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> lanes: (OC,C,3,3) of per-lane partial sums += the image's weight gradient.
+    // pad: (C,H+2,RS), dyp: (OC,OH,Wq) -> lanes: (OC,C,3,3) of per-lane partial sums += the image's weight gradient.
     // Four output channels by the three taps of a kernel row in 12 registers: each step loads 4 dy and 3 shifted x
     // vectors for 12 multiply-adds.
-    private static void ImageWeightGradient<TL, TV>(float[] pad, float[] dyp, TV[] lanes, int c, int h, int w, int oc)
+    private static void ImageWeightGradient<TL, TV>(float[] pad, float[] dyp, TV[] lanes, int c, int h, int oc, in Plan plan)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count, wp = PaddedWidth(w, V), wq = wp - 2, chunks = wq / V, step = h * wq;
+        int V = TL.Count, wp = plan.RS, wq = plan.Wq, oh = plan.OH, chunks = wq / V, step = oh * wq, s = plan.S;
+        nuint t1 = (nuint)plan.Tap(1), t2 = (nuint)plan.Tap(2);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyp);
         for (int o0 = 0; o0 < oc; o0 += 4)
@@ -264,16 +292,16 @@ internal static class DirectConv3x3
             {
                 TV a00 = TL.Zero, a01 = TL.Zero, a02 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a12 = TL.Zero;
                 TV a20 = TL.Zero, a21 = TL.Zero, a22 = TL.Zero, a30 = TL.Zero, a31 = TL.Zero, a32 = TL.Zero;
-                for (int r = 0; r < h; r++)
+                for (int r = 0; r < oh; r++)
                 {
-                    int xo = (ci * (h + 2) + r + kh) * wp;
-                    int dO = (o0 * h + r) * wq;
+                    int xo = (ci * (h + 2) + r * s + kh) * wp;
+                    int dO = (o0 * oh + r) * wq;
                     for (int j = 0; j < chunks; j++)
                     {
                         nuint xb = (nuint)(xo + j * V), db = (nuint)(dO + j * V);
                         var x0 = TL.Load(ref px, xb);
-                        var x1 = TL.Load(ref px, xb + 1);
-                        var x2 = TL.Load(ref px, xb + 2);
+                        var x1 = TL.Load(ref px, xb + t1);
+                        var x2 = TL.Load(ref px, xb + t2);
                         var d = TL.Load(ref pd, db);
                         a00 = TL.MultiplyAdd(d, x0, a00);
                         a01 = TL.MultiplyAdd(d, x1, a01);
