@@ -184,8 +184,11 @@ internal static class Conv2dKernels
         int ocg = oc / groups;
         int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk, wsz = oc * gg.Ckk;
         int chunks = Parallelism.Chunks(n * groups);
-        T[][] partialW = dw is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[wsz]).ToArray();
-        T[][] partialB = db is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[oc]).ToArray();
+        // per-chunk sums (pooled blocks of chunks x size), added in chunk order
+        T[] partialW = dw is null ? [] : ArrayPool<T>.Shared.Rent(chunks * wsz);
+        T[] partialB = db is null ? [] : ArrayPool<T>.Shared.Rent(chunks * oc);
+        if (dw is not null) partialW.AsSpan(0, chunks * wsz).Clear();
+        if (db is not null) partialB.AsSpan(0, chunks * oc).Clear();
         Parallelism.For(n * groups, chunks, (chunk, start, end) =>
         {
             T[] col = pointwise ? [] : ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
@@ -200,10 +203,10 @@ internal static class Conv2dKernels
                         var xg = x.AsSpan(i * xs + gi * xgs, xgs);
                         if (!pointwise) Im2Col<T>(xg, gg, col);
                         // dw_g += dy_ig (OCg, L) @ col^T (L, Ckk_g)
-                        Gemm.Multiply<T>(ocg, gg.Ckk, g.L, dyg, g.L, 1, pointwise ? xg : col, 1, g.L, partialW[chunk].AsSpan(gi * wgs, wgs), gg.Ckk, accumulate: true);
+                        Gemm.Multiply<T>(ocg, gg.Ckk, g.L, dyg, g.L, 1, pointwise ? xg : col, 1, g.L, partialW.AsSpan(chunk * wsz + gi * wgs, wgs), gg.Ckk, accumulate: true);
                     }
                     if (db is not null)
-                        for (int o = 0; o < ocg; o++) partialB[chunk][gi * ocg + o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyg.Slice(o * g.L, g.L));
+                        for (int o = 0; o < ocg; o++) partialB[chunk * oc + gi * ocg + o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyg.Slice(o * g.L, g.L));
                     if (dx is not null)
                     {
                         // dcol (Ckk_g, L) = w_g^T (Ckk_g, OCg) @ dy_ig (OCg, L); for 1x1 stride 1 that is dx_ig itself
@@ -220,13 +223,15 @@ internal static class Conv2dKernels
         });
         if (dw is not null)
         {
-            partialW[0].CopyTo(dw, 0);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partialW[c], dw);
+            partialW.AsSpan(0, wsz).CopyTo(dw);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(dw.AsSpan(0, wsz), partialW.AsSpan(c * wsz, wsz), dw.AsSpan(0, wsz));
+            ArrayPool<T>.Shared.Return(partialW);
         }
         if (db is not null)
         {
-            partialB[0].CopyTo(db, 0);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(db, partialB[c], db);
+            partialB.AsSpan(0, oc).CopyTo(db);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(db.AsSpan(0, oc), partialB.AsSpan(c * oc, oc), db.AsSpan(0, oc));
+            ArrayPool<T>.Shared.Return(partialB);
         }
     }
 }

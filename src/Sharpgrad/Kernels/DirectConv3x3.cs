@@ -239,17 +239,17 @@ internal static class DirectConv3x3
     {
         var plan = Plan.Of(h, w, stride, TL.Count);
         int oh = plan.OH, ow = plan.OW, wq = plan.Wq;
-        int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n);
-        var partial = new float[chunks][];
+        int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n), size = oc * c * 9;
+        // per-chunk sums, added in chunk order: one pooled block of chunks x size
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * size);
         Parallelism.For(n, chunks, (chunk, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * plan.RS);
             float[] dyp = ArrayPool<float>.Shared.Rent(oc * oh * wq);
             // per-lane sums over the chunk's images; the lanes are added once at the end (a horizontal sum per
             // weight per image would cost more than the multiply-adds on 14x14 images)
-            var lanes = ArrayPool<TV>.Shared.Rent(oc * c * 9);
-            lanes.AsSpan(0, oc * c * 9).Clear();
-            var acc = new float[oc * c * 9];
+            var lanes = ArrayPool<TV>.Shared.Rent(size);
+            lanes.AsSpan(0, size).Clear();
             try
             {
                 for (int i = start; i < end; i++)
@@ -261,8 +261,8 @@ internal static class DirectConv3x3
                     for (int r = 0; r < oc * oh; r++) d.Slice(r * ow, ow).CopyTo(dyp.AsSpan(r * wq, ow));
                     ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
                 }
-                for (int k = 0; k < acc.Length; k++) acc[k] = TL.Sum(lanes[k]);
-                partial[chunk] = acc;
+                var acc = partial.AsSpan(chunk * size, size);
+                for (int k = 0; k < size; k++) acc[k] = TL.Sum(lanes[k]);
             }
             finally
             {
@@ -271,8 +271,9 @@ internal static class DirectConv3x3
                 ArrayPool<TV>.Shared.Return(lanes);
             }
         });
-        partial[0].CopyTo(dw, 0);
-        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
+        partial.AsSpan(0, size).CopyTo(dw);
+        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw.AsSpan(0, size), partial.AsSpan(k * size, size), dw.AsSpan(0, size));
+        ArrayPool<float>.Shared.Return(partial);
     }
 
     // pad: (C,H+2,RS), dyp: (OC,OH,Wq) -> lanes: (OC,C,3,3) of per-lane partial sums += the image's weight gradient.
