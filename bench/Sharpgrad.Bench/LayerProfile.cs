@@ -9,10 +9,12 @@ internal static class LayerProfile
 {
     private const int WarmUpMs = 400;
 
-    public static void Run(int c, int h, int batch, int iterations)
+    public static void Run(int c, int h, int batch, int iterations) => Run(ExamCnn.Create(c, h, h, generator: new Sharpgrad.Generator(1)), c, h, batch, iterations);
+
+    /// <summary>Each top-level layer of <paramref name="model"/> (a block counts as one layer), fused as the trainer runs it.</summary>
+    public static void Run(Sequential model, int c, int h, int batch, int iterations)
     {
         var g = new Sharpgrad.Generator(1);
-        var model = ExamCnn.Create(c, h, h, generator: g);
         model.Fuse();
         var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();

@@ -11,10 +11,24 @@ using static TorchSharp.torch;
 // Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--batch N[,N...]] [--json FILE] [--only FIGURE-SUBSTRING]
 //        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
+//        Sharpgrad.Bench --model NAME [--input 1x28x28] [--batch 128] [--reps 5] [--threads N] [--profile]
+//            a training step and an inference of any built-in model, Sharpgrad only (per-layer with --profile)
 if (args.Length > 0 && args[0] == "--kernels")
 {
     BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(GemmShapeBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
     return 0;
+}
+if (args.Length > 1 && args[0] == "--model")
+{
+    try
+    {
+        return ModelBench.Run(args[1..]);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException)
+    {
+        Console.Error.WriteLine("error: " + e.Message);
+        return 2;
+    }
 }
 if (args.Length > 0 && args[0] == "--profile")
 {

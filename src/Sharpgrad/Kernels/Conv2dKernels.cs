@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
 
@@ -12,9 +13,28 @@ internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int 
     public int Ckk => C * KH * KW;
 }
 
-/// <summary>Convolution by im2col + <see cref="Gemm"/>, split over the batch.</summary>
+/// <summary>
+/// Convolution: chooses the algorithm for a shape. float32 3x3 padding-1 convolutions with 8k filters, stride 1 or
+/// 2, run <see cref="DirectConv3x3"/> (its input gradient too for stride 1); depthwise convolutions (groups = C = OC)
+/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones multiply the image itself
+/// (C, H W) by the weights, without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group),
+/// split over the batch.
+/// </summary>
 internal static class Conv2dKernels
 {
+    [ThreadStatic] private static Gemm.KernelPath t_forcedPath;
+
+    /// <summary>Which vector width the direct kernels use on this thread; tests force each one in turn (Auto: the widest accelerated).</summary>
+    internal static Gemm.KernelPath ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
+
+    internal static Gemm.KernelPath Path => t_forcedPath != Gemm.KernelPath.Auto ? t_forcedPath
+        : Vector512.IsHardwareAccelerated ? Gemm.KernelPath.Vector512
+        : Vector256.IsHardwareAccelerated ? Gemm.KernelPath.Vector256
+        : Gemm.KernelPath.Scalar;
+
+    /// <summary>Whether a group's image slice is its own im2col matrix: 1x1 kernel, stride 1, no padding.</summary>
+    private static bool IsPointwise(in Conv2dGeometry g) => g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 };
+
     // x: (C,H,W) -> col: (C*KH*KW, OH*OW), zero where the window reads padding
     public static void Im2Col<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, Span<T> col) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -80,9 +100,8 @@ internal static class Conv2dKernels
     }
 
     /// <summary>
-    /// Whether the direct 3x3 AVX-512 kernels (<see cref="DirectConv3x3"/>) run this float32 convolution with
-    /// <paramref name="outChannels"/> outputs: ungrouped 3x3, stride 1, padding 1, 8k filters. Everything else runs
-    /// as im2col + GEMM here, one group at a time.
+    /// Whether the direct 3x3 kernels (<see cref="DirectConv3x3"/>) run this float32 convolution with
+    /// <paramref name="outChannels"/> outputs: ungrouped 3x3, stride 1 or 2, padding 1, 8k filters, vector registers.
     /// </summary>
     public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
 
@@ -90,29 +109,46 @@ internal static class Conv2dKernels
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
     // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over
     // (image, group) pairs; with groups = 1 this is exactly the ungrouped loop.
-    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1) where T : unmanaged, IFloatingPointIeee754<T>
+    // relu: y = max(y, 0) as well
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && UsesDirect3x3(g, oc, groups))
+        {
+            // the direct kernel clamps as it stores
+            DirectConv3x3.Forward((float[])(object)x, DirectConv3x3.TransposeWeights((float[])(object)w, oc, g.C), (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+            return;
+        }
+        if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g);
+        else Gemm2d(x, w, b, y, n, oc, g, groups);
+        if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(y, T.Zero, y);
+    }
+
+    // im2col + GEMM per (image, group), or the image itself for 1x1 stride 1
+    private static void Gemm2d<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool pointwise = IsPointwise(g);
         var gg = g with { C = g.C / groups }; // one group's geometry
         int ocg = oc / groups;
         int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk;
         Parallelism.For(n * groups, (_, start, end) =>
         {
-            T[] col = ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
+            T[] col = pointwise ? [] : ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
             try
             {
                 for (int k = start; k < end; k++)
                 {
                     int i = k / groups, gi = k % groups;
-                    Im2Col<T>(x.AsSpan(i * xs + gi * xgs, xgs), gg, col);
+                    var xg = x.AsSpan(i * xs + gi * xgs, xgs);
+                    if (!pointwise) Im2Col<T>(xg, gg, col);
                     var yg = y.AsSpan(i * ys + gi * ygs, ygs);
-                    Gemm.Multiply<T>(ocg, g.L, gg.Ckk, w.AsSpan(gi * wgs, wgs), gg.Ckk, 1, col, g.L, 1, yg, g.L, accumulate: false);
+                    Gemm.Multiply<T>(ocg, g.L, gg.Ckk, w.AsSpan(gi * wgs, wgs), gg.Ckk, 1, pointwise ? xg : col, g.L, 1, yg, g.L, accumulate: false);
                     if (b is not null)
                         for (int o = 0; o < ocg; o++) System.Numerics.Tensors.TensorPrimitives.Add(yg.Slice(o * g.L, g.L), b[gi * ocg + o], yg.Slice(o * g.L, g.L));
                 }
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(col);
+                if (!pointwise) ArrayPool<T>.Shared.Return(col);
             }
         });
     }
@@ -122,15 +158,40 @@ internal static class Conv2dKernels
     public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g, int groups = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DepthwiseConv2d.Applies(g, oc, groups))
+        {
+            DepthwiseConv2d.Backward(dy, x, w, dx, dw, db, n, g);
+            return;
+        }
+        if (typeof(T) == typeof(float))
+        {
+            // dx of a 3x3 stride-1 same convolution is the same convolution of dy with flipped, transposed weights
+            if (dx is not null && g.SH == 1 && UsesDirect3x3(g, g.C, groups))
+            {
+                var wt = DirectConv3x3.FlippedTransposedWeights((float[])(object)w, oc, g.C);
+                DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                dx = null;
+            }
+            if (dw is not null && UsesDirect3x3(g, oc, groups))
+            {
+                DirectConv3x3.WeightGradient((float[])(object)x, (float[])(object)dy, (float[])(object)dw, n, g.C, g.H, g.W, oc, g.SH);
+                dw = null;
+            }
+            if (dx is null && dw is null && db is null) return;
+        }
+        bool pointwise = IsPointwise(g);
         var gg = g with { C = g.C / groups };
         int ocg = oc / groups;
         int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk, wsz = oc * gg.Ckk;
         int chunks = Parallelism.Chunks(n * groups);
-        T[][] partialW = dw is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[wsz]).ToArray();
-        T[][] partialB = db is null ? [] : Enumerable.Range(0, chunks).Select(_ => new T[oc]).ToArray();
+        // per-chunk sums (pooled blocks of chunks x size), added in chunk order
+        T[] partialW = dw is null ? [] : ArrayPool<T>.Shared.Rent(chunks * wsz);
+        T[] partialB = db is null ? [] : ArrayPool<T>.Shared.Rent(chunks * oc);
+        if (dw is not null) partialW.AsSpan(0, chunks * wsz).Clear();
+        if (db is not null) partialB.AsSpan(0, chunks * oc).Clear();
         Parallelism.For(n * groups, chunks, (chunk, start, end) =>
         {
-            T[] col = ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
+            T[] col = pointwise ? [] : ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
             try
             {
                 for (int k = start; k < end; k++)
@@ -139,34 +200,38 @@ internal static class Conv2dKernels
                     var dyg = dy.AsSpan(i * ys + gi * ygs, ygs);
                     if (dw is not null)
                     {
-                        Im2Col<T>(x.AsSpan(i * xs + gi * xgs, xgs), gg, col);
+                        var xg = x.AsSpan(i * xs + gi * xgs, xgs);
+                        if (!pointwise) Im2Col<T>(xg, gg, col);
                         // dw_g += dy_ig (OCg, L) @ col^T (L, Ckk_g)
-                        Gemm.Multiply<T>(ocg, gg.Ckk, g.L, dyg, g.L, 1, col, 1, g.L, partialW[chunk].AsSpan(gi * wgs, wgs), gg.Ckk, accumulate: true);
+                        Gemm.Multiply<T>(ocg, gg.Ckk, g.L, dyg, g.L, 1, pointwise ? xg : col, 1, g.L, partialW.AsSpan(chunk * wsz + gi * wgs, wgs), gg.Ckk, accumulate: true);
                     }
                     if (db is not null)
-                        for (int o = 0; o < ocg; o++) partialB[chunk][gi * ocg + o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyg.Slice(o * g.L, g.L));
+                        for (int o = 0; o < ocg; o++) partialB[chunk * oc + gi * ocg + o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(dyg.Slice(o * g.L, g.L));
                     if (dx is not null)
                     {
-                        // dcol (Ckk_g, L) = w_g^T (Ckk_g, OCg) @ dy_ig (OCg, L)
-                        Gemm.Multiply<T>(gg.Ckk, g.L, ocg, w.AsSpan(gi * wgs, wgs), 1, gg.Ckk, dyg, g.L, 1, col, g.L, accumulate: false);
-                        Col2Im<T>(col, gg, dx.AsSpan(i * xs + gi * xgs, xgs));
+                        // dcol (Ckk_g, L) = w_g^T (Ckk_g, OCg) @ dy_ig (OCg, L); for 1x1 stride 1 that is dx_ig itself
+                        var dxg = dx.AsSpan(i * xs + gi * xgs, xgs);
+                        Gemm.Multiply<T>(gg.Ckk, g.L, ocg, w.AsSpan(gi * wgs, wgs), 1, gg.Ckk, dyg, g.L, 1, pointwise ? dxg : col, g.L, accumulate: false);
+                        if (!pointwise) Col2Im<T>(col, gg, dxg);
                     }
                 }
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(col);
+                if (!pointwise) ArrayPool<T>.Shared.Return(col);
             }
         });
         if (dw is not null)
         {
-            partialW[0].CopyTo(dw, 0);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partialW[c], dw);
+            partialW.AsSpan(0, wsz).CopyTo(dw);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(dw.AsSpan(0, wsz), partialW.AsSpan(c * wsz, wsz), dw.AsSpan(0, wsz));
+            ArrayPool<T>.Shared.Return(partialW);
         }
         if (db is not null)
         {
-            partialB[0].CopyTo(db, 0);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add(db, partialB[c], db);
+            partialB.AsSpan(0, oc).CopyTo(db);
+            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(db.AsSpan(0, oc), partialB.AsSpan(c * oc, oc), db.AsSpan(0, oc));
+            ArrayPool<T>.Shared.Return(partialB);
         }
     }
 }

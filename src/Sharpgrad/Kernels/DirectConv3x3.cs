@@ -7,20 +7,41 @@ namespace Sharpgrad.Kernels;
 
 /// <summary>
 /// Direct 3x3 convolution, stride 1, padding 1, float32, for output channel counts that are a multiple of 8 (the
-/// exam CNN's 16 filters): each output row is computed in 16-wide column chunks (one Vector512&lt;float&gt;), eight
-/// output channels at a time held in registers, reading a zero-padded copy of the input. The input gradient is the
+/// exam CNN's 16 filters): each output row is computed in column chunks of one register (16 floats with AVX-512, 8
+/// with AVX2, 1 on the scalar path: one generic body over <see cref="ILanes{TV, T}"/>), eight output channels at a
+/// time held in registers, reading a zero-padded copy of the input. The input gradient is the
 /// same kernel run on the output gradient with flipped, transposed weights. <see cref="Conv2dReference"/> is the oracle.
 /// </summary>
 internal static class DirectConv3x3
 {
-    private const int V = 16; // floats per chunk
     private const int OB = 8; // output channels per register block
 
+    /// <summary>
+    /// Whether the direct kernels run this convolution: 3x3, stride 1, padding 1, 8k output channels, and vector
+    /// registers (AVX-512 or AVX2; on the scalar path im2col + GEMM is faster).
+    /// </summary>
     public static bool Applies(in Conv2dGeometry g, int outChannels) =>
-        Vector512.IsHardwareAccelerated && g is { KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1 } && outChannels % OB == 0;
+        Conv2dKernels.Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256
+        && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % OB == 0;
 
-    /// <summary>Width of a padded input row: one zero column on the left, the row, zeros up to a whole chunk plus the right halo.</summary>
-    private static int PaddedWidth(int w) => (w + V - 1) / V * V + 2;
+    /// <summary>
+    /// Layout of a padded input plane for stride <c>S</c> and <c>V</c>-lane chunks: H + 2 rows of <c>RS</c> = S Pw
+    /// elements, each row split into S phases of Pw (phase r holds padded columns r, r + S, ...; stride 1: the row
+    /// with one zero column on the left and zeros up to a whole chunk plus the halo), so tap kw of output column q
+    /// is at phase kw % S, index q + kw / S. <c>Wq</c>: output row rounded up to whole chunks.
+    /// </summary>
+    private readonly record struct Plan(int S, int OH, int OW, int Wq, int Pw, int RS)
+    {
+        public static Plan Of(int h, int w, int stride, int v)
+        {
+            int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, wq = (ow + v - 1) / v * v;
+            int pw = Math.Max(wq + 2 / stride, w / stride + 1);
+            return new Plan(stride, oh, ow, wq, pw, stride * pw);
+        }
+
+        // offset of tap kw within a padded row
+        public int Tap(int kw) => kw % S * Pw + kw / S;
+    }
 
     // w: (OC,C,3,3) -> (C,3,3,OC), so a block of output channels reads contiguous weights
     public static float[] TransposeWeights(ReadOnlySpan<float> w, int oc, int c)
@@ -51,24 +72,35 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;
     // images split across threads
-    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false)
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
     {
-        int xs = c * h * w, ys = oc * h * w;
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+        }
+    }
+
+    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        var plan = Plan.Of(h, w, stride, TL.Count);
+        int xs = c * h * w, ys = oc * plan.OH * plan.OW, planeSize = c * (h + 2) * plan.RS;
         if (n < Parallelism.Threads && oc > OB && (long)n * c * 9 * ys >= 200_000)
         {
             // fewer images than threads (batch-1 latency): split each image's output channels instead
-            int wpad = PaddedWidth(w);
-            float[] padded = ArrayPool<float>.Shared.Rent(c * (h + 2) * wpad);
+            float[] padded = ArrayPool<float>.Shared.Rent(planeSize);
             try
             {
                 for (int i = 0; i < n; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, padded);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, padded);
                     int image = i;
                     Parallelism.For(oc / OB, (_, b0, b1) =>
                     {
-                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * (wpad - 2));
-                        Image(padded, wt, b, y.AsSpan(image * ys, ys), c, h, w, oc, rowBuf, relu, b0 * OB, b1 * OB);
+                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
+                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, b0 * OB, b1 * OB);
                         ArrayPool<float>.Shared.Return(rowBuf);
                     });
                 }
@@ -81,15 +113,14 @@ internal static class DirectConv3x3
         }
         Parallelism.For(n, (_, start, end) =>
         {
-            int wp = PaddedWidth(w);
-            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
-            float[] row = ArrayPool<float>.Shared.Rent(OB * (wp - 2));
+            float[] pad = ArrayPool<float>.Shared.Rent(planeSize);
+            float[] row = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
             try
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
-                    Image(pad, wt, b, y.AsSpan(i * ys, ys), c, h, w, oc, row, relu, 0, oc);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
+                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, 0, oc);
                 }
             }
             finally
@@ -100,77 +131,90 @@ internal static class DirectConv3x3
         });
     }
 
-    // x: (C,H,W) -> pad: (C, H+2, wp) with zero borders
-    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, Span<float> pad)
+    // x: (C,H,W) -> pad: (C, H+2, RS) with zero borders, rows split into phases (see Plan)
+    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Plan plan, Span<float> pad)
     {
-        int wp = PaddedWidth(w);
-        pad[..(c * (h + 2) * wp)].Clear();
+        int rs = plan.RS;
+        pad[..(c * (h + 2) * rs)].Clear();
         for (int ci = 0; ci < c; ci++)
             for (int r = 0; r < h; r++)
-                x.Slice((ci * h + r) * w, w).CopyTo(pad.Slice((ci * (h + 2) + r + 1) * wp + 1, w));
+            {
+                var src = x.Slice((ci * h + r) * w, w);
+                var row = pad.Slice((ci * (h + 2) + r + 1) * rs, rs);
+                if (plan.S == 1) src.CopyTo(row[1..]);
+                else
+                {
+                    // stride 2: padded column j + 1 is odd for even j (phase 1, index j / 2), even for odd j (phase 0, index (j + 1) / 2)
+                    var odd = row[plan.Pw..];
+                    for (int j = 0; j < w; j += 2) odd[j >> 1] = src[j];
+                    for (int j = 1; j < w; j += 2) row[(j + 1) >> 1] = src[j];
+                }
+            }
     }
 
-    // pad: (C,H+2,wp), wt: (C,3,3,OC) -> y: (OC,H,W) for one image, output channels [oStart, oEnd) (whole blocks of 8)
-    private static void Image(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int w, int oc, float[] rowBuf, bool relu, int oStart, int oEnd)
+    // pad: (C,H+2,RS), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks of 8)
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, int oStart, int oEnd)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int wp = PaddedWidth(w), chunks = (w + V - 1) / V, hw = h * w;
+        int V = TL.Count, wp = plan.RS, w = plan.OW, oh = plan.OH, chunks = (w + V - 1) / V, hw = oh * w, s = plan.S;
+        int t1 = plan.Tap(1), t2 = plan.Tap(2);
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
+        ref float py = ref MemoryMarshal.GetReference(y);
         for (int o0 = oStart; o0 < oEnd; o0 += OB)
         {
-            for (int r = 0; r < h; r++)
+            for (int r = 0; r < oh; r++)
             {
                 for (int j = 0; j < chunks; j++)
                 {
-                    Vector512<float> a0, a1, a2, a3, a4, a5, a6, a7;
-                    if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = Vector512<float>.Zero;
+                    TV a0, a1, a2, a3, a4, a5, a6, a7;
+                    if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TL.Zero;
                     else
                     {
-                        a0 = Vector512.Create(b[o0]); a1 = Vector512.Create(b[o0 + 1]); a2 = Vector512.Create(b[o0 + 2]); a3 = Vector512.Create(b[o0 + 3]);
-                        a4 = Vector512.Create(b[o0 + 4]); a5 = Vector512.Create(b[o0 + 5]); a6 = Vector512.Create(b[o0 + 6]); a7 = Vector512.Create(b[o0 + 7]);
+                        a0 = TL.Broadcast(b[o0]); a1 = TL.Broadcast(b[o0 + 1]); a2 = TL.Broadcast(b[o0 + 2]); a3 = TL.Broadcast(b[o0 + 3]);
+                        a4 = TL.Broadcast(b[o0 + 4]); a5 = TL.Broadcast(b[o0 + 5]); a6 = TL.Broadcast(b[o0 + 6]); a7 = TL.Broadcast(b[o0 + 7]);
                     }
                     for (int ci = 0; ci < c; ci++)
                     {
                         for (int kh = 0; kh < 3; kh++)
                         {
-                            int xo = (ci * (h + 2) + r + kh) * wp + j * V;
+                            int xo = (ci * (h + 2) + r * s + kh) * wp + j * V;
                             for (int kw = 0; kw < 3; kw++)
                             {
-                                var xv = Vector512.LoadUnsafe(ref px, (nuint)(xo + kw));
+                                var xv = TL.Load(ref px, (nuint)(xo + (kw == 0 ? 0 : kw == 1 ? t1 : t2)));
                                 ref float wv = ref Unsafe.Add(ref pw, ((ci * 3 + kh) * 3 + kw) * oc + o0);
-                                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wv), xv, a0);
-                                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 1)), xv, a1);
-                                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 2)), xv, a2);
-                                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 3)), xv, a3);
-                                a4 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 4)), xv, a4);
-                                a5 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 5)), xv, a5);
-                                a6 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 6)), xv, a6);
-                                a7 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref wv, 7)), xv, a7);
+                                a0 = TL.MultiplyAdd(TL.Broadcast(wv), xv, a0);
+                                a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 1)), xv, a1);
+                                a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 2)), xv, a2);
+                                a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 3)), xv, a3);
+                                a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 4)), xv, a4);
+                                a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 5)), xv, a5);
+                                a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 6)), xv, a6);
+                                a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 7)), xv, a7);
                             }
                         }
                     }
                     if (relu)
                     {
-                        var z = Vector512<float>.Zero;
-                        a0 = Vector512.Max(a0, z); a1 = Vector512.Max(a1, z); a2 = Vector512.Max(a2, z); a3 = Vector512.Max(a3, z);
-                        a4 = Vector512.Max(a4, z); a5 = Vector512.Max(a5, z); a6 = Vector512.Max(a6, z); a7 = Vector512.Max(a7, z);
+                        var z = TL.Zero;
+                        a0 = TL.Max(a0, z); a1 = TL.Max(a1, z); a2 = TL.Max(a2, z); a3 = TL.Max(a3, z);
+                        a4 = TL.Max(a4, z); a5 = TL.Max(a5, z); a6 = TL.Max(a6, z); a7 = TL.Max(a7, z);
                     }
                     int cols = Math.Min(V, w - j * V);
                     // a partial chunk is stored whole when its spill lands at the start of the next row, which the
                     // next row's first store overwrites (rows are written in order); the last row goes through the buffer
-                    if (cols == V || (r < h - 1 && w >= V - cols))
+                    if (cols == V || (r < oh - 1 && w >= V - cols))
                     {
-                        int o = r * w + j * V;
-                        a0.CopyTo(y.Slice(o0 * hw + o)); a1.CopyTo(y.Slice((o0 + 1) * hw + o));
-                        a2.CopyTo(y.Slice((o0 + 2) * hw + o)); a3.CopyTo(y.Slice((o0 + 3) * hw + o));
-                        a4.CopyTo(y.Slice((o0 + 4) * hw + o)); a5.CopyTo(y.Slice((o0 + 5) * hw + o));
-                        a6.CopyTo(y.Slice((o0 + 6) * hw + o)); a7.CopyTo(y.Slice((o0 + 7) * hw + o));
+                        nuint o = (nuint)(o0 * hw + r * w + j * V), sp = (nuint)hw;
+                        TL.Store(a0, ref py, o); TL.Store(a1, ref py, o + sp); TL.Store(a2, ref py, o + 2 * sp); TL.Store(a3, ref py, o + 3 * sp);
+                        TL.Store(a4, ref py, o + 4 * sp); TL.Store(a5, ref py, o + 5 * sp); TL.Store(a6, ref py, o + 6 * sp); TL.Store(a7, ref py, o + 7 * sp);
                     }
                     else
                     {
-                        a0.StoreUnsafe(ref pr, 0); a1.StoreUnsafe(ref pr, V); a2.StoreUnsafe(ref pr, 2 * V); a3.StoreUnsafe(ref pr, 3 * V);
-                        a4.StoreUnsafe(ref pr, 4 * V); a5.StoreUnsafe(ref pr, 5 * V); a6.StoreUnsafe(ref pr, 6 * V); a7.StoreUnsafe(ref pr, 7 * V);
+                        nuint v = (nuint)V;
+                        TL.Store(a0, ref pr, 0); TL.Store(a1, ref pr, v); TL.Store(a2, ref pr, 2 * v); TL.Store(a3, ref pr, 3 * v);
+                        TL.Store(a4, ref pr, 4 * v); TL.Store(a5, ref pr, 5 * v); TL.Store(a6, ref pr, 6 * v); TL.Store(a7, ref pr, 7 * v);
                         for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
                     }
                 }
@@ -180,51 +224,66 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), dy: (N,OC,H,W) -> dw: (OC,C,3,3) = sum over images and pixels of dy[o] * shifted x[c];
     // images split into fixed chunks whose partial sums are added in chunk order (deterministic per thread count)
-    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc)
+    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride = 1)
     {
-        int xs = c * h * w, ys = oc * h * w, chunks = Parallelism.Chunks(n);
-        var partial = new float[chunks][];
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            case Gemm.KernelPath.Vector256: WeightGradient<Lanes256<float>, Vector256<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            default: WeightGradient<Lanes1<float>, float>(x, dy, dw, n, c, h, w, oc, stride); break;
+        }
+    }
+
+    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        var plan = Plan.Of(h, w, stride, TL.Count);
+        int oh = plan.OH, ow = plan.OW, wq = plan.Wq;
+        int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n), size = oc * c * 9;
+        // per-chunk sums, added in chunk order: one pooled block of chunks x size
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * size);
         Parallelism.For(n, chunks, (chunk, start, end) =>
         {
-            int wp = PaddedWidth(w), wq = wp - 2;
-            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * wp);
-            float[] dyp = ArrayPool<float>.Shared.Rent(oc * h * wq);
-            // per-lane sums over the chunk's images; the 16 lanes are added once at the end (a horizontal sum per
+            float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * plan.RS);
+            float[] dyp = ArrayPool<float>.Shared.Rent(oc * oh * wq);
+            // per-lane sums over the chunk's images; the lanes are added once at the end (a horizontal sum per
             // weight per image would cost more than the multiply-adds on 14x14 images)
-            var lanes = ArrayPool<Vector512<float>>.Shared.Rent(oc * c * 9);
-            lanes.AsSpan(0, oc * c * 9).Clear();
-            var acc = new float[oc * c * 9];
+            var lanes = ArrayPool<TV>.Shared.Rent(size);
+            lanes.AsSpan(0, size).Clear();
             try
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, pad);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
                     // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row
                     var d = dy.AsSpan(i * ys, ys);
-                    dyp.AsSpan(0, oc * h * wq).Clear();
-                    for (int r = 0; r < oc * h; r++) d.Slice(r * w, w).CopyTo(dyp.AsSpan(r * wq, w));
-                    ImageWeightGradient(pad, dyp, lanes, c, h, w, oc);
+                    dyp.AsSpan(0, oc * oh * wq).Clear();
+                    for (int r = 0; r < oc * oh; r++) d.Slice(r * ow, ow).CopyTo(dyp.AsSpan(r * wq, ow));
+                    ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
                 }
-                for (int k = 0; k < acc.Length; k++) acc[k] = Vector512.Sum(lanes[k]);
-                partial[chunk] = acc;
+                var acc = partial.AsSpan(chunk * size, size);
+                for (int k = 0; k < size; k++) acc[k] = TL.Sum(lanes[k]);
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(pad);
                 ArrayPool<float>.Shared.Return(dyp);
-                ArrayPool<Vector512<float>>.Shared.Return(lanes);
+                ArrayPool<TV>.Shared.Return(lanes);
             }
         });
-        partial[0].CopyTo(dw, 0);
-        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw, partial[k], dw);
+        partial.AsSpan(0, size).CopyTo(dw);
+        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw.AsSpan(0, size), partial.AsSpan(k * size, size), dw.AsSpan(0, size));
+        ArrayPool<float>.Shared.Return(partial);
     }
 
-    // pad: (C,H+2,wp), dyp: (OC,H,wp-2) -> lanes: (OC,C,3,3) of 16-lane partial sums += the image's weight gradient.
+    // pad: (C,H+2,RS), dyp: (OC,OH,Wq) -> lanes: (OC,C,3,3) of per-lane partial sums += the image's weight gradient.
     // Four output channels by the three taps of a kernel row in 12 registers: each step loads 4 dy and 3 shifted x
     // vectors for 12 multiply-adds.
-    private static void ImageWeightGradient(float[] pad, float[] dyp, Vector512<float>[] lanes, int c, int h, int w, int oc)
+    private static void ImageWeightGradient<TL, TV>(float[] pad, float[] dyp, TV[] lanes, int c, int h, int oc, in Plan plan)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int wp = PaddedWidth(w), wq = wp - 2, chunks = wq / V, step = h * wq;
+        int V = TL.Count, wp = plan.RS, wq = plan.Wq, oh = plan.OH, chunks = wq / V, step = oh * wq, s = plan.S;
+        nuint t1 = (nuint)plan.Tap(1), t2 = (nuint)plan.Tap(2);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyp);
         for (int o0 = 0; o0 < oc; o0 += 4)
@@ -232,41 +291,41 @@ internal static class DirectConv3x3
             for (int ci = 0; ci < c; ci++)
             for (int kh = 0; kh < 3; kh++)
             {
-                Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
-                Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
-                for (int r = 0; r < h; r++)
+                TV a00 = TL.Zero, a01 = TL.Zero, a02 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a12 = TL.Zero;
+                TV a20 = TL.Zero, a21 = TL.Zero, a22 = TL.Zero, a30 = TL.Zero, a31 = TL.Zero, a32 = TL.Zero;
+                for (int r = 0; r < oh; r++)
                 {
-                    int xo = (ci * (h + 2) + r + kh) * wp;
-                    int dO = (o0 * h + r) * wq;
+                    int xo = (ci * (h + 2) + r * s + kh) * wp;
+                    int dO = (o0 * oh + r) * wq;
                     for (int j = 0; j < chunks; j++)
                     {
                         nuint xb = (nuint)(xo + j * V), db = (nuint)(dO + j * V);
-                        var x0 = Vector512.LoadUnsafe(ref px, xb);
-                        var x1 = Vector512.LoadUnsafe(ref px, xb + 1);
-                        var x2 = Vector512.LoadUnsafe(ref px, xb + 2);
-                        var d = Vector512.LoadUnsafe(ref pd, db);
-                        a00 = Vector512.FusedMultiplyAdd(d, x0, a00);
-                        a01 = Vector512.FusedMultiplyAdd(d, x1, a01);
-                        a02 = Vector512.FusedMultiplyAdd(d, x2, a02);
-                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)step);
-                        a10 = Vector512.FusedMultiplyAdd(d, x0, a10);
-                        a11 = Vector512.FusedMultiplyAdd(d, x1, a11);
-                        a12 = Vector512.FusedMultiplyAdd(d, x2, a12);
-                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)(2 * step));
-                        a20 = Vector512.FusedMultiplyAdd(d, x0, a20);
-                        a21 = Vector512.FusedMultiplyAdd(d, x1, a21);
-                        a22 = Vector512.FusedMultiplyAdd(d, x2, a22);
-                        d = Vector512.LoadUnsafe(ref pd, db + (nuint)(3 * step));
-                        a30 = Vector512.FusedMultiplyAdd(d, x0, a30);
-                        a31 = Vector512.FusedMultiplyAdd(d, x1, a31);
-                        a32 = Vector512.FusedMultiplyAdd(d, x2, a32);
+                        var x0 = TL.Load(ref px, xb);
+                        var x1 = TL.Load(ref px, xb + t1);
+                        var x2 = TL.Load(ref px, xb + t2);
+                        var d = TL.Load(ref pd, db);
+                        a00 = TL.MultiplyAdd(d, x0, a00);
+                        a01 = TL.MultiplyAdd(d, x1, a01);
+                        a02 = TL.MultiplyAdd(d, x2, a02);
+                        d = TL.Load(ref pd, db + (nuint)step);
+                        a10 = TL.MultiplyAdd(d, x0, a10);
+                        a11 = TL.MultiplyAdd(d, x1, a11);
+                        a12 = TL.MultiplyAdd(d, x2, a12);
+                        d = TL.Load(ref pd, db + (nuint)(2 * step));
+                        a20 = TL.MultiplyAdd(d, x0, a20);
+                        a21 = TL.MultiplyAdd(d, x1, a21);
+                        a22 = TL.MultiplyAdd(d, x2, a22);
+                        d = TL.Load(ref pd, db + (nuint)(3 * step));
+                        a30 = TL.MultiplyAdd(d, x0, a30);
+                        a31 = TL.MultiplyAdd(d, x1, a31);
+                        a32 = TL.MultiplyAdd(d, x2, a32);
                     }
                 }
                 int k = (o0 * c + ci) * 9 + kh * 3, stride = c * 9;
-                lanes[k] += a00; lanes[k + 1] += a01; lanes[k + 2] += a02;
-                lanes[k + stride] += a10; lanes[k + stride + 1] += a11; lanes[k + stride + 2] += a12;
-                lanes[k + 2 * stride] += a20; lanes[k + 2 * stride + 1] += a21; lanes[k + 2 * stride + 2] += a22;
-                lanes[k + 3 * stride] += a30; lanes[k + 3 * stride + 1] += a31; lanes[k + 3 * stride + 2] += a32;
+                lanes[k] = TL.Add(lanes[k], a00); lanes[k + 1] = TL.Add(lanes[k + 1], a01); lanes[k + 2] = TL.Add(lanes[k + 2], a02);
+                lanes[k + stride] = TL.Add(lanes[k + stride], a10); lanes[k + stride + 1] = TL.Add(lanes[k + stride + 1], a11); lanes[k + stride + 2] = TL.Add(lanes[k + stride + 2], a12);
+                lanes[k + 2 * stride] = TL.Add(lanes[k + 2 * stride], a20); lanes[k + 2 * stride + 1] = TL.Add(lanes[k + 2 * stride + 1], a21); lanes[k + 2 * stride + 2] = TL.Add(lanes[k + 2 * stride + 2], a22);
+                lanes[k + 3 * stride] = TL.Add(lanes[k + 3 * stride], a30); lanes[k + 3 * stride + 1] = TL.Add(lanes[k + 3 * stride + 1], a31); lanes[k + 3 * stride + 2] = TL.Add(lanes[k + 3 * stride + 2], a32);
             }
         }
     }

@@ -46,17 +46,9 @@ public sealed partial class Tensor
         var w = weight.ContiguousRaw();
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [n, oc, g.OH, g.OW]);
-        bool direct = input.DType == DType.Float32 && Conv2dKernels.UsesDirect3x3(g, oc, groups);
-        if (direct)
-            DirectConv3x3.Forward(Conv2dOp.Data<float>(x), DirectConv3x3.TransposeWeights(w.Span<float>(), oc, g.C), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, g.C, g.H, g.W, oc, relu);
-        else if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g, groups);
-        else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g, groups);
-        if (relu && !direct)
-        {
-            // fresh output: clamp in place (the direct kernel clamps as it stores)
-            if (y.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Max(y.Span<float>(), 0f, y.Span<float>());
-            else System.Numerics.Tensors.TensorPrimitives.Max(y.Span<double>(), 0d, y.Span<double>());
-        }
+        // the kernel layer chooses the algorithm (direct 3x3, depthwise, 1x1, im2col + GEMM)
+        if (input.DType == DType.Float32) Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g, groups, relu);
+        else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g, groups, relu);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
             y.SetGradFn(relu ? new Conv2dReluBackward(input, weight, bias, x, w, y, g, groups) : new Conv2dBackward(input, weight, bias, x, w, g, groups));
         return y;
@@ -115,31 +107,6 @@ internal sealed class Conv2dBackward(Tensor x, Tensor w, Tensor? b, Tensor xc, T
 
     private static void Run<T>(Tensor dy, Tensor x, Tensor w, Tensor? dx, Tensor? dw, Tensor? db, int n, int oc, Conv2dGeometry g, int groups) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // dx of a 3x3 same convolution is the same convolution of dy with flipped, transposed weights
-        if (dx is not null && typeof(T) == typeof(float) && Conv2dKernels.UsesDirect3x3(g, g.C, groups))
-        {
-            var wt = DirectConv3x3.FlippedTransposedWeights(w.Span<float>(), oc, g.C);
-            DirectConv3x3.Forward(Conv2dOp.Data<float>(dy), wt, null, dx.Array<float>(), n, oc, g.H, g.W, g.C);
-            dx = null;
-        }
-        if (dw is not null && typeof(T) == typeof(float) && Conv2dKernels.UsesDirect3x3(g, oc, groups))
-        {
-            DirectConv3x3.WeightGradient(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(dy), dw.Array<float>(), n, g.C, g.H, g.W, oc);
-            dw = null;
-        }
-        if (dx is null && dw is null && db is not null)
-        {
-            // bias gradient alone: per-channel sums of dy over (N, H, W)
-            T[] d = Conv2dOp.Data<T>(dy), bias = db.Array<T>();
-            int l = g.L;
-            for (int o = 0; o < oc; o++)
-            {
-                T s = T.Zero;
-                for (int i = 0; i < n; i++) s += System.Numerics.Tensors.TensorPrimitives.Sum<T>(d.AsSpan((i * oc + o) * l, l));
-                bias[o] = s;
-            }
-            return;
-        }
         Conv2dKernels.Backward(Conv2dOp.Data<T>(dy), Conv2dOp.Data<T>(x), Conv2dOp.Data<T>(w), dx?.Array<T>(), dw?.Array<T>(), db?.Array<T>(), n, oc, g, groups);
     }
 }

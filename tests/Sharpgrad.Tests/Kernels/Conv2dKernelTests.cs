@@ -95,7 +95,7 @@ public sealed class Conv2dKernelTests
     }
 }
 
-/// <summary>The direct 3x3 kernel against the reference loops, on the exam CNN's shapes and odd widths.</summary>
+/// <summary>The direct 3x3 kernel against the reference loops, on the exam CNN's shapes and odd widths, each vector width forced in turn.</summary>
 public sealed class DirectConv3x3Tests
 {
     [Theory]
@@ -108,38 +108,54 @@ public sealed class DirectConv3x3Tests
     [InlineData(2, 2, 8, 5, 3)]   // a row narrower than the spill: every row through the buffer
     [InlineData(1, 3, 16, 32, 32)]  // one image (batch-1 latency)
     [InlineData(1, 16, 24, 14, 14)]
-    public void ForwardAndInputGradientEqualReference(int n, int c, int oc, int h, int w)
+    [InlineData(2, 16, 32, 28, 28, 2)]  // the ResNets' stride-2 convolutions
+    [InlineData(2, 32, 64, 14, 14, 2)]
+    [InlineData(1, 3, 8, 9, 13, 2)]     // odd sizes
+    [InlineData(2, 8, 16, 7, 7, 2)]
+    [InlineData(1, 4, 8, 1, 5, 2)]
+    [InlineData(3, 2, 8, 6, 33, 2)]
+    public void ForwardAndInputGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar })
+            {
+                Conv2dKernels.ForcedPath = path;
+                Check(n, c, oc, h, w, stride);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    private static void Check(int n, int c, int oc, int h, int w, int stride)
     {
         var gen = new Generator((ulong)(c * 31 + w));
-        var g = new Conv2dGeometry(c, h, w, 3, 3, 1, 1, 1, 1);
+        var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
         var x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
         var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
         var b = Enumerable.Range(0, oc).Select(_ => (float)gen.NextNormal()).ToArray();
-        if (!DirectConv3x3.Applies(g, oc))
-        {
-            // no AVX-512 here (e.g. DOTNET_EnableAVX512=0): the op takes im2col + GEMM; check that path instead
-            using var _ = Tensor.NoGrad();
-            var yOp = Tensor.Conv2d(Tensor.FromArray(x).Reshape(n, c, h, w), Tensor.FromArray(wt).Reshape(oc, c, 3, 3), Tensor.FromArray(b), 1, 1).ToArray();
-            var r = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
-            for (int i = 0; i < yOp.Length; i++) Assert.True(Math.Abs(r[i] - yOp[i]) <= 1e-4 * (1 + Math.Abs(r[i])), $"y[{i}]: {r[i]} vs {yOp[i]}");
-            return;
-        }
-        var y = new float[n * oc * h * w];
-        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc);
+        var y = new float[n * oc * g.L];
+        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc, stride: stride);
         var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
-        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"y[{i}]: {reference[i]} vs {y[i]}");
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{Conv2dKernels.Path} y[{i}]: {reference[i]} vs {y[i]}");
+        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc, relu: true, stride: stride);
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(reference[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{Conv2dKernels.Path} relu y[{i}]: {reference[i]} vs {y[i]}");
 
         var dy0 = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
         var dw = new float[wt.Length];
-        DirectConv3x3.WeightGradient(x, dy0, dw, n, c, h, w, oc);
+        DirectConv3x3.WeightGradient(x, dy0, dw, n, c, h, w, oc, stride);
         var (_, rdw, _) = Conv2dReference.Backward(dy0.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
-        for (int i = 0; i < dw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"dw[{i}]: {rdw[i]} vs {dw[i]}");
+        for (int i = 0; i < dw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"{Conv2dKernels.Path} dw[{i}]: {rdw[i]} vs {dw[i]}");
 
-        if (c % 8 != 0) return;
+        if (c % 8 != 0 || stride != 1) return;
         var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
         var dx = new float[x.Length];
         DirectConv3x3.Forward(dy, DirectConv3x3.FlippedTransposedWeights(wt, oc, c), null, dx, n, oc, h, w, c);
         var (rdx, _, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
-        for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"dx[{i}]: {rdx[i]} vs {dx[i]}");
+        for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{Conv2dKernels.Path} dx[{i}]: {rdx[i]} vs {dx[i]}");
     }
 }

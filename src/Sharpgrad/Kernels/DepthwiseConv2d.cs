@@ -1,0 +1,333 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>
+/// Depthwise convolution (groups = in_channels = out_channels: each channel convolved with its own KH x KW filter),
+/// any kernel size, stride and padding, float32 or float64, computed directly per (image, channel) plane and
+/// vectorised along the output row. Each plane is first copied into a zero-padded scratch plane whose rows are split
+/// into SW phases (phase r holds padded columns r, r + SW, r + 2 SW, ...), so that for every stride the window's
+/// taps read contiguous vectors. The input gradient is gathered the same way (each dx vector sums the taps that
+/// reach it), so no element is written twice. Forward runs over (image, channel) pairs; the gradients over channels,
+/// each channel summing its images in order (the same result for any thread count). 3x3 has unrolled loops with
+/// the nine weights in registers. <see cref="Conv2dReference"/> is the oracle.
+/// </summary>
+internal static class DepthwiseConv2d
+{
+    /// <summary>Whether this is a depthwise convolution: one input and one output channel per group.</summary>
+    public static bool Applies(in Conv2dGeometry g, int outChannels, int groups) => groups == g.C && outChannels == g.C;
+
+    // Scratch layout of one plane for vectors of v lanes:
+    // padded x: Hp rows of RS = SW * Pw elements (phase r at [r Pw, (r+1) Pw)), so tap (kh, kw) of output (p, q)
+    //   is at row p SH + kh, phase kw % SW, index q + kw / SW;
+    // dy: OH rows of Dw elements, dy[p, q] at L0 + q and zeros elsewhere (L0 = (KW-1)/SW zeros before it).
+    private readonly record struct Layout(int OWr, int Pw, int RS, int Hp, int L0, int Dw, int OH)
+    {
+        public static Layout Of(in Conv2dGeometry g, int v)
+        {
+            int owr = (g.OW + v - 1) / v * v, l0 = (g.KW - 1) / g.SW;
+            int pw = Math.Max(owr + l0, (g.W - 1 + g.PW) / g.SW + 1);
+            int tmax = (g.PW + g.W + g.SW - 1) / g.SW; // phase indices of real input columns are below this
+            return new Layout(owr, pw, g.SW * pw, g.H + 2 * g.PH, l0, l0 + Math.Max(tmax + v, owr), g.OH);
+        }
+
+        public int PlaneSize => Hp * RS;
+
+        public int DyPlaneSize => Dw * OH;
+    }
+
+    // x: (N,C,H,W), w: (C,1,KH,KW), b: (C)? -> y: (N,C,OH,OW)
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: Forward<T, Lanes512<T>, Vector512<T>>(x, w, b, y, n, g); break;
+            case Gemm.KernelPath.Vector256: Forward<T, Lanes256<T>, Vector256<T>>(x, w, b, y, n, g); break;
+            default: Forward<T, Lanes1<T>, T>(x, w, b, y, n, g); break;
+        }
+    }
+
+    // dy: (N,C,OH,OW), x: (N,C,H,W), w: (C,1,KH,KW) -> dx: (N,C,H,W)?, dw: (C,1,KH,KW)?, db: (C)?
+    public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: Backward<T, Lanes512<T>, Vector512<T>>(dy, x, w, dx, dw, db, n, g); break;
+            case Gemm.KernelPath.Vector256: Backward<T, Lanes256<T>, Vector256<T>>(dy, x, w, dx, dw, db, n, g); break;
+            default: Backward<T, Lanes1<T>, T>(dy, x, w, dx, dw, db, n, g); break;
+        }
+    }
+
+    private static void Forward<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        var lay = Layout.Of(g, TL.Count);
+        int c = g.C, k = g.KH * g.KW, xs = g.H * g.W, ys = g.L;
+        Parallelism.For(n * c, (_, start, end) =>
+        {
+            T[] pad = ArrayPool<T>.Shared.Rent(lay.PlaneSize);
+            T[] tmp = ArrayPool<T>.Shared.Rent(TL.Count);
+            try
+            {
+                for (int pc = start; pc < end; pc++)
+                {
+                    int ch = pc % c;
+                    PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad);
+                    var wc = w.AsSpan(ch * k, k);
+                    T bias = b is null ? T.Zero : b[ch];
+                    if (g.KH == 3 && g.KW == 3) ForwardPlane3x3<T, TL, TV>(pad, wc, bias, y.AsSpan(pc * ys, ys), g, lay, tmp);
+                    else ForwardPlane<T, TL, TV>(pad, wc, bias, y.AsSpan(pc * ys, ys), g, lay, tmp);
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(pad);
+                ArrayPool<T>.Shared.Return(tmp);
+            }
+        }, (long)n * c * ys * k);
+    }
+
+    private static void Backward<T, TL, TV>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, Conv2dGeometry g)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        var lay = Layout.Of(g, TL.Count);
+        int c = g.C, k = g.KH * g.KW, xs = g.H * g.W, ys = g.L;
+        Parallelism.For(c, (_, start, end) =>
+        {
+            T[] pad = ArrayPool<T>.Shared.Rent(lay.PlaneSize);
+            T[] dyp = ArrayPool<T>.Shared.Rent(lay.DyPlaneSize);
+            T[] tmp = ArrayPool<T>.Shared.Rent(TL.Count + k);
+            try
+            {
+                var acc = tmp.AsSpan(TL.Count, k); // dw of the channel, summed over images in order
+                for (int ch = start; ch < end; ch++)
+                {
+                    acc.Clear();
+                    T bsum = T.Zero;
+                    var wc = w.AsSpan(ch * k, k);
+                    for (int i = 0; i < n; i++)
+                    {
+                        int pc = i * c + ch;
+                        var d = dy.AsSpan(pc * ys, ys);
+                        if (db is not null) bsum += System.Numerics.Tensors.TensorPrimitives.Sum<T>(d);
+                        if (dw is null && dx is null) continue;
+                        PadDy(d, g, lay, dyp);
+                        if (dw is not null)
+                        {
+                            PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad);
+                            if (g.KH == 3 && g.KW == 3) WeightGradientPlane3x3<T, TL, TV>(pad, dyp, acc, g, lay);
+                            else WeightGradientPlane<T, TL, TV>(pad, dyp, acc, g, lay);
+                        }
+                        if (dx is not null) InputGradientPlane<T, TL, TV>(dyp, wc, dx.AsSpan(pc * xs, xs), g, lay, tmp);
+                    }
+                    if (dw is not null) acc.CopyTo(dw.AsSpan(ch * k, k));
+                    if (db is not null) db[ch] = bsum;
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(pad);
+                ArrayPool<T>.Shared.Return(dyp);
+                ArrayPool<T>.Shared.Return(tmp);
+            }
+        }, (long)n * c * ys * k * 2);
+    }
+
+    // x: (H,W) -> pad: (Hp, RS) zero-padded, each row split into SW phases
+    private static void PhasePad<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, in Layout lay, Span<T> pad) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        pad[..lay.PlaneSize].Clear();
+        for (int h = 0; h < g.H; h++)
+        {
+            var src = x.Slice(h * g.W, g.W);
+            var row = pad.Slice((h + g.PH) * lay.RS, lay.RS);
+            if (g.SW == 1) src.CopyTo(row[g.PW..]);
+            else
+            {
+                // padded column j + PW = r + SW t, stepped without a division per element
+                int r = g.PW % g.SW, at = r * lay.Pw + g.PW / g.SW;
+                for (int j = 0; j < g.W; j++)
+                {
+                    row[at] = src[j];
+                    if (++r < g.SW) at += lay.Pw;
+                    else
+                    {
+                        r = 0;
+                        at -= (g.SW - 1) * lay.Pw - 1;
+                    }
+                }
+            }
+        }
+    }
+
+    // dy: (OH,OW) -> dyp: (OH, Dw), row p holding dy[p, :] at L0 and zeros around it
+    private static void PadDy<T>(ReadOnlySpan<T> dy, in Conv2dGeometry g, in Layout lay, Span<T> dyp) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        dyp[..lay.DyPlaneSize].Clear();
+        for (int p = 0; p < g.OH; p++) dy.Slice(p * g.OW, g.OW).CopyTo(dyp[(p * lay.Dw + lay.L0)..]);
+    }
+
+    // stores a register's first cols lanes at y[at..]: whole when it fits, else through tmp
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<T, TL, TV>(TV v, Span<T> y, int at, int cols, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        if (cols >= TL.Count) TL.Store(v, ref MemoryMarshal.GetReference(y), (nuint)at);
+        else
+        {
+            TL.Store(v, ref MemoryMarshal.GetReference(tmp), 0);
+            tmp[..cols].CopyTo(y[at..]);
+        }
+    }
+
+    // pad: one padded plane, w: (KH,KW) -> y: (OH,OW) = bias + the window sums
+    private static void ForwardPlane<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, Span<T> y, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
+        int v = TL.Count;
+        for (int p = 0; p < g.OH; p++)
+            for (int j = 0; j < g.OW; j += v)
+            {
+                TV acc = TL.Broadcast(bias);
+                for (int kh = 0; kh < g.KH; kh++)
+                {
+                    int row = (p * g.SH + kh) * lay.RS + j;
+                    for (int kw = 0; kw < g.KW; kw++)
+                        acc = TL.MultiplyAdd(TL.Broadcast(w[kh * g.KW + kw]), TL.Load(ref px, (nuint)(row + kw % g.SW * lay.Pw + kw / g.SW)), acc);
+                }
+                StoreRow<T, TL, TV>(acc, y, p * g.OW + j, g.OW - j, tmp);
+            }
+    }
+
+    // the same for 3x3, unrolled, the nine weights and three tap offsets in registers
+    private static void ForwardPlane3x3<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, Span<T> y, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
+        int v = TL.Count, rs = lay.RS, sh = g.SH;
+        nuint o1 = (nuint)(1 % g.SW * lay.Pw + 1 / g.SW), o2 = (nuint)(2 % g.SW * lay.Pw + 2 / g.SW);
+        TV w0 = TL.Broadcast(w[0]), w1 = TL.Broadcast(w[1]), w2 = TL.Broadcast(w[2]);
+        TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
+        TV w6 = TL.Broadcast(w[6]), w7 = TL.Broadcast(w[7]), w8 = TL.Broadcast(w[8]);
+        TV b = TL.Broadcast(bias);
+        for (int p = 0; p < g.OH; p++)
+        {
+            ref T r0 = ref Unsafe.Add(ref px, p * sh * rs);
+            ref T r1 = ref Unsafe.Add(ref r0, rs);
+            ref T r2 = ref Unsafe.Add(ref r1, rs);
+            for (int j = 0; j < g.OW; j += v)
+            {
+                nuint u = (nuint)j;
+                TV acc = TL.MultiplyAdd(w0, TL.Load(ref r0, u), b);
+                acc = TL.MultiplyAdd(w1, TL.Load(ref r0, u + o1), acc);
+                acc = TL.MultiplyAdd(w2, TL.Load(ref r0, u + o2), acc);
+                acc = TL.MultiplyAdd(w3, TL.Load(ref r1, u), acc);
+                acc = TL.MultiplyAdd(w4, TL.Load(ref r1, u + o1), acc);
+                acc = TL.MultiplyAdd(w5, TL.Load(ref r1, u + o2), acc);
+                acc = TL.MultiplyAdd(w6, TL.Load(ref r2, u), acc);
+                acc = TL.MultiplyAdd(w7, TL.Load(ref r2, u + o1), acc);
+                acc = TL.MultiplyAdd(w8, TL.Load(ref r2, u + o2), acc);
+                StoreRow<T, TL, TV>(acc, y, p * g.OW + j, g.OW - j, tmp);
+            }
+        }
+    }
+
+    // pad: padded x plane, dyp: padded dy plane -> acc[kh KW + kw] += sum over (p, q) of dy[p, q] x_pad[p SH + kh, q SW + kw]
+    private static void WeightGradientPlane<T, TL, TV>(T[] pad, T[] dyp, Span<T> acc, in Conv2dGeometry g, in Layout lay)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        int v = TL.Count;
+        for (int kh = 0; kh < g.KH; kh++)
+            for (int kw = 0; kw < g.KW; kw++)
+            {
+                TV a = TL.Zero;
+                int off = kw % g.SW * lay.Pw + kw / g.SW;
+                for (int p = 0; p < g.OH; p++)
+                {
+                    int xr = (p * g.SH + kh) * lay.RS + off, dr = p * lay.Dw + lay.L0;
+                    for (int j = 0; j < lay.OWr; j += v) a = TL.MultiplyAdd(TL.Load(ref pd, (nuint)(dr + j)), TL.Load(ref px, (nuint)(xr + j)), a);
+                }
+                acc[kh * g.KW + kw] += TL.Sum(a);
+            }
+    }
+
+    // the same for 3x3: nine accumulators, each dy vector loaded once
+    private static void WeightGradientPlane3x3<T, TL, TV>(T[] pad, T[] dyp, Span<T> acc, in Conv2dGeometry g, in Layout lay)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        int v = TL.Count, rs = lay.RS;
+        nuint o1 = (nuint)(1 % g.SW * lay.Pw + 1 / g.SW), o2 = (nuint)(2 % g.SW * lay.Pw + 2 / g.SW);
+        TV a0 = TL.Zero, a1 = TL.Zero, a2 = TL.Zero, a3 = TL.Zero, a4 = TL.Zero, a5 = TL.Zero, a6 = TL.Zero, a7 = TL.Zero, a8 = TL.Zero;
+        for (int p = 0; p < g.OH; p++)
+        {
+            ref T r0 = ref Unsafe.Add(ref px, p * g.SH * rs);
+            ref T r1 = ref Unsafe.Add(ref r0, rs);
+            ref T r2 = ref Unsafe.Add(ref r1, rs);
+            ref T dr = ref Unsafe.Add(ref pd, p * lay.Dw + lay.L0);
+            for (int j = 0; j < lay.OWr; j += v)
+            {
+                nuint u = (nuint)j;
+                TV d = TL.Load(ref dr, u);
+                a0 = TL.MultiplyAdd(d, TL.Load(ref r0, u), a0);
+                a1 = TL.MultiplyAdd(d, TL.Load(ref r0, u + o1), a1);
+                a2 = TL.MultiplyAdd(d, TL.Load(ref r0, u + o2), a2);
+                a3 = TL.MultiplyAdd(d, TL.Load(ref r1, u), a3);
+                a4 = TL.MultiplyAdd(d, TL.Load(ref r1, u + o1), a4);
+                a5 = TL.MultiplyAdd(d, TL.Load(ref r1, u + o2), a5);
+                a6 = TL.MultiplyAdd(d, TL.Load(ref r2, u), a6);
+                a7 = TL.MultiplyAdd(d, TL.Load(ref r2, u + o1), a7);
+                a8 = TL.MultiplyAdd(d, TL.Load(ref r2, u + o2), a8);
+            }
+        }
+        acc[0] += TL.Sum(a0); acc[1] += TL.Sum(a1); acc[2] += TL.Sum(a2);
+        acc[3] += TL.Sum(a3); acc[4] += TL.Sum(a4); acc[5] += TL.Sum(a5);
+        acc[6] += TL.Sum(a6); acc[7] += TL.Sum(a7); acc[8] += TL.Sum(a8);
+    }
+
+    // dyp: padded dy plane, w: (KH,KW) -> dx: (H,W). Input column j sits at padded column j + PW, phase
+    // r = (j + PW) % SW, index t = (j + PW) / SW; it receives w[kh, kw] dy[p, t - kw / SW] from every kh with
+    // (h + PH - kh) = p SH, 0 <= p < OH, and every kw with kw % SW = r (dyp's zeros stand for q outside [0, OW))
+    private static void InputGradientPlane<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        int v = TL.Count, sw = g.SW;
+        for (int h = 0; h < g.H; h++)
+        {
+            int rr = h + g.PH;
+            var dxRow = dx.Slice(h * g.W, g.W);
+            for (int r = 0; r < sw; r++)
+            {
+                int tlo = Math.Max(0, (g.PW - r + sw - 1) / sw), thi = (g.PW + g.W - r + sw - 1) / sw;
+                for (int t0 = tlo; t0 < thi; t0 += v)
+                {
+                    TV acc = TL.Zero;
+                    for (int kh = 0; kh < g.KH; kh++)
+                    {
+                        int q = rr - kh;
+                        if (q < 0 || q % g.SH != 0 || q / g.SH >= g.OH) continue;
+                        int dr = q / g.SH * lay.Dw + lay.L0 + t0;
+                        for (int kw = r; kw < g.KW; kw += sw)
+                            acc = TL.MultiplyAdd(TL.Broadcast(w[kh * g.KW + kw]), TL.Load(ref pd, (nuint)(dr - kw / sw)), acc);
+                    }
+                    int cols = Math.Min(v, thi - t0);
+                    if (sw == 1) StoreRow<T, TL, TV>(acc, dxRow, t0 - g.PW, cols, tmp);
+                    else
+                    {
+                        TL.Store(acc, ref MemoryMarshal.GetReference(tmp), 0);
+                        for (int e = 0; e < cols; e++) dxRow[r + sw * (t0 + e) - g.PW] = tmp[e];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using Sharpgrad.Kernels;
+using Xunit;
+
+namespace Sharpgrad.Tests.Kernels;
+
+/// <summary>
+/// The direct depthwise kernels and the 1x1 path against <see cref="Conv2dReference"/>: every vector width (forced),
+/// one and two threads, float64 and float32, odd sizes, strides and paddings.
+/// </summary>
+public sealed class DepthwiseConv2dTests
+{
+    public static TheoryData<string> Paths => new() { "Vector512", "Vector256", "Scalar" };
+
+    // (n, c, h, w, kh, kw, sh, sw, ph, pw)
+    private static readonly int[][] Depthwise =
+    [
+        [2, 3, 28, 28, 3, 3, 1, 1, 1, 1],  // mobilenet's first block
+        [2, 4, 14, 14, 3, 3, 2, 2, 1, 1],  // its stride-2 blocks
+        [1, 5, 7, 7, 3, 3, 1, 1, 1, 1],
+        [3, 2, 9, 11, 3, 3, 2, 2, 1, 1],   // odd sizes, stride 2
+        [2, 3, 13, 17, 3, 3, 1, 1, 0, 0],  // no padding
+        [2, 2, 10, 9, 5, 5, 2, 2, 2, 2],
+        [1, 3, 8, 19, 3, 5, 2, 1, 2, 0],   // 3x5 kernel, (2,1) stride, (2,0) padding
+        [2, 2, 11, 12, 3, 3, 3, 3, 2, 2],  // stride 3, padding 2
+        [1, 4, 6, 5, 1, 1, 1, 1, 0, 0],    // 1x1
+        [2, 2, 5, 37, 2, 4, 1, 3, 1, 3],   // wide row, even kernel
+        [1, 1, 3, 3, 3, 3, 1, 1, 1, 1],    // one channel, smaller than one vector
+    ];
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void DepthwiseEqualsReference(string path)
+    {
+        foreach (var s in Depthwise)
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var g = new Conv2dGeometry(s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
+                Check(path, threads, s[0], g.C, g, g.C, g.C, 1e-10, 1e-4);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void PointwiseEqualsReference(string path)
+    {
+        // 1x1 stride 1 without im2col (groups 1 and 2), and the stride-2 shortcut through im2col
+        Check(path, 2, 3, 5, new Conv2dGeometry(5, 7, 9, 1, 1, 1, 1, 0, 0), 6, 1, 1e-10, 1e-4);
+        Check(path, 1, 2, 16, new Conv2dGeometry(16, 14, 14, 1, 1, 1, 1, 0, 0), 32, 2, 1e-10, 1e-4);
+        Check(path, 2, 2, 4, new Conv2dGeometry(4, 9, 9, 1, 1, 2, 2, 0, 0), 8, 1, 1e-10, 1e-4);
+    }
+
+    [Fact]
+    public void DepthwiseGradientIsTheSameForAnyThreadCount()
+    {
+        var g = new Conv2dGeometry(6, 9, 9, 3, 3, 2, 2, 1, 1);
+        var gen = new Generator(5);
+        int n = 5;
+        var x = Normal(gen, n * g.C * g.H * g.W);
+        var w = Normal(gen, g.C * 9);
+        var dy = Normal(gen, n * g.C * g.L);
+        float[] Dw(int threads)
+        {
+            using var _ = Parallelism.UseThreads(threads);
+            var dw = new float[w.Length];
+            DepthwiseConv2d.Backward(dy, x, w, null, dw, null, n, g);
+            return dw;
+        }
+        Assert.Equal(Dw(1), Dw(2));
+        Assert.Equal(Dw(1), Dw(3));
+    }
+
+    private static float[] Normal(Generator gen, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)gen.NextNormal())];
+
+    private static void Check(string path, int threads, int n, int c, Conv2dGeometry g, int oc, int groups, double tol64, double tol32)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Enum.Parse<Gemm.KernelPath>(path);
+        try
+        {
+            using var _ = Parallelism.UseThreads(threads);
+            var gen = new Generator((ulong)(n * 7919 + c * 104729 + g.H * 31 + g.W + g.KW * 1009 + g.SH * 13));
+            var x = Enumerable.Range(0, n * c * g.H * g.W).Select(_ => gen.NextNormal()).ToArray();
+            var w = Enumerable.Range(0, oc * c / groups * g.KH * g.KW).Select(_ => gen.NextNormal()).ToArray();
+            var b = Enumerable.Range(0, oc).Select(_ => gen.NextNormal()).ToArray();
+            var dy = Enumerable.Range(0, n * oc * g.L).Select(_ => gen.NextNormal()).ToArray();
+            string what = $"{path}, {threads} threads, n {n} {g}, OC {oc}, groups {groups}";
+            var ry = Conv2dReference.Forward(x, w, b, n, oc, g, groups);
+            var (rdx, rdw, rdb) = Conv2dReference.Backward(dy, x, w, n, oc, g, groups);
+
+            var y = new double[ry.Length];
+            Conv2dKernels.Forward(x, w, b, y, n, oc, g, groups);
+            Close(ry, y, tol64, "y " + what);
+            double[] dx = new double[x.Length], dw = new double[w.Length], db = new double[oc];
+            Array.Fill(dx, double.NaN); // every element must be written
+            Conv2dKernels.Backward(dy, x, w, dx, dw, db, n, oc, g, groups);
+            Close(rdx, dx, tol64, "dx " + what);
+            Close(rdw, dw, tol64, "dw " + what);
+            Close(rdb, db, tol64, "db " + what);
+
+            float[] F(double[] a) => [.. a.Select(v => (float)v)];
+            var yf = new float[ry.Length];
+            Conv2dKernels.Forward(F(x), F(w), F(b), yf, n, oc, g, groups);
+            Close(ry, [.. yf.Select(v => (double)v)], tol32, "float y " + what);
+            float[] dxf = new float[x.Length], dwf = new float[w.Length];
+            Conv2dKernels.Backward(F(dy), F(x), F(w), dxf, dwf, null, n, oc, g, groups);
+            Close(rdx, [.. dxf.Select(v => (double)v)], tol32, "float dx " + what);
+            Close(rdw, [.. dwf.Select(v => (double)v)], tol32 * 10, "float dw " + what);
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    private static void Close(double[] expected, double[] actual, double tol, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double scale = 1 + expected.Select(Math.Abs).DefaultIfEmpty(0).Max();
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * scale, $"{what}: element {i}: {expected[i]} vs {actual[i]}");
+    }
+}
