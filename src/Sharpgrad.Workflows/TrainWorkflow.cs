@@ -216,6 +216,12 @@ public sealed class TrainWorkflow
         {
             var property = typeof(TrainOptions).GetProperty(name) ?? throw new ArgumentException($"TrainWorkflow.Create: '{name}' is not a TrainOptions property.", nameof(given));
             object? was = property.GetValue(saved), now = property.GetValue(asked);
+            if (name == nameof(TrainOptions.Lr))
+            {
+                // a run without Lr used its optimizer's default: show (and compare) the rate it trained with, not "none"
+                was = saved.EffectiveLr;
+                now ??= saved.EffectiveLr;
+            }
             if (Equals(was, now)) continue;
             if (!ResumableOptions.Contains(name))
             {

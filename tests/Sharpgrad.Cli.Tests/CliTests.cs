@@ -302,7 +302,7 @@ public sealed class CliTests : IDisposable
         Assert.Single(refused.Err.Trim().Split('\n'));
         var changed = Run("train", "--resume", P("run"), "--lr", "0.002", "--epochs", "2");
         Assert.True(changed.Code == 0, changed.Err);
-        Assert.Contains("resume changes: --epochs 1 -> 2, --lr none -> 0.002", changed.Out);
+        Assert.Contains("resume changes: --epochs 1 -> 2, --lr 0.005 -> 0.002", changed.Out);
         var over = Run("train", "--epochs", "1", "--limit", "256", "--test-limit", "100", "--out", P("run"), "--overwrite");
         Assert.True(over.Code == 0, over.Err);
         Assert.Equal(2, File.ReadAllLines(P("run", "metrics.csv")).Length);

@@ -74,9 +74,13 @@ public sealed class RunFolderTests
         Assert.StartsWith("ResumeDir: Optimizer (the run has adamw, asked sgd); Seed (the run has 0, asked 5) cannot change in a resumed run; drop them, or start a new run with OutDir (a resume may change only Epochs, Lr, Threads,", e.Message);
         Assert.StartsWith("--resume: --optimizer (the run has adamw, asked sgd); --seed (the run has 0, asked 5) cannot change in a resumed run; drop them, or start a new run with --out (a resume may change only --epochs, --lr,",
             e.Render(o => "--" + o.ToLowerInvariant().Replace("resumedir", "resume").Replace("outdir", "out")));
+        // the run trained at its optimizer's default rate: asking for that rate is no change, another is shown against it
+        var same = TrainWorkflow.Create(Quick with { Epochs = 2, Lr = 0.005 }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr" }, false);
+        Assert.Equal(["Epochs 1 -> 2"], same.Changes.Select(c => c.ToString()));
+        Assert.Null(same.Options.Lr);
         // the same values as the run's are no change
         var t = TrainWorkflow.Create(asked with { Seed = 0, Optimizer = "adamw" }, f.Path("run"), f.Path("run"), new HashSet<string> { "Epochs", "Lr", "BatchSize", "Seed", "Optimizer" }, false);
-        Assert.Equal(["BatchSize 64 -> 32", "Epochs 1 -> 2", "Lr none -> 0.001"], t.Changes.Select(c => c.ToString()));
+        Assert.Equal(["BatchSize 64 -> 32", "Epochs 1 -> 2", "Lr 0.005 -> 0.001"], t.Changes.Select(c => c.ToString()));
         Assert.Equal((2, 0.001, 32), (t.Options.Epochs, t.Options.Lr, t.Options.BatchSize));
         t.Run();
         var meta = SafeTensors.Read(f.Path("run", RunFiles.Checkpoint)).Metadata["sharpgrad"];
