@@ -85,6 +85,8 @@ internal static class SharpgradCli
         if (!File.Exists(path)) return path; // a folder, or nothing: RunFiles.Load names what is missing
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (File.Exists(Path.Combine(dir, RunFiles.ModelJson))) return dir;
+        if (File.Exists(Path.Combine(dir, RunFiles.Checkpoint)))
+            throw new ArgumentException($"--checkpoint: {path} is in an unfinished run ({RunFiles.Checkpoint} without {RunFiles.ModelJson}, which is written last); finish it with sharpgrad train --resume {dir}, then pass that folder.");
         throw new ArgumentException($"--checkpoint: {path} is a file, and its folder holds no {RunFiles.ModelJson}; pass the run folder that sharpgrad train wrote (the one with {RunFiles.ModelJson} and {RunFiles.Weights}), e.g. --checkpoint runs/fashion-mnist-20260101-120000.");
     }
 

@@ -195,7 +195,13 @@ public static class RunFiles
     {
         if (!Directory.Exists(dir)) throw new DataException($"{dir}: run folder not found (expected {ModelJson} and {Weights} from sharpgrad train).");
         var jsonPath = Path.Combine(dir, ModelJson);
-        if (!File.Exists(jsonPath)) throw new DataException($"{jsonPath}: not found (expected the {ModelJson} that sharpgrad train writes).");
+        if (!File.Exists(jsonPath))
+        {
+            // a run stopped before its end holds a checkpoint but no model.json (written last): say so, and how to finish it
+            throw new DataException(File.Exists(Path.Combine(dir, Checkpoint))
+                ? $"{jsonPath}: not found: {dir} holds an unfinished run ({Checkpoint} without {ModelJson}, which is written last); resume the run to finish it and write {ModelJson} and {Weights}."
+                : $"{jsonPath}: not found (expected the {ModelJson} that sharpgrad train writes).");
+        }
         JsonObject d;
         try
         {

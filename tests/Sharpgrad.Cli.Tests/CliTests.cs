@@ -287,6 +287,19 @@ public sealed class CliTests : IDisposable
         var bad = Run("eval", "--checkpoint", P("loose.safetensors"));
         Assert.Equal(2, bad.Code);
         Assert.Equal($"error: --checkpoint: {P("loose.safetensors")} is a file, and its folder holds no model.json; pass the run folder that sharpgrad train wrote (the one with model.json and model.safetensors), e.g. --checkpoint runs/fashion-mnist-20260101-120000.", bad.Err.Trim());
+
+        // a run stopped after its checkpoint but before its final files: eval says it is unfinished and how to finish it
+        File.Delete(P("run", "model.json"));
+        File.Delete(P("run", "model.safetensors"));
+        var unfinished = Run("eval", "--checkpoint", P("run"));
+        Assert.Equal(2, unfinished.Code);
+        Assert.Equal($"error: {P("run", "model.json")}: not found: {P("run")} holds an unfinished run (checkpoint.safetensors without model.json, which is written last); resume the run to finish it and write model.json and model.safetensors.", unfinished.Err.Trim());
+        var file = Run("eval", "--checkpoint", P("run", "checkpoint.safetensors"));
+        Assert.Equal(2, file.Code);
+        Assert.Equal($"error: --checkpoint: {P("run", "checkpoint.safetensors")} is in an unfinished run (checkpoint.safetensors without model.json, which is written last); finish it with sharpgrad train --resume {P("run")}, then pass that folder.", file.Err.Trim());
+        var finish = Run("train", "--resume", P("run"));
+        Assert.True(finish.Code == 0, finish.Err);
+        Assert.Equal(0, Run("eval", "--checkpoint", P("run", "checkpoint.safetensors"), "--threads", "1").Code);
     }
 
     [Fact]
