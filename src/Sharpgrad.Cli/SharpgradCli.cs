@@ -69,7 +69,16 @@ internal static class SharpgradCli
             var built = Models.Names.Contains(name) ? Models.Create(name, c, h, w, k)
                 : File.Exists(name) ? ModelSpec.Load(name)
                 : throw new ArgumentException($"--model: '{name}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file.");
-            var s = ModelSummary.Create(built, [c, h, w]);
+            ModelSummary s;
+            try
+            {
+                s = ModelSummary.Create(built, [c, h, w]);
+            }
+            catch (ArgumentException e) when (!Models.Names.Contains(name) && e.Message.StartsWith("Summary: ", StringComparison.Ordinal))
+            {
+                // a model file that does not take the input: name the file and the --input, as train names the file and the data
+                throw new ArgumentException($"--model: {name} does not take --input {c}x{h}x{w}: {e.Message["Summary: ".Length..]}", e);
+            }
             r.InvocationConfiguration.Output.Write(s.ToText());
             return 0;
         }));

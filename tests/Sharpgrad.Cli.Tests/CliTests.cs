@@ -39,6 +39,21 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void SummaryOfAModelFileThatDoesNotTakeTheInputNamesTheFile()
+    {
+        File.WriteAllText(P("net.json"), """
+            { "format": "sharpgrad-model/1", "model": { "type": "Sequential", "layers": [
+              { "type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3 }, { "type": "Flatten" },
+              { "type": "Linear", "in_features": 2704, "out_features": 10 } ] } }
+            """);
+        Assert.Contains("Trainable parameters: 27,090", Run("summary", "--model", P("net.json"), "--input", "1x28x28").Out);
+        var bad = Run("summary", "--model", P("net.json"), "--input", "3x28x28");
+        Assert.Equal(2, bad.Code);
+        Assert.StartsWith($"error: --model: {P("net.json")} does not take --input 3x28x28: layer 0 (Conv2d) cannot take input [1,3,28,28]: Conv2d: input channels differ (3 vs 1)", bad.Err.Trim());
+        Assert.Single(bad.Err.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void TrainWritesEverythingAndEvalReadsItBack()
     {
         var (code, output, err) = Run("train", "--epochs", "1", "--limit", "512", "--test-limit", "300", "--batch-size", "64", "--out", P("run"));
