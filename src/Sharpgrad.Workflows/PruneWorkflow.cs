@@ -74,6 +74,10 @@ public sealed record PruneOptions
             if (!(Sparsity >= 0 && Sparsity <= 0.99)) throw new OptionException(nameof(Sparsity), string.Create(CultureInfo.InvariantCulture, $"expected a fraction in [0, 0.99], got {Sparsity}."));
             if (Out is null) throw new OptionException(nameof(Out), "required when pruning (the pruned model is written there).");
             if (Path.GetFullPath(Out) == Path.GetFullPath(Checkpoint)) throw OptionException.Format("{0}: must differ from {1} (the trained model is kept).", nameof(Out), nameof(Checkpoint));
+            // a training run's folder (it has a checkpoint) would get the pruned model.json and weights beside its own
+            // checkpoint and metrics, and lose its model; an earlier prune's output may be replaced
+            if (File.Exists(Path.Combine(Out, RunFiles.Checkpoint)))
+                throw new OptionException(nameof(Out), $"{OptionException.Escape(Out)} holds a training run ({RunFiles.Checkpoint}), whose model the pruned one would replace; choose another folder.");
         }
         if (Threads < 1) throw new OptionException(nameof(Threads), $"expected a positive number, got {Threads}.");
         if (Steps < 1) throw new OptionException(nameof(Steps), $"expected a positive number, got {Steps}.");

@@ -195,6 +195,13 @@ public sealed class CliTests : IDisposable
         Assert.True(File.Exists(P("run", "sensitivity.png")));
         Assert.Contains("--sparsity: required when pruning", Run("prune", "--checkpoint", P("run"), "--out", P("x")).Err);
         Assert.Contains("--method: unknown method 'best'", Run("prune", "--checkpoint", P("run"), "--sparsity", "0.5", "--method", "best", "--out", P("x")).Err);
+        // another training run's folder is refused (its model would be replaced beside its own checkpoint), untouched
+        Directory.CreateDirectory(P("other"));
+        File.WriteAllText(P("other", "checkpoint.safetensors"), "mine");
+        var clobber = Run("prune", "--checkpoint", P("run"), "--sparsity", "0.5", "--out", P("other"));
+        Assert.Equal(2, clobber.Code);
+        Assert.Equal($"error: --out: {P("other")} holds a training run (checkpoint.safetensors), whose model the pruned one would replace; choose another folder.", clobber.Err.Trim());
+        Assert.Equal(["checkpoint.safetensors"], Directory.GetFiles(P("other")).Select(Path.GetFileName));
         Assert.False(Directory.Exists(P("x")));
     }
 
