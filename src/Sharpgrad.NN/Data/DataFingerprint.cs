@@ -18,7 +18,7 @@ public sealed partial record DataFingerprint(string Kind, int TrainImages, int T
     /// <summary>The most images of each split whose pixels are hashed.</summary>
     public const int SampledImages = 1024;
 
-    /// <summary>The fingerprint of <paramref name="data"/> (loaded as <paramref name="kind"/>, before any --limit).</summary>
+    /// <summary>The fingerprint of <paramref name="data"/> (loaded as <paramref name="kind"/>, before any limit on the number of images).</summary>
     public static DataFingerprint Of(string kind, DatasetPair data)
     {
         ArgumentNullException.ThrowIfNull(kind);
