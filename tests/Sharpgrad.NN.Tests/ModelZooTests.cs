@@ -121,7 +121,7 @@ public sealed class ModelZooTests
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"ReLU"},{"type":"Conv3d"}]}}""", "layer 1: unknown layer type 'Conv3d'; expected one of")]
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Linear","in_features":4,"out_features":2,"bais":false}]}}""", "layer 0 (Linear): unknown argument \"bais\"; this layer takes \"in_features\", \"out_features\", \"bias\"")]
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Residual","body":{"type":"Sequential","layers":[{"type":"Linear","in_features":0,"out_features":2}]}}]}}""", "layer 0.body.0 (Linear): Linear: feature counts must be positive")]
-    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"MaxPool2d","kernel_size":"2"}]}}""", "layer 0 (MaxPool2d): \"kernel_size\" must be an integer, got \"2\"")]
+    [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"MaxPool2d","kernel_size":"2"}]}}""", "layer 0 (MaxPool2d): \"kernel_size\" must be an integer or a pair [a, b] of integers, got \"2\"")]
     [InlineData("""{"format":"sharpgrad-model/9","model":{"type":"ReLU"}}""", "format 'sharpgrad-model/9'; expected \"format\": \"sharpgrad-model/1\"")]
     [InlineData("""{"model":{"type":"ReLU"}}""", "format missing")]
     [InlineData("""[1, 2]""", "expected a JSON object with \"format\" and \"model\"")]
@@ -192,6 +192,16 @@ public sealed class Conv2dPairTests
         Assert.Contains("\"kernel_size\":3,\"stride\":1,\"padding\":1", text, StringComparison.Ordinal);
         var rebuilt = ModelSpec.FromDocument(JsonNode.Parse(text), "pairs.json");
         Assert.Equal(text, ModelSpec.ToDocument(rebuilt).ToJsonString());
+
+        // pooling takes pairs too (PyTorch 1.13: nn.MaxPool2d((2, 1)) on (1, 6, 4, 5) gives (1, 6, 2, 5))
+        var pool = new MaxPool2d((2, 1));
+        Assert.Equal("MaxPool2d(kernel_size=(2, 1), stride=(2, 1), padding=0)", pool.ToString());
+        Assert.Equal([1, 6, 2, 5], pool.Forward(y).Shape);
+        Assert.Equal(y.MaxPool2d((2, 1), (2, 1), (0, 0)).ToArray(), pool.Forward(y).ToArray());
+        var pools = ModelSpec.ToDocument(new Sequential(pool, new AvgPool2d((3, 1), (1, 1), (1, 0)), new MaxPool2d(2))).ToJsonString();
+        Assert.Contains("{\"type\":\"MaxPool2d\",\"kernel_size\":[2,1],\"stride\":[2,1],\"padding\":0}", pools, StringComparison.Ordinal);
+        Assert.Contains("{\"type\":\"MaxPool2d\",\"kernel_size\":2,\"stride\":2,\"padding\":0}", pools, StringComparison.Ordinal);
+        Assert.Equal(pools, ModelSpec.ToDocument(ModelSpec.FromDocument(JsonNode.Parse(pools), "pools.json")).ToJsonString());
 
         // the summary counts KH * KW
         var summary = ModelSummary.Create(new Sequential(conv), [4, 7, 5]);

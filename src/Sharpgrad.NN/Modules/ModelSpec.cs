@@ -31,8 +31,8 @@ public static class ModelSpec
         ["Linear"] = Linear.FromSpec,
         ["BatchNorm1d"] = r => new BatchNorm1d(r.Features("num_features", 4), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
         ["BatchNorm2d"] = r => new BatchNorm2d(r.Features("num_features", 4), r.Double("eps", 1e-5), r.Double("momentum", 0.1), r.Bool("affine", true)),
-        ["MaxPool2d"] = r => new MaxPool2d(r.Int("kernel_size"), r.OptionalInt("stride"), r.Int("padding", 0)),
-        ["AvgPool2d"] = r => new AvgPool2d(r.Int("kernel_size"), r.OptionalInt("stride"), r.Int("padding", 0)),
+        ["MaxPool2d"] = r => Pool2dBase.ReadWindow(r) is var (k, s, p) ? new MaxPool2d(k, s, p) : null!,
+        ["AvgPool2d"] = r => Pool2dBase.ReadWindow(r) is var (k, s, p) ? new AvgPool2d(k, s, p) : null!,
         ["AdaptiveAvgPool2d"] = AdaptiveAvgPool2d.FromSpec,
         ["Flatten"] = r => new Flatten(r.Int("start_dim", 1), r.Int("end_dim", -1)),
         ["Dropout"] = r => new Dropout(r.Double("p", 0.5), r.Generator),
@@ -261,10 +261,14 @@ public sealed class SpecReader
     }
 
     /// <summary>An integer or a pair [a, b] (PyTorch's int-or-tuple arguments); an integer gives (i, i).</summary>
-    public (int A, int B) Pair(string name, (int, int)? fallback = null)
+    public (int A, int B) Pair(string name, (int, int)? fallback = null) =>
+        OptionalPair(name) ?? fallback ?? throw Error($"missing \"{name}\" (an integer or a pair [a, b]).");
+
+    /// <summary>An integer or a pair [a, b], or null when absent or null.</summary>
+    public (int A, int B)? OptionalPair(string name)
     {
         var v = Get(name);
-        if (v is null) return fallback ?? throw Error($"missing \"{name}\" (an integer or a pair [a, b]).");
+        if (v is null) return null;
         if (v is JsonValue j && j.GetValueKind() == JsonValueKind.Number && j.TryGetValue<int>(out var i)) return (i, i);
         if (v is JsonArray { Count: 2 } a && a[0] is JsonValue a0 && a0.TryGetValue<int>(out var x) && a[1] is JsonValue a1 && a1.TryGetValue<int>(out var y)) return (x, y);
         throw Error($"\"{name}\" must be an integer or a pair [a, b] of integers, got {v.ToJsonString()}.");

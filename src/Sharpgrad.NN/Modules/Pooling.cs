@@ -1,34 +1,78 @@
 namespace Sharpgrad.NN;
 
-/// <summary>A 2-D pooling layer: window size, stride (defaults to the window) and padding.</summary>
-public abstract class Pool2dBase(int kernelSize, int? stride, int padding) : Module
+/// <summary>
+/// A 2-D pooling layer: window size, stride (defaults to the window) and padding, each an int or a (height, width)
+/// pair as in PyTorch.
+/// </summary>
+public abstract class Pool2dBase : Module
 {
-    /// <summary>Window size.</summary>
-    public int KernelSize { get; } = kernelSize;
+    /// <summary>A square window, stride (default: the window) and padding.</summary>
+    protected Pool2dBase(int kernelSize, int? stride, int padding)
+        : this((kernelSize, kernelSize), stride is int st ? (st, st) : null, (padding, padding))
+    {
+    }
 
-    /// <summary>Stride (defaults to the window size).</summary>
-    public int Stride { get; } = stride ?? kernelSize;
+    /// <summary>A (height, width) window, stride (default: the window) and padding.</summary>
+    protected Pool2dBase((int H, int W) kernelSize, (int H, int W)? stride, (int H, int W) padding)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding;
+    }
 
-    /// <summary>Padding on each side.</summary>
-    public int Padding { get; } = padding;
+    /// <summary>Window height and width.</summary>
+    public (int H, int W) KernelSize { get; }
+
+    /// <summary>Stride along the height and the width (defaults to the window size).</summary>
+    public (int H, int W) Stride { get; }
+
+    /// <summary>Padding on each side, along the height and the width.</summary>
+    public (int H, int W) Padding { get; }
+
+    /// <summary>The window's side when it is square, else null (the summary's kernel column).</summary>
+    protected int? SquareKernel => KernelSize.H == KernelSize.W ? KernelSize.H : null;
 
     /// <inheritdoc/>
-    public override string ExtraRepr => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
+    public override string ExtraRepr => $"kernel_size={Show(KernelSize)}, stride={Show(Stride)}, padding={Show(Padding)}";
+
+    private static string Show((int H, int W) v) => v.H == v.W ? $"{v.H}" : $"({v.H}, {v.W})";
+
+    // an int when both axes agree, else [height, width]
+    private static System.Text.Json.Nodes.JsonNode Describe((int H, int W) v) =>
+        v.H == v.W ? System.Text.Json.Nodes.JsonValue.Create(v.H) : new System.Text.Json.Nodes.JsonArray(v.H, v.W);
 
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
     {
-        ["kernel_size"] = KernelSize,
-        ["stride"] = Stride,
-        ["padding"] = Padding,
+        ["kernel_size"] = Describe(KernelSize),
+        ["stride"] = Describe(Stride),
+        ["padding"] = Describe(Padding),
     };
+
+    /// <summary>The window, stride and padding a model file gives (ints or [height, width] pairs).</summary>
+    internal static ((int, int) Kernel, (int, int)? Stride, (int, int) Padding) ReadWindow(SpecReader r)
+    {
+        var k = r.Pair("kernel_size");
+        var p = r.Pair("padding", (0, 0));
+        return ((k.A, k.B), r.OptionalPair("stride") is { } s ? (s.A, s.B) : null, (p.A, p.B));
+    }
 }
 
 /// <summary>2-D max pooling (padding reads as -inf). x: (N, C, H, W) -> (N, C, OH, OW).</summary>
-public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2dBase(kernelSize, stride, padding)
+public sealed class MaxPool2d : Pool2dBase
 {
+    /// <summary>A square window, stride (default: the window) and padding.</summary>
+    public MaxPool2d(int kernelSize, int? stride = null, int padding = 0) : base(kernelSize, stride, padding)
+    {
+    }
+
+    /// <summary>A (height, width) window, stride (default: the window) and padding, as PyTorch's pairs.</summary>
+    public MaxPool2d((int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W) padding = default) : base(kernelSize, stride, padding)
+    {
+    }
+
     /// <inheritdoc/>
-    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("Pool", Kernel: KernelSize);
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("Pool", Kernel: SquareKernel);
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
@@ -46,10 +90,20 @@ public sealed class MaxPool2d(int kernelSize, int? stride = null, int padding = 
 }
 
 /// <summary>2-D average pooling (padding counted in the mean). x: (N, C, H, W) -> (N, C, OH, OW).</summary>
-public sealed class AvgPool2d(int kernelSize, int? stride = null, int padding = 0) : Pool2dBase(kernelSize, stride, padding)
+public sealed class AvgPool2d : Pool2dBase
 {
+    /// <summary>A square window, stride (default: the window) and padding.</summary>
+    public AvgPool2d(int kernelSize, int? stride = null, int padding = 0) : base(kernelSize, stride, padding)
+    {
+    }
+
+    /// <summary>A (height, width) window, stride (default: the window) and padding, as PyTorch's pairs.</summary>
+    public AvgPool2d((int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W) padding = default) : base(kernelSize, stride, padding)
+    {
+    }
+
     /// <inheritdoc/>
-    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("AvgPool", Kernel: KernelSize);
+    public override LayerSummary Summarize(int[] inputShape, int[] outputShape) => new("AvgPool", Kernel: SquareKernel);
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
