@@ -54,10 +54,7 @@ public static class EvalWorkflow
         if ((options.Checkpoint is null) == (options.Model is null))
             throw OptionException.Format("eval: give either {0} or {1}.", nameof(EvalOptions.Checkpoint), nameof(EvalOptions.Model));
         if (options.Threads < 1) throw new OptionException(nameof(EvalOptions.Threads), $"expected a positive number, got {options.Threads}.");
-        if (options.Data is not null && !DataSources.Kinds.Contains(options.Data))
-            throw new OptionException(nameof(EvalOptions.Data), $"unknown dataset '{options.Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
-        if (options.Data is not null and not "fashion-mnist" && options.DataDir is null)
-            throw OptionException.Format($"{{0}}: {OptionException.Escape(options.Data)} needs a folder: {{0}} {OptionException.Escape(options.Data)} DIR.", nameof(EvalOptions.Data));
+        if (options.Data is not null) TrainOptions.CheckData(options.Data, options.DataDir);
         using var threadScope = Parallelism.UseThreads(options.Threads);
         return options.Model is { } onnx ? EvaluateOnnx(onnx, options) : EvaluateRun(options.Checkpoint!, options);
     }

@@ -187,7 +187,7 @@ public sealed class PruneWorkflow
         ArgumentNullException.ThrowIfNull(observer);
         using var threadScope = Parallelism.UseThreads(Options.Threads);
         observer.SweepStarted(this);
-        var s = Sensitivity.Sweep(Run.Model, new DataLoader(Validation, 1000, transforms: [Run.Normalize]), Run.Classes.Length);
+        var s = Sensitivity.Sweep(Run.Model, ValidationLoader(), Run.Classes.Length);
         observer.SweepCompleted(s);
         RunFiles.Writing(OutDir, "nothing else was changed", () =>
         {
@@ -209,7 +209,7 @@ public sealed class PruneWorkflow
         using var threadScope = Parallelism.UseThreads(Options.Threads);
         var model = Run.Model;
         int classes = Run.Classes.Length;
-        var valLoader = new DataLoader(Validation, 1000, transforms: [Run.Normalize]);
+        var valLoader = ValidationLoader();
         var testLoader = new DataLoader(Data.Test, 1000, transforms: [Run.Normalize]);
         var before = TrainingLoop.Evaluate(model, testLoader, classes);
         var valBefore = TrainingLoop.Evaluate(model, valLoader, classes);
@@ -241,6 +241,8 @@ public sealed class PruneWorkflow
         Save(result, plotSensitivity);
         return result;
     }
+
+    private DataLoader ValidationLoader() => new(Validation, 1000, transforms: [Run.Normalize]);
 
     private static List<string> SweepFiles(Action<string, SensitivityResult>? plot) => plot is null ? ["sensitivity.csv"] : ["sensitivity.csv", "sensitivity.png"];
 

@@ -80,6 +80,14 @@ public sealed record TrainOptions
     /// <summary>The learning rate used when <see cref="Lr"/> is null.</summary>
     public double EffectiveLr => Lr ?? Optimizer switch { "sgd" => 0.1, "rmsprop" => 0.001, _ => 0.005 };
 
+    /// <summary>A dataset kind (<see cref="DataSources.Kinds"/>) and its folder, which every kind but the bundled fashion-mnist needs.</summary>
+    /// <exception cref="OptionException">An unknown kind, or no folder (named as the option "Data").</exception>
+    internal static void CheckData(string kind, string? dir)
+    {
+        if (!DataSources.Kinds.Contains(kind)) throw new OptionException(nameof(Data), $"unknown dataset '{kind}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
+        if (dir is null && kind != "fashion-mnist") throw OptionException.Format($"{{0}}: {OptionException.Escape(kind)} needs a folder: {{0}} {OptionException.Escape(kind)} DIR.", nameof(Data));
+    }
+
     /// <summary>Checks every option; the message names the option (its property name) and what was expected.</summary>
     /// <exception cref="OptionException">An option is out of range or unknown (one line).</exception>
     public void Validate()
@@ -88,8 +96,7 @@ public sealed record TrainOptions
             throw new OptionException(nameof(Model), $"'{Model}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file (sharpgrad-model/1 JSON).");
         if (!IsBuiltInModel && Dropout > 0)
             throw new OptionException(nameof(Dropout), $"applies to the built-in models; add a Dropout layer to the model file {Model} instead.");
-        if (!DataSources.Kinds.Contains(Data)) throw new OptionException(nameof(Data), $"unknown dataset '{Data}'; expected one of {string.Join(", ", DataSources.Kinds)}.");
-        if (DataDir is null && Data != "fashion-mnist") throw OptionException.Format($"{{0}}: {OptionException.Escape(Data)} needs a folder: {{0}} {OptionException.Escape(Data)} DIR.", nameof(Data));
+        CheckData(Data, DataDir);
         if (Epochs < 1) throw new OptionException(nameof(Epochs), $"expected a positive number, got {Epochs}.");
         if (BatchSize < 1) throw new OptionException(nameof(BatchSize), $"expected a positive number, got {BatchSize}.");
         if (Optimizer is not ("sgd" or "rmsprop" or "adam" or "adamw")) throw new OptionException(nameof(Optimizer), $"unknown optimizer '{Optimizer}'; expected sgd, rmsprop, adam or adamw.");

@@ -85,16 +85,12 @@ public sealed class Conv2d : Module
     {
         ["in_channels"] = InChannels,
         ["out_channels"] = OutChannels,
-        ["kernel_size"] = Describe(KernelSize),
-        ["stride"] = Describe(Stride),
-        ["padding"] = Describe(Padding),
+        ["kernel_size"] = ModelSpec.IntOrPair(KernelSize),
+        ["stride"] = ModelSpec.IntOrPair(Stride),
+        ["padding"] = ModelSpec.IntOrPair(Padding),
         ["groups"] = Groups,
         ["bias"] = Bias is not null,
     };
-
-    // an int when both axes agree (as most model files write it), else [height, width]
-    private static System.Text.Json.Nodes.JsonNode Describe((int H, int W) v) =>
-        v.H == v.W ? System.Text.Json.Nodes.JsonValue.Create(v.H) : new System.Text.Json.Nodes.JsonArray(v.H, v.W);
 
     internal static Conv2d FromSpec(SpecReader r)
     {

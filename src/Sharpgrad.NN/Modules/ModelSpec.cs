@@ -89,6 +89,9 @@ public static class ModelSpec
         return node;
     }
 
+    /// <summary>A (height, width) argument as a model file writes it: an integer when both agree, else [height, width] (read back by <see cref="SpecReader.Pair"/>).</summary>
+    internal static JsonNode IntOrPair((int H, int W) v) => v.H == v.W ? JsonValue.Create(v.H) : new JsonArray(v.H, v.W);
+
     /// <summary>A whole model file: the format version and the model.</summary>
     public static JsonObject ToDocument(Module model) => new() { ["format"] = Format, ["model"] = Describe(model) };
 

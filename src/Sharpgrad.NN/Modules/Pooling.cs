@@ -37,16 +37,12 @@ public abstract class Pool2dBase : Module
 
     private static string Show((int H, int W) v) => v.H == v.W ? $"{v.H}" : $"({v.H}, {v.W})";
 
-    // an int when both axes agree, else [height, width]
-    private static System.Text.Json.Nodes.JsonNode Describe((int H, int W) v) =>
-        v.H == v.W ? System.Text.Json.Nodes.JsonValue.Create(v.H) : new System.Text.Json.Nodes.JsonArray(v.H, v.W);
-
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => new()
     {
-        ["kernel_size"] = Describe(KernelSize),
-        ["stride"] = Describe(Stride),
-        ["padding"] = Describe(Padding),
+        ["kernel_size"] = ModelSpec.IntOrPair(KernelSize),
+        ["stride"] = ModelSpec.IntOrPair(Stride),
+        ["padding"] = ModelSpec.IntOrPair(Padding),
     };
 
     /// <summary>The window, stride and padding a model file gives (ints or [height, width] pairs).</summary>

@@ -4,7 +4,7 @@ namespace Sharpgrad.NN;
 
 /// <summary>
 /// An error message that names options by their library property names ("Lr", "BatchSize"): a front end renders the
-/// names in its own terms (the command line as its flags, "--lr"), so the library never speaks a front end's language.
+/// names in its own terms (the command line as its flags), so the library never speaks a front end's language.
 /// </summary>
 public interface IOptionMessage
 {
