@@ -65,6 +65,24 @@ public abstract class BatchNormBase : Module
         ["affine"] = Weight is not null,
     };
 
+    /// <inheritdoc/>
+    public override bool FoldsIntoConvolution => true;
+
+    /// <summary>
+    /// scale = gamma / sqrt(running_var + eps) and shift = beta - running_mean * scale, each (C): the map that
+    /// evaluation mode computes, (x - running_mean) / sqrt(running_var + eps) * gamma + beta, in one multiply-add
+    /// (equal up to float rounding). gamma = 1 and beta = 0 when the layer is not affine.
+    /// </summary>
+    public override (Tensor Scale, Tensor Shift) ChannelAffine()
+    {
+        using var _ = Tensor.NoGrad();
+        var std = RunningVar.Add(Eps).Sqrt();
+        var scale = Weight is null ? Tensor.OnesLike(std).Div(std) : Weight.Data.Div(std);
+        var shift = RunningMean.Mul(scale).Neg();
+        if (Bias is not null) shift = shift.Add(Bias.Data);
+        return (scale, shift);
+    }
+
     // x: (N,C,...) -> same shape
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)

@@ -52,8 +52,6 @@ public sealed class Conv2d : Module
     /// <summary>Zero padding on each side, along the height and the width.</summary>
     public (int H, int W) Padding { get; }
 
-    private bool Square => KernelSize.H == KernelSize.W && Stride.H == Stride.W && Padding.H == Padding.W;
-
     /// <summary>Channel groups (1: a full convolution; C: depthwise).</summary>
     public int Groups { get; }
 
@@ -132,6 +130,7 @@ public sealed class Conv2d : Module
     public override FusedStep? FuseWith(IReadOnlyList<Module> following)
     {
         ArgumentNullException.ThrowIfNull(following);
+        if (following.Count > 0 && following[0].FoldsIntoConvolution) return FoldWith(following[0], following.Count > 1 && following[1] is ReLU);
         if (following.Count == 0 || following[0] is not ReLU) return null;
         if (following.Count > 1 && following[1] is MaxPool2d pool)
             return new FusedStep(3, "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
@@ -139,7 +138,29 @@ public sealed class Conv2d : Module
         return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
     }
 
-    /// <summary>max(Forward(x), 0), in one fused op where the kernels have one (groups = 1, a square window).</summary>
-    public Tensor ForwardRelu(Tensor input) =>
-        Groups == 1 && Square ? Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride.H, Padding.H) : Forward(input).Relu();
+    /// <summary>max(Forward(x), 0) in one fused op (the ReLU applied as the output is stored).</summary>
+    public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding, Groups);
+
+    /// <summary>
+    /// Conv2d -> batch norm (-> ReLU): in evaluation mode without gradients, one convolution with the batch norm folded
+    /// into it, W' = W * scale[oc], b' = b * scale + shift (<see cref="Module.ChannelAffine"/>; equal to the layers
+    /// run one by one up to float rounding), with the ReLU fused when one follows; otherwise (training, or gradients
+    /// recorded) the layers one by one, bitwise as unfused. The folded weights are computed at each call (OC * C/groups
+    /// * KH * KW multiplies, far fewer than the convolution's), so they always follow the current parameters.
+    /// </summary>
+    private FusedStep FoldWith(Module norm, bool relu) =>
+        new(relu ? 3 : 2, $"Conv2d+{norm.TypeName}{(relu ? "+ReLU" : "")}: batch norm folded into the convolution{(relu ? ", ReLU fused" : "")} in evaluation without gradients",
+            x =>
+            {
+                (Tensor Scale, Tensor Shift)? map = GradMode.IsEnabled || norm.Training ? null : norm.ChannelAffine();
+                if (map is not { Scale: { Rank: 1 } scale, Shift: var shift } || scale.Size(0) != OutChannels)
+                {
+                    // training, gradients recorded, or a norm of another width (its own error, as unfused)
+                    var y = norm.Call(Forward(x));
+                    return relu ? y.Relu() : y;
+                }
+                var w = Weight.Data.Mul(scale.Reshape([OutChannels, 1, 1, 1]));
+                var b = Bias is null ? shift : Bias.Data.Mul(scale).Add(shift);
+                return relu ? Tensor.Conv2dRelu(x, w, b, Stride, Padding, Groups) : Tensor.Conv2d(x, w, b, Stride, Padding, Groups);
+            });
 }

@@ -155,8 +155,10 @@ public abstract class Module
     /// <summary>
     /// Prepares the model to run fast, as an explicit step: each container may run a run of its layers as one fused
     /// op, with bitwise the same values, gradients and running statistics as layer by layer (see
-    /// <see cref="Sequential.Plan"/>). Until it is called a model runs layer by layer. Returns this module. The
-    /// trainer and the commands fuse the models they build or load.
+    /// <see cref="Sequential.Plan"/>), with one exception: in evaluation mode without gradients a convolution folds
+    /// the batch norm after it into its weights (<see cref="ChannelAffine"/>), which equals the two layers up to float
+    /// rounding. Until it is called a model runs layer by layer. Returns this module. The trainer and the commands fuse
+    /// the models they build or load.
     /// </summary>
     public virtual Module Fuse()
     {
@@ -167,13 +169,72 @@ public abstract class Module
     /// <summary>
     /// The fused step this layer offers to run together with the layers that follow it in a container (the
     /// container's <see cref="Fuse"/> asks each layer in turn), or null when it has none (the default). The layer
-    /// decides which neighbours it fuses with; the step must compute bitwise what the layers compute one by one.
+    /// decides which neighbours it fuses with; the step must compute bitwise what the layers compute one by one,
+    /// except for the inference-only folding described at <see cref="Fuse"/>.
     /// </summary>
     /// <param name="following">The layers after this one in the container, in order.</param>
     public virtual FusedStep? FuseWith(IReadOnlyList<Module> following) => null;
 
+    /// <summary>
+    /// Whether this layer, in evaluation mode, is a per-channel affine map y[:, c] = x[:, c] * scale[c] + shift[c]
+    /// (dimension 1 the channel) that a convolution before it may fold into its weights for inference
+    /// (<see cref="ChannelAffine"/> gives the map). False by default; true for batch norm.
+    /// </summary>
+    public virtual bool FoldsIntoConvolution => false;
+
+    /// <summary>
+    /// The evaluation-mode per-channel affine map of a layer whose <see cref="FoldsIntoConvolution"/> is true:
+    /// scale (C) and shift (C), in the layer's dtype. For batch norm (Ioffe and Szegedy 2015, eq. for inference):
+    /// scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer is not such a map (the default).</exception>
+    public virtual (Tensor Scale, Tensor Shift) ChannelAffine() =>
+        throw new NotSupportedException($"{TypeName}: not a per-channel affine map (FoldsIntoConvolution is false).");
+
     /// <summary>Sets evaluation mode on this module and its children.</summary>
     public Module Eval() => Train(false);
+
+    /// <summary>
+    /// The model's output for <paramref name="input"/> in evaluation mode, for inference (Keras's <c>predict</c>;
+    /// PyTorch's <c>model.eval()</c> and <c>torch.inference_mode()</c> around a call): runs without recording
+    /// gradients, in pooled memory (<see cref="TensorScope"/>: the step's intermediate tensors are recycled, so repeated
+    /// calls allocate little beyond the result), <paramref name="batchSize"/> samples at a time along dimension 0, and
+    /// returns a tensor of its own (no autograd history, not pooled). Every module is put in evaluation mode for the
+    /// call and given back its own mode afterwards. A fused model (<see cref="Fuse"/>) runs its fused and folded steps.
+    /// x: (N, ...) -> (N, ...) as <see cref="Forward"/>.
+    /// </summary>
+    /// <param name="input">A batch, sample index first.</param>
+    /// <param name="batchSize">The most samples run at once (bounds the memory of intermediate tensors).</param>
+    /// <exception cref="ArgumentException">A zero-dimensional input or a batch size below 1; the layers' own errors for a wrong shape.</exception>
+    public Tensor Predict(Tensor input, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank == 0) throw new ArgumentException($"Predict: expected a batch (N, ...) with the sample index first, got a scalar.");
+        if (batchSize < 1) throw new ArgumentException($"Predict: batchSize must be at least 1, got {batchSize}.");
+        var modes = NamedModules().Select(m => (m.Module, m.Module.Training)).ToList();
+        Eval();
+        try
+        {
+            using var _ = Tensor.NoGrad();
+            int n = input.Size(0);
+            if (n <= batchSize)
+            {
+                using var scope = TensorScope.Begin();
+                return TensorScope.Keep(Call(input));
+            }
+            var parts = new List<Tensor>();
+            for (int start = 0; start < n; start += batchSize)
+            {
+                using var scope = TensorScope.Begin();
+                parts.Add(TensorScope.Keep(Call(input.Slice(0, start, Math.Min(n, start + batchSize)))));
+            }
+            return Tensor.Cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var (module, training) in modes) module.Training = training;
+        }
+    }
 
     /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad()

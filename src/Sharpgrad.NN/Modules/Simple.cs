@@ -223,7 +223,8 @@ public sealed class Sequential : Module
     /// How <see cref="Forward"/> runs the layers: one line per step. Layer by layer ("0: Conv2d", ...) until
     /// <see cref="Fuse"/>; after it, each layer may take the layers after it into one fused step that it offers
     /// (<see cref="Module.FuseWith"/>: e.g. "0+1: Conv2d+ReLU fused"), with bitwise the values, gradients and running
-    /// statistics of the layers run one by one.
+    /// statistics of the layers run one by one (a batch norm folded into a convolution in evaluation without
+    /// gradients, "0+1+2: Conv2d+BatchNorm2d+ReLU: ...", equals them up to float rounding).
     /// </summary>
     public IReadOnlyList<string> Plan => _plan?.Select(p => p.Text).ToList()
         ?? [.. _layers.Select((l, i) => $"{i}: {l.TypeName}")];

@@ -114,8 +114,17 @@ internal static class Conv2dKernels
     {
         if (typeof(T) == typeof(float) && UsesDirect3x3(g, oc, groups))
         {
-            // the direct kernel clamps as it stores
-            DirectConv3x3.Forward((float[])(object)x, DirectConv3x3.TransposeWeights((float[])(object)w, oc, g.C), (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+            // the direct kernel clamps as it stores; the transposed weights live in pooled scratch
+            float[] wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
+            try
+            {
+                DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C);
+                DirectConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(wt);
+            }
             return;
         }
         if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g);
@@ -168,8 +177,17 @@ internal static class Conv2dKernels
             // dx of a 3x3 stride-1 same convolution is the same convolution of dy with flipped, transposed weights
             if (dx is not null && g.SH == 1 && UsesDirect3x3(g, g.C, groups))
             {
-                var wt = DirectConv3x3.FlippedTransposedWeights((float[])(object)w, oc, g.C);
-                DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                float[] flipped = ArrayPool<float>.Shared.Rent(oc * g.C * 9), wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
+                try
+                {
+                    DirectConv3x3.FlippedTransposedWeights((float[])(object)w, flipped, wt, oc, g.C);
+                    DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(flipped);
+                    ArrayPool<float>.Shared.Return(wt);
+                }
                 dx = null;
             }
             if (dw is not null && UsesDirect3x3(g, oc, groups))

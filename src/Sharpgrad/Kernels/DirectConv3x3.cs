@@ -43,31 +43,32 @@ internal static class DirectConv3x3
         public int Tap(int kw) => kw % S * Pw + kw / S;
     }
 
-    // w: (OC,C,3,3) -> (C,3,3,OC), so a block of output channels reads contiguous weights
-    public static float[] TransposeWeights(ReadOnlySpan<float> w, int oc, int c)
+    // w: (OC,C,3,3) -> t: (C,3,3,OC), so a block of output channels reads contiguous weights; t holds at least
+    // OC*C*9 values (a rented array may be longer)
+    public static void TransposeWeights(ReadOnlySpan<float> w, Span<float> t, int oc, int c)
     {
         // runs on every call (a batch-1 forward feels it): written in order, without bounds checks
-        var t = GC.AllocateUninitializedArray<float>(oc * c * 9);
-        if (w.Length < t.Length) throw new ArgumentException($"TransposeWeights: expected {t.Length} weights, got {w.Length}.");
-        ref float src = ref MemoryMarshal.GetReference(w);
-        ref float dst = ref MemoryMarshal.GetArrayDataReference(t);
         int kk = c * 9;
+        if (w.Length < oc * kk || t.Length < oc * kk) throw new ArgumentException($"TransposeWeights: expected {oc * kk} weights and room for them, got {w.Length} and {t.Length}.");
+        ref float src = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetReference(t);
         for (int k = 0; k < kk; k++)
         {
             ref float row = ref Unsafe.Add(ref dst, k * oc);
             for (int o = 0; o < oc; o++) Unsafe.Add(ref row, o) = Unsafe.Add(ref src, o * kk + k);
         }
-        return t;
     }
 
-    // w: (OC,C,3,3) -> (OC,C,3,3) laid out for dx: w'[c, o, 2-kh, 2-kw] = w[o, c, kh, kw], then transposed as above
-    public static float[] FlippedTransposedWeights(ReadOnlySpan<float> w, int oc, int c)
+    // w: (OC,C,3,3) -> t laid out for dx: w'[c, o, 2-kh, 2-kw] = w[o, c, kh, kw] (C,OC,3,3) in scratch, then transposed
+    // as above to (OC,3,3,C); scratch and t hold at least OC*C*9 values
+    public static void FlippedTransposedWeights(ReadOnlySpan<float> w, Span<float> scratch, Span<float> t, int oc, int c)
     {
-        var f = new float[w.Length]; // (C, OC, 3, 3)
+        int size = oc * c * 9;
+        if (w.Length < size || scratch.Length < size) throw new ArgumentException($"FlippedTransposedWeights: expected {size} weights and room for them, got {w.Length} and {scratch.Length}.");
         for (int o = 0; o < oc; o++)
             for (int ci = 0; ci < c; ci++)
-                for (int k = 0; k < 9; k++) f[(ci * oc + o) * 9 + (8 - k)] = w[(o * c + ci) * 9 + k];
-        return TransposeWeights(f, c, oc);
+                for (int k = 0; k < 9; k++) scratch[(ci * oc + o) * 9 + (8 - k)] = w[(o * c + ci) * 9 + k];
+        TransposeWeights(scratch[..size], t, c, oc);
     }
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;

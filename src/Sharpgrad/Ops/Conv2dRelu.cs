@@ -11,6 +11,15 @@ public sealed partial class Tensor
     /// </summary>
     public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
         => Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: true);
+
+    /// <summary>
+    /// <see cref="Conv2dRelu(Tensor, Tensor, Tensor?, int, int)"/> with a (height, width) stride and padding and
+    /// channel groups, as <see cref="Conv2d(Tensor, Tensor, Tensor?, ValueTuple{int, int}, ValueTuple{int, int}, int)"/>:
+    /// x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC) -> (N,OC,OH,OW). Equal to Conv2d(...).Relu(), values and gradients.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes that do not fit (the op and both shapes named).</exception>
+    public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, int groups = 1)
+        => Conv2dCore(input, weight, bias, stride, padding, relu: true, groups);
 }
 
 // y = max(conv2d(x, w) + b, 0): dz = dy where y > 0, then the convolution's gradients of dz

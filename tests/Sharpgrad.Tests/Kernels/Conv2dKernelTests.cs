@@ -131,6 +131,20 @@ public sealed class DirectConv3x3Tests
         }
     }
 
+    private static float[] Transposed(float[] w, int oc, int c)
+    {
+        var t = new float[w.Length + 5]; // longer than needed, as a rented array may be
+        DirectConv3x3.TransposeWeights(w, t, oc, c);
+        return t;
+    }
+
+    private static float[] FlippedTransposed(float[] w, int oc, int c)
+    {
+        var t = new float[w.Length + 3];
+        DirectConv3x3.FlippedTransposedWeights(w, new float[w.Length + 7], t, oc, c);
+        return t;
+    }
+
     private static void Check(int n, int c, int oc, int h, int w, int stride)
     {
         var gen = new Generator((ulong)(c * 31 + w));
@@ -139,10 +153,10 @@ public sealed class DirectConv3x3Tests
         var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
         var b = Enumerable.Range(0, oc).Select(_ => (float)gen.NextNormal()).ToArray();
         var y = new float[n * oc * g.L];
-        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc, stride: stride);
+        DirectConv3x3.Forward(x, Transposed(wt, oc, c), b, y, n, c, h, w, oc, stride: stride);
         var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{Conv2dKernels.Path} y[{i}]: {reference[i]} vs {y[i]}");
-        DirectConv3x3.Forward(x, DirectConv3x3.TransposeWeights(wt, oc, c), b, y, n, c, h, w, oc, relu: true, stride: stride);
+        DirectConv3x3.Forward(x, Transposed(wt, oc, c), b, y, n, c, h, w, oc, relu: true, stride: stride);
         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(reference[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{Conv2dKernels.Path} relu y[{i}]: {reference[i]} vs {y[i]}");
 
         var dy0 = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
@@ -154,7 +168,7 @@ public sealed class DirectConv3x3Tests
         if (c % 8 != 0 || stride != 1) return;
         var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
         var dx = new float[x.Length];
-        DirectConv3x3.Forward(dy, DirectConv3x3.FlippedTransposedWeights(wt, oc, c), null, dx, n, oc, h, w, c);
+        DirectConv3x3.Forward(dy, FlippedTransposed(wt, oc, c), null, dx, n, oc, h, w, c);
         var (rdx, _, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
         for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{Conv2dKernels.Path} dx[{i}]: {rdx[i]} vs {dx[i]}");
     }

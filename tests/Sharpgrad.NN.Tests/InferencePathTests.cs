@@ -1,0 +1,175 @@
+using Xunit;
+
+namespace Sharpgrad.NN.Tests;
+
+/// <summary>
+/// The inference path: batch norm folded into the convolution before it (evaluation without gradients only),
+/// convolution + ReLU fused for every shape, and <see cref="Module.Predict"/>.
+/// </summary>
+public sealed class InferencePathTests
+{
+    private static void Perturb(Module model, Generator g)
+    {
+        // running statistics and affine parameters away from their initial 0/1, so a wrong fold shows
+        using var _ = Tensor.NoGrad();
+        foreach (var (name, t) in model.StateDict())
+        {
+            if (name.EndsWith("running_var", StringComparison.Ordinal)) t.CopyFrom(Tensor.Rand(t.Shape, g).Mul(2).Add(0.2));
+            else if (name.EndsWith("running_mean", StringComparison.Ordinal) || (t.Rank == 1 && name.EndsWith("bias", StringComparison.Ordinal)))
+                t.CopyFrom(Tensor.Randn(t.Shape, g).Mul(0.5));
+            else if (t.Rank == 1 && name.EndsWith("weight", StringComparison.Ordinal)) t.CopyFrom(Tensor.Rand(t.Shape, g).Add(0.5));
+        }
+    }
+
+    private static float[] LayerByLayer(Module model, Tensor x)
+    {
+        using var _ = Tensor.NoGrad();
+        return model.Forward(x).ToArray(); // an unfused model runs each layer through Call
+    }
+
+    [Theory]
+    [InlineData("resnet8", 3, 32)]
+    [InlineData("mobilenet", 1, 28)]
+    [InlineData("resnet20", 1, 28)]
+    public void FoldedBatchNormEqualsTheLayersUpToRounding(string name, int c, int h)
+    {
+        var plain = Models.Create(name, c, h, h, 10, generator: new Generator(3));
+        var fused = Models.Create(name, c, h, h, 10, generator: new Generator(3));
+        Perturb(plain, new Generator(4));
+        Perturb(fused, new Generator(4));
+        fused.Fuse();
+        plain.Eval();
+        fused.Eval();
+        var x = Tensor.Randn([3, c, h, h], new Generator(5));
+        float[] a = LayerByLayer(plain, x), b = LayerByLayer(fused, x);
+        Assert.Equal(a.Length, b.Length);
+        double scale = a.Max(Math.Abs);
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5 * scale + 1e-6, $"{name} output {i}: {a[i]} vs {b[i]}");
+        Assert.NotEqual(a, b); // the folded path ran (bitwise equal would mean it did not)
+    }
+
+    [Fact]
+    public void FoldingWithBiasAndGroupsIsShownInThePlan()
+    {
+        Sequential Build() => new(new Conv2d(3, 8, 3, padding: 1, generator: new Generator(1)), new BatchNorm2d(8), new ReLU(),
+            new Conv2d(8, 8, 3, 2, 1, bias: false, generator: new Generator(2), groups: 8), new BatchNorm2d(8));
+        var plain = Build();
+        Perturb(plain, new Generator(6));
+        var fused = Build();
+        fused.LoadStateDict(plain.StateDict().ToDictionary(kv => kv.Name, kv => kv.Value));
+        fused.Fuse();
+        Assert.Equal(["0+1+2: Conv2d+BatchNorm2d+ReLU: batch norm folded into the convolution, ReLU fused in evaluation without gradients",
+            "3+4: Conv2d+BatchNorm2d: batch norm folded into the convolution in evaluation without gradients"], fused.Plan);
+        plain.Eval();
+        fused.Eval();
+        var x = Tensor.Randn([2, 3, 9, 9], new Generator(7));
+        float[] a = LayerByLayer(plain, x), b = LayerByLayer(fused, x);
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5 * Math.Abs(a[i]) + 2e-6, $"output {i}: {a[i]} vs {b[i]}");
+    }
+
+    [Fact]
+    public void TrainingAndRecordedGradientsRunTheLayersBitwise()
+    {
+        (float[] Out, float[][] Grads, float[][] State) Run(bool fuse, bool training)
+        {
+            var net = Models.Create("resnet8", 1, 12, 12, 10, generator: new Generator(8));
+            Perturb(net, new Generator(2));
+            if (fuse) net.Fuse();
+            net.Train(training);
+            var x = Tensor.Randn([3, 1, 12, 12], new Generator(9));
+            var y = net.Forward(x);
+            Losses.CrossEntropy(y, [1, 4, 7]).Backward();
+            return (y.ToArray(), [.. net.Parameters().Select(p => p.Grad!.ToArray())], [.. net.StateDict().Select(kv => kv.Value.ToArray())]);
+        }
+        foreach (bool training in new[] { true, false })
+        {
+            var a = Run(fuse: false, training);
+            var b = Run(fuse: true, training);
+            Assert.Equal(a.Out, b.Out);
+            for (int i = 0; i < a.Grads.Length; i++) Assert.Equal(a.Grads[i], b.Grads[i]);
+            for (int i = 0; i < a.State.Length; i++) Assert.Equal(a.State[i], b.State[i]);
+        }
+    }
+
+    [Fact]
+    public void FoldedWeightsFollowTheParameters()
+    {
+        var net = new Sequential(new Conv2d(2, 4, 3, padding: 1, generator: new Generator(1)), new BatchNorm2d(4));
+        net.Fuse();
+        net.Eval();
+        var x = Tensor.Randn([1, 2, 5, 5], new Generator(2));
+        Tensor Run()
+        {
+            using var _ = Tensor.NoGrad();
+            return net.Forward(x);
+        }
+        var before = Run().ToArray();
+        var bn = (BatchNorm2d)net[1];
+        using (Tensor.NoGrad()) bn.RunningMean.CopyFrom(Tensor.Full([4], 0.5));
+        var after = Run().ToArray();
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i] - 0.5f / MathF.Sqrt(1 + 1e-5f), after[i], 1e-5f);
+    }
+
+    [Theory]
+    [InlineData(4, 4, 3, 1, 2, 1, 0, 4)]  // depthwise, (3, 1) kernel, (2, 1) stride
+    [InlineData(4, 6, 1, 1, 1, 1, 0, 2)]  // grouped 1x1
+    [InlineData(3, 5, 5, 5, 1, 1, 2, 1)]  // 5x5, pad 2
+    public void ConvReluForEveryShapeEqualsConvThenRelu(int c, int oc, int kh, int kw, int sh, int sw, int pad, int groups)
+    {
+        var g = new Generator(11);
+        var x = Tensor.Randn([2, c, 9, 8], g).RequiresGrad_();
+        var w = Tensor.Randn([oc, c / groups, kh, kw], g).RequiresGrad_();
+        var b = Tensor.Randn([oc], g).RequiresGrad_();
+        var fused = Tensor.Conv2dRelu(x, w, b, (sh, sw), (pad, pad), groups);
+        var upstream = Tensor.Randn(fused.Shape, g);
+        fused.Mul(upstream).Sum().Backward();
+        float[][] g1 = [x.Grad!.ToArray(), w.Grad!.ToArray(), b.Grad!.ToArray()];
+        x.Grad = null;
+        w.Grad = null;
+        b.Grad = null;
+        var plain = Tensor.Conv2d(x, w, b, (sh, sw), (pad, pad), groups).Relu();
+        plain.Mul(upstream).Sum().Backward();
+        Assert.Equal(plain.ToArray(), fused.ToArray());
+        Assert.Equal(x.Grad!.ToArray(), g1[0]);
+        Assert.Equal(w.Grad!.ToArray(), g1[1]);
+        Assert.Equal(b.Grad!.ToArray(), g1[2]);
+    }
+
+    [Fact]
+    public void PredictEqualsAnEvaluationForwardAndKeepsTheModes()
+    {
+        var net = Models.Create("resnet8", 1, 12, 12, 10, generator: new Generator(8));
+        Perturb(net, new Generator(1));
+        var x = Tensor.Randn([7, 1, 12, 12], new Generator(3));
+        net.Eval();
+        var expected = LayerByLayer(net, x);
+        net.Train();
+        var stem = net.NamedModules().First(m => m.Name == "1").Module;
+        stem.Eval(); // a user's mixed modes come back as they were
+        var whole = net.Predict(x);
+        var split = net.Predict(x, batchSize: 3);
+        Assert.Equal(expected, whole.ToArray());
+        // in pieces of 3 the kernels may block the work differently (as PyTorch's): equal up to rounding
+        var pieces = split.ToArray();
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], pieces[i], 1e-5f);
+        Assert.Equal([7, 10], split.Shape);
+        Assert.False(whole.RequiresGrad);
+        Assert.True(net.Training);
+        Assert.False(stem.Training);
+        Assert.All(net.NamedModules().Where(m => m.Name != "1"), m => Assert.True(m.Module.Training, m.Name));
+        Assert.Equal(0.0, net.StateDict().First(kv => kv.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal)).Value.Item());
+    }
+
+    [Fact]
+    public void PredictRefusesBadArgumentsInOneLine()
+    {
+        var net = Models.Create("mlp", 1, 4, 4, 3, generator: new Generator(1));
+        var e = Assert.Throws<ArgumentException>(() => net.Predict(Tensor.Zeros([2, 16]), batchSize: 0));
+        Assert.Equal("Predict: batchSize must be at least 1, got 0.", e.Message);
+        e = Assert.Throws<ArgumentException>(() => net.Predict(Tensor.Scalar(1)));
+        Assert.StartsWith("Predict: expected a batch", e.Message);
+        Assert.True(net.Training); // the mode comes back after a layer's own error as well
+        Assert.Throws<ArgumentException>(() => net.Predict(Tensor.Zeros([2, 3, 3])));
+        Assert.True(net.Training);
+    }
+}
