@@ -82,7 +82,7 @@ internal static class Strided
                 int o = offsets[0];
                 for (int j = 0; j < inner; j++, o += innerStride) row[j] = src[o];
             }
-        } while (Next(index, cs, [s, dstStrides], offsets));
+        } while (Next(index, cs, st, offsets)); // st: [s, dstStrides], not a new array per row
     }
 }
 
