@@ -41,7 +41,25 @@ public sealed class ModuleTests
         Assert.InRange(y.Average(), 0.97, 1.03);
         d.Eval();
         Assert.Same(x, d.Forward(x));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1.0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1.5));
+        Assert.All(new Dropout(1.0).Forward(Tensor.Randn([50], new Generator(1))).ToArray(), v => Assert.Equal(0f, v)); // as PyTorch: every element zeroed
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void DropoutDrawsOneUniformPerElementInOrder(DType dtype)
+    {
+        // the mask is u >= p ? 1 / (1 - p) : 0 with u = Rand's numbers from the same generator state
+        var x = Tensor.Randn([3, 7], new Generator(2), dtype);
+        var y = new Dropout(0.4, new Generator(9)).Forward(x).ToDoubleArray();
+        var u = Tensor.Rand([3, 7], new Generator(9), dtype).ToDoubleArray();
+        var xs = x.ToDoubleArray();
+        for (int i = 0; i < y.Length; i++)
+        {
+            double expected = dtype == DType.Float32 ? (float)xs[i] * (u[i] >= 0.4 ? (float)(1 / 0.6) : 0f) : xs[i] * (u[i] >= 0.4 ? 1 / 0.6 : 0);
+            Assert.Equal(expected, y[i]);
+        }
     }
 
     [Fact]

@@ -139,6 +139,7 @@ public static class OpCases
         new("div_slice_of_transpose", [S(Domain.Pos, 6, 5)], x => x[0].Transpose().Slice(1, 1, 6, 2) / x[0].Slice(0, 0, 3).Transpose()),
         new("sigmoid_tanh_chain_3d", [S(Domain.Any, 2, 3, 5)], x => x[0].Sigmoid().Tanh().Exp()),
         new("relu_odd", [S(Domain.Away, 7)], x => x[0].Relu() * x[0]),
+        new("dropout_p0.3", [S(Domain.Any, 4, 9)], x => x[0].Dropout(0.3, new Generator(5))), // the same mask at every evaluation
         new("sum_axis2_of_permute", [S(Domain.Any, 3, 4, 5)], x => x[0].Permute(1, 2, 0).Sum(2)),
         new("max_axis0_keep_4d", [S(Domain.Any, 3, 2, 2, 3)], x => x[0].Max(0, keepDim: true)),
         new("mean_axis_neg", [S(Domain.Any, 2, 7)], x => x[0].Mean(-1)),

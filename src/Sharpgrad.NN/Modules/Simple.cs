@@ -153,7 +153,7 @@ public sealed class Dropout : Module
     /// <summary>Creates the layer; masks come from <paramref name="generator"/> (default: <see cref="Generator.Default"/>).</summary>
     public Dropout(double p = 0.5, Generator? generator = null)
     {
-        if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability must be in [0, 1), got {p}.");
+        if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability must be in [0, 1], got {p}.");
         P = p;
         Generator = generator;
     }
@@ -174,11 +174,7 @@ public sealed class Dropout : Module
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (!Training || P == 0) return input;
-        var u = Tensor.Rand(input.Shape, Generator, input.DType).ToDoubleArray();
-        double scale = 1 / (1 - P);
-        for (int i = 0; i < u.Length; i++) u[i] = u[i] >= P ? scale : 0;
-        return input.Mul(Tensor.FromArray(u).Reshape(input.Shape).To(input.DType));
+        return Training ? input.Dropout(P, Generator) : input;
     }
 
     /// <summary>Nothing: dropout is the identity in evaluation mode, which is what an export writes.</summary>
