@@ -85,18 +85,3 @@ internal static class Strided
         } while (Next(index, cs, st, offsets)); // st: [s, dstStrides], not a new array per row
     }
 }
-
-/// <summary>An element-wise function of one tensor, applied to contiguous spans.</summary>
-internal interface IUnaryOp
-{
-    void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
-}
-
-/// <summary>An element-wise function of two tensors, in the three span forms broadcasting needs.</summary>
-internal interface IBinaryOp
-{
-    T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
-    void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-    void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-    void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-}

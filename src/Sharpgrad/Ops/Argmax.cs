@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -53,37 +53,5 @@ internal static class ArgmaxOp
         if (n == 0) throw new ArgumentException($"Argmax: {what} has no elements (shape {Shapes.Format(x.Dims)}).");
         if (x.DType == DType.Float32 && n > 1 << 24)
             throw new ArgumentException($"Argmax: {what} has {n} elements, more than float32 indexes exactly (2^24), shape {Shapes.Format(x.Dims)}; convert with To(DType.Float64).");
-    }
-}
-
-internal static class ArgmaxKernel
-{
-    // x: (outer, n, inner) -> y: (outer, inner), the index along n of the first maximum (a NaN is the maximum)
-    public static void Run<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int o = 0; o < outer; o++)
-        for (int j = 0; j < inner; j++)
-        {
-            int b = o * n * inner + j, best = 0;
-            T m = x[b];
-            if (!T.IsNaN(m))
-            {
-                for (int k = 1; k < n; k++)
-                {
-                    T v = x[b + k * inner];
-                    if (T.IsNaN(v))
-                    {
-                        best = k;
-                        break;
-                    }
-                    if (v > m)
-                    {
-                        m = v;
-                        best = k;
-                    }
-                }
-            }
-            y[o * inner + j] = T.CreateChecked(best);
-        }
     }
 }

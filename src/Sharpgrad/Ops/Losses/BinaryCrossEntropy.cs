@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -22,28 +22,6 @@ public static partial class Losses
         else BceKernel.Forward(pc.Span<double>(), tc.Span<double>(), y.Span<double>());
         if (Tensor.NeedsGrad(input)) y.SetGradFn(new BinaryCrossEntropyBackward(input, target));
         return Reduce(y, reduction);
-    }
-}
-
-internal static class BceKernel
-{
-    // p, t: (n) -> l: (n), l = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100))
-    public static void Forward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T floor = T.CreateChecked(-100);
-        for (int i = 0; i < l.Length; i++)
-        {
-            T lp = T.Max(T.Log(p[i]), floor), l1p = T.Max(T.Log(T.One - p[i]), floor);
-            l[i] = -(t[i] * lp + (T.One - t[i]) * l1p);
-        }
-    }
-
-    // p, t, g: (n) -> dp: (n), dp = g (p - t) / max(p (1 - p), 1e-12), as PyTorch's binary_cross_entropy_backward, whose
-    // 1e-12 is a float constant: (float)1e-12 = 9.99999996e-13 in float64 too
-    public static void Backward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, ReadOnlySpan<T> g, Span<T> dp) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T eps = T.CreateChecked(1e-12f);
-        for (int i = 0; i < dp.Length; i++) dp[i] = g[i] * (p[i] - t[i]) / T.Max((T.One - p[i]) * p[i], eps);
     }
 }
 

@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -25,26 +25,6 @@ public static partial class Losses
         else CrossEntropyKernel.Pick(logp.Span<double>(), targets, c, y.Span<double>());
         if (Tensor.NeedsGrad(logits)) y.SetGradFn(new CrossEntropyBackward(logits, logp, (int[])targets.Clone()));
         return Reduce(y, reduction);
-    }
-}
-
-internal static class CrossEntropyKernel
-{
-    // logp: (n, c), targets: (n) -> l: (n), l_i = -logp[i, t_i]
-    public static void Pick<T>(ReadOnlySpan<T> logp, int[] targets, int c, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
-    }
-
-    // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - onehot(t_i))
-    public static void Backward<T>(ReadOnlySpan<T> logp, int[] targets, ReadOnlySpan<T> g, int c, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < g.Length; i++)
-        {
-            var row = dx.Slice(i * c, c);
-            for (int j = 0; j < c; j++) row[j] = T.Exp(logp[i * c + j]) * g[i];
-            row[targets[i]] -= g[i];
-        }
     }
 }
 
