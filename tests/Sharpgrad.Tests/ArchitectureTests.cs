@@ -47,10 +47,9 @@ public sealed class ArchitectureTests
         foreach (var t in types)
         {
             if (t.Namespace == "Sharpgrad.Kernels" || t.IsDefined(typeof(System.Runtime.CompilerServices.CompilerGeneratedAttribute), false)) continue;
-            string name = t.Name.Split('`')[0];
-            if (name.EndsWith("Kernel", StringComparison.Ordinal)) yield return $"{t.FullName} (named a kernel)";
-            foreach (var i in t.GetInterfaces().Where(i => i.Namespace == "Sharpgrad.Kernels"))
-                yield return $"{t.FullName} (implements {i.Name.Split('`')[0]})";
+            var why = t.GetInterfaces().Where(i => i.Namespace == "Sharpgrad.Kernels").Select(i => "implements " + i.Name.Split('`')[0]).ToList();
+            if (t.Name.Split('`')[0].EndsWith("Kernel", StringComparison.Ordinal)) why.Insert(0, "named a kernel");
+            if (why.Count > 0) yield return $"{t.FullName} ({string.Join(", ", why)})";
         }
     }
 

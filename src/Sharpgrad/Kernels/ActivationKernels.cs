@@ -13,8 +13,10 @@ internal readonly struct ReluKernel : IUnaryOp
 }
 
 // y, dy: (n) -> dx: (n), dx = y <= 0 ? 0 : dy (a NaN passes dy), one pass (TensorPrimitives has no select)
-internal static class ReluGradKernel
+internal readonly struct ReluGradKernel : IPairOp
 {
+    public void Apply<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T> => Run(y, g, dx);
+
     public static void Run<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int i = 0;
@@ -46,10 +48,12 @@ internal static class ReluGradKernel
     }
 }
 
-// x: any shape -> y: same shape, y = x > 0 ? x : s x (Elementwise.Map splits large tensors over threads)
-internal readonly struct LeakyReluOp(double slope) : IUnaryOp
+// forward x: (n) -> y: (n), y = x > 0 ? x : s x; backward x, dy: (n) -> dx: (n), dx = x > 0 ? dy : s dy
+internal readonly struct LeakyReluOp(double slope) : IUnaryOp, IPairOp
 {
     public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => LeakyReluKernel.Run(x, x, y, T.CreateTruncating(slope));
+
+    public void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T> => LeakyReluKernel.Run(x, g, dx, T.CreateTruncating(slope));
 }
 
 // x, v: (n) -> d: (n), d = x > 0 ? v : s v (forward: v = x; backward: v = dy); one pass (TensorPrimitives has no select)
@@ -88,10 +92,12 @@ internal static class LeakyReluKernel
     }
 }
 
-// x: any shape -> y: same shape (Elementwise.Map splits large tensors over threads)
-internal readonly struct GeluOp : IUnaryOp
+// forward x: (n) -> y: (n); backward x, dy: (n) -> dx: (n)
+internal readonly struct GeluOp : IUnaryOp, IPairOp
 {
     public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => GeluKernel.Forward(x, y);
+
+    public void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T> => GeluKernel.Backward(x, g, dx);
 }
 
 internal static class GeluKernel

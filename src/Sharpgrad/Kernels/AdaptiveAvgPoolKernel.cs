@@ -2,15 +2,15 @@ using System.Numerics;
 
 namespace Sharpgrad.Kernels;
 
-internal static class AdaptiveAvgPoolKernel
+// x: (planes,H,W) -> y: (planes,OH,OW), the mean of each adaptive window
+internal readonly struct AdaptiveAvgPoolKernel(int planes, int h, int w, int oh, int ow) : ISpanKernel
 {
     // window of output index i over n inputs into o outputs: [floor(i n / o), ceil((i + 1) n / o))
-    private static int Start(int i, int n, int o) => (int)((long)i * n / o);
+    internal static int Start(int i, int n, int o) => (int)((long)i * n / o);
 
-    private static int End(int i, int n, int o) => (int)(((long)(i + 1) * n + o - 1) / o);
+    internal static int End(int i, int n, int o) => (int)(((long)(i + 1) * n + o - 1) / o);
 
-    // x: (planes,H,W) -> y: (planes,OH,OW), the mean of each adaptive window
-    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int p = 0; p < planes; p++)
         {
@@ -29,9 +29,12 @@ internal static class AdaptiveAvgPoolKernel
             }
         }
     }
+}
 
-    // dy: (planes,OH,OW) -> dx: (planes,H,W)
-    public static void Backward<T>(ReadOnlySpan<T> dy, Span<T> dx, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
+// dy: (planes,OH,OW) -> dx: (planes,H,W), each output's gradient spread evenly over its window (windows may overlap)
+internal readonly struct AdaptiveAvgPoolGradKernel(int planes, int h, int w, int oh, int ow) : ISpanKernel
+{
+    public void Apply<T>(ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         dx.Clear();
         for (int p = 0; p < planes; p++)
@@ -39,10 +42,10 @@ internal static class AdaptiveAvgPoolKernel
             var dxp = dx.Slice(p * h * w, h * w);
             for (int i = 0; i < oh; i++)
             {
-                int h0 = Start(i, h, oh), h1 = End(i, h, oh);
+                int h0 = AdaptiveAvgPoolKernel.Start(i, h, oh), h1 = AdaptiveAvgPoolKernel.End(i, h, oh);
                 for (int j = 0; j < ow; j++)
                 {
-                    int w0 = Start(j, w, ow), w1 = End(j, w, ow);
+                    int w0 = AdaptiveAvgPoolKernel.Start(j, w, ow), w1 = AdaptiveAvgPoolKernel.End(j, w, ow);
                     T d = dy[(p * oh + i) * ow + j] / T.CreateChecked((h1 - h0) * (w1 - w0));
                     for (int r = h0; r < h1; r++)
                     for (int c = w0; c < w1; c++) dxp[r * w + c] += d;

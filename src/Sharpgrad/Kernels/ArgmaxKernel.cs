@@ -2,10 +2,10 @@ using System.Numerics;
 
 namespace Sharpgrad.Kernels;
 
-internal static class ArgmaxKernel
+// x: (outer, n, inner) -> y: (outer, inner), the index along n of the first maximum (a NaN is the maximum)
+internal readonly struct ArgmaxKernel(int outer, int n, int inner) : ISpanKernel
 {
-    // x: (outer, n, inner) -> y: (outer, inner), the index along n of the first maximum (a NaN is the maximum)
-    public static void Run<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int o = 0; o < outer; o++)
         for (int j = 0; j < inner; j++)

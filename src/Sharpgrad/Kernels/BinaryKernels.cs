@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace Sharpgrad.Kernels;
 
 // Element-wise functions of two operands (IBinaryOp), each (x, y) -> d in the three span forms broadcasting needs;
-// Elementwise.Zip runs them over broadcast tensors.
+// Elementwise.Zip runs them over broadcast tensors. IPairOp: two operands of one shape, run by Elementwise.Map.
 
 /// <summary>An element-wise function of two tensors, in the three span forms broadcasting needs.</summary>
 internal interface IBinaryOp
@@ -13,6 +13,21 @@ internal interface IBinaryOp
     void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
     void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
     void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>A kernel of two inputs, (a, b) -> y, run on whole spans (by DTypeDispatch); the lengths are the kernel's business.</summary>
+internal interface ISpanKernel2
+{
+    void Apply<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>
+/// An element-wise function of two operands of one length, (a, b) -> y, without broadcasting (a gradient beside the
+/// saved input, a target beside the prediction): y[i] depends on a[i] and b[i] alone, so the spans may be split
+/// anywhere (Elementwise.Map).
+/// </summary>
+internal interface IPairOp : ISpanKernel2
+{
 }
 
 internal readonly struct AddKernel : IBinaryOp

@@ -4,10 +4,11 @@ namespace Sharpgrad.Kernels;
 
 // Per-element and per-row losses and their gradients: binary cross-entropy (on probabilities and on logits), softmax cross-entropy.
 
-internal static class BceKernel
+// forward p, t: (n) -> l: (n); backward (static) p, t, dl -> dp
+internal readonly struct BceKernel : IPairOp
 {
     // p, t: (n) -> l: (n), l = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100))
-    public static void Forward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T floor = T.CreateChecked(-100);
         for (int i = 0; i < l.Length; i++)
@@ -26,27 +27,28 @@ internal static class BceKernel
     }
 }
 
-internal static class BceLogitsKernel
+internal readonly struct BceLogitsKernel : IPairOp
 {
     // x, t: (n) -> l: (n), l = (1 - t) x + max(-x, 0) + log(1 + exp(-|x|)), PyTorch's arrangement of the stable
     // form (the same value for finite x; at x = +inf it gives +inf for t < 1, where max(x, 0) - x t gave inf - inf)
-    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < l.Length; i++)
             l[i] = (T.One - t[i]) * x[i] + T.Max(-x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
     }
 }
 
-internal static class CrossEntropyKernel
+// the loss of each row (forward) and its gradient (backward) for class indices targets: (n) over c classes
+internal readonly struct CrossEntropyKernel(int[] targets, int c) : ISpanKernel, ISpanKernel2
 {
-    // logp: (n, c), targets: (n) -> l: (n), l_i = -logp[i, t_i]
-    public static void Pick<T>(ReadOnlySpan<T> logp, int[] targets, int c, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
+    // logp: (n, c) -> l: (n), l_i = -logp[i, t_i]
+    public void Apply<T>(ReadOnlySpan<T> logp, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
     }
 
     // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - onehot(t_i))
-    public static void Backward<T>(ReadOnlySpan<T> logp, int[] targets, ReadOnlySpan<T> g, int c, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> logp, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < g.Length; i++)
         {

@@ -5,10 +5,10 @@ using System.Runtime.InteropServices;
 
 namespace Sharpgrad.Kernels;
 
-internal static class SoftmaxKernel
+// x: (rows, n) -> y: (rows, n), softmax or log-softmax of each row, max-shifted for stability (log-sum-exp)
+internal readonly struct SoftmaxKernel(int n, bool log) : ISpanKernel
 {
-    // x: (rows, n) -> y: (rows, n), softmax or log-softmax of each row, max-shifted for stability (log-sum-exp)
-    public static void Rows<T>(ReadOnlySpan<T> x, Span<T> y, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (n == 0) return;
         if (typeof(T) == typeof(float))

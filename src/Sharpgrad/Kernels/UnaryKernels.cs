@@ -6,10 +6,18 @@ namespace Sharpgrad.Kernels;
 
 // Element-wise functions of one operand (IUnaryOp), each x: (n) -> y: (n); Elementwise.Map runs them over tensors.
 
-/// <summary>An element-wise function of one tensor, applied to contiguous spans.</summary>
-internal interface IUnaryOp
+/// <summary>
+/// A kernel of one input, x -> y, run on whole spans (by DTypeDispatch): how the lengths of x and y relate (rows,
+/// windows, blocks) is the kernel's business.
+/// </summary>
+internal interface ISpanKernel
 {
     void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>An element-wise function of one tensor: y[i] depends on x[i] alone, so the spans may be split anywhere (Elementwise.Map).</summary>
+internal interface IUnaryOp : ISpanKernel
+{
 }
 
 // x: any shape -> y: same shape

@@ -18,8 +18,7 @@ public sealed partial class Tensor
         int planes = Dims[0] * Dims[1], h = Dims[2], w = Dims[3];
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], outH, outW]);
-        if (DType == DType.Float32) AdaptiveAvgPoolKernel.Forward(x.Span<float>(), y.Span<float>(), planes, h, w, outH, outW);
-        else AdaptiveAvgPoolKernel.Forward(x.Span<double>(), y.Span<double>(), planes, h, w, outH, outW);
+        DTypeDispatch.Run(x, y, new AdaptiveAvgPoolKernel(planes, h, w, outH, outW));
         if (NeedsGrad(this)) y.SetGradFn(new AdaptiveAvgPool2dBackward(this));
         return y;
     }
@@ -39,8 +38,7 @@ internal sealed class AdaptiveAvgPool2dBackward(Tensor x) : Node([x])
         var d = dy.ContiguousRaw();
         var dx = Tensor.Empty(d.DType, _shape);
         int planes = _shape[0] * _shape[1];
-        if (d.DType == DType.Float32) AdaptiveAvgPoolKernel.Backward(d.Span<float>(), dx.Span<float>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
-        else AdaptiveAvgPoolKernel.Backward(d.Span<double>(), dx.Span<double>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
+        DTypeDispatch.Run(d, dx, new AdaptiveAvgPoolGradKernel(planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]));
         return [dx];
     }
 }

@@ -25,8 +25,7 @@ public sealed partial class Tensor
         else shape.RemoveAt(a);
         var x = ContiguousRaw();
         var y = Empty(DType, [.. shape]);
-        if (DType == DType.Float32) ArgmaxKernel.Run(x.Span<float>(), y.Span<float>(), outer, n, inner);
-        else ArgmaxKernel.Run(x.Span<double>(), y.Span<double>(), outer, n, inner);
+        DTypeDispatch.Run(x, y, new ArgmaxKernel(outer, n, inner));
         return y;
     }
 
@@ -40,8 +39,7 @@ public sealed partial class Tensor
         ArgmaxOp.CheckCount(this, NumElements, "the tensor");
         var x = ContiguousRaw();
         var y = Empty(DType, []);
-        if (DType == DType.Float32) ArgmaxKernel.Run(x.Span<float>(), y.Span<float>(), 1, NumElements, 1);
-        else ArgmaxKernel.Run(x.Span<double>(), y.Span<double>(), 1, NumElements, 1);
+        DTypeDispatch.Run(x, y, new ArgmaxKernel(1, NumElements, 1));
         return y;
     }
 }

@@ -61,8 +61,7 @@ internal static class ConcatOp
         {
             var c = v.ContiguousRaw();
             int srcRow = v.Dims[axis] * inner;
-            if (c.DType == DType.Float32) CatKernel.CopyBlock(c.Span<float>(), y.Span<float>(), outer, srcRow, dstRow, offset);
-            else CatKernel.CopyBlock(c.Span<double>(), y.Span<double>(), outer, srcRow, dstRow, offset);
+            DTypeDispatch.Run(c, y, new CatKernel(outer, srcRow, dstRow, offset));
             offset += srcRow;
         }
         return y;

@@ -22,19 +22,5 @@ public sealed partial class Tensor
 // y = x > 0 ? x : s x: dx = x > 0 ? dy : s dy
 internal sealed class LeakyReluBackward(Tensor x, Tensor xc, double slope) : Node([x], xc)
 {
-    internal override Tensor?[] Backward(Tensor g)
-    {
-        var x = Saved(0);
-        var gc = g.ContiguousRaw();
-        var dx = Tensor.EmptyLike(x);
-        void Run(int s, int e)
-        {
-            if (x.DType == DType.Float32) LeakyReluKernel.Run(x.Span<float>()[s..e], gc.Span<float>()[s..e], dx.Span<float>()[s..e], (float)slope);
-            else LeakyReluKernel.Run(x.Span<double>()[s..e], gc.Span<double>()[s..e], dx.Span<double>()[s..e], slope);
-        }
-        // exact per element, so the split does not change the result
-        if (x.NumElements < 1 << 16) Run(0, x.NumElements);
-        else Parallelism.For(x.NumElements, (_, s, e) => Run(s, e));
-        return [dx];
-    }
+    internal override Tensor?[] Backward(Tensor g) => [Elementwise.Map(Saved(0), g, new LeakyReluOp(slope))];
 }

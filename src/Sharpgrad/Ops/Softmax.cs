@@ -22,8 +22,7 @@ public sealed partial class Tensor
         var xc = x.Rank == 0 ? x.ContiguousRaw() : x.PermuteRaw(perm).ContiguousRaw();
         var y = EmptyLike(xc);
         int n = x.Rank == 0 ? 1 : x.Dims[axis];
-        if (x.DType == DType.Float32) SoftmaxKernel.Rows(xc.Span<float>(), y.Span<float>(), n, log);
-        else SoftmaxKernel.Rows(xc.Span<double>(), y.Span<double>(), n, log);
+        DTypeDispatch.Run(xc, y, new SoftmaxKernel(n, log));
         return x.Rank == 0 ? y : y.PermuteRaw(inv).ContiguousRaw();
     }
 }

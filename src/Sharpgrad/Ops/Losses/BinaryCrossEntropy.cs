@@ -15,11 +15,7 @@ public static partial class Losses
         for (int i = 0; i < p.Length; i++)
             if (!(p[i] >= 0 && p[i] <= 1))
                 throw new ArgumentException($"BinaryCrossEntropy: input values must be probabilities in [0, 1], got {p[i]} at flat index {i}; use BinaryCrossEntropyWithLogits for raw scores.");
-        var pc = input.ContiguousRaw();
-        var tc = target.ContiguousRaw();
-        var y = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32) BceKernel.Forward(pc.Span<float>(), tc.Span<float>(), y.Span<float>());
-        else BceKernel.Forward(pc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        var y = Elementwise.Map(input, target, default(BceKernel));
         if (Tensor.NeedsGrad(input)) y.SetGradFn(new BinaryCrossEntropyBackward(input, target));
         return Reduce(y, reduction);
     }

@@ -11,11 +11,7 @@ public static partial class Losses
     public static Tensor BinaryCrossEntropyWithLogits(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         CheckSameShape("BinaryCrossEntropyWithLogits", input, target);
-        var xc = input.ContiguousRaw();
-        var tc = target.ContiguousRaw();
-        var y = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32) BceLogitsKernel.Forward(xc.Span<float>(), tc.Span<float>(), y.Span<float>());
-        else BceLogitsKernel.Forward(xc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        var y = Elementwise.Map(input, target, default(BceLogitsKernel));
         if (Tensor.NeedsGrad(input, target)) y.SetGradFn(new BinaryCrossEntropyWithLogitsBackward(input, target));
         return Reduce(y, reduction);
     }

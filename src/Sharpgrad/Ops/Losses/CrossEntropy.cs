@@ -21,8 +21,7 @@ public static partial class Losses
                 throw new ArgumentOutOfRangeException(nameof(targets), $"CrossEntropy: target {targets[i]} at index {i} is out of range for {c} classes (expected 0..{c - 1}).");
         var logp = Tensor.SoftmaxRows(logits, 1, log: true);
         var y = Tensor.Empty(logits.DType, [n]);
-        if (logits.DType == DType.Float32) CrossEntropyKernel.Pick(logp.Span<float>(), targets, c, y.Span<float>());
-        else CrossEntropyKernel.Pick(logp.Span<double>(), targets, c, y.Span<double>());
+        DTypeDispatch.Run(logp, y, new CrossEntropyKernel(targets, c));
         if (Tensor.NeedsGrad(logits)) y.SetGradFn(new CrossEntropyBackward(logits, logp, (int[])targets.Clone()));
         return Reduce(y, reduction);
     }
@@ -37,8 +36,7 @@ internal sealed class CrossEntropyBackward(Tensor logits, Tensor logp, int[] tar
         var gc = g.ContiguousRaw();
         var dx = Tensor.EmptyLike(logp);
         int c = logp.Dims[1];
-        if (logp.DType == DType.Float32) CrossEntropyKernel.Backward(logp.Span<float>(), targets, gc.Span<float>(), c, dx.Span<float>());
-        else CrossEntropyKernel.Backward(logp.Span<double>(), targets, gc.Span<double>(), c, dx.Span<double>());
+        DTypeDispatch.Run(logp, gc, dx, new CrossEntropyKernel(targets, c));
         return [dx];
     }
 }
