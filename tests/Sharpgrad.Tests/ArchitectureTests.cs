@@ -37,6 +37,29 @@ public sealed class ArchitectureTests
         Assert.True(seen.Count == 0, "kernels that see Tensor (move them up into the core): " + string.Join(", ", seen));
     }
 
+    /// <summary>
+    /// Span-level code in the core that lives outside Sharpgrad.Kernels, out of <see cref="KernelsNeverSeeTensor"/>'s
+    /// reach: a type whose name ends in "Kernel", or one that implements an interface declared in Sharpgrad.Kernels
+    /// (IUnaryOp, IBinaryOp, IReduction, ...).
+    /// </summary>
+    private static IEnumerable<string> KernelsOutsideTheKernelLayer(IEnumerable<Type> types)
+    {
+        foreach (var t in types)
+        {
+            if (t.Namespace == "Sharpgrad.Kernels" || t.IsDefined(typeof(System.Runtime.CompilerServices.CompilerGeneratedAttribute), false)) continue;
+            var why = t.GetInterfaces().Where(i => i.Namespace == "Sharpgrad.Kernels").Select(i => "implements " + i.Name.Split('`')[0]).ToList();
+            if (t.Name.Split('`')[0].EndsWith("Kernel", StringComparison.Ordinal)) why.Insert(0, "named a kernel");
+            if (why.Count > 0) yield return $"{t.FullName} ({string.Join(", ", why)})";
+        }
+    }
+
+    [Fact]
+    public void EveryKernelOfTheCoreLivesInTheKernelLayer()
+    {
+        var outside = KernelsOutsideTheKernelLayer(typeof(Tensor).Assembly.GetTypes()).ToList();
+        Assert.True(outside.Count == 0, "kernels outside Sharpgrad.Kernels (move them down; the op file keeps the op and its backward node): " + string.Join(", ", outside));
+    }
+
     [Fact]
     public void TheCheckFindsATensorInASignature()
     {
@@ -44,8 +67,29 @@ public sealed class ArchitectureTests
         Assert.Contains(Signatures(typeof(Probe)), s => Mentions(s.Type, typeof(Tensor)));
     }
 
+    [Fact]
+    public void TheCheckFindsKernelsOutsideTheKernelLayer()
+    {
+        // the check itself can fail: a type named a kernel and a kernel interface's implementation, both outside
+        // Sharpgrad.Kernels, are found (and the kernel layer's own types are not)
+        var found = KernelsOutsideTheKernelLayer([typeof(ProbeKernel), typeof(ProbeOp), typeof(Probe), typeof(Sharpgrad.Kernels.Strided)]).ToList();
+        Assert.Equal(2, found.Count);
+        Assert.Contains(found, f => f.Contains(nameof(ProbeKernel), StringComparison.Ordinal) && f.Contains("named a kernel", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(nameof(ProbeOp), StringComparison.Ordinal) && f.Contains("implements IUnaryOp", StringComparison.Ordinal));
+    }
+
     private static class Probe
     {
         public static float[] Kernel(IReadOnlyList<Tensor> x) => x.Count == 0 ? [] : [0f];
+    }
+
+    private static class ProbeKernel
+    {
+        public static void Run(ReadOnlySpan<float> x, Span<float> y) => x.CopyTo(y);
+    }
+
+    private readonly struct ProbeOp : Sharpgrad.Kernels.IUnaryOp
+    {
+        public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => x.CopyTo(y);
     }
 }

@@ -41,6 +41,22 @@ internal static class ElementwiseMath
     // x: any length -> y: same length (x and y may be the same span)
     public static void Log(ReadOnlySpan<double> x, Span<double> y, MathPath path = MathPath.Auto) => Map<double, LogFn>(x, y, path);
 
+    // The same four for generic callers (the element-wise kernels), T float or double: each runs as its overload above
+    public static void Tanh<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged => Map<T, ViaDouble<TanhFn>, TanhFn>(x, y);
+
+    public static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged => Map<T, ViaDouble<SigmoidFn>, SigmoidFn>(x, y);
+
+    public static void Exp<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged => Map<T, ViaDouble<ExpFn>, ExpFn>(x, y);
+
+    public static void Log<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged => Map<T, LogFn, LogFn>(x, y);
+
+    // the float or double form, chosen once for the four generic entry points
+    private static void Map<T, TFloat, TDouble>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged where TFloat : IVectorFn<float> where TDouble : IVectorFn<double>
+    {
+        if (typeof(T) == typeof(float)) Map<float, TFloat>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y), MathPath.Auto);
+        else Map<double, TDouble>(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y), MathPath.Auto);
+    }
+
     // The references (test oracles): libm in float64, rounded once for float32 (correctly rounded but for inputs
     // astronomically close to a rounding boundary). Sigmoid as e^x / (1 + e^x) for x < 0 so that it never overflows.
     public static double TanhReference(double x) => Math.Tanh(x);

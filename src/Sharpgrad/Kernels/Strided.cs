@@ -84,19 +84,23 @@ internal static class Strided
             }
         } while (Next(index, cs, st, offsets)); // st: [s, dstStrides], not a new array per row
     }
-}
 
-/// <summary>An element-wise function of one tensor, applied to contiguous spans.</summary>
-internal interface IUnaryOp
-{
-    void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
-}
-
-/// <summary>An element-wise function of two tensors, in the three span forms broadcasting needs.</summary>
-internal interface IBinaryOp
-{
-    T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
-    void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-    void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-    void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+    // src: strided view (shape, srcStrides (0 where broadcast), srcOffset) -> dst: strided view (shape, dstStrides,
+    // dstOffset), element by element in row-major order
+    public static void CopyInto<T>(T[] src, int srcOffset, int[] srcStrides, T[] dst, int dstOffset, int[] dstStrides, int[] shape)
+    {
+        var (cs, st) = Coalesce(shape, dstStrides, srcStrides);
+        var index = new int[cs.Length];
+        var offsets = new[] { dstOffset, srcOffset };
+        int inner = cs[^1], sd = st[0][^1], ss = st[1][^1];
+        do
+        {
+            if (sd == 1 && ss == 1) src.AsSpan(offsets[1], inner).CopyTo(dst.AsSpan(offsets[0], inner));
+            else
+            {
+                int od = offsets[0], os = offsets[1];
+                for (int j = 0; j < inner; j++, od += sd, os += ss) dst[od] = src[os];
+            }
+        } while (Next(index, cs, st, offsets));
+    }
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -18,23 +16,8 @@ public sealed partial class Tensor
     internal Tensor Sign() => Elementwise.Map(this, default(SignKernel));
 }
 
-// x: any shape -> y: same shape
-internal readonly struct AbsKernel : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Abs(x, y);
-}
-
 // y = |x|: dx = dy * sign(x), sign(0) = 0
 internal sealed class AbsBackward(Tensor x) : Node([x], x)
 {
     internal override Tensor?[] Backward(Tensor g) => [g.Mul(Saved(0).Sign())];
-}
-
-// x -> sign(x)
-internal readonly struct SignKernel : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : x[i] < T.Zero ? -T.One : T.Zero;
-    }
 }

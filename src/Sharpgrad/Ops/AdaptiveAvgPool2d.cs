@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -18,8 +18,7 @@ public sealed partial class Tensor
         int planes = Dims[0] * Dims[1], h = Dims[2], w = Dims[3];
         var x = ContiguousRaw();
         var y = Empty(DType, [Dims[0], Dims[1], outH, outW]);
-        if (DType == DType.Float32) AdaptiveAvgPoolKernel.Forward(x.Span<float>(), y.Span<float>(), planes, h, w, outH, outW);
-        else AdaptiveAvgPoolKernel.Forward(x.Span<double>(), y.Span<double>(), planes, h, w, outH, outW);
+        DTypeDispatch.Run(x, y, new AdaptiveAvgPoolKernel(planes, h, w, outH, outW));
         if (NeedsGrad(this)) y.SetGradFn(new AdaptiveAvgPool2dBackward(this));
         return y;
     }
@@ -39,58 +38,7 @@ internal sealed class AdaptiveAvgPool2dBackward(Tensor x) : Node([x])
         var d = dy.ContiguousRaw();
         var dx = Tensor.Empty(d.DType, _shape);
         int planes = _shape[0] * _shape[1];
-        if (d.DType == DType.Float32) AdaptiveAvgPoolKernel.Backward(d.Span<float>(), dx.Span<float>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
-        else AdaptiveAvgPoolKernel.Backward(d.Span<double>(), dx.Span<double>(), planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]);
+        DTypeDispatch.Run(d, dx, new AdaptiveAvgPoolGradKernel(planes, _shape[2], _shape[3], d.Dims[2], d.Dims[3]));
         return [dx];
-    }
-}
-
-internal static class AdaptiveAvgPoolKernel
-{
-    // window of output index i over n inputs into o outputs: [floor(i n / o), ceil((i + 1) n / o))
-    private static int Start(int i, int n, int o) => (int)((long)i * n / o);
-
-    private static int End(int i, int n, int o) => (int)(((long)(i + 1) * n + o - 1) / o);
-
-    // x: (planes,H,W) -> y: (planes,OH,OW), the mean of each adaptive window
-    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int p = 0; p < planes; p++)
-        {
-            var xp = x.Slice(p * h * w, h * w);
-            for (int i = 0; i < oh; i++)
-            {
-                int h0 = Start(i, h, oh), h1 = End(i, h, oh);
-                for (int j = 0; j < ow; j++)
-                {
-                    int w0 = Start(j, w, ow), w1 = End(j, w, ow);
-                    T s = T.Zero;
-                    for (int r = h0; r < h1; r++)
-                    for (int c = w0; c < w1; c++) s += xp[r * w + c];
-                    y[(p * oh + i) * ow + j] = s / T.CreateChecked((h1 - h0) * (w1 - w0));
-                }
-            }
-        }
-    }
-
-    // dy: (planes,OH,OW) -> dx: (planes,H,W)
-    public static void Backward<T>(ReadOnlySpan<T> dy, Span<T> dx, int planes, int h, int w, int oh, int ow) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        dx.Clear();
-        for (int p = 0; p < planes; p++)
-        {
-            var dxp = dx.Slice(p * h * w, h * w);
-            for (int i = 0; i < oh; i++)
-            {
-                int h0 = Start(i, h, oh), h1 = End(i, h, oh);
-                for (int j = 0; j < ow; j++)
-                {
-                    int w0 = Start(j, w, ow), w1 = End(j, w, ow);
-                    T d = dy[(p * oh + i) * ow + j] / T.CreateChecked((h1 - h0) * (w1 - w0));
-                    for (int r = h0; r < h1; r++)
-                    for (int c = w0; c < w1; c++) dxp[r * w + c] += d;
-                }
-            }
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -14,14 +12,6 @@ public sealed partial class Tensor
         if (NeedsGrad(this, other)) y.SetGradFn(new AddBackward(this, other));
         return y;
     }
-}
-
-internal readonly struct AddKernel : IBinaryOp
-{
-    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
-    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(x, y, d);
-    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(x, y, d);
-    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(y, x, d);
 }
 
 // y = a + b: da = sumTo(dy, a), db = sumTo(dy, b)

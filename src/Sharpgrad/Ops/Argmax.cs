@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -25,8 +25,7 @@ public sealed partial class Tensor
         else shape.RemoveAt(a);
         var x = ContiguousRaw();
         var y = Empty(DType, [.. shape]);
-        if (DType == DType.Float32) ArgmaxKernel.Run(x.Span<float>(), y.Span<float>(), outer, n, inner);
-        else ArgmaxKernel.Run(x.Span<double>(), y.Span<double>(), outer, n, inner);
+        DTypeDispatch.Run(x, y, new ArgmaxKernel(outer, n, inner));
         return y;
     }
 
@@ -40,8 +39,7 @@ public sealed partial class Tensor
         ArgmaxOp.CheckCount(this, NumElements, "the tensor");
         var x = ContiguousRaw();
         var y = Empty(DType, []);
-        if (DType == DType.Float32) ArgmaxKernel.Run(x.Span<float>(), y.Span<float>(), 1, NumElements, 1);
-        else ArgmaxKernel.Run(x.Span<double>(), y.Span<double>(), 1, NumElements, 1);
+        DTypeDispatch.Run(x, y, new ArgmaxKernel(1, NumElements, 1));
         return y;
     }
 }
@@ -53,37 +51,5 @@ internal static class ArgmaxOp
         if (n == 0) throw new ArgumentException($"Argmax: {what} has no elements (shape {Shapes.Format(x.Dims)}).");
         if (x.DType == DType.Float32 && n > 1 << 24)
             throw new ArgumentException($"Argmax: {what} has {n} elements, more than float32 indexes exactly (2^24), shape {Shapes.Format(x.Dims)}; convert with To(DType.Float64).");
-    }
-}
-
-internal static class ArgmaxKernel
-{
-    // x: (outer, n, inner) -> y: (outer, inner), the index along n of the first maximum (a NaN is the maximum)
-    public static void Run<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int n, int inner) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int o = 0; o < outer; o++)
-        for (int j = 0; j < inner; j++)
-        {
-            int b = o * n * inner + j, best = 0;
-            T m = x[b];
-            if (!T.IsNaN(m))
-            {
-                for (int k = 1; k < n; k++)
-                {
-                    T v = x[b + k * inner];
-                    if (T.IsNaN(v))
-                    {
-                        best = k;
-                        break;
-                    }
-                    if (v > m)
-                    {
-                        m = v;
-                        best = k;
-                    }
-                }
-            }
-            y[o * inner + j] = T.CreateChecked(best);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -60,21 +61,10 @@ internal static class ConcatOp
         {
             var c = v.ContiguousRaw();
             int srcRow = v.Dims[axis] * inner;
-            if (c.DType == DType.Float32) CatKernel.CopyBlock(c.Span<float>(), y.Span<float>(), outer, srcRow, dstRow, offset);
-            else CatKernel.CopyBlock(c.Span<double>(), y.Span<double>(), outer, srcRow, dstRow, offset);
+            DTypeDispatch.Run(c, y, new CatKernel(outer, srcRow, dstRow, offset));
             offset += srcRow;
         }
         return y;
-    }
-}
-
-internal static class CatKernel
-{
-    // x: (outer, srcRow) -> y: (outer, dstRow) columns [offset, offset + srcRow)
-    public static void CopyBlock<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int srcRow, int dstRow, int offset)
-    {
-        if (srcRow == 0) return;
-        for (int o = 0; o < outer; o++) x.Slice(o * srcRow, srcRow).CopyTo(y.Slice(o * dstRow + offset, srcRow));
     }
 }
 

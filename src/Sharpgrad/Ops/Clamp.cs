@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -18,28 +16,8 @@ public sealed partial class Tensor
     }
 }
 
-// x: any shape -> y: same shape
-internal readonly struct ClampKernel(double lo, double hi) : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        TensorPrimitives.Max(x, T.CreateSaturating(lo), y);
-        TensorPrimitives.Min(y, T.CreateSaturating(hi), y);
-    }
-}
-
 // y = clamp(x, lo, hi): dx = dy where lo <= x <= hi (bounds included, as PyTorch), else 0
 internal sealed class ClampBackward(Tensor x, double lo, double hi) : Node([x], x)
 {
     internal override Tensor?[] Backward(Tensor g) => [g.Mul(Elementwise.Map(Saved(0), new InRangeMask(lo, hi)))];
-}
-
-// x -> 1 where lo <= x <= hi, else 0
-internal readonly struct InRangeMask(double lo, double hi) : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T l = T.CreateSaturating(lo), h = T.CreateSaturating(hi);
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] >= l && x[i] <= h ? T.One : T.Zero;
-    }
 }

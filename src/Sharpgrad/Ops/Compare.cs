@@ -1,4 +1,3 @@
-using System.Numerics;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -51,62 +50,5 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(other);
         return Elementwise.Zip(op, this, other, new CompareKernel<TP>());
-    }
-}
-
-/// <summary>One comparison, for <see cref="CompareKernel{TP}"/>.</summary>
-internal interface IComparisonTest
-{
-    static abstract bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
-}
-
-internal readonly struct EqTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x == y;
-}
-
-internal readonly struct NeTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x != y;
-}
-
-internal readonly struct LtTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x < y;
-}
-
-internal readonly struct LeTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x <= y;
-}
-
-internal readonly struct GtTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x > y;
-}
-
-internal readonly struct GeTest : IComparisonTest
-{
-    public static bool Test<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x >= y;
-}
-
-// (x, y) -> 1 where the test holds, else 0; x, y, d: (n) (or one side a scalar)
-internal readonly struct CompareKernel<TP> : IBinaryOp where TP : struct, IComparisonTest
-{
-    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => TP.Test(x, y) ? T.One : T.Zero;
-
-    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = TP.Test(x[i], y[i]) ? T.One : T.Zero;
-    }
-
-    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = TP.Test(x[i], y) ? T.One : T.Zero;
-    }
-
-    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = TP.Test(x, y[i]) ? T.One : T.Zero;
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -14,14 +12,6 @@ public sealed partial class Tensor
         if (NeedsGrad(this, other)) y.SetGradFn(new DivBackward(this, other));
         return y;
     }
-}
-
-internal readonly struct DivKernel : IBinaryOp
-{
-    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
-    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
-    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
-    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
 }
 
 // y = a / b: da = sumTo(dy / b, a), db = sumTo(-dy ((a / b) / b), b), as PyTorch: b^2 would underflow or overflow

@@ -21,14 +21,14 @@ public sealed partial class Tensor
             throw new ArgumentException($"MatMul: inner dimensions differ ({k} vs {k2}): lhs {Shapes.Format(a.Dims)}, rhs {Shapes.Format(b.Dims)}.");
         var batch = Shapes.Broadcast("MatMul", a.Dims[..^2], b.Dims[..^2]);
         var y = Empty(a.DType, [.. batch, m, n]);
-        if (a.DType == DType.Float32) MatMulKernel<float>(a, b, y, batch, m, n, k);
-        else MatMulKernel<double>(a, b, y, batch, m, n, k);
+        if (a.DType == DType.Float32) MatMulBatches<float>(a, b, y, batch, m, n, k);
+        else MatMulBatches<double>(a, b, y, batch, m, n, k);
         if (NeedsGrad(a, b)) y.SetGradFn(new MatMulBackward(a, b));
         return y;
     }
 
     // a: (..., m, k), b: (..., k, n) -> y: (batch, m, n), one GEMM per batch index
-    private static void MatMulKernel<T>(Tensor a, Tensor b, Tensor y, int[] batch, int m, int n, int k)
+    private static void MatMulBatches<T>(Tensor a, Tensor b, Tensor y, int[] batch, int m, int n, int k)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var sa = Shapes.BroadcastStrides(a.Dims[..^2], a.StrideArr[..^2], batch);

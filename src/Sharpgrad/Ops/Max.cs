@@ -1,4 +1,3 @@
-using System.Numerics;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -36,22 +35,4 @@ internal sealed class MaxBackward(Tensor x, Tensor y, int[] axes) : Node([x], x,
         var ties = mask.Sum(axes, keepDim: true);
         return [g.Reshape(keep).Div(ties).Mul(mask)];
     }
-}
-
-// (x, y) -> 1 where x == y, else 0
-internal readonly struct EqualMask : IBinaryOp
-{
-    public T Scalar<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x == y ? T.One : T.Zero;
-
-    public void VV<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = x[i] == y[i] ? T.One : T.Zero;
-    }
-
-    public void VS<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = x[i] == y ? T.One : T.Zero;
-    }
-
-    public void SV<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => VS(y, x, d);
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -13,12 +11,6 @@ public sealed partial class Tensor
         if (NeedsGrad(this)) y.SetGradFn(new NegBackward(this));
         return y;
     }
-}
-
-// x: any shape -> y: same shape
-internal readonly struct NegKernel : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Negate(x, y);
 }
 
 // y = -x: dx = -dy

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -12,16 +10,6 @@ public sealed partial class Tensor
         var y = Elementwise.Map(this, default(SigmoidKernel));
         if (NeedsGrad(this)) y.SetGradFn(new SigmoidBackward(this, y));
         return y;
-    }
-}
-
-// x: any shape -> y: same shape
-internal readonly struct SigmoidKernel : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) ElementwiseMath.Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
-        else ElementwiseMath.Sigmoid(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(y));
     }
 }
 

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
@@ -12,15 +10,6 @@ public sealed partial class Tensor
         var y = Elementwise.Map(this, default(StepKernel));
         if (NeedsGrad(this)) y.SetGradFn(new StepBackward(this));
         return y;
-    }
-}
-
-// x: any shape -> y: same shape
-internal readonly struct StepKernel : IUnaryOp
-{
-    public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> 
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] >= T.Zero ? T.One : T.Zero;
     }
 }
 

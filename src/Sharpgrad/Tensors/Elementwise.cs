@@ -32,6 +32,26 @@ internal static class Elementwise
         Split(y.NumElements, (s, e) => op.Apply<T>(xa.AsSpan(xo + s, e - s), ya.AsSpan(s, e - s)));
     }
 
+    // a, b: one shape (a's dtype) -> y: that shape, contiguous. Exact per element, so from parallelFrom elements the
+    // work splits across threads without changing a bit; below it nothing is allocated but y.
+    public static Tensor Map<TOp>(Tensor a, Tensor b, TOp op, int parallelFrom = ParallelThreshold) where TOp : struct, IPairOp
+    {
+        var ac = a.ContiguousRaw();
+        var bc = b.ContiguousRaw();
+        var y = Tensor.EmptyLike(ac);
+        if (y.NumElements < parallelFrom || Parallelism.Threads == 1) DTypeDispatch.Run(ac, bc, y, op);
+        else if (a.DType == DType.Float32) MapParallel<float, TOp>(ac, bc, y, op);
+        else MapParallel<double, TOp>(ac, bc, y, op);
+        return y;
+    }
+
+    private static void MapParallel<T, TOp>(Tensor a, Tensor b, Tensor y, TOp op) where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IPairOp
+    {
+        T[] aa = a.Array<T>(), ba = b.Array<T>(), ya = y.Array<T>();
+        int ao = a.Offset, bo = b.Offset, yo = y.Offset;
+        Parallelism.For(y.NumElements, (_, s, e) => op.Apply<T>(aa.AsSpan(ao + s, e - s), ba.AsSpan(bo + s, e - s), ya.AsSpan(yo + s, e - s)));
+    }
+
     // a: shape A, b: shape B -> y: broadcast(A, B), contiguous
     public static Tensor Zip<TOp>(string name, Tensor a, Tensor b, TOp op) where TOp : struct, IBinaryOp
     {

@@ -155,21 +155,6 @@ public sealed partial class Tensor
         else CopyInto<double>(source);
     }
 
-    private void CopyInto<T>(Tensor source)
-    {
-        var (shape, st) = Strided.Coalesce(Dims, StrideArr, Shapes.BroadcastStrides(source.Dims, source.StrideArr, Dims));
-        T[] dst = Array<T>(), src = source.Array<T>();
-        var index = new int[shape.Length];
-        var offsets = new[] { Offset, source.Offset };
-        int inner = shape[^1], sd = st[0][^1], ss = st[1][^1];
-        do
-        {
-            if (sd == 1 && ss == 1) src.AsSpan(offsets[1], inner).CopyTo(dst.AsSpan(offsets[0], inner));
-            else
-            {
-                int od = offsets[0], os = offsets[1];
-                for (int j = 0; j < inner; j++, od += sd, os += ss) dst[od] = src[os];
-            }
-        } while (Strided.Next(index, shape, st, offsets));
-    }
+    private void CopyInto<T>(Tensor source) =>
+        Strided.CopyInto(source.Array<T>(), source.Offset, Shapes.BroadcastStrides(source.Dims, source.StrideArr, Dims), Array<T>(), Offset, StrideArr, Dims);
 }

@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -15,35 +15,9 @@ public static partial class Losses
         for (int i = 0; i < p.Length; i++)
             if (!(p[i] >= 0 && p[i] <= 1))
                 throw new ArgumentException($"BinaryCrossEntropy: input values must be probabilities in [0, 1], got {p[i]} at flat index {i}; use BinaryCrossEntropyWithLogits for raw scores.");
-        var pc = input.ContiguousRaw();
-        var tc = target.ContiguousRaw();
-        var y = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32) BceKernel.Forward(pc.Span<float>(), tc.Span<float>(), y.Span<float>());
-        else BceKernel.Forward(pc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        var y = Elementwise.Map(input, target, default(BceKernel));
         if (Tensor.NeedsGrad(input)) y.SetGradFn(new BinaryCrossEntropyBackward(input, target));
         return Reduce(y, reduction);
-    }
-}
-
-internal static class BceKernel
-{
-    // p, t: (n) -> l: (n), l = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100))
-    public static void Forward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T floor = T.CreateChecked(-100);
-        for (int i = 0; i < l.Length; i++)
-        {
-            T lp = T.Max(T.Log(p[i]), floor), l1p = T.Max(T.Log(T.One - p[i]), floor);
-            l[i] = -(t[i] * lp + (T.One - t[i]) * l1p);
-        }
-    }
-
-    // p, t, g: (n) -> dp: (n), dp = g (p - t) / max(p (1 - p), 1e-12), as PyTorch's binary_cross_entropy_backward, whose
-    // 1e-12 is a float constant: (float)1e-12 = 9.99999996e-13 in float64 too
-    public static void Backward<T>(ReadOnlySpan<T> p, ReadOnlySpan<T> t, ReadOnlySpan<T> g, Span<T> dp) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T eps = T.CreateChecked(1e-12f);
-        for (int i = 0; i < dp.Length; i++) dp[i] = g[i] * (p[i] - t[i]) / T.Max((T.One - p[i]) * p[i], eps);
     }
 }
 

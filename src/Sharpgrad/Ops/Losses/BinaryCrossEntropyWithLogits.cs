@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -11,24 +11,9 @@ public static partial class Losses
     public static Tensor BinaryCrossEntropyWithLogits(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         CheckSameShape("BinaryCrossEntropyWithLogits", input, target);
-        var xc = input.ContiguousRaw();
-        var tc = target.ContiguousRaw();
-        var y = Tensor.EmptyLike(input);
-        if (input.DType == DType.Float32) BceLogitsKernel.Forward(xc.Span<float>(), tc.Span<float>(), y.Span<float>());
-        else BceLogitsKernel.Forward(xc.Span<double>(), tc.Span<double>(), y.Span<double>());
+        var y = Elementwise.Map(input, target, default(BceLogitsKernel));
         if (Tensor.NeedsGrad(input, target)) y.SetGradFn(new BinaryCrossEntropyWithLogitsBackward(input, target));
         return Reduce(y, reduction);
-    }
-}
-
-internal static class BceLogitsKernel
-{
-    // x, t: (n) -> l: (n), l = (1 - t) x + max(-x, 0) + log(1 + exp(-|x|)), PyTorch's arrangement of the stable
-    // form (the same value for finite x; at x = +inf it gives +inf for t < 1, where max(x, 0) - x t gave inf - inf)
-    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> t, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < l.Length; i++)
-            l[i] = (T.One - t[i]) * x[i] + T.Max(-x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
     }
 }
 

@@ -1,4 +1,4 @@
-using System.Numerics;
+using Sharpgrad.Kernels;
 
 namespace Sharpgrad;
 
@@ -21,30 +21,9 @@ public static partial class Losses
                 throw new ArgumentOutOfRangeException(nameof(targets), $"CrossEntropy: target {targets[i]} at index {i} is out of range for {c} classes (expected 0..{c - 1}).");
         var logp = Tensor.SoftmaxRows(logits, 1, log: true);
         var y = Tensor.Empty(logits.DType, [n]);
-        if (logits.DType == DType.Float32) CrossEntropyKernel.Pick(logp.Span<float>(), targets, c, y.Span<float>());
-        else CrossEntropyKernel.Pick(logp.Span<double>(), targets, c, y.Span<double>());
+        DTypeDispatch.Run(logp, y, new CrossEntropyKernel(targets, c));
         if (Tensor.NeedsGrad(logits)) y.SetGradFn(new CrossEntropyBackward(logits, logp, (int[])targets.Clone()));
         return Reduce(y, reduction);
-    }
-}
-
-internal static class CrossEntropyKernel
-{
-    // logp: (n, c), targets: (n) -> l: (n), l_i = -logp[i, t_i]
-    public static void Pick<T>(ReadOnlySpan<T> logp, int[] targets, int c, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
-    }
-
-    // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - onehot(t_i))
-    public static void Backward<T>(ReadOnlySpan<T> logp, int[] targets, ReadOnlySpan<T> g, int c, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < g.Length; i++)
-        {
-            var row = dx.Slice(i * c, c);
-            for (int j = 0; j < c; j++) row[j] = T.Exp(logp[i * c + j]) * g[i];
-            row[targets[i]] -= g[i];
-        }
     }
 }
 
@@ -57,8 +36,7 @@ internal sealed class CrossEntropyBackward(Tensor logits, Tensor logp, int[] tar
         var gc = g.ContiguousRaw();
         var dx = Tensor.EmptyLike(logp);
         int c = logp.Dims[1];
-        if (logp.DType == DType.Float32) CrossEntropyKernel.Backward(logp.Span<float>(), targets, gc.Span<float>(), c, dx.Span<float>());
-        else CrossEntropyKernel.Backward(logp.Span<double>(), targets, gc.Span<double>(), c, dx.Span<double>());
+        DTypeDispatch.Run(logp, gc, dx, new CrossEntropyKernel(targets, c));
         return [dx];
     }
 }
