@@ -126,6 +126,11 @@ public sealed class PruningTests
         Assert.Equal(expectSparse, r.SparseBytes);
         Assert.True(r.SparseBytes < r.DenseBytes / 2);
         Assert.Contains("prunable", r.ToText());
+        // a long state_dict name widens the name column, so the numbers stay in their columns
+        var resnet = SparsityReport.Of(Models.Create("resnet8", 1, 28, 28, 10, generator: new Generator(1)));
+        var lines = resnet.ToText().Split('\n', StringSplitOptions.RemoveEmptyEntries)[..^1];
+        Assert.Contains(lines, l => l.StartsWith("5.shortcut.0.weight ", StringComparison.Ordinal));
+        Assert.Single(lines.Select(l => l.Length).Distinct());
         Pruner.MakePermanent(net);
         Assert.All(net.Parameters(), p => Assert.Null(Pruner.MaskOf(p)));
         Assert.Equal(r.NonZeros, SparsityReport.Of(net).NonZeros);

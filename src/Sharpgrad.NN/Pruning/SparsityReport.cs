@@ -63,9 +63,11 @@ public sealed class SparsityReport
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        sb.AppendLine(inv, $"{"layer",-12} {"parameters",10} {"non-zeros",10} {"sparsity",9}");
-        foreach (var l in Layers) sb.AppendLine(inv, $"{l.Name,-12} {l.Parameters,10:N0} {l.NonZeros,10:N0} {l.Sparsity * 100,8:F1}%");
-        sb.AppendLine(inv, $"{"prunable",-12} {Parameters,10:N0} {NonZeros,10:N0} {Sparsity * 100,8:F1}%");
+        // the name column fits the longest name (a ResNet's "9.shortcut.0.weight"), at least 12 wide
+        int w = Math.Max(12, Layers.Count == 0 ? 0 : Layers.Max(l => l.Name.Length));
+        sb.AppendLine(inv, $"{"layer".PadRight(w)} {"parameters",10} {"non-zeros",10} {"sparsity",9}");
+        foreach (var l in Layers) sb.AppendLine(inv, $"{l.Name.PadRight(w)} {l.Parameters,10:N0} {l.NonZeros,10:N0} {l.Sparsity * 100,8:F1}%");
+        sb.AppendLine(inv, $"{"prunable".PadRight(w)} {Parameters,10:N0} {NonZeros,10:N0} {Sparsity * 100,8:F1}%");
         sb.AppendLine(inv, $"all parameters: {AllParameters:N0}, non-zero {AllNonZeros:N0}; stored dense {DenseBytes:N0} bytes, sparse {SparseBytes:N0} bytes ({100.0 * SparseBytes / DenseBytes:F0}%)");
         return sb.ToString();
     }
