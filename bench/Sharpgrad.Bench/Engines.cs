@@ -213,23 +213,43 @@ internal sealed class OrtRunner : IDisposable
 /// <summary>Once per model, before any timing: do the engines compute the same function?</summary>
 internal static class Agreement
 {
-    /// <summary>The largest tolerated |difference| of two engines' float32 outputs.</summary>
+    /// <summary>
+    /// The largest tolerated |difference| of two engines' float32 outputs: 1e-4, scaled down with the outputs when
+    /// they are all smaller than 1 (a freshly initialized model's logits can be ~0.1, where 1e-4 would let a wrong
+    /// stride through; float32 rounding differs by ~1e-6 of the size).
+    /// </summary>
     public const double Tolerance = 1e-4;
 
-    /// <summary>The largest |a[i] - b[i]|; throws when it exceeds <see cref="Tolerance"/> or the lengths differ.</summary>
-    /// <exception cref="InvalidOperationException">The outputs disagree (names <paramref name="what"/>).</exception>
-    public static double Check(string what, float[] sharpgrad, float[] other)
+    /// <summary>The largest |value|, to read a difference against.</summary>
+    public static double Largest(float[] values) => values.Length == 0 ? 0 : values.Max(v => Math.Abs((double)v));
+
+    /// <summary>
+    /// Runs <paramref name="other"/> and returns the largest |sharpgrad[i] - other[i]|; throws when the engine fails,
+    /// the lengths differ or the difference exceeds <see cref="Tolerance"/> x min(1, largest |sharpgrad[i]|).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The other engine failed or disagrees (one line naming <paramref name="what"/>).</exception>
+    public static double Check(string what, float[] sharpgrad, Func<float[]> other)
     {
-        if (sharpgrad.Length != other.Length)
-            throw new InvalidOperationException($"{what}: Sharpgrad gives {sharpgrad.Length} outputs, the other engine {other.Length}.");
+        float[] theirs;
+        try
+        {
+            theirs = other();
+        }
+        catch (Exception e) when (e is not InvalidOperationException)
+        {
+            throw new InvalidOperationException($"{what}: the engine failed on the model: {e.Message.Split('\n')[0].Trim()}", e);
+        }
+        if (sharpgrad.Length != theirs.Length)
+            throw new InvalidOperationException($"{what}: Sharpgrad gives {sharpgrad.Length} outputs, the other engine {theirs.Length}.");
         double worst = 0;
         for (int i = 0; i < sharpgrad.Length; i++)
         {
-            double d = Math.Abs((double)sharpgrad[i] - other[i]);
+            double d = Math.Abs((double)sharpgrad[i] - theirs[i]);
             if (!(d <= worst)) worst = d; // NaN counts as the worst
         }
-        if (!(worst <= Tolerance))
-            throw new InvalidOperationException($"{what}: eval-mode outputs differ by up to {worst:G3} (more than {Tolerance:G1}); the translation or an engine is wrong, so no figure is timed.");
+        double tolerance = Tolerance * Math.Min(1, Largest(sharpgrad));
+        if (!(worst <= tolerance))
+            throw new InvalidOperationException($"{what}: eval-mode outputs differ by up to {worst:G3} (more than {tolerance:G3}: 1e-4 x min(1, largest output {Largest(sharpgrad):G3})); the translation or an engine is wrong, so no figure is timed.");
         return worst;
     }
 }

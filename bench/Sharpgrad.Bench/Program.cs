@@ -10,7 +10,7 @@ using Sharpgrad.NN;
 //        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
 //        Sharpgrad.Bench --model NAME | --models [--input 1x28x28] [--batch 128] [--infer-batch 256] [--reps N]
-//            [--threads N] [--quick] [--json FILE] [--ort-api binding|run] [--profile]
+//            [--threads N] [--quick] [--check] [--json FILE] [--ort-api binding|run] [--profile]
 //            any built-in model (or each in turn): training against TorchSharp, inference and batch-1 latency against
 //            ONNX Runtime (ModelBench; per-layer profile of Sharpgrad with --profile)
 try
@@ -22,10 +22,10 @@ catch (ArgumentException e)
     Console.Error.WriteLine("error: " + e.Message);
     return 2;
 }
-catch (Exception e) when (e is InvalidOperationException or NotSupportedException)
+catch (Exception e) when (e is InvalidOperationException or NotSupportedException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or System.Runtime.InteropServices.ExternalException)
 {
-    // a translation, export or agreement check that failed: no figure is reported
-    Console.Error.WriteLine("error: " + e.Message);
+    // a translation, export, engine or agreement check that failed (ExternalException: libtorch's errors): no figure is reported
+    Console.Error.WriteLine("error: " + e.Message.Split('\n')[0].Trim());
     return 1;
 }
 
@@ -100,9 +100,9 @@ static int Run(string[] args)
         // the same weights and input in each engine, and the same function: checked before anything is timed
         var expected = sg.EvalOutput(out int[] outShape);
         using var ts = new TorchRunner(model, sg.Input, train);
-        Agreement.Check($"exam CNN {f.Name}, TorchSharp", expected, ts.EvalOutput());
+        Agreement.Check($"exam CNN {f.Name}, TorchSharp", expected, ts.EvalOutput);
         using var ort = train ? null : new OrtRunner(model, sg.Input, outShape, threads);
-        if (ort is not null) Agreement.Check($"exam CNN {f.Name}, ONNX Runtime", expected, ort.Output());
+        if (ort is not null) Agreement.Check($"exam CNN {f.Name}, ONNX Runtime", expected, ort.Output);
         var others = new List<(string, Action)> { ("torchsharp", ts.Step) };
         if (ort is not null) others.Add(("onnxruntime", ort.Step));
         double flops = Roofline.ForwardFlopsPerImage(model, [f.C, f.H, f.H]) * (train ? 3 : 1);
