@@ -106,38 +106,43 @@ internal static class ModelBench
         double forward = Roofline.ForwardFlopsPerImage(probe, shape);
         Console.WriteLine();
         Console.WriteLine($"{name} {c}x{h}x{h}: {summary.TrainableParameters:N0} parameters, {summary.Macs:N0} MACs = {forward / 1e6:F2} MFLOP per image forward");
-        var figures = new List<Figure>();
-        if (!checkOnly) Console.WriteLine(Figure.Header(Columns));
-        void Add(Func<Figure> measure)
-        {
-            if (checkOnly) return;
-            var f = measure();
-            figures.Add(f);
-            Console.WriteLine(f.Line(Columns));
-        }
-
-        // training against TorchSharp
+        // every engine built and checked first, so that nothing is timed for a model that one engine gets wrong
         var (trainModel, trainInput) = Make(batch);
         var sg = new SharpgradRunner(trainModel, trainInput, train: true);
         var expected = sg.EvalOutput(out _);
-        using (var ts = new TorchRunner(trainModel, trainInput, train: true))
+        using var ts = new TorchRunner(trainModel, trainInput, train: true);
+        double diff = Agreement.Check($"{name}, TorchSharp", expected, ts.EvalOutput);
+        Console.WriteLine($"  check: TorchSharp's eval output at batch {batch} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(expected):G3} in size)");
+        var inference = new List<(int Batch, SharpgradRunner Sharpgrad, OrtRunner Ort)>();
+        try
         {
-            double diff = Agreement.Check($"{name}, TorchSharp", expected, ts.EvalOutput);
-            Console.WriteLine($"  check: TorchSharp's eval output at batch {batch} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(expected):G3} in size)");
-            Add(() => SideBySide.Measure($"train b{batch}", batch, false, 3 * forward, threads, sg.Step, [("torchsharp", ts.Step)], reps, quick));
+            foreach (int n in new[] { inferBatch, 1 })
+            {
+                var (model, input) = Make(n);
+                var runner = new SharpgradRunner(model, input, train: false);
+                var y = runner.EvalOutput(out int[] outShape);
+                var ort = new OrtRunner(model, input, outShape, threads);
+                inference.Add((n, runner, ort));
+                diff = Agreement.Check($"{name}, ONNX Runtime at batch {n}", y, ort.Output);
+                Console.WriteLine($"  check: ONNX Runtime's output at batch {n} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(y):G3} in size)");
+            }
+            var figures = new List<Figure>();
+            if (checkOnly) return figures;
+            Console.WriteLine(Figure.Header(Columns));
+            void Add(Figure f)
+            {
+                figures.Add(f);
+                Console.WriteLine(f.Line(Columns));
+            }
+            // training against TorchSharp; inference and latency against ONNX Runtime
+            Add(SideBySide.Measure($"train b{batch}", batch, false, 3 * forward, threads, sg.Step, [("torchsharp", ts.Step)], reps, quick));
+            foreach (var (n, runner, ort) in inference)
+                Add(SideBySide.Measure(n == 1 ? "latency b1" : $"inference b{n}", n, n == 1, forward, threads, runner.Step, [("onnxruntime", ort.Step)], reps, quick));
+            return figures;
         }
-
-        // inference and latency against ONNX Runtime
-        foreach (int n in new[] { inferBatch, 1 })
+        finally
         {
-            var (model, input) = Make(n);
-            var runner = new SharpgradRunner(model, input, train: false);
-            var y = runner.EvalOutput(out int[] outShape);
-            using var ort = new OrtRunner(model, input, outShape, threads);
-            double diff = Agreement.Check($"{name}, ONNX Runtime at batch {n}", y, ort.Output);
-            Console.WriteLine($"  check: ONNX Runtime's output at batch {n} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(y):G3} in size)");
-            Add(() => SideBySide.Measure(n == 1 ? "latency b1" : $"inference b{n}", n, n == 1, forward, threads, runner.Step, [("onnxruntime", ort.Step)], reps, quick));
+            foreach (var e in inference) e.Ort.Dispose();
         }
-        return figures;
     }
 }
