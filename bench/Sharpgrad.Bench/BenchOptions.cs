@@ -23,11 +23,15 @@ internal static class BenchOptions
         if (!Directory.Exists(dir)) throw new ArgumentException($"--json: folder {dir} does not exist");
     }
 
-    /// <summary>--ort-api binding|run: how <see cref="OrtRunner"/> calls ONNX Runtime.</summary>
-    public static void OrtApi(string text) => OrtRunner.UseBinding = text switch
+    /// <summary>--ort-api binding|run|both: how <see cref="OrtRunner"/> calls ONNX Runtime.</summary>
+    public static void OrtApi(string text)
     {
-        "binding" => true,
-        "run" => false,
-        _ => throw new ArgumentException($"--ort-api: expected binding (a pre-bound IOBinding) or run (Run with pre-made OrtValues), got '{text}'"),
-    };
+        OrtRunner.UseBinding = text switch
+        {
+            "binding" or "both" => true,
+            "run" => false,
+            _ => throw new ArgumentException($"--ort-api: expected binding (a pre-bound IOBinding), run (Run with pre-made OrtValues) or both, got '{text}'"),
+        };
+        OrtRunner.CompareApis = text == "both";
+    }
 }

@@ -141,8 +141,8 @@ internal sealed class TorchRunner : IDisposable
 /// Inference in ONNX Runtime (CPU provider) on the project's own export of the model (<see cref="OnnxExport"/>):
 /// intra-op threads as given, inter-op 1, all graph optimizations, sequential execution. The input and output are
 /// OrtValues over pinned arrays made once; a step either runs an IOBinding they were bound to once (RunWithBinding,
-/// the default) or passes them to Run with the names (<see cref="UseBinding"/> false: --ort-api run); neither
-/// allocates or copies on the .NET side.
+/// the default) or passes them to Run with the names (<see cref="UseBinding"/> false: --ort-api run; --ort-api both
+/// times the two side by side in the exam-CNN figures); neither allocates or copies on the .NET side.
 /// </summary>
 internal sealed class OrtRunner : IDisposable
 {
@@ -158,15 +158,23 @@ internal sealed class OrtRunner : IDisposable
     /// <summary>RunWithBinding on the pre-bound IOBinding (true, the default), or Run with the pre-made OrtValues.</summary>
     public static bool UseBinding { get; set; } = true;
 
+    /// <summary>--ort-api both: the exam-CNN figures time a second ONNX Runtime engine that calls Run ("onnxruntime-run").</summary>
+    public static bool CompareApis { get; set; }
+
+    private readonly bool _useBinding;
+
     /// <summary>How a step calls ONNX Runtime, for the report.</summary>
-    public static string Api => UseBinding ? "RunWithBinding on a pre-bound IOBinding" : "Run with pre-made input and output OrtValues";
+    public static string Api => CompareApis ? "onnxruntime: RunWithBinding on a pre-bound IOBinding; onnxruntime-run: Run with pre-made input and output OrtValues"
+        : UseBinding ? "RunWithBinding on a pre-bound IOBinding" : "Run with pre-made input and output OrtValues";
 
     /// <param name="model">The model, exported in eval mode (its mode is restored).</param>
     /// <param name="input">(N, C, H, W), copied.</param>
     /// <param name="outputShape">The model's output shape for that input.</param>
     /// <param name="threads">Intra-op threads.</param>
-    public OrtRunner(Module model, Sharpgrad.Tensor input, int[] outputShape, int threads)
+    /// <param name="useBinding">RunWithBinding or Run; default <see cref="UseBinding"/>.</param>
+    public OrtRunner(Module model, Sharpgrad.Tensor input, int[] outputShape, int threads, bool? useBinding = null)
     {
+        _useBinding = useBinding ?? UseBinding;
         _options = new SessionOptions
         {
             IntraOpNumThreads = threads,
@@ -188,7 +196,7 @@ internal sealed class OrtRunner : IDisposable
 
     public void Step()
     {
-        if (UseBinding) _session.RunWithBinding(_run, _binding);
+        if (_useBinding) _session.RunWithBinding(_run, _binding);
         else _session.Run(_run, _inputNames, _inputs, _outputNames, _outputs);
     }
 

@@ -50,7 +50,7 @@ internal static class ModelBench
                 case "--json": jsonPath = BenchOptions.Value(args, ref i); break;
                 case "--profile": profile = true; break;
                 case "--ort-api": BenchOptions.OrtApi(BenchOptions.Value(args, ref i)); break;
-                default: throw new ArgumentException($"unknown argument {args[i]}; expected --model NAME, --models, --input CxHxH, --batch N, --infer-batch N, --reps N, --threads N, --quick, --check, --json FILE, --ort-api binding|run, --profile");
+                default: throw new ArgumentException($"unknown argument {args[i]}; expected --model NAME, --models, --input CxHxH, --batch N, --infer-batch N, --reps N, --threads N, --quick, --check, --json FILE, --ort-api binding|run|both, --profile");
             }
         }
         if (names.Count == 0) throw new ArgumentException("--model: expected a model name (or --models for every built-in model)");

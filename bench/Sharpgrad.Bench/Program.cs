@@ -6,11 +6,11 @@ using Sharpgrad.NN;
 // The side-by-side benchmark: the exam CNN in Sharpgrad, TorchSharp (libtorch) and, for inference, ONNX Runtime on
 // the project's own ONNX export; same weights, alternating runs.
 // Usage: Sharpgrad.Bench [--threads N] [--quick] [--reps N] [--batch N[,N...]] [--json FILE] [--only FIGURE-SUBSTRING]
-//            [--ort-api binding|run]
+//            [--ort-api binding|run|both]
 //        Sharpgrad.Bench --kernels [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //        Sharpgrad.Bench --profile [C (3 or 1)] [BATCH] [infer]   time each layer's forward and backward (or eval forward)
 //        Sharpgrad.Bench --model NAME | --models [--input 1x28x28] [--batch 128] [--infer-batch 256] [--reps N]
-//            [--threads N] [--quick] [--check] [--json FILE] [--ort-api binding|run] [--profile]
+//            [--threads N] [--quick] [--check] [--json FILE] [--ort-api binding|run|both] [--profile]
 //            any built-in model (or each in turn): training against TorchSharp, inference and batch-1 latency against
 //            ONNX Runtime (ModelBench; per-layer profile of Sharpgrad with --profile)
 try
@@ -60,7 +60,7 @@ static int Run(string[] args)
             case "--json": jsonPath = BenchOptions.Value(args, ref i); break;
             case "--only": only = BenchOptions.Value(args, ref i); break;
             case "--ort-api": BenchOptions.OrtApi(BenchOptions.Value(args, ref i)); break;
-            default: throw new ArgumentException($"unknown argument {args[i]}; expected --threads N, --reps N, --batch N[,N...], --quick, --json FILE, --only TEXT, --ort-api binding|run (or --model NAME, --models, --profile, --kernels first)");
+            default: throw new ArgumentException($"unknown argument {args[i]}; expected --threads N, --reps N, --batch N[,N...], --quick, --json FILE, --only TEXT, --ort-api binding|run|both (or --model NAME, --models, --profile, --kernels first)");
         }
     }
     if (quick) reps = Math.Min(reps, 3);
@@ -87,7 +87,7 @@ static int Run(string[] args)
             (b == 1 ? $"latency {s.Item1}x{s.Item2}x{s.Item2} b1" : $"inference {s.Item1}x{s.Item2}x{s.Item2} b{b}", s.Item1, s.Item2, b, b == 1 ? "latency" : "infer"),
         }))];
     var records = new List<Dictionary<string, object>>();
-    string[] columns = ["torchsharp", "onnxruntime"];
+    string[] columns = OrtRunner.CompareApis ? ["torchsharp", "onnxruntime", "onnxruntime-run"] : ["torchsharp", "onnxruntime"];
     Console.WriteLine(Figure.Header(columns));
     foreach (var f in figures)
     {
@@ -105,6 +105,12 @@ static int Run(string[] args)
         if (ort is not null) Agreement.Check($"exam CNN {f.Name}, ONNX Runtime", expected, ort.Output);
         var others = new List<(string, Action)> { ("torchsharp", ts.Step) };
         if (ort is not null) others.Add(("onnxruntime", ort.Step));
+        using var ortRun = ort is not null && OrtRunner.CompareApis ? new OrtRunner(model, sg.Input, outShape, threads, useBinding: false) : null;
+        if (ortRun is not null)
+        {
+            Agreement.Check($"exam CNN {f.Name}, ONNX Runtime (Run)", expected, ortRun.Output);
+            others.Add(("onnxruntime-run", ortRun.Step));
+        }
         double flops = Roofline.ForwardFlopsPerImage(model, [f.C, f.H, f.H]) * (train ? 3 : 1);
         var figure = SideBySide.Measure(f.Name, f.Batch, f.Kind == "latency", flops, threads, sg.Step, others, reps, quick);
         Console.WriteLine(figure.Line(columns));
