@@ -54,6 +54,7 @@ internal static class ModelBench
             }
         }
         if (names.Count == 0) throw new ArgumentException("--model: expected a model name (or --models for every built-in model)");
+        if (OrtRunner.CompareApis) throw new ArgumentException("--ort-api: both is for the exam-CNN figures (the command without --model); with --model give binding or run");
         if (quick) reps = Math.Min(reps, 3);
         BenchOptions.CheckOutput(jsonPath);
         foreach (var name in names) Models.Create(name, c, h, h, 10); // an input too small for a model fails here, before any timing
