@@ -62,7 +62,7 @@ internal static class ModelBench
         SideBySide.UseThreads(threads);
         Console.WriteLine($"{SideBySide.Machine(threads)}; {reps} repetitions per engine, alternating");
         Console.WriteLine($"training at batch {batch} against TorchSharp; inference at batch {inferBatch} and latency at batch 1 against ONNX Runtime (the project's ONNX export; {OrtRunner.Api})");
-        Console.WriteLine("%peak: FLOPs per image = 2 x the forward MACs (ModelSummary), training counted as 3 x forward (forward, input and weight gradients)");
+        Console.WriteLine(Roofline.Explanation);
         var all = new List<(string Model, Figure Figure)>();
         foreach (var name in names)
         {

@@ -67,7 +67,7 @@ static int Run(string[] args)
     BenchOptions.CheckOutput(jsonPath);
     SideBySide.UseThreads(threads);
     Console.WriteLine($"exam CNN; {SideBySide.Machine(threads)}; {reps} repetitions per engine, alternating; ONNX Runtime: {OrtRunner.Api}");
-    Console.WriteLine("%peak: FLOPs per image = 2 x the forward MACs (ModelSummary), training counted as 3 x forward (forward, input and weight gradients)");
+    Console.WriteLine(Roofline.Explanation);
 
     // the six figures, or with --batch, training and inference of both inputs at each given batch size
     var figures = batches is null

@@ -13,6 +13,9 @@ internal static class Roofline
     public static double PeakGflopsPerCore { get; } =
         double.TryParse(Environment.GetEnvironmentVariable("SHARPGRAD_PEAK_GFLOPS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && p > 0 ? p : 102.4;
 
+    /// <summary>How the % of peak is counted, for the reports.</summary>
+    public const string Explanation = "%peak: FLOPs per image = 2 x the forward MACs (ModelSummary: convolutions and Linear layers), training counted as 3 x forward (forward, input and weight gradients)";
+
     /// <summary>Forward FLOPs of one image: 2 x the multiply-accumulates that <see cref="ModelSummary"/> counts (convolutions and Linear layers).</summary>
     public static double ForwardFlopsPerImage(Module model, int[] inputShape) => 2.0 * ModelSummary.Create(model, inputShape).Macs;
 
