@@ -95,7 +95,7 @@ public class GemmShapeBenchmarks
     // GFLOP/s from the mean time, or that as % of the peak of the threads the case uses
     private sealed class FlopsColumn(bool percent) : IColumn
     {
-        private static readonly double s_peak = double.TryParse(Environment.GetEnvironmentVariable("SHARPGRAD_PEAK_GFLOPS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double p) ? p : 102.4;
+        private static readonly double s_peak = Roofline.PeakGflopsPerCore;
 
         public string Id => percent ? "PeakPercent" : "GFlops";
         public string ColumnName => percent ? "% of peak" : "GFLOP/s";

@@ -1,93 +1,149 @@
-using System.Diagnostics;
-using System.Globalization;
-using Sharpgrad;
+using System.Text.Json;
 using Sharpgrad.NN;
 
 namespace Sharpgrad.Bench;
 
 /// <summary>
-/// --model NAME: a Sharpgrad training step (forward, cross-entropy, backward, SGD with momentum) and an eval-mode
-/// forward of any built-in model (<see cref="Models"/>), median and range of repetitions; Sharpgrad only (the
-/// TorchSharp side covers the exam CNN). With --profile, each top-level layer's forward and backward as well.
+/// --model NAME, --models: the side-by-side benchmark of a built-in model (<see cref="Models"/>), or of each in turn.
+/// Per model, from the same initial weights (seed 1) in every engine:
+/// a training step (forward, cross-entropy, backward, SGD with momentum) in Sharpgrad against TorchSharp (the
+/// model's twin built from its description, <see cref="TorchTranslator"/>); inference at batch 256 and batch-1
+/// latency in Sharpgrad (eval, NoGrad, TensorScope) against ONNX Runtime on the project's own ONNX export. Before
+/// any timing the engines' eval-mode outputs are compared (<see cref="Agreement"/>). Every figure also as % of the
+/// roofline and with Sharpgrad's allocation per warm step. With --profile, each top-level layer's forward and
+/// backward in Sharpgrad as well; with --check, only the translations and the agreement checks, nothing timed.
 /// </summary>
 internal static class ModelBench
 {
+    private static readonly string[] Columns = ["torchsharp", "onnxruntime"];
+
     public static int Run(string[] args)
     {
-        string name = args[0];
-        int c = 1, h = 28, batch = 128, reps = 5, threads = Environment.ProcessorCount;
-        bool profile = false;
-        for (int i = 1; i < args.Length; i++)
+        var names = new List<string>();
+        int c = 1, h = 28, batch = 128, inferBatch = 256, reps = 5, threads = Environment.ProcessorCount;
+        bool profile = false, quick = false, checkOnly = false;
+        string? jsonPath = null;
+        for (int i = 0; i < args.Length; i++)
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]}: expected a value after it");
             switch (args[i])
             {
-                case "--batch": batch = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--reps": reps = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--threads": threads = int.Parse(Value(), CultureInfo.InvariantCulture); break;
-                case "--input":
-                    var parts = Value().Split('x');
-                    if (parts.Length != 3 || parts[1] != parts[2]) throw new ArgumentException("--input: expected CxHxH, e.g. 1x28x28");
-                    c = int.Parse(parts[0], CultureInfo.InvariantCulture);
-                    h = int.Parse(parts[1], CultureInfo.InvariantCulture);
+                case "--model":
+                    string name = BenchOptions.Value(args, ref i);
+                    if (!Models.Names.Contains(name)) throw new ArgumentException($"--model: unknown model '{name}'; expected one of {string.Join(", ", Models.Names)}");
+                    names.Add(name);
                     break;
+                case "--models": names.AddRange(Models.Names); break;
+                case "--batch": batch = BenchOptions.Positive("--batch", BenchOptions.Value(args, ref i)); break;
+                case "--infer-batch": inferBatch = BenchOptions.Positive("--infer-batch", BenchOptions.Value(args, ref i)); break;
+                case "--reps": reps = BenchOptions.Positive("--reps", BenchOptions.Value(args, ref i)); break;
+                case "--threads": threads = BenchOptions.Positive("--threads", BenchOptions.Value(args, ref i)); break;
+                case "--input":
+                    string text = BenchOptions.Value(args, ref i);
+                    var parts = text.Split('x');
+                    if (parts.Length != 3 || parts[1] != parts[2])
+                        throw new ArgumentException($"--input: expected CxHxH (square images, channels first), e.g. 1x28x28 or 3x32x32, got '{text}'");
+                    c = BenchOptions.Positive("--input", parts[0]);
+                    h = BenchOptions.Positive("--input", parts[1]);
+                    break;
+                case "--quick": quick = true; break;
+                case "--check": checkOnly = true; break;
+                case "--json": jsonPath = BenchOptions.Value(args, ref i); break;
                 case "--profile": profile = true; break;
-                default: throw new ArgumentException($"unknown argument {args[i]}; expected --input CxHxH, --batch N, --reps N, --threads N, --profile");
+                case "--ort-api": BenchOptions.OrtApi(BenchOptions.Value(args, ref i)); break;
+                default: throw new ArgumentException($"unknown argument {args[i]}; expected --model NAME, --models, --input CxHxH, --batch N, --infer-batch N, --reps N, --threads N, --quick, --check, --json FILE, --ort-api binding|run|both, --profile");
             }
         }
-        Parallelism.MaxThreads = threads;
-        var g = new Sharpgrad.Generator(1);
-        var model = Models.Create(name, c, h, h, 10, generator: g);
-        model.Fuse();
-        var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
-        int[] labels = [.. Enumerable.Range(0, batch).Select(i => i % 10)];
-        var opt = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
-        void Train()
+        if (names.Count == 0) throw new ArgumentException("--model: expected a model name (or --models for every built-in model)");
+        if (OrtRunner.CompareApis) throw new ArgumentException("--ort-api: both is for the exam-CNN figures (the command without --model); with --model give binding or run");
+        if (quick) reps = Math.Min(reps, 3);
+        BenchOptions.CheckOutput(jsonPath);
+        foreach (var name in names) Models.Create(name, c, h, h, 10); // an input too small for a model fails here, before any timing
+
+        SideBySide.UseThreads(threads);
+        Console.WriteLine($"{SideBySide.Machine(threads)}; {reps} repetitions per engine, alternating");
+        Console.WriteLine($"training at batch {batch} against TorchSharp; inference at batch {inferBatch} and latency at batch 1 against ONNX Runtime (the project's ONNX export; {OrtRunner.Api})");
+        Console.WriteLine(Roofline.Explanation);
+        var all = new List<(string Model, Figure Figure)>();
+        foreach (var name in names)
         {
-            using var scope = Sharpgrad.TensorScope.Begin();
-            var loss = Losses.CrossEntropy(model.Forward(x), labels);
-            opt.ZeroGrad();
-            loss.Backward();
-            opt.Step();
-            opt.ZeroGrad();
+            all.AddRange(RunModel(name, c, h, batch, inferBatch, threads, reps, quick, checkOnly).Select(f => (name, f)));
+            if (profile && Models.Create(name, c, h, h, 10, generator: new Generator(1)) is Sequential seq)
+                LayerProfile.Run(seq, c, h, batch, quick ? 5 : 11);
         }
-        void Infer()
+        if (names.Count > 1 && !checkOnly)
         {
-            using var scope = Sharpgrad.TensorScope.Begin();
-            using var _ = GradMode.NoGrad();
-            model.Forward(x);
+            Console.WriteLine();
+            Console.WriteLine($"{"model",-10} " + Figure.Header(Columns));
+            foreach (var (model, f) in all) Console.WriteLine($"{model,-10} {f.Line(Columns)}");
         }
-        Console.WriteLine($"{name} {c}x{h}x{h} batch {batch}, threads {threads}, {reps} repetitions; AVX-512: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
-        model.Train();
-        Report("train step", Train, batch, reps);
-        model.Eval();
-        Report("inference", Infer, batch, reps);
-        if (profile && model is Sequential seq)
+        var records = all.Select(e =>
         {
-            model.Train();
-            LayerProfile.Run(seq, c, h, batch, 11);
+            var r = e.Figure.Record();
+            r["model"] = e.Model;
+            r["input"] = $"{c}x{h}x{h}";
+            return r;
+        }).ToList();
+        if (jsonPath is not null)
+        {
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {jsonPath}");
         }
         return 0;
     }
 
-    private static void Report(string what, Action step, int batch, int reps)
+    private static List<Figure> RunModel(string name, int c, int h, int batch, int inferBatch, int threads, int reps, bool quick, bool checkOnly)
     {
-        for (var warm = Stopwatch.StartNew(); warm.ElapsedMilliseconds < 500;) step();
-        var ms = new double[reps];
-        for (int r = 0; r < reps; r++)
+        int[] shape = [c, h, h];
+        // the same initial weights for every figure and engine; the input drawn after them
+        (Module Model, Tensor Input) Make(int n)
         {
-            var sw = Stopwatch.StartNew();
-            int k = 0;
-            do
-            {
-                step();
-                k++;
-            }
-            while (sw.ElapsedMilliseconds < 300);
-            ms[r] = sw.Elapsed.TotalMilliseconds / k;
+            var g = new Generator(1);
+            var model = Models.Create(name, c, h, h, 10, generator: g);
+            model.Fuse();
+            return (model, Tensor.Randn([n, c, h, h], g));
         }
-        Array.Sort(ms);
-        double med = ms[reps / 2];
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-11} {med,9:F2} ms ({ms[0]:F2}-{ms[^1]:F2}), {batch / (med / 1000):N0} img/s"));
+        var probe = Make(1).Model;
+        var summary = ModelSummary.Create(probe, shape);
+        double forward = Roofline.ForwardFlopsPerImage(probe, shape);
+        Console.WriteLine();
+        Console.WriteLine($"{name} {c}x{h}x{h}: {summary.TrainableParameters:N0} parameters, {summary.Macs:N0} MACs = {forward / 1e6:F2} MFLOP per image forward");
+        // every engine built and checked first, so that nothing is timed for a model that one engine gets wrong
+        var (trainModel, trainInput) = Make(batch);
+        var sg = new SharpgradRunner(trainModel, trainInput, train: true);
+        var expected = sg.EvalOutput(out _);
+        using var ts = new TorchRunner(trainModel, trainInput, train: true);
+        double diff = Agreement.Check($"{name}, TorchSharp", expected, ts.EvalOutput);
+        Console.WriteLine($"  check: TorchSharp's eval output at batch {batch} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(expected):G3} in size)");
+        var inference = new List<(int Batch, SharpgradRunner Sharpgrad, OrtRunner Ort)>();
+        try
+        {
+            foreach (int n in new[] { inferBatch, 1 })
+            {
+                var (model, input) = Make(n);
+                var runner = new SharpgradRunner(model, input, train: false);
+                var y = runner.EvalOutput(out int[] outShape);
+                var ort = new OrtRunner(model, input, outShape, threads);
+                inference.Add((n, runner, ort));
+                diff = Agreement.Check($"{name}, ONNX Runtime at batch {n}", y, ort.Output);
+                Console.WriteLine($"  check: ONNX Runtime's output at batch {n} within {diff:G2} of Sharpgrad's (outputs up to {Agreement.Largest(y):G3} in size)");
+            }
+            var figures = new List<Figure>();
+            if (checkOnly) return figures;
+            Console.WriteLine(Figure.Header(Columns));
+            void Add(Figure f)
+            {
+                figures.Add(f);
+                Console.WriteLine(f.Line(Columns));
+            }
+            // training against TorchSharp; inference and latency against ONNX Runtime
+            Add(SideBySide.Measure($"train b{batch}", batch, false, 3 * forward, threads, sg.Step, [("torchsharp", ts.Step)], reps, quick));
+            foreach (var (n, runner, ort) in inference)
+                Add(SideBySide.Measure(n == 1 ? "latency b1" : $"inference b{n}", n, n == 1, forward, threads, runner.Step, [("onnxruntime", ort.Step)], reps, quick));
+            return figures;
+        }
+        finally
+        {
+            foreach (var e in inference) e.Ort.Dispose();
+        }
     }
 }
