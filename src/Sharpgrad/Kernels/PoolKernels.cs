@@ -11,6 +11,7 @@ internal static class PoolKernels
     public static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<int> argmax, int planes, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int hw = g.H * g.W, l = g.L, w = g.W;
+        var path = Conv2dKernels.Path;
         for (int p = 0; p < planes; p++)
         {
             var xp = x.Slice(p * hw, hw);
@@ -19,9 +20,13 @@ internal static class PoolKernels
             for (int i = 0; i < g.OH; i++)
             {
                 int r0 = 2 * i * w, r1 = r0 + w, o = i * g.OW;
-                int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
-                    ? Row2x2Vector(MemoryMarshal.Cast<T, float>(xp), MemoryMarshal.Cast<T, float>(yp), ap, r0, r1, o, g.OW)
-                    : 0;
+                // the register width of the convolution kernels (Conv2dKernels.Path, which tests can force)
+                int j = typeof(T) != typeof(float) ? 0 : path switch
+                {
+                    Gemm.KernelPath.Vector512 => Row2x2Vector(MemoryMarshal.Cast<T, float>(xp), MemoryMarshal.Cast<T, float>(yp), ap, r0, r1, o, g.OW),
+                    Gemm.KernelPath.Vector256 => Row2x2Vector256(MemoryMarshal.Cast<T, float>(xp), MemoryMarshal.Cast<T, float>(yp), ap, r0, r1, o, g.OW),
+                    _ => 0,
+                };
                 for (; j < g.OW; j++)
                 {
                     int a = r0 + 2 * j, b = r1 + 2 * j;
@@ -91,6 +96,76 @@ internal static class PoolKernels
             }
         }
         return Math.Min(j, ow);
+    }
+
+    private static readonly Vector256<int> EvenLanes256 = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
+    private static readonly Vector256<int> OddLanes256 = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+
+    // Row2x2Vector on 256-bit registers (AVX2 without AVX-512): 4 outputs (8 input columns) per step, the same order,
+    // NaN rule, over-read and partial store
+    private static int Row2x2Vector256(ReadOnlySpan<float> xp, Span<float> yp, Span<int> ap, int r0, int r1, int o, int ow)
+    {
+        int j = 0;
+        for (; j < ow; j += 4)
+        {
+            int rest = Math.Min(4, ow - j);
+            Vector256<float> a, b;
+            if (r1 + 2 * j + 8 <= xp.Length)
+            {
+                a = Vector256.Create(xp.Slice(r0 + 2 * j, 8));
+                b = Vector256.Create(xp.Slice(r1 + 2 * j, 8));
+            }
+            else
+            {
+                a = LoadPadded256(xp.Slice(r0 + 2 * j, 2 * rest));
+                b = LoadPadded256(xp.Slice(r1 + 2 * j, 2 * rest));
+            }
+            if (!Vector256.EqualsAll(a, a) || !Vector256.EqualsAll(b, b)) break;
+            var a0 = Vector256.Shuffle(a, EvenLanes256);
+            var a1 = Vector256.Shuffle(a, OddLanes256);
+            var b0 = Vector256.Shuffle(b, EvenLanes256);
+            var b1 = Vector256.Shuffle(b, OddLanes256);
+            var col = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6) + Vector256.Create(2 * j);
+            var best = a0;
+            var arg = col + Vector256.Create(r0);
+            var m = Vector256.GreaterThan(a1, best);
+            best = Vector256.ConditionalSelect(m, a1, best);
+            arg = Vector256.ConditionalSelect(m.AsInt32(), col + Vector256.Create(r0 + 1), arg);
+            m = Vector256.GreaterThan(b0, best);
+            best = Vector256.ConditionalSelect(m, b0, best);
+            arg = Vector256.ConditionalSelect(m.AsInt32(), col + Vector256.Create(r1), arg);
+            m = Vector256.GreaterThan(b1, best);
+            best = Vector256.ConditionalSelect(m, b1, best);
+            arg = Vector256.ConditionalSelect(m.AsInt32(), col + Vector256.Create(r1 + 1), arg);
+            if (rest == 4 || o + j + 4 <= yp.Length)
+            {
+                best.GetLower().CopyTo(yp.Slice(o + j, 4));
+                arg.GetLower().CopyTo(ap.Slice(o + j, 4));
+            }
+            else
+            {
+                StorePartial(best.GetLower(), yp.Slice(o + j, rest));
+                StorePartial(arg.GetLower(), ap.Slice(o + j, rest));
+            }
+        }
+        return Math.Min(j, ow);
+    }
+
+    // up to 8 values, the rest of the lanes -inf
+    private static Vector256<float> LoadPadded256(ReadOnlySpan<float> x)
+    {
+        Span<float> p = stackalloc float[8];
+        p.Fill(float.NegativeInfinity);
+        x.CopyTo(p);
+        return Vector256.Create<float>(p);
+    }
+
+    // the first dst.Length lanes of v
+    private static void StorePartial<T>(Vector128<T> v, Span<T> dst) where T : unmanaged
+    {
+        Span<T> p = stackalloc T[Vector128<T>.Count];
+        v.CopyTo(p);
+        p[..dst.Length].CopyTo(dst);
     }
 
     // up to 16 values, the rest of the lanes -inf

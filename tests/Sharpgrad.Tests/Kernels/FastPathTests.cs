@@ -144,14 +144,28 @@ public sealed class MaxPoolVectorTests
         AssertMaxPool2x2MatchesReference(x, planes, geo);
     }
 
-    // the 2x2 max-pool fast path == the reference: the same values and the same argmax
+    // the 2x2 max-pool fast path == the reference: the same values and the same argmax, on each register width
     internal static void AssertMaxPool2x2MatchesReference(float[] x, int planes, Conv2dGeometry geo)
     {
-        float[] y1 = new float[planes * geo.L], y2 = new float[planes * geo.L];
-        int[] a1 = new int[y1.Length], a2 = new int[y1.Length];
+        float[] y1 = new float[planes * geo.L];
+        int[] a1 = new int[y1.Length];
         PoolKernels.MaxForward<float>(x, y1, a1, planes, geo);
-        PoolKernels.MaxForward2x2<float>(x, y2, a2, planes, geo);
-        Assert.Equal(a1, a2);
-        Assert.Equal(y1, y2);
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar })
+            {
+                Conv2dKernels.ForcedPath = path;
+                float[] y2 = new float[planes * geo.L];
+                int[] a2 = new int[y1.Length];
+                PoolKernels.MaxForward2x2<float>(x, y2, a2, planes, geo);
+                Assert.Equal(a1, a2);
+                Assert.Equal(y1, y2);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
     }
 }
