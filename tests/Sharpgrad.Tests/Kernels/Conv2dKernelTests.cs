@@ -108,6 +108,7 @@ public sealed class DirectConv3x3Tests
     [InlineData(2, 2, 8, 5, 3)]   // a row narrower than the spill: every row through the buffer
     [InlineData(1, 3, 16, 32, 32)]  // one image (batch-1 latency)
     [InlineData(1, 16, 24, 14, 14)]
+    [InlineData(1, 16, 32, 28, 28)]     // one image, 3.6 M multiply-adds: output channels split over the threads
     [InlineData(2, 16, 32, 28, 28, 2)]  // the ResNets' stride-2 convolutions
     [InlineData(2, 32, 64, 14, 14, 2)]
     [InlineData(1, 3, 8, 9, 13, 2)]     // odd sizes
