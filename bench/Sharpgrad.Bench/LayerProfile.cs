@@ -87,10 +87,12 @@ internal static class LayerProfile
     }
 
     /// <summary>Evaluation-mode forward of each layer under no-grad, on its own (--profile C B infer).</summary>
-    public static void RunInference(int c, int h, int batch, int iterations)
+    public static void RunInference(int c, int h, int batch, int iterations) => RunInference(ExamCnn.Create(c, h, h, generator: new Sharpgrad.Generator(1)), c, h, batch, iterations);
+
+    /// <summary>Evaluation-mode forward of each top-level layer of <paramref name="model"/> on its own, then the fused model's.</summary>
+    public static void RunInference(Sequential model, int c, int h, int batch, int iterations)
     {
-        var g = new Sharpgrad.Generator(1);
-        var model = ExamCnn.Create(c, h, h, generator: g);
+        var g = new Sharpgrad.Generator(2);
         model.Fuse();
         model.Eval();
         var x = Sharpgrad.Tensor.Randn([batch, c, h, h], g);
@@ -137,7 +139,7 @@ internal static class LayerProfile
             model.Forward(x);
         }
         double mean = loop.Elapsed.TotalMicroseconds / iterations;
-        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (Conv2d+ReLU fused) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s; back to back {mean:F1} us");
+        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (fused: {string.Join("; ", model.Plan.Where(p => p.Contains('+', StringComparison.Ordinal)).Select(p => p[..p.IndexOf(':', StringComparison.Ordinal)]))}) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s; back to back {mean:F1} us");
     }
 
     private static double Median(double[] v)

@@ -68,7 +68,10 @@ internal static class ModelBench
         {
             all.AddRange(RunModel(name, c, h, batch, inferBatch, threads, reps, quick, checkOnly).Select(f => (name, f)));
             if (profile && Models.Create(name, c, h, h, 10, generator: new Generator(1)) is Sequential seq)
+            {
                 LayerProfile.Run(seq, c, h, batch, quick ? 5 : 11);
+                if (Models.Create(name, c, h, h, 10, generator: new Generator(1)) is Sequential eval) LayerProfile.RunInference(eval, c, h, inferBatch, quick ? 11 : 51);
+            }
         }
         if (names.Count > 1 && !checkOnly)
         {

@@ -127,13 +127,14 @@ internal static class Conv2dKernels
             }
             return;
         }
-        if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g);
-        else Gemm2d(x, w, b, y, n, oc, g, groups);
-        if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(y, T.Zero, y);
+        // the ReLU clamps each (image, group) or plane as soon as it is computed, while it is in cache (a pass over the
+        // whole output afterwards cost about as much as the ReLU layer it replaces)
+        if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g, relu);
+        else Gemm2d(x, w, b, y, n, oc, g, groups, relu);
     }
 
     // im2col + GEMM per (image, group), or the image itself for 1x1 stride 1
-    private static void Gemm2d<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Gemm2d<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool pointwise = IsPointwise(g);
         var gg = g with { C = g.C / groups }; // one group's geometry
@@ -153,6 +154,7 @@ internal static class Conv2dKernels
                     Gemm.Multiply<T>(ocg, g.L, gg.Ckk, w.AsSpan(gi * wgs, wgs), gg.Ckk, 1, pointwise ? xg : col, g.L, 1, yg, g.L, accumulate: false);
                     if (b is not null)
                         for (int o = 0; o < ocg; o++) System.Numerics.Tensors.TensorPrimitives.Add(yg.Slice(o * g.L, g.L), b[gi * ocg + o], yg.Slice(o * g.L, g.L));
+                    if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(yg, T.Zero, yg);
                 }
             }
             finally

@@ -41,13 +41,14 @@ internal static class DepthwiseConv2d
     }
 
     // x: (N,C,H,W), w: (C,1,KH,KW), b: (C)? -> y: (N,C,OH,OW)
-    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    // relu: each plane clamped at 0 as soon as it is computed (while it is in cache)
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, in Conv2dGeometry g, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (Conv2dKernels.Path)
         {
-            case Gemm.KernelPath.Vector512: Forward<T, Lanes512<T>, Vector512<T>>(x, w, b, y, n, g); break;
-            case Gemm.KernelPath.Vector256: Forward<T, Lanes256<T>, Vector256<T>>(x, w, b, y, n, g); break;
-            default: Forward<T, Lanes1<T>, T>(x, w, b, y, n, g); break;
+            case Gemm.KernelPath.Vector512: Forward<T, Lanes512<T>, Vector512<T>>(x, w, b, y, n, g, relu); break;
+            case Gemm.KernelPath.Vector256: Forward<T, Lanes256<T>, Vector256<T>>(x, w, b, y, n, g, relu); break;
+            default: Forward<T, Lanes1<T>, T>(x, w, b, y, n, g, relu); break;
         }
     }
 
@@ -62,7 +63,7 @@ internal static class DepthwiseConv2d
         }
     }
 
-    private static void Forward<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g)
+    private static void Forward<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         var lay = Layout.Of(g, TL.Count);
@@ -79,8 +80,10 @@ internal static class DepthwiseConv2d
                     PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad);
                     var wc = w.AsSpan(ch * k, k);
                     T bias = b is null ? T.Zero : b[ch];
-                    if (g.KH == 3 && g.KW == 3) ForwardPlane3x3<T, TL, TV>(pad, wc, bias, y.AsSpan(pc * ys, ys), g, lay, tmp);
-                    else ForwardPlane<T, TL, TV>(pad, wc, bias, y.AsSpan(pc * ys, ys), g, lay, tmp);
+                    var yp = y.AsSpan(pc * ys, ys);
+                    if (g.KH == 3 && g.KW == 3) ForwardPlane3x3<T, TL, TV>(pad, wc, bias, yp, g, lay, tmp);
+                    else ForwardPlane<T, TL, TV>(pad, wc, bias, yp, g, lay, tmp);
+                    if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(yp, T.Zero, yp);
                 }
             }
             finally
