@@ -151,6 +151,12 @@ public sealed class PruningTests
         var rates = s.ChooseRates(0.5);
         Assert.True(rates["robust"] > rates["fragile"], $"robust {rates["robust"]}, fragile {rates["fragile"]}");
         Assert.Equal(0.5, (rates["robust"] + rates["fragile"]) / 2, 3);
+
+        // a long state_dict name widens the name column, so the numbers stay in their columns (header included)
+        var wide = new SensitivityResult(levels, [("0.weight", 144, [0.9, 0.8, 0.1]), ("5.shortcut.0.weight", 512, [0.9, 0.9, 0.5])], 0.9);
+        var lines = wide.ToText().Split('\n', StringSplitOptions.RemoveEmptyEntries)[..^1];
+        Assert.Contains(lines, l => l.StartsWith("5.shortcut.0.weight ", StringComparison.Ordinal));
+        Assert.Single(lines.Select(l => l.Length).Distinct());
     }
 
     [Fact]

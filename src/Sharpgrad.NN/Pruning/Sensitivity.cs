@@ -14,12 +14,14 @@ public sealed record SensitivityResult(double[] Sparsities, IReadOnlyList<(strin
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(inv, $"{"layer",-10} {"weights",8}");
+        // the name column fits the longest name (a ResNet's "5.shortcut.0.weight"), at least 10 wide
+        int w = Math.Max(10, Layers.Count == 0 ? 0 : Layers.Max(l => l.Layer.Length));
+        sb.Append(inv, $"{"layer".PadRight(w)} {"weights",8}");
         foreach (var s in Sparsities) sb.Append(inv, $" {s * 100,6:0.#}%");
         sb.AppendLine();
         foreach (var (layer, n, acc) in Layers)
         {
-            sb.Append(inv, $"{layer,-10} {n,8:N0}");
+            sb.Append(inv, $"{layer.PadRight(w)} {n,8:N0}");
             foreach (var a in acc) sb.Append(inv, $" {a * 100,6:F2} ");
             sb.AppendLine();
         }
