@@ -420,6 +420,20 @@ public sealed class TrainWorkflow
     {
         using var threads = Parallelism.UseThreads(Options.Threads);
         string kept = _startEpoch == 0 ? "nothing was kept" : $"the checkpoint after epoch {_startEpoch} is unchanged";
+        bool created = !Directory.Exists(OutDir);
+        try
+        {
+            return RunEpochs(observer, cancel, kept);
+        }
+        catch when (created && Directory.Exists(OutDir) && !Directory.EnumerateFileSystemEntries(OutDir).Any())
+        {
+            Directory.Delete(OutDir); // a run that failed before writing anything leaves no empty folder behind
+            throw;
+        }
+    }
+
+    private Evaluation RunEpochs(ITrainingObserver? observer, CancellationToken cancel, string kept)
+    {
         RunFiles.Writing(OutDir, kept, () =>
         {
             Directory.CreateDirectory(OutDir);
@@ -435,6 +449,10 @@ public sealed class TrainWorkflow
             var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, null, cancel, null,
                 e => OptionException.Escape($"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower ") + "{0}.", [nameof(TrainOptions.Lr)]);
             last = TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
+            if (!double.IsFinite(last.Loss))
+                throw new DivergedException(OptionException.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"training diverged: the test loss is {last.Loss} after epoch {epoch + 1}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower ")) + "{0}.",
+                    [nameof(TrainOptions.Lr)]);
             var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             SaveCheckpoint(epoch + 1);

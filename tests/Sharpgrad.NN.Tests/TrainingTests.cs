@@ -104,6 +104,18 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public void AnInfiniteTestLossStopsTrainingInOneLineAndLeavesNoEmptyFolder()
+    {
+        // a rate this high keeps the training loss finite for an epoch while the test loss overflows (it once reached
+        // the metrics writer as a raw JSON error and left an empty --out folder)
+        using var f = new TestFiles();
+        var recipe = new TrainOptions { Model = "mlp", Lr = 1e9, Limit = 300, TestLimit = 100, Epochs = 1 };
+        var ex = Assert.Throws<DivergedException>(() => TrainWorkflow.Create(recipe, f.Path("run")).Run());
+        Assert.Matches("^training diverged: the test loss is [^ ]+ after epoch 1; the last good checkpoint \\(none yet\\) is unchanged\\. Try a lower Lr\\.$", ex.Message);
+        Assert.False(Directory.Exists(f.Path("run")));
+    }
+
+    [Fact]
     public void OptionsAreValidatedBeforeAnythingIsWritten()
     {
         using var f = new TestFiles();
