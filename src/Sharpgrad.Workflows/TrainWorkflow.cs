@@ -163,6 +163,7 @@ public sealed class TrainWorkflow
         if (resumeDir is not null)
         {
             checkpoint = ReadCheckpoint(resumeDir);
+            CheckSameRun(resumeDir, checkpoint);
             var saved = checkpoint.Recipe;
             spec = checkpoint.Model?.DeepClone(); // the run's own description: the model file may have moved or changed since
             try
@@ -289,6 +290,26 @@ public sealed class TrainWorkflow
     private const int RngWords = 6;
 
     /// <summary>Reads a run's checkpoint; every metadata field is checked (one line naming the file and the field).</summary>
+    // a finished run's model.json and its checkpoint describe the same model; a checkpoint copied in from another run
+    // would continue that run and overwrite this one's final files
+    private static void CheckSameRun(string dir, Checkpoint checkpoint)
+    {
+        var jsonPath = Path.Combine(dir, RunFiles.ModelJson);
+        if (checkpoint.Model is not JsonObject ours || !File.Exists(jsonPath)) return;
+        JsonNode? run;
+        try
+        {
+            run = JsonNode.Parse(File.ReadAllText(jsonPath));
+        }
+        catch (JsonException)
+        {
+            return; // a malformed model.json is rewritten at the end of the run
+        }
+        if (run?["model"] is not JsonObject theirs || JsonNode.DeepEquals(ours, theirs)) return;
+        string Name(JsonNode? n) => n is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : "another model";
+        throw new DataException($"{dir}: {RunFiles.Checkpoint} and {RunFiles.ModelJson} come from different runs (the checkpoint trains {checkpoint.Recipe.Model}, model.json describes {Name(run["architecture"])}); resuming would overwrite the finished run: resume a folder whose files belong together.");
+    }
+
     internal static Checkpoint ReadCheckpoint(string dir)
     {
         try

@@ -104,6 +104,21 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public void ResumeRefusesACheckpointFromAnotherRun()
+    {
+        using var f = new TestFiles();
+        var recipe = new TrainOptions { Limit = 128, TestLimit = 64, BatchSize = 64, Schedule = "none", Epochs = 1 };
+        TrainWorkflow.Create(recipe, f.Path("cnn")).Run();
+        TrainWorkflow.Create(recipe with { Model = "mlp" }, f.Path("mlp")).Run();
+        File.Copy(f.Path("mlp", RunFiles.Checkpoint), f.Path("cnn", RunFiles.Checkpoint), overwrite: true);
+        var modelJson = File.ReadAllBytes(f.Path("cnn", RunFiles.ModelJson));
+        var e = Assert.Throws<DataException>(() => TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("cnn"), resumeDir: f.Path("cnn")));
+        Assert.Equal($"{f.Path("cnn")}: checkpoint.safetensors and model.json come from different runs (the checkpoint trains mlp, model.json describes exam-cnn); resuming would overwrite the finished run: resume a folder whose files belong together.", e.Message);
+        Assert.Equal(modelJson, File.ReadAllBytes(f.Path("cnn", RunFiles.ModelJson)));
+        TrainWorkflow.Create(recipe with { Model = "mlp", Epochs = 2 }, f.Path("mlp"), resumeDir: f.Path("mlp")).Run(); // its own folder resumes
+    }
+
+    [Fact]
     public void AnInfiniteTestLossStopsTrainingInOneLineAndLeavesNoEmptyFolder()
     {
         // a rate this high keeps the training loss finite for an epoch while the test loss overflows (it once reached
