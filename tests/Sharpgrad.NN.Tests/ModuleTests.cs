@@ -87,6 +87,11 @@ public sealed class ModuleTests
         Assert.Contains("'0.weight' has shape [16,3,3,3], the model expects [16,1,3,3]", ex.Message);
         var missing = net.StateDict().Where(s => s.Name != "8.bias").ToDictionary(s => s.Name, s => s.Value);
         Assert.Contains("missing tensor '8.bias'", Assert.Throws<ArgumentException>(() => net.LoadStateDict(missing)).Message);
+        // another model's whole state_dict: a short line with the first names and counts, not every name
+        var resnet = Models.Create("resnet8", 1, 28, 28, 10).StateDict().ToDictionary(s => s.Name, s => s.Value);
+        var message = Assert.Throws<ArgumentException>(() => Models.Create("mlp", 1, 28, 28, 10).LoadStateDict(resnet)).Message;
+        Assert.Matches("^LoadStateDict: [0-9]+ unexpected tensors for this Sequential \\(0\\.weight, ([^,]+, ){3}[^,]+ and [0-9]+ more\\); it lacks [0-9] of the 4 this Sequential has \\(.*\\): the weights may belong to another model\\.$", message);
+        Assert.True(message.Length < 300, message);
     }
 }
 

@@ -116,7 +116,14 @@ public abstract class Module
         CollectOwned("", own);
         var known = own.Select(o => o.Name).ToHashSet();
         var extra = state.Keys.Where(k => !known.Contains(k)).ToList();
-        if (extra.Count > 0) throw new ArgumentException($"LoadStateDict: unexpected tensors {string.Join(", ", extra)} for this {TypeName}.");
+        if (extra.Count > 0)
+        {
+            // a whole other model's state_dict would make a line of thousands of characters: the first few names and a count
+            string names = string.Join(", ", extra.Take(5)) + (extra.Count > 5 ? $" and {extra.Count - 5} more" : "");
+            var missing = known.Where(k => !state.ContainsKey(k)).ToList();
+            string absent = missing.Count == 0 ? "" : $"; it lacks {missing.Count} of the {known.Count} this {TypeName} has ({string.Join(", ", missing.Take(3))}{(missing.Count > 3 ? ", ..." : "")})";
+            throw new ArgumentException($"LoadStateDict: {extra.Count} unexpected tensors for this {TypeName} ({names}){absent}: the weights may belong to another model.");
+        }
         var copies = new List<(Tensor Target, Tensor? Source)>();
         foreach (var (name, t, owner) in own)
         {
