@@ -446,9 +446,17 @@ public sealed class TrainWorkflow
         {
             return RunEpochs(observer, cancel, kept);
         }
-        catch when (created && Directory.Exists(OutDir) && !Directory.EnumerateFileSystemEntries(OutDir).Any())
+        catch
         {
-            Directory.Delete(OutDir); // a run that failed before writing anything leaves no empty folder behind
+            // a run that failed before writing anything leaves no empty folder behind (checked after the epoch's own
+            // clean-up has run; a folder that cannot be removed stays, and the run's own error is what is reported)
+            try
+            {
+                if (created && Directory.Exists(OutDir) && !Directory.EnumerateFileSystemEntries(OutDir).Any()) Directory.Delete(OutDir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
             throw;
         }
     }
