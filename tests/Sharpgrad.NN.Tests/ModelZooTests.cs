@@ -124,6 +124,7 @@ public sealed class ModelZooTests
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"MaxPool2d","kernel_size":"2"}]}}""", "layer 0 (MaxPool2d): \"kernel_size\" must be an integer or a pair [a, b] of integers, got \"2\"")]
     [InlineData("""{"format":"sharpgrad-model/9","model":{"type":"ReLU"}}""", "format 'sharpgrad-model/9'; expected \"format\": \"sharpgrad-model/1\"")]
     [InlineData("""{"model":{"type":"ReLU"}}""", "format missing")]
+    [InlineData("""{"format":"sharpgrad-run/2","architecture":"mlp","model":{"type":"ReLU"}}""", "a run's model.json (format 'sharpgrad-run/2'), not a model file; to train its model anew, put its \"model\" entry in a file with \"format\": \"sharpgrad-model/1\"")]
     [InlineData("""[1, 2]""", "expected a JSON object with \"format\" and \"model\"")]
     [InlineData("""{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":{"type":"ReLU"}}}""", "the model (Sequential): \"layers\" must be an array of layer objects, got an object")]
     public void BadModelFilesGiveOneLineNamingTheLayer(string json, string expected)

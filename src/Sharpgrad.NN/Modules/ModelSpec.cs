@@ -138,6 +138,8 @@ public static class ModelSpec
     {
         if (document is not JsonObject doc) throw new DataException($"{source}: expected a JSON object with \"format\" and \"model\".");
         string? format = doc["format"] is JsonValue f && f.TryGetValue<string>(out var s) ? s : null;
+        if (format is not null && format.StartsWith("sharpgrad-run/", StringComparison.Ordinal) && doc["model"] is JsonObject)
+            throw new DataException($"{source}: a run's model.json (format '{format}'), not a model file; to train its model anew, put its \"model\" entry in a file with \"format\": \"{Format}\" (to continue the run, resume its folder).");
         if (format != Format)
             throw new DataException($"{source}: format {(format is null ? "missing" : $"'{format}'")}; expected \"format\": \"{Format}\".");
         if (doc["model"] is null) throw new DataException($"{source}: no \"model\" entry.");
