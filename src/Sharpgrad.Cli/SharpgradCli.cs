@@ -77,7 +77,8 @@ internal static class SharpgradCli
             catch (ArgumentException e) when (!Models.Names.Contains(name) && e.Message.StartsWith("Summary: ", StringComparison.Ordinal))
             {
                 // a model file that does not take the input: name the file and the --input, as train names the file and the data
-                throw new ArgumentException($"--model: {name} does not take --input {c}x{h}x{w}: {e.Message["Summary: ".Length..]}", e);
+                bool typed = r.GetResult(input) is { Implicit: false };
+                throw new ArgumentException($"--model: {name} does not take {(typed ? "" : "the default ")}--input {c}x{h}x{w}{(typed ? "" : " (pass --input CxHxW with the shape it takes, e.g. 1x28x28)")}: {e.Message["Summary: ".Length..]}", e);
             }
             r.InvocationConfiguration.Output.Write(s.ToText());
             return 0;

@@ -51,6 +51,8 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, bad.Code);
         Assert.StartsWith($"error: --model: {P("net.json")} does not take --input 3x28x28: layer 0 (Conv2d) cannot take input [1,3,28,28]: Conv2d: input channels differ (3 vs 1)", bad.Err.Trim());
         Assert.Single(bad.Err.Trim().Split('\n'));
+        var untyped = Run("summary", "--model", P("net.json")); // the default 3x32x32, which the user never typed
+        Assert.StartsWith($"error: --model: {P("net.json")} does not take the default --input 3x32x32 (pass --input CxHxW with the shape it takes, e.g. 1x28x28): layer 0 (Conv2d)", untyped.Err.Trim());
     }
 
     [Fact]
