@@ -461,6 +461,10 @@ public sealed class TrainWorkflow
         }
     }
 
+    // what a diverged run keeps and what to change ({0}: the learning-rate option), after a training step or a test
+    private static string DivergenceAdvice(int epoch) =>
+        OptionException.Escape($"the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower ") + "{0}.";
+
     private Evaluation RunEpochs(ITrainingObserver? observer, CancellationToken cancel, string kept)
     {
         RunFiles.Writing(OutDir, kept, () =>
@@ -476,12 +480,11 @@ public sealed class TrainWorkflow
         {
             var sw = Stopwatch.StartNew();
             var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, null, cancel, null,
-                e => OptionException.Escape($"the last good checkpoint ({(e == 0 ? "none yet" : $"epoch {e}")}) is unchanged. Try a lower ") + "{0}.", [nameof(TrainOptions.Lr)]);
+                DivergenceAdvice, [nameof(TrainOptions.Lr)]);
             last = TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
             if (!double.IsFinite(last.Loss))
                 throw new DivergedException(OptionException.Escape(string.Create(CultureInfo.InvariantCulture,
-                    $"training diverged: the test loss is {last.Loss} after epoch {epoch + 1}; the last good checkpoint ({(epoch == 0 ? "none yet" : $"epoch {epoch}")}) is unchanged. Try a lower ")) + "{0}.",
-                    [nameof(TrainOptions.Lr)]);
+                    $"training diverged: the test loss is {last.Loss} after epoch {epoch + 1}; ")) + DivergenceAdvice(epoch), [nameof(TrainOptions.Lr)]);
             var m = new EpochMetrics(epoch + 1, trainLoss, trainAccuracy, last.Loss, last.Accuracy, sw.Elapsed.TotalSeconds, Optimizer.Lr);
             _metrics.Add(m);
             SaveCheckpoint(epoch + 1);
