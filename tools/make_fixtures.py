@@ -145,6 +145,8 @@ CASES = [
     ("adaptive_avgpool2d_3x2", [((2, 3, 7, 5), "any")], lambda x: F.adaptive_avg_pool2d(x, (3, 2))),
     ("adaptive_avgpool2d_global", [((2, 3, 4, 5), "any")], lambda x: F.adaptive_avg_pool2d(x, 1)),
     ("adaptive_avgpool2d_up", [((1, 2, 3, 3), "any")], lambda x: F.adaptive_avg_pool2d(x, (4, 5))),
+    ("conv2d_relu_maxpool2d", [((2, 3, 7, 6), "any"), ((8, 3, 3, 3), "any"), ((8,), "any")],
+     lambda x, w, b: F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

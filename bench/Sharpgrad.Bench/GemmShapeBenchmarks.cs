@@ -15,8 +15,8 @@ namespace Sharpgrad.Bench;
 /// mlp's Linear 784-256 forward and its two backward products; lenet5's and resnet8's im2col products: forward
 /// W col, weight gradient dy col^T, input gradient W^T dy for one image), each against <see cref="GemmBaseline"/>
 /// (the kernel before the rewrite) in the same run and process, on 1 thread and, for 512^3 and the Linear shapes, 2. Columns GFLOP/s and
-/// % of peak, where the peak is SHARPGRAD_PEAK_GFLOPS per core (default 102.4: 2 FMA x 8 floats x 2 x 3.2 GHz,
-/// this project's AVX2 EPYC) times the threads.
+/// % of peak, where the peak is <see cref="Roofline.PeakGflopsPerCore"/> (SHARPGRAD_PEAK_GFLOPS, or measured with an
+/// FMA loop) times the threads.
 /// Run: dotnet run -c Release --project bench/Sharpgrad.Bench -- --kernels --filter *GemmShape*
 /// </summary>
 [Config(typeof(Config))]

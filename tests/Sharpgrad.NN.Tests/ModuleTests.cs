@@ -97,16 +97,19 @@ public sealed class ModuleTests
 
 public sealed class SequentialFusionTests
 {
-    [Fact]
-    public void NoGradForwardFusesConvReluAndMatchesTheUnfusedForward()
+    [Theory]
+    [InlineData(3, 32, 32)]
+    [InlineData(1, 28, 28)]
+    [InlineData(2, 13, 11)] // odd sizes: the pooling drops the last row and column
+    public void NoGradForwardFusesConvReluPoolAndMatchesTheUnfusedForward(int c, int hgt, int wid)
     {
-        var net = ExamCnn.Create(3, 32, 32, generator: new Generator(8));
+        var net = ExamCnn.Create(c, hgt, wid, generator: new Generator(8));
         Assert.Equal("0: Conv2d", net.Plan[0]); // layer by layer until fused
         net.Fuse();
-        Assert.Equal(["0+1+2: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)", "3: BatchNorm2d",
-            "4+5+6: Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)", "7: Flatten", "8: Linear"], net.Plan);
+        const string Fused = "Conv2d+ReLU+MaxPool2d fused (pooled as the convolution stores without gradients; pooled before the ReLU while gradients are recorded)";
+        Assert.Equal([$"0+1+2: {Fused}", "3: BatchNorm2d", $"4+5+6: {Fused}", "7: Flatten", "8: Linear"], net.Plan);
         net.Eval();
-        var x = Tensor.Randn([4, 3, 32, 32], new Generator(9));
+        var x = Tensor.Randn([4, c, hgt, wid], new Generator(9));
         var h = x;
         foreach (var layer in net.Layers) h = layer.Forward(h); // layer by layer
         float[] fused;

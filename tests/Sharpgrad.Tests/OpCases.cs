@@ -103,6 +103,7 @@ public static class OpCases
         new("batchnorm2d_eval", [S(Domain.Any, 2, 3, 4, 4), NoGrad(Domain.Any, 3), NoGrad(Domain.Pos, 3), S(Domain.Pos, 3), S(Domain.Any, 3)],
             x => Tensor.BatchNorm(x[0], x[1], x[2], x[3], x[4], training: false)),
         new("conv2d_relu", [S(Domain.Any, 2, 3, 6, 7), S(Domain.Any, 8, 3, 3, 3), S(Domain.Any, 8)], x => Tensor.Conv2dRelu(x[0], x[1], x[2], 1, 1)),
+        new("conv2d_relu_maxpool2d", [S(Domain.Any, 2, 3, 7, 6), S(Domain.Any, 8, 3, 3, 3), S(Domain.Any, 8)], x => Tensor.Conv2dReluMaxPool2d(x[0], x[1], x[2], 1, 1)),
         new("conv2d_groups2_rect", [S(Domain.Any, 2, 4, 7, 6), S(Domain.Any, 6, 2, 3, 2), S(Domain.Any, 6)], x => Tensor.Conv2d(x[0], x[1], x[2], (2, 1), (1, 0), groups: 2)),
         new("conv2d_depthwise_3x3", [S(Domain.Any, 2, 4, 6, 5), S(Domain.Any, 8, 1, 3, 3), S(Domain.Any, 8)], x => Tensor.Conv2d(x[0], x[1], x[2], 1, 1, groups: 4)),
         new("conv2d_depthwise_k3x5_nobias", [S(Domain.Any, 1, 3, 7, 8), S(Domain.Any, 3, 1, 3, 5)], x => Tensor.Conv2d(x[0], x[1], null, (1, 2), (1, 2), groups: 3)),

@@ -122,7 +122,8 @@ public sealed class Conv2d : Module
     }
 
     /// <summary>
-    /// Conv2d followed by ReLU runs as one fused op (<see cref="ForwardRelu"/>); Conv2d -> ReLU -> MaxPool2d runs,
+    /// Conv2d followed by ReLU runs as one fused op (<see cref="ForwardRelu"/>); Conv2d -> ReLU -> MaxPool2d(2) runs,
+    /// without gradients, as <see cref="Tensor.Conv2dReluMaxPool2d"/> (pooled as the convolution stores), and,
     /// while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU (max(relu(z)) = relu(max(z)) element for element,
     /// and the gradient reaches the same position, so the backward pass masks the 4x smaller pooled gradient). Both
     /// give bitwise the values and gradients of the layers run one by one.
@@ -133,8 +134,16 @@ public sealed class Conv2d : Module
         if (following.Count > 0 && following[0].FoldsIntoConvolution) return FoldWith(following[0], following.Count > 1 && following[1] is ReLU);
         if (following.Count == 0 || following[0] is not ReLU) return null;
         if (following.Count > 1 && following[1] is MaxPool2d pool)
-            return new FusedStep(3, "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
-                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? pool.Call(Forward(x)).Relu() : pool.Call(ForwardRelu(x)));
+        {
+            // a 2x2 window of stride 2 without padding pools inside the convolution when nothing is recorded
+            bool inKernel = pool is { KernelSize: (2, 2), Stride: (2, 2), Padding: (0, 0) } && Groups == 1 && Stride.H == Stride.W && Padding.H == Padding.W;
+            return new FusedStep(3, inKernel
+                    ? "Conv2d+ReLU+MaxPool2d fused (pooled as the convolution stores without gradients; pooled before the ReLU while gradients are recorded)"
+                    : "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
+                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? pool.Call(Forward(x)).Relu()
+                    : inKernel ? Tensor.Conv2dReluMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H)
+                    : pool.Call(ForwardRelu(x)));
+        }
         return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
     }
 

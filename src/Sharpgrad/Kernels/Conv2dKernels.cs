@@ -105,6 +105,29 @@ internal static class Conv2dKernels
     /// </summary>
     public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
 
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
+    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) and the output is at least 2x2.
+    /// </summary>
+    public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) => UsesDirect3x3(g, outChannels, groups) && g.OH >= 2 && g.OW >= 2;
+
+    // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
+    // floor), the full-size output never stored; only where FusesReluMaxPool
+    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g)
+    {
+        if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct 3x3 kernels do not run this convolution ({g}, {oc} filters).");
+        float[] wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
+        try
+        {
+            DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
+            DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(wt);
+        }
+    }
+
     // x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC)? -> y: (N,OC,OH,OW); g.C is all input channels. Group gi reads
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
     // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over

@@ -14,7 +14,8 @@ namespace Sharpgrad.Kernels;
 /// </summary>
 internal static class DirectConv3x3
 {
-    private const int OB = 8; // output channels per register block
+    private const int OB = 8;
+    internal static bool SkipPad = Environment.GetEnvironmentVariable("SKIPPAD") == "1"; // output channels per register block
 
     /// <summary>
     /// Whether the direct kernels run this convolution: 3x3, stride 1, padding 1, 8k output channels, and vector
@@ -73,22 +74,27 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;
     // images split across threads
-    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
+    // pool (with relu): y: (N,OC,OH/2,OW/2), the 2x2 max pooling (stride 2, floor) of the ReLU'd output, which is never stored
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1, bool pool = false)
     {
+        if (pool && !relu) throw new ArgumentException("DirectConv3x3.Forward: pooling is fused only after a ReLU.");
+        if (pool && Conv2dKernels.Path is not (Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256))
+            throw new ArgumentException("DirectConv3x3.Forward: pooling is fused only on the vector paths.");
         switch (Conv2dKernels.Path)
         {
-            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
-            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
-            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
+            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
+            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
         }
     }
 
-    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
+    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride, bool pool)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
         var plan = Plan.Of(h, w, stride, TL.Count);
-        int xs = c * h * w, ys = oc * plan.OH * plan.OW, planeSize = c * (h + 2) * plan.RS;
-        if (n < Parallelism.Threads && oc > OB && (long)n * c * 9 * ys >= 1_000_000)
+        int xs = c * h * w, ys = pool ? oc * (plan.OH / 2) * (plan.OW / 2) : oc * plan.OH * plan.OW, planeSize = c * (h + 2) * plan.RS;
+        int rowBufSize = 2 * OB * plan.Wq;
+        if (n < Parallelism.Threads && oc > OB && (long)n * c * 9 * oc * plan.OH * plan.OW >= 1_000_000)
         {
             // fewer images than threads (batch-1 latency): split each image's output channels instead, when the image
             // has enough work (below ~1 M multiply-adds, e.g. the exam CNN's 0.4-0.6 M, waking a second thread cost
@@ -98,12 +104,12 @@ internal static class DirectConv3x3
             {
                 for (int i = 0; i < n; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, padded);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, padded, clear: i == 0);
                     int image = i;
                     Parallelism.For(oc / OB, (_, b0, b1) =>
                     {
-                        float[] rowBuf = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
-                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, b0 * OB, b1 * OB);
+                        float[] rowBuf = ArrayPool<float>.Shared.Rent(rowBufSize);
+                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, pool, b0 * OB, b1 * OB);
                         ArrayPool<float>.Shared.Return(rowBuf);
                     });
                 }
@@ -117,13 +123,13 @@ internal static class DirectConv3x3
         Parallelism.For(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(planeSize);
-            float[] row = ArrayPool<float>.Shared.Rent(OB * plan.Wq);
+            float[] row = ArrayPool<float>.Shared.Rent(rowBufSize);
             try
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
-                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, 0, oc);
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad, clear: i == start);
+                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, pool, 0, oc);
                 }
             }
             finally
@@ -134,95 +140,239 @@ internal static class DirectConv3x3
         });
     }
 
-    // x: (C,H,W) -> pad: (C, H+2, RS) with zero borders, rows split into phases (see Plan)
-    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Plan plan, Span<float> pad)
+    // x: (C,H,W) -> pad: (C, H+2, RS) with zero borders, rows split into phases (see Plan). The borders are the same
+    // for every image of a geometry, so they are cleared only when clear is set (the buffer's first image); later
+    // images overwrite just the interior.
+    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Plan plan, Span<float> pad, bool clear)
     {
         int rs = plan.RS;
-        pad[..(c * (h + 2) * rs)].Clear();
+        if (x.Length < c * h * w || pad.Length < c * (h + 2) * rs) throw new ArgumentException($"Pad: expected {c * h * w} values and room for {c * (h + 2) * rs}, got {x.Length} and {pad.Length}.");
+        if (clear) pad[..(c * (h + 2) * rs)].Clear();
+        ref float src = ref MemoryMarshal.GetReference(x);
+        ref float dst = ref MemoryMarshal.GetReference(pad);
         for (int ci = 0; ci < c; ci++)
             for (int r = 0; r < h; r++)
             {
-                var src = x.Slice((ci * h + r) * w, w);
-                var row = pad.Slice((ci * (h + 2) + r + 1) * rs, rs);
-                if (plan.S == 1) src.CopyTo(row[1..]);
+                ref float s = ref Unsafe.Add(ref src, (ci * h + r) * w);
+                ref float row = ref Unsafe.Add(ref dst, (ci * (h + 2) + r + 1) * rs);
+                if (plan.S == 1) MaskedStore.Copy(ref s, ref Unsafe.Add(ref row, 1), w);
                 else
                 {
                     // stride 2: padded column j + 1 is odd for even j (phase 1, index j / 2), even for odd j (phase 0, index (j + 1) / 2)
-                    var odd = row[plan.Pw..];
-                    for (int j = 0; j < w; j += 2) odd[j >> 1] = src[j];
-                    for (int j = 1; j < w; j += 2) row[(j + 1) >> 1] = src[j];
+                    ref float odd = ref Unsafe.Add(ref row, plan.Pw);
+                    for (int j = 0; j < w; j += 2) Unsafe.Add(ref odd, j >> 1) = Unsafe.Add(ref s, j);
+                    for (int j = 1; j < w; j += 2) Unsafe.Add(ref row, (j + 1) >> 1) = Unsafe.Add(ref s, j);
                 }
             }
     }
 
-    // pad: (C,H+2,RS), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks of 8)
-    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, int oStart, int oEnd)
+    // pad: (C,H+2,RS), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks
+    // of 8); pool: y is (OC,OH/2,OW/2), the 2x2 max (stride 2, floor) of the (ReLU'd) output, the full-size output
+    // never stored. With 512-bit registers two output rows are computed at once (16 accumulators of the 32 registers,
+    // each broadcast weight feeding both rows); with 256-bit ones (16 registers) a row at a time, pooled through rowBuf.
+    // rowBuf holds at least 2 * 8 * Wq floats.
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, bool pool, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count, wp = plan.RS, w = plan.OW, oh = plan.OH, chunks = (w + V - 1) / V, hw = oh * w, s = plan.S;
-        int t1 = plan.Tap(1), t2 = plan.Tap(2);
-        ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
-        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
-        ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
-        ref float py = ref MemoryMarshal.GetReference(y);
-        for (int o0 = oStart; o0 < oEnd; o0 += OB)
+        int V = TL.Count, oh = plan.OH, chunks = (plan.OW + V - 1) / V, r = 0;
+        if (V >= 16)
         {
-            for (int r = 0; r < oh; r++)
-            {
+            for (; r + 1 < oh; r += 2)
+                for (int o0 = oStart; o0 < oEnd; o0 += OB)
+                    for (int j = chunks - 1; j >= 0; j--) // descending: a row's spill past its end is overwritten by the next row's first chunk
+                        RowPair<TL, TV>(pad, wt, b, y, c, h, oc, plan, rowBuf, relu, pool, r, j, o0);
+        }
+        else if (pool)
+        {
+            int vb = OB * V;
+            for (; r + 1 < oh; r += 2)
+                for (int o0 = oStart; o0 < oEnd; o0 += OB)
+                    for (int j = 0; j < chunks; j++)
+                    {
+                        Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r, j, o0, rowBuf, 0, (nuint)V);
+                        Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r + 1, j, o0, rowBuf, (nuint)vb, (nuint)V);
+                        ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
+                        for (int q = 0; q < OB; q++)
+                            StorePooled<TL, TV>(TL.Max(TL.Load(ref pr, (nuint)(q * V)), TL.Load(ref pr, (nuint)(vb + q * V))), y, plan, r, j, o0 + q);
+                    }
+        }
+        if (pool) return;
+        int w = plan.OW, hw = oh * w;
+        ref float py = ref MemoryMarshal.GetReference(y);
+        for (; r < oh; r++)
+            for (int o0 = oStart; o0 < oEnd; o0 += OB)
                 for (int j = 0; j < chunks; j++)
                 {
-                    TV a0, a1, a2, a3, a4, a5, a6, a7;
-                    if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TL.Zero;
-                    else
-                    {
-                        a0 = TL.Broadcast(b[o0]); a1 = TL.Broadcast(b[o0 + 1]); a2 = TL.Broadcast(b[o0 + 2]); a3 = TL.Broadcast(b[o0 + 3]);
-                        a4 = TL.Broadcast(b[o0 + 4]); a5 = TL.Broadcast(b[o0 + 5]); a6 = TL.Broadcast(b[o0 + 6]); a7 = TL.Broadcast(b[o0 + 7]);
-                    }
-                    for (int ci = 0; ci < c; ci++)
-                    {
-                        for (int kh = 0; kh < 3; kh++)
-                        {
-                            int xo = (ci * (h + 2) + r * s + kh) * wp + j * V;
-                            for (int kw = 0; kw < 3; kw++)
-                            {
-                                var xv = TL.Load(ref px, (nuint)(xo + (kw == 0 ? 0 : kw == 1 ? t1 : t2)));
-                                ref float wv = ref Unsafe.Add(ref pw, ((ci * 3 + kh) * 3 + kw) * oc + o0);
-                                a0 = TL.MultiplyAdd(TL.Broadcast(wv), xv, a0);
-                                a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 1)), xv, a1);
-                                a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 2)), xv, a2);
-                                a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 3)), xv, a3);
-                                a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 4)), xv, a4);
-                                a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 5)), xv, a5);
-                                a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 6)), xv, a6);
-                                a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 7)), xv, a7);
-                            }
-                        }
-                    }
-                    if (relu)
-                    {
-                        var z = TL.Zero;
-                        a0 = TL.Max(a0, z); a1 = TL.Max(a1, z); a2 = TL.Max(a2, z); a3 = TL.Max(a3, z);
-                        a4 = TL.Max(a4, z); a5 = TL.Max(a5, z); a6 = TL.Max(a6, z); a7 = TL.Max(a7, z);
-                    }
                     int cols = Math.Min(V, w - j * V);
                     // a partial chunk is stored whole when its spill lands at the start of the next row, which the
                     // next row's first store overwrites (rows are written in order); the last row goes through the buffer
                     if (cols == V || (r < oh - 1 && w >= V - cols))
-                    {
-                        nuint o = (nuint)(o0 * hw + r * w + j * V), sp = (nuint)hw;
-                        TL.Store(a0, ref py, o); TL.Store(a1, ref py, o + sp); TL.Store(a2, ref py, o + 2 * sp); TL.Store(a3, ref py, o + 3 * sp);
-                        TL.Store(a4, ref py, o + 4 * sp); TL.Store(a5, ref py, o + 5 * sp); TL.Store(a6, ref py, o + 6 * sp); TL.Store(a7, ref py, o + 7 * sp);
-                    }
+                        Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r, j, o0, ref py, (nuint)(o0 * hw + r * w + j * V), (nuint)hw);
                     else
                     {
-                        nuint v = (nuint)V;
-                        TL.Store(a0, ref pr, 0); TL.Store(a1, ref pr, v); TL.Store(a2, ref pr, 2 * v); TL.Store(a3, ref pr, 3 * v);
-                        TL.Store(a4, ref pr, 4 * v); TL.Store(a5, ref pr, 5 * v); TL.Store(a6, ref pr, 6 * v); TL.Store(a7, ref pr, 7 * v);
+                        Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r, j, o0, rowBuf, 0, (nuint)V);
                         for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
                     }
                 }
+    }
+
+    private static void Row<TL, TV>(float[] pad, float[] wt, float[]? b, int c, int h, int oc, in Plan plan, bool relu, int r, int j, int o0, float[] dst, nuint offset, nuint step)
+        where TL : struct, ILanes<TV, float> where TV : struct =>
+        Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r, j, o0, ref MemoryMarshal.GetArrayDataReference(dst), offset, step);
+
+    // one output row's chunk j (V columns) for output channels o0..o0+7 -> dst[offset + q * step], q = 0..7
+    private static void Row<TL, TV>(float[] pad, float[] wt, float[]? b, int c, int h, int oc, in Plan plan, bool relu, int r, int j, int o0, ref float dst, nuint offset, nuint step)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int V = TL.Count, wp = plan.RS, s = plan.S, t1 = plan.Tap(1), t2 = plan.Tap(2);
+        ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        TV a0, a1, a2, a3, a4, a5, a6, a7;
+        if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TL.Zero;
+        else
+        {
+            a0 = TL.Broadcast(b[o0]); a1 = TL.Broadcast(b[o0 + 1]); a2 = TL.Broadcast(b[o0 + 2]); a3 = TL.Broadcast(b[o0 + 3]);
+            a4 = TL.Broadcast(b[o0 + 4]); a5 = TL.Broadcast(b[o0 + 5]); a6 = TL.Broadcast(b[o0 + 6]); a7 = TL.Broadcast(b[o0 + 7]);
+        }
+        for (int ci = 0; ci < c; ci++)
+        {
+            for (int kh = 0; kh < 3; kh++)
+            {
+                int xo = (ci * (h + 2) + r * s + kh) * wp + j * V;
+                for (int kw = 0; kw < 3; kw++)
+                {
+                    var xv = TL.Load(ref px, (nuint)(xo + (kw == 0 ? 0 : kw == 1 ? t1 : t2)));
+                    ref float wv = ref Unsafe.Add(ref pw, ((ci * 3 + kh) * 3 + kw) * oc + o0);
+                    a0 = TL.MultiplyAdd(TL.Broadcast(wv), xv, a0);
+                    a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 1)), xv, a1);
+                    a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 2)), xv, a2);
+                    a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 3)), xv, a3);
+                    a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 4)), xv, a4);
+                    a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 5)), xv, a5);
+                    a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 6)), xv, a6);
+                    a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref wv, 7)), xv, a7);
+                }
             }
         }
+        if (relu)
+        {
+            var z = TL.Zero;
+            a0 = TL.Max(a0, z); a1 = TL.Max(a1, z); a2 = TL.Max(a2, z); a3 = TL.Max(a3, z);
+            a4 = TL.Max(a4, z); a5 = TL.Max(a5, z); a6 = TL.Max(a6, z); a7 = TL.Max(a7, z);
+        }
+        TL.Store(a0, ref dst, offset); TL.Store(a1, ref dst, offset + step); TL.Store(a2, ref dst, offset + 2 * step); TL.Store(a3, ref dst, offset + 3 * step);
+        TL.Store(a4, ref dst, offset + 4 * step); TL.Store(a5, ref dst, offset + 5 * step); TL.Store(a6, ref dst, offset + 6 * step); TL.Store(a7, ref dst, offset + 7 * step);
+    }
+
+    // output rows r and r + 1, chunk j, output channels o0..o0+7: 16 accumulators; each step loads the two rows' input
+    // vectors and broadcasts 8 weights, 16 multiply-adds
+    private static void RowPair<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, bool pool, int r, int j, int o0)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int V = TL.Count, wp = plan.RS, s = plan.S;
+        nuint t0 = 0, t1 = (nuint)plan.Tap(1), t2 = (nuint)plan.Tap(2), rs = (nuint)(s * wp);
+        ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        TV a0, a1, a2, a3, a4, a5, a6, a7;
+        if (b is null) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = TL.Zero;
+        else
+        {
+            a0 = TL.Broadcast(b[o0]); a1 = TL.Broadcast(b[o0 + 1]); a2 = TL.Broadcast(b[o0 + 2]); a3 = TL.Broadcast(b[o0 + 3]);
+            a4 = TL.Broadcast(b[o0 + 4]); a5 = TL.Broadcast(b[o0 + 5]); a6 = TL.Broadcast(b[o0 + 6]); a7 = TL.Broadcast(b[o0 + 7]);
+        }
+        TV b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5, b6 = a6, b7 = a7, x0, x1, wb;
+        for (int ci = 0; ci < c; ci++)
+        {
+            for (int kh = 0; kh < 3; kh++)
+            {
+                nuint xo = (nuint)((ci * (h + 2) + r * s + kh) * wp + j * V);
+                ref float wk = ref Unsafe.Add(ref pw, (ci * 3 + kh) * 3 * oc + o0);
+                        x0 = TL.Load(ref px, xo + t0); x1 = TL.Load(ref px, xo + t0 + rs);
+                        ref float wt0 = ref Unsafe.Add(ref wk, 0);
+                        wb = TL.Broadcast(wt0); a0 = TL.MultiplyAdd(wb, x0, a0); b0 = TL.MultiplyAdd(wb, x1, b0);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 1)); a1 = TL.MultiplyAdd(wb, x0, a1); b1 = TL.MultiplyAdd(wb, x1, b1);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 2)); a2 = TL.MultiplyAdd(wb, x0, a2); b2 = TL.MultiplyAdd(wb, x1, b2);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 3)); a3 = TL.MultiplyAdd(wb, x0, a3); b3 = TL.MultiplyAdd(wb, x1, b3);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 4)); a4 = TL.MultiplyAdd(wb, x0, a4); b4 = TL.MultiplyAdd(wb, x1, b4);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 5)); a5 = TL.MultiplyAdd(wb, x0, a5); b5 = TL.MultiplyAdd(wb, x1, b5);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 6)); a6 = TL.MultiplyAdd(wb, x0, a6); b6 = TL.MultiplyAdd(wb, x1, b6);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt0, 7)); a7 = TL.MultiplyAdd(wb, x0, a7); b7 = TL.MultiplyAdd(wb, x1, b7);
+                        x0 = TL.Load(ref px, xo + t1); x1 = TL.Load(ref px, xo + t1 + rs);
+                        ref float wt1 = ref Unsafe.Add(ref wk, oc);
+                        wb = TL.Broadcast(wt1); a0 = TL.MultiplyAdd(wb, x0, a0); b0 = TL.MultiplyAdd(wb, x1, b0);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 1)); a1 = TL.MultiplyAdd(wb, x0, a1); b1 = TL.MultiplyAdd(wb, x1, b1);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 2)); a2 = TL.MultiplyAdd(wb, x0, a2); b2 = TL.MultiplyAdd(wb, x1, b2);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 3)); a3 = TL.MultiplyAdd(wb, x0, a3); b3 = TL.MultiplyAdd(wb, x1, b3);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 4)); a4 = TL.MultiplyAdd(wb, x0, a4); b4 = TL.MultiplyAdd(wb, x1, b4);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 5)); a5 = TL.MultiplyAdd(wb, x0, a5); b5 = TL.MultiplyAdd(wb, x1, b5);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 6)); a6 = TL.MultiplyAdd(wb, x0, a6); b6 = TL.MultiplyAdd(wb, x1, b6);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt1, 7)); a7 = TL.MultiplyAdd(wb, x0, a7); b7 = TL.MultiplyAdd(wb, x1, b7);
+                        x0 = TL.Load(ref px, xo + t2); x1 = TL.Load(ref px, xo + t2 + rs);
+                        ref float wt2 = ref Unsafe.Add(ref wk, 2 * oc);
+                        wb = TL.Broadcast(wt2); a0 = TL.MultiplyAdd(wb, x0, a0); b0 = TL.MultiplyAdd(wb, x1, b0);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 1)); a1 = TL.MultiplyAdd(wb, x0, a1); b1 = TL.MultiplyAdd(wb, x1, b1);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 2)); a2 = TL.MultiplyAdd(wb, x0, a2); b2 = TL.MultiplyAdd(wb, x1, b2);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 3)); a3 = TL.MultiplyAdd(wb, x0, a3); b3 = TL.MultiplyAdd(wb, x1, b3);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 4)); a4 = TL.MultiplyAdd(wb, x0, a4); b4 = TL.MultiplyAdd(wb, x1, b4);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 5)); a5 = TL.MultiplyAdd(wb, x0, a5); b5 = TL.MultiplyAdd(wb, x1, b5);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 6)); a6 = TL.MultiplyAdd(wb, x0, a6); b6 = TL.MultiplyAdd(wb, x1, b6);
+                        wb = TL.Broadcast(Unsafe.Add(ref wt2, 7)); a7 = TL.MultiplyAdd(wb, x0, a7); b7 = TL.MultiplyAdd(wb, x1, b7);
+            }
+        }
+        if (relu || pool)
+        {
+            var z = TL.Zero;
+            a0 = TL.Max(a0, z); a1 = TL.Max(a1, z); a2 = TL.Max(a2, z); a3 = TL.Max(a3, z);
+            a4 = TL.Max(a4, z); a5 = TL.Max(a5, z); a6 = TL.Max(a6, z); a7 = TL.Max(a7, z);
+            if (!pool)
+            {
+                b0 = TL.Max(b0, z); b1 = TL.Max(b1, z); b2 = TL.Max(b2, z); b3 = TL.Max(b3, z);
+                b4 = TL.Max(b4, z); b5 = TL.Max(b5, z); b6 = TL.Max(b6, z); b7 = TL.Max(b7, z);
+            }
+        }
+        if (pool)
+        {
+            // relu(max(a, b)) = max(relu(a), b): the ReLU once, on the first row
+            StorePooled<TL, TV>(TL.Max(a0, b0), y, plan, r, j, o0);
+            StorePooled<TL, TV>(TL.Max(a1, b1), y, plan, r, j, o0 + 1);
+            StorePooled<TL, TV>(TL.Max(a2, b2), y, plan, r, j, o0 + 2);
+            StorePooled<TL, TV>(TL.Max(a3, b3), y, plan, r, j, o0 + 3);
+            StorePooled<TL, TV>(TL.Max(a4, b4), y, plan, r, j, o0 + 4);
+            StorePooled<TL, TV>(TL.Max(a5, b5), y, plan, r, j, o0 + 5);
+            StorePooled<TL, TV>(TL.Max(a6, b6), y, plan, r, j, o0 + 6);
+            StorePooled<TL, TV>(TL.Max(a7, b7), y, plan, r, j, o0 + 7);
+            return;
+        }
+        int w = plan.OW, oh = plan.OH, hw = oh * w, cols = Math.Min(V, w - j * V);
+        StoreRow<TL, TV>(a0, a1, a2, a3, a4, a5, a6, a7, y, rowBuf, hw, w, oh, r, j, o0, cols);
+        StoreRow<TL, TV>(b0, b1, b2, b3, b4, b5, b6, b7, y, rowBuf, hw, w, oh, r + 1, j, o0, cols);
+    }
+
+    // the 8 channels' chunk j of row r: whole when it fits or its spill lands in the next row (written later), else
+    // through rowBuf
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TL, TV>(TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7, Span<float> y, float[] rowBuf, int hw, int w, int oh, int r, int j, int o0, int cols)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int V = TL.Count;
+        bool direct = cols == V || (r < oh - 1 && w >= V - cols);
+        ref float d = ref direct ? ref MemoryMarshal.GetReference(y) : ref MemoryMarshal.GetArrayDataReference(rowBuf);
+        nuint o = direct ? (nuint)(o0 * hw + r * w + j * V) : 0, sp = direct ? (nuint)hw : (nuint)V;
+        TL.Store(a0, ref d, o); TL.Store(a1, ref d, o + sp); TL.Store(a2, ref d, o + 2 * sp); TL.Store(a3, ref d, o + 3 * sp);
+        TL.Store(a4, ref d, o + 4 * sp); TL.Store(a5, ref d, o + 5 * sp); TL.Store(a6, ref d, o + 6 * sp); TL.Store(a7, ref d, o + 7 * sp);
+        if (!direct)
+            for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
+    }
+
+    // m: the row-wise max of output rows r, r + 1 (chunk j) of channel o -> the pooled row r / 2's columns from j * V / 2
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePooled<TL, TV>(TV m, Span<float> y, in Plan plan, int r, int j, int o)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int half = TL.Count / 2, pw = plan.OW / 2, cols = Math.Min(half, pw - j * half);
+        if (cols <= 0) return;
+        int at = (o * (plan.OH / 2) + r / 2) * pw + j * half;
+        TL.StoreLower(TL.PairMax(m), ref MemoryMarshal.GetReference(y), (nuint)at, cols);
     }
 
     // x: (N,C,H,W), dy: (N,OC,H,W) -> dw: (OC,C,3,3) = sum over images and pixels of dy[o] * shifted x[c];
@@ -257,10 +407,11 @@ internal static class DirectConv3x3
             {
                 for (int i = start; i < end; i++)
                 {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad);
-                    // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad, clear: i == start);
+                    // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row (the
+                    // zeros stay from the chunk's first image on)
                     var d = dy.AsSpan(i * ys, ys);
-                    dyp.AsSpan(0, oc * oh * wq).Clear();
+                    if (i == start) dyp.AsSpan(0, oc * oh * wq).Clear();
                     for (int r = 0; r < oc * oh; r++) d.Slice(r * ow, ow).CopyTo(dyp.AsSpan(r * wq, ow));
                     ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
                 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sharpgrad.Kernels;
 
@@ -34,6 +35,18 @@ internal interface ILanes<TV, T> where TV : struct where T : unmanaged, IFloatin
 
     /// <summary>The sum of the lanes, in lane order.</summary>
     static abstract T Sum(TV value);
+
+    /// <summary>
+    /// Max of each pair of neighbouring lanes, packed into the lower half: lane i &lt; Count / 2 holds
+    /// max(v[2i], v[2i + 1]) (a 2-wide max pooling of a row). Vector widths only.
+    /// </summary>
+    static abstract TV PairMax(TV value);
+
+    /// <summary>
+    /// Stores the first <paramref name="count"/> (at most Count / 2) lanes at <paramref name="destination"/> +
+    /// <paramref name="index"/>, writing nothing past them (a masked store). Vector widths only.
+    /// </summary>
+    static abstract void StoreLower(TV value, ref T destination, nuint index, int count);
 }
 
 /// <summary>512-bit registers (emulated by two 256-bit halves where AVX-512 is missing: the tests still run it).</summary>
@@ -68,6 +81,24 @@ internal readonly struct Lanes512<T> : ILanes<Vector512<T>, T> where T : unmanag
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> value) => Vector512.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> PairMax(Vector512<T> value)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var v = value.As<T, float>();
+            return Vector512.Max(Vector512.Shuffle(v, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14)),
+                Vector512.Shuffle(v, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15))).As<float, T>();
+        }
+        throw new NotSupportedException($"PairMax: float32 only, got {typeof(T).Name}.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLower(Vector512<T> value, ref T destination, nuint index, int count)
+    {
+        if (count == Vector256<T>.Count) value.GetLower().StoreUnsafe(ref destination, index);
+        else MaskedStore.Store(value.GetLower(), ref Unsafe.Add(ref destination, index), count);
+    }
 }
 
 /// <summary>256-bit registers (AVX2).</summary>
@@ -102,6 +133,25 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> value) => Vector256.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> PairMax(Vector256<T> value)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var v = value.As<T, float>();
+            return Vector256.Max(Vector256.Shuffle(v, Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6)),
+                Vector256.Shuffle(v, Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7))).As<float, T>();
+        }
+        throw new NotSupportedException($"PairMax: float32 only, got {typeof(T).Name}.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreLower(Vector256<T> value, ref T destination, nuint index, int count)
+    {
+        if (count == Vector128<T>.Count) value.GetLower().StoreUnsafe(ref destination, index);
+        else MaskedStore.Store(value.GetLower(), ref Unsafe.Add(ref destination, index), count);
+    }
 }
 
 /// <summary>One element per "register": the scalar path.</summary>
@@ -131,4 +181,59 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T value) => value;
+
+    public static T PairMax(T value) => throw new NotSupportedException("PairMax: needs vector lanes (a scalar has no pair).");
+
+    public static void StoreLower(T value, ref T destination, nuint index, int count) => throw new NotSupportedException("StoreLower: needs vector lanes.");
+}
+
+/// <summary>Stores and copies that touch exactly <c>count</c> elements (AVX masked moves; element by element without AVX).</summary>
+internal static class MaskedStore
+{
+    private static Vector256<float> Mask8(int count) => Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)count));
+
+    /// <summary>The first <paramref name="count"/> (0-8) lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<T>(Vector256<T> value, ref T destination, int count) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            fixed (T* p = &destination) Avx.MaskStore((float*)p, Mask8(count), value.AsSingle());
+            return;
+        }
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
+    }
+
+    /// <summary>The first <paramref name="count"/> (0-4) lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<T>(Vector128<T> value, ref T destination, int count) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            fixed (T* p = &destination) Avx.MaskStore((float*)p, Mask8(count).GetLower(), value.AsSingle());
+            return;
+        }
+        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> floats: whole 8-float vectors, then one masked load and store, so neither side
+    /// is touched past <paramref name="count"/> (a row copy of a few dozen floats without a memmove call).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Copy(ref float source, ref float destination, int count)
+    {
+        if (!Avx.IsSupported)
+        {
+            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref destination), ref Unsafe.As<float, byte>(ref source), (uint)count * sizeof(float));
+            return;
+        }
+        int i = 0;
+        for (; i + 8 <= count; i += 8) Vector256.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref destination, (nuint)i);
+        if (i < count)
+        {
+            var mask = Mask8(count - i);
+            fixed (float* s = &Unsafe.Add(ref source, i), d = &Unsafe.Add(ref destination, i)) Avx.MaskStore(d, mask, Avx.MaskLoad(s, mask));
+        }
+    }
 }

@@ -160,6 +160,24 @@ public sealed class DirectConv3x3Tests
         DirectConv3x3.Forward(x, Transposed(wt, oc, c), b, y, n, c, h, w, oc, relu: true, stride: stride);
         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(reference[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{Conv2dKernels.Path} relu y[{i}]: {reference[i]} vs {y[i]}");
 
+        if (Conv2dKernels.Path != Gemm.KernelPath.Scalar)
+        {
+            // ReLU and 2x2 max pooling (stride 2, floor) fused: the full-size output is never stored
+            int oh = g.OH, ow = g.OW, ph = oh / 2, pw = ow / 2;
+            var pooled = Enumerable.Repeat(float.NaN, n * oc * ph * pw).ToArray();
+            DirectConv3x3.Forward(x, Transposed(wt, oc, c), b, pooled, n, c, h, w, oc, relu: true, stride: stride, pool: true);
+            for (int i = 0; i < n * oc; i++)
+                for (int r = 0; r < ph; r++)
+                    for (int q = 0; q < pw; q++)
+                    {
+                        double m = 0;
+                        for (int dr = 0; dr < 2; dr++)
+                            for (int dq = 0; dq < 2; dq++) m = Math.Max(m, reference[(i * oh + 2 * r + dr) * ow + 2 * q + dq]);
+                        float got = pooled[(i * ph + r) * pw + q];
+                        Assert.True(Math.Abs(m - got) <= 1e-4 * (1 + Math.Abs(m)), $"{Conv2dKernels.Path} pooled[{i},{r},{q}]: {m} vs {got}");
+                    }
+        }
+
         var dy0 = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
         var dw = new float[wt.Length];
         DirectConv3x3.WeightGradient(x, dy0, dw, n, c, h, w, oc, stride);

@@ -86,6 +86,63 @@ public sealed class BatchNormKernelTests
 public sealed class FusedConvReluTests
 {
     [Theory]
+    [InlineData(3, 16, 32, 32, 1, DType.Float32)]  // the exam CNN's first convolution on CIFAR-sized images
+    [InlineData(1, 16, 28, 28, 1, DType.Float32)]  // ... on Fashion-MNIST: two row chunks, the second partial
+    [InlineData(16, 16, 14, 14, 1, DType.Float32)] // its second convolution
+    [InlineData(8, 8, 13, 11, 1, DType.Float32)]   // odd sizes: the last row and column are dropped
+    [InlineData(8, 16, 15, 17, 2, DType.Float32)]  // stride 2
+    [InlineData(3, 4, 9, 10, 1, DType.Float32)]    // 4 filters: not the direct kernel, the three ops
+    [InlineData(3, 16, 9, 10, 1, DType.Float64)]   // float64: the three ops
+    public void ConvReluMaxPoolEqualsTheThreeOps(int c, int oc, int h, int w, int stride, DType dtype)
+    {
+        var g = new Generator((ulong)(c * 100 + h));
+        var x = Tensor.Randn([3, c, h, w], g, dtype);
+        var wt = Tensor.Randn([oc, c, 3, 3], g, dtype);
+        var b = Tensor.Randn([oc], g, dtype).Sub(0.5); // some windows without a positive value
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar })
+            {
+                Conv2dKernels.ForcedPath = path;
+                using var _ = Tensor.NoGrad();
+                var fused = Tensor.Conv2dReluMaxPool2d(x, wt, b, stride, 1);
+                var plain = Tensor.Conv2d(x, wt, b, stride, 1).Relu().MaxPool2d(2);
+                Assert.Equal(plain.Shape, fused.Shape);
+                Assert.Equal(plain.ToDoubleArray(), fused.ToDoubleArray());
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Fact]
+    public void ConvReluMaxPoolRecordsTheThreeOpsGradients()
+    {
+        var x = Tensor.Randn([2, 8, 6, 5], new Generator(1)).RequiresGrad_();
+        var w = Tensor.Randn([8, 8, 3, 3], new Generator(2)).RequiresGrad_();
+        var y = Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1);
+        Assert.Equal([2, 8, 3, 2], y.Shape);
+        Assert.NotNull(y.GradFn);
+        y.Sum().Backward();
+        var x2 = x.Detach().RequiresGrad_();
+        var w2 = w.Detach().RequiresGrad_();
+        Tensor.Conv2d(x2, w2, null, 1, 1).Relu().MaxPool2d(2).Sum().Backward();
+        Assert.Equal(x2.Grad!.ToArray(), x.Grad!.ToArray());
+        Assert.Equal(w2.Grad!.ToArray(), w.Grad!.ToArray());
+    }
+
+    [Fact]
+    public void ConvReluMaxPoolOfAOneRowOutputNamesThePooling()
+    {
+        using var _ = Tensor.NoGrad();
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(Tensor.Zeros([1, 3, 1, 8]), Tensor.Zeros([16, 3, 3, 3]), null, 1, 1));
+        Assert.Contains("MaxPool2d", ex.Message);
+    }
+
+    [Theory]
     [InlineData(16, 3, 1, 1, DType.Float32)]  // direct 3x3 kernel
     [InlineData(4, 3, 1, 1, DType.Float32)]   // im2col path
     [InlineData(16, 3, 2, 0, DType.Float64)]

@@ -1,0 +1,35 @@
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Convolution, ReLU and 2x2 max pooling (stride 2, no padding, floor) in one op:
+    /// max_pool2d(relu(conv2d(x, w, b, stride, padding)), 2). x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? ->
+    /// (N,OC,OH/2,OW/2), OH and OW the convolution's output size. When no gradient is recorded and the direct 3x3
+    /// kernels run the convolution (float32, 3x3, stride 1 or 2, padding 1, a multiple of 8 filters, vector
+    /// registers) the pooling happens as the convolution leaves its registers and the full-size output is never
+    /// stored; otherwise it is the three ops one after another (gradients flow as through them). Either way the values
+    /// are those of the three ops, bit for bit (the same multiply-adds in the same order; max is exact).
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes that do not fit (the op and both shapes named), or a convolution
+    /// output smaller than the 2x2 pooling window.</exception>
+    public static Tensor Conv2dReluMaxPool2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        var g = Conv2dOp.Validate(input, weight, bias, (stride, stride), (padding, padding));
+        int n = input.Dims[0], oc = weight.Dims[0];
+        bool record = GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true);
+        if (record || input.DType != DType.Float32 || !Conv2dKernels.FusesReluMaxPool(g, oc, 1))
+            return Conv2dRelu(input, weight, bias, stride, padding).MaxPool2d(2);
+        // x: (N,C,H,W), w: (OC,C,3,3) -> (N,OC,OH/2,OW/2)
+        var x = input.ContiguousRaw();
+        var w = weight.ContiguousRaw();
+        var b = bias?.ContiguousRaw();
+        var y = Empty(DType.Float32, [n, oc, g.OH / 2, g.OW / 2]);
+        Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
+        return y;
+    }
+}
