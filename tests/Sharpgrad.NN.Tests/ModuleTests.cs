@@ -107,14 +107,30 @@ public sealed class SequentialFusionTests
         Assert.Equal("0: Conv2d", net.Plan[0]); // layer by layer until fused
         net.Fuse();
         const string Fused = "Conv2d+ReLU+MaxPool2d fused (pooled as the convolution stores without gradients; pooled before the ReLU while gradients are recorded)";
-        Assert.Equal([$"0+1+2: {Fused}", "3: BatchNorm2d", $"4+5+6: {Fused}", "7: Flatten", "8: Linear"], net.Plan);
+        Assert.Equal(["0+1+2+3: Conv2d+ReLU+MaxPool2d+BatchNorm2d fused (pooled and normalized as the convolution stores in evaluation without gradients; pooled before the ReLU while gradients are recorded)",
+            $"4+5+6: {Fused}", "7: Flatten", "8: Linear"], net.Plan);
+        var norm = (BatchNorm2d)net.Layers[3];
+        using (Tensor.NoGrad())
+        {
+            // running statistics and an affine map far from the identity, so the folded scale and shift matter
+            norm.RunningMean.CopyFrom(Tensor.Randn([16], new Generator(10)));
+            norm.RunningVar.CopyFrom(Tensor.Rand([16], new Generator(11)).Add(0.2));
+            norm.Weight!.Data.CopyFrom(Tensor.Randn([16], new Generator(12)));
+            norm.Bias!.Data.CopyFrom(Tensor.Randn([16], new Generator(13)));
+        }
         net.Eval();
         var x = Tensor.Randn([4, c, hgt, wid], new Generator(9));
         var h = x;
         foreach (var layer in net.Layers) h = layer.Forward(h); // layer by layer
-        float[] fused;
+        float[] fused, expected = h.ToArray();
         using (Tensor.NoGrad()) fused = net.Forward(x).ToArray();
-        Assert.Equal(h.ToArray(), fused);
+        // the norm applied as one multiply-add: equal up to float rounding
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - fused[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"[{i}]: {expected[i]} vs {fused[i]}");
+        // in training mode (batch statistics) the norm is not folded, and the values are bitwise those of the layers
+        net.Train();
+        var hb = x;
+        foreach (var layer in net.Layers) hb = layer.Forward(hb);
+        using (Tensor.NoGrad()) Assert.Equal(hb.ToArray(), net.Forward(x).ToArray());
     }
 
     [Fact]

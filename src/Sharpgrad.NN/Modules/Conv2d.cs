@@ -137,6 +137,7 @@ public sealed class Conv2d : Module
         {
             // a 2x2 window of stride 2 without padding pools inside the convolution when nothing is recorded
             bool inKernel = pool is { KernelSize: (2, 2), Stride: (2, 2), Padding: (0, 0) } && Groups == 1 && Stride.H == Stride.W && Padding.H == Padding.W;
+            if (inKernel && following.Count > 2 && following[2].FoldsIntoConvolution) return PoolThenNorm(pool, following[2]);
             return new FusedStep(3, inKernel
                     ? "Conv2d+ReLU+MaxPool2d fused (pooled as the convolution stores without gradients; pooled before the ReLU while gradients are recorded)"
                     : "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
@@ -146,6 +147,23 @@ public sealed class Conv2d : Module
         }
         return new FusedStep(2, "Conv2d+ReLU fused", ForwardRelu);
     }
+
+    /// <summary>
+    /// Conv2d -> ReLU -> MaxPool2d(2) -> batch norm: in evaluation mode without gradients one op, the pooling and the
+    /// norm's per-channel affine map (<see cref="Module.ChannelAffine"/>, equal to the norm up to float rounding)
+    /// applied as the convolution stores (<see cref="Tensor.Conv2dReluMaxPool2d"/>); otherwise the three-layer step
+    /// as without the norm, then the norm (bitwise as unfused).
+    /// </summary>
+    private FusedStep PoolThenNorm(MaxPool2d pool, Module norm) =>
+        new(4, $"Conv2d+ReLU+MaxPool2d+{norm.TypeName} fused (pooled and normalized as the convolution stores in evaluation without gradients; pooled before the ReLU while gradients are recorded)",
+            x =>
+            {
+                if (GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad)) return norm.Call(pool.Call(Forward(x)).Relu());
+                (Tensor Scale, Tensor Shift)? map = GradMode.IsEnabled || norm.Training ? null : norm.ChannelAffine();
+                if (map is not { Scale: { Rank: 1 } scale } || scale.Size(0) != OutChannels)
+                    return norm.Call(Tensor.Conv2dReluMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H));
+                return Tensor.Conv2dReluMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H, map);
+            });
 
     /// <summary>max(Forward(x), 0) in one fused op (the ReLU applied as the output is stored).</summary>
     public Tensor ForwardRelu(Tensor input) => Tensor.Conv2dRelu(input, Weight.Data, Bias?.Data, Stride, Padding, Groups);

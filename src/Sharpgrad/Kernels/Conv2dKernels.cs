@@ -112,15 +112,15 @@ internal static class Conv2dKernels
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) => UsesDirect3x3(g, outChannels, groups) && g.OH >= 2 && g.OW >= 2;
 
     // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
-    // floor), the full-size output never stored; only where FusesReluMaxPool
-    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g)
+    // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool
+    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null)
     {
         if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct 3x3 kernels do not run this convolution ({g}, {oc} filters).");
         float[] wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
         try
         {
             DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
-            DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true);
+            DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true, scale, shift);
         }
         finally
         {

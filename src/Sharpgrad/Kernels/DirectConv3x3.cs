@@ -74,23 +74,31 @@ internal static class DirectConv3x3
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;
     // images split across threads
-    // pool (with relu): y: (N,OC,OH/2,OW/2), the 2x2 max pooling (stride 2, floor) of the ReLU'd output, which is never stored
-    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1, bool pool = false)
+    // pool (with relu): y: (N,OC,OH/2,OW/2), the 2x2 max pooling (stride 2, floor) of the ReLU'd output, which is never
+    // stored; then, with scale and shift (OC each, pool only), y * scale[o] + shift[o] (an evaluation-mode batch norm)
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1, bool pool = false,
+        float[]? scale = null, float[]? shift = null)
     {
+        if ((scale is null) != (shift is null) || (scale is not null && (!pool || scale.Length < oc || shift!.Length < oc)))
+            throw new ArgumentException("DirectConv3x3.Forward: a per-channel scale and shift (both, one per output channel) follow only a fused pooling.");
         if (pool && !relu) throw new ArgumentException("DirectConv3x3.Forward: pooling is fused only after a ReLU.");
         if (pool && Conv2dKernels.Path is not (Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256))
             throw new ArgumentException("DirectConv3x3.Forward: pooling is fused only on the vector paths.");
         switch (Conv2dKernels.Path)
         {
-            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
-            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
-            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride, pool); break;
+            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, new Epilogue(pool, scale, shift)); break;
+            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride, new Epilogue(pool, scale, shift)); break;
+            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride, new Epilogue(pool, scale, shift)); break;
         }
     }
 
-    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride, bool pool)
+    // what follows the convolution's sums in the store: 2x2 max pooling (after the ReLU), then a per-channel affine map
+    private readonly record struct Epilogue(bool Pool, float[]? Scale, float[]? Shift);
+
+    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride, Epilogue epilogue)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
+        bool pool = epilogue.Pool;
         var plan = Plan.Of(h, w, stride, TL.Count);
         int xs = c * h * w, ys = pool ? oc * (plan.OH / 2) * (plan.OW / 2) : oc * plan.OH * plan.OW, planeSize = c * (h + 2) * plan.RS;
         int rowBufSize = 2 * OB * plan.Wq;
@@ -109,7 +117,7 @@ internal static class DirectConv3x3
                     Parallelism.For(oc / OB, (_, b0, b1) =>
                     {
                         float[] rowBuf = ArrayPool<float>.Shared.Rent(rowBufSize);
-                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, pool, b0 * OB, b1 * OB);
+                        Image<TL, TV>(padded, wt, b, y.AsSpan(image * ys, ys), c, h, oc, plan, rowBuf, relu, epilogue, b0 * OB, b1 * OB);
                         ArrayPool<float>.Shared.Return(rowBuf);
                     });
                 }
@@ -129,7 +137,7 @@ internal static class DirectConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad, clear: i == start);
-                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, pool, 0, oc);
+                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), c, h, oc, plan, row, relu, epilogue, 0, oc);
                 }
             }
             finally
@@ -171,16 +179,17 @@ internal static class DirectConv3x3
     // never stored. With 512-bit registers two output rows are computed at once (16 accumulators of the 32 registers,
     // each broadcast weight feeding both rows); with 256-bit ones (16 registers) a row at a time, pooled through rowBuf.
     // rowBuf holds at least 2 * 8 * Wq floats.
-    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, bool pool, int oStart, int oEnd)
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, in Epilogue epilogue, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
+        bool pool = epilogue.Pool;
         int V = TL.Count, oh = plan.OH, chunks = (plan.OW + V - 1) / V, r = 0;
         if (V >= 16)
         {
             for (; r + 1 < oh; r += 2)
                 for (int o0 = oStart; o0 < oEnd; o0 += OB)
                     for (int j = chunks - 1; j >= 0; j--) // descending: a row's spill past its end is overwritten by the next row's first chunk
-                        RowPair<TL, TV>(pad, wt, b, y, c, h, oc, plan, rowBuf, relu, pool, r, j, o0);
+                        RowPair<TL, TV>(pad, wt, b, y, c, h, oc, plan, rowBuf, relu, epilogue, r, j, o0);
         }
         else if (pool)
         {
@@ -193,7 +202,7 @@ internal static class DirectConv3x3
                         Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r + 1, j, o0, rowBuf, (nuint)vb, (nuint)V);
                         ref float pr = ref MemoryMarshal.GetArrayDataReference(rowBuf);
                         for (int q = 0; q < OB; q++)
-                            StorePooled<TL, TV>(TL.Max(TL.Load(ref pr, (nuint)(q * V)), TL.Load(ref pr, (nuint)(vb + q * V))), y, plan, r, j, o0 + q);
+                            StorePooled<TL, TV>(TL.Max(TL.Load(ref pr, (nuint)(q * V)), TL.Load(ref pr, (nuint)(vb + q * V))), y, plan, epilogue, r, j, o0 + q);
                     }
         }
         if (pool) return;
@@ -266,9 +275,10 @@ internal static class DirectConv3x3
 
     // output rows r and r + 1, chunk j, output channels o0..o0+7: 16 accumulators; each step loads the two rows' input
     // vectors and broadcasts 8 weights, 16 multiply-adds
-    private static void RowPair<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, bool pool, int r, int j, int o0)
+    private static void RowPair<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, in Epilogue epilogue, int r, int j, int o0)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
+        bool pool = epilogue.Pool;
         int V = TL.Count, wp = plan.RS, s = plan.S;
         nuint t0 = 0, t1 = (nuint)plan.Tap(1), t2 = (nuint)plan.Tap(2), rs = (nuint)(s * wp);
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wt);
@@ -333,14 +343,14 @@ internal static class DirectConv3x3
         if (pool)
         {
             // relu(max(a, b)) = max(relu(a), b): the ReLU once, on the first row
-            StorePooled<TL, TV>(TL.Max(a0, b0), y, plan, r, j, o0);
-            StorePooled<TL, TV>(TL.Max(a1, b1), y, plan, r, j, o0 + 1);
-            StorePooled<TL, TV>(TL.Max(a2, b2), y, plan, r, j, o0 + 2);
-            StorePooled<TL, TV>(TL.Max(a3, b3), y, plan, r, j, o0 + 3);
-            StorePooled<TL, TV>(TL.Max(a4, b4), y, plan, r, j, o0 + 4);
-            StorePooled<TL, TV>(TL.Max(a5, b5), y, plan, r, j, o0 + 5);
-            StorePooled<TL, TV>(TL.Max(a6, b6), y, plan, r, j, o0 + 6);
-            StorePooled<TL, TV>(TL.Max(a7, b7), y, plan, r, j, o0 + 7);
+            StorePooled<TL, TV>(TL.Max(a0, b0), y, plan, epilogue, r, j, o0);
+            StorePooled<TL, TV>(TL.Max(a1, b1), y, plan, epilogue, r, j, o0 + 1);
+            StorePooled<TL, TV>(TL.Max(a2, b2), y, plan, epilogue, r, j, o0 + 2);
+            StorePooled<TL, TV>(TL.Max(a3, b3), y, plan, epilogue, r, j, o0 + 3);
+            StorePooled<TL, TV>(TL.Max(a4, b4), y, plan, epilogue, r, j, o0 + 4);
+            StorePooled<TL, TV>(TL.Max(a5, b5), y, plan, epilogue, r, j, o0 + 5);
+            StorePooled<TL, TV>(TL.Max(a6, b6), y, plan, epilogue, r, j, o0 + 6);
+            StorePooled<TL, TV>(TL.Max(a7, b7), y, plan, epilogue, r, j, o0 + 7);
             return;
         }
         int w = plan.OW, oh = plan.OH, hw = oh * w, cols = Math.Min(V, w - j * V);
@@ -366,13 +376,15 @@ internal static class DirectConv3x3
 
     // m: the row-wise max of output rows r, r + 1 (chunk j) of channel o -> the pooled row r / 2's columns from j * V / 2
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePooled<TL, TV>(TV m, Span<float> y, in Plan plan, int r, int j, int o)
+    private static void StorePooled<TL, TV>(TV m, Span<float> y, in Plan plan, in Epilogue epilogue, int r, int j, int o)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
         int half = TL.Count / 2, pw = plan.OW / 2, cols = Math.Min(half, pw - j * half);
         if (cols <= 0) return;
         int at = (o * (plan.OH / 2) + r / 2) * pw + j * half;
-        TL.StoreLower(TL.PairMax(m), ref MemoryMarshal.GetReference(y), (nuint)at, cols);
+        var p = TL.PairMax(m);
+        if (epilogue.Scale is { } scale) p = TL.MultiplyAdd(p, TL.Broadcast(scale[o]), TL.Broadcast(epilogue.Shift![o]));
+        TL.StoreLower(p, ref MemoryMarshal.GetReference(y), (nuint)at, cols);
     }
 
     // x: (N,C,H,W), dy: (N,OC,H,W) -> dw: (OC,C,3,3) = sum over images and pixels of dy[o] * shifted x[c];
@@ -412,7 +424,9 @@ internal static class DirectConv3x3
                     // zeros stay from the chunk's first image on)
                     var d = dy.AsSpan(i * ys, ys);
                     if (i == start) dyp.AsSpan(0, oc * oh * wq).Clear();
-                    for (int r = 0; r < oc * oh; r++) d.Slice(r * ow, ow).CopyTo(dyp.AsSpan(r * wq, ow));
+                    ref float ds = ref MemoryMarshal.GetReference(d);
+                    ref float dd = ref MemoryMarshal.GetArrayDataReference(dyp);
+                    for (int r = 0; r < oc * oh; r++) MaskedStore.Copy(ref Unsafe.Add(ref ds, r * ow), ref Unsafe.Add(ref dd, r * wq), ow);
                     ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
                 }
                 var acc = partial.AsSpan(chunk * size, size);

@@ -13,23 +13,42 @@ public sealed partial class Tensor
     /// stored; otherwise it is the three ops one after another (gradients flow as through them). Either way the values
     /// are those of the three ops, bit for bit (the same multiply-adds in the same order; max is exact).
     /// </summary>
-    /// <exception cref="ArgumentException">Shapes that do not fit (the op and both shapes named), or a convolution
-    /// output smaller than the 2x2 pooling window.</exception>
-    public static Tensor Conv2dReluMaxPool2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
+    /// <param name="input">x: (N,C,H,W).</param>
+    /// <param name="weight">w: (OC,C,KH,KW).</param>
+    /// <param name="bias">b: (OC), or null.</param>
+    /// <param name="stride">The convolution's stride (both axes).</param>
+    /// <param name="padding">The convolution's zero padding (both sides, both axes).</param>
+    /// <param name="affine">When given, a per-channel (OC) scale and shift applied after the pooling,
+    /// y * scale[c] + shift[c] (an evaluation-mode batch norm, as <c>Module.ChannelAffine</c> gives it), in the same
+    /// store.</param>
+    /// <exception cref="ArgumentException">Shapes that do not fit (the op and both shapes named), a scale or shift
+    /// that is not one value per output channel, or a convolution output smaller than the 2x2 pooling window.</exception>
+    public static Tensor Conv2dReluMaxPool2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, (Tensor Scale, Tensor Shift)? affine = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
         var g = Conv2dOp.Validate(input, weight, bias, (stride, stride), (padding, padding));
         int n = input.Dims[0], oc = weight.Dims[0];
-        bool record = GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true);
+        if (affine is var (sc, sh))
+        {
+            foreach (var t in (Tensor[])[sc, sh])
+                if (t.Rank != 1 || t.Dims[0] != oc || t.DType != input.DType)
+                    throw new ArgumentException($"Conv2dReluMaxPool2d: expected a scale and shift of shape [{oc}] and {input.DType}, got {Shapes.Format(t.Dims)} {t.DType} (weight {Shapes.Format(weight.Dims)}).");
+        }
+        bool record = GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true
+            || affine?.Scale.RequiresGrad == true || affine?.Shift.RequiresGrad == true);
         if (record || input.DType != DType.Float32 || !Conv2dKernels.FusesReluMaxPool(g, oc, 1))
-            return Conv2dRelu(input, weight, bias, stride, padding).MaxPool2d(2);
+        {
+            var pooled = Conv2dRelu(input, weight, bias, stride, padding).MaxPool2d(2);
+            return affine is var (scale, shift) ? pooled.Mul(scale.Reshape([oc, 1, 1])).Add(shift.Reshape([oc, 1, 1])) : pooled;
+        }
         // x: (N,C,H,W), w: (OC,C,3,3) -> (N,OC,OH/2,OW/2)
         var x = input.ContiguousRaw();
         var w = weight.ContiguousRaw();
         var b = bias?.ContiguousRaw();
         var y = Empty(DType.Float32, [n, oc, g.OH / 2, g.OW / 2]);
-        Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g);
+        Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g,
+            affine is null ? null : Conv2dOp.Data<float>(affine.Value.Scale.ContiguousRaw()), affine is null ? null : Conv2dOp.Data<float>(affine.Value.Shift.ContiguousRaw()));
         return y;
     }
 }

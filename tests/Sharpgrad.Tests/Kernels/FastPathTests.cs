@@ -118,6 +118,25 @@ public sealed class FusedConvReluTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.Float32)] // the affine map in the kernel's store
+    [InlineData(DType.Float64)] // the ops one by one
+    public void ConvReluMaxPoolThenAffineEqualsTheOps(DType dtype)
+    {
+        var g = new Generator(5);
+        var x = Tensor.Randn([2, 16, 14, 14], g, dtype);
+        var w = Tensor.Randn([16, 16, 3, 3], g, dtype);
+        var scale = Tensor.Randn([16], g, dtype);
+        var shift = Tensor.Randn([16], g, dtype);
+        using var _ = Tensor.NoGrad();
+        var fused = Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1, (scale, shift)).ToDoubleArray();
+        var plain = Tensor.Conv2d(x, w, null, 1, 1).Relu().MaxPool2d(2).Mul(scale.Reshape([16, 1, 1])).Add(shift.Reshape([16, 1, 1])).ToDoubleArray();
+        Assert.Equal(plain.Length, fused.Length);
+        for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - fused[i]) <= 1e-6 * (1 + Math.Abs(plain[i])), $"[{i}]: {plain[i]} vs {fused[i]}");
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1, (scale, Tensor.Zeros([8], dtype))));
+        Assert.Equal($"Conv2dReluMaxPool2d: expected a scale and shift of shape [16] and {dtype}, got [8] {dtype} (weight [16,16,3,3]).", ex.Message);
+    }
+
     [Fact]
     public void ConvReluMaxPoolRecordsTheThreeOpsGradients()
     {
