@@ -184,7 +184,9 @@ internal static class DirectConv3x3
     {
         bool pool = epilogue.Pool;
         int V = TL.Count, oh = plan.OH, chunks = (plan.OW + V - 1) / V, r = 0;
-        if (V >= 16)
+        // row pairs need the 32 registers of AVX-512; below 4 input channels the pair's longer store sequence cost more
+        // than it saved (c = 1, 28x28, unpooled: 0.74x of single rows), so there single rows unless pooling
+        if (V >= 16 && (c >= 4 || pool))
         {
             for (; r + 1 < oh; r += 2)
                 for (int o0 = oStart; o0 < oEnd; o0 += OB)
@@ -403,14 +405,19 @@ internal static class DirectConv3x3
         where TL : struct, ILanes<TV, float> where TV : struct
     {
         var plan = Plan.Of(h, w, stride, TL.Count);
-        int oh = plan.OH, ow = plan.OW, wq = plan.Wq;
+        int oh = plan.OH, ow = plan.OW, wq = plan.Wq, tail = ow % TL.Count;
         int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n), size = oc * c * 9;
+        if (dy.Length < (long)n * ys) throw new ArgumentException($"WeightGradient: expected {n * ys} output gradients, got {dy.Length}.");
         // per-chunk sums, added in chunk order: one pooled block of chunks x size
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * size);
         Parallelism.For(n, chunks, (chunk, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * plan.RS);
-            float[] dyp = ArrayPool<float>.Shared.Rent(oc * oh * wq);
+            // dy rows narrower than a register: copied once per image into rows padded with zeros to whole registers
+            // when each row is then read 3C times (C >= 4: the copy costs less than masked loads); otherwise read in
+            // place, the last partial register of a row through a masked load (c = 1: the copy cost more than the sums)
+            bool copy = tail != 0 && c >= 4;
+            float[]? dyp = copy ? ArrayPool<float>.Shared.Rent(oc * oh * wq) : null;
             // per-lane sums over the chunk's images; the lanes are added once at the end (a horizontal sum per
             // weight per image would cost more than the multiply-adds on 14x14 images)
             var lanes = ArrayPool<TV>.Shared.Rent(size);
@@ -420,14 +427,16 @@ internal static class DirectConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad, clear: i == start);
-                    // dy rows padded with zeros to whole chunks, so full-vector loads never read the next row (the
-                    // zeros stay from the chunk's first image on)
-                    var d = dy.AsSpan(i * ys, ys);
-                    if (i == start) dyp.AsSpan(0, oc * oh * wq).Clear();
-                    ref float ds = ref MemoryMarshal.GetReference(d);
-                    ref float dd = ref MemoryMarshal.GetArrayDataReference(dyp);
-                    for (int r = 0; r < oc * oh; r++) MaskedStore.Copy(ref Unsafe.Add(ref ds, r * ow), ref Unsafe.Add(ref dd, r * wq), ow);
-                    ImageWeightGradient<TL, TV>(pad, dyp, lanes, c, h, oc, plan);
+                    if (dyp is null) ImageWeightGradient<TL, TV>(pad, dy, i * ys, ow, lanes, c, h, oc, plan);
+                    else
+                    {
+                        // the zeros past each row stay from the chunk's first image on
+                        if (i == start) dyp.AsSpan(0, oc * oh * wq).Clear();
+                        ref float ds = ref MemoryMarshal.GetArrayDataReference(dy);
+                        ref float dd = ref MemoryMarshal.GetArrayDataReference(dyp);
+                        for (int r = 0; r < oc * oh; r++) MaskedStore.Copy(ref Unsafe.Add(ref ds, i * ys + r * ow), ref Unsafe.Add(ref dd, r * wq), ow);
+                        ImageWeightGradient<TL, TV>(pad, dyp, 0, wq, lanes, c, h, oc, plan);
+                    }
                 }
                 var acc = partial.AsSpan(chunk * size, size);
                 for (int k = 0; k < size; k++) acc[k] = TL.Sum(lanes[k]);
@@ -435,7 +444,7 @@ internal static class DirectConv3x3
             finally
             {
                 ArrayPool<float>.Shared.Return(pad);
-                ArrayPool<float>.Shared.Return(dyp);
+                if (dyp is not null) ArrayPool<float>.Shared.Return(dyp);
                 ArrayPool<TV>.Shared.Return(lanes);
             }
         });
@@ -444,16 +453,18 @@ internal static class DirectConv3x3
         ArrayPool<float>.Shared.Return(partial);
     }
 
-    // pad: (C,H+2,RS), dyp: (OC,OH,Wq) -> lanes: (OC,C,3,3) of per-lane partial sums += the image's weight gradient.
-    // Four output channels by the three taps of a kernel row in 12 registers: each step loads 4 dy and 3 shifted x
-    // vectors for 12 multiply-adds.
-    private static void ImageWeightGradient<TL, TV>(float[] pad, float[] dyp, TV[] lanes, int c, int h, int oc, in Plan plan)
+    // pad: (C,H+2,RS), d[offset..]: (OC,OH,rowLength) holding dy: (OC,OH,OW) -> lanes: (OC,C,3,3) of per-lane partial
+    // sums += the image's weight gradient. Four output channels by the three taps of a kernel row in 12 registers: each
+    // step loads 4 dy and 3 shifted x vectors for 12 multiply-adds. Rows of d are read in whole registers up to
+    // rowLength and a last partial register through a masked load (zeros past the row), so lanes past OW add nothing.
+    private static void ImageWeightGradient<TL, TV>(float[] pad, float[] d, int offset, int rowLength, TV[] lanes, int c, int h, int oc, in Plan plan)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int V = TL.Count, wp = plan.RS, wq = plan.Wq, oh = plan.OH, chunks = wq / V, step = oh * wq, s = plan.S;
+        int V = TL.Count, wp = plan.RS, oh = plan.OH, full = rowLength / V, tail = rowLength - full * V, step = oh * rowLength, s = plan.S;
         nuint t1 = (nuint)plan.Tap(1), t2 = (nuint)plan.Tap(2);
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
-        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(d), offset);
+        TV last = TL.FirstLanes(tail);
         for (int o0 = 0; o0 < oc; o0 += 4)
         {
             for (int ci = 0; ci < c; ci++)
@@ -464,29 +475,54 @@ internal static class DirectConv3x3
                 for (int r = 0; r < oh; r++)
                 {
                     int xo = (ci * (h + 2) + r * s + kh) * wp;
-                    int dO = (o0 * oh + r) * wq;
-                    for (int j = 0; j < chunks; j++)
+                    int dO = (o0 * oh + r) * rowLength;
+                    // whole registers with plain loads, then the row's partial last register with masked ones
+                    int j = 0;
+                    for (; j < full; j++)
                     {
                         nuint xb = (nuint)(xo + j * V), db = (nuint)(dO + j * V);
                         var x0 = TL.Load(ref px, xb);
                         var x1 = TL.Load(ref px, xb + t1);
                         var x2 = TL.Load(ref px, xb + t2);
-                        var d = TL.Load(ref pd, db);
-                        a00 = TL.MultiplyAdd(d, x0, a00);
-                        a01 = TL.MultiplyAdd(d, x1, a01);
-                        a02 = TL.MultiplyAdd(d, x2, a02);
-                        d = TL.Load(ref pd, db + (nuint)step);
-                        a10 = TL.MultiplyAdd(d, x0, a10);
-                        a11 = TL.MultiplyAdd(d, x1, a11);
-                        a12 = TL.MultiplyAdd(d, x2, a12);
-                        d = TL.Load(ref pd, db + (nuint)(2 * step));
-                        a20 = TL.MultiplyAdd(d, x0, a20);
-                        a21 = TL.MultiplyAdd(d, x1, a21);
-                        a22 = TL.MultiplyAdd(d, x2, a22);
-                        d = TL.Load(ref pd, db + (nuint)(3 * step));
-                        a30 = TL.MultiplyAdd(d, x0, a30);
-                        a31 = TL.MultiplyAdd(d, x1, a31);
-                        a32 = TL.MultiplyAdd(d, x2, a32);
+                        var dv = TL.Load(ref pd, db);
+                        a00 = TL.MultiplyAdd(dv, x0, a00);
+                        a01 = TL.MultiplyAdd(dv, x1, a01);
+                        a02 = TL.MultiplyAdd(dv, x2, a02);
+                        dv = TL.Load(ref pd, db + (nuint)step);
+                        a10 = TL.MultiplyAdd(dv, x0, a10);
+                        a11 = TL.MultiplyAdd(dv, x1, a11);
+                        a12 = TL.MultiplyAdd(dv, x2, a12);
+                        dv = TL.Load(ref pd, db + (nuint)(2 * step));
+                        a20 = TL.MultiplyAdd(dv, x0, a20);
+                        a21 = TL.MultiplyAdd(dv, x1, a21);
+                        a22 = TL.MultiplyAdd(dv, x2, a22);
+                        dv = TL.Load(ref pd, db + (nuint)(3 * step));
+                        a30 = TL.MultiplyAdd(dv, x0, a30);
+                        a31 = TL.MultiplyAdd(dv, x1, a31);
+                        a32 = TL.MultiplyAdd(dv, x2, a32);
+                    }
+                    if (tail != 0)
+                    {
+                        nuint xb = (nuint)(xo + j * V), db = (nuint)(dO + j * V);
+                        var x0 = TL.Load(ref px, xb);
+                        var x1 = TL.Load(ref px, xb + t1);
+                        var x2 = TL.Load(ref px, xb + t2);
+                        var dv = TL.LoadMasked(ref pd, db, last);
+                        a00 = TL.MultiplyAdd(dv, x0, a00);
+                        a01 = TL.MultiplyAdd(dv, x1, a01);
+                        a02 = TL.MultiplyAdd(dv, x2, a02);
+                        dv = TL.LoadMasked(ref pd, db + (nuint)step, last);
+                        a10 = TL.MultiplyAdd(dv, x0, a10);
+                        a11 = TL.MultiplyAdd(dv, x1, a11);
+                        a12 = TL.MultiplyAdd(dv, x2, a12);
+                        dv = TL.LoadMasked(ref pd, db + (nuint)(2 * step), last);
+                        a20 = TL.MultiplyAdd(dv, x0, a20);
+                        a21 = TL.MultiplyAdd(dv, x1, a21);
+                        a22 = TL.MultiplyAdd(dv, x2, a22);
+                        dv = TL.LoadMasked(ref pd, db + (nuint)(3 * step), last);
+                        a30 = TL.MultiplyAdd(dv, x0, a30);
+                        a31 = TL.MultiplyAdd(dv, x1, a31);
+                        a32 = TL.MultiplyAdd(dv, x2, a32);
                     }
                 }
                 int k = (o0 * c + ci) * 9 + kh * 3, stride = c * 9;

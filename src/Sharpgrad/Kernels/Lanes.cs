@@ -47,6 +47,15 @@ internal interface ILanes<TV, T> where TV : struct where T : unmanaged, IFloatin
     /// <paramref name="index"/>, writing nothing past them (a masked store). Vector widths only.
     /// </summary>
     static abstract void StoreLower(TV value, ref T destination, nuint index, int count);
+
+    /// <summary>A mask of the first <paramref name="count"/> (0 to Count) lanes, for <see cref="LoadMasked"/>.</summary>
+    static abstract TV FirstLanes(int count);
+
+    /// <summary>
+    /// The elements at <paramref name="source"/> + <paramref name="index"/> in the lanes that <paramref name="mask"/>
+    /// (<see cref="FirstLanes"/>) selects, zeros in the rest, reading nothing past them (a masked load).
+    /// </summary>
+    static abstract TV LoadMasked(ref T source, nuint index, TV mask);
 }
 
 /// <summary>512-bit registers (emulated by two 256-bit halves where AVX-512 is missing: the tests still run it).</summary>
@@ -99,6 +108,11 @@ internal readonly struct Lanes512<T> : ILanes<Vector512<T>, T> where T : unmanag
         if (count == Vector256<T>.Count) value.GetLower().StoreUnsafe(ref destination, index);
         else MaskedStore.Store(value.GetLower(), ref Unsafe.Add(ref destination, index), count);
     }
+
+    public static Vector512<T> FirstLanes(int count) => MaskedStore.FirstLanes512<T>(count);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> LoadMasked(ref T source, nuint index, Vector512<T> mask) => MaskedStore.Load512(ref Unsafe.Add(ref source, index), mask);
 }
 
 /// <summary>256-bit registers (AVX2).</summary>
@@ -152,6 +166,11 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
         if (count == Vector128<T>.Count) value.GetLower().StoreUnsafe(ref destination, index);
         else MaskedStore.Store(value.GetLower(), ref Unsafe.Add(ref destination, index), count);
     }
+
+    public static Vector256<T> FirstLanes(int count) => Vector256.LessThan(MaskedStore.Iota256<T>(), Vector256.Create(T.CreateTruncating(count)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> LoadMasked(ref T source, nuint index, Vector256<T> mask) => MaskedStore.Load256(ref Unsafe.Add(ref source, index), mask);
 }
 
 /// <summary>One element per "register": the scalar path.</summary>
@@ -185,6 +204,11 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
     public static T PairMax(T value) => throw new NotSupportedException("PairMax: needs vector lanes (a scalar has no pair).");
 
     public static void StoreLower(T value, ref T destination, nuint index, int count) => throw new NotSupportedException("StoreLower: needs vector lanes.");
+
+    public static T FirstLanes(int count) => count > 0 ? T.One : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T LoadMasked(ref T source, nuint index, T mask) => mask != T.Zero ? Unsafe.Add(ref source, index) : T.Zero;
 }
 
 /// <summary>Stores and copies that touch exactly <c>count</c> elements (AVX masked moves; element by element without AVX).</summary>
@@ -214,6 +238,39 @@ internal static class MaskedStore
             return;
         }
         for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
+    }
+
+    /// <summary>0, 1, 2, ... in the lanes.</summary>
+    public static Vector256<T> Iota256<T>() where T : unmanaged, INumber<T> => Vector256<T>.Indices;
+
+    /// <summary>All bits set in the first <paramref name="count"/> lanes.</summary>
+    public static Vector512<T> FirstLanes512<T>(int count) where T : unmanaged, INumber<T> => Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(count)));
+
+    /// <summary>The elements at <paramref name="source"/> in the lanes <paramref name="mask"/> sets, zeros elsewhere; nothing else is read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<T> Load256<T>(ref T source, Vector256<T> mask) where T : unmanaged
+    {
+        if (Avx.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) fixed (T* p = &source) return Avx.MaskLoad((float*)p, mask.AsSingle()).As<float, T>();
+            if (typeof(T) == typeof(double)) fixed (T* p = &source) return Avx.MaskLoad((double*)p, mask.AsDouble()).As<double, T>();
+        }
+        var v = Vector256<T>.Zero;
+        for (int i = 0; i < Vector256<T>.Count; i++)
+            if (!EqualityComparer<T>.Default.Equals(mask.GetElement(i), default)) v = v.WithElement(i, Unsafe.Add(ref source, i));
+        return v;
+    }
+
+    /// <summary>The elements at <paramref name="source"/> in the lanes <paramref name="mask"/> sets, zeros elsewhere; nothing else is read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<T> Load512<T>(ref T source, Vector512<T> mask) where T : unmanaged
+    {
+        if (Avx512F.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) fixed (T* p = &source) return Avx512F.MaskLoad((float*)p, mask.AsSingle(), Vector512<float>.Zero).As<float, T>();
+            if (typeof(T) == typeof(double)) fixed (T* p = &source) return Avx512F.MaskLoad((double*)p, mask.AsDouble(), Vector512<double>.Zero).As<double, T>();
+        }
+        return Vector512.Create(Load256(ref source, mask.GetLower()), Load256(ref Unsafe.Add(ref source, Vector256<T>.Count), mask.GetUpper()));
     }
 
     /// <summary>
