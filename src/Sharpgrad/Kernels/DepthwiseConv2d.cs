@@ -77,7 +77,7 @@ internal static class DepthwiseConv2d
                 for (int pc = start; pc < end; pc++)
                 {
                     int ch = pc % c;
-                    PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad);
+                    PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad, clear: pc == start);
                     var wc = w.AsSpan(ch * k, k);
                     T bias = b is null ? T.Zero : b[ch];
                     var yp = y.AsSpan(pc * ys, ys);
@@ -107,6 +107,7 @@ internal static class DepthwiseConv2d
             try
             {
                 var acc = tmp.AsSpan(TL.Count, k); // dw of the channel, summed over images in order
+                bool first = true, firstX = true; // the scratch planes' zeros are written once (see PhasePad)
                 for (int ch = start; ch < end; ch++)
                 {
                     acc.Clear();
@@ -118,10 +119,12 @@ internal static class DepthwiseConv2d
                         var d = dy.AsSpan(pc * ys, ys);
                         if (db is not null) bsum += System.Numerics.Tensors.TensorPrimitives.Sum<T>(d);
                         if (dw is null && dx is null) continue;
-                        PadDy(d, g, lay, dyp);
+                        PadDy(d, g, lay, dyp, clear: first);
+                        first = false;
                         if (dw is not null)
                         {
-                            PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad);
+                            PhasePad(x.AsSpan(pc * xs, xs), g, lay, pad, clear: firstX);
+                            firstX = false;
                             if (g.KH == 3 && g.KW == 3) WeightGradientPlane3x3<T, TL, TV>(pad, dyp, acc, g, lay);
                             else WeightGradientPlane<T, TL, TV>(pad, dyp, acc, g, lay);
                         }
@@ -141,14 +144,21 @@ internal static class DepthwiseConv2d
     }
 
     // x: (H,W) -> pad: (Hp, RS) zero-padded, each row split into SW phases
-    private static void PhasePad<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, in Layout lay, Span<T> pad) where T : unmanaged, IFloatingPointIeee754<T>
+    // The zeros are the same for every plane of a geometry: cleared only when clear is set (the buffer's first plane),
+    // later planes overwrite just the same positions.
+    private static void PhasePad<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, in Layout lay, Span<T> pad, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        pad[..lay.PlaneSize].Clear();
+        if (clear) pad[..lay.PlaneSize].Clear();
         for (int h = 0; h < g.H; h++)
         {
             var src = x.Slice(h * g.W, g.W);
             var row = pad.Slice((h + g.PH) * lay.RS, lay.RS);
-            if (g.SW == 1) src.CopyTo(row[g.PW..]);
+            if (g.SW == 1)
+            {
+                if (typeof(T) == typeof(float) && row.Length >= g.PW + g.W)
+                    MaskedStore.Copy(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(src)), ref Unsafe.As<T, float>(ref row[g.PW]), g.W);
+                else src.CopyTo(row[g.PW..]);
+            }
             else
             {
                 // padded column j + PW = r + SW t, stepped without a division per element
@@ -168,13 +178,14 @@ internal static class DepthwiseConv2d
     }
 
     // dy: (OH,OW) -> dyp: (OH, Dw), row p holding dy[p, :] at L0 and zeros around it
-    private static void PadDy<T>(ReadOnlySpan<T> dy, in Conv2dGeometry g, in Layout lay, Span<T> dyp) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void PadDy<T>(ReadOnlySpan<T> dy, in Conv2dGeometry g, in Layout lay, Span<T> dyp, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        dyp[..lay.DyPlaneSize].Clear();
+        if (clear) dyp[..lay.DyPlaneSize].Clear();
         for (int p = 0; p < g.OH; p++) dy.Slice(p * g.OW, g.OW).CopyTo(dyp[(p * lay.Dw + lay.L0)..]);
     }
 
-    // stores a register's first cols lanes at y[at..]: whole when it fits, else through tmp
+    // stores a register's first cols lanes at y[at..]: whole when it fits, else a masked store (y[at + cols - 1] must
+    // be within y: checked here, as the masked store is not)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow<T, TL, TV>(TV v, Span<T> y, int at, int cols, Span<T> tmp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
@@ -182,8 +193,8 @@ internal static class DepthwiseConv2d
         if (cols >= TL.Count) TL.Store(v, ref MemoryMarshal.GetReference(y), (nuint)at);
         else
         {
-            TL.Store(v, ref MemoryMarshal.GetReference(tmp), 0);
-            tmp[..cols].CopyTo(y[at..]);
+            if ((uint)(at + cols) > (uint)y.Length) throw new ArgumentOutOfRangeException(nameof(cols), $"StoreRow: {cols} values at {at} do not fit {y.Length}.");
+            TL.StoreMasked(v, ref MemoryMarshal.GetReference(y), (nuint)at, TL.FirstLanes(cols));
         }
     }
 
@@ -212,30 +223,92 @@ internal static class DepthwiseConv2d
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
-        int v = TL.Count, rs = lay.RS, sh = g.SH;
+        int v = TL.Count, rs = lay.RS, sh = g.SH, p = 0;
         nuint o1 = (nuint)(1 % g.SW * lay.Pw + 1 / g.SW), o2 = (nuint)(2 % g.SW * lay.Pw + 2 / g.SW);
         TV w0 = TL.Broadcast(w[0]), w1 = TL.Broadcast(w[1]), w2 = TL.Broadcast(w[2]);
         TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
         TV w6 = TL.Broadcast(w[6]), w7 = TL.Broadcast(w[7]), w8 = TL.Broadcast(w[8]);
         TV b = TL.Broadcast(bias);
-        for (int p = 0; p < g.OH; p++)
+        // four output rows at a time: each output vector is a chain of nine dependent multiply-adds (36 cycles of
+        // latency), so one row at a time left the FMA units idle most of the time; four independent chains in flight,
+        // each summed in the same order as one row alone (bitwise the same result)
+        for (; p + 4 <= g.OH; p += 4)
         {
-            ref T r0 = ref Unsafe.Add(ref px, p * sh * rs);
-            ref T r1 = ref Unsafe.Add(ref r0, rs);
-            ref T r2 = ref Unsafe.Add(ref r1, rs);
+            ref T a0 = ref Unsafe.Add(ref px, p * sh * rs);
+            ref T a1 = ref Unsafe.Add(ref a0, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            ref T b0 = ref Unsafe.Add(ref a0, sh * rs);
+            ref T b1 = ref Unsafe.Add(ref b0, rs);
+            ref T b2 = ref Unsafe.Add(ref b1, rs);
+            ref T c0 = ref Unsafe.Add(ref b0, sh * rs);
+            ref T c1 = ref Unsafe.Add(ref c0, rs);
+            ref T c2 = ref Unsafe.Add(ref c1, rs);
+            ref T d0 = ref Unsafe.Add(ref c0, sh * rs);
+            ref T d1 = ref Unsafe.Add(ref d0, rs);
+            ref T d2 = ref Unsafe.Add(ref d1, rs);
             for (int j = 0; j < g.OW; j += v)
             {
                 nuint u = (nuint)j;
-                TV acc = TL.MultiplyAdd(w0, TL.Load(ref r0, u), b);
-                acc = TL.MultiplyAdd(w1, TL.Load(ref r0, u + o1), acc);
-                acc = TL.MultiplyAdd(w2, TL.Load(ref r0, u + o2), acc);
-                acc = TL.MultiplyAdd(w3, TL.Load(ref r1, u), acc);
-                acc = TL.MultiplyAdd(w4, TL.Load(ref r1, u + o1), acc);
-                acc = TL.MultiplyAdd(w5, TL.Load(ref r1, u + o2), acc);
-                acc = TL.MultiplyAdd(w6, TL.Load(ref r2, u), acc);
-                acc = TL.MultiplyAdd(w7, TL.Load(ref r2, u + o1), acc);
-                acc = TL.MultiplyAdd(w8, TL.Load(ref r2, u + o2), acc);
-                StoreRow<T, TL, TV>(acc, y, p * g.OW + j, g.OW - j, tmp);
+                TV ya = TL.MultiplyAdd(w0, TL.Load(ref a0, u), b);
+                ya = TL.MultiplyAdd(w1, TL.Load(ref a0, u + o1), ya);
+                ya = TL.MultiplyAdd(w2, TL.Load(ref a0, u + o2), ya);
+                ya = TL.MultiplyAdd(w3, TL.Load(ref a1, u), ya);
+                ya = TL.MultiplyAdd(w4, TL.Load(ref a1, u + o1), ya);
+                ya = TL.MultiplyAdd(w5, TL.Load(ref a1, u + o2), ya);
+                ya = TL.MultiplyAdd(w6, TL.Load(ref a2, u), ya);
+                ya = TL.MultiplyAdd(w7, TL.Load(ref a2, u + o1), ya);
+                ya = TL.MultiplyAdd(w8, TL.Load(ref a2, u + o2), ya);
+                TV yb = TL.MultiplyAdd(w0, TL.Load(ref b0, u), b);
+                yb = TL.MultiplyAdd(w1, TL.Load(ref b0, u + o1), yb);
+                yb = TL.MultiplyAdd(w2, TL.Load(ref b0, u + o2), yb);
+                yb = TL.MultiplyAdd(w3, TL.Load(ref b1, u), yb);
+                yb = TL.MultiplyAdd(w4, TL.Load(ref b1, u + o1), yb);
+                yb = TL.MultiplyAdd(w5, TL.Load(ref b1, u + o2), yb);
+                yb = TL.MultiplyAdd(w6, TL.Load(ref b2, u), yb);
+                yb = TL.MultiplyAdd(w7, TL.Load(ref b2, u + o1), yb);
+                yb = TL.MultiplyAdd(w8, TL.Load(ref b2, u + o2), yb);
+                TV yc = TL.MultiplyAdd(w0, TL.Load(ref c0, u), b);
+                yc = TL.MultiplyAdd(w1, TL.Load(ref c0, u + o1), yc);
+                yc = TL.MultiplyAdd(w2, TL.Load(ref c0, u + o2), yc);
+                yc = TL.MultiplyAdd(w3, TL.Load(ref c1, u), yc);
+                yc = TL.MultiplyAdd(w4, TL.Load(ref c1, u + o1), yc);
+                yc = TL.MultiplyAdd(w5, TL.Load(ref c1, u + o2), yc);
+                yc = TL.MultiplyAdd(w6, TL.Load(ref c2, u), yc);
+                yc = TL.MultiplyAdd(w7, TL.Load(ref c2, u + o1), yc);
+                yc = TL.MultiplyAdd(w8, TL.Load(ref c2, u + o2), yc);
+                TV yd = TL.MultiplyAdd(w0, TL.Load(ref d0, u), b);
+                yd = TL.MultiplyAdd(w1, TL.Load(ref d0, u + o1), yd);
+                yd = TL.MultiplyAdd(w2, TL.Load(ref d0, u + o2), yd);
+                yd = TL.MultiplyAdd(w3, TL.Load(ref d1, u), yd);
+                yd = TL.MultiplyAdd(w4, TL.Load(ref d1, u + o1), yd);
+                yd = TL.MultiplyAdd(w5, TL.Load(ref d1, u + o2), yd);
+                yd = TL.MultiplyAdd(w6, TL.Load(ref d2, u), yd);
+                yd = TL.MultiplyAdd(w7, TL.Load(ref d2, u + o1), yd);
+                yd = TL.MultiplyAdd(w8, TL.Load(ref d2, u + o2), yd);
+                StoreRow<T, TL, TV>(ya, y, p * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(yb, y, (p + 1) * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(yc, y, (p + 2) * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(yd, y, (p + 3) * g.OW + j, g.OW - j, tmp);
+            }
+        }
+        for (; p < g.OH; p++)
+        {
+            ref T a0 = ref Unsafe.Add(ref px, p * sh * rs);
+            ref T a1 = ref Unsafe.Add(ref a0, rs);
+            ref T a2 = ref Unsafe.Add(ref a1, rs);
+            for (int j = 0; j < g.OW; j += v)
+            {
+                nuint u = (nuint)j;
+                TV ya = TL.MultiplyAdd(w0, TL.Load(ref a0, u), b);
+                ya = TL.MultiplyAdd(w1, TL.Load(ref a0, u + o1), ya);
+                ya = TL.MultiplyAdd(w2, TL.Load(ref a0, u + o2), ya);
+                ya = TL.MultiplyAdd(w3, TL.Load(ref a1, u), ya);
+                ya = TL.MultiplyAdd(w4, TL.Load(ref a1, u + o1), ya);
+                ya = TL.MultiplyAdd(w5, TL.Load(ref a1, u + o2), ya);
+                ya = TL.MultiplyAdd(w6, TL.Load(ref a2, u), ya);
+                ya = TL.MultiplyAdd(w7, TL.Load(ref a2, u + o1), ya);
+                ya = TL.MultiplyAdd(w8, TL.Load(ref a2, u + o2), ya);
+                StoreRow<T, TL, TV>(ya, y, p * g.OW + j, g.OW - j, tmp);
             }
         }
     }

@@ -48,6 +48,12 @@ internal interface ILanes<TV, T> where TV : struct where T : unmanaged, IFloatin
     /// </summary>
     static abstract void StoreLower(TV value, ref T destination, nuint index, int count);
 
+    /// <summary>
+    /// Stores the lanes of <paramref name="value"/> that <paramref name="mask"/> (<see cref="FirstLanes"/>) selects at
+    /// <paramref name="destination"/> + <paramref name="index"/>, writing nothing else (a masked store).
+    /// </summary>
+    static abstract void StoreMasked(TV value, ref T destination, nuint index, TV mask);
+
     /// <summary>A mask of the first <paramref name="count"/> (0 to Count) lanes, for <see cref="LoadMasked"/>.</summary>
     static abstract TV FirstLanes(int count);
 
@@ -112,6 +118,9 @@ internal readonly struct Lanes512<T> : ILanes<Vector512<T>, T> where T : unmanag
     public static Vector512<T> FirstLanes(int count) => MaskedStore.FirstLanes512<T>(count);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreMasked(Vector512<T> value, ref T destination, nuint index, Vector512<T> mask) => MaskedStore.Store512(value, ref Unsafe.Add(ref destination, index), mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> LoadMasked(ref T source, nuint index, Vector512<T> mask) => MaskedStore.Load512(ref Unsafe.Add(ref source, index), mask);
 }
 
@@ -170,6 +179,9 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
     public static Vector256<T> FirstLanes(int count) => Vector256.LessThan(MaskedStore.Iota256<T>(), Vector256.Create(T.CreateTruncating(count)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreMasked(Vector256<T> value, ref T destination, nuint index, Vector256<T> mask) => MaskedStore.Store256(value, ref Unsafe.Add(ref destination, index), mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> LoadMasked(ref T source, nuint index, Vector256<T> mask) => MaskedStore.Load256(ref Unsafe.Add(ref source, index), mask);
 }
 
@@ -208,6 +220,12 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
     public static T FirstLanes(int count) => count > 0 ? T.One : T.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreMasked(T value, ref T destination, nuint index, T mask)
+    {
+        if (mask != T.Zero) Unsafe.Add(ref destination, index) = value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T LoadMasked(ref T source, nuint index, T mask) => mask != T.Zero ? Unsafe.Add(ref source, index) : T.Zero;
 }
 
@@ -238,6 +256,32 @@ internal static class MaskedStore
             return;
         }
         for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
+    }
+
+    /// <summary>The lanes of <paramref name="value"/> that <paramref name="mask"/> sets, to <paramref name="destination"/>; nothing else is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store256<T>(Vector256<T> value, ref T destination, Vector256<T> mask) where T : unmanaged
+    {
+        if (Avx.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) { fixed (T* p = &destination) Avx.MaskStore((float*)p, mask.AsSingle(), value.AsSingle()); return; }
+            if (typeof(T) == typeof(double)) { fixed (T* p = &destination) Avx.MaskStore((double*)p, mask.AsDouble(), value.AsDouble()); return; }
+        }
+        for (int i = 0; i < Vector256<T>.Count; i++)
+            if (!EqualityComparer<T>.Default.Equals(mask.GetElement(i), default)) Unsafe.Add(ref destination, i) = value.GetElement(i);
+    }
+
+    /// <summary>The lanes of <paramref name="value"/> that <paramref name="mask"/> sets, to <paramref name="destination"/>; nothing else is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store512<T>(Vector512<T> value, ref T destination, Vector512<T> mask) where T : unmanaged
+    {
+        if (Avx512F.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) { fixed (T* p = &destination) Avx512F.MaskStore((float*)p, mask.AsSingle(), value.AsSingle()); return; }
+            if (typeof(T) == typeof(double)) { fixed (T* p = &destination) Avx512F.MaskStore((double*)p, mask.AsDouble(), value.AsDouble()); return; }
+        }
+        Store256(value.GetLower(), ref destination, mask.GetLower());
+        Store256(value.GetUpper(), ref Unsafe.Add(ref destination, Vector256<T>.Count), mask.GetUpper());
     }
 
     /// <summary>0, 1, 2, ... in the lanes.</summary>
