@@ -129,7 +129,11 @@ internal static class DepthwiseConv2d
                             if (g.KH == 3 && g.KW == 3) WeightGradientPlane3x3<T, TL, TV>(pad, dyp, acc, g, lay);
                             else WeightGradientPlane<T, TL, TV>(pad, dyp, acc, g, lay);
                         }
-                        if (dx is not null) InputGradientPlane<T, TL, TV>(dyp, wc, dx.AsSpan(pc * xs, xs), g, lay, tmp);
+                        if (dx is not null)
+                        {
+                            if (g is { KH: 3, KW: 3, SH: 1, SW: 1 }) InputGradientPlane3x3<T, TL, TV>(dyp, wc, dx.AsSpan(pc * xs, xs), g, lay, tmp);
+                            else InputGradientPlane<T, TL, TV>(dyp, wc, dx.AsSpan(pc * xs, xs), g, lay, tmp);
+                        }
                     }
                     if (dw is not null) acc.CopyTo(dw.AsSpan(ch * k, k));
                     if (db is not null) db[ch] = bsum;
@@ -407,15 +411,110 @@ internal static class DepthwiseConv2d
         acc[6] += TL.Sum(a6); acc[7] += TL.Sum(a7); acc[8] += TL.Sum(a8);
     }
 
+    // InputGradientPlane for 3x3 stride 1: rows whose three dy rows all exist (h + PH - kh in [0, OH) for kh = 0..2) four
+    // at a time, each a chain of nine multiply-adds in the general loop's order (kh, then kw: bitwise the same), so
+    // four chains are in flight instead of one; the rows at the borders through the general loop
+    private static void InputGradientPlane3x3<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        // interior rows: q = h + PH - kh in [0, OH) for kh = 0..2, i.e. h in [2 - PH, OH - PH)
+        int lo = Math.Max(0, 2 - g.PH), hi = Math.Min(g.H, g.OH - g.PH);
+        if (hi - lo < 4)
+        {
+            InputGradientPlane<T, TL, TV>(dyp, w, dx, g, lay, tmp);
+            return;
+        }
+        ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
+        int v = TL.Count, dw = lay.Dw, tlo = g.PW, thi = g.PW + g.W;
+        TV w0 = TL.Broadcast(w[0]), w1 = TL.Broadcast(w[1]), w2 = TL.Broadcast(w[2]);
+        TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
+        TV w6 = TL.Broadcast(w[6]), w7 = TL.Broadcast(w[7]), w8 = TL.Broadcast(w[8]);
+        InputGradientRows<T, TL, TV>(dyp, w, dx, g, lay, tmp, 0, lo);
+        int h = lo;
+        for (; h + 4 <= hi; h += 4)
+        {
+            // dy row of kh for input row h: q = h + PH - kh; the four rows' chains share those rows shifted by one
+            // (each ref two columns early, so the taps t0 - kw read at u + 2 - kw)
+            ref T a0 = ref Unsafe.Add(ref pd, (h + g.PH) * dw + lay.L0 - 2);
+            ref T a1 = ref Unsafe.Add(ref a0, -dw);
+            ref T a2 = ref Unsafe.Add(ref a1, -dw);
+            ref T b0 = ref Unsafe.Add(ref a0, dw);
+            ref T b1 = ref a0;
+            ref T b2 = ref a1;
+            ref T c0 = ref Unsafe.Add(ref b0, dw);
+            ref T c1 = ref b0;
+            ref T c2 = ref a0;
+            ref T d0 = ref Unsafe.Add(ref c0, dw);
+            ref T d1 = ref c0;
+            ref T d2 = ref b0;
+            for (int t0 = tlo; t0 < thi; t0 += v)
+            {
+                nuint u = (nuint)t0;
+                TV ya = TL.Zero;
+                ya = TL.MultiplyAdd(w0, TL.Load(ref a0, u + 2), ya);
+                ya = TL.MultiplyAdd(w1, TL.Load(ref a0, u + 1), ya);
+                ya = TL.MultiplyAdd(w2, TL.Load(ref a0, u + 0), ya);
+                ya = TL.MultiplyAdd(w3, TL.Load(ref a1, u + 2), ya);
+                ya = TL.MultiplyAdd(w4, TL.Load(ref a1, u + 1), ya);
+                ya = TL.MultiplyAdd(w5, TL.Load(ref a1, u + 0), ya);
+                ya = TL.MultiplyAdd(w6, TL.Load(ref a2, u + 2), ya);
+                ya = TL.MultiplyAdd(w7, TL.Load(ref a2, u + 1), ya);
+                ya = TL.MultiplyAdd(w8, TL.Load(ref a2, u + 0), ya);
+                TV yb = TL.Zero;
+                yb = TL.MultiplyAdd(w0, TL.Load(ref b0, u + 2), yb);
+                yb = TL.MultiplyAdd(w1, TL.Load(ref b0, u + 1), yb);
+                yb = TL.MultiplyAdd(w2, TL.Load(ref b0, u + 0), yb);
+                yb = TL.MultiplyAdd(w3, TL.Load(ref b1, u + 2), yb);
+                yb = TL.MultiplyAdd(w4, TL.Load(ref b1, u + 1), yb);
+                yb = TL.MultiplyAdd(w5, TL.Load(ref b1, u + 0), yb);
+                yb = TL.MultiplyAdd(w6, TL.Load(ref b2, u + 2), yb);
+                yb = TL.MultiplyAdd(w7, TL.Load(ref b2, u + 1), yb);
+                yb = TL.MultiplyAdd(w8, TL.Load(ref b2, u + 0), yb);
+                TV yc = TL.Zero;
+                yc = TL.MultiplyAdd(w0, TL.Load(ref c0, u + 2), yc);
+                yc = TL.MultiplyAdd(w1, TL.Load(ref c0, u + 1), yc);
+                yc = TL.MultiplyAdd(w2, TL.Load(ref c0, u + 0), yc);
+                yc = TL.MultiplyAdd(w3, TL.Load(ref c1, u + 2), yc);
+                yc = TL.MultiplyAdd(w4, TL.Load(ref c1, u + 1), yc);
+                yc = TL.MultiplyAdd(w5, TL.Load(ref c1, u + 0), yc);
+                yc = TL.MultiplyAdd(w6, TL.Load(ref c2, u + 2), yc);
+                yc = TL.MultiplyAdd(w7, TL.Load(ref c2, u + 1), yc);
+                yc = TL.MultiplyAdd(w8, TL.Load(ref c2, u + 0), yc);
+                TV yd = TL.Zero;
+                yd = TL.MultiplyAdd(w0, TL.Load(ref d0, u + 2), yd);
+                yd = TL.MultiplyAdd(w1, TL.Load(ref d0, u + 1), yd);
+                yd = TL.MultiplyAdd(w2, TL.Load(ref d0, u + 0), yd);
+                yd = TL.MultiplyAdd(w3, TL.Load(ref d1, u + 2), yd);
+                yd = TL.MultiplyAdd(w4, TL.Load(ref d1, u + 1), yd);
+                yd = TL.MultiplyAdd(w5, TL.Load(ref d1, u + 0), yd);
+                yd = TL.MultiplyAdd(w6, TL.Load(ref d2, u + 2), yd);
+                yd = TL.MultiplyAdd(w7, TL.Load(ref d2, u + 1), yd);
+                yd = TL.MultiplyAdd(w8, TL.Load(ref d2, u + 0), yd);
+                int cols = Math.Min(v, thi - t0);
+                StoreRow<T, TL, TV>(ya, dx, h * g.W + t0 - g.PW, cols, tmp);
+                StoreRow<T, TL, TV>(yb, dx, (h + 1) * g.W + t0 - g.PW, cols, tmp);
+                StoreRow<T, TL, TV>(yc, dx, (h + 2) * g.W + t0 - g.PW, cols, tmp);
+                StoreRow<T, TL, TV>(yd, dx, (h + 3) * g.W + t0 - g.PW, cols, tmp);
+            }
+        }
+        // the remaining rows (interior and bottom border) through the general loop on the plane from row h
+        InputGradientRows<T, TL, TV>(dyp, w, dx, g, lay, tmp, h, g.H);
+    }
+
     // dyp: padded dy plane, w: (KH,KW) -> dx: (H,W). Input column j sits at padded column j + PW, phase
     // r = (j + PW) % SW, index t = (j + PW) / SW; it receives w[kh, kw] dy[p, t - kw / SW] from every kh with
     // (h + PH - kh) = p SH, 0 <= p < OH, and every kw with kw % SW = r (dyp's zeros stand for q outside [0, OW))
     private static void InputGradientPlane<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct =>
+        InputGradientRows<T, TL, TV>(dyp, w, dx, g, lay, tmp, 0, g.H);
+
+    // InputGradientPlane for the input rows [hStart, hEnd)
+    private static void InputGradientRows<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp, int hStart, int hEnd)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
         int v = TL.Count, sw = g.SW;
-        for (int h = 0; h < g.H; h++)
+        for (int h = hStart; h < hEnd; h++)
         {
             int rr = h + g.PH;
             var dxRow = dx.Slice(h * g.W, g.W);
