@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+/// <summary>
+/// Direct 3x3 convolution, stride 1 or 2, padding 1, float32, vectorized over output channels instead of output
+/// columns (<see cref="DirectConv3x3"/>): a register holds one output pixel's V consecutive output channels, so every
+/// lane is used whatever the map width (the row kernel fills 7 of 16 lanes on a 7-wide map). A tile is two segments of
+/// 7 output pixels of a row (two rows of a 7-wide map) by two channel vectors: 28 accumulators; each (ci, kh, kw) step
+/// loads two weight vectors of the transposed weights (C,3,3,OC) and broadcasts one input value per pixel from a
+/// zero-padded copy of the image. The tile stores (pixel, channel) into a per-image scratch that is then transposed
+/// to (OC, OH, OW), with the ReLU. Needs OC a multiple of 2 V (32 with AVX-512). <see cref="Conv2dReference"/> is the
+/// oracle; <see cref="Conv2dKernels"/> chooses between the two kernels.
+/// </summary>
+internal static class ChannelConv3x3
+{
+    /// <summary>Output pixels per segment (a tile is two segments).</summary>
+    public const int Segment = 7;
+
+    private const int Seg = Segment;
+
+    /// <summary>Output channels per tile on the current path: two registers.</summary>
+    public static int Block => Conv2dKernels.Path switch
+    {
+        Gemm.KernelPath.Vector512 => 2 * Vector512<float>.Count,
+        Gemm.KernelPath.Vector256 => 2 * Vector256<float>.Count,
+        _ => 2,
+    };
+
+    /// <summary>Whether this kernel can run the convolution: 3x3, stride 1 or 2, padding 1, output channels a multiple of <see cref="Block"/>.</summary>
+    public static bool Applies(in Conv2dGeometry g, int outChannels) =>
+        g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % Block == 0;
+
+    private interface IStride
+    {
+        static abstract int S { get; }
+    }
+
+    private readonly struct Stride1 : IStride
+    {
+        public static int S => 1;
+    }
+
+    private readonly struct Stride2 : IStride
+    {
+        public static int S => 2;
+    }
+
+    /// <summary>
+    /// A padded image: (C, H + 2, Wp), the input at row 1, column 1; Wp covers every segment's reads (the last
+    /// segment of a row may run past the output row: its extra pixels are computed and never stored). Output pixel
+    /// (r, q) lands at scratch row r OWp + q.
+    /// </summary>
+    private readonly record struct Layout(int S, int OH, int OW, int SegsPerRow, int Wp, int Plane)
+    {
+        public static Layout Of(int h, int w, int stride)
+        {
+            int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, spr = (ow + Seg - 1) / Seg;
+            int wp = Math.Max(w + 2, (spr * Seg - 1) * stride + 3);
+            return new Layout(stride, oh, ow, spr, wp, (h + 2) * wp);
+        }
+
+        public int OWp => SegsPerRow * Seg;
+    }
+
+    // x: (N,C,H,W), wt: (C,3,3,OC) from DirectConv3x3.TransposeWeights, b: (OC)? -> y: (N,OC,OH,OW), max(y, 0) when
+    // relu; images split across threads (output channel blocks when there are fewer images than threads)
+    public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
+    {
+        if (!Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.Forward: needs stride 1 or 2 and output channels a multiple of {Block}, got stride {stride} and {oc}.");
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            case Gemm.KernelPath.Vector256: Forward<Lanes256<float>, Vector256<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+            default: Forward<Lanes1<float>, float>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
+        }
+    }
+
+    private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        var lay = Layout.Of(h, w, stride);
+        int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = lay.OH * lay.OWp * oc;
+        if (n < Parallelism.Threads && oc > block && (long)n * c * 9 * oc * lay.OH * lay.OW >= 1_000_000)
+        {
+            // fewer images than threads (batch-1 latency): split each image's output channel blocks, as DirectConv3x3
+            float[] pad = ArrayPool<float>.Shared.Rent(padSize), scr = ArrayPool<float>.Shared.Rent(scrSize);
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == 0);
+                    int image = i;
+                    Parallelism.For(oc / block, (_, b0, b1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, b0 * block, b1 * block));
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(scr);
+            }
+            return;
+        }
+        Parallelism.For(n, (_, start, end) =>
+        {
+            float[] pad = ArrayPool<float>.Shared.Rent(padSize), scr = ArrayPool<float>.Shared.Rent(scrSize);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
+                    Image<TL, TV>(pad, wt, b, y.AsSpan(i * ys, ys), scr, c, oc, lay, relu, 0, oc);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(scr);
+            }
+        });
+    }
+
+    // x: (C,H,W) -> pad: (C,H+2,Wp), zero borders cleared only when clear is set (the buffer's first image; later
+    // images overwrite just the interior)
+    private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Layout lay, Span<float> pad, bool clear)
+    {
+        int wp = lay.Wp;
+        if (x.Length < c * h * w || pad.Length < c * lay.Plane) throw new ArgumentException($"Pad: expected {c * h * w} values and room for {c * lay.Plane}, got {x.Length} and {pad.Length}.");
+        if (clear) pad[..(c * lay.Plane)].Clear();
+        ref float src = ref MemoryMarshal.GetReference(x);
+        ref float dst = ref MemoryMarshal.GetReference(pad);
+        for (int ci = 0; ci < c; ci++)
+            for (int r = 0; r < h; r++)
+                MaskedStore.Copy(ref Unsafe.Add(ref src, (ci * h + r) * w), ref Unsafe.Add(ref dst, ci * lay.Plane + (r + 1) * wp + 1), w);
+    }
+
+    // pad: (C,H+2,Wp), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks);
+    // scr: (OH OWp, OC) scratch, of which only the columns [oStart, oEnd) are touched (threads share it per image)
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int block = 2 * TL.Count, nseg = lay.OH * lay.SegsPerRow;
+        for (int o0 = oStart; o0 < oEnd; o0 += block)
+            for (int t = 0; t < nseg; t += 2)
+            {
+                // an odd last segment is paired with itself (computed twice, stored twice, the same values)
+                int u = t + 1 < nseg ? t + 1 : t;
+                if (lay.S == 1) Tile<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
+                else Tile<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
+            }
+        // (pixel, channel) -> (channel, pixel)
+        int oh = lay.OH, ow = lay.OW, owp = lay.OWp;
+        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float py = ref MemoryMarshal.GetReference(y);
+        for (int o = oStart; o < oEnd; o++)
+            for (int r = 0; r < oh; r++)
+            {
+                ref float src = ref Unsafe.Add(ref ps, r * owp * oc + o);
+                ref float dst = ref Unsafe.Add(ref py, (o * oh + r) * ow);
+                for (int q = 0; q < ow; q++) Unsafe.Add(ref dst, q) = Unsafe.Add(ref src, q * oc);
+            }
+    }
+
+    // segments t and u (7 output pixels each) x output channels [o0, o0 + 2V) -> scr rows of their pixels: 28
+    // accumulators, each (ci, kh, kw) step two weight loads and 14 broadcasts for 28 multiply-adds; clamped when relu
+    private static void Tile<TL, TV, TS>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t, int u)
+        where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
+    {
+        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        int ra = t / spr, qa = t % spr * Seg, rb = u / spr, qb = u % spr * Seg;
+        nuint v = (nuint)TL.Count, step = (nuint)oc;
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float xa = ref Unsafe.Add(ref px, ra * TS.S * wp + qa * TS.S);
+        ref float xb = ref Unsafe.Add(ref px, rb * TS.S * wp + qb * TS.S);
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+        TV i0 = TL.Zero, i1 = TL.Zero;
+        if (b is not null)
+        {
+            ref float pb = ref MemoryMarshal.GetArrayDataReference(b);
+            i0 = TL.Load(ref pb, (nuint)o0);
+            i1 = TL.Load(ref pb, (nuint)o0 + v);
+        }
+        TV a0 = i0, b0 = i1, a1 = i0, b1 = i1, a2 = i0, b2 = i1, a3 = i0, b3 = i1, a4 = i0, b4 = i1, a5 = i0, b5 = i1, a6 = i0, b6 = i1, a7 = i0, b7 = i1, a8 = i0, b8 = i1, a9 = i0, b9 = i1, a10 = i0, b10 = i1, a11 = i0, b11 = i1, a12 = i0, b12 = i1, a13 = i0, b13 = i1;
+        TV x, w0, w1;
+        nuint k = 0;
+        for (int ci = 0; ci < c; ci++)
+            for (int kh = 0; kh < 3; kh++)
+            {
+                nuint off = (nuint)(ci * plane + kh * wp);
+                for (int kw = 0; kw < 3; kw++, off++, k += step)
+                {
+                    w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + v);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(0 * TS.S))); a0 = TL.MultiplyAdd(x, w0, a0); b0 = TL.MultiplyAdd(x, w1, b0);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(1 * TS.S))); a1 = TL.MultiplyAdd(x, w0, a1); b1 = TL.MultiplyAdd(x, w1, b1);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(2 * TS.S))); a2 = TL.MultiplyAdd(x, w0, a2); b2 = TL.MultiplyAdd(x, w1, b2);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(3 * TS.S))); a3 = TL.MultiplyAdd(x, w0, a3); b3 = TL.MultiplyAdd(x, w1, b3);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(4 * TS.S))); a4 = TL.MultiplyAdd(x, w0, a4); b4 = TL.MultiplyAdd(x, w1, b4);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(5 * TS.S))); a5 = TL.MultiplyAdd(x, w0, a5); b5 = TL.MultiplyAdd(x, w1, b5);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(6 * TS.S))); a6 = TL.MultiplyAdd(x, w0, a6); b6 = TL.MultiplyAdd(x, w1, b6);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(0 * TS.S))); a7 = TL.MultiplyAdd(x, w0, a7); b7 = TL.MultiplyAdd(x, w1, b7);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(1 * TS.S))); a8 = TL.MultiplyAdd(x, w0, a8); b8 = TL.MultiplyAdd(x, w1, b8);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(2 * TS.S))); a9 = TL.MultiplyAdd(x, w0, a9); b9 = TL.MultiplyAdd(x, w1, b9);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(3 * TS.S))); a10 = TL.MultiplyAdd(x, w0, a10); b10 = TL.MultiplyAdd(x, w1, b10);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(4 * TS.S))); a11 = TL.MultiplyAdd(x, w0, a11); b11 = TL.MultiplyAdd(x, w1, b11);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(5 * TS.S))); a12 = TL.MultiplyAdd(x, w0, a12); b12 = TL.MultiplyAdd(x, w1, b12);
+                    x = TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(6 * TS.S))); a13 = TL.MultiplyAdd(x, w0, a13); b13 = TL.MultiplyAdd(x, w1, b13);
+                }
+            }
+        if (relu)
+        {
+            var z = TL.Zero;
+            a0 = TL.Max(a0, z); b0 = TL.Max(b0, z);
+            a1 = TL.Max(a1, z); b1 = TL.Max(b1, z);
+            a2 = TL.Max(a2, z); b2 = TL.Max(b2, z);
+            a3 = TL.Max(a3, z); b3 = TL.Max(b3, z);
+            a4 = TL.Max(a4, z); b4 = TL.Max(b4, z);
+            a5 = TL.Max(a5, z); b5 = TL.Max(b5, z);
+            a6 = TL.Max(a6, z); b6 = TL.Max(b6, z);
+            a7 = TL.Max(a7, z); b7 = TL.Max(b7, z);
+            a8 = TL.Max(a8, z); b8 = TL.Max(b8, z);
+            a9 = TL.Max(a9, z); b9 = TL.Max(b9, z);
+            a10 = TL.Max(a10, z); b10 = TL.Max(b10, z);
+            a11 = TL.Max(a11, z); b11 = TL.Max(b11, z);
+            a12 = TL.Max(a12, z); b12 = TL.Max(b12, z);
+            a13 = TL.Max(a13, z); b13 = TL.Max(b13, z);
+        }
+        ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (ra * owp + qa) * oc + o0);
+        ref float db = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (rb * owp + qb) * oc + o0);
+        TL.Store(a0, ref da, (nuint)(0 * oc)); TL.Store(b0, ref da, (nuint)(0 * oc) + v);
+        TL.Store(a1, ref da, (nuint)(1 * oc)); TL.Store(b1, ref da, (nuint)(1 * oc) + v);
+        TL.Store(a2, ref da, (nuint)(2 * oc)); TL.Store(b2, ref da, (nuint)(2 * oc) + v);
+        TL.Store(a3, ref da, (nuint)(3 * oc)); TL.Store(b3, ref da, (nuint)(3 * oc) + v);
+        TL.Store(a4, ref da, (nuint)(4 * oc)); TL.Store(b4, ref da, (nuint)(4 * oc) + v);
+        TL.Store(a5, ref da, (nuint)(5 * oc)); TL.Store(b5, ref da, (nuint)(5 * oc) + v);
+        TL.Store(a6, ref da, (nuint)(6 * oc)); TL.Store(b6, ref da, (nuint)(6 * oc) + v);
+        TL.Store(a7, ref db, (nuint)(0 * oc)); TL.Store(b7, ref db, (nuint)(0 * oc) + v);
+        TL.Store(a8, ref db, (nuint)(1 * oc)); TL.Store(b8, ref db, (nuint)(1 * oc) + v);
+        TL.Store(a9, ref db, (nuint)(2 * oc)); TL.Store(b9, ref db, (nuint)(2 * oc) + v);
+        TL.Store(a10, ref db, (nuint)(3 * oc)); TL.Store(b10, ref db, (nuint)(3 * oc) + v);
+        TL.Store(a11, ref db, (nuint)(4 * oc)); TL.Store(b11, ref db, (nuint)(4 * oc) + v);
+        TL.Store(a12, ref db, (nuint)(5 * oc)); TL.Store(b12, ref db, (nuint)(5 * oc) + v);
+        TL.Store(a13, ref db, (nuint)(6 * oc)); TL.Store(b13, ref db, (nuint)(6 * oc) + v);
+    }
+}
