@@ -245,4 +245,111 @@ internal static class ChannelConv3x3
         TL.Store(a12, ref db, (nuint)(5 * oc)); TL.Store(b12, ref db, (nuint)(5 * oc) + v);
         TL.Store(a13, ref db, (nuint)(6 * oc)); TL.Store(b13, ref db, (nuint)(6 * oc) + v);
     }
+
+    // x: (N,C,H,W), dy: (N,OC,OH,OW) -> dw: (OC,C,3,3) = the sum over images and output pixels p of dy[o, p] times the
+    // padded input at p's tap (c, kh, kw); images split into fixed chunks whose partial sums are added in chunk order
+    // (deterministic per thread count). The same tiles as Forward with the roles turned: one pixel's dy for 2V output
+    // channels (a row of the transposed dy) times its 9 taps' inputs, broadcast, into 18 accumulators.
+    public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride = 1)
+    {
+        if (!Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.WeightGradient: needs stride 1 or 2 and output channels a multiple of {Block}, got stride {stride} and {oc}.");
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            case Gemm.KernelPath.Vector256: WeightGradient<Lanes256<float>, Vector256<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
+            default: WeightGradient<Lanes1<float>, float>(x, dy, dw, n, c, h, w, oc, stride); break;
+        }
+    }
+
+    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        // plain padding: (C, H+2, W+2) covers every tap of every output pixel
+        var full = Layout.Of(h, w, stride);
+        var lay = full with { Wp = w + 2, Plane = (h + 2) * (w + 2) };
+        int l = lay.OH * lay.OW, xs = c * h * w, ys = oc * l, chunks = Parallelism.Chunks(n), size = oc * c * 9;
+        // per-chunk sums in the transposed layout (C,3,3,OC), added in chunk order: one pooled block of chunks x size
+        float[] partial = ArrayPool<float>.Shared.Rent(chunks * size);
+        Parallelism.For(n, chunks, (chunk, start, end) =>
+        {
+            float[] pad = ArrayPool<float>.Shared.Rent(c * lay.Plane), dyt = ArrayPool<float>.Shared.Rent(l * oc);
+            try
+            {
+                partial.AsSpan(chunk * size, size).Clear();
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
+                    // dy (OC, L) -> dyt (L, OC)
+                    ref float src = ref dy[i * ys];
+                    ref float dst = ref MemoryMarshal.GetArrayDataReference(dyt);
+                    for (int o = 0; o < oc; o++)
+                        for (int p = 0; p < l; p++) Unsafe.Add(ref dst, p * oc + o) = Unsafe.Add(ref src, o * l + p);
+                    if (stride == 1) ImageWeightGradient<TL, TV, Stride1>(pad, dyt, partial, chunk * size, c, oc, lay);
+                    else ImageWeightGradient<TL, TV, Stride2>(pad, dyt, partial, chunk * size, c, oc, lay);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(dyt);
+            }
+        });
+        var sum = partial.AsSpan(0, size);
+        for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(sum, partial.AsSpan(k * size, size), sum);
+        // (C,3,3,OC) -> (OC,C,3,3)
+        int kk = c * 9;
+        for (int o = 0; o < oc; o++)
+            for (int k = 0; k < kk; k++) dw[o * kk + k] = partial[k * oc + o];
+        ArrayPool<float>.Shared.Return(partial);
+    }
+
+    // pad: (C,H+2,Wp), dyt: (OH OW, OC) -> partial[offset..]: (C,3,3,OC) += the image's weight gradient. Per block of 2V
+    // output channels and input channel: 18 accumulators (9 taps x 2 registers) over all the image's pixels, each
+    // pixel two dy loads and 9 broadcasts for 18 multiply-adds.
+    private static void ImageWeightGradient<TL, TV, TS>(float[] pad, float[] dyt, float[] partial, int offset, int c, int oc, in Layout lay)
+        where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
+    {
+        int oh = lay.OH, ow = lay.OW, wp = lay.Wp, plane = lay.Plane, block = 2 * TL.Count;
+        nuint v = (nuint)TL.Count;
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyt);
+        ref float pa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partial), offset);
+        for (int o0 = 0; o0 < oc; o0 += block)
+            for (int ci = 0; ci < c; ci++)
+            {
+                TV a00 = TL.Zero, a01 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a20 = TL.Zero, a21 = TL.Zero, a30 = TL.Zero, a31 = TL.Zero, a40 = TL.Zero, a41 = TL.Zero, a50 = TL.Zero, a51 = TL.Zero, a60 = TL.Zero, a61 = TL.Zero, a70 = TL.Zero, a71 = TL.Zero, a80 = TL.Zero, a81 = TL.Zero;
+                TV x, d0, d1;
+                for (int r = 0; r < oh; r++)
+                {
+                    ref float x0 = ref Unsafe.Add(ref px, ci * plane + r * TS.S * wp);
+                    ref float x1 = ref Unsafe.Add(ref x0, wp);
+                    ref float x2 = ref Unsafe.Add(ref x0, 2 * wp);
+                    ref float d = ref Unsafe.Add(ref pd, r * ow * oc + o0);
+                    nuint at = 0, dat = 0;
+                    for (int q = 0; q < ow; q++, at += (nuint)TS.S, dat += (nuint)oc)
+                    {
+                        d0 = TL.Load(ref d, dat); d1 = TL.Load(ref d, dat + v);
+                        x = TL.Broadcast(Unsafe.Add(ref x0, at + 0)); a00 = TL.MultiplyAdd(x, d0, a00); a01 = TL.MultiplyAdd(x, d1, a01);
+                        x = TL.Broadcast(Unsafe.Add(ref x0, at + 1)); a10 = TL.MultiplyAdd(x, d0, a10); a11 = TL.MultiplyAdd(x, d1, a11);
+                        x = TL.Broadcast(Unsafe.Add(ref x0, at + 2)); a20 = TL.MultiplyAdd(x, d0, a20); a21 = TL.MultiplyAdd(x, d1, a21);
+                        x = TL.Broadcast(Unsafe.Add(ref x1, at + 0)); a30 = TL.MultiplyAdd(x, d0, a30); a31 = TL.MultiplyAdd(x, d1, a31);
+                        x = TL.Broadcast(Unsafe.Add(ref x1, at + 1)); a40 = TL.MultiplyAdd(x, d0, a40); a41 = TL.MultiplyAdd(x, d1, a41);
+                        x = TL.Broadcast(Unsafe.Add(ref x1, at + 2)); a50 = TL.MultiplyAdd(x, d0, a50); a51 = TL.MultiplyAdd(x, d1, a51);
+                        x = TL.Broadcast(Unsafe.Add(ref x2, at + 0)); a60 = TL.MultiplyAdd(x, d0, a60); a61 = TL.MultiplyAdd(x, d1, a61);
+                        x = TL.Broadcast(Unsafe.Add(ref x2, at + 1)); a70 = TL.MultiplyAdd(x, d0, a70); a71 = TL.MultiplyAdd(x, d1, a71);
+                        x = TL.Broadcast(Unsafe.Add(ref x2, at + 2)); a80 = TL.MultiplyAdd(x, d0, a80); a81 = TL.MultiplyAdd(x, d1, a81);
+                    }
+                }
+                ref float s0 = ref Unsafe.Add(ref pa, (ci * 9 + 0) * oc + o0); TL.Store(TL.Add(TL.Load(ref s0, 0), a00), ref s0, 0); TL.Store(TL.Add(TL.Load(ref s0, v), a01), ref s0, v);
+                ref float s1 = ref Unsafe.Add(ref pa, (ci * 9 + 1) * oc + o0); TL.Store(TL.Add(TL.Load(ref s1, 0), a10), ref s1, 0); TL.Store(TL.Add(TL.Load(ref s1, v), a11), ref s1, v);
+                ref float s2 = ref Unsafe.Add(ref pa, (ci * 9 + 2) * oc + o0); TL.Store(TL.Add(TL.Load(ref s2, 0), a20), ref s2, 0); TL.Store(TL.Add(TL.Load(ref s2, v), a21), ref s2, v);
+                ref float s3 = ref Unsafe.Add(ref pa, (ci * 9 + 3) * oc + o0); TL.Store(TL.Add(TL.Load(ref s3, 0), a30), ref s3, 0); TL.Store(TL.Add(TL.Load(ref s3, v), a31), ref s3, v);
+                ref float s4 = ref Unsafe.Add(ref pa, (ci * 9 + 4) * oc + o0); TL.Store(TL.Add(TL.Load(ref s4, 0), a40), ref s4, 0); TL.Store(TL.Add(TL.Load(ref s4, v), a41), ref s4, v);
+                ref float s5 = ref Unsafe.Add(ref pa, (ci * 9 + 5) * oc + o0); TL.Store(TL.Add(TL.Load(ref s5, 0), a50), ref s5, 0); TL.Store(TL.Add(TL.Load(ref s5, v), a51), ref s5, v);
+                ref float s6 = ref Unsafe.Add(ref pa, (ci * 9 + 6) * oc + o0); TL.Store(TL.Add(TL.Load(ref s6, 0), a60), ref s6, 0); TL.Store(TL.Add(TL.Load(ref s6, v), a61), ref s6, v);
+                ref float s7 = ref Unsafe.Add(ref pa, (ci * 9 + 7) * oc + o0); TL.Store(TL.Add(TL.Load(ref s7, 0), a70), ref s7, 0); TL.Store(TL.Add(TL.Load(ref s7, v), a71), ref s7, v);
+                ref float s8 = ref Unsafe.Add(ref pa, (ci * 9 + 8) * oc + o0); TL.Store(TL.Add(TL.Load(ref s8, 0), a80), ref s8, 0); TL.Store(TL.Add(TL.Load(ref s8, v), a81), ref s8, v);
+            }
+    }
 }

@@ -193,7 +193,7 @@ public sealed class DirectConv3x3Tests
     }
 }
 
-/// <summary><see cref="ChannelConv3x3"/> (vectorized over output channels) against <see cref="Conv2dReference"/>, on every vector width.</summary>
+/// <summary><see cref="ChannelConv3x3"/> (vectorized over output channels: forward and weight gradient) against <see cref="Conv2dReference"/>, on every vector width.</summary>
 public sealed class ChannelConv3x3Tests
 {
     private static readonly Gemm.KernelPath[] Paths = [Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar];
@@ -211,7 +211,7 @@ public sealed class ChannelConv3x3Tests
     [InlineData(1, 3, 32, 5, 3, 2)]
     [InlineData(2, 8, 32, 6, 33)]
     [InlineData(3, 2, 96, 4, 9)]
-    public void ForwardEqualsReference(int n, int c, int oc, int h, int w, int stride = 1)
+    public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
     {
         var before = Conv2dKernels.ForcedPath;
         try
@@ -237,6 +237,13 @@ public sealed class ChannelConv3x3Tests
                         ChannelConv3x3.Forward(x, t, null, y, n, c, h, w, oc, relu: true, stride: stride);
                         var unbiased = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), null, n, oc, g);
                         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(unbiased[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(unbiased[i])), $"{path} relu y[{i}]: {unbiased[i]} vs {y[i]}");
+
+                        var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dw = Enumerable.Repeat(float.NaN, wt.Length + 3).ToArray();
+                        ChannelConv3x3.WeightGradient(x, dy, dw, n, c, h, w, oc, stride);
+                        var (_, rdw, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
+                        for (int i = 0; i < rdw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"{path} dw[{i}]: {rdw[i]} vs {dw[i]}");
+                        Assert.True(float.IsNaN(dw[wt.Length]), "WeightGradient wrote past dw");
                     }
                 }
             }
