@@ -12,7 +12,8 @@ namespace Sharpgrad.Kernels;
 /// 7 output pixels of a row (two rows of a 7-wide map) by two channel vectors: 28 accumulators; each (ci, kh, kw) step
 /// loads two weight vectors of the transposed weights (C,3,3,OC) and broadcasts one input value per pixel from a
 /// zero-padded copy of the image. The tile stores (pixel, channel) into a per-image scratch that is then transposed
-/// to (OC, OH, OW), with the ReLU. Needs OC a multiple of 2 V (32 with AVX-512). <see cref="Conv2dReference"/> is the
+/// to (OC, OH, OW). Needs OC a multiple of V (16 with AVX-512); a last single register of channels runs four segments
+/// by one register. The weight gradient runs the same tiles turned around (needs OC a multiple of 2 V). <see cref="Conv2dReference"/> is the
 /// oracle; <see cref="Conv2dKernels"/> chooses between the two kernels.
 /// </summary>
 internal static class ChannelConv3x3
@@ -22,17 +23,20 @@ internal static class ChannelConv3x3
 
     private const int Seg = Segment;
 
-    /// <summary>Output channels per tile on the current path: two registers.</summary>
-    public static int Block => Conv2dKernels.Path switch
+    /// <summary>Floats per register on the current path (V): a tile covers two registers of output channels, or one for the last.</summary>
+    public static int Lanes => Conv2dKernels.Path switch
     {
-        Gemm.KernelPath.Vector512 => 2 * Vector512<float>.Count,
-        Gemm.KernelPath.Vector256 => 2 * Vector256<float>.Count,
-        _ => 2,
+        Gemm.KernelPath.Vector512 => Vector512<float>.Count,
+        Gemm.KernelPath.Vector256 => Vector256<float>.Count,
+        _ => 1,
     };
 
-    /// <summary>Whether this kernel can run the convolution: 3x3, stride 1 or 2, padding 1, output channels a multiple of <see cref="Block"/>.</summary>
+    /// <summary>Whether <see cref="Forward"/> can run the convolution: 3x3, stride 1 or 2, padding 1, output channels a multiple of <see cref="Lanes"/>.</summary>
     public static bool Applies(in Conv2dGeometry g, int outChannels) =>
-        g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % Block == 0;
+        g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % Lanes == 0;
+
+    /// <summary>Whether <see cref="WeightGradient"/> can: as <see cref="Applies"/>, with output channels a multiple of 2 <see cref="Lanes"/>.</summary>
+    public static bool AppliesWeightGradient(in Conv2dGeometry g, int outChannels) => Applies(g, outChannels) && outChannels % (2 * Lanes) == 0;
 
     private interface IStride
     {
@@ -71,7 +75,7 @@ internal static class ChannelConv3x3
     public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
     {
         if (!Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.Forward: needs stride 1 or 2 and output channels a multiple of {Block}, got stride {stride} and {oc}.");
+            throw new ArgumentException($"ChannelConv3x3.Forward: needs stride 1 or 2 and output channels a multiple of {Lanes}, got stride {stride} and {oc}.");
         switch (Conv2dKernels.Path)
         {
             case Gemm.KernelPath.Vector512: Forward<Lanes512<float>, Vector512<float>>(x, wt, b, y, n, c, h, w, oc, relu, stride); break;
@@ -95,7 +99,7 @@ internal static class ChannelConv3x3
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == 0);
                     int image = i;
-                    Parallelism.For(oc / block, (_, b0, b1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, b0 * block, b1 * block));
+                    Parallelism.For((oc + block - 1) / block, (_, b0, b1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, b0 * block, Math.Min(b1 * block, oc)));
                 }
             }
             finally
@@ -138,19 +142,27 @@ internal static class ChannelConv3x3
                 MaskedStore.Copy(ref Unsafe.Add(ref src, (ci * h + r) * w), ref Unsafe.Add(ref dst, ci * lay.Plane + (r + 1) * wp + 1), w);
     }
 
-    // pad: (C,H+2,Wp), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole blocks);
+    // pad: (C,H+2,Wp), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole registers);
     // scr: (OH OWp, OC) scratch, of which only the columns [oStart, oEnd) are touched (threads share it per image)
     private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int block = 2 * TL.Count, nseg = lay.OH * lay.SegsPerRow;
-        for (int o0 = oStart; o0 < oEnd; o0 += block)
+        int block = 2 * TL.Count, nseg = lay.OH * lay.SegsPerRow, o0 = oStart;
+        for (; o0 + block <= oEnd; o0 += block)
             for (int t = 0; t < nseg; t += 2)
             {
                 // an odd last segment is paired with itself (computed twice, stored twice, the same values)
                 int u = t + 1 < nseg ? t + 1 : t;
                 if (lay.S == 1) Tile<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
                 else Tile<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
+            }
+        if (o0 < oEnd)
+            for (int t = 0; t < nseg; t += 4)
+            {
+                // one register of channels left (OC an odd multiple of V): four segments; missing ones repeat the last
+                int u = Math.Min(t + 1, nseg - 1), e = Math.Min(t + 2, nseg - 1), f = Math.Min(t + 3, nseg - 1);
+                if (lay.S == 1) Tile1<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
+                else Tile1<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
             }
         // (pixel, channel) -> (channel, pixel)
         int oh = lay.OH, ow = lay.OW, owp = lay.OWp;
@@ -246,14 +258,111 @@ internal static class ChannelConv3x3
         TL.Store(a13, ref db, (nuint)(6 * oc)); TL.Store(b13, ref db, (nuint)(6 * oc) + v);
     }
 
+    // segments t, u, e, f (7 output pixels each) x output channels [o0, o0 + V) -> scr rows of their pixels, for
+    // filter counts that are an odd multiple of V (one register): 28 accumulators, each (ci, kh, kw) step one weight
+    // load and 28 broadcasts for 28 multiply-adds; clamped when relu
+    private static void Tile1<TL, TV, TS>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t, int u, int e, int f)
+        where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
+    {
+        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float xa = ref Unsafe.Add(ref px, t / spr * TS.S * wp + t % spr * Seg * TS.S);
+        ref float xb = ref Unsafe.Add(ref px, u / spr * TS.S * wp + u % spr * Seg * TS.S);
+        ref float xc = ref Unsafe.Add(ref px, e / spr * TS.S * wp + e % spr * Seg * TS.S);
+        ref float xd = ref Unsafe.Add(ref px, f / spr * TS.S * wp + f % spr * Seg * TS.S);
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+        TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
+        TV a0 = i0, a1 = i0, a2 = i0, a3 = i0, a4 = i0, a5 = i0, a6 = i0, a7 = i0, a8 = i0, a9 = i0, a10 = i0, a11 = i0, a12 = i0, a13 = i0, a14 = i0, a15 = i0, a16 = i0, a17 = i0, a18 = i0, a19 = i0, a20 = i0, a21 = i0, a22 = i0, a23 = i0, a24 = i0, a25 = i0, a26 = i0, a27 = i0;
+        TV w0;
+        nuint k = 0, step = (nuint)oc;
+        for (int ci = 0; ci < c; ci++)
+            for (int kh = 0; kh < 3; kh++)
+            {
+                nuint off = (nuint)(ci * plane + kh * wp);
+                for (int kw = 0; kw < 3; kw++, off++, k += step)
+                {
+                    w0 = TL.Load(ref pw, k);
+                    a0 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(0 * TS.S))), w0, a0);
+                    a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(1 * TS.S))), w0, a1);
+                    a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(2 * TS.S))), w0, a2);
+                    a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(3 * TS.S))), w0, a3);
+                    a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(4 * TS.S))), w0, a4);
+                    a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(5 * TS.S))), w0, a5);
+                    a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(6 * TS.S))), w0, a6);
+                    a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(0 * TS.S))), w0, a7);
+                    a8 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(1 * TS.S))), w0, a8);
+                    a9 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(2 * TS.S))), w0, a9);
+                    a10 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(3 * TS.S))), w0, a10);
+                    a11 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(4 * TS.S))), w0, a11);
+                    a12 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(5 * TS.S))), w0, a12);
+                    a13 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xb, off + (nuint)(6 * TS.S))), w0, a13);
+                    a14 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(0 * TS.S))), w0, a14);
+                    a15 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(1 * TS.S))), w0, a15);
+                    a16 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(2 * TS.S))), w0, a16);
+                    a17 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(3 * TS.S))), w0, a17);
+                    a18 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(4 * TS.S))), w0, a18);
+                    a19 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(5 * TS.S))), w0, a19);
+                    a20 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xc, off + (nuint)(6 * TS.S))), w0, a20);
+                    a21 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(0 * TS.S))), w0, a21);
+                    a22 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(1 * TS.S))), w0, a22);
+                    a23 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(2 * TS.S))), w0, a23);
+                    a24 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(3 * TS.S))), w0, a24);
+                    a25 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(4 * TS.S))), w0, a25);
+                    a26 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(5 * TS.S))), w0, a26);
+                    a27 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref xd, off + (nuint)(6 * TS.S))), w0, a27);
+                }
+            }
+        if (relu)
+        {
+            var z = TL.Zero;
+            a0 = TL.Max(a0, z);
+            a1 = TL.Max(a1, z);
+            a2 = TL.Max(a2, z);
+            a3 = TL.Max(a3, z);
+            a4 = TL.Max(a4, z);
+            a5 = TL.Max(a5, z);
+            a6 = TL.Max(a6, z);
+            a7 = TL.Max(a7, z);
+            a8 = TL.Max(a8, z);
+            a9 = TL.Max(a9, z);
+            a10 = TL.Max(a10, z);
+            a11 = TL.Max(a11, z);
+            a12 = TL.Max(a12, z);
+            a13 = TL.Max(a13, z);
+            a14 = TL.Max(a14, z);
+            a15 = TL.Max(a15, z);
+            a16 = TL.Max(a16, z);
+            a17 = TL.Max(a17, z);
+            a18 = TL.Max(a18, z);
+            a19 = TL.Max(a19, z);
+            a20 = TL.Max(a20, z);
+            a21 = TL.Max(a21, z);
+            a22 = TL.Max(a22, z);
+            a23 = TL.Max(a23, z);
+            a24 = TL.Max(a24, z);
+            a25 = TL.Max(a25, z);
+            a26 = TL.Max(a26, z);
+            a27 = TL.Max(a27, z);
+        }
+        ref float da = ref Unsafe.Add(ref ps, (t / spr * owp + t % spr * Seg) * oc + o0);
+        ref float db = ref Unsafe.Add(ref ps, (u / spr * owp + u % spr * Seg) * oc + o0);
+        ref float dc = ref Unsafe.Add(ref ps, (e / spr * owp + e % spr * Seg) * oc + o0);
+        ref float dd = ref Unsafe.Add(ref ps, (f / spr * owp + f % spr * Seg) * oc + o0);
+        TL.Store(a0, ref da, (nuint)(0 * oc)); TL.Store(a1, ref da, (nuint)(1 * oc)); TL.Store(a2, ref da, (nuint)(2 * oc)); TL.Store(a3, ref da, (nuint)(3 * oc)); TL.Store(a4, ref da, (nuint)(4 * oc)); TL.Store(a5, ref da, (nuint)(5 * oc)); TL.Store(a6, ref da, (nuint)(6 * oc));
+        TL.Store(a7, ref db, (nuint)(0 * oc)); TL.Store(a8, ref db, (nuint)(1 * oc)); TL.Store(a9, ref db, (nuint)(2 * oc)); TL.Store(a10, ref db, (nuint)(3 * oc)); TL.Store(a11, ref db, (nuint)(4 * oc)); TL.Store(a12, ref db, (nuint)(5 * oc)); TL.Store(a13, ref db, (nuint)(6 * oc));
+        TL.Store(a14, ref dc, (nuint)(0 * oc)); TL.Store(a15, ref dc, (nuint)(1 * oc)); TL.Store(a16, ref dc, (nuint)(2 * oc)); TL.Store(a17, ref dc, (nuint)(3 * oc)); TL.Store(a18, ref dc, (nuint)(4 * oc)); TL.Store(a19, ref dc, (nuint)(5 * oc)); TL.Store(a20, ref dc, (nuint)(6 * oc));
+        TL.Store(a21, ref dd, (nuint)(0 * oc)); TL.Store(a22, ref dd, (nuint)(1 * oc)); TL.Store(a23, ref dd, (nuint)(2 * oc)); TL.Store(a24, ref dd, (nuint)(3 * oc)); TL.Store(a25, ref dd, (nuint)(4 * oc)); TL.Store(a26, ref dd, (nuint)(5 * oc)); TL.Store(a27, ref dd, (nuint)(6 * oc));
+    }
+
     // x: (N,C,H,W), dy: (N,OC,OH,OW) -> dw: (OC,C,3,3) = the sum over images and output pixels p of dy[o, p] times the
     // padded input at p's tap (c, kh, kw); images split into fixed chunks whose partial sums are added in chunk order
     // (deterministic per thread count). The same tiles as Forward with the roles turned: one pixel's dy for 2V output
     // channels (a row of the transposed dy) times its 9 taps' inputs, broadcast, into 18 accumulators.
     public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride = 1)
     {
-        if (!Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.WeightGradient: needs stride 1 or 2 and output channels a multiple of {Block}, got stride {stride} and {oc}.");
+        if (!AppliesWeightGradient(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.WeightGradient: needs stride 1 or 2 and output channels a multiple of {2 * Lanes}, got stride {stride} and {oc}.");
         switch (Conv2dKernels.Path)
         {
             case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc, stride); break;

@@ -109,16 +109,18 @@ internal static class Conv2dKernels
     /// <summary>
     /// Whether a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs <see cref="ChannelConv3x3"/> (vectorized over
     /// output channels, 7-pixel segments) rather than <see cref="DirectConv3x3"/> (over output columns, V-lane chunks):
-    /// with AVX-512, 32k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks.
+    /// with AVX-512, 16k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks; where
+    /// a single register of filters is left (16, 48, ...), only if the chunks leave more than a quarter of the lanes idle.
     /// </summary>
-    // measured at batch 256 on 2 cores: 7-wide maps 64 -> 141 GFLOP/s, 14-wide 135 -> 158, 28-wide 103 -> 125, but 16-wide
-    // (3 segments for 16 pixels) 139 -> 127
+    // measured at batch 256 on 2 cores, 32k filters: 7-wide maps 64 -> 141 GFLOP/s, 14-wide 135 -> 158, 28-wide 103 ->
+    // 125, but 16-wide (3 segments for 16 pixels) 139 -> 127; 16 filters at 28-wide (one register, 29 loads per 28
+    // multiply-adds) 100 -> 93
     public static bool UsesChannelConv3x3(in Conv2dGeometry g, int outChannels)
     {
         if (Path != Gemm.KernelPath.Vector512 || !ChannelConv3x3.Applies(g, outChannels)) return false;
-        int ow = g.OW, v = Vector512<float>.Count;
-        // ow / segment pixels >= ow / chunk lanes
-        return (ow + ChannelConv3x3.Segment - 1) / ChannelConv3x3.Segment * ChannelConv3x3.Segment <= (ow + v - 1) / v * v;
+        int ow = g.OW, v = Vector512<float>.Count, seg = ChannelConv3x3.Segment;
+        int segmentPixels = (ow + seg - 1) / seg * seg, chunkLanes = (ow + v - 1) / v * v;
+        return segmentPixels <= chunkLanes && (outChannels % (2 * v) == 0 || 4 * ow < 3 * chunkLanes);
     }
 
     /// <summary>
@@ -128,7 +130,7 @@ internal static class Conv2dKernels
     /// </summary>
     // measured at batch 128 on 2 cores: 7-wide maps 31 -> 140 GFLOP/s, 14-wide 68 -> 117, 28-wide 77 -> 116, 16-wide 76 -> 161
     public static bool UsesChannelWeightGradient(in Conv2dGeometry g, int outChannels) =>
-        Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.Applies(g, outChannels);
+        Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels);
 
     /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the

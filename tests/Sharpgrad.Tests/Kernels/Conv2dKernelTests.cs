@@ -211,6 +211,9 @@ public sealed class ChannelConv3x3Tests
     [InlineData(1, 3, 32, 5, 3, 2)]
     [InlineData(2, 8, 32, 6, 33)]
     [InlineData(3, 2, 96, 4, 9)]
+    [InlineData(2, 5, 48, 7, 9)]         // a single register of filters left over: four-segment tiles
+    [InlineData(1, 3, 16, 9, 7, 2)]
+    [InlineData(2, 4, 24, 6, 6)]         // one 8-lane register left over with AVX2; not a 16-lane multiple
     public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
     {
         var before = Conv2dKernels.ForcedPath;
@@ -219,6 +222,7 @@ public sealed class ChannelConv3x3Tests
             foreach (var path in Paths)
             {
                 Conv2dKernels.ForcedPath = path;
+                if (!ChannelConv3x3.Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc)) continue;
                 foreach (int threads in new[] { 1, 2 })
                 {
                     using (Parallelism.UseThreads(threads))
@@ -238,6 +242,7 @@ public sealed class ChannelConv3x3Tests
                         var unbiased = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), null, n, oc, g);
                         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(unbiased[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(unbiased[i])), $"{path} relu y[{i}]: {unbiased[i]} vs {y[i]}");
 
+                        if (!ChannelConv3x3.AppliesWeightGradient(g, oc)) continue;
                         var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
                         var dw = Enumerable.Repeat(float.NaN, wt.Length + 3).ToArray();
                         ChannelConv3x3.WeightGradient(x, dy, dw, n, c, h, w, oc, stride);
@@ -259,6 +264,7 @@ public sealed class ChannelConv3x3Tests
     [InlineData(2, 32, 64, 14, 14, 2)]
     [InlineData(2, 32, 32, 14, 14, 1)]
     [InlineData(1, 16, 16, 28, 28, 1)]
+    [InlineData(2, 8, 16, 7, 7, 1)]    // 16 filters on a 7-wide map: the four-segment tiles
     public void ConvolutionLayerEqualsReference(int n, int c, int oc, int h, int w, int stride)
     {
         var before = Conv2dKernels.ForcedPath;
