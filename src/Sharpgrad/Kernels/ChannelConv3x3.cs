@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sharpgrad.Kernels;
 
@@ -164,17 +165,13 @@ internal static class ChannelConv3x3
                 if (lay.S == 1) Tile1<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
                 else Tile1<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
             }
-        // (pixel, channel) -> (channel, pixel)
-        int oh = lay.OH, ow = lay.OW, owp = lay.OWp;
-        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
-        ref float py = ref MemoryMarshal.GetReference(y);
-        for (int o = oStart; o < oEnd; o++)
-            for (int r = 0; r < oh; r++)
-            {
-                ref float src = ref Unsafe.Add(ref ps, r * owp * oc + o);
-                ref float dst = ref Unsafe.Add(ref py, (o * oh + r) * ow);
-                for (int q = 0; q < ow; q++) Unsafe.Add(ref dst, q) = Unsafe.Add(ref src, q * oc);
-            }
+        // (pixel, channel) -> (channel, pixel): the whole image at once where the segments fill the rows exactly
+        int oh = lay.OH, ow = lay.OW, owp = lay.OWp, l = oh * ow;
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), oStart);
+        ref float py = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), oStart * l);
+        if (owp == ow) Transpose(ref ps, l, oEnd - oStart, oc, ref py, l);
+        else
+            for (int r = 0; r < oh; r++) Transpose(ref Unsafe.Add(ref ps, r * owp * oc), ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, r * ow), l);
     }
 
     // segments t and u (7 output pixels each) x output channels [o0, o0 + 2V) -> scr rows of their pixels: 28
@@ -355,6 +352,264 @@ internal static class ChannelConv3x3
         TL.Store(a21, ref dd, (nuint)(0 * oc)); TL.Store(a22, ref dd, (nuint)(1 * oc)); TL.Store(a23, ref dd, (nuint)(2 * oc)); TL.Store(a24, ref dd, (nuint)(3 * oc)); TL.Store(a25, ref dd, (nuint)(4 * oc)); TL.Store(a26, ref dd, (nuint)(5 * oc)); TL.Store(a27, ref dd, (nuint)(6 * oc));
     }
 
+    /// <summary>Whether <see cref="InputGradientStride2"/> can run the input gradient: 3x3, stride 2, padding 1, input channels a multiple of <see cref="Lanes"/>.</summary>
+    public static bool AppliesInputGradientStride2(in Conv2dGeometry g) => g is { KH: 3, KW: 3, PH: 1, PW: 1, SH: 2, SW: 2 } && g.C % Lanes == 0;
+
+    // dy: (N,OC,OH,OW), w: (OC,C,3,3) -> dx: (N,C,H,W), the input gradient of the 3x3 stride-2 padding-1 convolution
+    // of an (H, W) input. Input pixel (h, w) receives dy[o, r, q] w[o, c, kh, kw] where h = 2r - 1 + kh, w = 2q - 1 + kw:
+    // the pixels of one parity class (h % 2, w % 2) share their taps (kh = 1 for even h, 0 and 2 for odd h; likewise
+    // kw), and 7 of them in a row (columns w, w + 2, ...) read 7 consecutive dy columns. So the tiles of Forward,
+    // vectorized over input channels: two segments of a class x two registers of C (or four x one), each (o, tap)
+    // step broadcasting 14 dy values from a zero-padded copy of the image's dy; images split across threads.
+    public static void InputGradientStride2(float[] dy, float[] w, float[] dx, int n, int c, int h, int wd, int oc)
+    {
+        if (!AppliesInputGradientStride2(new Conv2dGeometry(c, h, wd, 3, 3, 2, 2, 1, 1)))
+            throw new ArgumentException($"ChannelConv3x3.InputGradientStride2: needs input channels a multiple of {Lanes}, got {c}.");
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: InputGradientStride2<Lanes512<float>, Vector512<float>>(dy, w, dx, n, c, h, wd, oc); break;
+            case Gemm.KernelPath.Vector256: InputGradientStride2<Lanes256<float>, Vector256<float>>(dy, w, dx, n, c, h, wd, oc); break;
+            default: InputGradientStride2<Lanes1<float>, float>(dy, w, dx, n, c, h, wd, oc); break;
+        }
+    }
+
+    /// <summary>
+    /// The padded dy of one image, (OC, OH + 2, OWp), dy at row 1, column 1; and the scratch rows of dx: pixel (h, w)
+    /// at row 2 h ColsPad + w, ColsPad the 7-segments covering the even columns (2 ColsPad = W for resnet's 28 and 14).
+    /// </summary>
+    private readonly record struct DxLayout(int H, int W, int OH, int OW, int ColsPad, int OWp, int Plane)
+    {
+        public static DxLayout Of(int h, int w)
+        {
+            int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1, colsPad = ((w + 1) / 2 + Seg - 1) / Seg * Seg;
+            return new DxLayout(h, w, oh, ow, colsPad, colsPad + 2, (oh + 2) * (colsPad + 2));
+        }
+    }
+
+    private static void InputGradientStride2<TL, TV>(float[] dy, float[] w, float[] dx, int n, int c, int h, int wd, int oc)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        var lay = DxLayout.Of(h, wd);
+        int ys = oc * lay.OH * lay.OW, xs = c * h * wd, scrSize = 2 * h * lay.ColsPad * c;
+        // w: (OC,C,3,3) -> wt: (OC,3,3,C), so a block of input channels reads contiguous weights
+        float[] wt = ArrayPool<float>.Shared.Rent(oc * c * 9);
+        for (int o = 0; o < oc; o++)
+            for (int ci = 0; ci < c; ci++)
+                for (int k = 0; k < 9; k++) wt[(o * 9 + k) * c + ci] = w[(o * c + ci) * 9 + k];
+        Parallelism.For(n, (_, start, end) =>
+        {
+            float[] dyp = ArrayPool<float>.Shared.Rent(oc * lay.Plane), scr = ArrayPool<float>.Shared.Rent(scrSize);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    // zero borders cleared once per buffer; later images overwrite the interior
+                    if (i == start) dyp.AsSpan(0, oc * lay.Plane).Clear();
+                    ref float src = ref dy[i * ys];
+                    for (int o = 0; o < oc; o++)
+                        for (int r = 0; r < lay.OH; r++)
+                            MaskedStore.Copy(ref Unsafe.Add(ref src, (o * lay.OH + r) * lay.OW), ref dyp[o * lay.Plane + (r + 1) * lay.OWp + 1], lay.OW);
+                    ImageInputGradient<TL, TV>(dyp, wt, scr, dx.AsSpan(i * xs, xs), c, oc, lay);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(dyp);
+                ArrayPool<float>.Shared.Return(scr);
+            }
+        });
+        ArrayPool<float>.Shared.Return(wt);
+    }
+
+    // dyp: (OC,OH+2,OWp), wt: (OC,3,3,C) -> dx: (C,H,W) of one image, through scr (see DxLayout)
+    private static void ImageInputGradient<TL, TV>(float[] dyp, float[] wt, float[] scr, Span<float> dx, int c, int oc, in DxLayout lay)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int block = 2 * TL.Count;
+        Span<int> tapDy = stackalloc int[4], tapW = stackalloc int[4];
+        for (int ph = 0; ph < 2; ph++)
+            for (int pw = 0; pw < 2; pw++)
+            {
+                int nh = (lay.H - ph + 1) / 2, ncol = (lay.W - pw + 1) / 2;
+                if (nh <= 0 || ncol <= 0) continue;
+                int spr = (ncol + Seg - 1) / Seg, nseg = nh * spr, taps = 0;
+                // taps of the class: kh = 1 (dy row r = h / 2) for even h, kh = 0 (r = (h + 1) / 2) and 2 (r = (h - 1) / 2) for odd h
+                for (int kh = 1 - ph; kh <= 1 + ph; kh += 2)
+                    for (int kw = 1 - pw; kw <= 1 + pw; kw += 2)
+                    {
+                        tapDy[taps] = (ph + 1 - kh) / 2 * lay.OWp + (pw + 1 - kw) / 2;
+                        tapW[taps++] = (kh * 3 + kw) * c;
+                    }
+                var cls = new DxClass(ph, pw, spr, taps);
+                int c0 = 0;
+                for (; c0 + block <= c; c0 += block)
+                    for (int t = 0; t < nseg; t += 2) TileDx2<TL, TV>(dyp, wt, scr, c, oc, lay, cls, tapDy, tapW, c0, t, Math.Min(t + 1, nseg - 1));
+                if (c0 < c)
+                    for (int t = 0; t < nseg; t += 4)
+                        TileDx1<TL, TV>(dyp, wt, scr, c, oc, lay, cls, tapDy, tapW, c0, t, Math.Min(t + 1, nseg - 1), Math.Min(t + 2, nseg - 1), Math.Min(t + 3, nseg - 1));
+            }
+        // (pixel, channel) -> (channel, pixel): the whole image at once where the scratch rows are the image's
+        int hh = lay.H, ww = lay.W, wpad = 2 * lay.ColsPad;
+        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float pd = ref MemoryMarshal.GetReference(dx);
+        if (wpad == ww) Transpose(ref ps, hh * ww, c, c, ref pd, hh * ww);
+        else
+            for (int y = 0; y < hh; y++) Transpose(ref Unsafe.Add(ref ps, y * wpad * c), ww, c, c, ref Unsafe.Add(ref pd, y * ww), hh * ww);
+    }
+
+    // a parity class (h % 2, w % 2): its 7-segments per row and its tap count
+    private readonly record struct DxClass(int PH, int PW, int SegsPerRow, int Taps)
+    {
+        // segment t's first pixel in the padded dy (before the tap offset) and in the scratch (rows of C)
+        public int DyBase(int t, int owp) => (t / SegsPerRow + 1) * owp + t % SegsPerRow * Seg + 1;
+
+        public int ScratchRow(int t, int colsPad) => (PH + 2 * (t / SegsPerRow)) * 2 * colsPad + PW + 2 * (t % SegsPerRow * Seg);
+    }
+
+    // segments t, u of a class x input channels [c0, c0 + 2V): 28 accumulators, each (o, tap) step two weight loads and
+    // 14 broadcasts for 28 multiply-adds
+    private static void TileDx2<TL, TV>(float[] dyp, float[] wt, float[] scr, int c, int oc, in DxLayout lay, in DxClass cls, ReadOnlySpan<int> tapDy, ReadOnlySpan<int> tapW, int c0, int t, int u)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        nuint v = (nuint)TL.Count;
+        ref float py = ref MemoryMarshal.GetArrayDataReference(dyp);
+        ref float ya = ref Unsafe.Add(ref py, cls.DyBase(t, lay.OWp));
+        ref float yb = ref Unsafe.Add(ref py, cls.DyBase(u, lay.OWp));
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), c0);
+        TV a0 = TL.Zero, b0 = TL.Zero, a1 = TL.Zero, b1 = TL.Zero, a2 = TL.Zero, b2 = TL.Zero, a3 = TL.Zero, b3 = TL.Zero, a4 = TL.Zero, b4 = TL.Zero, a5 = TL.Zero, b5 = TL.Zero, a6 = TL.Zero, b6 = TL.Zero, a7 = TL.Zero, b7 = TL.Zero, a8 = TL.Zero, b8 = TL.Zero, a9 = TL.Zero, b9 = TL.Zero, a10 = TL.Zero, b10 = TL.Zero, a11 = TL.Zero, b11 = TL.Zero, a12 = TL.Zero, b12 = TL.Zero, a13 = TL.Zero, b13 = TL.Zero;
+        TV x, w0, w1;
+        int taps = cls.Taps, plane = lay.Plane, wstep = 9 * c;
+        for (int o = 0; o < oc; o++)
+            for (int tp = 0; tp < taps; tp++)
+            {
+                nuint d = (nuint)(o * plane + tapDy[tp]), k = (nuint)(o * wstep + tapW[tp]);
+                w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + v);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 0)); a0 = TL.MultiplyAdd(x, w0, a0); b0 = TL.MultiplyAdd(x, w1, b0);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 1)); a1 = TL.MultiplyAdd(x, w0, a1); b1 = TL.MultiplyAdd(x, w1, b1);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 2)); a2 = TL.MultiplyAdd(x, w0, a2); b2 = TL.MultiplyAdd(x, w1, b2);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 3)); a3 = TL.MultiplyAdd(x, w0, a3); b3 = TL.MultiplyAdd(x, w1, b3);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 4)); a4 = TL.MultiplyAdd(x, w0, a4); b4 = TL.MultiplyAdd(x, w1, b4);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 5)); a5 = TL.MultiplyAdd(x, w0, a5); b5 = TL.MultiplyAdd(x, w1, b5);
+                x = TL.Broadcast(Unsafe.Add(ref ya, d + 6)); a6 = TL.MultiplyAdd(x, w0, a6); b6 = TL.MultiplyAdd(x, w1, b6);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 0)); a7 = TL.MultiplyAdd(x, w0, a7); b7 = TL.MultiplyAdd(x, w1, b7);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 1)); a8 = TL.MultiplyAdd(x, w0, a8); b8 = TL.MultiplyAdd(x, w1, b8);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 2)); a9 = TL.MultiplyAdd(x, w0, a9); b9 = TL.MultiplyAdd(x, w1, b9);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 3)); a10 = TL.MultiplyAdd(x, w0, a10); b10 = TL.MultiplyAdd(x, w1, b10);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 4)); a11 = TL.MultiplyAdd(x, w0, a11); b11 = TL.MultiplyAdd(x, w1, b11);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 5)); a12 = TL.MultiplyAdd(x, w0, a12); b12 = TL.MultiplyAdd(x, w1, b12);
+                x = TL.Broadcast(Unsafe.Add(ref yb, d + 6)); a13 = TL.MultiplyAdd(x, w0, a13); b13 = TL.MultiplyAdd(x, w1, b13);
+            }
+        ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), cls.ScratchRow(t, lay.ColsPad) * c + c0);
+        ref float db = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), cls.ScratchRow(u, lay.ColsPad) * c + c0);
+        TL.Store(a0, ref da, (nuint)(0 * 2 * c)); TL.Store(b0, ref da, (nuint)(0 * 2 * c) + v);
+        TL.Store(a1, ref da, (nuint)(1 * 2 * c)); TL.Store(b1, ref da, (nuint)(1 * 2 * c) + v);
+        TL.Store(a2, ref da, (nuint)(2 * 2 * c)); TL.Store(b2, ref da, (nuint)(2 * 2 * c) + v);
+        TL.Store(a3, ref da, (nuint)(3 * 2 * c)); TL.Store(b3, ref da, (nuint)(3 * 2 * c) + v);
+        TL.Store(a4, ref da, (nuint)(4 * 2 * c)); TL.Store(b4, ref da, (nuint)(4 * 2 * c) + v);
+        TL.Store(a5, ref da, (nuint)(5 * 2 * c)); TL.Store(b5, ref da, (nuint)(5 * 2 * c) + v);
+        TL.Store(a6, ref da, (nuint)(6 * 2 * c)); TL.Store(b6, ref da, (nuint)(6 * 2 * c) + v);
+        TL.Store(a7, ref db, (nuint)(0 * 2 * c)); TL.Store(b7, ref db, (nuint)(0 * 2 * c) + v);
+        TL.Store(a8, ref db, (nuint)(1 * 2 * c)); TL.Store(b8, ref db, (nuint)(1 * 2 * c) + v);
+        TL.Store(a9, ref db, (nuint)(2 * 2 * c)); TL.Store(b9, ref db, (nuint)(2 * 2 * c) + v);
+        TL.Store(a10, ref db, (nuint)(3 * 2 * c)); TL.Store(b10, ref db, (nuint)(3 * 2 * c) + v);
+        TL.Store(a11, ref db, (nuint)(4 * 2 * c)); TL.Store(b11, ref db, (nuint)(4 * 2 * c) + v);
+        TL.Store(a12, ref db, (nuint)(5 * 2 * c)); TL.Store(b12, ref db, (nuint)(5 * 2 * c) + v);
+        TL.Store(a13, ref db, (nuint)(6 * 2 * c)); TL.Store(b13, ref db, (nuint)(6 * 2 * c) + v);
+    }
+
+    // segments t, u, e, f of a class x input channels [c0, c0 + V) (a last single register): 28 accumulators
+    private static void TileDx1<TL, TV>(float[] dyp, float[] wt, float[] scr, int c, int oc, in DxLayout lay, in DxClass cls, ReadOnlySpan<int> tapDy, ReadOnlySpan<int> tapW, int c0, int t, int u, int e, int f)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        ref float py = ref MemoryMarshal.GetArrayDataReference(dyp);
+        ref float ya = ref Unsafe.Add(ref py, cls.DyBase(t, lay.OWp));
+        ref float yb = ref Unsafe.Add(ref py, cls.DyBase(u, lay.OWp));
+        ref float yc = ref Unsafe.Add(ref py, cls.DyBase(e, lay.OWp));
+        ref float yd = ref Unsafe.Add(ref py, cls.DyBase(f, lay.OWp));
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), c0);
+        TV a0 = TL.Zero, a1 = TL.Zero, a2 = TL.Zero, a3 = TL.Zero, a4 = TL.Zero, a5 = TL.Zero, a6 = TL.Zero, a7 = TL.Zero, a8 = TL.Zero, a9 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a12 = TL.Zero, a13 = TL.Zero, a14 = TL.Zero, a15 = TL.Zero, a16 = TL.Zero, a17 = TL.Zero, a18 = TL.Zero, a19 = TL.Zero, a20 = TL.Zero, a21 = TL.Zero, a22 = TL.Zero, a23 = TL.Zero, a24 = TL.Zero, a25 = TL.Zero, a26 = TL.Zero, a27 = TL.Zero;
+        TV w0;
+        int taps = cls.Taps, plane = lay.Plane, wstep = 9 * c;
+        for (int o = 0; o < oc; o++)
+            for (int tp = 0; tp < taps; tp++)
+            {
+                nuint d = (nuint)(o * plane + tapDy[tp]);
+                w0 = TL.Load(ref pw, (nuint)(o * wstep + tapW[tp]));
+                a0 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 0)), w0, a0);
+                a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 1)), w0, a1);
+                a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 2)), w0, a2);
+                a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 3)), w0, a3);
+                a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 4)), w0, a4);
+                a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 5)), w0, a5);
+                a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 6)), w0, a6);
+                a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 0)), w0, a7);
+                a8 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 1)), w0, a8);
+                a9 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 2)), w0, a9);
+                a10 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 3)), w0, a10);
+                a11 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 4)), w0, a11);
+                a12 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 5)), w0, a12);
+                a13 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 6)), w0, a13);
+                a14 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 0)), w0, a14);
+                a15 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 1)), w0, a15);
+                a16 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 2)), w0, a16);
+                a17 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 3)), w0, a17);
+                a18 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 4)), w0, a18);
+                a19 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 5)), w0, a19);
+                a20 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yc, d + 6)), w0, a20);
+                a21 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 0)), w0, a21);
+                a22 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 1)), w0, a22);
+                a23 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 2)), w0, a23);
+                a24 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 3)), w0, a24);
+                a25 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 4)), w0, a25);
+                a26 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 5)), w0, a26);
+                a27 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yd, d + 6)), w0, a27);
+            }
+        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float da = ref Unsafe.Add(ref ps, cls.ScratchRow(t, lay.ColsPad) * c + c0);
+        ref float db = ref Unsafe.Add(ref ps, cls.ScratchRow(u, lay.ColsPad) * c + c0);
+        ref float dc = ref Unsafe.Add(ref ps, cls.ScratchRow(e, lay.ColsPad) * c + c0);
+        ref float dd = ref Unsafe.Add(ref ps, cls.ScratchRow(f, lay.ColsPad) * c + c0);
+        TL.Store(a0, ref da, (nuint)(0 * 2 * c)); TL.Store(a1, ref da, (nuint)(1 * 2 * c)); TL.Store(a2, ref da, (nuint)(2 * 2 * c)); TL.Store(a3, ref da, (nuint)(3 * 2 * c)); TL.Store(a4, ref da, (nuint)(4 * 2 * c)); TL.Store(a5, ref da, (nuint)(5 * 2 * c)); TL.Store(a6, ref da, (nuint)(6 * 2 * c));
+        TL.Store(a7, ref db, (nuint)(0 * 2 * c)); TL.Store(a8, ref db, (nuint)(1 * 2 * c)); TL.Store(a9, ref db, (nuint)(2 * 2 * c)); TL.Store(a10, ref db, (nuint)(3 * 2 * c)); TL.Store(a11, ref db, (nuint)(4 * 2 * c)); TL.Store(a12, ref db, (nuint)(5 * 2 * c)); TL.Store(a13, ref db, (nuint)(6 * 2 * c));
+        TL.Store(a14, ref dc, (nuint)(0 * 2 * c)); TL.Store(a15, ref dc, (nuint)(1 * 2 * c)); TL.Store(a16, ref dc, (nuint)(2 * 2 * c)); TL.Store(a17, ref dc, (nuint)(3 * 2 * c)); TL.Store(a18, ref dc, (nuint)(4 * 2 * c)); TL.Store(a19, ref dc, (nuint)(5 * 2 * c)); TL.Store(a20, ref dc, (nuint)(6 * 2 * c));
+        TL.Store(a21, ref dd, (nuint)(0 * 2 * c)); TL.Store(a22, ref dd, (nuint)(1 * 2 * c)); TL.Store(a23, ref dd, (nuint)(2 * 2 * c)); TL.Store(a24, ref dd, (nuint)(3 * 2 * c)); TL.Store(a25, ref dd, (nuint)(4 * 2 * c)); TL.Store(a26, ref dd, (nuint)(5 * 2 * c)); TL.Store(a27, ref dd, (nuint)(6 * 2 * c));
+    }
+
+    // src: (rows, cols) with row stride srcStride -> dst: (cols, rows) with row stride dstStride, dst[j, i] = src[i, j];
+    // 8x8 blocks in AVX registers (24 shuffles per 64 values, against a strided scalar load per value), the edges scalar
+    private static void Transpose(ref float src, int rows, int cols, int srcStride, ref float dst, int dstStride)
+    {
+        int i = 0;
+        if (Avx.IsSupported)
+            for (; i + 8 <= rows; i += 8)
+            {
+                int j = 0;
+                for (; j + 8 <= cols; j += 8)
+                {
+                    ref float s0 = ref Unsafe.Add(ref src, i * srcStride + j);
+                    nuint ss = (nuint)srcStride;
+                    var r0 = Vector256.LoadUnsafe(ref s0); var r1 = Vector256.LoadUnsafe(ref s0, ss);
+                    var r2 = Vector256.LoadUnsafe(ref s0, 2 * ss); var r3 = Vector256.LoadUnsafe(ref s0, 3 * ss);
+                    var r4 = Vector256.LoadUnsafe(ref s0, 4 * ss); var r5 = Vector256.LoadUnsafe(ref s0, 5 * ss);
+                    var r6 = Vector256.LoadUnsafe(ref s0, 6 * ss); var r7 = Vector256.LoadUnsafe(ref s0, 7 * ss);
+                    var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1); var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                    var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5); var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                    var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE); var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                    var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE); var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                    ref float d0 = ref Unsafe.Add(ref dst, j * dstStride + i);
+                    nuint ds = (nuint)dstStride;
+                    Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref d0); Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref d0, ds);
+                    Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref d0, 2 * ds); Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref d0, 3 * ds);
+                    Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref d0, 4 * ds); Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref d0, 5 * ds);
+                    Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref d0, 6 * ds); Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref d0, 7 * ds);
+                }
+                for (; j < cols; j++)
+                    for (int k = i; k < i + 8; k++) Unsafe.Add(ref dst, j * dstStride + k) = Unsafe.Add(ref src, k * srcStride + j);
+            }
+        for (; i < rows; i++)
+            for (int j = 0; j < cols; j++) Unsafe.Add(ref dst, j * dstStride + i) = Unsafe.Add(ref src, i * srcStride + j);
+    }
+
     // x: (N,C,H,W), dy: (N,OC,OH,OW) -> dw: (OC,C,3,3) = the sum over images and output pixels p of dy[o, p] times the
     // padded input at p's tap (c, kh, kw); images split into fixed chunks whose partial sums are added in chunk order
     // (deterministic per thread count). The same tiles as Forward with the roles turned: one pixel's dy for 2V output
@@ -390,10 +645,7 @@ internal static class ChannelConv3x3
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
                     // dy (OC, L) -> dyt (L, OC)
-                    ref float src = ref dy[i * ys];
-                    ref float dst = ref MemoryMarshal.GetArrayDataReference(dyt);
-                    for (int o = 0; o < oc; o++)
-                        for (int p = 0; p < l; p++) Unsafe.Add(ref dst, p * oc + o) = Unsafe.Add(ref src, o * l + p);
+                    Transpose(ref dy[i * ys], oc, l, l, ref MemoryMarshal.GetArrayDataReference(dyt), oc);
                     if (stride == 1) ImageWeightGradient<TL, TV, Stride1>(pad, dyt, partial, chunk * size, c, oc, lay);
                     else ImageWeightGradient<TL, TV, Stride2>(pad, dyt, partial, chunk * size, c, oc, lay);
                 }

@@ -193,7 +193,7 @@ public sealed class DirectConv3x3Tests
     }
 }
 
-/// <summary><see cref="ChannelConv3x3"/> (vectorized over output channels: forward and weight gradient) against <see cref="Conv2dReference"/>, on every vector width.</summary>
+/// <summary><see cref="ChannelConv3x3"/> (vectorized over channels: forward, weight gradient, stride-2 input gradient) against <see cref="Conv2dReference"/>, on every vector width.</summary>
 public sealed class ChannelConv3x3Tests
 {
     private static readonly Gemm.KernelPath[] Paths = [Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar];
@@ -260,11 +260,53 @@ public sealed class ChannelConv3x3Tests
     }
 
     [Theory]
+    [InlineData(2, 16, 32, 28, 28)]   // resnet stage 2 (one register of input channels), stage 3 (two)
+    [InlineData(2, 32, 64, 14, 14)]
+    [InlineData(1, 48, 16, 9, 13)]    // odd sizes: odd rows and columns, partial segments, both tile kinds
+    [InlineData(3, 16, 8, 1, 1)]
+    [InlineData(2, 32, 24, 2, 31)]
+    [InlineData(1, 16, 3, 5, 16)]
+    public void StrideTwoInputGradientEqualsReference(int n, int c, int oc, int h, int w)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in Paths)
+            {
+                Conv2dKernels.ForcedPath = path;
+                var g = new Conv2dGeometry(c, h, w, 3, 3, 2, 2, 1, 1);
+                if (!ChannelConv3x3.AppliesInputGradientStride2(g)) continue;
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using (Parallelism.UseThreads(threads))
+                    {
+                        var gen = new Generator((ulong)(c * 43 + w * 5 + h));
+                        var x = new double[n * c * h * w];
+                        var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dy = Enumerable.Range(0, n * oc * g.L).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dx = Enumerable.Repeat(float.NaN, x.Length + 2).ToArray();
+                        ChannelConv3x3.InputGradientStride2(dy, wt, dx, n, c, h, w, oc);
+                        var (rdx, _, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x, wt.Select(v => (double)v).ToArray(), n, oc, g);
+                        for (int i = 0; i < rdx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{path} dx[{i}]: {rdx[i]} vs {dx[i]}");
+                        Assert.True(float.IsNaN(dx[x.Length]), "InputGradientStride2 wrote past dx");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Theory]
     [InlineData(2, 64, 64, 7, 7, 1)]   // stage 3: both kernels' choices, forward and input gradient
     [InlineData(2, 32, 64, 14, 14, 2)]
     [InlineData(2, 32, 32, 14, 14, 1)]
     [InlineData(1, 16, 16, 28, 28, 1)]
     [InlineData(2, 8, 16, 7, 7, 1)]    // 16 filters on a 7-wide map: the four-segment tiles
+    [InlineData(2, 16, 32, 28, 28, 2)] // the stride-2 input gradient
+    [InlineData(1, 48, 16, 9, 9, 2)]
     public void ConvolutionLayerEqualsReference(int n, int c, int oc, int h, int w, int stride)
     {
         var before = Conv2dKernels.ForcedPath;
