@@ -14,8 +14,9 @@ namespace Sharpgrad.Kernels;
 /// loads two weight vectors of the transposed weights (C,3,3,OC) and broadcasts one input value per pixel from a
 /// zero-padded copy of the image. The tile stores (pixel, channel) into a per-image scratch that is then transposed
 /// to (OC, OH, OW). Needs OC a multiple of V (16 with AVX-512); a last single register of channels runs four segments
-/// by one register. The weight gradient runs the same tiles turned around (needs OC a multiple of 2 V). <see cref="Conv2dReference"/> is the
-/// oracle; <see cref="Conv2dKernels"/> chooses between the two kernels.
+/// by one register. The weight gradient runs the same tiles turned around (OC a multiple of 2 V), and the stride-2
+/// input gradient the same tiles per parity class of input pixels (C a multiple of V). <see cref="Conv2dReference"/>
+/// is the oracle; <see cref="Conv2dKernels"/> chooses between these and <see cref="DirectConv3x3"/>.
 /// </summary>
 internal static class ChannelConv3x3
 {
