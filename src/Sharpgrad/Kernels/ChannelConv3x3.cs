@@ -66,7 +66,8 @@ internal static class ChannelConv3x3
         {
             int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, spr = (ow + Seg - 1) / Seg;
             int wp = Math.Max(w + 2, (spr * Seg - 1) * stride + 3);
-            return new Layout(stride, oh, ow, spr, wp, (h + 2) * wp);
+            // one zero row more than the padding: TileIS computes output rows in pairs
+            return new Layout(stride, oh, ow, spr, wp, (h + 3) * wp);
         }
 
         public int OWp => SegsPerRow * Seg;
@@ -90,7 +91,7 @@ internal static class ChannelConv3x3
         where TL : struct, ILanes<TV, float> where TV : struct
     {
         var lay = Layout.Of(h, w, stride);
-        int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = lay.OH * lay.OWp * oc;
+        int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         if (n < Parallelism.Threads && oc > block && (long)n * c * 9 * oc * lay.OH * lay.OW >= 1_000_000)
         {
             // fewer images than threads (batch-1 latency): split each image's output channel blocks, as DirectConv3x3
@@ -186,7 +187,14 @@ internal static class ChannelConv3x3
                 if (lay.S == 1) Tile<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
                 else Tile<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
             }
-        if (o0 < oEnd)
+        if (o0 < oEnd && lay.S == 1)
+        {
+            // one register of channels left, stride 1: input-stationary tiles of two rows (an odd last row pairs with
+            // a row computed from the extra zero row and dropped by the transpose)
+            for (int r = 0; r < lay.OH; r += 2)
+                for (int q0 = 0; q0 < lay.OWp; q0 += Seg) TileIS<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, o0, r, q0);
+        }
+        else if (o0 < oEnd)
             for (int t = 0; t < nseg; t += 4)
             {
                 // one register of channels left (OC an odd multiple of V): four segments; missing ones repeat the last
@@ -641,6 +649,90 @@ internal static class ChannelConv3x3
             }
         for (; i < rows; i++)
             for (int j = 0; j < cols; j++) Unsafe.Add(ref dst, j * dstStride + i) = Unsafe.Add(ref src, i * srcStride + j);
+    }
+
+    // stride 1, output rows r0, r0 + 1, columns q0..q0 + 6 x output channels [o0, o0 + V) (a single register of
+    // filters) -> scr rows of their pixels. Input-stationary: an input channel's 9 weight registers stay loaded while
+    // each of the 4 x 9 input values the tile reads is broadcast once and fed to every output it touches (126
+    // multiply-adds for 45 loads, where Tile1 needs one broadcast per multiply-add); 14 accumulators.
+    private static void TileIS<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int r0, int q0)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), r0 * wp + q0);
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+        TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
+        TV a00 = i0, a01 = i0, a02 = i0, a03 = i0, a04 = i0, a05 = i0, a06 = i0, a10 = i0, a11 = i0, a12 = i0, a13 = i0, a14 = i0, a15 = i0, a16 = i0;
+        TV x;
+        nuint step = (nuint)oc;
+        for (int ci = 0; ci < c; ci++)
+        {
+            ref float x0 = ref Unsafe.Add(ref px, ci * plane);
+            ref float x1 = ref Unsafe.Add(ref x0, wp);
+            ref float x2 = ref Unsafe.Add(ref x0, 2 * wp);
+            ref float x3 = ref Unsafe.Add(ref x0, 3 * wp);
+            ref float wk = ref Unsafe.Add(ref pw, ci * 9 * oc);
+            TV w0 = TL.Load(ref wk, 0), w1 = TL.Load(ref wk, step), w2 = TL.Load(ref wk, 2 * step), w3 = TL.Load(ref wk, 3 * step), w4 = TL.Load(ref wk, 4 * step);
+            TV w5 = TL.Load(ref wk, 5 * step), w6 = TL.Load(ref wk, 6 * step), w7 = TL.Load(ref wk, 7 * step), w8 = TL.Load(ref wk, 8 * step);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 0)); a00 = TL.MultiplyAdd(x, w0, a00);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 1)); a00 = TL.MultiplyAdd(x, w1, a00); a01 = TL.MultiplyAdd(x, w0, a01);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 2)); a00 = TL.MultiplyAdd(x, w2, a00); a01 = TL.MultiplyAdd(x, w1, a01); a02 = TL.MultiplyAdd(x, w0, a02);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 3)); a01 = TL.MultiplyAdd(x, w2, a01); a02 = TL.MultiplyAdd(x, w1, a02); a03 = TL.MultiplyAdd(x, w0, a03);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 4)); a02 = TL.MultiplyAdd(x, w2, a02); a03 = TL.MultiplyAdd(x, w1, a03); a04 = TL.MultiplyAdd(x, w0, a04);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 5)); a03 = TL.MultiplyAdd(x, w2, a03); a04 = TL.MultiplyAdd(x, w1, a04); a05 = TL.MultiplyAdd(x, w0, a05);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 6)); a04 = TL.MultiplyAdd(x, w2, a04); a05 = TL.MultiplyAdd(x, w1, a05); a06 = TL.MultiplyAdd(x, w0, a06);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 7)); a05 = TL.MultiplyAdd(x, w2, a05); a06 = TL.MultiplyAdd(x, w1, a06);
+                x = TL.Broadcast(Unsafe.Add(ref x0, 8)); a06 = TL.MultiplyAdd(x, w2, a06);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 0)); a00 = TL.MultiplyAdd(x, w3, a00); a10 = TL.MultiplyAdd(x, w0, a10);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 1)); a00 = TL.MultiplyAdd(x, w4, a00); a01 = TL.MultiplyAdd(x, w3, a01); a10 = TL.MultiplyAdd(x, w1, a10); a11 = TL.MultiplyAdd(x, w0, a11);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 2)); a00 = TL.MultiplyAdd(x, w5, a00); a01 = TL.MultiplyAdd(x, w4, a01); a02 = TL.MultiplyAdd(x, w3, a02); a10 = TL.MultiplyAdd(x, w2, a10); a11 = TL.MultiplyAdd(x, w1, a11); a12 = TL.MultiplyAdd(x, w0, a12);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 3)); a01 = TL.MultiplyAdd(x, w5, a01); a02 = TL.MultiplyAdd(x, w4, a02); a03 = TL.MultiplyAdd(x, w3, a03); a11 = TL.MultiplyAdd(x, w2, a11); a12 = TL.MultiplyAdd(x, w1, a12); a13 = TL.MultiplyAdd(x, w0, a13);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 4)); a02 = TL.MultiplyAdd(x, w5, a02); a03 = TL.MultiplyAdd(x, w4, a03); a04 = TL.MultiplyAdd(x, w3, a04); a12 = TL.MultiplyAdd(x, w2, a12); a13 = TL.MultiplyAdd(x, w1, a13); a14 = TL.MultiplyAdd(x, w0, a14);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 5)); a03 = TL.MultiplyAdd(x, w5, a03); a04 = TL.MultiplyAdd(x, w4, a04); a05 = TL.MultiplyAdd(x, w3, a05); a13 = TL.MultiplyAdd(x, w2, a13); a14 = TL.MultiplyAdd(x, w1, a14); a15 = TL.MultiplyAdd(x, w0, a15);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 6)); a04 = TL.MultiplyAdd(x, w5, a04); a05 = TL.MultiplyAdd(x, w4, a05); a06 = TL.MultiplyAdd(x, w3, a06); a14 = TL.MultiplyAdd(x, w2, a14); a15 = TL.MultiplyAdd(x, w1, a15); a16 = TL.MultiplyAdd(x, w0, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 7)); a05 = TL.MultiplyAdd(x, w5, a05); a06 = TL.MultiplyAdd(x, w4, a06); a15 = TL.MultiplyAdd(x, w2, a15); a16 = TL.MultiplyAdd(x, w1, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x1, 8)); a06 = TL.MultiplyAdd(x, w5, a06); a16 = TL.MultiplyAdd(x, w2, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 0)); a00 = TL.MultiplyAdd(x, w6, a00); a10 = TL.MultiplyAdd(x, w3, a10);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 1)); a00 = TL.MultiplyAdd(x, w7, a00); a01 = TL.MultiplyAdd(x, w6, a01); a10 = TL.MultiplyAdd(x, w4, a10); a11 = TL.MultiplyAdd(x, w3, a11);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 2)); a00 = TL.MultiplyAdd(x, w8, a00); a01 = TL.MultiplyAdd(x, w7, a01); a02 = TL.MultiplyAdd(x, w6, a02); a10 = TL.MultiplyAdd(x, w5, a10); a11 = TL.MultiplyAdd(x, w4, a11); a12 = TL.MultiplyAdd(x, w3, a12);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 3)); a01 = TL.MultiplyAdd(x, w8, a01); a02 = TL.MultiplyAdd(x, w7, a02); a03 = TL.MultiplyAdd(x, w6, a03); a11 = TL.MultiplyAdd(x, w5, a11); a12 = TL.MultiplyAdd(x, w4, a12); a13 = TL.MultiplyAdd(x, w3, a13);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 4)); a02 = TL.MultiplyAdd(x, w8, a02); a03 = TL.MultiplyAdd(x, w7, a03); a04 = TL.MultiplyAdd(x, w6, a04); a12 = TL.MultiplyAdd(x, w5, a12); a13 = TL.MultiplyAdd(x, w4, a13); a14 = TL.MultiplyAdd(x, w3, a14);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 5)); a03 = TL.MultiplyAdd(x, w8, a03); a04 = TL.MultiplyAdd(x, w7, a04); a05 = TL.MultiplyAdd(x, w6, a05); a13 = TL.MultiplyAdd(x, w5, a13); a14 = TL.MultiplyAdd(x, w4, a14); a15 = TL.MultiplyAdd(x, w3, a15);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 6)); a04 = TL.MultiplyAdd(x, w8, a04); a05 = TL.MultiplyAdd(x, w7, a05); a06 = TL.MultiplyAdd(x, w6, a06); a14 = TL.MultiplyAdd(x, w5, a14); a15 = TL.MultiplyAdd(x, w4, a15); a16 = TL.MultiplyAdd(x, w3, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 7)); a05 = TL.MultiplyAdd(x, w8, a05); a06 = TL.MultiplyAdd(x, w7, a06); a15 = TL.MultiplyAdd(x, w5, a15); a16 = TL.MultiplyAdd(x, w4, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x2, 8)); a06 = TL.MultiplyAdd(x, w8, a06); a16 = TL.MultiplyAdd(x, w5, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 0)); a10 = TL.MultiplyAdd(x, w6, a10);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 1)); a10 = TL.MultiplyAdd(x, w7, a10); a11 = TL.MultiplyAdd(x, w6, a11);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 2)); a10 = TL.MultiplyAdd(x, w8, a10); a11 = TL.MultiplyAdd(x, w7, a11); a12 = TL.MultiplyAdd(x, w6, a12);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 3)); a11 = TL.MultiplyAdd(x, w8, a11); a12 = TL.MultiplyAdd(x, w7, a12); a13 = TL.MultiplyAdd(x, w6, a13);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 4)); a12 = TL.MultiplyAdd(x, w8, a12); a13 = TL.MultiplyAdd(x, w7, a13); a14 = TL.MultiplyAdd(x, w6, a14);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 5)); a13 = TL.MultiplyAdd(x, w8, a13); a14 = TL.MultiplyAdd(x, w7, a14); a15 = TL.MultiplyAdd(x, w6, a15);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 6)); a14 = TL.MultiplyAdd(x, w8, a14); a15 = TL.MultiplyAdd(x, w7, a15); a16 = TL.MultiplyAdd(x, w6, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 7)); a15 = TL.MultiplyAdd(x, w8, a15); a16 = TL.MultiplyAdd(x, w7, a16);
+                x = TL.Broadcast(Unsafe.Add(ref x3, 8)); a16 = TL.MultiplyAdd(x, w8, a16);
+        }
+        if (relu)
+        {
+            var z = TL.Zero;
+            a00 = TL.Max(a00, z);
+            a01 = TL.Max(a01, z);
+            a02 = TL.Max(a02, z);
+            a03 = TL.Max(a03, z);
+            a04 = TL.Max(a04, z);
+            a05 = TL.Max(a05, z);
+            a06 = TL.Max(a06, z);
+            a10 = TL.Max(a10, z);
+            a11 = TL.Max(a11, z);
+            a12 = TL.Max(a12, z);
+            a13 = TL.Max(a13, z);
+            a14 = TL.Max(a14, z);
+            a15 = TL.Max(a15, z);
+            a16 = TL.Max(a16, z);
+        }
+        ref float d0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (r0 * owp + q0) * oc + o0);
+        ref float d1 = ref Unsafe.Add(ref d0, owp * oc);
+        TL.Store(a00, ref d0, (nuint)(0 * oc)); TL.Store(a01, ref d0, (nuint)(1 * oc)); TL.Store(a02, ref d0, (nuint)(2 * oc)); TL.Store(a03, ref d0, (nuint)(3 * oc)); TL.Store(a04, ref d0, (nuint)(4 * oc)); TL.Store(a05, ref d0, (nuint)(5 * oc)); TL.Store(a06, ref d0, (nuint)(6 * oc));
+        TL.Store(a10, ref d1, (nuint)(0 * oc)); TL.Store(a11, ref d1, (nuint)(1 * oc)); TL.Store(a12, ref d1, (nuint)(2 * oc)); TL.Store(a13, ref d1, (nuint)(3 * oc)); TL.Store(a14, ref d1, (nuint)(4 * oc)); TL.Store(a15, ref d1, (nuint)(5 * oc)); TL.Store(a16, ref d1, (nuint)(6 * oc));
     }
 
     // x: (N,C,H,W), dy: (N,OC,OH,OW) -> dw: (OC,C,3,3) = the sum over images and output pixels p of dy[o, p] times the

@@ -110,17 +110,18 @@ internal static class Conv2dKernels
     /// Whether a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs <see cref="ChannelConv3x3"/> (vectorized over
     /// output channels, 7-pixel segments) rather than <see cref="DirectConv3x3"/> (over output columns, V-lane chunks):
     /// with AVX-512, 16k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks; where
-    /// a single register of filters is left (16, 48, ...), only if the chunks leave more than a quarter of the lanes idle.
+    /// a single register of filters is left (16, 48, ...) at stride 2 (Tile1, a broadcast per multiply-add), only if the
+    /// chunks leave more than a quarter of the lanes idle.
     /// </summary>
     // measured at batch 256 on 2 cores, 32k filters: 7-wide maps 64 -> 141 GFLOP/s, 14-wide 135 -> 158, 28-wide 103 ->
-    // 125, but 16-wide (3 segments for 16 pixels) 139 -> 127; 16 filters at 28-wide (one register, 29 loads per 28
-    // multiply-adds) 100 -> 93
+    // 125, but 16-wide (3 segments for 16 pixels) 139 -> 127; 16 filters at 28-wide, stride 1 (input-stationary tiles):
+    // 8.7 -> 5.8 ms and 5.0 -> 4.0 ms in two alternating runs (Tile1 there was no faster than the row kernel)
     public static bool UsesChannelConv3x3(in Conv2dGeometry g, int outChannels)
     {
         if (Path != Gemm.KernelPath.Vector512 || !ChannelConv3x3.Applies(g, outChannels)) return false;
         int ow = g.OW, v = Vector512<float>.Count, seg = ChannelConv3x3.Segment;
         int segmentPixels = (ow + seg - 1) / seg * seg, chunkLanes = (ow + v - 1) / v * v;
-        return segmentPixels <= chunkLanes && (outChannels % (2 * v) == 0 || 4 * ow < 3 * chunkLanes);
+        return segmentPixels <= chunkLanes && (outChannels % (2 * v) == 0 || g.SH == 1 || 4 * ow < 3 * chunkLanes);
     }
 
     /// <summary>

@@ -213,6 +213,8 @@ public sealed class ChannelConv3x3Tests
     [InlineData(3, 2, 96, 4, 9)]
     [InlineData(2, 5, 48, 7, 9)]         // a single register of filters left over: four-segment tiles
     [InlineData(1, 3, 16, 9, 7, 2)]
+    [InlineData(2, 16, 16, 28, 28)]      // resnet stage 1: input-stationary tiles (one register, stride 1)
+    [InlineData(1, 3, 16, 5, 11)]        // odd rows: the last row pairs with a dropped one
     [InlineData(2, 4, 24, 6, 6)]         // one 8-lane register left over with AVX2; not a 16-lane multiple
     public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
     {
