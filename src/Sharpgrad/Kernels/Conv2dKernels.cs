@@ -15,7 +15,8 @@ internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int 
 
 /// <summary>
 /// Convolution: chooses the algorithm for a shape. float32 3x3 padding-1 convolutions with 8k filters, stride 1 or
-/// 2, run <see cref="DirectConv3x3"/> (its input gradient too for stride 1); depthwise convolutions (groups = C = OC)
+/// 2, run <see cref="DirectConv3x3"/> or, on narrow maps with 32k filters, <see cref="ChannelConv3x3"/> (their input
+/// gradient too for stride 1; <see cref="ChannelConv3x3"/> also the stride-2 input gradient with 16k input channels); depthwise convolutions (groups = C = OC)
 /// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones multiply the image itself
 /// (C, H W) by the weights, without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group),
 /// split over the batch.
@@ -106,6 +107,41 @@ internal static class Conv2dKernels
     public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
 
     /// <summary>
+    /// Whether a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs <see cref="ChannelConv3x3"/> (vectorized over
+    /// output channels, 7-pixel segments) rather than <see cref="DirectConv3x3"/> (over output columns, V-lane chunks):
+    /// with AVX-512, 16k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks; where
+    /// a single register of filters is left (16, 48, ...) at stride 2 (Tile1, a broadcast per multiply-add), only if the
+    /// chunks leave more than a quarter of the lanes idle.
+    /// </summary>
+    // measured at batch 256 on 2 cores, 32k filters: 7-wide maps 64 -> 141 GFLOP/s, 14-wide 135 -> 158, 28-wide 103 ->
+    // 125, but 16-wide (3 segments for 16 pixels) 139 -> 127; 16 filters at 28-wide, stride 1 (input-stationary tiles):
+    // 8.7 -> 5.8 ms and 5.0 -> 4.0 ms in two alternating runs (Tile1 there was no faster than the row kernel)
+    public static bool UsesChannelConv3x3(in Conv2dGeometry g, int outChannels)
+    {
+        if (Path != Gemm.KernelPath.Vector512 || !ChannelConv3x3.Applies(g, outChannels)) return false;
+        int ow = g.OW, v = Vector512<float>.Count, seg = ChannelConv3x3.Segment;
+        int segmentPixels = (ow + seg - 1) / seg * seg, chunkLanes = (ow + v - 1) / v * v;
+        return segmentPixels <= chunkLanes && (outChannels % (2 * v) == 0 || g.SH == 1 || 4 * ow < 3 * chunkLanes);
+    }
+
+    /// <summary>
+    /// Whether the weight gradient of a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs
+    /// <see cref="ChannelConv3x3.WeightGradient"/> (over output channels, a pixel at a time) rather than
+    /// <see cref="DirectConv3x3.WeightGradient"/> (over output columns): with AVX-512 and 32k filters, whatever the width.
+    /// </summary>
+    // measured at batch 128 on 2 cores: 7-wide maps 31 -> 140 GFLOP/s, 14-wide 68 -> 117, 28-wide 77 -> 116, 16-wide 76 -> 161
+    public static bool UsesChannelWeightGradient(in Conv2dGeometry g, int outChannels) =>
+        Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels);
+
+    /// <summary>
+    /// Whether the input gradient of a direct 3x3 stride-2 convolution (<see cref="UsesDirect3x3"/>) runs
+    /// <see cref="ChannelConv3x3.InputGradientStride2"/> rather than im2col + GEMM + col2im: with AVX-512 and 16k input channels.
+    /// </summary>
+    // measured at batch 128 on 2 cores: resnet's 16 -> 32 at 28x28 5.6 -> 2.4 ms, 32 -> 64 at 14x14 5.0 -> 2.0 ms
+    public static bool UsesChannelInputGradientStride2(in Conv2dGeometry g, int outChannels, int groups) =>
+        g.SH == 2 && UsesDirect3x3(g, outChannels, groups) && Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesInputGradientStride2(g);
+
+    /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
     /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) and the output is at least 2x2.
     /// </summary>
@@ -142,7 +178,8 @@ internal static class Conv2dKernels
             try
             {
                 DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C);
-                DirectConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+                if (UsesChannelConv3x3(g, oc)) ChannelConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+                else DirectConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
             }
             finally
             {
@@ -206,7 +243,9 @@ internal static class Conv2dKernels
                 try
                 {
                     DirectConv3x3.FlippedTransposedWeights((float[])(object)w, flipped, wt, oc, g.C);
-                    DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                    var gdx = g with { C = oc };
+                    if (UsesChannelConv3x3(gdx, g.C)) ChannelConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
+                    else DirectConv3x3.Forward((float[])(object)dy, wt, null, (float[])(object)dx, n, oc, g.H, g.W, g.C);
                 }
                 finally
                 {
@@ -215,9 +254,15 @@ internal static class Conv2dKernels
                 }
                 dx = null;
             }
+            if (dx is not null && UsesChannelInputGradientStride2(g, oc, groups))
+            {
+                ChannelConv3x3.InputGradientStride2((float[])(object)dy, (float[])(object)w, (float[])(object)dx, n, g.C, g.H, g.W, oc);
+                dx = null;
+            }
             if (dw is not null && UsesDirect3x3(g, oc, groups))
             {
-                DirectConv3x3.WeightGradient((float[])(object)x, (float[])(object)dy, (float[])(object)dw, n, g.C, g.H, g.W, oc, g.SH);
+                if (UsesChannelWeightGradient(g, oc)) ChannelConv3x3.WeightGradient((float[])(object)x, (float[])(object)dy, (float[])(object)dw, n, g.C, g.H, g.W, oc, g.SH);
+                else DirectConv3x3.WeightGradient((float[])(object)x, (float[])(object)dy, (float[])(object)dw, n, g.C, g.H, g.W, oc, g.SH);
                 dw = null;
             }
             if (dx is null && dw is null && db is null) return;

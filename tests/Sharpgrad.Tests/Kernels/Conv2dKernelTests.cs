@@ -192,3 +192,152 @@ public sealed class DirectConv3x3Tests
         for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{Conv2dKernels.Path} dx[{i}]: {rdx[i]} vs {dx[i]}");
     }
 }
+
+/// <summary><see cref="ChannelConv3x3"/> (vectorized over channels: forward, weight gradient, stride-2 input gradient) against <see cref="Conv2dReference"/>, on every vector width.</summary>
+public sealed class ChannelConv3x3Tests
+{
+    private static readonly Gemm.KernelPath[] Paths = [Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar];
+
+    [Theory]
+    [InlineData(2, 64, 64, 7, 7)]        // resnet stage 3
+    [InlineData(2, 32, 64, 14, 14, 2)]
+    [InlineData(2, 16, 32, 28, 28, 2)]   // resnet stage 2
+    [InlineData(3, 16, 32, 14, 14)]
+    [InlineData(1, 64, 64, 7, 7)]        // one image, 1.8 M multiply-adds: output channel blocks split over the threads
+    [InlineData(1, 32, 64, 14, 14, 2)]
+    [InlineData(2, 3, 32, 7, 7)]         // odd sizes: partial and odd segment counts, one-row and one-column maps
+    [InlineData(1, 5, 32, 9, 13, 2)]
+    [InlineData(2, 4, 32, 1, 5)]
+    [InlineData(1, 3, 32, 5, 3, 2)]
+    [InlineData(2, 8, 32, 6, 33)]
+    [InlineData(3, 2, 96, 4, 9)]
+    [InlineData(2, 5, 48, 7, 9)]         // a single register of filters left over: four-segment tiles
+    [InlineData(1, 3, 16, 9, 7, 2)]
+    [InlineData(2, 16, 16, 28, 28)]      // resnet stage 1: input-stationary tiles (one register, stride 1)
+    [InlineData(1, 3, 16, 5, 11)]        // odd rows: the last row pairs with a dropped one
+    [InlineData(2, 4, 24, 6, 6)]         // one 8-lane register left over with AVX2; not a 16-lane multiple
+    public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in Paths)
+            {
+                Conv2dKernels.ForcedPath = path;
+                if (!ChannelConv3x3.Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc)) continue;
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using (Parallelism.UseThreads(threads))
+                    {
+                        var gen = new Generator((ulong)(c * 37 + w * 3 + h));
+                        var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+                        var x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var b = Enumerable.Range(0, oc).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var t = new float[wt.Length + 5]; // longer than needed, as a rented array may be
+                        DirectConv3x3.TransposeWeights(wt, t, oc, c);
+                        var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
+                        var y = Enumerable.Repeat(float.NaN, n * oc * g.L).ToArray();
+                        ChannelConv3x3.Forward(x, t, b, y, n, c, h, w, oc, stride: stride);
+                        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{path} y[{i}]: {reference[i]} vs {y[i]}");
+                        ChannelConv3x3.Forward(x, t, null, y, n, c, h, w, oc, relu: true, stride: stride);
+                        var unbiased = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), null, n, oc, g);
+                        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(Math.Max(unbiased[i], 0) - y[i]) <= 1e-4 * (1 + Math.Abs(unbiased[i])), $"{path} relu y[{i}]: {unbiased[i]} vs {y[i]}");
+
+                        if (!ChannelConv3x3.AppliesWeightGradient(g, oc)) continue;
+                        var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dw = Enumerable.Repeat(float.NaN, wt.Length + 3).ToArray();
+                        ChannelConv3x3.WeightGradient(x, dy, dw, n, c, h, w, oc, stride);
+                        var (_, rdw, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), n, oc, g);
+                        for (int i = 0; i < rdw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"{path} dw[{i}]: {rdw[i]} vs {dw[i]}");
+                        Assert.True(float.IsNaN(dw[wt.Length]), "WeightGradient wrote past dw");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 16, 32, 28, 28)]   // resnet stage 2 (one register of input channels), stage 3 (two)
+    [InlineData(2, 32, 64, 14, 14)]
+    [InlineData(1, 48, 16, 9, 13)]    // odd sizes: odd rows and columns, partial segments, both tile kinds
+    [InlineData(3, 16, 8, 1, 1)]
+    [InlineData(2, 32, 24, 2, 31)]
+    [InlineData(1, 16, 3, 5, 16)]
+    public void StrideTwoInputGradientEqualsReference(int n, int c, int oc, int h, int w)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in Paths)
+            {
+                Conv2dKernels.ForcedPath = path;
+                var g = new Conv2dGeometry(c, h, w, 3, 3, 2, 2, 1, 1);
+                if (!ChannelConv3x3.AppliesInputGradientStride2(g)) continue;
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using (Parallelism.UseThreads(threads))
+                    {
+                        var gen = new Generator((ulong)(c * 43 + w * 5 + h));
+                        var x = new double[n * c * h * w];
+                        var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dy = Enumerable.Range(0, n * oc * g.L).Select(_ => (float)gen.NextNormal()).ToArray();
+                        var dx = Enumerable.Repeat(float.NaN, x.Length + 2).ToArray();
+                        ChannelConv3x3.InputGradientStride2(dy, wt, dx, n, c, h, w, oc);
+                        var (rdx, _, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x, wt.Select(v => (double)v).ToArray(), n, oc, g);
+                        for (int i = 0; i < rdx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{path} dx[{i}]: {rdx[i]} vs {dx[i]}");
+                        Assert.True(float.IsNaN(dx[x.Length]), "InputGradientStride2 wrote past dx");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 64, 64, 7, 7, 1)]   // stage 3: both kernels' choices, forward and input gradient
+    [InlineData(2, 32, 64, 14, 14, 2)]
+    [InlineData(2, 32, 32, 14, 14, 1)]
+    [InlineData(1, 16, 16, 28, 28, 1)]
+    [InlineData(2, 8, 16, 7, 7, 1)]    // 16 filters on a 7-wide map: the four-segment tiles
+    [InlineData(2, 16, 32, 28, 28, 2)] // the stride-2 input gradient
+    [InlineData(1, 48, 16, 9, 9, 2)]
+    public void ConvolutionLayerEqualsReference(int n, int c, int oc, int h, int w, int stride)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in Paths)
+            {
+                Conv2dKernels.ForcedPath = path;
+                var gen = new Generator((ulong)(c * 41 + w));
+                var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+                var x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
+                var wt = Enumerable.Range(0, oc * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+                var y = new float[n * oc * g.L];
+                Conv2dKernels.Forward(x, wt, null, y, n, oc, g);
+                double[] xd = x.Select(v => (double)v).ToArray(), wd = wt.Select(v => (double)v).ToArray();
+                var reference = Conv2dReference.Forward(xd, wd, null, n, oc, g);
+                for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(reference[i] - y[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{path} y[{i}]: {reference[i]} vs {y[i]}");
+                var dy = Enumerable.Range(0, y.Length).Select(_ => (float)gen.NextNormal()).ToArray();
+                var dx = new float[x.Length];
+                var dw = new float[wt.Length];
+                Conv2dKernels.Backward(dy, x, wt, dx, dw, null, n, oc, g);
+                var (rdx, rdw, _) = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), xd, wd, n, oc, g);
+                for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(rdx[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"{path} dx[{i}]: {rdx[i]} vs {dx[i]}");
+                for (int i = 0; i < dw.Length; i++) Assert.True(Math.Abs(rdw[i] - dw[i]) <= 1e-3 * (1 + Math.Abs(rdw[i])), $"{path} dw[{i}]: {rdw[i]} vs {dw[i]}");
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+}
