@@ -14,8 +14,7 @@ namespace Sharpgrad.Kernels;
 /// </summary>
 internal static class DirectConv3x3
 {
-    private const int OB = 8;
-    internal static bool SkipPad = Environment.GetEnvironmentVariable("SKIPPAD") == "1"; // output channels per register block
+    private const int OB = 8; // output channels per register block
 
     /// <summary>
     /// Whether the direct kernels run this convolution: 3x3, stride 1, padding 1, 8k output channels, and vector
