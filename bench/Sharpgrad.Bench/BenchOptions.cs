@@ -15,6 +15,16 @@ internal static class BenchOptions
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0
             ? v : throw new ArgumentException($"{option}: expected a positive whole number, got '{text}'");
 
+    /// <summary>
+    /// --threads: 1 to 256 (ONNX Runtime and TorchSharp start that many threads each, and 100,000 ran for minutes
+    /// without printing anything), or an error naming the option.
+    /// </summary>
+    public static int Threads(string text)
+    {
+        int n = Positive("--threads", text);
+        return n <= 256 ? n : throw new ArgumentException($"--threads: expected 1 to 256 (this machine has {Environment.ProcessorCount} cores), got {n}");
+    }
+
     /// <summary>Fails before any figure is measured when <paramref name="path"/>'s folder does not exist.</summary>
     public static void CheckOutput(string? path)
     {

@@ -36,7 +36,7 @@ internal static class ModelBench
                 case "--batch": batch = BenchOptions.Positive("--batch", BenchOptions.Value(args, ref i)); break;
                 case "--infer-batch": inferBatch = BenchOptions.Positive("--infer-batch", BenchOptions.Value(args, ref i)); break;
                 case "--reps": reps = BenchOptions.Positive("--reps", BenchOptions.Value(args, ref i)); break;
-                case "--threads": threads = BenchOptions.Positive("--threads", BenchOptions.Value(args, ref i)); break;
+                case "--threads": threads = BenchOptions.Threads(BenchOptions.Value(args, ref i)); break;
                 case "--input":
                     string text = BenchOptions.Value(args, ref i);
                     var parts = text.Split('x');

@@ -31,6 +31,7 @@ catch (Exception e) when (e is InvalidOperationException or NotSupportedExceptio
 
 static int Run(string[] args)
 {
+    Roofline.Check();
     if (args.Length > 0 && args[0] == "--kernels")
     {
         BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(GemmShapeBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
@@ -53,7 +54,7 @@ static int Run(string[] args)
     {
         switch (args[i])
         {
-            case "--threads": threads = BenchOptions.Positive("--threads", BenchOptions.Value(args, ref i)); break;
+            case "--threads": threads = BenchOptions.Threads(BenchOptions.Value(args, ref i)); break;
             case "--reps": reps = BenchOptions.Positive("--reps", BenchOptions.Value(args, ref i)); break;
             case "--batch": batches = [.. BenchOptions.Value(args, ref i).Split(',').Select(b => BenchOptions.Positive("--batch", b))]; break;
             case "--quick": quick = true; break;

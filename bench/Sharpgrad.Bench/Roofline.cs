@@ -16,11 +16,25 @@ namespace Sharpgrad.Bench;
 internal static class Roofline
 {
     /// <summary>Peak float32 GFLOP/s of one core.</summary>
-    public static double PeakGflopsPerCore { get; } =
-        double.TryParse(Environment.GetEnvironmentVariable("SHARPGRAD_PEAK_GFLOPS"), NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && p > 0 ? p : MeasurePeak();
+    /// <exception cref="ArgumentException">SHARPGRAD_PEAK_GFLOPS is set but not a finite positive number (one line).</exception>
+    public static double PeakGflopsPerCore => s_peak ??= Configured() ?? MeasurePeak();
+
+    private static double? s_peak;
 
     /// <summary>Where <see cref="PeakGflopsPerCore"/> comes from, for the reports.</summary>
-    public static string Source => Environment.GetEnvironmentVariable("SHARPGRAD_PEAK_GFLOPS") is { Length: > 0 } ? "SHARPGRAD_PEAK_GFLOPS" : "measured: FMA loop";
+    public static string Source => Configured() is null ? "measured: FMA loop" : "SHARPGRAD_PEAK_GFLOPS";
+
+    /// <summary>Checks SHARPGRAD_PEAK_GFLOPS before any figure is measured (the first use of the roofline).</summary>
+    public static void Check() => _ = Configured();
+
+    // SHARPGRAD_PEAK_GFLOPS when set (a finite positive number of GFLOP/s per core), null when unset or empty
+    private static double? Configured()
+    {
+        string? text = Environment.GetEnvironmentVariable("SHARPGRAD_PEAK_GFLOPS");
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && p > 0 && double.IsFinite(p) ? p
+            : throw new ArgumentException($"SHARPGRAD_PEAK_GFLOPS: expected a positive number of GFLOP/s per core (e.g. 102.4), got '{text}'");
+    }
 
     /// <summary>
     /// Float32 GFLOP/s of one core running twelve independent fused multiply-add chains on the widest vector registers

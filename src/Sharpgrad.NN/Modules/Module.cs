@@ -162,9 +162,10 @@ public abstract class Module
     /// <summary>
     /// Prepares the model to run fast, as an explicit step: each container may run a run of its layers as one fused
     /// op, with bitwise the same values, gradients and running statistics as layer by layer (see
-    /// <see cref="Sequential.Plan"/>), with one exception: in evaluation mode without gradients a convolution folds
-    /// the batch norm after it into its weights (<see cref="ChannelAffine"/>), which equals the two layers up to float
-    /// rounding. Until it is called a model runs layer by layer. Returns this module. The trainer and the commands fuse
+    /// <see cref="Sequential.Plan"/>), with two exceptions, both in evaluation mode without gradients: a convolution
+    /// folds the batch norm right after it into its weights, and Conv2d -> ReLU -> MaxPool2d(2) applies the batch norm
+    /// after the pooling as a per-channel multiply-add in the same store (both <see cref="ChannelAffine"/>), which equal
+    /// the layers up to float rounding. Until it is called a model runs layer by layer. Returns this module. The trainer and the commands fuse
     /// the models they build or load.
     /// </summary>
     public virtual Module Fuse()

@@ -58,27 +58,35 @@ public sealed partial class Tensor
 internal static class Conv2dOp
 {
     public static Conv2dGeometry Validate(Tensor x, Tensor w, Tensor? b, (int H, int W) stride, (int H, int W) padding, int groups = 1)
+        => Validate("Conv2d", x, w, b, stride, padding, groups);
+
+    // op: the name the messages start with (an op built on the convolution names itself)
+    public static Conv2dGeometry Validate(string op, Tensor x, Tensor w, Tensor? b, (int H, int W) stride, (int H, int W) padding, int groups = 1)
     {
         // shapes are formatted only inside a message (formatting them on every call cost a step ~10 KB of strings)
-        Tensor.CheckSameDType("Conv2d", x, w);
-        if (b is not null) Tensor.CheckSameDType("Conv2d", x, b);
-        if (x.Rank != 4) throw new ArgumentException($"Conv2d: expected input of shape (N,C,H,W), got {Shapes.Format(x.Dims)}.");
-        if (w.Rank != 4) throw new ArgumentException($"Conv2d: expected weight of shape (OC,C,KH,KW), got {Shapes.Format(w.Dims)}.");
-        if (groups < 1) throw new ArgumentException($"Conv2d: groups must be positive, got {groups}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
-        if (groups == 1 && x.Dims[1] != w.Dims[1]) throw new ArgumentException($"Conv2d: input channels differ ({x.Dims[1]} vs {w.Dims[1]}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        Tensor.CheckSameDType(op, x, w);
+        if (b is not null) Tensor.CheckSameDType(op, x, b);
+        if (x.Rank != 4) throw new ArgumentException($"{op}: expected input of shape (N,C,H,W), got {Shapes.Format(x.Dims)}.");
+        if (w.Rank != 4) throw new ArgumentException($"{op}: expected weight of shape (OC,C,KH,KW), got {Shapes.Format(w.Dims)}.");
+        if (groups < 1) throw new ArgumentException($"{op}: groups must be positive, got {groups}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        if (groups == 1 && x.Dims[1] != w.Dims[1]) throw new ArgumentException($"{op}: input channels differ ({x.Dims[1]} vs {w.Dims[1]}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (x.Dims[1] % groups != 0)
-            throw new ArgumentException($"Conv2d: input channels ({x.Dims[1]}) are not divisible by groups ({groups}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+            throw new ArgumentException($"{op}: input channels ({x.Dims[1]}) are not divisible by groups ({groups}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (w.Dims[0] % groups != 0)
-            throw new ArgumentException($"Conv2d: output channels ({w.Dims[0]}) are not divisible by groups ({groups}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+            throw new ArgumentException($"{op}: output channels ({w.Dims[0]}) are not divisible by groups ({groups}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (x.Dims[1] / groups != w.Dims[1])
-            throw new ArgumentException($"Conv2d: weight expects {w.Dims[1]} input channels per group, but {x.Dims[1]} channels in {groups} groups give {x.Dims[1] / groups}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+            throw new ArgumentException($"{op}: weight expects {w.Dims[1]} input channels per group, but {x.Dims[1]} channels in {groups} groups give {x.Dims[1] / groups}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (b is not null && (b.Rank != 1 || b.Dims[0] != w.Dims[0]))
-            throw new ArgumentException($"Conv2d: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {Shapes.Format(w.Dims)}).");
-        if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"Conv2d: stride must be positive, got ({stride.H},{stride.W}).");
-        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"Conv2d: padding must be non-negative, got ({padding.H},{padding.W}).");
+            throw new ArgumentException($"{op}: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {Shapes.Format(w.Dims)}).");
+        if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"{op}: stride must be positive, got ({stride.H},{stride.W}).");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padding.H},{padding.W}).");
         var g = new Conv2dGeometry(x.Dims[1], x.Dims[2], x.Dims[3], w.Dims[2], w.Dims[3], stride.H, stride.W, padding.H, padding.W);
-        if (x.Dims[2] + 2 * padding.H < g.KH || x.Dims[3] + 2 * padding.W < g.KW)
-            throw new ArgumentException($"Conv2d: kernel {g.KH}x{g.KW} is larger than the padded input {x.Dims[2] + 2 * padding.H}x{x.Dims[3] + 2 * padding.W}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        // in long: a padding near int.MaxValue must not wrap around to a negative size
+        long paddedH = x.Dims[2] + 2L * padding.H, paddedW = x.Dims[3] + 2L * padding.W;
+        if (paddedH < g.KH || paddedW < g.KW)
+            throw new ArgumentException($"{op}: kernel {g.KH}x{g.KW} is larger than the padded input {paddedH}x{paddedW}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        if (paddedH > int.MaxValue || paddedW > int.MaxValue)
+            throw new ArgumentException($"{op}: padding ({padding.H},{padding.W}) makes the padded input {paddedH}x{paddedW}, larger than {int.MaxValue}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         return g;
     }
 

@@ -22,15 +22,21 @@ public sealed partial class Tensor
     /// y * scale[c] + shift[c] (an evaluation-mode batch norm, as <c>Module.ChannelAffine</c> gives it), in the same
     /// store.</param>
     /// <exception cref="ArgumentException">Shapes that do not fit (the op and both shapes named), a scale or shift
-    /// that is not one value per output channel, or a convolution output smaller than the 2x2 pooling window.</exception>
+    /// that is not one value per output channel, or a convolution output smaller than the 2x2 pooling window (checked
+    /// before any work).</exception>
+    /// <exception cref="ArgumentNullException">A null input or weight, or an affine map missing its scale or shift.</exception>
     public static Tensor Conv2dReluMaxPool2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, (Tensor Scale, Tensor Shift)? affine = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
-        var g = Conv2dOp.Validate(input, weight, bias, (stride, stride), (padding, padding));
+        const string Op = "Conv2dReluMaxPool2d";
+        var g = Conv2dOp.Validate(Op, input, weight, bias, (stride, stride), (padding, padding));
         int n = input.Dims[0], oc = weight.Dims[0];
+        if (g.OH < 2 || g.OW < 2)
+            throw new ArgumentException($"{Op}: the convolution's output {g.OH}x{g.OW} is smaller than the 2x2 pooling window: input {Shapes.Format(input.Dims)}, weight {Shapes.Format(weight.Dims)}, stride {stride}, padding {padding}.");
         if (affine is var (sc, sh))
         {
+            if (sc is null || sh is null) throw new ArgumentNullException(nameof(affine), $"{Op}: the affine map needs both a scale and a shift.");
             foreach (var t in (Tensor[])[sc, sh])
                 if (t.Rank != 1 || t.Dims[0] != oc || t.DType != input.DType)
                     throw new ArgumentException($"Conv2dReluMaxPool2d: expected a scale and shift of shape [{oc}] and {input.DType}, got {Shapes.Format(t.Dims)} {t.DType} (weight {Shapes.Format(weight.Dims)}).");

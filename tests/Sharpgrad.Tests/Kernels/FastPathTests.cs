@@ -154,11 +154,20 @@ public sealed class FusedConvReluTests
     }
 
     [Fact]
-    public void ConvReluMaxPoolOfAOneRowOutputNamesThePooling()
+    public void ConvReluMaxPoolErrorsNameTheOpAndTheCallersShapes()
     {
         using var _ = Tensor.NoGrad();
-        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(Tensor.Zeros([1, 3, 1, 8]), Tensor.Zeros([16, 3, 3, 3]), null, 1, 1));
-        Assert.Contains("MaxPool2d", ex.Message);
+        var x = Tensor.Zeros([2, 3, 8, 8]);
+        var w = Tensor.Zeros([16, 3, 3, 3]);
+        Assert.Equal("Conv2dReluMaxPool2d: the convolution's output 1x8 is smaller than the 2x2 pooling window: input [1,3,1,8], weight [16,3,3,3], stride 1, padding 1.",
+            Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(Tensor.Zeros([1, 3, 1, 8]), w, null, 1, 1)).Message);
+        Assert.Equal("Conv2dReluMaxPool2d: expected bias of shape [16], got [15] (weight [16,3,3,3]).",
+            Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(x, w, Tensor.Zeros([15]), 1, 1)).Message);
+        Assert.Equal("Conv2dReluMaxPool2d: input channels differ (3 vs 4): input [2,3,8,8], weight [16,4,3,3].",
+            Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(x, Tensor.Zeros([16, 4, 3, 3]), null, 1, 1)).Message);
+        Assert.Equal("Conv2dReluMaxPool2d: padding (1073741820,1073741820) makes the padded input 2147483648x2147483648, larger than 2147483647: input [2,3,8,8], weight [16,3,3,3].",
+            Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1_073_741_820)).Message);
+        Assert.Throws<ArgumentNullException>(() => Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1, (null!, Tensor.Zeros([16]))));
     }
 
     [Theory]
