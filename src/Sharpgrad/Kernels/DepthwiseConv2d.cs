@@ -209,8 +209,8 @@ internal static class DepthwiseConv2d
         if (rest > 0)
         {
             // the last columns (a 14- or 7-wide row is all tail) through masked loads and stores
-            var a = MaskedStore.Load256(ref Unsafe.Add(ref s, j), Vector256.LessThan(Vector256<float>.Indices, Vector256.Create((float)rest)));
-            var b = rest > 8 ? MaskedStore.Load256(ref Unsafe.Add(ref s, j + 8), Vector256.LessThan(Vector256<float>.Indices, Vector256.Create((float)(rest - 8)))) : Vector256<float>.Zero;
+            var a = MaskedStore.Load256(ref Unsafe.Add(ref s, j), MaskedStore.FirstLanes256<float>(rest));
+            var b = rest > 8 ? MaskedStore.Load256(ref Unsafe.Add(ref s, j + 8), MaskedStore.FirstLanes256<float>(rest - 8)) : Vector256<float>.Zero;
             var ev = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
             var od = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
             MaskedStore.Store(ev, ref Unsafe.Add(ref d, even + j / 2), (rest + 1) / 2);

@@ -176,7 +176,7 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
         else MaskedStore.Store(value.GetLower(), ref Unsafe.Add(ref destination, index), count);
     }
 
-    public static Vector256<T> FirstLanes(int count) => Vector256.LessThan(MaskedStore.Iota256<T>(), Vector256.Create(T.CreateTruncating(count)));
+    public static Vector256<T> FirstLanes(int count) => MaskedStore.FirstLanes256<T>(count);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreMasked(Vector256<T> value, ref T destination, nuint index, Vector256<T> mask) => MaskedStore.Store256(value, ref Unsafe.Add(ref destination, index), mask);
@@ -232,31 +232,15 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
 /// <summary>Stores and copies that touch exactly <c>count</c> elements (AVX masked moves; element by element without AVX).</summary>
 internal static class MaskedStore
 {
-    private static Vector256<float> Mask8(int count) => Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)count));
-
     /// <summary>The first <paramref name="count"/> (0-8) lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Store<T>(Vector256<T> value, ref T destination, int count) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float) && Avx.IsSupported)
-        {
-            fixed (T* p = &destination) Avx.MaskStore((float*)p, Mask8(count), value.AsSingle());
-            return;
-        }
-        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
-    }
+    public static void Store<T>(Vector256<T> value, ref T destination, int count) where T : unmanaged, INumber<T> =>
+        Store256(value, ref destination, FirstLanes256<T>(count));
 
     /// <summary>The first <paramref name="count"/> (0-4) lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Store<T>(Vector128<T> value, ref T destination, int count) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float) && Avx.IsSupported)
-        {
-            fixed (T* p = &destination) Avx.MaskStore((float*)p, Mask8(count).GetLower(), value.AsSingle());
-            return;
-        }
-        for (int i = 0; i < count; i++) Unsafe.Add(ref destination, i) = value.GetElement(i);
-    }
+    public static void Store<T>(Vector128<T> value, ref T destination, int count) where T : unmanaged, INumber<T> =>
+        Store256(value.ToVector256Unsafe(), ref destination, FirstLanes256<T>(count)); // the upper lanes are masked off
 
     /// <summary>The lanes of <paramref name="value"/> that <paramref name="mask"/> sets, to <paramref name="destination"/>; nothing else is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -284,8 +268,8 @@ internal static class MaskedStore
         Store256(value.GetUpper(), ref Unsafe.Add(ref destination, Vector256<T>.Count), mask.GetUpper());
     }
 
-    /// <summary>0, 1, 2, ... in the lanes.</summary>
-    public static Vector256<T> Iota256<T>() where T : unmanaged, INumber<T> => Vector256<T>.Indices;
+    /// <summary>All bits set in the first <paramref name="count"/> lanes.</summary>
+    public static Vector256<T> FirstLanes256<T>(int count) where T : unmanaged, INumber<T> => Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(count)));
 
     /// <summary>All bits set in the first <paramref name="count"/> lanes.</summary>
     public static Vector512<T> FirstLanes512<T>(int count) where T : unmanaged, INumber<T> => Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(count)));
@@ -333,7 +317,7 @@ internal static class MaskedStore
         for (; i + 8 <= count; i += 8) Vector256.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref destination, (nuint)i);
         if (i < count)
         {
-            var mask = Mask8(count - i);
+            var mask = FirstLanes256<float>(count - i);
             fixed (float* s = &Unsafe.Add(ref source, i), d = &Unsafe.Add(ref destination, i)) Avx.MaskStore(d, mask, Avx.MaskLoad(s, mask));
         }
     }
