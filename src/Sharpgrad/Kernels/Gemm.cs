@@ -58,11 +58,38 @@ internal static class Gemm
 
     // a: (1,k) contiguous, b: (k,n) at b[p*rsB + j*csB] -> c: (1,n) += a b. Columns of b contiguous (a transposed
     // weight): one dot product per output; rows contiguous: c += a[p] b[p,:] row by row; else element by element.
-    private static void Gemv<T>(int n, int k, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int rsB, int csB, Span<T> c)
+    private static unsafe void Gemv<T>(int n, int k, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int rsB, int csB, Span<T> c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var av = a[..k];
-        if (rsB == 1 || k == 1)
+        if (rsB == 1 && k >= Vector512<T>.Count && Path == KernelPath.Vector512)
+        {
+            fixed (T* ap = av)
+            fixed (T* bp = b)
+            fixed (T* cp = c)
+            {
+                // bound by reading b: two threads read half each into their own caches (the columns' sums do not
+                // depend on the split)
+                int quads = (n + 3) / 4;
+                if (Parallelism.Threads < 2 || Parallelism.InChunk || (long)n * k < ParallelGemvMacs || quads < 2)
+                {
+                    GemvColumns512(n, k, ap, bp, csB, cp);
+                    return;
+                }
+                var job = GemvJob<T>.Take();
+                try
+                {
+                    job.Set(n, k, ap, bp, csB, cp);
+                    Parallelism.For(quads, job.Body);
+                }
+                finally
+                {
+                    job.Set(0, 0, null, null, 0, null);
+                    GemvJob<T>.Give(job);
+                }
+            }
+        }
+        else if (rsB == 1 || k == 1)
         {
             for (int j = 0; j < n; j++) c[j] += System.Numerics.Tensors.TensorPrimitives.Dot(av, b.Slice(j * csB, k));
         }
@@ -79,6 +106,89 @@ internal static class Gemm
                 for (int p = 0; p < k; p++) s += av[p] * b[p * rsB + j * csB];
                 c[j] += s;
             }
+        }
+    }
+
+    /// <summary>Multiply-adds from which a vector-matrix product with contiguous columns is split over threads.</summary>
+    private const long ParallelGemvMacs = 1 << 16;
+
+    // one threaded vector-matrix product, split by groups of four columns; cached per thread (no closure per call)
+    private sealed unsafe class GemvJob<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static GemvJob<T>? t_cached;
+
+        private int _n, _k, _csB;
+        private T* _a, _b, _c;
+        public readonly Action<int, int, int> Body;
+
+        private GemvJob() => Body = Run;
+
+        public static GemvJob<T> Take()
+        {
+            var job = t_cached ?? new GemvJob<T>();
+            t_cached = null;
+            return job;
+        }
+
+        public static void Give(GemvJob<T> job) => t_cached = job;
+
+        public void Set(int n, int k, T* a, T* b, int csB, T* c)
+        {
+            _n = n; _k = k; _csB = csB;
+            _a = a; _b = b; _c = c;
+        }
+
+        // columns [4 q0, 4 q1)
+        private void Run(int chunk, int q0, int q1)
+        {
+            int j0 = 4 * q0, j1 = Math.Min(_n, 4 * q1);
+            GemvColumns512(j1 - j0, _k, _a, _b + (long)j0 * _csB, _csB, _c + j0);
+        }
+    }
+
+    // a: (k) contiguous, b: n columns of k contiguous values at stride csB -> c: (n) += a b. Four columns at a time
+    // share each load of a (four accumulators in flight; a batch-1 Linear layer reads its weight once, so this is
+    // bound by reading b); the last k % w products come from an overlapping load with the lanes already summed
+    // masked off. Each column's sum: lanes in order, then Vector512.Sum.
+    private static unsafe void GemvColumns512<T>(int n, int k, T* a, T* b, int csB, T* c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count, r = k % w, tail = k - w;
+        var mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(w - r)));
+        int j = 0;
+        for (; j <= n - 4; j += 4)
+        {
+            T* b0 = b + (long)j * csB, b1 = b0 + csB, b2 = b1 + csB, b3 = b2 + csB;
+            Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
+            int q = 0;
+            for (; q <= k - w; q += w)
+            {
+                var x = Vector512.Load(a + q);
+                s0 = Fma(x, Vector512.Load(b0 + q), s0);
+                s1 = Fma(x, Vector512.Load(b1 + q), s1);
+                s2 = Fma(x, Vector512.Load(b2 + q), s2);
+                s3 = Fma(x, Vector512.Load(b3 + q), s3);
+            }
+            if (r > 0)
+            {
+                var x = Vector512.Load(a + tail) & mask;
+                s0 = Fma(x, Vector512.Load(b0 + tail), s0);
+                s1 = Fma(x, Vector512.Load(b1 + tail), s1);
+                s2 = Fma(x, Vector512.Load(b2 + tail), s2);
+                s3 = Fma(x, Vector512.Load(b3 + tail), s3);
+            }
+            c[j] += Vector512.Sum(s0);
+            c[j + 1] += Vector512.Sum(s1);
+            c[j + 2] += Vector512.Sum(s2);
+            c[j + 3] += Vector512.Sum(s3);
+        }
+        for (; j < n; j++)
+        {
+            T* bj = b + (long)j * csB;
+            var s0 = Vector512<T>.Zero;
+            int q = 0;
+            for (; q <= k - w; q += w) s0 = Fma(Vector512.Load(a + q), Vector512.Load(bj + q), s0);
+            if (r > 0) s0 = Fma(Vector512.Load(a + tail) & mask, Vector512.Load(bj + tail), s0);
+            c[j] += Vector512.Sum(s0);
         }
     }
 
@@ -114,7 +224,7 @@ internal static class Gemm
         var path = Path;
         // A's rows and B's columns both contiguous along K (x W^T in a Linear layer, dy col^T in a convolution's
         // weight gradient): packing would transpose both, so dot products run on them in place instead
-        bool dot = csA == 1 && rsB == 1 && k >= Vector256<T>.Count && path != KernelPath.Scalar && Vector256.IsHardwareAccelerated;
+        bool dot = m <= DotMaxRows && csA == 1 && rsB == 1 && k >= Vector256<T>.Count && path != KernelPath.Scalar && Vector256.IsHardwareAccelerated;
         int nr = NR<T>(path);
         if (!dot && 2 * n <= nr && m > n)
         {
@@ -222,6 +332,9 @@ internal static class Gemm
         int mcMax = Math.Min(MC, RoundUp(m, MR));
         // a row-major B with few rows of A to use it: read in place (only a ragged last panel is packed)
         bool bInPlace = p.CsB == 1 && m <= InPlaceBRows;
+        // a row-major A is read in place by the vector microkernels (broadcasts from six row pointers cost what
+        // broadcasts from a packed panel cost); only a ragged last panel of fewer than MR rows is packed
+        bool aInPlace = p.CsA == 1 && p.Path != KernelPath.Scalar;
         T[] bBuf = ArrayPool<T>.Shared.Rent((bInPlace ? nr : ncMax) * kcMax);
         T[] aBuf = ArrayPool<T>.Shared.Rent(mcMax * kcMax);
         try
@@ -241,7 +354,9 @@ internal static class Gemm
                         for (int ic = i0; ic < i1; ic += MC)
                         {
                             int mc = Math.Min(MC, i1 - ic);
-                            PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, aPack);
+                            int ragged = mc / MR * MR;
+                            if (!aInPlace) PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, aPack);
+                            else if (ragged < mc) PackA(p.A, p.RsA, p.CsA, ic + ragged, mc - ragged, pc, kc, aPack);
                             for (int jr = 0; jr < nc; jr += nr)
                             {
                                 int nrEff = Math.Min(nr, nc - jr);
@@ -252,10 +367,19 @@ internal static class Gemm
                                 for (int ir = 0; ir < mc; ir += MR)
                                 {
                                     int mrEff = Math.Min(MR, mc - ir);
-                                    T* pa = aPack + ir * kc;
                                     T* pcc = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
-                                    if (mrEff == MR && nrEff == nr) Micro(p.Path, kc, pa, pb, ldb, pcc, p.Ldc, overwrite);
-                                    else Edge(p.Path, nr, kc, pa, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                    if (aInPlace && mrEff == MR)
+                                    {
+                                        T* pa = p.A + (long)(ic + ir) * p.RsA + pc;
+                                        if (nrEff == nr) Micro(p.Path, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, overwrite);
+                                        else Edge(p.Path, nr, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                    }
+                                    else
+                                    {
+                                        T* pa = aInPlace ? aPack : aPack + ir * kc;
+                                        if (mrEff == MR && nrEff == nr) Micro(p.Path, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, overwrite);
+                                        else Edge(p.Path, nr, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                    }
                                 }
                             }
                         }
@@ -271,6 +395,14 @@ internal static class Gemm
     }
 
     private const int DotRows = 2, DotCols = 4;
+
+    /// <summary>
+    /// At most this many rows of A: the in-place dot products (<see cref="DotBlock"/>) rather than packing. With more
+    /// rows the packed microkernel's reuse wins (mlp x W^T, 256 x 256 x 784 on the AVX-512 Xeon: 61 -> 113 GFLOP/s on
+    /// one thread); with fewer (a convolution's weight gradient, 16-32 filters) packing costs more than it saves
+    /// (lenet5 16 x 150 x 100: 60 against 19 GFLOP/s).
+    /// </summary>
+    private const int DotMaxRows = 48;
 
     // c[i0:i1, j0:j1] (+)= a b with a's rows (csA = 1) and b's columns (rsB = 1) contiguous: 2 x 4 tiles of dot
     // products, 8 lanes of partial sums each (the last k % 8 products from an overlapping load with the lanes already
@@ -373,13 +505,13 @@ internal static class Gemm
     }
 
     // a ragged tile: the full microkernel into a stack tile, then its mrEff x nrEff corner into C
-    private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite)
+    private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T* tile = stackalloc T[MR * nr];
         // at most half a panel wide (e.g. the last 4 of 100 columns): the one-vector kernel, the same sums
-        if (path == KernelPath.Vector256 && 2 * nrEff <= nr) MicroHalf256(kc, pa, pb, ldb, tile, nr);
-        else Micro(path, kc, pa, pb, ldb, tile, nr, overwrite: true);
+        if (path == KernelPath.Vector256 && 2 * nrEff <= nr) MicroHalf256(kc, pa, ri, rp, pb, ldb, tile, nr);
+        else Micro(path, kc, pa, ri, rp, pb, ldb, tile, nr, overwrite: true);
         for (int i = 0; i < mrEff; i++)
         {
             T* dst = c + (long)i * ldc;
@@ -418,6 +550,16 @@ internal static class Gemm
                     }
                 }
             }
+            else if (rsB == 1 && w == nr && nr % 8 == 0 && typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                // a transposed B (x W^T): 8 x 8 blocks transposed in registers, the last kc % 8 rows element by element
+                int q = 0;
+                for (; q <= kc - 8; q += 8)
+                    for (int j = 0; j < nr; j += 8)
+                        Transpose8x8((float*)(src + (long)j * csB + q), csB, (float*)(panel + q * nr + j), nr);
+                for (; q < kc; q++)
+                    for (int j = 0; j < nr; j++) panel[q * nr + j] = src[(long)j * csB + q];
+            }
             else
             {
                 // columns one by one: with rsB == 1 (a transposed B) each is contiguous
@@ -431,6 +573,32 @@ internal static class Gemm
                         for (int j = w; j < nr; j++) panel[q * nr + j] = T.Zero;
             }
         }
+    }
+
+    // src: 8 rows of 8 at stride ld -> dst: their transpose, 8 rows of 8 at stride ldd (unpack, shuffle, then swap
+    // the 128-bit halves: the standard AVX 8 x 8 transpose)
+    private static unsafe void Transpose8x8(float* src, int ld, float* dst, int ldd)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + ld);
+        var r2 = Avx.LoadVector256(src + 2 * ld); var r3 = Avx.LoadVector256(src + 3 * ld);
+        var r4 = Avx.LoadVector256(src + 4 * ld); var r5 = Avx.LoadVector256(src + 5 * ld);
+        var r6 = Avx.LoadVector256(src + 6 * ld); var r7 = Avx.LoadVector256(src + 7 * ld);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     // a[ic:ic+mc, pc:pc+kc] -> panels of MR rows, each (kc, MR) row-major, zero-padded
@@ -478,13 +646,15 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Micro<T>(KernelPath path, int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite)
+    // a(i, p) at pa[i ri + p rp]: a packed panel (ri 1, rp MR) or six rows of a row-major A in place (ri its row
+    // stride, rp 1; vector paths only)
+    private static unsafe void Micro<T>(KernelPath path, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* pc, int ldc, bool overwrite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (path)
         {
-            case KernelPath.Vector512: Micro512(kc, pa, pb, ldb, pc, ldc, overwrite); break;
-            case KernelPath.Vector256: Micro256(kc, pa, pb, ldb, pc, ldc, overwrite); break;
+            case KernelPath.Vector512: Micro512(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite); break;
+            case KernelPath.Vector256: Micro256(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite); break;
             default: MicroScalar(kc, pa, pb, ldb, pc, ldc, overwrite); break;
         }
     }
@@ -505,22 +675,24 @@ internal static class Gemm
         return a * b + c;
     }
 
-    // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector512<T>.Count
-    private static unsafe void Micro512<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector512<T>.Count
+    private static unsafe void Micro512<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
+        T* a0 = pa, a1 = a0 + ri, a2 = a1 + ri, a3 = a2 + ri, a4 = a3 + ri, a5 = a4 + ri;
+        nint o = 0;
+        for (int p = 0; p < kc; p++, o += rp, pb += ldb)
         {
             var b0 = Vector512.Load(pb);
             var b1 = Vector512.Load(pb + w);
-            var a = Vector512.Create(pa[0]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
-            a = Vector512.Create(pa[1]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
-            a = Vector512.Create(pa[2]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
-            a = Vector512.Create(pa[3]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
-            a = Vector512.Create(pa[4]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
-            a = Vector512.Create(pa[5]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
+            var a = Vector512.Create(a0[o]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
+            a = Vector512.Create(a1[o]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
+            a = Vector512.Create(a2[o]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
+            a = Vector512.Create(a3[o]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
+            a = Vector512.Create(a4[o]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
+            a = Vector512.Create(a5[o]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
         Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
         Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
@@ -534,22 +706,24 @@ internal static class Gemm
         }
     }
 
-    // pa: (kc, 6) packed, pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= pa pb, w = Vector256<T>.Count
-    private static unsafe void Micro256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector256<T>.Count
+    private static unsafe void Micro256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
+        T* a0 = pa, a1 = a0 + ri, a2 = a1 + ri, a3 = a2 + ri, a4 = a3 + ri, a5 = a4 + ri;
+        nint o = 0;
+        for (int p = 0; p < kc; p++, o += rp, pb += ldb)
         {
             var b0 = Vector256.Load(pb);
             var b1 = Vector256.Load(pb + w);
-            var a = Vector256.Create(pa[0]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
-            a = Vector256.Create(pa[1]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
-            a = Vector256.Create(pa[2]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
-            a = Vector256.Create(pa[3]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
-            a = Vector256.Create(pa[4]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
-            a = Vector256.Create(pa[5]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
+            var a = Vector256.Create(a0[o]); c00 = Fma(a, b0, c00); c01 = Fma(a, b1, c01);
+            a = Vector256.Create(a1[o]); c10 = Fma(a, b0, c10); c11 = Fma(a, b1, c11);
+            a = Vector256.Create(a2[o]); c20 = Fma(a, b0, c20); c21 = Fma(a, b1, c21);
+            a = Vector256.Create(a3[o]); c30 = Fma(a, b0, c30); c31 = Fma(a, b1, c31);
+            a = Vector256.Create(a4[o]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
+            a = Vector256.Create(a5[o]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
         Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
         Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
@@ -563,19 +737,21 @@ internal static class Gemm
         }
     }
 
-    // pa: (kc, 6) packed, pb: kc rows of (at least) w at stride ldb -> c[0..6, 0..w] = pa pb, w = Vector256<T>.Count
-    private static unsafe void MicroHalf256<T>(int kc, T* pa, T* pb, nint ldb, T* pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    // a: (6, kc) at pa[i ri + p rp], pb: kc rows of (at least) w at stride ldb -> c[0..6, 0..w] = a pb, w = Vector256<T>.Count
+    private static unsafe void MicroHalf256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
-        for (int p = 0; p < kc; p++, pa += MR, pb += ldb)
+        T* a0 = pa, a1 = a0 + ri, a2 = a1 + ri, a3 = a2 + ri, a4 = a3 + ri, a5 = a4 + ri;
+        nint o = 0;
+        for (int p = 0; p < kc; p++, o += rp, pb += ldb)
         {
             var b0 = Vector256.Load(pb);
-            c0 = Fma(Vector256.Create(pa[0]), b0, c0);
-            c1 = Fma(Vector256.Create(pa[1]), b0, c1);
-            c2 = Fma(Vector256.Create(pa[2]), b0, c2);
-            c3 = Fma(Vector256.Create(pa[3]), b0, c3);
-            c4 = Fma(Vector256.Create(pa[4]), b0, c4);
-            c5 = Fma(Vector256.Create(pa[5]), b0, c5);
+            c0 = Fma(Vector256.Create(a0[o]), b0, c0);
+            c1 = Fma(Vector256.Create(a1[o]), b0, c1);
+            c2 = Fma(Vector256.Create(a2[o]), b0, c2);
+            c3 = Fma(Vector256.Create(a3[o]), b0, c3);
+            c4 = Fma(Vector256.Create(a4[o]), b0, c4);
+            c5 = Fma(Vector256.Create(a5[o]), b0, c5);
         }
         c0.Store(pc); c1.Store(pc + ldc); c2.Store(pc + 2 * ldc); c3.Store(pc + 3 * ldc); c4.Store(pc + 4 * ldc); c5.Store(pc + 5 * ldc);
     }

@@ -113,7 +113,9 @@ public sealed class GemmTests
 
     [Theory]
     [InlineData(512, 512, 512, false, false)]
-    [InlineData(128, 256, 784, false, true)]   // dot-product tiles (a Linear layer's x W^T)
+    [InlineData(128, 256, 784, false, true)]   // a Linear layer's x W^T: B packed by 8 x 8 transposes, A read in place
+    [InlineData(32, 150, 100, false, true)]    // dot-product tiles (a convolution's weight gradient, few filters)
+    [InlineData(1, 256, 784, false, true)]     // a batch-1 Linear layer: the vector-matrix product split by columns
     [InlineData(256, 784, 128, true, false)]
     [InlineData(300, 40, 200, true, true)]     // split over M
     public void ResultDoesNotDependOnTheThreadCount(int m, int n, int k, bool transA, bool transB)
