@@ -39,10 +39,14 @@ internal static class LayerProfile
                 foreach (var p in layer.Parameters()) p.Grad = null;
             }
             // past tiered JIT: methods reach optimized code only after ~100 ms of calls
+            // a layer with no parameters on the network's input (a leading Flatten) records no backward: forward only
+            bool backward;
+            using (Sharpgrad.TensorScope.Begin()) backward = layer.Forward(input).RequiresGrad;
             for (var warmUp = Stopwatch.StartNew(); warmUp.ElapsedMilliseconds < WarmUpMs;)
             {
                 using var warm = Sharpgrad.TensorScope.Begin();
-                layer.Forward(input).Sum().Backward();
+                var y = layer.Forward(input);
+                if (backward) y.Sum().Backward();
                 ClearGrads();
             }
             // the median of the iterations: robust to the other work on a shared machine
@@ -54,10 +58,13 @@ internal static class LayerProfile
                 var sw = Stopwatch.StartNew();
                 var y = layer.Forward(input);
                 f[it] = sw.Elapsed.TotalMilliseconds;
-                var up = Sharpgrad.Tensor.OnesLike(y);
-                sw.Restart();
-                y.Backward(up);
-                b[it] = sw.Elapsed.TotalMilliseconds;
+                if (backward)
+                {
+                    var up = Sharpgrad.Tensor.OnesLike(y);
+                    sw.Restart();
+                    y.Backward(up);
+                    b[it] = sw.Elapsed.TotalMilliseconds;
+                }
                 ClearGrads();
             }
             double fm = Median(f), bm = Median(b);

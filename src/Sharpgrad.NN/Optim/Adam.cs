@@ -64,7 +64,30 @@ public class Adam : Optimizer
         double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
         T b1 = C<T>(Beta1), b1c = C<T>(1 - Beta1), b2 = C<T>(Beta2), b2c = C<T>(1 - Beta2), wd = C<T>(WeightDecay);
         T stepSize = C<T>(Lr / bc1), bc2Sqrt = C<T>(Math.Sqrt(bc2)), eps = C<T>(Eps), shrink = C<T>(1 - Lr * WeightDecay);
-        for (int i = 0; i < w.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            // the loop below on whole vectors: the same operations in the same order, so the same bits
+            Vector<T> vb1 = new(b1), vb1c = new(b1c), vb2 = new(b2), vb2c = new(b2c), vwd = new(wd), vstep = new(stepSize),
+                vbc2 = new(bc2Sqrt), veps = new(eps), vshrink = new(shrink);
+            for (; i <= w.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var g = new Vector<T>(grad[i..]);
+                var wi = new Vector<T>(w[i..]);
+                if (WeightDecay != 0)
+                {
+                    if (Decoupled) wi *= vshrink;
+                    else g += vwd * wi;
+                }
+                var mi = new Vector<T>(m[i..]) * vb1 + vb1c * g;
+                var vi = new Vector<T>(v[i..]) * vb2 + vb2c * g * g;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                var denom = Vector.SquareRoot(vi) / vbc2 + veps;
+                (wi - vstep * (mi / denom)).CopyTo(w[i..]);
+            }
+        }
+        for (; i < w.Length; i++)
         {
             T g = grad[i];
             if (WeightDecay != 0)

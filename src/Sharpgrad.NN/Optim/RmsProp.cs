@@ -67,7 +67,43 @@ public sealed class RmsProp : Optimizer
         var v = Buffer<T>(state, "square_avg", p);
         Span<T> m = Centered ? Buffer<T>(state, "grad_avg", p) : default;
         Span<T> buf = Momentum > 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
-        for (int i = 0; i < w.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            // the loop below on whole vectors: the same operations in the same order, so the same bits
+            Vector<T> vlr = new(lr), vwd = new(wd), va = new(a), va1 = new(a1), veps = new(eps), vmom = new(mom);
+            for (; i <= w.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var g = new Vector<T>(grad[i..]);
+                var wi = new Vector<T>(w[i..]);
+                if (WeightDecay != 0) g += vwd * wi;
+                var vi = new Vector<T>(v[i..]) * va + va1 * g * g;
+                vi.CopyTo(v[i..]);
+                Vector<T> avg;
+                if (Centered)
+                {
+                    var mi = new Vector<T>(m[i..]) * va + va1 * g;
+                    mi.CopyTo(m[i..]);
+                    avg = Vector.SquareRoot(vi - mi * mi);
+                }
+                else
+                {
+                    avg = Vector.SquareRoot(vi);
+                }
+                avg += veps;
+                if (Momentum > 0)
+                {
+                    var b = new Vector<T>(buf[i..]) * vmom + g / avg;
+                    b.CopyTo(buf[i..]);
+                    (wi - vlr * b).CopyTo(w[i..]);
+                }
+                else
+                {
+                    (wi - vlr * (g / avg)).CopyTo(w[i..]);
+                }
+            }
+        }
+        for (; i < w.Length; i++)
         {
             T g = grad[i];
             if (WeightDecay != 0) g += wd * w[i];

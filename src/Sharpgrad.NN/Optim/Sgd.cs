@@ -41,7 +41,26 @@ public sealed class Sgd : Optimizer
         T lr = C<T>(Lr), wd = C<T>(WeightDecay), mom = C<T>(Momentum), damp = C<T>(1 - Dampening);
         bool first = !Has(state, "momentum_buffer");
         Span<T> buf = Momentum != 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
-        for (int i = 0; i < w.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            // the loop below on whole vectors: the same operations in the same order, so the same bits
+            Vector<T> vlr = new(lr), vwd = new(wd), vmom = new(mom), vdamp = new(damp);
+            for (; i <= w.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var d = new Vector<T>(grad[i..]);
+                var wi = new Vector<T>(w[i..]);
+                if (WeightDecay != 0) d += vwd * wi;
+                if (Momentum != 0)
+                {
+                    var b = first ? d : new Vector<T>(buf[i..]) * vmom + vdamp * d;
+                    b.CopyTo(buf[i..]);
+                    d = Nesterov ? d + vmom * b : b;
+                }
+                (wi - vlr * d).CopyTo(w[i..]);
+            }
+        }
+        for (; i < w.Length; i++)
         {
             T d = grad[i];
             if (WeightDecay != 0) d += wd * w[i];
