@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -40,6 +41,11 @@ internal static class Conv2dKernels
     public static void Im2Col<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, Span<T> col) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int oh = g.OH, ow = g.OW, l = g.L;
+        if (g.SH == 1 && g.SW == 1 && Vector256.IsHardwareAccelerated)
+        {
+            Im2ColStride1(x, g, col);
+            return;
+        }
         for (int c = 0; c < g.C; c++)
         for (int kh = 0; kh < g.KH; kh++)
         for (int kw = 0; kw < g.KW; kw++)
@@ -60,7 +66,7 @@ internal static class Conv2dKernels
                     // contiguous run: w = j - PW + kw for j in [0, ow)
                     int j0 = Math.Max(0, g.PW - kw), j1 = Math.Min(ow, g.W + g.PW - kw);
                     if (j0 > 0) dst[..Math.Min(j0, ow)].Clear();
-                    if (j1 > j0) src.Slice(j0 - g.PW + kw, j1 - j0).CopyTo(dst[j0..j1]);
+                    if (j1 > j0) CopyRun(src.Slice(j0 - g.PW + kw, j1 - j0), dst[j0..j1]);
                     if (j1 < ow) dst[Math.Max(j1, 0)..].Clear();
                 }
                 else
@@ -73,6 +79,79 @@ internal static class Conv2dKernels
                 }
             }
         }
+    }
+
+    // Im2Col for stride 1: per (c, kh, kw) the rows of padding are one cleared block above and one below, and each
+    // valid row is [j0 zeros][a run of the input row][zeros]; bounds checked once, then pointers (per-row spans cost
+    // more than a 10-element copy)
+    private static unsafe void Im2ColStride1<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, Span<T> col) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int oh = g.OH, ow = g.OW, l = g.L, v = Vector256<T>.Count;
+        if (x.Length < g.C * g.H * g.W || col.Length < g.Ckk * l)
+            throw new ArgumentException($"Im2Col: x holds {x.Length} of {g.C * g.H * g.W} elements, col {col.Length} of {g.Ckk * l}.");
+        fixed (T* xp = x)
+        fixed (T* cp = col)
+        {
+            for (int c = 0; c < g.C; c++)
+            for (int kh = 0; kh < g.KH; kh++)
+            {
+                // rows i with h = i - PH + kh inside the image
+                int i0 = Math.Clamp(g.PH - kh, 0, oh), i1 = Math.Clamp(g.H + g.PH - kh, i0, oh);
+                for (int kw = 0; kw < g.KW; kw++)
+                {
+                    T* row = cp + (long)((c * g.KH + kh) * g.KW + kw) * l;
+                    int j0 = Math.Clamp(g.PW - kw, 0, ow), j1 = Math.Clamp(g.W + g.PW - kw, j0, ow), run = j1 - j0;
+                    new Span<T>(row, i0 * ow).Clear();
+                    new Span<T>(row + i1 * ow, (oh - i1) * ow).Clear();
+                    for (int i = i0; i < i1; i++)
+                    {
+                        T* dst = row + i * ow;
+                        T* src = xp + (long)(c * g.H + i - g.PH + kh) * g.W + (j0 - g.PW + kw);
+                        for (int j = 0; j < j0; j++) dst[j] = T.Zero;
+                        T* d = dst + j0;
+                        if (run >= v)
+                        {
+                            for (int q = 0; q < run - v; q += v) Vector256.Store(Vector256.Load(src + q), d + q);
+                            Vector256.Store(Vector256.Load(src + run - v), d + run - v);
+                        }
+                        else
+                        {
+                            for (int q = 0; q < run; q++) d[q] = src[q];
+                        }
+                        for (int j = j1; j < ow; j++) dst[j] = T.Zero;
+                    }
+                }
+            }
+        }
+    }
+
+    // dst = src for the short runs of im2col (a 10-wide row: a call to Span.CopyTo cost more than the copy): whole
+    // vectors, the last one overlapping the one before
+    private static void CopyRun<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged
+    {
+        int n = src.Length, v = Vector256<T>.Count;
+        if (n < v || !Vector256.IsHardwareAccelerated || dst.Length < n)
+        {
+            src.CopyTo(dst);
+            return;
+        }
+        ref T s = ref MemoryMarshal.GetReference(src);
+        ref T d = ref MemoryMarshal.GetReference(dst);
+        for (int i = 0; i < n - v; i += v) Vector256.LoadUnsafe(ref s, (nuint)i).StoreUnsafe(ref d, (nuint)i);
+        Vector256.LoadUnsafe(ref s, (nuint)(n - v)).StoreUnsafe(ref d, (nuint)(n - v));
+    }
+
+    // dst += src for the short runs of col2im: whole vectors, then element by element
+    private static void AddRun<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = src.Length, v = Vector256<T>.Count, i = 0;
+        if (dst.Length < n) throw new ArgumentException("AddRun: destination shorter than source.", nameof(dst));
+        ref T s = ref MemoryMarshal.GetReference(src);
+        ref T d = ref MemoryMarshal.GetReference(dst);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - v; i += v)
+                (Vector256.LoadUnsafe(ref d, (nuint)i) + Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+        for (; i < n; i++) dst[i] += src[i];
     }
 
     // col: (C*KH*KW, OH*OW) -> dx: (C,H,W), accumulating overlapping windows
@@ -91,6 +170,13 @@ internal static class Conv2dKernels
                 if ((uint)h >= (uint)g.H) continue;
                 var dst = dx.Slice((c * g.H + h) * g.W, g.W);
                 var src = row.Slice(i * ow, ow);
+                if (g.SW == 1)
+                {
+                    // contiguous run: w = j - PW + kw for j in [j0, j1)
+                    int j0 = Math.Max(0, g.PW - kw), j1 = Math.Min(ow, g.W + g.PW - kw);
+                    if (j1 > j0) AddRun(src[j0..j1], dst.Slice(j0 - g.PW + kw, j1 - j0));
+                    continue;
+                }
                 for (int j = 0; j < ow; j++)
                 {
                     int w = j * g.SW - g.PW + kw;

@@ -7,6 +7,41 @@ namespace Sharpgrad.Tests.Kernels;
 public sealed class Conv2dKernelTests
 {
     [Theory]
+    [InlineData(6, 14, 14, 5, 1, 0)]   // lenet5's second convolution: 10-wide runs
+    [InlineData(1, 28, 28, 5, 1, 2)]   // lenet5's first: padded rows and columns
+    [InlineData(2, 5, 11, 3, 1, 3)]    // padding wider than the kernel: whole rows and runs of padding
+    [InlineData(3, 9, 20, 1, 1, 0)]    // 1x1: one run per row
+    [InlineData(2, 7, 9, 3, 2, 1)]     // stride 2: element by element
+    [InlineData(2, 4, 33, 7, 1, 1)]    // runs of 27-33: several vectors and an overlapping last one
+    public void Im2ColAndCol2ImEqualTheirDefinitions(int c, int h, int w, int k, int stride, int pad)
+    {
+        var g = new Conv2dGeometry(c, h, w, k, k, stride, stride, pad, pad);
+        var gen = new Generator(43);
+        var x = Enumerable.Range(0, c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
+        var col = Enumerable.Range(0, g.Ckk * g.L).Select(_ => (float)gen.NextNormal()).ToArray();
+        // definitions: col[(c, kh, kw), (i, j)] = x[c, i S - P + kh, j S - P + kw] or 0; col2im sums each col entry into that x
+        var expectCol = new float[g.Ckk * g.L];
+        var expectDx = new float[x.Length];
+        for (int ci = 0; ci < c; ci++)
+            for (int kh = 0; kh < k; kh++)
+                for (int kw = 0; kw < k; kw++)
+                    for (int i = 0; i < g.OH; i++)
+                        for (int j = 0; j < g.OW; j++)
+                        {
+                            int hh = i * stride - pad + kh, ww = j * stride - pad + kw, r = ((ci * k + kh) * k + kw) * g.L + i * g.OW + j;
+                            if (hh < 0 || hh >= h || ww < 0 || ww >= w) continue;
+                            expectCol[r] = x[(ci * h + hh) * w + ww];
+                            expectDx[(ci * h + hh) * w + ww] += col[r];
+                        }
+        var gotCol = Enumerable.Repeat(float.NaN, g.Ckk * g.L).ToArray(); // every element must be written
+        Conv2dKernels.Im2Col<float>(x, g, gotCol);
+        Assert.Equal(expectCol, gotCol);
+        var gotDx = Enumerable.Repeat(float.NaN, x.Length).ToArray();
+        Conv2dKernels.Col2Im<float>(col, g, gotDx);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(expectDx[i] - gotDx[i]) <= 1e-5f, $"Col2Im element {i}: expected {expectDx[i]}, got {gotDx[i]}");
+    }
+
+    [Theory]
     [InlineData(2, 3, 16, 8, 8, 3, 1, 1)]
     [InlineData(3, 1, 16, 28, 28, 3, 1, 1)]
     [InlineData(2, 16, 16, 14, 14, 3, 1, 1)]
