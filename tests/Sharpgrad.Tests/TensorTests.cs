@@ -73,6 +73,23 @@ public sealed class TensorTests
     }
 
     [Fact]
+    public void LinearErrorsNameTheOpAndShapes()
+    {
+        var w = Tensor.Zeros([3, 5]);
+        Assert.Equal("Linear: expected input with 5 features in its last dimension, got [2,4] (weight [3,5]).",
+            Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 4]), w)).Message);
+        Assert.Equal("Linear: expected weight of shape (out, in), got [3,5,1] (input [2,5]).",
+            Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 5]), Tensor.Zeros([3, 5, 1]))).Message);
+        Assert.Equal("Linear: expected bias of shape [3], got [5] (weight [3,5]).",
+            Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 5]), w, Tensor.Zeros([5]))).Message);
+        Assert.StartsWith("Linear: dtypes differ (float32 vs float64)",
+            Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 5]), Tensor.Zeros([3, 5], DType.Float64))).Message);
+        // no rows, no input features: an empty output, and the bias alone
+        Assert.Equal([0, 3], Tensor.Linear(Tensor.Zeros([0, 5]), w).Shape);
+        Assert.Equal([1f, 2f, 1f, 2f], Tensor.Linear(Tensor.Zeros([2, 0]), Tensor.Zeros([2, 0]), Tensor.FromArray([1f, 2f])).ToArray());
+    }
+
+    [Fact]
     public void ErrorsNameTheOpAndShapes()
     {
         var ex = Assert.Throws<ArgumentException>(() => Tensor.Zeros([2, 3]).MatMul(Tensor.Zeros([4, 5])));

@@ -64,8 +64,7 @@ public sealed class Linear : Module
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 1 || input.Size(-1) != InFeatures)
             throw new ArgumentException($"Linear: expected input with {InFeatures} features in its last dimension, got shape [{string.Join(",", input.Shape)}].");
-        var y = input.MatMul(Weight.Data.Transpose());
-        return Bias is null ? y : y.Add(Bias.Data);
+        return Tensor.Linear(input, Weight.Data, Bias?.Data);
     }
 
     /// <summary>

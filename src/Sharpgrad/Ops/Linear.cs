@@ -1,0 +1,62 @@
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// A fully connected layer's map, PyTorch's torch.nn.functional.linear: y = x W^T + b. input: (..., in), weight:
+    /// (out, in), bias: (out) or null -> (..., out). One GEMM with the bias written first (as torch.addmm) and the
+    /// weight read in place; the backward is dx = dy W, dW = dy^T x, db = the sum of dy over the leading dimensions,
+    /// without the transposed copies a MatMul with weight.Transpose() and an Add would make.
+    /// </summary>
+    /// <exception cref="ArgumentException">Different dtypes, a weight that is not 2-D, an input whose last dimension is
+    /// not weight's second, or a bias that is not (out); the message names Linear and the shapes.</exception>
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        CheckSameDType("Linear", input, weight);
+        if (bias is not null) CheckSameDType("Linear", input, bias);
+        if (weight.Rank != 2)
+            throw new ArgumentException($"Linear: expected weight of shape (out, in), got {Shapes.Format(weight.Dims)} (input {Shapes.Format(input.Dims)}).");
+        int outF = weight.Dims[0], inF = weight.Dims[1];
+        if (input.Rank < 1 || input.Dims[^1] != inF)
+            throw new ArgumentException($"Linear: expected input with {inF} features in its last dimension, got {Shapes.Format(input.Dims)} (weight {Shapes.Format(weight.Dims)}).");
+        if (bias is not null && (bias.Rank != 1 || bias.Dims[0] != outF))
+            throw new ArgumentException($"Linear: expected bias of shape [{outF}], got {Shapes.Format(bias.Dims)} (weight {Shapes.Format(weight.Dims)}).");
+        int rows = inF == 0 ? Shapes.Numel(input.Dims[..^1]) : input.NumElements / inF;
+        var x = input.ContiguousRaw();
+        var w = weight.ContiguousRaw();
+        var b = bias?.ContiguousRaw();
+        var y = Empty(input.DType, [.. input.Dims[..^1], outF]);
+        if (input.DType == DType.Float32)
+            LinearKernels.Forward<float>(x.Span<float>(), w.Span<float>(), b is null ? default : b.Span<float>(), y.Span<float>(), rows, inF, outF, b is not null);
+        else
+            LinearKernels.Forward<double>(x.Span<double>(), w.Span<double>(), b is null ? default : b.Span<double>(), y.Span<double>(), rows, inF, outF, b is not null);
+        if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
+            y.SetGradFn(new LinearBackward(input, weight, bias, x, w, rows));
+        return y;
+    }
+}
+
+// y = x W^T + b: dx = dy W, dW = dy^T x, db = sum over rows of dy
+internal sealed class LinearBackward(Tensor input, Tensor weight, Tensor? bias, Tensor x, Tensor w, int rows) : Node([input, weight, bias], x, w)
+{
+    internal override Tensor?[] Backward(Tensor g)
+    {
+        Tensor xc = Saved(0), wc = Saved(1);
+        var dy = g.ContiguousRaw();
+        int outF = wc.Dims[0], inF = wc.Dims[1];
+        var dx = NeedsInputGrad(0) ? Tensor.EmptyLike(xc) : null;
+        var dw = NeedsInputGrad(1) ? Tensor.EmptyLike(wc) : null;
+        var db = NeedsInputGrad(2) ? Tensor.Empty(wc.DType, [outF]) : null;
+        if (wc.DType == DType.Float32)
+            LinearKernels.Backward<float>(dy.Span<float>(), xc.Span<float>(), wc.Span<float>(), dx is null ? default : dx.Span<float>(),
+                dw is null ? default : dw.Span<float>(), db is null ? default : db.Span<float>(), rows, inF, outF);
+        else
+            LinearKernels.Backward<double>(dy.Span<double>(), xc.Span<double>(), wc.Span<double>(), dx is null ? default : dx.Span<double>(),
+                dw is null ? default : dw.Span<double>(), db is null ? default : db.Span<double>(), rows, inF, outF);
+        return [dx, dw, db];
+    }
+}
