@@ -147,6 +147,9 @@ CASES = [
     ("adaptive_avgpool2d_up", [((1, 2, 3, 3), "any")], lambda x: F.adaptive_avg_pool2d(x, (4, 5))),
     ("conv2d_relu_maxpool2d", [((2, 3, 7, 6), "any"), ((8, 3, 3, 3), "any"), ((8,), "any")],
      lambda x, w, b: F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2)),
+    ("cross_entropy_label_smoothing", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), label_smoothing=0.1)),
+    ("cross_entropy_label_smoothing_none", [((6, 5), "any")],
+     lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none", label_smoothing=0.3)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.
