@@ -119,7 +119,10 @@ public sealed class TrainWorkflow
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
 
-    /// <summary>The weights' moving average (<see cref="TrainOptions.Ema"/>; null: none): what is evaluated and saved.</summary>
+    /// <summary>
+    /// The weights' moving average (<see cref="TrainOptions.Ema"/>; null: none): what is evaluated and written to
+    /// model.safetensors. <see cref="Model"/> keeps the trained weights; <c>using (Ema.Apply())</c> puts the average in.
+    /// </summary>
     public ExponentialMovingAverage? Ema { get; }
 
     /// <summary>The LR schedule, stepped after every batch (null: constant).</summary>
