@@ -150,6 +150,9 @@ CASES = [
     ("linear", [((4, 5), "any"), ((3, 5), "any"), ((3,), "any")], lambda x, w, b: F.linear(x, w, b)),
     ("linear_no_bias_batched", [((2, 3, 5), "any"), ((4, 5), "any")], lambda x, w: F.linear(x, w)),
     ("linear_transposed_input", [((5, 4), "any"), ((3, 5), "any"), ((3,), "any")], lambda x, w, b: F.linear(x.t(), w, b)),
+    ("cross_entropy_label_smoothing", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), label_smoothing=0.1)),
+    ("cross_entropy_label_smoothing_none", [((6, 5), "any")],
+     lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none", label_smoothing=0.3)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

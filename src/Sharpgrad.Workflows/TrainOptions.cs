@@ -42,6 +42,19 @@ public sealed record TrainOptions
     /// </summary>
     public double L1 { get; init; } = 1e-4;
 
+    /// <summary>
+    /// Label smoothing eps of the training loss, in [0, 1] (PyTorch's CrossEntropyLoss label_smoothing: the target is
+    /// (1 - eps) onehot + eps / classes); 0: plain cross-entropy. The test loss is always plain cross-entropy.
+    /// </summary>
+    public double LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// Decay of an exponential moving average of the weights and running statistics, updated after every step
+    /// (<see cref="ExponentialMovingAverage"/>, with TensorFlow's num_updates warm-up), in [0, 1); the test accuracy,
+    /// model.safetensors and the checkpoint's "ema.*" tensors are the averaged model's. 0: none.
+    /// </summary>
+    public double Ema { get; init; }
+
     /// <summary>Dropout probability before a built-in model's last Linear layer (0: no dropout layer).</summary>
     public double Dropout { get; init; }
 
@@ -103,6 +116,8 @@ public sealed record TrainOptions
         if (!(EffectiveLr > 0) || double.IsInfinity(EffectiveLr)) throw new OptionException(nameof(Lr), $"expected a positive number, got {EffectiveLr}.");
         if (!(WeightDecay >= 0)) throw new OptionException(nameof(WeightDecay), $"expected a non-negative number, got {WeightDecay}.");
         if (!(L1 >= 0)) throw new OptionException(nameof(L1), $"expected a non-negative number, got {L1}.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing <= 1)) throw new OptionException(nameof(LabelSmoothing), $"expected a number in [0, 1] (0: none; e.g. 0.1), got {LabelSmoothing}.");
+        if (!(Ema >= 0 && Ema < 1)) throw new OptionException(nameof(Ema), $"expected a decay in [0, 1) (0: none; e.g. 0.999), got {Ema}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new OptionException(nameof(Dropout), $"expected a probability in [0, 1), got {Dropout}.");
         if (Schedule is not ("onecycle" or "cosine" or "step" or "none")) throw new OptionException(nameof(Schedule), $"unknown schedule '{Schedule}'; expected onecycle, cosine, step or none.");
         foreach (var a in AugmentList)

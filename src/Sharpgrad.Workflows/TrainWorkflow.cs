@@ -42,6 +42,7 @@ public sealed class TrainWorkflow
             "adam" => new Adam(Model.Parameters(), options.EffectiveLr, weightDecay: options.WeightDecay),
             _ => (Optimizer)new AdamW(Model.Parameters(), options.EffectiveLr, weightDecay: options.WeightDecay),
         };
+        Ema = options.Ema > 0 ? new ExponentialMovingAverage(Model, options.Ema, warmup: true) : null;
         int steps = options.Epochs * TrainLoader.BatchCount;
         Scheduler = options.Schedule switch
         {
@@ -117,6 +118,12 @@ public sealed class TrainWorkflow
 
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
+
+    /// <summary>
+    /// The weights' moving average (<see cref="TrainOptions.Ema"/>; null: none): what is evaluated and written to
+    /// model.safetensors. <see cref="Model"/> keeps the trained weights; <c>using (Ema.Apply())</c> puts the average in.
+    /// </summary>
+    public ExponentialMovingAverage? Ema { get; }
 
     /// <summary>The LR schedule, stepped after every batch (null: constant).</summary>
     public LrScheduler? Scheduler { get; }
@@ -421,8 +428,20 @@ public sealed class TrainWorkflow
         {
             throw new DataException($"{checkpoint.Path}: the optimizer state (\"optim.*\") does not fit the {Options.Optimizer} optimizer: {e.Message}", e);
         }
-        var unknown = tensors.Keys.FirstOrDefault(k => !k.StartsWith("model.", StringComparison.Ordinal) && !k.StartsWith("optim.", StringComparison.Ordinal));
-        if (unknown is not null) throw new DataException($"{checkpoint.Path}: tensor {SafeTensors.Quote(unknown)} is neither \"model.*\" nor \"optim.*\".");
+        var unknown = tensors.Keys.FirstOrDefault(k => !k.StartsWith("model.", StringComparison.Ordinal) && !k.StartsWith("optim.", StringComparison.Ordinal)
+            && !(Ema is not null && k.StartsWith("ema.", StringComparison.Ordinal)));
+        if (unknown is not null) throw new DataException($"{checkpoint.Path}: tensor {SafeTensors.Quote(unknown)} is neither \"model.*\" nor \"optim.*\"{(Ema is null ? "" : " nor \"ema.*\"")}.");
+        if (Ema is not null)
+        {
+            try
+            {
+                Ema.LoadStateDict(tensors.Where(t => t.Key.StartsWith("ema.", StringComparison.Ordinal)).ToDictionary(t => Strip(t.Key, "ema."), t => t.Value));
+            }
+            catch (ArgumentException e)
+            {
+                throw new DataException($"{checkpoint.Path}: the weights' moving average (\"ema.*\") does not fit the model: {e.Message}", e);
+            }
+        }
         _startEpoch = checkpoint.Epoch;
         if (_startEpoch > Options.Epochs)
             throw new OptionException(nameof(TrainOptions.Epochs), $"the checkpoint in {dir} has already trained {_startEpoch} epochs; pass a total of at least {_startEpoch} (equal: rewrite the run's final files).");
@@ -479,9 +498,9 @@ public sealed class TrainWorkflow
         for (int epoch = _startEpoch; epoch < Options.Epochs; epoch++)
         {
             var sw = Stopwatch.StartNew();
-            var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, null, cancel, null,
-                DivergenceAdvice, [nameof(TrainOptions.Lr)]);
-            last = TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
+            var (trainLoss, trainAccuracy) = TrainingLoop.TrainEpochCore(Model, TrainLoader, Optimizer, Scheduler, epoch, Options.Epochs, Options.L1, observer, null, cancel, LossFunction,
+                DivergenceAdvice, [nameof(TrainOptions.Lr)], Ema);
+            last = Evaluate();
             if (!double.IsFinite(last.Loss))
                 throw new DivergedException(OptionException.Escape(string.Create(CultureInfo.InvariantCulture,
                     $"training diverged: the test loss is {last.Loss} after epoch {epoch + 1}; ")) + DivergenceAdvice(epoch), [nameof(TrainOptions.Lr)]);
@@ -493,9 +512,19 @@ public sealed class TrainWorkflow
             EpochWritten?.Invoke(_metrics, last);
             observer?.EpochCompleted(m);
         }
-        last ??= TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
+        last ??= Evaluate();
         SaveOutputs();
         return last;
+    }
+
+    // the training loss: cross-entropy, label-smoothed when asked (null: TrainingLoop's plain cross-entropy)
+    private Func<Tensor, Batch, Tensor>? LossFunction =>
+        Options.LabelSmoothing > 0 ? (logits, batch) => Losses.CrossEntropy(logits, batch.Labels, labelSmoothing: Options.LabelSmoothing) : null;
+
+    // the test evaluation, of the moving average when there is one
+    private Evaluation Evaluate()
+    {
+        using (Ema?.Apply()) return TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
     }
 
     private void SaveCheckpoint(int epochsDone)
@@ -509,7 +538,8 @@ public sealed class TrainWorkflow
             ["metrics"] = new JsonArray(_metrics.Select(m => JsonSerializer.SerializeToNode(m, RunFiles.Json)).ToArray()),
         };
         var tensors = Model.StateDict().Select(s => ("model." + s.Name, s.Value))
-            .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)));
+            .Concat(Optimizer.StateDict().Select(s => ("optim." + s.Name, s.Value)))
+            .Concat(Ema?.StateDict().Select(s => ("ema." + s.Name, s.Value)) ?? []);
         if (Changes.Count > 0) meta["resumed"] = new JsonArray(Changes.Select(c => (JsonNode)c.ToString()).ToArray());
         if (Fingerprint is not null) meta["data_fingerprint"] = Fingerprint.ToString();
         var path = Path.Combine(OutDir, RunFiles.Checkpoint);
@@ -522,7 +552,10 @@ public sealed class TrainWorkflow
     {
         string kept = $"the checkpoint after epoch {_metrics.Count} is intact; resuming {OutDir} writes the final files";
         var weights = Path.Combine(OutDir, RunFiles.Weights);
-        RunFiles.Writing(weights, kept, () => SafeTensors.Write(weights, Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" }));
+        RunFiles.Writing(weights, kept, () =>
+        {
+            using (Ema?.Apply()) SafeTensors.Write(weights, Model.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+        });
         var csv = Path.Combine(OutDir, RunFiles.MetricsCsv);
         RunFiles.Writing(csv, kept, () => RunFiles.WriteText(csv, RunFiles.MetricsText(_metrics)));
         var json = Path.Combine(OutDir, RunFiles.ModelJson);

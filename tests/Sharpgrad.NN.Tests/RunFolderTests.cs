@@ -92,6 +92,33 @@ public sealed class RunFolderTests
     }
 
     [Fact]
+    public void AnEmaRunSavesTheAverageAndAResumeContinuesIt()
+    {
+        using var f = new TestFiles();
+        var recipe = Quick with { Ema = 0.9, LabelSmoothing = 0.1, Schedule = "none" }; // one-cycle would depend on the total epochs
+        TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("straight")).Run();
+        var checkpoint = SafeTensors.Read(f.Path("straight", RunFiles.Checkpoint)).Tensors;
+        Assert.Equal(8.0, checkpoint["ema.n_averaged"].Item()); // 256 images in batches of 64, two epochs
+        var saved = SafeTensors.Read(f.Path("straight", RunFiles.Weights)).Tensors;
+        // model.safetensors holds the average, the checkpoint's model.* the trained weights
+        Assert.Equal(checkpoint["ema.module.0.weight"].ToArray(), saved["0.weight"].ToArray());
+        Assert.NotEqual(checkpoint["model.0.weight"].ToArray(), saved["0.weight"].ToArray());
+        Assert.Equal(checkpoint["ema.module.3.running_var"].ToArray(), saved["3.running_var"].ToArray());
+
+        // one epoch, then a resume to two: the average continues from the checkpoint's
+        TrainWorkflow.Create(recipe, f.Path("resumed")).Run();
+        TrainWorkflow.Create(recipe with { Epochs = 2 }, f.Path("resumed"), f.Path("resumed"), new HashSet<string> { "Epochs" }, false).Run();
+        Assert.Equal(File.ReadAllBytes(f.Path("straight", RunFiles.Weights)), File.ReadAllBytes(f.Path("resumed", RunFiles.Weights)));
+
+        // a checkpoint without the average cannot continue an EMA run
+        var plain = SafeTensors.Read(f.Path("resumed", RunFiles.Checkpoint));
+        SafeTensors.Write(f.Path("resumed", RunFiles.Checkpoint), plain.Tensors.Where(t => !t.Key.StartsWith("ema.", StringComparison.Ordinal)).Select(t => (t.Key, t.Value)),
+            plain.Metadata);
+        var e = Assert.Throws<DataException>(() => TrainWorkflow.Create(recipe with { Epochs = 3 }, f.Path("resumed"), f.Path("resumed"), new HashSet<string> { "Epochs" }, false));
+        Assert.Contains("the weights' moving average (\"ema.*\") does not fit the model", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void DataFolderIsStoredAbsolute()
     {
         using var f = new TestFiles();

@@ -191,6 +191,39 @@ public sealed class NumericsTests(Xunit.Abstractions.ITestOutputHelper output)
         foreach (var v in x64.LogSoftmax().ToDoubleArray()) Assert.Equal(-Math.Log(3), v, 1e-15);
     }
 
+    /// <summary>
+    /// Label smoothing by hand: for logits [1, 2, 3] the losses -log p are lse - x = [2.4076..., 1.4076..., 0.4076...]
+    /// (lse = 3 + log(1 + e^-1 + e^-2)), so with target 0 and eps = 0.2 the loss (1 - eps) 2.4076... + eps 1.4076...
+    /// (their mean) is 2.4076... - 0.2; the gradient is softmax - 0.8 onehot - 0.2 / 3.
+    /// </summary>
+    [Fact]
+    public void CrossEntropyWithLabelSmoothingMatchesTheHandComputedValue()
+    {
+        double lse = 3 + Math.Log(1 + Math.Exp(-1) + Math.Exp(-2));
+        var logits = Tensor.FromArray([1.0, 2.0, 3.0], 1, 3).RequiresGrad_();
+        var loss = Losses.CrossEntropy(logits, [0], labelSmoothing: 0.2);
+        Assert.Equal(lse - 1 - 0.2, loss.Item(), 1e-14);
+        loss.Backward();
+        var grad = logits.Grad!.ToDoubleArray();
+        for (int j = 0; j < 3; j++) Assert.Equal(Math.Exp(j + 1 - lse) - (j == 0 ? 0.8 : 0) - 0.2 / 3, grad[j], 1e-14);
+
+        // eps = 0 is plain cross-entropy, bit for bit; eps = 1 is the mean of -log p over the classes
+        var x = Tensor.FromArray([0.3f, -1.2f, 2.5f, 0.1f, 0.7f, -0.4f], 2, 3);
+        Assert.Equal(Losses.CrossEntropy(x, [2, 0]).Item(), Losses.CrossEntropy(x, [2, 0], labelSmoothing: 0).Item());
+        var uniform = Losses.CrossEntropy(logits.Detach(), [0], labelSmoothing: 1).Item();
+        Assert.Equal(lse - 2, uniform, 1e-14);
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void CrossEntropyRefusesLabelSmoothingOutsideZeroToOne(double eps)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(Tensor.Zeros([1, 3]), [0], labelSmoothing: eps));
+        Assert.Contains("labelSmoothing must be in [0, 1]", e.Message, StringComparison.Ordinal);
+    }
+
     public static TheoryData<double, int> Magnitudes()
     {
         var d = new TheoryData<double, int>();

@@ -16,13 +16,14 @@ public static class TrainingLoop
     /// its proximal step after each update (<see cref="Optimizer.ProximalL1"/>: soft-thresholding, which sets weights
     /// exactly to zero) and counted in the reported loss; stops after
     /// <paramref name="maxSteps"/> batches when given; <paramref name="lossFunction"/> replaces the cross-entropy
-    /// (e.g. for distillation). Returns the epoch's mean loss and accuracy.
+    /// (e.g. for distillation). With <paramref name="ema"/>, its <see cref="ExponentialMovingAverage.Update"/> runs
+    /// after each step (after the L1 step). Returns the epoch's mean loss and accuracy.
     /// </summary>
     public static (double Loss, double Accuracy) TrainEpoch(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1 = 0, ITrainingObserver? observer = null, int? maxSteps = null, CancellationToken cancel = default,
-        Func<Tensor, Batch, Tensor>? lossFunction = null) =>
+        Func<Tensor, Batch, Tensor>? lossFunction = null, ExponentialMovingAverage? ema = null) =>
         TrainEpochCore(model, loader, optimizer, scheduler, epoch, epochs, l1, observer, maxSteps, cancel, lossFunction,
-            _ => OptionException.Escape(string.Create(CultureInfo.InvariantCulture, $"try a lower learning rate (the optimizer's Lr is {optimizer?.Lr}).")), []);
+            _ => OptionException.Escape(string.Create(CultureInfo.InvariantCulture, $"try a lower learning rate (the optimizer's Lr is {optimizer?.Lr}).")), [], ema);
 
     /// <summary>
     /// <see cref="TrainEpoch"/> with the end of the divergence message given by <paramref name="divergenceAdvice"/>
@@ -31,7 +32,7 @@ public static class TrainingLoop
     /// </summary>
     internal static (double Loss, double Accuracy) TrainEpochCore(Module model, DataLoader loader, Optimizer optimizer, LrScheduler? scheduler, int epoch,
         int epochs, double l1, ITrainingObserver? observer, int? maxSteps, CancellationToken cancel,
-        Func<Tensor, Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice, string[] adviceOptions)
+        Func<Tensor, Batch, Tensor>? lossFunction, Func<int, string> divergenceAdvice, string[] adviceOptions, ExponentialMovingAverage? ema = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -64,6 +65,7 @@ public static class TrainingLoop
                 loss.Backward();
                 optimizer.Step();
                 if (l1Weights is not null) optimizer.ProximalL1(l1Weights, l1);
+                ema?.Update();
                 correct += CountCorrect(logits, batch.Labels);
                 model.ZeroGrad(); // the gradients live in the scope's pool (frozen parameters' too)
                 optimizer.ZeroGrad();

@@ -39,22 +39,36 @@ internal readonly struct BceLogitsKernel : IPairOp
 }
 
 // the loss of each row (forward) and its gradient (backward) for class indices targets: (n) over c classes
-internal readonly struct CrossEntropyKernel(int[] targets, int c) : ISpanKernel, ISpanKernel2
+internal readonly struct CrossEntropyKernel(int[] targets, int c, double labelSmoothing) : ISpanKernel, ISpanKernel2
 {
-    // logp: (n, c) -> l: (n), l_i = -logp[i, t_i]
+    // logp: (n, c) -> l: (n), l_i = -(1 - eps) logp[i, t_i] - eps/c sum_j logp[i, j] (PyTorch's label_smoothing; eps = 0: -logp[i, t_i])
     public void Apply<T>(ReadOnlySpan<T> logp, Span<T> l) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
+        if (labelSmoothing == 0)
+        {
+            for (int i = 0; i < l.Length; i++) l[i] = -logp[i * c + targets[i]];
+            return;
+        }
+        T eps = T.CreateChecked(labelSmoothing), keep = T.One - eps, share = eps / T.CreateChecked(c);
+        for (int i = 0; i < l.Length; i++)
+        {
+            T sum = T.Zero;
+            var row = logp.Slice(i * c, c);
+            for (int j = 0; j < c; j++) sum += row[j];
+            l[i] = -(keep * row[targets[i]]) - share * sum;
+        }
     }
 
-    // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - onehot(t_i))
+    // logp: (n, c), g: (n) -> dx: (n, c), dx = g_i (softmax_i - (1 - eps) onehot(t_i) - eps/c)
     public void Apply<T>(ReadOnlySpan<T> logp, ReadOnlySpan<T> g, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        T eps = T.CreateChecked(labelSmoothing), keep = T.One - eps, share = eps / T.CreateChecked(c);
         for (int i = 0; i < g.Length; i++)
         {
             var row = dx.Slice(i * c, c);
-            for (int j = 0; j < c; j++) row[j] = T.Exp(logp[i * c + j]) * g[i];
-            row[targets[i]] -= g[i];
+            if (labelSmoothing == 0) for (int j = 0; j < c; j++) row[j] = T.Exp(logp[i * c + j]) * g[i];
+            else for (int j = 0; j < c; j++) row[j] = (T.Exp(logp[i * c + j]) - share) * g[i];
+            row[targets[i]] -= keep * g[i];
         }
     }
 }
