@@ -69,6 +69,11 @@ internal static class DepthwiseConv2d
     {
         var lay = Layout.Of(g, TL.Count);
         int c = g.C, k = g.KH * g.KW, xs = g.H * g.W, ys = g.L;
+        if (UsesWidePlane(g, TL.Count))
+        {
+            ForwardWide<T, TL, TV>(x, w, b, y, n, g, relu);
+            return;
+        }
         Parallelism.For(n * c, (_, start, end) =>
         {
             T[] pad = ArrayPool<T>.Shared.Rent(lay.PlaneSize);
@@ -93,6 +98,119 @@ internal static class DepthwiseConv2d
                 ArrayPool<T>.Shared.Return(tmp);
             }
         }, (long)n * c * ys * k);
+    }
+
+    /// <summary>
+    /// Whether the 3x3 stride-1 forward runs on whole padded planes (<see cref="ForwardWide"/>) rather than row by row:
+    /// where a row fills at most half a register (mobilenet's 7x7 maps: 7 of 16 lanes).
+    /// </summary>
+    internal static bool UsesWidePlane(in Conv2dGeometry g, int lanes) =>
+        g is { KH: 3, KW: 3, SH: 1, SW: 1 } && lanes >= 8 && 2 * g.OW <= lanes;
+
+    // x: (N,C,H,W), w: (C,1,3,3), b: (C)? -> y: (N,C,OH,OW), stride 1, for small maps. Each plane is copied into a
+    // zero-padded plane of pitch Wp = W + 2 PW, flattened; the outputs are computed "wide", at q = i Wp + j for every
+    // j < Wp (the last Wp - OW of each row are discarded), so that tap (kh, kw) of every output is the contiguous
+    // vector at q + kh Wp + kw: OH Wp / lanes registers per plane instead of OH half-empty rows. The nine taps are
+    // summed in the same order as ForwardPlane3x3 (bias, then w0..w8 by multiply-add), so the result is bitwise the same.
+    private static void ForwardWide<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g, bool relu)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        int v = TL.Count, c = g.C, xs = g.H * g.W, ys = g.L, wp = g.W + 2 * g.PW, hp = g.H + 2 * g.PH;
+        int vecs = (g.OH * wp + v - 1) / v;
+        int padSize = Math.Max(hp * wp, vecs * v + 2 * wp + 2); // the last register's taps read up to 2 Wp + 2 past it
+        Parallelism.For(n * c, (_, start, end) =>
+        {
+            T[] pad = ArrayPool<T>.Shared.Rent(padSize);
+            T[] wide = ArrayPool<T>.Shared.Rent(vecs * v);
+            try
+            {
+                pad.AsSpan(0, padSize).Clear(); // only the interior is written below: the borders stay zero
+                for (int pc = start; pc < end; pc++)
+                {
+                    int ch = pc % c;
+                    // rows of a few elements: element copies (a Span.CopyTo call per row cost more than the plane's sums)
+                    CopyRows(x.AsSpan(pc * xs, xs), g.W, pad.AsSpan(g.PH * wp + g.PW, (g.H - 1) * wp + g.W), wp, g.H, g.W, relu: false);
+                    WidePlane3x3<T, TL, TV>(pad, w.AsSpan(ch * 9, 9), b is null ? T.Zero : b[ch], wide, vecs, wp);
+                    CopyRows(wide.AsSpan(0, (g.OH - 1) * wp + g.OW), wp, y.AsSpan(pc * ys, ys), g.OW, g.OH, g.OW, relu);
+                }
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(pad);
+                ArrayPool<T>.Shared.Return(wide);
+            }
+        }, (long)n * c * ys * 9);
+    }
+
+    // dst[i ldd + j] = src[i lds + j] (max with 0 when relu) for i < rows, j < cols; the spans hold every element addressed
+    private static void CopyRows<T>(ReadOnlySpan<T> src, int lds, Span<T> dst, int ldd, int rows, int cols, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rows == 0 || cols == 0) return;
+        if ((long)(rows - 1) * lds + cols > src.Length || (long)(rows - 1) * ldd + cols > dst.Length)
+            throw new ArgumentException($"DepthwiseConv2d.CopyRows: {rows} rows of {cols} do not fit (source {src.Length}, destination {dst.Length}).");
+        ref T s = ref MemoryMarshal.GetReference(src);
+        ref T d = ref MemoryMarshal.GetReference(dst);
+        for (int i = 0; i < rows; i++)
+        {
+            ref T sr = ref Unsafe.Add(ref s, i * lds);
+            ref T dr = ref Unsafe.Add(ref d, i * ldd);
+            if (relu) for (int j = 0; j < cols; j++) Unsafe.Add(ref dr, j) = T.Max(Unsafe.Add(ref sr, j), T.Zero);
+            else for (int j = 0; j < cols; j++) Unsafe.Add(ref dr, j) = Unsafe.Add(ref sr, j);
+        }
+    }
+
+    // pad: a zero-padded plane of pitch wp, flattened -> wide[q] = bias + sum over the 3x3 taps of w * pad[q + kh wp + kw]
+    // for q in [0, vecs lanes), two registers at a time (independent chains in flight)
+    private static void WidePlane3x3<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, T[] wide, int vecs, int wp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
+    {
+        ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref T py = ref MemoryMarshal.GetArrayDataReference(wide);
+        int v = TL.Count;
+        nuint r1 = (nuint)wp, r2 = (nuint)(2 * wp);
+        TV w0 = TL.Broadcast(w[0]), w1 = TL.Broadcast(w[1]), w2 = TL.Broadcast(w[2]);
+        TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
+        TV w6 = TL.Broadcast(w[6]), w7 = TL.Broadcast(w[7]), w8 = TL.Broadcast(w[8]);
+        TV b = TL.Broadcast(bias);
+        int k = 0;
+        for (; k + 2 <= vecs; k += 2)
+        {
+            nuint u = (nuint)(k * v), t = u + (nuint)v;
+            TV ya = TL.MultiplyAdd(w0, TL.Load(ref px, u), b);
+            TV yb = TL.MultiplyAdd(w0, TL.Load(ref px, t), b);
+            ya = TL.MultiplyAdd(w1, TL.Load(ref px, u + 1), ya);
+            yb = TL.MultiplyAdd(w1, TL.Load(ref px, t + 1), yb);
+            ya = TL.MultiplyAdd(w2, TL.Load(ref px, u + 2), ya);
+            yb = TL.MultiplyAdd(w2, TL.Load(ref px, t + 2), yb);
+            ya = TL.MultiplyAdd(w3, TL.Load(ref px, u + r1), ya);
+            yb = TL.MultiplyAdd(w3, TL.Load(ref px, t + r1), yb);
+            ya = TL.MultiplyAdd(w4, TL.Load(ref px, u + r1 + 1), ya);
+            yb = TL.MultiplyAdd(w4, TL.Load(ref px, t + r1 + 1), yb);
+            ya = TL.MultiplyAdd(w5, TL.Load(ref px, u + r1 + 2), ya);
+            yb = TL.MultiplyAdd(w5, TL.Load(ref px, t + r1 + 2), yb);
+            ya = TL.MultiplyAdd(w6, TL.Load(ref px, u + r2), ya);
+            yb = TL.MultiplyAdd(w6, TL.Load(ref px, t + r2), yb);
+            ya = TL.MultiplyAdd(w7, TL.Load(ref px, u + r2 + 1), ya);
+            yb = TL.MultiplyAdd(w7, TL.Load(ref px, t + r2 + 1), yb);
+            ya = TL.MultiplyAdd(w8, TL.Load(ref px, u + r2 + 2), ya);
+            yb = TL.MultiplyAdd(w8, TL.Load(ref px, t + r2 + 2), yb);
+            TL.Store(ya, ref py, u);
+            TL.Store(yb, ref py, t);
+        }
+        if (k < vecs)
+        {
+            nuint u = (nuint)(k * v);
+            TV ya = TL.MultiplyAdd(w0, TL.Load(ref px, u), b);
+            ya = TL.MultiplyAdd(w1, TL.Load(ref px, u + 1), ya);
+            ya = TL.MultiplyAdd(w2, TL.Load(ref px, u + 2), ya);
+            ya = TL.MultiplyAdd(w3, TL.Load(ref px, u + r1), ya);
+            ya = TL.MultiplyAdd(w4, TL.Load(ref px, u + r1 + 1), ya);
+            ya = TL.MultiplyAdd(w5, TL.Load(ref px, u + r1 + 2), ya);
+            ya = TL.MultiplyAdd(w6, TL.Load(ref px, u + r2), ya);
+            ya = TL.MultiplyAdd(w7, TL.Load(ref px, u + r2 + 1), ya);
+            ya = TL.MultiplyAdd(w8, TL.Load(ref px, u + r2 + 2), ya);
+            TL.Store(ya, ref py, u);
+        }
     }
 
     private static void Backward<T, TL, TV>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, Conv2dGeometry g)

@@ -28,6 +28,9 @@ public sealed class DepthwiseConv2dTests
         [2, 3, 6, 35, 3, 3, 2, 2, 1, 1],   // stride 2, a row of two 16-column shuffle steps and a 3-column tail
         [1, 2, 5, 20, 3, 3, 2, 2, 0, 0],   // stride 2 without padding: even columns to phase 0
         [1, 2, 7, 18, 5, 5, 2, 2, 2, 2],   // stride 2, padding 2
+        [2, 3, 5, 4, 3, 3, 1, 1, 1, 1],    // whole padded planes (ForwardWide) on 256-bit registers too: 4 columns
+        [2, 2, 8, 8, 3, 3, 1, 1, 1, 1],    // 8 columns: exactly half a 512-bit register
+        [1, 2, 6, 3, 3, 3, 1, 1, 0, 2],    // different row and column padding on whole planes
     ];
 
     [Theory]
@@ -93,6 +96,9 @@ public sealed class DepthwiseConv2dTests
             var y = new double[ry.Length];
             Conv2dKernels.Forward(x, w, b, y, n, oc, g, groups);
             Close(ry, y, tol64, "y " + what);
+            var yr = new double[ry.Length]; // the fused ReLU: each value clamped as its plane is stored
+            Conv2dKernels.Forward(x, w, b, yr, n, oc, g, groups, relu: true);
+            Close([.. ry.Select(v => Math.Max(v, 0))], yr, tol64, "relu y " + what);
             double[] dx = new double[x.Length], dw = new double[w.Length], db = new double[oc];
             Array.Fill(dx, double.NaN); // every element must be written
             Conv2dKernels.Backward(dy, x, w, dx, dw, db, n, oc, g, groups);
