@@ -12,9 +12,12 @@ namespace Sharpgrad.Kernels;
 /// K, B is packed into KC x NR column panels (a block of at most NC columns, for L2/L3) and A into MR x KC row panels
 /// (a block of at most MC rows, for L2), and a register-blocked MR x NR microkernel (6 x 16 floats with Vector256
 /// FMA: 12 accumulators) runs over them, the B panel staying in L1. The packing routines read any strides, so
-/// transposed operands are read in place without a separate transpose; when A has few rows a row-major B is read in
-/// place instead of packed (it would be used only a few times), and when A's rows and B's columns are both
-/// contiguous along K (x W^T, dy col^T) 2 x 4 tiles of dot products read both in place, unpacked. Big products are split over
+/// transposed operands are read in place without a separate transpose (a transposed float B by 8 x 8 register
+/// transposes); on the vector paths a row-major A is not packed at all (the microkernel broadcasts from six row
+/// pointers); when A has few rows a row-major B is read in place instead of packed (it would be used only a few
+/// times), and when A has few rows and A's rows and B's columns are both contiguous along K (dy col^T) 2 x 4 tiles of
+/// dot products read both in place, unpacked. A single row against contiguous columns (a batch-1 Linear layer) is a
+/// vector-matrix product, four columns at a time, split by columns over the threads. Big products are split over
 /// <see cref="Parallelism"/> threads by whole N (or M) panels, each thread packing its own operands, so there is one
 /// fork and join per call; every element of C is the same sum in the same order whatever the split, so the result
 /// does not depend on the thread count. Vector512, Vector256 and scalar microkernels (<see cref="ForcedPath"/>
