@@ -460,18 +460,17 @@ internal static class Conv2dKernels
                 if (!pointwise) ArrayPool<T>.Shared.Return(col);
             }
         });
-        if (dw is not null)
-        {
-            partialW.AsSpan(0, wsz).CopyTo(dw);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(dw.AsSpan(0, wsz), partialW.AsSpan(c * wsz, wsz), dw.AsSpan(0, wsz));
-            ArrayPool<T>.Shared.Return(partialW);
-        }
-        if (db is not null)
-        {
-            partialB.AsSpan(0, oc).CopyTo(db);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(db.AsSpan(0, oc), partialB.AsSpan(c * oc, oc), db.AsSpan(0, oc));
-            ArrayPool<T>.Shared.Return(partialB);
-        }
+        if (dw is not null) SumChunks(partialW, chunks, dw.AsSpan(0, wsz));
+        if (db is not null) SumChunks(partialB, chunks, db.AsSpan(0, oc));
+    }
+
+    // partial: (chunks, size) pooled -> sum: (size) = partial[0] + partial[1] + ... in chunk order; partial goes back to the pool
+    private static void SumChunks<T>(T[] partial, int chunks, Span<T> sum) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int size = sum.Length;
+        partial.AsSpan(0, size).CopyTo(sum);
+        for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(sum, partial.AsSpan(c * size, size), sum);
+        ArrayPool<T>.Shared.Return(partial);
     }
 
     // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C,KH,KW) -> dx?, dw?, db? for small maps, as Gemm2dImages: blocks of nb
@@ -524,18 +523,8 @@ internal static class Conv2dKernels
                 if (dyb.Length > 0) ArrayPool<T>.Shared.Return(dyb);
             }
         });
-        if (dw is not null)
-        {
-            partialW.AsSpan(0, wsz).CopyTo(dw);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(dw.AsSpan(0, wsz), partialW.AsSpan(c * wsz, wsz), dw.AsSpan(0, wsz));
-            ArrayPool<T>.Shared.Return(partialW);
-        }
-        if (db is not null)
-        {
-            partialB.AsSpan(0, oc).CopyTo(db);
-            for (int c = 1; c < chunks; c++) System.Numerics.Tensors.TensorPrimitives.Add<T>(db.AsSpan(0, oc), partialB.AsSpan(c * oc, oc), db.AsSpan(0, oc));
-            ArrayPool<T>.Shared.Return(partialB);
-        }
+        if (dw is not null) SumChunks(partialW, chunks, dw.AsSpan(0, wsz));
+        if (db is not null) SumChunks(partialB, chunks, db.AsSpan(0, oc));
     }
 }
 
