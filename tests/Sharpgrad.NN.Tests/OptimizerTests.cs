@@ -77,6 +77,33 @@ public sealed class OptimizerTests
         }
     }
 
+    [Fact]
+    public void BadHyperparametersAndGradientsAreRefused()
+    {
+        Parameter P() => new(Tensor.Ones([3]));
+        Assert.Contains("RmsProp: weight decay must be non-negative, got -5", Assert.Throws<ArgumentOutOfRangeException>(() => new RmsProp([P()], 0.1, weightDecay: -5)).Message);
+        Assert.Contains("RmsProp: momentum must be non-negative, got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new RmsProp([P()], 0.1, momentum: double.NaN)).Message);
+        Assert.Contains("Sgd: momentum must be non-negative, got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd([P()], 0.1, momentum: double.NaN)).Message);
+        Assert.Contains("Sgd: weight decay must be non-negative, got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd([P()], 0.1, weightDecay: double.NaN)).Message);
+        Assert.Contains("Sgd: dampening must be in [0, 1], got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd([P()], 0.1, momentum: 0.9, dampening: double.NaN)).Message);
+        var sgd = new Sgd([P()], 0.1);
+        Assert.Contains("Sgd: learning rate must be non-negative, got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => sgd.Lr = double.NaN).Message);
+        // a gradient of another shape (9 values for 7, or a (3, 3) for a (9)) is refused, naming both shapes
+        var p7 = new Parameter(Tensor.Zeros([7]));
+        p7.Grad = Tensor.Ones([9]);
+        Assert.Equal("Sgd: a parameter of shape [7] has a gradient of shape [9]; a gradient must have its parameter's shape.",
+            Assert.Throws<InvalidOperationException>(() => new Sgd([p7], 1.0).Step()).Message);
+        var p9 = new Parameter(Tensor.Zeros([9]));
+        p9.Grad = Tensor.Ones([3, 3]);
+        Assert.Throws<InvalidOperationException>(() => new Adam([p9]).Step());
+        // a parameter made from a transposed view holds its own contiguous copy, so the optimizers can update it
+        var t = Tensor.Arange(12).Reshape(3, 4);
+        var pt = new Parameter(t.Transpose());
+        pt.Grad = Tensor.Ones([4, 3]);
+        new Sgd([pt], 1.0).Step();
+        Assert.Equal(t.Transpose().Sub(1).ToArray(), pt.Data.ToArray());
+    }
+
     private static void AssertRelative(string what, float[] expected, float[] actual)
     {
         for (int i = 0; i < expected.Length; i++)
@@ -183,7 +210,8 @@ public sealed class InPlaceGuardTests
         Pruner.SetMask(p, Tensor.FromArray([1f, 0, 1]));
         Assert.True(p.Data.Version > v);
         var lin = new Linear(2, 2);
-        var y = lin.Forward(Tensor.Ones([1, 2]));
+        // the input needs a gradient, so the backward keeps the weight (dx = dy W) and must see it rewritten
+        var y = lin.Forward(Tensor.Ones([1, 2]).RequiresGrad_());
         lin.LoadStateDict(new Linear(2, 2).StateDict().ToDictionary(e => e.Name, e => e.Value));
         Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
     }

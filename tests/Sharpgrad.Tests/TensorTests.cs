@@ -84,6 +84,13 @@ public sealed class TensorTests
             Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 5]), w, Tensor.Zeros([5]))).Message);
         Assert.StartsWith("Linear: dtypes differ (float32 vs float64)",
             Assert.Throws<ArgumentException>(() => Tensor.Linear(Tensor.Zeros([2, 5]), Tensor.Zeros([3, 5], DType.Float64))).Message);
+        // only the bias needs a gradient: neither x nor W is kept, so writing W in place after the forward is fine
+        var wb = Tensor.Randn([3, 5], new Generator(3));
+        var bb = Tensor.Randn([3], new Generator(4)).RequiresGrad_();
+        var yb = Tensor.Linear(Tensor.Randn([4, 5], new Generator(5)), wb, bb);
+        using (Tensor.NoGrad()) wb.CopyFrom(Tensor.Zeros([3, 5]));
+        yb.Sum().Backward();
+        Assert.Equal([4f, 4f, 4f], bb.Grad!.ToArray());
         // no rows, no input features: an empty output, and the bias alone
         Assert.Equal([0, 3], Tensor.Linear(Tensor.Zeros([0, 5]), w).Shape);
         Assert.Equal([1f, 2f, 1f, 2f], Tensor.Linear(Tensor.Zeros([2, 0]), Tensor.Zeros([2, 0]), Tensor.FromArray([1f, 2f])).ToArray());

@@ -11,6 +11,8 @@ public sealed class Parameter
     {
         ArgumentNullException.ThrowIfNull(data);
         if (!data.IsLeaf) data = data.Detach();
+        // the optimizers update the values in place through one contiguous span
+        if (!data.IsContiguous) data = data.Contiguous().Detach();
         data.RequiresGrad = true;
         Data = data;
     }

@@ -27,8 +27,19 @@ public abstract class Optimizer
     /// <summary>The parameters, in order.</summary>
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>Current learning rate.</summary>
-    public double Lr { get; set; }
+    /// <summary>Current learning rate (schedulers set it each step).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative or NaN value.</exception>
+    public double Lr
+    {
+        get => _lr;
+        set
+        {
+            if (!(value >= 0)) throw new ArgumentOutOfRangeException(nameof(value), $"{GetType().Name}: learning rate must be non-negative, got {value}.");
+            _lr = value;
+        }
+    }
+
+    private double _lr;
 
     /// <summary>The learning rate given at construction (schedulers scale from it).</summary>
     public double InitialLr { get; }
@@ -47,6 +58,8 @@ public abstract class Optimizer
         {
             if (p.Grad is null) continue;
             if (p.Constraints.Count > 0) p.Grad = p.ConstrainGradient(p.Grad);
+            if (!p.Grad.Shape.AsSpan().SequenceEqual(p.Data.Shape))
+                throw new InvalidOperationException($"{GetType().Name}: a parameter of shape [{string.Join(",", p.Data.Shape)}] has a gradient of shape [{string.Join(",", p.Grad.Shape)}]; a gradient must have its parameter's shape.");
             var grad = p.Grad.Contiguous();
             if (p.Data.DType == DType.Float32) Update<float>(p, p.Data.AsSpan<float>(), grad.To(DType.Float32).AsReadOnlySpan<float>(), StateOf(p));
             else Update<double>(p, p.Data.AsSpan<double>(), grad.To(DType.Float64).AsReadOnlySpan<double>(), StateOf(p));

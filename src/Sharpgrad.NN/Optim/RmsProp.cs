@@ -16,7 +16,8 @@ public sealed class RmsProp : Optimizer
     {
         if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"RmsProp: alpha must be in [0, 1], got {alpha}.");
         if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), $"RmsProp: eps must be non-negative, got {eps}.");
-        if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), $"RmsProp: momentum must be non-negative, got {momentum}.");
+        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), $"RmsProp: momentum must be non-negative, got {momentum}.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), $"RmsProp: weight decay must be non-negative, got {weightDecay}.");
         Alpha = alpha;
         Eps = eps;
         WeightDecay = weightDecay;

@@ -12,8 +12,9 @@ public sealed class Sgd : Optimizer
     public Sgd(IEnumerable<Parameter> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
         : base(parameters, lr)
     {
-        if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), $"Sgd: momentum must be non-negative, got {momentum}.");
-        if (weightDecay < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Sgd: weight decay must be non-negative, got {weightDecay}.");
+        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), $"Sgd: momentum must be non-negative, got {momentum}.");
+        if (!(dampening >= 0 && dampening <= 1)) throw new ArgumentOutOfRangeException(nameof(dampening), $"Sgd: dampening must be in [0, 1], got {dampening}.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Sgd: weight decay must be non-negative, got {weightDecay}.");
         if (nesterov && (momentum <= 0 || dampening != 0)) throw new ArgumentException("Sgd: Nesterov momentum requires a momentum and zero dampening.");
         Momentum = momentum;
         Dampening = dampening;

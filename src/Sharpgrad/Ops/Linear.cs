@@ -35,28 +35,31 @@ public sealed partial class Tensor
         else
             LinearKernels.Forward<double>(x.Span<double>(), w.Span<double>(), b is null ? default : b.Span<double>(), y.Span<double>(), rows, inF, outF, b is not null);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
-            y.SetGradFn(new LinearBackward(input, weight, bias, x, w, rows));
+            // saved only where a gradient needs it: x for dW, W for dx (db needs neither)
+            y.SetGradFn(new LinearBackward(input, weight, bias, weight.RequiresGrad ? x : null, input.RequiresGrad ? w : null, (int[])input.Dims.Clone(), rows, inF, outF));
         return y;
     }
 }
 
 // y = x W^T + b: dx = dy W, dW = dy^T x, db = sum over rows of dy
-internal sealed class LinearBackward(Tensor input, Tensor weight, Tensor? bias, Tensor x, Tensor w, int rows) : Node([input, weight, bias], x, w)
+internal sealed class LinearBackward(Tensor input, Tensor weight, Tensor? bias, Tensor? x, Tensor? w, int[] inputDims, int rows, int inF, int outF)
+    : Node([input, weight, bias], x, w)
 {
     internal override Tensor?[] Backward(Tensor g)
     {
-        Tensor xc = Saved(0), wc = Saved(1);
         var dy = g.ContiguousRaw();
-        int outF = wc.Dims[0], inF = wc.Dims[1];
-        var dx = NeedsInputGrad(0) ? Tensor.EmptyLike(xc) : null;
-        var dw = NeedsInputGrad(1) ? Tensor.EmptyLike(wc) : null;
-        var db = NeedsInputGrad(2) ? Tensor.Empty(wc.DType, [outF]) : null;
-        if (wc.DType == DType.Float32)
-            LinearKernels.Backward<float>(dy.Span<float>(), xc.Span<float>(), wc.Span<float>(), dx is null ? default : dx.Span<float>(),
-                dw is null ? default : dw.Span<float>(), db is null ? default : db.Span<float>(), rows, inF, outF);
+        var dtype = dy.DType;
+        bool needX = NeedsInputGrad(0), needW = NeedsInputGrad(1);
+        Tensor? xc = needW ? Saved(0) : null, wc = needX ? Saved(1) : null;
+        var dx = needX ? Tensor.Empty(dtype, inputDims) : null;
+        var dw = needW ? Tensor.Empty(dtype, [outF, inF]) : null;
+        var db = NeedsInputGrad(2) ? Tensor.Empty(dtype, [outF]) : null;
+        if (dtype == DType.Float32)
+            LinearKernels.Backward<float>(dy.Span<float>(), xc is null ? default : xc.Span<float>(), wc is null ? default : wc.Span<float>(),
+                dx is null ? default : dx.Span<float>(), dw is null ? default : dw.Span<float>(), db is null ? default : db.Span<float>(), rows, inF, outF);
         else
-            LinearKernels.Backward<double>(dy.Span<double>(), xc.Span<double>(), wc.Span<double>(), dx is null ? default : dx.Span<double>(),
-                dw is null ? default : dw.Span<double>(), db is null ? default : db.Span<double>(), rows, inF, outF);
+            LinearKernels.Backward<double>(dy.Span<double>(), xc is null ? default : xc.Span<double>(), wc is null ? default : wc.Span<double>(),
+                dx is null ? default : dx.Span<double>(), dw is null ? default : dw.Span<double>(), db is null ? default : db.Span<double>(), rows, inF, outF);
         return [dx, dw, db];
     }
 }
