@@ -146,7 +146,14 @@ internal static class LayerProfile
             model.Forward(x);
         }
         double mean = loop.Elapsed.TotalMicroseconds / iterations;
-        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (fused: {string.Join("; ", model.Plan.Where(p => p.Contains('+', StringComparison.Ordinal)).Select(p => p[..p.IndexOf(':', StringComparison.Ordinal)]))}) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s; back to back {mean:F1} us");
+        Console.WriteLine($"  layers one by one {total:F1} us; the model's forward (fused: {Fused(model)}) {Median(whole):F1} us -> {batch / (Median(whole) / 1e6):N0} img/s; back to back {mean:F1} us");
+    }
+
+    // the plan's fused steps, e.g. "0+1+2+3; 4+5+6", or "none"
+    private static string Fused(Sequential model)
+    {
+        var steps = model.Plan.Where(p => p.Contains('+', StringComparison.Ordinal)).Select(p => p[..p.IndexOf(':', StringComparison.Ordinal)]).ToList();
+        return steps.Count == 0 ? "none" : string.Join("; ", steps);
     }
 
     private static double Median(double[] v)

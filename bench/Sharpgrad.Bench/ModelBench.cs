@@ -54,6 +54,7 @@ internal static class ModelBench
             }
         }
         if (names.Count == 0) throw new ArgumentException("--model: expected a model name (or --models for every built-in model)");
+        if (args.Contains("--models") && args.Contains("--model")) throw new ArgumentException("--models: runs every built-in model; give it or --model NAME, not both");
         if (OrtRunner.CompareApis) throw new ArgumentException("--ort-api: both is for the exam-CNN figures (the command without --model); with --model give binding or run");
         if (quick) reps = Math.Min(reps, 3);
         BenchOptions.CheckOutput(jsonPath);

@@ -37,12 +37,16 @@ static int Run(string[] args)
         BenchmarkDotNet.Running.BenchmarkSwitcher.FromTypes([typeof(GemmBenchmarks), typeof(GemmShapeBenchmarks), typeof(LayerBenchmarks)]).Run(args[1..]);
         return 0;
     }
-    if (args.Length > 0 && args[0] is "--model" or "--models") return ModelBench.Run(args);
+    // --model NAME / --models anywhere on the line: the every-model bench (its options in any order)
+    if (args.Contains("--model") || args.Contains("--models")) return ModelBench.Run(args);
     if (args.Length > 0 && args[0] == "--profile")
     {
+        // --profile [C [BATCH [infer]]]: nothing else on the line
+        if (args.Length > 4 || args.Length == 4 && args[3] != "infer")
+            throw new ArgumentException($"--profile: expected --profile [C [BATCH [infer]]], got '{string.Join(' ', args)}'");
         int pc = args.Length > 1 ? BenchOptions.Positive("--profile C", args[1]) : 3, pb = args.Length > 2 ? BenchOptions.Positive("--profile BATCH", args[2]) : 64;
         if (pc is not (1 or 3)) throw new ArgumentException($"--profile: expected 3 (3x32x32) or 1 (1x28x28) channels, got {pc}");
-        if (args.Length > 3 && args[3] == "infer") LayerProfile.RunInference(pc, pc == 1 ? 28 : 32, pb, 201);
+        if (args.Length > 3) LayerProfile.RunInference(pc, pc == 1 ? 28 : 32, pb, 201);
         else LayerProfile.Run(pc, pc == 1 ? 28 : 32, pb, 101);
         return 0;
     }

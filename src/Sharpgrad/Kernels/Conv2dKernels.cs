@@ -337,6 +337,7 @@ internal static class Conv2dKernels
     private static void Gemm2dImages<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int l = g.L, ckk = g.Ckk, xs = g.C * g.H * g.W, ys = oc * l;
+        bool pointwise = IsPointwise(g);
         int nb = Math.Clamp((BlockColumns + l - 1) / l, 1, Math.Max(1, n / Parallelism.Threads));
         int blocks = (n + nb - 1) / nb;
         Parallelism.For(blocks, (_, start, end) =>
@@ -348,16 +349,19 @@ internal static class Conv2dKernels
                 for (int blk = start; blk < end; blk++)
                 {
                     int i0 = blk * nb, cnt = Math.Min(nb, n - i0), ld = cnt * l;
-                    for (int i = 0; i < cnt; i++) Im2Col<T>(x.AsSpan((i0 + i) * xs, xs), g, col.AsSpan(i * l), ld);
+                    for (int i = 0; i < cnt; i++)
+                    {
+                        if (!pointwise) Im2Col<T>(x.AsSpan((i0 + i) * xs, xs), g, col.AsSpan(i * l), ld);
+                        else for (int ch = 0; ch < g.C; ch++) x.AsSpan((i0 + i) * xs + ch * l, l).CopyTo(col.AsSpan(ch * ld + i * l, l)); // 1x1: its planes
+                    }
                     Gemm.Multiply<T>(oc, ld, ckk, w, ckk, 1, col, ld, 1, c, ld, accumulate: false);
                     for (int i = 0; i < cnt; i++)
                         for (int o = 0; o < oc; o++)
                         {
                             var src = c.AsSpan(o * ld + i * l, l);
                             var dst = y.AsSpan((i0 + i) * ys + o * l, l);
-                            if (b is not null) System.Numerics.Tensors.TensorPrimitives.Add(src, b[o], dst);
-                            else src.CopyTo(dst);
-                            if (relu) System.Numerics.Tensors.TensorPrimitives.Max<T>(dst, T.Zero, dst);
+                            if (b is null && !relu) src.CopyTo(dst);
+                            else BiasRelu(src, b is null ? T.Zero : b[o], dst, relu);
                         }
                 }
             }
@@ -462,6 +466,28 @@ internal static class Conv2dKernels
         });
         if (dw is not null) SumChunks(partialW, chunks, dw.AsSpan(0, wsz));
         if (db is not null) SumChunks(partialB, chunks, db.AsSpan(0, oc));
+    }
+
+    // dst = src + bias, then max(dst, 0) when relu, in one pass (two TensorPrimitives calls per 49-element row cost
+    // more than the row); the same operations as TensorPrimitives.Add and Max, so the same bits
+    private static void BiasRelu<T>(ReadOnlySpan<T> src, T bias, Span<T> dst, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = src.Length, i = 0;
+        if (dst.Length < n) throw new ArgumentException("BiasRelu: destination shorter than source.", nameof(dst));
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            Vector<T> vb = new(bias);
+            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(src[i..]) + vb;
+                (relu ? Vector.Max(v, Vector<T>.Zero) : v).CopyTo(dst[i..]);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T v = src[i] + bias;
+            dst[i] = relu ? T.Max(v, T.Zero) : v;
+        }
     }
 
     // partial: (chunks, size) pooled -> sum: (size) = partial[0] + partial[1] + ... in chunk order; partial goes back to the pool
