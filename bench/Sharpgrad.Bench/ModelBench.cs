@@ -57,6 +57,9 @@ internal static class ModelBench
         if (args.Contains("--models") && args.Contains("--model")) throw new ArgumentException("--models: runs every built-in model; give it or --model NAME, not both");
         if (OrtRunner.CompareApis) throw new ArgumentException("--ort-api: both is for the exam-CNN figures (the command without --model); with --model give binding or run");
         if (quick) reps = Math.Min(reps, 3);
+        foreach (var (option, n) in new[] { ("--batch", batch), ("--infer-batch", inferBatch) })
+            if ((long)n * c * h * h > Array.MaxLength)
+                throw new ArgumentException($"{option}: {n} images of {c}x{h}x{h} are more elements than a tensor holds ({Array.MaxLength:N0})");
         BenchOptions.CheckOutput(jsonPath);
         foreach (var name in names) Models.Create(name, c, h, h, 10); // an input too small for a model fails here, before any timing
 
