@@ -1,0 +1,258 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sharpgrad.Kernels;
+
+// Gemm's products that read their operands in place without packing: the vector-matrix product of one row and
+// the dot-product tiles of few rows (see the class comment in Gemm.cs).
+internal static partial class Gemm
+{
+    // a: (1,k) contiguous, b: (k,n) at b[p*rsB + j*csB] -> c: (1,n) += a b. Columns of b contiguous (a transposed
+    // weight): one dot product per output; rows contiguous: c += a[p] b[p,:] row by row; else element by element.
+    private static unsafe void Gemv<T>(int n, int k, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int rsB, int csB, Span<T> c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var av = a[..k];
+        if (rsB == 1 && k >= Vector512<T>.Count && Path == KernelPath.Vector512)
+        {
+            fixed (T* ap = av)
+            fixed (T* bp = b)
+            fixed (T* cp = c)
+            {
+                // bound by reading b: two threads read half each into their own caches (the columns' sums do not
+                // depend on the split)
+                int quads = (n + 3) / 4;
+                if (Parallelism.Threads < 2 || Parallelism.InChunk || (long)n * k < ParallelGemvMacs || quads < 2)
+                {
+                    GemvColumns512(n, k, ap, bp, csB, cp);
+                    return;
+                }
+                var job = GemvJob<T>.Take();
+                try
+                {
+                    job.Set(n, k, ap, bp, csB, cp);
+                    Parallelism.For(quads, job.Body);
+                }
+                finally
+                {
+                    job.Set(0, 0, null, null, 0, null);
+                    GemvJob<T>.Give(job);
+                }
+            }
+        }
+        else if (rsB == 1 || k == 1)
+        {
+            for (int j = 0; j < n; j++) c[j] += System.Numerics.Tensors.TensorPrimitives.Dot(av, b.Slice(j * csB, k));
+        }
+        else if (csB == 1)
+        {
+            var cv = c[..n];
+            for (int p = 0; p < k; p++) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * rsB, n), av[p], cv, cv);
+        }
+        else
+        {
+            for (int j = 0; j < n; j++)
+            {
+                T s = T.Zero;
+                for (int p = 0; p < k; p++) s += av[p] * b[p * rsB + j * csB];
+                c[j] += s;
+            }
+        }
+    }
+
+    /// <summary>Multiply-adds from which a vector-matrix product with contiguous columns is split over threads.</summary>
+    private const long ParallelGemvMacs = 1 << 16;
+
+    // one threaded vector-matrix product, split by groups of four columns; cached per thread (no closure per call)
+    private sealed unsafe class GemvJob<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static GemvJob<T>? t_cached;
+
+        private int _n, _k, _csB;
+        private T* _a, _b, _c;
+        public readonly Action<int, int, int> Body;
+
+        private GemvJob() => Body = Run;
+
+        public static GemvJob<T> Take()
+        {
+            var job = t_cached ?? new GemvJob<T>();
+            t_cached = null;
+            return job;
+        }
+
+        public static void Give(GemvJob<T> job) => t_cached = job;
+
+        public void Set(int n, int k, T* a, T* b, int csB, T* c)
+        {
+            _n = n; _k = k; _csB = csB;
+            _a = a; _b = b; _c = c;
+        }
+
+        // columns [4 q0, 4 q1)
+        private void Run(int chunk, int q0, int q1)
+        {
+            int j0 = 4 * q0, j1 = Math.Min(_n, 4 * q1);
+            GemvColumns512(j1 - j0, _k, _a, _b + (long)j0 * _csB, _csB, _c + j0);
+        }
+    }
+
+    // a: (k) contiguous, b: n columns of k contiguous values at stride csB -> c: (n) += a b. Four columns at a time
+    // share each load of a (four accumulators in flight; a batch-1 Linear layer reads its weight once, so this is
+    // bound by reading b); the last k % w products come from an overlapping load with the lanes already summed
+    // masked off. Each column's sum: lanes in order, then Vector512.Sum.
+    private static unsafe void GemvColumns512<T>(int n, int k, T* a, T* b, int csB, T* c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count, r = k % w, tail = k - w;
+        var mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(w - r)));
+        int j = 0;
+        for (; j <= n - 4; j += 4)
+        {
+            T* b0 = b + (long)j * csB, b1 = b0 + csB, b2 = b1 + csB, b3 = b2 + csB;
+            Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
+            int q = 0;
+            for (; q <= k - w; q += w)
+            {
+                var x = Vector512.Load(a + q);
+                s0 = Fma(x, Vector512.Load(b0 + q), s0);
+                s1 = Fma(x, Vector512.Load(b1 + q), s1);
+                s2 = Fma(x, Vector512.Load(b2 + q), s2);
+                s3 = Fma(x, Vector512.Load(b3 + q), s3);
+            }
+            if (r > 0)
+            {
+                var x = Vector512.Load(a + tail) & mask;
+                s0 = Fma(x, Vector512.Load(b0 + tail), s0);
+                s1 = Fma(x, Vector512.Load(b1 + tail), s1);
+                s2 = Fma(x, Vector512.Load(b2 + tail), s2);
+                s3 = Fma(x, Vector512.Load(b3 + tail), s3);
+            }
+            c[j] += Vector512.Sum(s0);
+            c[j + 1] += Vector512.Sum(s1);
+            c[j + 2] += Vector512.Sum(s2);
+            c[j + 3] += Vector512.Sum(s3);
+        }
+        for (; j < n; j++)
+        {
+            T* bj = b + (long)j * csB;
+            var s0 = Vector512<T>.Zero;
+            int q = 0;
+            for (; q <= k - w; q += w) s0 = Fma(Vector512.Load(a + q), Vector512.Load(bj + q), s0);
+            if (r > 0) s0 = Fma(Vector512.Load(a + tail) & mask, Vector512.Load(bj + tail), s0);
+            c[j] += Vector512.Sum(s0);
+        }
+    }
+
+    private const int DotRows = 2, DotCols = 4;
+
+    /// <summary>
+    /// At most this many rows of A: the in-place dot products (<see cref="DotBlock"/>) rather than packing. With more
+    /// rows the packed microkernel's reuse wins (mlp x W^T, 256 x 256 x 784 on the AVX-512 Xeon: 61 -> 113 GFLOP/s on
+    /// one thread); with fewer (a convolution's weight gradient, 16-32 filters) packing costs more than it saves
+    /// (lenet5 16 x 150 x 100: 60 against 19 GFLOP/s).
+    /// </summary>
+    private const int DotMaxRows = 48;
+
+    // c[i0:i1, j0:j1] (+)= a b with a's rows (csA = 1) and b's columns (rsB = 1) contiguous: 2 x 4 tiles of dot
+    // products, 8 lanes of partial sums each (the last k % 8 products from an overlapping load with the lanes already
+    // summed masked off), reduced at the end. A ragged tile runs the same operations element by element, so every
+    // element is the same sum whichever tile it falls in.
+    private static unsafe void DotBlock<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count, k = p.K, r = k % v;
+        var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(v - r)));
+        for (int j = j0; j < j1; j += DotCols)
+        {
+            int nb = Math.Min(DotCols, j1 - j);
+            T* b0 = p.B + (long)j * p.CsB;
+            for (int i = i0; i < i1; i += DotRows)
+            {
+                int mb = Math.Min(DotRows, i1 - i);
+                T* a0 = p.A + (long)i * p.RsA;
+                T* c = p.C + (long)i * p.Ldc + j;
+                if (mb == DotRows && nb == DotCols)
+                {
+                    Dot2x4(k, r, mask, a0, p.RsA, b0, p.CsB, c, p.Ldc, p.Accumulate);
+                }
+                else
+                {
+                    for (int ii = 0; ii < mb; ii++)
+                        for (int jj = 0; jj < nb; jj++)
+                        {
+                            T s = Dot1(k, r, mask, a0 + (long)ii * p.RsA, b0 + (long)jj * p.CsB);
+                            T* cij = c + (long)ii * p.Ldc + jj;
+                            *cij = p.Accumulate ? *cij + s : s;
+                        }
+                }
+            }
+        }
+    }
+
+    private static unsafe T Dot1<T>(int k, int r, Vector256<T> mask, T* a, T* b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count;
+        var acc = Vector256<T>.Zero;
+        int q = 0;
+        for (; q <= k - v; q += v) acc = Fma(Vector256.Load(a + q), Vector256.Load(b + q), acc);
+        if (r > 0) acc = Fma(Vector256.Load(a + k - v) & mask, Vector256.Load(b + k - v), acc);
+        return Lanes(acc);
+    }
+
+    private static unsafe void Dot2x4<T>(int k, int r, Vector256<T> mask, T* a0, int rsA, T* b0, int csB, T* c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector256<T>.Count;
+        T* a1 = a0 + rsA, b1 = b0 + csB, b2 = b1 + csB, b3 = b2 + csB;
+        Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        int q = 0;
+        for (; q <= k - v; q += v)
+        {
+            var x0 = Vector256.Load(a0 + q);
+            var x1 = Vector256.Load(a1 + q);
+            var y = Vector256.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector256.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        if (r > 0)
+        {
+            q = k - v;
+            var x0 = Vector256.Load(a0 + q) & mask;
+            var x1 = Vector256.Load(a1 + q) & mask;
+            var y = Vector256.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector256.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        Put(c, c00, c01, c02, c03, accumulate);
+        Put(c + ldc, c10, c11, c12, c13, accumulate);
+
+        static void Put(T* c, Vector256<T> s0, Vector256<T> s1, Vector256<T> s2, Vector256<T> s3, bool accumulate)
+        {
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                // four reductions at once, in Lanes' order: hadd pairs, hadd again, then the two 128-bit halves
+                var h = Avx.HorizontalAdd(Avx.HorizontalAdd(s0.AsSingle(), s1.AsSingle()), Avx.HorizontalAdd(s2.AsSingle(), s3.AsSingle()));
+                var t = h.GetLower() + h.GetUpper();
+                float* cf = (float*)c;
+                if (accumulate) t = Vector128.Load(cf) + t;
+                t.Store(cf);
+                return;
+            }
+            T t0 = Lanes(s0), t1 = Lanes(s1), t2 = Lanes(s2), t3 = Lanes(s3);
+            if (accumulate) { c[0] += t0; c[1] += t1; c[2] += t2; c[3] += t3; }
+            else { c[0] = t0; c[1] = t1; c[2] = t2; c[3] = t3; }
+        }
+    }
+
+    // the lanes of v summed pairwise in a fixed order: ((0+1)+(2+3))+((4+5)+(6+7)) for 8 lanes, (0+1)+(2+3) for 4
+    private static T Lanes<T>(Vector256<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T q0 = (v.GetElement(0) + v.GetElement(1)) + (v.GetElement(2) + v.GetElement(3));
+        if (Vector256<T>.Count == 4) return q0;
+        return q0 + ((v.GetElement(4) + v.GetElement(5)) + (v.GetElement(6) + v.GetElement(7)));
+    }
+}
