@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -15,6 +16,7 @@ internal static class BatchNormKernels
     // x: (N,C,S) -> mean: (C), var: (C) biased. One pass: per row, sum(x - k) and sum((x - k)^2) in T around k, the
     // mean of the channel's first row (the shift keeps the variance accurate when |mean| >> std), in chunks of
     // Chunk elements added in double, so the error does not grow with the spatial size.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
@@ -93,6 +95,7 @@ internal static class BatchNormKernels
 
     // x: (N,C,S), per-channel mean, invstd, gamma?, beta? -> y: (N,C,S) = (x - mean) invstd gamma + beta, one
     // multiply-add per element
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -109,6 +112,7 @@ internal static class BatchNormKernels
     }
 
     // y = a u + b v + k (v may be empty: y = a u + k), vectorized with a scalar tail
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Affine<T>(ReadOnlySpan<T> u, T a, ReadOnlySpan<T> v, T b, T k, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int i = 0, len = u.Length;
@@ -179,6 +183,7 @@ internal static class BatchNormKernels
     // With xhat = (x - m) invstd: sum(dy xhat) = invstd (sum(dy x) - m sum(dy)), and
     // dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M) = A dy + B x + C per channel: one pass for the two
     // sums, one for dx.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, bool training, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -214,6 +219,7 @@ internal static class BatchNormKernels
 internal static class BatchNormReference
 {
     // dy, x: (N,C,S), mean, invstd, gamma: (C) -> dx: (N,C,S), dgamma: (C), dbeta: (C)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(double[] dy, double[] x, int n, int c, int s, double[] mean, double[] invstd, double[] gamma, bool training,
         double[] dx, double[] dgamma, double[] dbeta)
     {

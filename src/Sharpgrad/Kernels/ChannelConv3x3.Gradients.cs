@@ -27,6 +27,7 @@ internal static partial class ChannelConv3x3
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -69,6 +70,7 @@ internal static partial class ChannelConv3x3
     // pad: (C,H+2,Wp), dyt: (OH OW, OC) -> partial[offset..]: (C,3,3,OC) += the image's weight gradient. Per block of 2V
     // output channels and input channel: 18 accumulators (9 taps x 2 registers) over all the image's pixels, each
     // pixel two dy loads and 9 broadcasts for 18 multiply-adds.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ImageWeightGradient<TL, TV, TS>(float[] pad, float[] dyt, float[] partial, int offset, int c, int oc, in Layout lay)
         where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
     {
@@ -149,6 +151,7 @@ internal static partial class ChannelConv3x3
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradientStride2<TL, TV>(float[] dy, float[] w, float[] dx, int n, int c, int h, int wd, int oc)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -189,6 +192,7 @@ internal static partial class ChannelConv3x3
     }
 
     // dyp: (OC,OH+2,OWp), wt: (OC,3,3,C) -> dx: (C,H,W) of one image, through scr (see DxLayout)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ImageInputGradient<TL, TV>(float[] dyp, float[] wt, float[] scr, Span<float> dx, int c, int oc, in DxLayout lay)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -235,6 +239,7 @@ internal static partial class ChannelConv3x3
 
     // segments t, u of a class x input channels [c0, c0 + 2V): 28 accumulators, each (o, tap) step two weight loads and
     // 14 broadcasts for 28 multiply-adds
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileDx2<TL, TV>(float[] dyp, float[] wt, float[] scr, int c, int oc, in DxLayout lay, in DxClass cls, ReadOnlySpan<int> tapDy, ReadOnlySpan<int> tapW, int c0, int t, int u)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -285,6 +290,7 @@ internal static partial class ChannelConv3x3
     }
 
     // segments t, u, e, f of a class x input channels [c0, c0 + V) (a last single register): 28 accumulators
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileDx1<TL, TV>(float[] dyp, float[] wt, float[] scr, int c, int oc, in DxLayout lay, in DxClass cls, ReadOnlySpan<int> tapDy, ReadOnlySpan<int> tapW, int c0, int t, int u, int e, int f)
         where TL : struct, ILanes<TV, float> where TV : struct
     {

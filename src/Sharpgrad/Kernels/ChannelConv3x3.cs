@@ -87,6 +87,7 @@ internal static partial class ChannelConv3x3
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -133,6 +134,7 @@ internal static partial class ChannelConv3x3
 
     // x: (C,H,W) -> pad: (C,H+2,Wp), zero borders cleared only when clear is set (the buffer's first image; later
     // images overwrite just the interior)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Layout lay, Span<float> pad, bool clear)
     {
         int wp = lay.Wp;
@@ -175,6 +177,7 @@ internal static partial class ChannelConv3x3
 
     // pad: (C,H+2,Wp), wt: (C,3,3,OC) -> y: (OC,OH,OW) for one image, output channels [oStart, oEnd) (whole registers);
     // scr: (OH OWp, OC) scratch, of which only the columns [oStart, oEnd) are touched (threads share it per image)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -213,6 +216,7 @@ internal static partial class ChannelConv3x3
 
     // segments t and u (7 output pixels each) x output channels [o0, o0 + 2V) -> scr rows of their pixels: 28
     // accumulators, each (ci, kh, kw) step two weight loads and 14 broadcasts for 28 multiply-adds; clamped when relu
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TL, TV, TS>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t, int u)
         where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
     {
@@ -295,6 +299,7 @@ internal static partial class ChannelConv3x3
     // segments t, u, e, f (7 output pixels each) x output channels [o0, o0 + V) -> scr rows of their pixels, for
     // filter counts that are an odd multiple of V (one register): 28 accumulators, each (ci, kh, kw) step one weight
     // load and 28 broadcasts for 28 multiply-adds; clamped when relu
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1<TL, TV, TS>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t, int u, int e, int f)
         where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
     {
@@ -391,6 +396,7 @@ internal static partial class ChannelConv3x3
 
     // src: (rows, cols) with row stride srcStride -> dst: (cols, rows) with row stride dstStride, dst[j, i] = src[i, j];
     // 8x8 blocks in AVX registers (24 shuffles per 64 values, against a strided scalar load per value), the edges scalar
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(ref float src, int rows, int cols, int srcStride, ref float dst, int dstStride)
     {
         int i = 0;
@@ -428,6 +434,7 @@ internal static partial class ChannelConv3x3
     // filters) -> scr rows of their pixels. Input-stationary: an input channel's 9 weight registers stay loaded while
     // each of the 4 x 9 input values the tile reads is broadcast once and fed to every output it touches (126
     // multiply-adds for 45 loads, where Tile1 needs one broadcast per multiply-add); 14 accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileIS<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int r0, int q0)
         where TL : struct, ILanes<TV, float> where TV : struct
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -87,6 +88,7 @@ internal static class Conv2dKernels
     // Im2Col for stride 1: per (c, kh, kw) the rows of padding are one cleared block above and one below, and each
     // valid row is [j0 zeros][a run of the input row][zeros]; bounds checked once, then pointers (per-row spans cost
     // more than a 10-element copy)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Im2ColStride1<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, Span<T> col, int ld) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int oh = g.OH, ow = g.OW, l = g.L, v = Vector256<T>.Count;
@@ -145,6 +147,7 @@ internal static class Conv2dKernels
     }
 
     // dst += src for the short runs of col2im: whole vectors, then element by element
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddRun<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = src.Length, v = Vector256<T>.Count, i = 0;
@@ -471,6 +474,7 @@ internal static class Conv2dKernels
 
     // dst = src + bias, then max(dst, 0) when relu, in one pass (two TensorPrimitives calls per 49-element row cost
     // more than the row); the same operations as TensorPrimitives.Add and Max, so the same bits
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BiasRelu<T>(ReadOnlySpan<T> src, T bias, Span<T> dst, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = src.Length, i = 0;

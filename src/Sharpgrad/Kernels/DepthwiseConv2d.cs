@@ -64,6 +64,7 @@ internal static class DepthwiseConv2d
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -112,6 +113,7 @@ internal static class DepthwiseConv2d
     // j < Wp (the last Wp - OW of each row are discarded), so that tap (kh, kw) of every output is the contiguous
     // vector at q + kh Wp + kw: OH Wp / lanes registers per plane instead of OH half-empty rows. The nine taps are
     // summed in the same order as ForwardPlane3x3 (bias, then w0..w8 by multiply-add), so the result is bitwise the same.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardWide<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -143,6 +145,7 @@ internal static class DepthwiseConv2d
     }
 
     // dst[i ldd + j] = src[i lds + j] (max with 0 when relu) for i < rows, j < cols; the spans hold every element addressed
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRows<T>(ReadOnlySpan<T> src, int lds, Span<T> dst, int ldd, int rows, int cols, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 0 || cols == 0) return;
@@ -161,6 +164,7 @@ internal static class DepthwiseConv2d
 
     // pad: a zero-padded plane of pitch wp, flattened -> wide[q] = bias + sum over the 3x3 taps of w * pad[q + kh wp + kw]
     // for q in [0, vecs lanes), two registers at a time (independent chains in flight)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WidePlane3x3<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, T[] wide, int vecs, int wp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -213,6 +217,7 @@ internal static class DepthwiseConv2d
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Backward<T, TL, TV>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, Conv2dGeometry g)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -269,6 +274,7 @@ internal static class DepthwiseConv2d
     // x: (H,W) -> pad: (Hp, RS) zero-padded, each row split into SW phases
     // The zeros are the same for every plane of a geometry: cleared only when clear is set (the buffer's first plane),
     // later planes overwrite just the same positions.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PhasePad<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, in Layout lay, Span<T> pad, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (clear) pad[..lay.PlaneSize].Clear();
@@ -306,6 +312,7 @@ internal static class DepthwiseConv2d
     // stride 2, 16 columns a step: src[2t] (padded column 2t + PW) to phase PW % 2 at t + PW / 2, src[2t + 1] to phase
     // (PW + 1) % 2 at t + (PW + 1) / 2 (the scalar loop's positions, eight of each per step); returns the first column
     // not copied. The element-by-element loop made mobilenet's stride-2 depthwise layers copy-bound (3.8 GFLOP/s).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Deinterleave(ReadOnlySpan<float> src, Span<float> row, int pw, int phaseLength)
     {
         int w = src.Length, j = 0;
@@ -338,6 +345,7 @@ internal static class DepthwiseConv2d
     }
 
     // dy: (OH,OW) -> dyp: (OH, Dw), row p holding dy[p, :] at L0 and zeros around it
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadDy<T>(ReadOnlySpan<T> dy, in Conv2dGeometry g, in Layout lay, Span<T> dyp, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (clear) dyp[..lay.DyPlaneSize].Clear();
@@ -359,6 +367,7 @@ internal static class DepthwiseConv2d
     }
 
     // pad: one padded plane, w: (KH,KW) -> y: (OH,OW) = bias + the window sums
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardPlane<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, Span<T> y, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -379,6 +388,7 @@ internal static class DepthwiseConv2d
     }
 
     // the same for 3x3, unrolled, the nine weights and three tap offsets in registers
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardPlane3x3<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, Span<T> y, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -474,6 +484,7 @@ internal static class DepthwiseConv2d
     }
 
     // pad: padded x plane, dyp: padded dy plane -> acc[kh KW + kw] += sum over (p, q) of dy[p, q] x_pad[p SH + kh, q SW + kw]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradientPlane<T, TL, TV>(T[] pad, T[] dyp, Span<T> acc, in Conv2dGeometry g, in Layout lay)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -495,6 +506,7 @@ internal static class DepthwiseConv2d
     }
 
     // the same for 3x3: nine accumulators, each dy vector loaded once
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradientPlane3x3<T, TL, TV>(T[] pad, T[] dyp, Span<T> acc, in Conv2dGeometry g, in Layout lay)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -532,6 +544,7 @@ internal static class DepthwiseConv2d
     // InputGradientPlane for 3x3 stride 1: rows whose three dy rows all exist (h + PH - kh in [0, OH) for kh = 0..2) four
     // at a time, each a chain of nine multiply-adds in the general loop's order (kh, then kw: bitwise the same), so
     // four chains are in flight instead of one; the rows at the borders through the general loop
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradientPlane3x3<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
@@ -622,11 +635,13 @@ internal static class DepthwiseConv2d
     // dyp: padded dy plane, w: (KH,KW) -> dx: (H,W). Input column j sits at padded column j + PW, phase
     // r = (j + PW) % SW, index t = (j + PW) / SW; it receives w[kh, kw] dy[p, t - kw / SW] from every kh with
     // (h + PH - kh) = p SH, 0 <= p < OH, and every kw with kw % SW = r (dyp's zeros stand for q outside [0, OW))
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradientPlane<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct =>
         InputGradientRows<T, TL, TV>(dyp, w, dx, g, lay, tmp, 0, g.H);
 
     // InputGradientPlane for the input rows [hStart, hEnd)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradientRows<T, TL, TV>(T[] dyp, ReadOnlySpan<T> w, Span<T> dx, in Conv2dGeometry g, in Layout lay, Span<T> tmp, int hStart, int hEnd)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {

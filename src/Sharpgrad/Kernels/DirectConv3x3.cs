@@ -45,6 +45,7 @@ internal static class DirectConv3x3
 
     // w: (OC,C,3,3) -> t: (C,3,3,OC), so a block of output channels reads contiguous weights; t holds at least
     // OC*C*9 values (a rented array may be longer)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransposeWeights(ReadOnlySpan<float> w, Span<float> t, int oc, int c)
     {
         // runs on every call (a batch-1 forward feels it): written in order, without bounds checks
@@ -61,6 +62,7 @@ internal static class DirectConv3x3
 
     // w: (OC,C,3,3) -> t laid out for dx: w'[c, o, 2-kh, 2-kw] = w[o, c, kh, kw] (C,OC,3,3) in scratch, then transposed
     // as above to (OC,3,3,C); scratch and t hold at least OC*C*9 values
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FlippedTransposedWeights(ReadOnlySpan<float> w, Span<float> scratch, Span<float> t, int oc, int c)
     {
         int size = oc * c * 9;
@@ -94,6 +96,7 @@ internal static class DirectConv3x3
     // what follows the convolution's sums in the store: 2x2 max pooling (after the ReLU), then a per-channel affine map
     private readonly record struct Epilogue(bool Pool, float[]? Scale, float[]? Shift);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride, Epilogue epilogue)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -150,6 +153,7 @@ internal static class DirectConv3x3
     // x: (C,H,W) -> pad: (C, H+2, RS) with zero borders, rows split into phases (see Plan). The borders are the same
     // for every image of a geometry, so they are cleared only when clear is set (the buffer's first image); later
     // images overwrite just the interior.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(ReadOnlySpan<float> x, int c, int h, int w, in Plan plan, Span<float> pad, bool clear)
     {
         int rs = plan.RS;
@@ -178,6 +182,7 @@ internal static class DirectConv3x3
     // never stored. With 512-bit registers two output rows are computed at once (16 accumulators of the 32 registers,
     // each broadcast weight feeding both rows); with 256-bit ones (16 registers) a row at a time, pooled through rowBuf.
     // rowBuf holds at least 2 * 8 * Wq floats.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, in Epilogue epilogue, int oStart, int oEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -226,11 +231,13 @@ internal static class DirectConv3x3
                 }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Row<TL, TV>(float[] pad, float[] wt, float[]? b, int c, int h, int oc, in Plan plan, bool relu, int r, int j, int o0, float[] dst, nuint offset, nuint step)
         where TL : struct, ILanes<TV, float> where TV : struct =>
         Row<TL, TV>(pad, wt, b, c, h, oc, plan, relu, r, j, o0, ref MemoryMarshal.GetArrayDataReference(dst), offset, step);
 
     // one output row's chunk j (V columns) for output channels o0..o0+7 -> dst[offset + q * step], q = 0..7
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Row<TL, TV>(float[] pad, float[] wt, float[]? b, int c, int h, int oc, in Plan plan, bool relu, int r, int j, int o0, ref float dst, nuint offset, nuint step)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -276,6 +283,7 @@ internal static class DirectConv3x3
 
     // output rows r and r + 1, chunk j, output channels o0..o0+7: 16 accumulators; each step loads the two rows' input
     // vectors and broadcasts 8 weights, 16 multiply-adds
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowPair<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, int c, int h, int oc, in Plan plan, float[] rowBuf, bool relu, in Epilogue epilogue, int r, int j, int o0)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -400,6 +408,7 @@ internal static class DirectConv3x3
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
@@ -456,6 +465,7 @@ internal static class DirectConv3x3
     // sums += the image's weight gradient. Four output channels by the three taps of a kernel row in 12 registers: each
     // step loads 4 dy and 3 shifted x vectors for 12 multiply-adds. Rows of d are read in whole registers up to
     // rowLength and a last partial register through a masked load (zeros past the row), so lanes past OW add nothing.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ImageWeightGradient<TL, TV>(float[] pad, float[] d, int offset, int rowLength, TV[] lanes, int c, int h, int oc, in Plan plan)
         where TL : struct, ILanes<TV, float> where TV : struct
     {

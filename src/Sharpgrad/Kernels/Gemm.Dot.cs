@@ -104,6 +104,7 @@ internal static partial class Gemm
     // share each load of a (four accumulators in flight; a batch-1 Linear layer reads its weight once, so this is
     // bound by reading b); the last k % w products come from an overlapping load with the lanes already summed
     // masked off. Each column's sum: lanes in order, then Vector512.Sum.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemvColumns512<T>(int n, int k, T* a, T* b, int csB, T* c) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count, r = k % w, tail = k - w;
@@ -160,6 +161,7 @@ internal static partial class Gemm
     // products, 8 lanes of partial sums each (the last k % 8 products from an overlapping load with the lanes already
     // summed masked off), reduced at the end. A ragged tile runs the same operations element by element, so every
     // element is the same sum whichever tile it falls in.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotBlock<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int v = Vector256<T>.Count, k = p.K, r = k % v;
@@ -191,6 +193,7 @@ internal static partial class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe T Dot1<T>(int k, int r, Vector256<T> mask, T* a, T* b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int v = Vector256<T>.Count;
@@ -201,6 +204,7 @@ internal static partial class Gemm
         return Lanes(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Dot2x4<T>(int k, int r, Vector256<T> mask, T* a0, int rsA, T* b0, int csB, T* c, int ldc, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

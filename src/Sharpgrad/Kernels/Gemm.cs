@@ -191,6 +191,7 @@ internal static partial class Gemm
     }
 
     // c[i0:i1, j0:j1] (+)= a[i0:i1, :] b[:, j0:j1] on this thread, with its own packing buffers
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Block<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = i1 - i0, n = j1 - j0, nr = p.Nr;
@@ -262,6 +263,7 @@ internal static partial class Gemm
     }
 
     // a ragged tile: the full microkernel into a stack tile, then its mrEff x nrEff corner into C
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -281,6 +283,7 @@ internal static partial class Gemm
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
     // b[pc:pc+kc, jc:jc+nc] -> panels of nr columns, each (kc, nr) row-major, zero-padded
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<T>(T* b, int rsB, int csB, int pc, int kc, int jc, int nc, int nr, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -334,6 +337,7 @@ internal static partial class Gemm
 
     // src: 8 rows of 8 at stride ld -> dst: their transpose, 8 rows of 8 at stride ldd (unpack, shuffle, then swap
     // the 128-bit halves: the standard AVX 8 x 8 transpose)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose8x8(float* src, int ld, float* dst, int ldd)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + ld);
@@ -359,6 +363,7 @@ internal static partial class Gemm
     }
 
     // a[ic:ic+mc, pc:pc+kc] -> panels of MR rows, each (kc, MR) row-major, zero-padded
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<T>(T* a, int rsA, int csA, int ic, int mc, int pc, int kc, T* dst)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -433,6 +438,7 @@ internal static partial class Gemm
     }
 
     // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector512<T>.Count
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Micro512<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
@@ -464,6 +470,7 @@ internal static partial class Gemm
     }
 
     // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector256<T>.Count
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Micro256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
@@ -495,6 +502,7 @@ internal static partial class Gemm
     }
 
     // a: (6, kc) at pa[i ri + p rp], pb: kc rows of (at least) w at stride ldb -> c[0..6, 0..w] = a pb, w = Vector256<T>.Count
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroHalf256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -514,6 +522,7 @@ internal static partial class Gemm
     }
 
     // pa: (kc, 6) packed, pb: kc rows of 4 at stride ldb -> c[0..6, 0..4] (+)= pa pb
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroScalar<T>(int kc, T* pa, T* pb, int ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
     {
         const int nr = 4;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -8,6 +9,7 @@ namespace Sharpgrad.Kernels;
 internal static class PoolKernels
 {
     // x: (planes,H,W) -> y: (planes,H/2,W/2), argmax; the common 2x2, stride 2, no padding case without bounds tests
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward2x2<T>(ReadOnlySpan<T> x, Span<T> y, Span<int> argmax, int planes, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int hw = g.H * g.W, l = g.L, w = g.W;
@@ -50,6 +52,7 @@ internal static class PoolKernels
     // The last block of a row may be partial (a 28- or 14-wide row): it reads past the row when the plane has room
     // (into a padded copy otherwise) and stores 8 lanes when the extra ones land on the next output row, which is
     // written afterwards (only the valid lanes otherwise). Returns the first output column it did not compute.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Row2x2Vector(ReadOnlySpan<float> xp, Span<float> yp, Span<int> ap, int r0, int r1, int o, int ow)
     {
         int j = 0;
@@ -103,6 +106,7 @@ internal static class PoolKernels
 
     // Row2x2Vector on 256-bit registers (AVX2 without AVX-512): 4 outputs (8 input columns) per step, the same order,
     // NaN rule, over-read and partial store
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Row2x2Vector256(ReadOnlySpan<float> xp, Span<float> yp, Span<int> ap, int r0, int r1, int o, int ow)
     {
         int j = 0;
@@ -233,6 +237,7 @@ internal static class PoolKernels
     }
 
     // dy: (planes,OH,OW), argmax -> dx: (planes,H,W)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, Span<T> dx, int planes, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         dx.Clear();
