@@ -119,6 +119,7 @@ internal static class DepthwiseConv2d
     {
         int v = TL.Count, c = g.C, xs = g.H * g.W, ys = g.L, wp = g.W + 2 * g.PW, hp = g.H + 2 * g.PH;
         int vecs = (g.OH * wp + v - 1) / v;
+        vecs += vecs & 1; // an even count: WidePlane3x3 computes registers in pairs (an extra one is discarded)
         int padSize = Math.Max(hp * wp, vecs * v + 2 * wp + 2); // the last register's taps read up to 2 Wp + 2 past it
         Parallelism.For(n * c, (_, start, end) =>
         {
@@ -163,7 +164,7 @@ internal static class DepthwiseConv2d
     }
 
     // pad: a zero-padded plane of pitch wp, flattened -> wide[q] = bias + sum over the 3x3 taps of w * pad[q + kh wp + kw]
-    // for q in [0, vecs lanes), two registers at a time (independent chains in flight)
+    // for q in [0, vecs lanes), vecs even, two registers at a time (independent chains in flight)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WidePlane3x3<T, TL, TV>(T[] pad, ReadOnlySpan<T> w, T bias, T[] wide, int vecs, int wp)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
@@ -176,8 +177,7 @@ internal static class DepthwiseConv2d
         TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
         TV w6 = TL.Broadcast(w[6]), w7 = TL.Broadcast(w[7]), w8 = TL.Broadcast(w[8]);
         TV b = TL.Broadcast(bias);
-        int k = 0;
-        for (; k + 2 <= vecs; k += 2)
+        for (int k = 0; k < vecs; k += 2)
         {
             nuint u = (nuint)(k * v), t = u + (nuint)v;
             TV ya = TL.MultiplyAdd(w0, TL.Load(ref px, u), b);
@@ -200,20 +200,6 @@ internal static class DepthwiseConv2d
             yb = TL.MultiplyAdd(w8, TL.Load(ref px, t + r2 + 2), yb);
             TL.Store(ya, ref py, u);
             TL.Store(yb, ref py, t);
-        }
-        if (k < vecs)
-        {
-            nuint u = (nuint)(k * v);
-            TV ya = TL.MultiplyAdd(w0, TL.Load(ref px, u), b);
-            ya = TL.MultiplyAdd(w1, TL.Load(ref px, u + 1), ya);
-            ya = TL.MultiplyAdd(w2, TL.Load(ref px, u + 2), ya);
-            ya = TL.MultiplyAdd(w3, TL.Load(ref px, u + r1), ya);
-            ya = TL.MultiplyAdd(w4, TL.Load(ref px, u + r1 + 1), ya);
-            ya = TL.MultiplyAdd(w5, TL.Load(ref px, u + r1 + 2), ya);
-            ya = TL.MultiplyAdd(w6, TL.Load(ref px, u + r2), ya);
-            ya = TL.MultiplyAdd(w7, TL.Load(ref px, u + r2 + 1), ya);
-            ya = TL.MultiplyAdd(w8, TL.Load(ref px, u + r2 + 2), ya);
-            TL.Store(ya, ref py, u);
         }
     }
 
