@@ -9,10 +9,12 @@ namespace Sharpgrad.Kernels;
 /// <summary>Geometry of a 2-D convolution or pooling window.</summary>
 internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int KW, int SH, int SW, int PH, int PW)
 {
-    public int OH => (H + 2 * PH - KH) / SH + 1;
-    public int OW => (W + 2 * PW - KW) / SW + 1;
-    public int L => OH * OW;
-    public int Ckk => C * KH * KW;
+    // inlined even where a large kernel has used up the JIT's inlining budget (they were calls, each a division, in
+    // the depthwise kernel's loop conditions); hot loops still read them into locals once
+    public int OH { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (H + 2 * PH - KH) / SH + 1; }
+    public int OW { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (W + 2 * PW - KW) / SW + 1; }
+    public int L { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => OH * OW; }
+    public int Ckk { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => C * KH * KW; }
 }
 
 /// <summary>

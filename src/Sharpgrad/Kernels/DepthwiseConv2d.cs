@@ -264,6 +264,9 @@ internal static class DepthwiseConv2d
     private static void PhasePad<T>(ReadOnlySpan<T> x, in Conv2dGeometry g, in Layout lay, Span<T> pad, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (clear) pad[..lay.PlaneSize].Clear();
+        if (g.SW == 2 && typeof(T) == typeof(float) && Avx512F.IsSupported && Conv2dKernels.Path == Gemm.KernelPath.Vector512
+            && Deinterleave512(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(pad), g, lay))
+            return;
         for (int h = 0; h < g.H; h++)
         {
             var src = x.Slice(h * g.W, g.W);
@@ -330,12 +333,54 @@ internal static class DepthwiseConv2d
         return w;
     }
 
+    // PhasePad for stride 2 on 512-bit registers, the whole plane in one call: each row 32 columns a step, the last
+    // (or only: mobilenet's 28 and 14) step through masked loads and stores whose masks are made once a plane; the same
+    // positions as Deinterleave. A call per row cost more than the row's copy on 7- to 14-column rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool Deinterleave512(ReadOnlySpan<float> x, Span<float> pad, in Conv2dGeometry g, in Layout lay)
+    {
+        int w = g.W, pw = g.PW, rs = lay.RS, rows = g.H;
+        int even = pw % 2 * lay.Pw + pw / 2, odd = (pw + 1) % 2 * lay.Pw + (pw + 1) / 2;
+        // the stores of the last row stay inside the padded plane, the loads inside the input plane
+        if ((long)(rows - 1 + g.PH) * rs + Math.Max(even + (w + 1) / 2, odd + w / 2) > pad.Length || (long)rows * w > x.Length) return false;
+        ref float s = ref MemoryMarshal.GetReference(x);
+        ref float d = ref MemoryMarshal.GetReference(pad);
+        var evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var oddLanes = evenLanes + Vector512<int>.One;
+        int full = w / 32 * 32, rest = w - full;
+        var loadA = MaskedStore.FirstLanes512<float>(rest);
+        var loadB = MaskedStore.FirstLanes512<float>(rest - 16);
+        var storeEven = MaskedStore.FirstLanes512<float>((rest + 1) / 2);
+        var storeOdd = MaskedStore.FirstLanes512<float>(rest / 2);
+        for (int h = 0; h < rows; h++)
+        {
+            ref float sr = ref Unsafe.Add(ref s, h * w);
+            ref float dr = ref Unsafe.Add(ref d, (h + g.PH) * rs);
+            for (int j = 0; j < full; j += 32)
+            {
+                var a = Vector512.LoadUnsafe(ref sr, (nuint)j);
+                var b = Vector512.LoadUnsafe(ref sr, (nuint)(j + 16));
+                Avx512F.PermuteVar16x32x2(a, evenLanes, b).StoreUnsafe(ref dr, (nuint)(even + j / 2));
+                Avx512F.PermuteVar16x32x2(a, oddLanes, b).StoreUnsafe(ref dr, (nuint)(odd + j / 2));
+            }
+            if (rest > 0)
+            {
+                var a = MaskedStore.Load512(ref Unsafe.Add(ref sr, full), loadA);
+                var b = rest > 16 ? MaskedStore.Load512(ref Unsafe.Add(ref sr, full + 16), loadB) : Vector512<float>.Zero;
+                MaskedStore.Store512(Avx512F.PermuteVar16x32x2(a, evenLanes, b), ref Unsafe.Add(ref dr, even + full / 2), storeEven);
+                MaskedStore.Store512(Avx512F.PermuteVar16x32x2(a, oddLanes, b), ref Unsafe.Add(ref dr, odd + full / 2), storeOdd);
+            }
+        }
+        return true;
+    }
+
     // dy: (OH,OW) -> dyp: (OH, Dw), row p holding dy[p, :] at L0 and zeros around it
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadDy<T>(ReadOnlySpan<T> dy, in Conv2dGeometry g, in Layout lay, Span<T> dyp, bool clear) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (clear) dyp[..lay.DyPlaneSize].Clear();
-        for (int p = 0; p < g.OH; p++) dy.Slice(p * g.OW, g.OW).CopyTo(dyp[(p * lay.Dw + lay.L0)..]);
+        int oh = g.OH, ow = g.OW;
+        for (int p = 0; p < oh; p++) dy.Slice(p * ow, ow).CopyTo(dyp[(p * lay.Dw + lay.L0)..]);
     }
 
     // stores a register's first cols lanes at y[at..]: whole when it fits, else a masked store (y[at + cols - 1] must
@@ -358,9 +403,9 @@ internal static class DepthwiseConv2d
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
-        int v = TL.Count;
-        for (int p = 0; p < g.OH; p++)
-            for (int j = 0; j < g.OW; j += v)
+        int v = TL.Count, oh = g.OH, ow = g.OW;
+        for (int p = 0; p < oh; p++)
+            for (int j = 0; j < ow; j += v)
             {
                 TV acc = TL.Broadcast(bias);
                 for (int kh = 0; kh < g.KH; kh++)
@@ -369,7 +414,7 @@ internal static class DepthwiseConv2d
                     for (int kw = 0; kw < g.KW; kw++)
                         acc = TL.MultiplyAdd(TL.Broadcast(w[kh * g.KW + kw]), TL.Load(ref px, (nuint)(row + kw % g.SW * lay.Pw + kw / g.SW)), acc);
                 }
-                StoreRow<T, TL, TV>(acc, y, p * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(acc, y, p * ow + j, ow - j, tmp);
             }
     }
 
@@ -379,7 +424,7 @@ internal static class DepthwiseConv2d
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
-        int v = TL.Count, rs = lay.RS, sh = g.SH, p = 0;
+        int v = TL.Count, rs = lay.RS, sh = g.SH, p = 0, oh = g.OH, ow = g.OW;
         nuint o1 = (nuint)(1 % g.SW * lay.Pw + 1 / g.SW), o2 = (nuint)(2 % g.SW * lay.Pw + 2 / g.SW);
         TV w0 = TL.Broadcast(w[0]), w1 = TL.Broadcast(w[1]), w2 = TL.Broadcast(w[2]);
         TV w3 = TL.Broadcast(w[3]), w4 = TL.Broadcast(w[4]), w5 = TL.Broadcast(w[5]);
@@ -388,7 +433,7 @@ internal static class DepthwiseConv2d
         // four output rows at a time: each output vector is a chain of nine dependent multiply-adds (36 cycles of
         // latency), so one row at a time left the FMA units idle most of the time; four independent chains in flight,
         // each summed in the same order as one row alone (bitwise the same result)
-        for (; p + 4 <= g.OH; p += 4)
+        for (; p + 4 <= oh; p += 4)
         {
             ref T a0 = ref Unsafe.Add(ref px, p * sh * rs);
             ref T a1 = ref Unsafe.Add(ref a0, rs);
@@ -402,7 +447,7 @@ internal static class DepthwiseConv2d
             ref T d0 = ref Unsafe.Add(ref c0, sh * rs);
             ref T d1 = ref Unsafe.Add(ref d0, rs);
             ref T d2 = ref Unsafe.Add(ref d1, rs);
-            for (int j = 0; j < g.OW; j += v)
+            for (int j = 0; j < ow; j += v)
             {
                 nuint u = (nuint)j;
                 TV ya = TL.MultiplyAdd(w0, TL.Load(ref a0, u), b);
@@ -441,18 +486,18 @@ internal static class DepthwiseConv2d
                 yd = TL.MultiplyAdd(w6, TL.Load(ref d2, u), yd);
                 yd = TL.MultiplyAdd(w7, TL.Load(ref d2, u + o1), yd);
                 yd = TL.MultiplyAdd(w8, TL.Load(ref d2, u + o2), yd);
-                StoreRow<T, TL, TV>(ya, y, p * g.OW + j, g.OW - j, tmp);
-                StoreRow<T, TL, TV>(yb, y, (p + 1) * g.OW + j, g.OW - j, tmp);
-                StoreRow<T, TL, TV>(yc, y, (p + 2) * g.OW + j, g.OW - j, tmp);
-                StoreRow<T, TL, TV>(yd, y, (p + 3) * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(ya, y, p * ow + j, ow - j, tmp);
+                StoreRow<T, TL, TV>(yb, y, (p + 1) * ow + j, ow - j, tmp);
+                StoreRow<T, TL, TV>(yc, y, (p + 2) * ow + j, ow - j, tmp);
+                StoreRow<T, TL, TV>(yd, y, (p + 3) * ow + j, ow - j, tmp);
             }
         }
-        for (; p < g.OH; p++)
+        for (; p < oh; p++)
         {
             ref T a0 = ref Unsafe.Add(ref px, p * sh * rs);
             ref T a1 = ref Unsafe.Add(ref a0, rs);
             ref T a2 = ref Unsafe.Add(ref a1, rs);
-            for (int j = 0; j < g.OW; j += v)
+            for (int j = 0; j < ow; j += v)
             {
                 nuint u = (nuint)j;
                 TV ya = TL.MultiplyAdd(w0, TL.Load(ref a0, u), b);
@@ -464,7 +509,7 @@ internal static class DepthwiseConv2d
                 ya = TL.MultiplyAdd(w6, TL.Load(ref a2, u), ya);
                 ya = TL.MultiplyAdd(w7, TL.Load(ref a2, u + o1), ya);
                 ya = TL.MultiplyAdd(w8, TL.Load(ref a2, u + o2), ya);
-                StoreRow<T, TL, TV>(ya, y, p * g.OW + j, g.OW - j, tmp);
+                StoreRow<T, TL, TV>(ya, y, p * ow + j, ow - j, tmp);
             }
         }
     }
@@ -476,13 +521,13 @@ internal static class DepthwiseConv2d
     {
         ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
-        int v = TL.Count;
+        int v = TL.Count, oh = g.OH;
         for (int kh = 0; kh < g.KH; kh++)
             for (int kw = 0; kw < g.KW; kw++)
             {
                 TV a = TL.Zero;
                 int off = kw % g.SW * lay.Pw + kw / g.SW;
-                for (int p = 0; p < g.OH; p++)
+                for (int p = 0; p < oh; p++)
                 {
                     int xr = (p * g.SH + kh) * lay.RS + off, dr = p * lay.Dw + lay.L0;
                     for (int j = 0; j < lay.OWr; j += v) a = TL.MultiplyAdd(TL.Load(ref pd, (nuint)(dr + j)), TL.Load(ref px, (nuint)(xr + j)), a);
@@ -498,10 +543,10 @@ internal static class DepthwiseConv2d
     {
         ref T px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
-        int v = TL.Count, rs = lay.RS;
+        int v = TL.Count, rs = lay.RS, oh = g.OH;
         nuint o1 = (nuint)(1 % g.SW * lay.Pw + 1 / g.SW), o2 = (nuint)(2 % g.SW * lay.Pw + 2 / g.SW);
         TV a0 = TL.Zero, a1 = TL.Zero, a2 = TL.Zero, a3 = TL.Zero, a4 = TL.Zero, a5 = TL.Zero, a6 = TL.Zero, a7 = TL.Zero, a8 = TL.Zero;
-        for (int p = 0; p < g.OH; p++)
+        for (int p = 0; p < oh; p++)
         {
             ref T r0 = ref Unsafe.Add(ref px, p * g.SH * rs);
             ref T r1 = ref Unsafe.Add(ref r0, rs);
@@ -632,7 +677,7 @@ internal static class DepthwiseConv2d
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
         ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
-        int v = TL.Count, sw = g.SW;
+        int v = TL.Count, sw = g.SW, oh = g.OH;
         for (int h = hStart; h < hEnd; h++)
         {
             int rr = h + g.PH;
@@ -646,7 +691,7 @@ internal static class DepthwiseConv2d
                     for (int kh = 0; kh < g.KH; kh++)
                     {
                         int q = rr - kh;
-                        if (q < 0 || q % g.SH != 0 || q / g.SH >= g.OH) continue;
+                        if (q < 0 || q % g.SH != 0 || q / g.SH >= oh) continue;
                         int dr = q / g.SH * lay.Dw + lay.L0 + t0;
                         for (int kw = r; kw < g.KW; kw += sw)
                             acc = TL.MultiplyAdd(TL.Broadcast(w[kh * g.KW + kw]), TL.Load(ref pd, (nuint)(dr - kw / sw)), acc);

@@ -26,6 +26,8 @@ public sealed class DepthwiseConv2dTests
         [2, 2, 5, 37, 2, 4, 1, 3, 1, 3],   // wide row, even kernel
         [1, 1, 3, 3, 3, 3, 1, 1, 1, 1],    // one channel, smaller than one vector
         [2, 3, 6, 35, 3, 3, 2, 2, 1, 1],   // stride 2, a row of two 16-column shuffle steps and a 3-column tail
+        [1, 2, 4, 77, 3, 3, 2, 2, 1, 1],   // stride 2, two 32-column steps on 512-bit registers and a 13-column tail
+        [1, 2, 3, 32, 3, 3, 2, 2, 0, 0],   // stride 2, exactly one 32-column step
         [1, 2, 5, 20, 3, 3, 2, 2, 0, 0],   // stride 2 without padding: even columns to phase 0
         [1, 2, 7, 18, 5, 5, 2, 2, 2, 2],   // stride 2, padding 2
         [2, 3, 5, 4, 3, 3, 1, 1, 1, 1],    // whole padded planes (ForwardWide) on 256-bit registers too: 4 columns
