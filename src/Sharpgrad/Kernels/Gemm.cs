@@ -338,7 +338,7 @@ internal static partial class Gemm
     // src: 8 rows of 8 at stride ld -> dst: their transpose, 8 rows of 8 at stride ldd (unpack, shuffle, then swap
     // the 128-bit halves: the standard AVX 8 x 8 transpose)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Transpose8x8(float* src, int ld, float* dst, int ldd)
+    internal static unsafe void Transpose8x8(float* src, int ld, float* dst, int ldd)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + ld);
         var r2 = Avx.LoadVector256(src + 2 * ld); var r3 = Avx.LoadVector256(src + 3 * ld);

@@ -167,6 +167,23 @@ public sealed class DirectConv3x3Tests
         }
     }
 
+    [Fact]
+    public void TransposedWeightsMatchTheirDefinition()
+    {
+        // t[(ci*9 + k)*OC + o] = w[(o*C + ci)*9 + k]: 8 x 8 register blocks and the ragged edges (OC or C*9 not a multiple of 8)
+        foreach (var (oc, c) in new[] { (16, 16), (8, 1), (12, 3), (24, 5), (3, 2), (64, 32), (9, 8) })
+        {
+            var w = new float[oc * c * 9];
+            for (int i = 0; i < w.Length; i++) w[i] = i + 1;
+            var t = new float[w.Length + 5];
+            DirectConv3x3.TransposeWeights(w, t, oc, c);
+            for (int o = 0; o < oc; o++)
+                for (int k = 0; k < c * 9; k++)
+                    Assert.True(t[k * oc + o] == w[o * c * 9 + k], $"oc {oc}, c {c}: t[{k * oc + o}] = {t[k * oc + o]}, expected {w[o * c * 9 + k]}");
+            Assert.All(t[w.Length..], v => Assert.Equal(0f, v)); // nothing written past OC*C*9
+        }
+    }
+
     private static float[] Transposed(float[] w, int oc, int c)
     {
         var t = new float[w.Length + 5]; // longer than needed, as a rented array may be
