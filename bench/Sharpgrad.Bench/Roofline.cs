@@ -8,10 +8,13 @@ using Sharpgrad.NN;
 namespace Sharpgrad.Bench;
 
 /// <summary>
-/// The compute roofline the figures are measured against: SHARPGRAD_PEAK_GFLOPS per core when set, otherwise
-/// measured on this machine at start-up (<see cref="MeasurePeak"/>: twelve independent FMA chains on the widest
-/// registers, the best of five 50 ms runs on one thread; 101.6 GFLOP/s on the AVX2 EPYC, 175 on the AVX-512 Xeon),
-/// times the threads used.
+/// The compute roofline the figures are measured against: SHARPGRAD_PEAK_GFLOPS per core times the threads when set,
+/// otherwise measured on this machine at start-up: one thread's FMA rate (<see cref="MeasurePeak"/>: twelve
+/// independent FMA chains on the widest registers, the best of five 50 ms runs; 101.6 GFLOP/s on the AVX2 EPYC, 175
+/// on the AVX-512 Xeon), and, for more threads, the same loop on all of them at once (<see cref="MeasurePeakTogether"/>),
+/// since the cores a virtual machine reports may share FMA units (hyperthreads of one core: on the AVX-512 Xeon of
+/// 2026-12-01 two threads together ran 163-172 GFLOP/s, what one ran alone). The roofline of T threads is the lower
+/// of T times one thread's rate and the rate of T threads together.
 /// </summary>
 internal static class Roofline
 {
@@ -60,8 +63,52 @@ internal static class Roofline
     /// <summary>Forward FLOPs of one image: 2 x the multiply-accumulates that <see cref="ModelSummary"/> counts (convolutions and Linear layers).</summary>
     public static double ForwardFlopsPerImage(Module model, int[] inputShape) => 2.0 * ModelSummary.Create(model, inputShape).Macs;
 
-    /// <summary><paramref name="flopsPerSecond"/> as a percentage of the peak of <paramref name="threads"/> cores.</summary>
-    public static double Percent(double flopsPerSecond, int threads) => 100 * flopsPerSecond / (PeakGflopsPerCore * 1e9 * threads);
+    /// <summary><paramref name="flopsPerSecond"/> as a percentage of the peak of <paramref name="threads"/> threads (<see cref="PeakGflops"/>).</summary>
+    public static double Percent(double flopsPerSecond, int threads) => 100 * flopsPerSecond / (PeakGflops(threads) * 1e9);
+
+    private static readonly Dictionary<int, double> s_together = [];
+
+    /// <summary>
+    /// Peak float32 GFLOP/s of <paramref name="threads"/> threads: SHARPGRAD_PEAK_GFLOPS times the threads when set,
+    /// otherwise the lower of <see cref="PeakGflopsPerCore"/> times the threads and <see cref="MeasurePeakTogether"/>.
+    /// </summary>
+    public static double PeakGflops(int threads)
+    {
+        if (Configured() is double configured) return configured * threads;
+        if (threads <= 1) return PeakGflopsPerCore;
+        lock (s_together)
+        {
+            if (!s_together.TryGetValue(threads, out double together)) s_together[threads] = together = MeasurePeakTogether(threads);
+            return Math.Min(PeakGflopsPerCore * threads, together);
+        }
+    }
+
+    /// <summary>
+    /// Float32 GFLOP/s of <paramref name="threads"/> threads running <see cref="MeasurePeak"/>'s loop at the same time
+    /// (each its own chains, started together): the best of five runs of all the threads' FMAs over the wall time.
+    /// </summary>
+    public static double MeasurePeakTogether(int threads)
+    {
+        double best = 0;
+        for (int run = 0; run < 5; run++)
+        {
+            long iterations = 2_000_000;
+            int lanes = 0;
+            using var start = new Barrier(threads + 1);
+            var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+            {
+                start.SignalAndWait();
+                lanes = Vector512.IsHardwareAccelerated ? Fma<Lanes512<float>, Vector512<float>>(iterations)
+                    : Vector256.IsHardwareAccelerated ? Fma<Lanes256<float>, Vector256<float>>(iterations) : Fma<Lanes1<float>, float>(iterations);
+            }) { IsBackground = true }).ToList();
+            foreach (var t in workers) t.Start();
+            start.SignalAndWait();
+            var sw = Stopwatch.StartNew();
+            foreach (var t in workers) t.Join();
+            best = Math.Max(best, threads * iterations * 12.0 * lanes * 2 / sw.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
+    }
 
     // twelve independent chains a0..a11 += a * m, on the registers of TL; returns the float lanes of TL
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]

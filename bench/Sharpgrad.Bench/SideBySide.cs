@@ -78,7 +78,7 @@ internal static class SideBySide
 
     /// <summary>The machine line every report starts with.</summary>
     public static string Machine(int threads) =>
-        $"threads {threads}; {Environment.ProcessorCount} cores, AVX2: {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-512: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; roofline {Roofline.PeakGflopsPerCore:F1} GFLOP/s per core ({Roofline.Source}) x {threads}";
+        $"threads {threads}; {Environment.ProcessorCount} cores, AVX2: {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-512: {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; roofline {Roofline.PeakGflopsPerCore:F1} GFLOP/s per core ({Roofline.Source}) x {threads}{(threads > 1 ? $", {Roofline.PeakGflops(threads):F1} GFLOP/s for the {threads} threads together (the lower of that and the threads' FMA loop run at once)" : "")}";
 
     /// <summary>Measures one figure.</summary>
     /// <param name="name">Figure name, e.g. "train 3x32x32 b64".</param>

@@ -93,17 +93,23 @@ internal static partial class ChannelConv3x3
     {
         var lay = Layout.Of(h, w, stride);
         int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
-        if (n < Parallelism.Threads && oc > block && (long)n * c * 9 * oc * lay.OH * lay.OW >= 1_000_000)
+        int threads = Parallelism.Threads;
+        if (n < threads && (long)n * c * 9 * oc * lay.OH * lay.OW >= 1_000_000 && (oc > block || lay.OH >= 4))
         {
-            // fewer images than threads (batch-1 latency): split each image's output channel blocks, as DirectConv3x3
+            // fewer images than threads (batch-1 latency): split each image's output channel blocks, as DirectConv3x3,
+            // or, with fewer blocks than threads (16 or 32 filters: resnet8's first two stages), its output rows in pairs
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize);
             try
             {
+                int blocks = (oc + block - 1) / block, pairs = (lay.OH + 1) / 2;
                 for (int i = 0; i < n; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == 0);
                     int image = i;
-                    Parallelism.For((oc + block - 1) / block, (_, b0, b1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, b0 * block, Math.Min(b1 * block, oc)));
+                    if (blocks >= threads)
+                        Parallelism.For(blocks, (_, b0, b1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, b0 * block, Math.Min(b1 * block, oc)));
+                    else
+                        Parallelism.For(pairs, (_, p0, p1) => Image<TL, TV>(pad, wt, b, y.AsSpan(image * ys, ys), scr, c, oc, lay, relu, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
                 }
             }
             finally
@@ -179,11 +185,20 @@ internal static partial class ChannelConv3x3
     // scr: (OH OWp, OC) scratch, of which only the columns [oStart, oEnd) are touched (threads share it per image)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd)
+        where TL : struct, ILanes<TV, float> where TV : struct =>
+        Image<TL, TV>(pad, wt, b, y, scr, c, oc, lay, relu, oStart, oEnd, 0, lay.OH);
+
+    // the same for the output rows [rStart, rEnd) only (rStart even: segments pair within the range and the
+    // input-stationary tiles take rows in pairs), so that threads can share one image by rows
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Image<TL, TV>(float[] pad, float[] wt, float[]? b, Span<float> y, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd,
+        int rStart, int rEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int block = 2 * TL.Count, nseg = lay.OH * lay.SegsPerRow, o0 = oStart;
+        if (rStart % 2 != 0 || rStart < 0 || rEnd > lay.OH) throw new ArgumentException($"ChannelConv3x3.Image: rows [{rStart}, {rEnd}) must start even and lie in [0, {lay.OH}).");
+        int block = 2 * TL.Count, s0 = rStart * lay.SegsPerRow, nseg = rEnd * lay.SegsPerRow, o0 = oStart;
         for (; o0 + block <= oEnd; o0 += block)
-            for (int t = 0; t < nseg; t += 2)
+            for (int t = s0; t < nseg; t += 2)
             {
                 // an odd last segment is paired with itself (computed twice, stored twice, the same values)
                 int u = t + 1 < nseg ? t + 1 : t;
@@ -194,11 +209,11 @@ internal static partial class ChannelConv3x3
         {
             // one register of channels left, stride 1: input-stationary tiles of two rows (an odd last row pairs with
             // a row computed from the extra zero row and dropped by the transpose)
-            for (int r = 0; r < lay.OH; r += 2)
+            for (int r = rStart; r < rEnd; r += 2)
                 for (int q0 = 0; q0 < lay.OWp; q0 += Seg) TileIS<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, o0, r, q0);
         }
         else if (o0 < oEnd)
-            for (int t = 0; t < nseg; t += 4)
+            for (int t = s0; t < nseg; t += 4)
             {
                 // one register of channels left (OC an odd multiple of V): four segments; missing ones repeat the last
                 int u = Math.Min(t + 1, nseg - 1), e = Math.Min(t + 2, nseg - 1), f = Math.Min(t + 3, nseg - 1);
@@ -209,9 +224,9 @@ internal static partial class ChannelConv3x3
         int oh = lay.OH, ow = lay.OW, owp = lay.OWp, l = oh * ow;
         ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), oStart);
         ref float py = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), oStart * l);
-        if (owp == ow) Transpose(ref ps, l, oEnd - oStart, oc, ref py, l);
+        if (owp == ow) Transpose(ref Unsafe.Add(ref ps, rStart * ow * oc), (rEnd - rStart) * ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, rStart * ow), l);
         else
-            for (int r = 0; r < oh; r++) Transpose(ref Unsafe.Add(ref ps, r * owp * oc), ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, r * ow), l);
+            for (int r = rStart; r < rEnd; r++) Transpose(ref Unsafe.Add(ref ps, r * owp * oc), ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, r * ow), l);
     }
 
     // segments t and u (7 output pixels each) x output channels [o0, o0 + 2V) -> scr rows of their pixels: 28

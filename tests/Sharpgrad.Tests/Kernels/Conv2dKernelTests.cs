@@ -257,6 +257,11 @@ public sealed class ChannelConv3x3Tests
     [InlineData(3, 16, 32, 14, 14)]
     [InlineData(1, 64, 64, 7, 7)]        // one image, 1.8 M multiply-adds: output channel blocks split over the threads
     [InlineData(1, 32, 64, 14, 14, 2)]
+    [InlineData(1, 16, 16, 28, 28)]      // one image, one block of filters: output rows split in pairs over the threads
+    [InlineData(1, 32, 32, 14, 14)]      // (input-stationary tiles, two-register tiles, four-segment tiles at stride 2,
+    [InlineData(1, 64, 16, 15, 15)]      // odd row counts, a row count that pairs unevenly over the threads)
+    [InlineData(1, 64, 16, 30, 30, 2)]
+    [InlineData(1, 128, 32, 9, 9)]
     [InlineData(2, 3, 32, 7, 7)]         // odd sizes: partial and odd segment counts, one-row and one-column maps
     [InlineData(1, 5, 32, 9, 13, 2)]
     [InlineData(2, 4, 32, 1, 5)]
