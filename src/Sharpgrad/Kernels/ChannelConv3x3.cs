@@ -119,7 +119,7 @@ internal static partial class ChannelConv3x3
             }
             return;
         }
-        Parallelism.For(n, (_, start, end) =>
+        Parallelism.ForBalanced(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize);
             try

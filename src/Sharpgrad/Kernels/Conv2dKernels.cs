@@ -312,7 +312,7 @@ internal static class Conv2dKernels
         var gg = g with { C = g.C / groups }; // one group's geometry
         int ocg = oc / groups;
         int xs = g.C * g.H * g.W, ys = oc * g.L, xgs = gg.C * g.H * g.W, ygs = ocg * g.L, wgs = ocg * gg.Ckk;
-        Parallelism.For(n * groups, (_, start, end) =>
+        Parallelism.ForBalanced(n * groups, (_, start, end) =>
         {
             T[] col = pointwise ? [] : ArrayPool<T>.Shared.Rent(gg.Ckk * g.L);
             try
@@ -346,7 +346,7 @@ internal static class Conv2dKernels
         bool pointwise = IsPointwise(g);
         int nb = Math.Clamp((BlockColumns + l - 1) / l, 1, Math.Max(1, n / Parallelism.Threads));
         int blocks = (n + nb - 1) / nb;
-        Parallelism.For(blocks, (_, start, end) =>
+        Parallelism.ForBalanced(blocks, (_, start, end) =>
         {
             T[] col = ArrayPool<T>.Shared.Rent(ckk * nb * l);
             T[] c = ArrayPool<T>.Shared.Rent(oc * nb * l);

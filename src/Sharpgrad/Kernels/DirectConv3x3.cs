@@ -139,7 +139,7 @@ internal static class DirectConv3x3
             }
             return;
         }
-        Parallelism.For(n, (_, start, end) =>
+        Parallelism.ForBalanced(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(planeSize);
             float[] row = ArrayPool<float>.Shared.Rent(rowBufSize);

@@ -21,6 +21,30 @@ public sealed class ParallelismTests
         Assert.Equal(global, Parallelism.Threads);
     }
 
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(5, 2)]
+    [InlineData(256, 2)]
+    [InlineData(1000, 3)]
+    [InlineData(7, 1)]
+    public void ForBalancedRunsEveryItemOnceInAtMostEightChunksAThread(int n, int threads)
+    {
+        using var _ = Parallelism.UseThreads(threads);
+        var hits = new int[n];
+        var chunks = new ConcurrentBag<(int Start, int End)>();
+        int used = Parallelism.ForBalanced(n, (_, start, end) =>
+        {
+            chunks.Add((start, end));
+            for (int i = start; i < end; i++) Interlocked.Increment(ref hits[i]);
+        });
+        Assert.All(hits, h => Assert.Equal(1, h));
+        Assert.Equal(Math.Min(n, 8 * threads), used);
+        Assert.Equal(used, chunks.Count);
+        Assert.All(chunks, c => Assert.True(c.End > c.Start, $"empty chunk [{c.Start}, {c.End})"));
+        // below the work threshold: one chunk on the calling thread
+        Assert.Equal(1, Parallelism.ForBalanced(n, (_, _, _) => { }, work: 100));
+    }
+
     [Fact]
     public void UseThreadsDoesNotReachAnotherThread()
     {
