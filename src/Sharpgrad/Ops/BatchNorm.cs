@@ -36,7 +36,7 @@ public sealed partial class Tensor
         if (training)
         {
             var var = new double[c];
-            Parallelism.For(c, (_, c0, c1) =>
+            Parallelism.ForBalanced(c, (_, c0, c1) =>
             {
                 if (input.DType == DType.Float32) BatchNormKernels.Statistics(x.Span<float>(), n, c, s, mean, var, c0, c1);
                 else BatchNormKernels.Statistics(x.Span<double>(), n, c, s, mean, var, c0, c1);
@@ -70,7 +70,7 @@ public sealed partial class Tensor
     {
         var gamma = weight?.ContiguousRaw();
         var beta = bias?.ContiguousRaw();
-        Parallelism.For(c, (_, c0, c1) => BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd,
+        Parallelism.ForBalanced(c, (_, c0, c1) => BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd,
             gamma is null ? default : gamma.Span<T>(), beta is null ? default : beta.Span<T>(), y.Span<T>(), c0, c1), x.NumElements);
     }
 }
@@ -96,7 +96,7 @@ internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bi
     private void Run<T>(Tensor dy, Tensor x, Tensor? dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gamma = Inputs[1] is null ? null : Saved(1).ContiguousRaw();
-        Parallelism.For(c, (_, c0, c1) => BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd,
+        Parallelism.ForBalanced(c, (_, c0, c1) => BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd,
             gamma is null ? default : gamma.Span<T>(), training,
             dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>(), c0, c1), x.NumElements);
     }

@@ -42,7 +42,7 @@ public sealed partial class Tensor
         T[] xs = x.Array<T>(), ys = y.Array<T>();
         int xo = x.Offset, hw = g.H * g.W, l = g.L;
         bool fast = g is { KH: 2, KW: 2, SH: 2, SW: 2, PH: 0, PW: 0 };
-        Parallelism.For(planes, (_, s, e) =>
+        Parallelism.ForBalanced(planes, (_, s, e) =>
         {
             var xp = xs.AsSpan(xo + s * hw, (e - s) * hw);
             var yp = ys.AsSpan(s * l, (e - s) * l);
@@ -68,7 +68,7 @@ internal sealed class MaxPool2dBackward(Tensor x, Tensor y, int[] argmax, Conv2d
         var dx = Tensor.Empty(d.DType, _shape);
         int planes = _shape[0] * _shape[1];
         int hw = g.H * g.W, l = g.L;
-        Parallelism.For(planes, (_, s, e) =>
+        Parallelism.ForBalanced(planes, (_, s, e) =>
         {
             if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<float>().Slice(s * hw, (e - s) * hw), e - s, g);
             else PoolKernels.MaxBackward(d.Span<double>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<double>().Slice(s * hw, (e - s) * hw), e - s, g);

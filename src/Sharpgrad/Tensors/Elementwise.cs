@@ -22,7 +22,7 @@ internal static class Elementwise
     private static void Split(int n, Action<int, int> body)
     {
         if (n < ParallelThreshold || Parallelism.Threads == 1) body(0, n);
-        else Parallelism.For(n, (_, start, end) => body(start, end));
+        else Parallelism.ForBalanced(n, (_, start, end) => body(start, end));
     }
 
     private static void Map<T, TOp>(Tensor x, Tensor y, TOp op) where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IUnaryOp
@@ -49,7 +49,7 @@ internal static class Elementwise
     {
         T[] aa = a.Array<T>(), ba = b.Array<T>(), ya = y.Array<T>();
         int ao = a.Offset, bo = b.Offset, yo = y.Offset;
-        Parallelism.For(y.NumElements, (_, s, e) => op.Apply<T>(aa.AsSpan(ao + s, e - s), ba.AsSpan(bo + s, e - s), ya.AsSpan(yo + s, e - s)));
+        Parallelism.ForBalanced(y.NumElements, (_, s, e) => op.Apply<T>(aa.AsSpan(ao + s, e - s), ba.AsSpan(bo + s, e - s), ya.AsSpan(yo + s, e - s)));
     }
 
     // a: shape A, b: shape B -> y: broadcast(A, B), contiguous
