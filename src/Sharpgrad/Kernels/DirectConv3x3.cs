@@ -31,17 +31,19 @@ internal static class DirectConv3x3
     /// with one zero column on the left and zeros up to a whole chunk plus the halo), so tap kw of output column q
     /// is at phase kw % S, index q + kw / S. <c>Wq</c>: output row rounded up to whole chunks.
     /// </summary>
-    private readonly record struct Plan(int S, int OH, int OW, int Wq, int Pw, int RS)
+    private readonly record struct Plan(int S, int OH, int OW, int Wq, int Pw, int RS, int Tap1, int Tap2)
     {
         public static Plan Of(int h, int w, int stride, int v)
         {
             int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, wq = (ow + v - 1) / v * v;
             int pw = Math.Max(wq + 2 / stride, w / stride + 1);
-            return new Plan(stride, oh, ow, wq, pw, stride * pw);
+            // the taps' offsets are computed here once: as divisions by the stride in each row kernel they cost four
+            // integer divisions a call (a tenth of a one-input-channel row pair)
+            return new Plan(stride, oh, ow, wq, pw, stride * pw, 1 % stride * pw + 1 / stride, 2 % stride * pw + 2 / stride);
         }
 
-        // offset of tap kw within a padded row
-        public int Tap(int kw) => kw % S * Pw + kw / S;
+        // offset of tap kw (0, 1 or 2) within a padded row: kw % S * Pw + kw / S
+        public int Tap(int kw) => kw switch { 0 => 0, 1 => Tap1, 2 => Tap2, _ => kw % S * Pw + kw / S };
     }
 
     // w: (OC,C,3,3) -> t: (C,3,3,OC), so a block of output channels reads contiguous weights; t holds at least
@@ -360,15 +362,40 @@ internal static class DirectConv3x3
         }
         if (pool)
         {
-            // relu(max(a, b)) = max(relu(a), b): the ReLU once, on the first row
-            StorePooled<TL, TV>(TL.Max(a0, b0), y, plan, epilogue, r, j, o0);
-            StorePooled<TL, TV>(TL.Max(a1, b1), y, plan, epilogue, r, j, o0 + 1);
-            StorePooled<TL, TV>(TL.Max(a2, b2), y, plan, epilogue, r, j, o0 + 2);
-            StorePooled<TL, TV>(TL.Max(a3, b3), y, plan, epilogue, r, j, o0 + 3);
-            StorePooled<TL, TV>(TL.Max(a4, b4), y, plan, epilogue, r, j, o0 + 4);
-            StorePooled<TL, TV>(TL.Max(a5, b5), y, plan, epilogue, r, j, o0 + 5);
-            StorePooled<TL, TV>(TL.Max(a6, b6), y, plan, epilogue, r, j, o0 + 6);
-            StorePooled<TL, TV>(TL.Max(a7, b7), y, plan, epilogue, r, j, o0 + 7);
+            // relu(max(a, b)) = max(relu(a), b): the ReLU once, on the first row. The eight channels' stores share
+            // their position, width and mask, worked out here once (per channel they were reloaded after each store)
+            int half = V / 2, pooledW = plan.OW / 2, pooledCols = Math.Min(half, pooledW - j * half);
+            if (pooledCols <= 0) return;
+            int plane = plan.OH / 2 * pooledW, at = (o0 * (plan.OH / 2) + r / 2) * pooledW + j * half;
+            if ((uint)(at + 7 * plane + pooledCols) > (uint)y.Length) throw new ArgumentOutOfRangeException(nameof(y), $"RowPair: pooled rows past the output ({y.Length}).");
+            ref float py = ref MemoryMarshal.GetReference(y);
+            var mask = TL.FirstLanes(pooledCols);
+            if (epilogue.Scale is { } scale)
+            {
+                var shift = epilogue.Shift!;
+                if ((uint)(o0 + 7) >= (uint)scale.Length || (uint)(o0 + 7) >= (uint)shift.Length) throw new ArgumentOutOfRangeException(nameof(epilogue), "RowPair: scale or shift shorter than the channels.");
+                ref float sc = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scale), o0);
+                ref float sh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(shift), o0);
+                PooledAffine<TL, TV>(TL.Max(a0, b0), ref py, (nuint)at, mask, sc, sh);
+                PooledAffine<TL, TV>(TL.Max(a1, b1), ref py, (nuint)(at + plane), mask, Unsafe.Add(ref sc, 1), Unsafe.Add(ref sh, 1));
+                PooledAffine<TL, TV>(TL.Max(a2, b2), ref py, (nuint)(at + 2 * plane), mask, Unsafe.Add(ref sc, 2), Unsafe.Add(ref sh, 2));
+                PooledAffine<TL, TV>(TL.Max(a3, b3), ref py, (nuint)(at + 3 * plane), mask, Unsafe.Add(ref sc, 3), Unsafe.Add(ref sh, 3));
+                PooledAffine<TL, TV>(TL.Max(a4, b4), ref py, (nuint)(at + 4 * plane), mask, Unsafe.Add(ref sc, 4), Unsafe.Add(ref sh, 4));
+                PooledAffine<TL, TV>(TL.Max(a5, b5), ref py, (nuint)(at + 5 * plane), mask, Unsafe.Add(ref sc, 5), Unsafe.Add(ref sh, 5));
+                PooledAffine<TL, TV>(TL.Max(a6, b6), ref py, (nuint)(at + 6 * plane), mask, Unsafe.Add(ref sc, 6), Unsafe.Add(ref sh, 6));
+                PooledAffine<TL, TV>(TL.Max(a7, b7), ref py, (nuint)(at + 7 * plane), mask, Unsafe.Add(ref sc, 7), Unsafe.Add(ref sh, 7));
+            }
+            else
+            {
+                TL.StoreMasked(TL.PairMax(TL.Max(a0, b0)), ref py, (nuint)at, mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a1, b1)), ref py, (nuint)(at + plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a2, b2)), ref py, (nuint)(at + 2 * plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a3, b3)), ref py, (nuint)(at + 3 * plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a4, b4)), ref py, (nuint)(at + 4 * plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a5, b5)), ref py, (nuint)(at + 5 * plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a6, b6)), ref py, (nuint)(at + 6 * plane), mask);
+                TL.StoreMasked(TL.PairMax(TL.Max(a7, b7)), ref py, (nuint)(at + 7 * plane), mask);
+            }
             return;
         }
         int w = plan.OW, oh = plan.OH, hw = oh * w, cols = Math.Min(V, w - j * V);
@@ -391,6 +418,13 @@ internal static class DirectConv3x3
         if (!direct)
             for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
     }
+
+    // m: the row-wise max of two output rows -> their pooled columns, times scale plus shift, at destination + index
+    // (the lanes mask selects: the first cols of the lower half)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PooledAffine<TL, TV>(TV m, ref float destination, nuint index, TV mask, float scale, float shift)
+        where TL : struct, ILanes<TV, float> where TV : struct =>
+        TL.StoreMasked(TL.MultiplyAdd(TL.PairMax(m), TL.Broadcast(scale), TL.Broadcast(shift)), ref destination, index, mask);
 
     // m: the row-wise max of output rows r, r + 1 (chunk j) of channel o -> the pooled row r / 2's columns from j * V / 2
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
