@@ -88,6 +88,8 @@ public sealed class FusedConvReluTests
     [Theory]
     [InlineData(3, 16, 32, 32, 1, DType.Float32)]  // the exam CNN's first convolution on CIFAR-sized images
     [InlineData(1, 16, 28, 28, 1, DType.Float32)]  // ... on Fashion-MNIST: two row chunks, the second partial
+    [InlineData(1, 32, 7, 9, 1, DType.Float32)]    // one input channel: odd sizes, four blocks of 8 filters
+    [InlineData(1, 16, 2, 3, 1, DType.Float32)]    // one input channel, a single pooled pixel
     [InlineData(16, 16, 14, 14, 1, DType.Float32)] // its second convolution
     [InlineData(8, 8, 13, 11, 1, DType.Float32)]   // odd sizes: the last row and column are dropped
     [InlineData(8, 16, 15, 17, 2, DType.Float32)]  // stride 2
