@@ -147,8 +147,11 @@ public static class Parallelism
     /// batch 256 and 64 (one chunk against eight a thread, alternating in one process, 18 pairs of 40 ms windows):
     /// median speed-ups 0.99-1.20x, lower least times in all eight cases.
     /// </summary>
-    internal static int ForBalanced(int n, Action<int, int, int> body) =>
-        For(n, Math.Max(1, Math.Min(n, Threads * BalancedChunksPerThread)), body);
+    internal static int ForBalanced(int n, Action<int, int, int> body)
+    {
+        int threads = Threads;
+        return For(n, threads < 2 ? 1 : Math.Max(1, Math.Min(n, threads * BalancedChunksPerThread)), body);
+    }
 
     /// <summary><see cref="ForBalanced(int, Action{int, int, int})"/>, on the calling thread in one chunk below <see cref="MinParallelWork"/> elements of <paramref name="work"/>.</summary>
     internal static int ForBalanced(int n, Action<int, int, int> body, long work)
@@ -187,11 +190,14 @@ public static class Parallelism
             public readonly Action<int, int, int> Body = body;
             public int Next;
             public int Remaining = chunks;
+            public int Joined;
             public System.Runtime.ExceptionServices.ExceptionDispatchInfo? Error;
 
-            // takes chunks until none is left
+            // takes chunks until none is left; at most Threads threads join (there may be more chunks than threads,
+            // and more workers than the job's thread count)
             public void Work()
             {
+                if (Interlocked.Increment(ref Joined) > Threads) return;
                 while (true)
                 {
                     int c = Interlocked.Increment(ref Next) - 1;

@@ -32,13 +32,17 @@ public sealed class ParallelismTests
         using var _ = Parallelism.UseThreads(threads);
         var hits = new int[n];
         var chunks = new ConcurrentBag<(int Start, int End)>();
+        var runners = new ConcurrentDictionary<int, bool>();
         int used = Parallelism.ForBalanced(n, (_, start, end) =>
         {
             chunks.Add((start, end));
+            runners[Environment.CurrentManagedThreadId] = true;
             for (int i = start; i < end; i++) Interlocked.Increment(ref hits[i]);
+            Thread.SpinWait(2000); // long enough for every worker to try to join
         });
         Assert.All(hits, h => Assert.Equal(1, h));
-        Assert.Equal(Math.Min(n, 8 * threads), used);
+        Assert.Equal(threads == 1 ? 1 : Math.Min(n, 8 * threads), used);
+        Assert.True(runners.Count <= threads, $"{runners.Count} threads ran the chunks of a {threads}-thread job");
         Assert.Equal(used, chunks.Count);
         Assert.All(chunks, c => Assert.True(c.End > c.Start, $"empty chunk [{c.Start}, {c.End})"));
         // below the work threshold: one chunk on the calling thread
