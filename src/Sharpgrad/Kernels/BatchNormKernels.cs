@@ -6,7 +6,8 @@ namespace Sharpgrad.Kernels;
 
 /// <summary>
 /// Batch normalization over (N, C, S): statistics per channel C across N and the S spatial positions. Each kernel
-/// handles channels [c0, c1), so callers split channels across threads (exact: channels are independent).
+/// handles channels [c0, c1), so callers split channels across threads (exact: channels are independent), and
+/// visits their planes image by image.
 /// </summary>
 internal static class BatchNormKernels
 {
@@ -20,23 +21,38 @@ internal static class BatchNormKernels
     public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> var, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
-        for (int ch = c0; ch < c1; ch++)
+        int cc = c1 - c0;
+        double[] acc = System.Buffers.ArrayPool<double>.Shared.Rent(2 * cc);
+        T[] shifts = System.Buffers.ArrayPool<T>.Shared.Rent(cc);
+        try
         {
-            T k = Summation.Sum(x.Slice(ch * s, s)) / T.CreateChecked(s);
-            double sum = 0, sq = 0;
+            var sums = acc.AsSpan(0, cc);
+            var squares = acc.AsSpan(cc, cc);
+            sums.Clear();
+            squares.Clear();
+            for (int ch = c0; ch < c1; ch++) shifts[ch - c0] = Summation.Sum(x.Slice(ch * s, s)) / T.CreateChecked(s);
             for (int i = 0; i < n; i++)
-            {
-                var row = x.Slice((i * c + ch) * s, s);
-                for (int o = 0; o < s; o += Chunk)
+                for (int ch = c0; ch < c1; ch++)
                 {
-                    var (rs, rq) = ShiftedSums(row.Slice(o, Math.Min(Chunk, s - o)), k);
-                    sum += rs;
-                    sq += rq;
+                    var row = x.Slice((i * c + ch) * s, s);
+                    for (int o = 0; o < s; o += Chunk)
+                    {
+                        var (rs, rq) = ShiftedSums(row.Slice(o, Math.Min(Chunk, s - o)), shifts[ch - c0]);
+                        sums[ch - c0] += rs;
+                        squares[ch - c0] += rq;
+                    }
                 }
+            for (int ch = c0; ch < c1; ch++)
+            {
+                double d = sums[ch - c0] / count;
+                mean[ch] = double.CreateChecked(shifts[ch - c0]) + d;
+                var[ch] = Math.Max(0, squares[ch - c0] / count - d * d);
             }
-            double d = sum / count;
-            mean[ch] = double.CreateChecked(k) + d;
-            var[ch] = Math.Max(0, sq / count - d * d);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(acc);
+            System.Buffers.ArrayPool<T>.Shared.Return(shifts);
         }
     }
 
@@ -99,15 +115,26 @@ internal static class BatchNormKernels
     public static void Normalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int ch = c0; ch < c1; ch++)
+        int cc = c1 - c0;
+        T[] maps = System.Buffers.ArrayPool<T>.Shared.Rent(2 * cc);
+        try
         {
-            T scale = T.CreateChecked(invstd[ch]) * (gamma.IsEmpty ? T.One : gamma[ch]);
-            T shift = (beta.IsEmpty ? T.Zero : beta[ch]) - T.CreateChecked(mean[ch]) * scale;
-            for (int i = 0; i < n; i++)
+            for (int ch = c0; ch < c1; ch++)
             {
-                int o = (i * c + ch) * s;
-                Affine(x.Slice(o, s), scale, default, T.Zero, shift, y.Slice(o, s));
+                T sc = T.CreateChecked(invstd[ch]) * (gamma.IsEmpty ? T.One : gamma[ch]);
+                maps[ch - c0] = sc;
+                maps[cc + ch - c0] = (beta.IsEmpty ? T.Zero : beta[ch]) - T.CreateChecked(mean[ch]) * sc;
             }
+            for (int i = 0; i < n; i++)
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    int o = (i * c + ch) * s;
+                    Affine(x.Slice(o, s), maps[ch - c0], default, T.Zero, maps[cc + ch - c0], y.Slice(o, s));
+                }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(maps);
         }
     }
 
@@ -182,35 +209,57 @@ internal static class BatchNormKernels
     // dy, x: (N,C,S) -> dx: (N,C,S)?, dgamma: (C)?, dbeta: (C)?; training uses batch statistics.
     // With xhat = (x - m) invstd: sum(dy xhat) = invstd (sum(dy x) - m sum(dy)), and
     // dx = gamma invstd (dy - sum(dy)/M - xhat sum(dy xhat)/M) = A dy + B x + C per channel: one pass for the two
-    // sums, one for dx.
+    // sums, one for dx. Both passes (and those of Statistics and Normalize) visit the planes image by image: the
+    // channels [c0, c1) of one image are contiguous, where a channel's planes lie C planes apart and the prefetcher
+    // did not follow them (mobilenet's training step 1.06-1.07x, the others 0.96-1.04x, in-process A/B); each
+    // channel's sums are still added over the images in order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> invstd,
         ReadOnlySpan<T> gamma, bool training, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int c0, int c1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double count = (double)n * s;
-        for (int ch = c0; ch < c1; ch++)
+        int cc = c1 - c0;
+        double[] acc = System.Buffers.ArrayPool<double>.Shared.Rent(2 * cc);
+        T[] maps = System.Buffers.ArrayPool<T>.Shared.Rent(3 * cc);
+        try
         {
-            double sumDy = 0, sumDyX = 0, m = mean[ch], inv = invstd[ch];
+            var sumDy = acc.AsSpan(0, cc);
+            var sumDyX = acc.AsSpan(cc, cc);
+            sumDy.Clear();
+            sumDyX.Clear();
             for (int i = 0; i < n; i++)
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    int o = (i * c + ch) * s;
+                    var (rs, rd) = SumAndDot(dy.Slice(o, s), x.Slice(o, s));
+                    sumDy[ch - c0] += rs;
+                    sumDyX[ch - c0] += rd;
+                }
+            for (int ch = c0; ch < c1; ch++)
             {
-                int o = (i * c + ch) * s;
-                var (rs, rd) = SumAndDot(dy.Slice(o, s), x.Slice(o, s));
-                sumDy += rs;
-                sumDyX += rd;
+                double m = mean[ch], inv = invstd[ch], sd = sumDy[ch - c0];
+                double sumDyXhat = inv * (sumDyX[ch - c0] - m * sd);
+                if (!dgamma.IsEmpty) dgamma[ch] = T.CreateChecked(sumDyXhat);
+                if (!dbeta.IsEmpty) dbeta[ch] = T.CreateChecked(sd);
+                double gm = gamma.IsEmpty ? 1 : double.CreateChecked(gamma[ch]);
+                double a = gm * inv, b = training ? -gm * inv * inv * sumDyXhat / count : 0;
+                double k = training ? -gm * inv * sd / count + gm * inv * inv * m * sumDyXhat / count : 0;
+                maps[ch - c0] = T.CreateChecked(a);
+                maps[cc + ch - c0] = T.CreateChecked(b);
+                maps[2 * cc + ch - c0] = T.CreateChecked(k);
             }
-            double sumDyXhat = inv * (sumDyX - m * sumDy);
-            if (!dgamma.IsEmpty) dgamma[ch] = T.CreateChecked(sumDyXhat);
-            if (!dbeta.IsEmpty) dbeta[ch] = T.CreateChecked(sumDy);
-            if (dx.IsEmpty) continue;
-            double gm = gamma.IsEmpty ? 1 : double.CreateChecked(gamma[ch]);
-            double a = gm * inv, b = training ? -gm * inv * inv * sumDyXhat / count : 0;
-            double cc = training ? -gm * inv * sumDy / count + gm * inv * inv * m * sumDyXhat / count : 0;
-            T at = T.CreateChecked(a), bt = T.CreateChecked(b), ct = T.CreateChecked(cc);
+            if (dx.IsEmpty) return;
             for (int i = 0; i < n; i++)
-            {
-                int o = (i * c + ch) * s;
-                Affine(dy.Slice(o, s), at, training ? x.Slice(o, s) : default, bt, ct, dx.Slice(o, s));
-            }
+                for (int ch = c0; ch < c1; ch++)
+                {
+                    int o = (i * c + ch) * s;
+                    Affine(dy.Slice(o, s), maps[ch - c0], training ? x.Slice(o, s) : default, maps[cc + ch - c0], maps[2 * cc + ch - c0], dx.Slice(o, s));
+                }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(acc);
+            System.Buffers.ArrayPool<T>.Shared.Return(maps);
         }
     }
 }
