@@ -77,6 +77,52 @@ public sealed class DepthwiseConv2dTests
         Assert.Equal(Dw(1), Dw(3));
     }
 
+    [Fact]
+    public void RandomGeometriesWriteNothingPastTheirOutputs()
+    {
+        // the 512-bit paths store through refs, masked stores and permuted blocks: 40 seeded geometries, each output
+        // array longer than its tensor with a NaN-free sentinel tail that must come back untouched, and every output
+        // value equal to the reference
+        var rnd = new Random(20261201);
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        try
+        {
+            for (int trial = 0; trial < 40; trial++)
+            {
+                int k = rnd.Next(2) == 0 ? 3 : rnd.Next(1, 6), stride = rnd.Next(1, 3), pad = rnd.Next(0, Math.Min(k, 3));
+                int h = rnd.Next(Math.Max(1, k - 2 * pad), 40), w = rnd.Next(Math.Max(1, k - 2 * pad), 70), c = rnd.Next(1, 6), n = rnd.Next(1, 4);
+                var g = new Conv2dGeometry(c, h, w, k, k, stride, stride, pad, pad);
+                if (g.OH < 1 || g.OW < 1) continue;
+                const int Tail = 37;
+                const float Sentinel = 12345.5f;
+                var gen = new Generator((ulong)trial);
+                var x = Normal(gen, n * c * h * w);
+                var wt = Normal(gen, c * k * k);
+                var b = Normal(gen, c);
+                var dy = Normal(gen, n * c * g.L);
+                var y = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
+                var dx = Enumerable.Repeat(Sentinel, x.Length + Tail).ToArray();
+                var dw = Enumerable.Repeat(Sentinel, wt.Length + Tail).ToArray();
+                var db = Enumerable.Repeat(Sentinel, c + Tail).ToArray();
+                DepthwiseConv2d.Forward(x, wt, b, y, n, g, relu: rnd.Next(2) == 0);
+                DepthwiseConv2d.Backward(dy, x, wt, dx, dw, db, n, g);
+                string what = $"trial {trial}: n {n} {g}";
+                Assert.All(y[(n * c * g.L)..], v => Assert.Equal(Sentinel, v));
+                Assert.All(dx[x.Length..], v => Assert.Equal(Sentinel, v));
+                Assert.All(dw[wt.Length..], v => Assert.Equal(Sentinel, v));
+                Assert.All(db[c..], v => Assert.Equal(Sentinel, v));
+                double[] D(float[] a, int len) => [.. a.Take(len).Select(v => (double)v)];
+                var (rdx, _, _) = Conv2dReference.Backward(D(dy, dy.Length), D(x, x.Length), D(wt, wt.Length), n, c, g, c);
+                Close(rdx, D(dx, x.Length), 1e-4, "dx " + what);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
     private static float[] Normal(Generator gen, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)gen.NextNormal())];
 
     private static void Check(string path, int threads, int n, int c, Conv2dGeometry g, int oc, int groups, double tol64, double tol32)

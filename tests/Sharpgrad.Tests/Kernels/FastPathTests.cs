@@ -120,6 +120,52 @@ public sealed class FusedConvReluTests
         }
     }
 
+    [Fact]
+    public void RandomGeometriesOfTheDirectAndChannelKernelsWriteNothingPastTheirOutputs()
+    {
+        // 30 seeded geometries on 512-bit registers: the direct 3x3 kernel (plain, ReLU, pooled with and without a
+        // per-channel affine map) and the channel-vectorized one at batch 1 (the image split by rows or filter blocks),
+        // each output array longer than its tensor with a sentinel tail that must come back untouched
+        var rnd = new Random(1201);
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        const float Sentinel = -4321.25f;
+        const int Tail = 29;
+        try
+        {
+            for (int trial = 0; trial < 30; trial++)
+            {
+                int c = rnd.Next(1, 20), oc = 8 * rnd.Next(1, 5), h = rnd.Next(2, 34), w = rnd.Next(2, 40), n = rnd.Next(1, 4), stride = rnd.Next(1, 3);
+                bool pool = stride == 1 && rnd.Next(2) == 0, affine = pool && rnd.Next(2) == 0;
+                float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+                var x = R(n * c * h * w);
+                var t = new float[oc * c * 9];
+                DirectConv3x3.TransposeWeights(R(oc * c * 9), t, oc, c);
+                int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, ys = n * oc * (pool ? oh / 2 * (ow / 2) : oh * ow);
+                var y = Enumerable.Repeat(Sentinel, ys + Tail).ToArray();
+                DirectConv3x3.Forward(x, t, R(oc), y, n, c, h, w, oc, relu: pool || rnd.Next(2) == 0, stride, pool, affine ? R(oc) : null, affine ? R(oc) : null);
+                Assert.All(y[ys..], v => Assert.Equal(Sentinel, v));
+                Assert.DoesNotContain(y[..ys], v => v == Sentinel);
+
+                // one image with at least a million multiply-adds: ChannelConv3x3's batch-1 split
+                int cc = rnd.Next(16, 65), occ = 16 * rnd.Next(1, 4), hc = rnd.Next(10, 31), wc = rnd.Next(8, 31), sc = rnd.Next(1, 3);
+                int ohc = (hc - 1) / sc + 1, owc = (wc - 1) / sc + 1;
+                if (!ChannelConv3x3.Applies(new Conv2dGeometry(cc, hc, wc, 3, 3, sc, sc, 1, 1), occ)) continue;
+                var xc = R(cc * hc * wc);
+                var tc = new float[occ * cc * 9];
+                DirectConv3x3.TransposeWeights(R(occ * cc * 9), tc, occ, cc);
+                var yc = Enumerable.Repeat(Sentinel, occ * ohc * owc + Tail).ToArray();
+                ChannelConv3x3.Forward(xc, tc, R(occ), yc, 1, cc, hc, wc, occ, relu: rnd.Next(2) == 0, stride: sc);
+                Assert.All(yc[(occ * ohc * owc)..], v => Assert.Equal(Sentinel, v));
+                Assert.DoesNotContain(yc[..(occ * ohc * owc)], v => v == Sentinel);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
     [Theory]
     [InlineData(DType.Float32)] // the affine map in the kernel's store
     [InlineData(DType.Float64)] // the ops one by one
