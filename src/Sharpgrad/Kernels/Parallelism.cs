@@ -133,10 +133,8 @@ public static class Parallelism
         }
     }
 
-    /// <summary>
-    /// Chunks a thread for <see cref="ForBalanced(int, Action{int, int, int})"/> (tests and benchmarks may change it; 8 by default).
-    /// </summary>
-    internal static int BalancedChunksPerThread { get; set; } = 8;
+    /// <summary>Chunks a thread for <see cref="ForBalanced(int, Action{int, int, int})"/>.</summary>
+    internal const int BalancedChunksPerThread = 8;
 
     /// <summary>
     /// As <see cref="For(int, Action{int, int, int})"/>, in up to <see cref="BalancedChunksPerThread"/> chunks a
