@@ -153,6 +153,8 @@ CASES = [
     ("cross_entropy_label_smoothing", [((6, 5), "any")], lambda x: F.cross_entropy(x, torch.tensor(TARGETS), label_smoothing=0.1)),
     ("cross_entropy_label_smoothing_none", [((6, 5), "any")],
      lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none", label_smoothing=0.3)),
+    ("flip_width", [((2, 3, 4, 5), "any")], lambda a: torch.flip(a, [3])),
+    ("flip_two_axes_of_transpose", [((3, 4, 5), "any")], lambda a: torch.flip(a.transpose(0, 2), [0, -1]) * 2),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

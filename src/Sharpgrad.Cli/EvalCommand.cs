@@ -28,7 +28,8 @@ internal static class EvalCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var threads = new Option<int>("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var cmd = new Command("eval", "Evaluate a trained model (a run folder or an ONNX file) on a test set.") { checkpoint, onnx, normalize, data, threads };
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation: none, or flip (the mean logits of each test image and its mirror). Default: the run's own recipe's (none for an ONNX file)." };
+        var cmd = new Command("eval", "Evaluate a trained model (a run folder or an ONNX file) on a test set.") { checkpoint, onnx, normalize, data, threads, tta };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
             if ((r.GetValue(checkpoint) is null) == (r.GetValue(onnx) is null))
@@ -42,11 +43,12 @@ internal static class EvalCommand
                 Data = dataArgs.Length > 0 ? dataArgs[0] : null,
                 DataDir = dataArgs.Length > 1 ? dataArgs[1] : null,
                 Threads = r.GetValue(threads),
+                Tta = r.GetValue(tta),
             });
             var output = r.InvocationConfiguration.Output;
             if (result.Described is not null) output.WriteLine(result.Described);
             if (result.DataNote is not null) output.WriteLine(result.DataNote);
-            Print(SharpgradCli.ConsoleFor(output), result.Evaluation, result.Classes, result.Images);
+            Print(SharpgradCli.ConsoleFor(output), result.Evaluation, result.Classes, result.Images, result.Tta);
             if (result.Sparsity is { } sparsity)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"sparsity: {sparsity.Sparsity * 100:F1}% of the {sparsity.Parameters:N0} Conv2d and Linear weights are zero ({sparsity.AllNonZeros:N0} of {sparsity.AllParameters:N0} parameters non-zero)"));
@@ -55,9 +57,9 @@ internal static class EvalCommand
         return cmd;
     }
 
-    private static void Print(IAnsiConsole console, Evaluation ev, string[] classes, int count)
+    private static void Print(IAnsiConsole console, Evaluation ev, string[] classes, int count, string tta)
     {
-        console.WriteLine($"test accuracy {SharpgradCli.Percent(ev.Accuracy)} on {count:N0} images, test loss {ev.Loss.ToString("F4", CultureInfo.InvariantCulture)}");
+        console.WriteLine($"test accuracy {SharpgradCli.Percent(ev.Accuracy)} on {count:N0} images{(tta == "flip" ? " (each averaged with its mirror: --tta flip)" : "")}, test loss {ev.Loss.ToString("F4", CultureInfo.InvariantCulture)}");
         var per = ev.PerClassAccuracy();
         var table = new Table().Border(TableBorder.Simple).Title("confusion matrix (rows: true class, columns: predicted)");
         table.AddColumn("class");

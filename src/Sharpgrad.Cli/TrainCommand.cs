@@ -32,6 +32,7 @@ internal static class TrainCommand
         var l1 = new Option<double>("--l1") { Description = "L1 penalty on the Conv2d and Linear weights, applied by its proximal step (drives weights to exactly zero; the default 1e-4 makes the model prune well; 0: none).", DefaultValueFactory = _ => d.L1 };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing eps of the training loss, in [0, 1] (as PyTorch's CrossEntropyLoss label_smoothing; 0: none).", DefaultValueFactory = _ => d.LabelSmoothing };
         var ema = new Option<double>("--ema") { Description = "Evaluate and save an exponential moving average of the weights with this decay, in [0, 1) (e.g. 0.999; 0: none).", DefaultValueFactory = _ => d.Ema };
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation of the evaluations: none, or flip (the mean logits of each test image and its mirror; for models trained with --augment flip).", DefaultValueFactory = _ => d.Tta };
         var dropout = new Option<double>("--dropout") { Description = "Dropout probability before a built-in model's last Linear layer.", DefaultValueFactory = _ => 0 };
         var augment = new Option<string?>("--augment")
         {
@@ -44,11 +45,11 @@ internal static class TrainCommand
         var limit = new Option<int?>("--limit") { Description = "Train on the first N training images only." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." };
         var outDir = new Option<string?>("--out") { Description = "Output folder (default runs/<dataset>-<time>, or the --resume folder)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total; --lr, --batch-size, --threads, --weight-decay, --l1, --augment, --test-limit and the data folder may change, the rest may not. A finished run's final files are rewritten." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from the checkpoint in this folder; --epochs is the new total; --lr, --batch-size, --threads, --weight-decay, --l1, --augment, --test-limit, --tta and the data folder may change, the rest may not. A finished run's final files are rewritten." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run (or use the folder) that --out already holds; without it such an --out is refused." };
         var cmd = new Command("train", "Train a model, by default the exam CNN (on the bundled Fashion-MNIST, AdamW + one-cycle to 0.005, L1 1e-4, random flips, batch 128, 15 epochs).")
         {
-            model, data, epochs, batch, optimizer, lr, wd, l1, smoothing, ema, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume, overwrite,
+            model, data, epochs, batch, optimizer, lr, wd, l1, smoothing, ema, tta, dropout, augment, schedule, seed, threads, limit, testLimit, outDir, resume, overwrite,
         };
         cmd.SetAction(r => SharpgradCli.Guard(r.InvocationConfiguration.Error, () =>
         {
@@ -68,6 +69,7 @@ internal static class TrainCommand
                 L1 = r.GetValue(l1),
                 LabelSmoothing = r.GetValue(smoothing),
                 Ema = r.GetValue(ema),
+                Tta = r.GetValue(tta)!,
                 Dropout = r.GetValue(dropout),
                 Augment = r.GetResult(augment) is null ? d.Augment : (r.GetValue(augment) ?? "flip,crop") is "none" ? "" : r.GetValue(augment) ?? "flip,crop",
                 Schedule = r.GetValue(schedule)!,
@@ -94,6 +96,7 @@ internal static class TrainCommand
             Given(l1, nameof(TrainOptions.L1));
             Given(smoothing, nameof(TrainOptions.LabelSmoothing));
             Given(ema, nameof(TrainOptions.Ema));
+            Given(tta, nameof(TrainOptions.Tta));
             Given(dropout, nameof(TrainOptions.Dropout));
             Given(augment, nameof(TrainOptions.Augment));
             Given(schedule, nameof(TrainOptions.Schedule));
@@ -119,7 +122,7 @@ internal static class TrainCommand
         output.WriteLine($"recipe: {o.Optimizer} lr {o.EffectiveLr.ToString("g", CultureInfo.InvariantCulture)} ({o.Schedule}), weight decay {o.WeightDecay.ToString("g", CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, epochs {o.Epochs}{(trainer.StartEpoch > 0 ? $" (resuming after epoch {trainer.StartEpoch})" : "")}, "
             + $"seed {o.Seed}, threads {o.Threads}{(o.Augment.Length > 0 ? $", augment {o.Augment}" : "")}{(o.Dropout > 0 ? $", dropout {o.Dropout}" : "")}{(o.L1 > 0 ? $", l1 {o.L1}" : "")}"
-            + $"{(o.LabelSmoothing > 0 ? $", label smoothing {o.LabelSmoothing.ToString("g", CultureInfo.InvariantCulture)}" : "")}{(o.Ema > 0 ? $", ema {o.Ema.ToString("g", CultureInfo.InvariantCulture)}" : "")}; output {outDir}");
+            + $"{(o.LabelSmoothing > 0 ? $", label smoothing {o.LabelSmoothing.ToString("g", CultureInfo.InvariantCulture)}" : "")}{(o.Ema > 0 ? $", ema {o.Ema.ToString("g", CultureInfo.InvariantCulture)}" : "")}{(o.Tta == "flip" ? ", tta flip" : "")}; output {outDir}");
         if (trainer.Changes.Count > 0) output.WriteLine($"resume changes: {string.Join(", ", trainer.Changes.Select(c => $"{Flags.Of(c.Option)} {c.Was} -> {c.Now}"))}");
         var started = DateTime.UtcNow;
         Evaluation result;

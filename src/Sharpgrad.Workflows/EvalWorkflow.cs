@@ -28,6 +28,12 @@ public sealed record EvalOptions
 
     /// <summary>Kernel threads.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Test-time augmentation (<see cref="TrainOptions.Tta"/>): none, or flip (the mean logits of each image and its
+    /// horizontal mirror). Null: a run's own recipe's; none for an ONNX file.
+    /// </summary>
+    public string? Tta { get; init; }
 }
 
 /// <summary>An evaluation: the result on the test images, the class names, and what was evaluated.</summary>
@@ -37,7 +43,8 @@ public sealed record EvalOptions
 /// <param name="Sparsity">A run's sparsity report (null for an ONNX file).</param>
 /// <param name="Described">What an ONNX file is and which normalization was applied (null for a run).</param>
 /// <param name="DataNote">For a run evaluated on a dataset in another folder: whether it holds the run's own data (by fingerprint), else null.</param>
-public sealed record EvalResult(Evaluation Evaluation, string[] Classes, int Images, SparsityReport? Sparsity, string? Described, string? DataNote = null);
+/// <param name="Tta">The test-time augmentation applied: none or flip.</param>
+public sealed record EvalResult(Evaluation Evaluation, string[] Classes, int Images, SparsityReport? Sparsity, string? Described, string? DataNote = null, string Tta = "none");
 
 /// <summary>
 /// <c>sharpgrad eval</c>: a trained run (its own normalization) or an imported ONNX model on a dataset's test images;
@@ -54,6 +61,7 @@ public static class EvalWorkflow
         if ((options.Checkpoint is null) == (options.Model is null))
             throw OptionException.Format("eval: give either {0} or {1}.", nameof(EvalOptions.Checkpoint), nameof(EvalOptions.Model));
         if (options.Threads < 1) throw new OptionException(nameof(EvalOptions.Threads), $"expected a positive number, got {options.Threads}.");
+        if (options.Tta is not (null or "none" or "flip")) throw new OptionException(nameof(EvalOptions.Tta), $"expected none or flip, got \"{options.Tta}\".");
         if (options.Data is not null) TrainOptions.CheckData(options.Data, options.DataDir);
         using var threadScope = Parallelism.UseThreads(options.Threads);
         return options.Model is { } onnx ? EvaluateOnnx(onnx, options) : EvaluateRun(options.Checkpoint!, options);
@@ -75,11 +83,12 @@ public static class EvalWorkflow
         if (test.ClassNames.Count != loaded.Classes.Length)
             throw new OptionException(nameof(EvalOptions.Data), $"{kind} has {test.ClassNames.Count} classes but the model predicts {loaded.Classes.Length}.");
         if (test.Count == 0) throw new DataException($"{test.Source}: the test set is empty.");
-        var ev = TrainingLoop.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length);
+        string tta = options.Tta ?? loaded.Recipe.Tta;
+        var ev = TrainingLoop.Evaluate(loaded.Model, new DataLoader(test, 500, transforms: [loaded.Normalize]), loaded.Classes.Length, flipAverage: tta == "flip");
         if (!double.IsFinite(ev.Loss))
             throw new DataException($"{folder}: the test loss is {ev.Loss.ToString(CultureInfo.InvariantCulture)} (the weights hold NaN or infinite values?); the evaluation is not usable.");
         string? note = options.DataDir is null ? null : DataNote(loaded, kind, options.DataDir, pair);
-        return new EvalResult(ev, loaded.Classes, test.Count, SparsityReport.Of(loaded.Model), null, note);
+        return new EvalResult(ev, loaded.Classes, test.Count, SparsityReport.Of(loaded.Model), null, note, tta);
     }
 
     // a dataset in another folder, for a run that stores its data's fingerprint: whether the folder holds the run's
@@ -129,8 +138,9 @@ public static class EvalWorkflow
                 _ => "",
             };
         string about = $"model {path}: ONNX opset {model.Opset}{(model.Producer.Length > 0 ? $" from {model.Producer}" : "")}, {model.NodeCount} nodes, {model.ParameterCount():N0} parameters; input {model.Inputs[0]}; normalization {described}";
-        var ev = TrainingLoop.Evaluate(model, new DataLoader(test, 500, transforms: transform is null ? [] : [transform]), classes.Length);
-        return new EvalResult(ev, classes, test.Count, null, about);
+        string tta = options.Tta ?? "none";
+        var ev = TrainingLoop.Evaluate(model, new DataLoader(test, 500, transforms: transform is null ? [] : [transform]), classes.Length, flipAverage: tta == "flip");
+        return new EvalResult(ev, classes, test.Count, null, about, null, tta);
     }
 
     // the "normalization" metadata that sharpgrad export writes: {"mean":[...],"std":[...]}, one value per channel

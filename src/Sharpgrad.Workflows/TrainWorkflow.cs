@@ -145,7 +145,7 @@ public sealed class TrainWorkflow
     /// <summary>The recipe options that may change when a run is resumed (they apply from the next epoch on).</summary>
     public static readonly IReadOnlyList<string> ResumableOptions =
         [nameof(TrainOptions.Epochs), nameof(TrainOptions.Lr), nameof(TrainOptions.Threads), nameof(TrainOptions.BatchSize),
-         nameof(TrainOptions.WeightDecay), nameof(TrainOptions.L1), nameof(TrainOptions.Augment), nameof(TrainOptions.TestLimit), nameof(TrainOptions.DataDir)];
+         nameof(TrainOptions.WeightDecay), nameof(TrainOptions.L1), nameof(TrainOptions.Augment), nameof(TrainOptions.TestLimit), nameof(TrainOptions.Tta), nameof(TrainOptions.DataDir)];
 
     /// <summary>
     /// As <see cref="Create(TrainOptions, string, string?)"/>, for the command line. The output folder is checked
@@ -524,7 +524,7 @@ public sealed class TrainWorkflow
     // the test evaluation, of the moving average when there is one
     private Evaluation Evaluate()
     {
-        using (Ema?.Apply()) return TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count);
+        using (Ema?.Apply()) return TrainingLoop.Evaluate(Model, TestLoader, Train.ClassNames.Count, flipAverage: Options.Tta == "flip");
     }
 
     private void SaveCheckpoint(int epochsDone)

@@ -236,6 +236,7 @@ public sealed class CliTests : IDisposable
             (["--batch-size", "0"], "--batch-size: expected a positive number, got 0"),
             (["--ema", "1"], "--ema: expected a decay in [0, 1) (0: none; e.g. 0.999), got 1"),
             (["--label-smoothing", "1.5"], "--label-smoothing: expected a number in [0, 1] (0: none; e.g. 0.1), got 1.5"),
+            (["--tta", "mirror"], "--tta: expected none or flip, got \"mirror\""),
             (["--resume", P("nowhere")], "no checkpoint to resume from"),
         ];
         foreach (var (args, expected) in cases)

@@ -25,6 +25,13 @@ public sealed class EvalOnnxTests
         Assert.Contains("test accuracy", output);
         Assert.Contains("on 10,000 images", output);
         Assert.Contains("9 Ankle boot", output);
+
+        // with the mirror averaged in: a different evaluation, said so on the accuracy line
+        var (flipCode, flipped, flipErr) = Run("eval", "--model", Model, "--normalize", "0.286/0.353", "--threads", "2", "--tta", "flip");
+        Assert.True(flipCode == 0, flipErr);
+        Assert.Contains("on 10,000 images (each averaged with its mirror: --tta flip)", flipped);
+        Assert.NotEqual(output.Split('\n').First(l => l.StartsWith("test accuracy", StringComparison.Ordinal)),
+            flipped.Split('\n').First(l => l.StartsWith("test accuracy", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -33,6 +40,9 @@ public sealed class EvalOnnxTests
         var both = Run("eval", "--model", Model, "--checkpoint", "run");
         Assert.Equal(2, both.Code);
         Assert.Equal("error: eval: give either --checkpoint RUN or --model FILE.onnx.", both.Err.Trim());
+        var tta = Run("eval", "--model", Model, "--tta", "mirror");
+        Assert.Equal(2, tta.Code);
+        Assert.Equal("error: --tta: expected none or flip, got \"mirror\".", tta.Err.Trim());
         var norm = Run("eval", "--model", Model, "--normalize", "0.5,0.5/1,1");
         Assert.Equal(2, norm.Code);
         Assert.StartsWith("error: --normalize: expected auto, file, data, none or MEAN/STD with 1 comma-separated value(s)", norm.Err.Trim());

@@ -26,6 +26,63 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public void FlipAveragedEvaluationIsTheMeanOfTheTwoViewsAndTheRunAndEvalUseIt()
+    {
+        using var f = new TestFiles();
+        var trainer = TrainWorkflow.Create(new TrainOptions { Epochs = 1, Limit = 1000, TestLimit = 300, Seed = 3, Tta = "flip" }, f.Path("run"));
+        var result = trainer.Run();
+
+        // by hand: the logits of the images and of their mirrors, averaged
+        var loaded = RunFiles.Load(f.Path("run"));
+        var model = loaded.Model;
+        model.Eval();
+        long correct = 0;
+        var loader = new Sharpgrad.NN.DataLoader(trainer.Test, 100, transforms: [loaded.Normalize]);
+        using (Tensor.NoGrad())
+        {
+            foreach (var batch in loader.Epoch(0))
+            {
+                var mirrored = Tensor.FromArray(Mirror(batch.Images.ToArray(), batch.Images.Shape), batch.Images.Shape);
+                var a = model.Call(batch.Images).ToArray();
+                var b = model.Call(mirrored).ToArray();
+                for (int i = 0; i < batch.Labels.Length; i++)
+                {
+                    int best = 0;
+                    for (int j = 1; j < 10; j++) if (a[i * 10 + j] + b[i * 10 + j] > a[i * 10 + best] + b[i * 10 + best]) best = j;
+                    if (best == batch.Labels[i]) correct++;
+                }
+            }
+        }
+        Assert.Equal((double)correct / 300, result.Accuracy);
+        // eval (on the whole test set) takes the run's test-time augmentation unless told otherwise
+        var all = new Sharpgrad.NN.DataLoader(DataSources.Load("fashion-mnist", null).Test, 500, transforms: [loaded.Normalize]);
+        var flipped = EvalWorkflow.Run(new EvalOptions { Checkpoint = f.Path("run") });
+        Assert.Equal("flip", flipped.Tta);
+        Assert.Equal(TrainingLoop.Evaluate(model, all, 10, flipAverage: true).Loss, flipped.Evaluation.Loss);
+        var plain = EvalWorkflow.Run(new EvalOptions { Checkpoint = f.Path("run"), Tta = "none" });
+        Assert.Equal("none", plain.Tta);
+        Assert.Equal(TrainingLoop.Evaluate(model, all, 10).Loss, plain.Evaluation.Loss);
+        Assert.NotEqual(flipped.Evaluation.Loss, plain.Evaluation.Loss);
+
+        // flip averaging needs image batches
+        var flat = new Sequential(new Flatten(), new Linear(4, 2));
+        var rows = new TensorDataset(Tensor.Zeros([6, 4]), [0, 1, 0, 1, 0, 1], 2);
+        var e = Assert.Throws<ArgumentException>(() => TrainingLoop.Evaluate(flat, new Sharpgrad.NN.DataLoader(rows, 3), 2, flipAverage: true));
+        Assert.Contains("flip averaging", e.Message);
+        Assert.Contains("[3,4]", e.Message);
+    }
+
+    // (N,C,H,W) mirrored along W, element by element
+    private static float[] Mirror(float[] x, int[] shape)
+    {
+        int w = shape[3];
+        var y = new float[x.Length];
+        for (int row = 0; row < x.Length / w; row++)
+            for (int j = 0; j < w; j++) y[row * w + j] = x[row * w + (w - 1 - j)];
+        return y;
+    }
+
+    [Fact]
     public void PooledTrainingStepsGiveBitwiseTheWeightsOfUnpooledSteps()
     {
         var g = new Generator(4);

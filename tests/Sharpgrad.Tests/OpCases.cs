@@ -90,6 +90,8 @@ public static class OpCases
         new("cross_entropy_none", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets, Reduction.None)),
         new("cross_entropy_label_smoothing", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets, labelSmoothing: 0.1)),
         new("cross_entropy_label_smoothing_none", [S(Domain.Any, 6, 5)], x => Losses.CrossEntropy(x[0], Targets, Reduction.None, 0.3)),
+        new("flip_width", [S(Domain.Any, 2, 3, 4, 5)], x => x[0].Flip(3)),
+        new("flip_two_axes_of_transpose", [S(Domain.Any, 3, 4, 5)], x => x[0].Transpose(0, 2).Flip(0, -1) * 2),
         new("conv2d_s1_p1", [S(Domain.Any, 2, 3, 7, 6), S(Domain.Any, 4, 3, 3, 3), S(Domain.Any, 4)], x => Tensor.Conv2d(x[0], x[1], x[2], 1, 1)),
         new("conv2d_s2_p0", [S(Domain.Any, 2, 2, 9, 8), S(Domain.Any, 3, 2, 3, 3), S(Domain.Any, 3)], x => Tensor.Conv2d(x[0], x[1], x[2], 2, 0)),
         new("conv2d_p2_nobias", [S(Domain.Any, 1, 2, 5, 5), S(Domain.Any, 2, 2, 3, 3)], x => Tensor.Conv2d(x[0], x[1], null, 1, 2)),

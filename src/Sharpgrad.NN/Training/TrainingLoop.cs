@@ -87,6 +87,14 @@ public static class TrainingLoop
         return correct;
     }
 
+    // (model(x) + model(flip(x))) / 2 for images x: (N,C,H,W), flipped along W
+    private static Tensor FlipAveragedLogits(Module model, Tensor images)
+    {
+        if (images.Rank != 4)
+            throw new ArgumentException($"Evaluate: flip averaging (test-time augmentation) expects image batches (N,C,H,W), got [{string.Join(",", images.Shape)}].");
+        return model.Call(images).Add(model.Call(images.Flip(3))).Mul(0.5);
+    }
+
     // index of the first largest logit
     private static int Argmax(ReadOnlySpan<float> row)
     {
@@ -96,7 +104,15 @@ public static class TrainingLoop
     }
 
     /// <summary>Mean cross-entropy, accuracy and confusion matrix of <paramref name="model"/> in evaluation mode.</summary>
-    public static Evaluation Evaluate(Module model, DataLoader loader, int classes)
+    /// <param name="model">The model; put in evaluation mode for the call, its mode restored after.</param>
+    /// <param name="loader">The examples, in its order (epoch 0).</param>
+    /// <param name="classes">Number of classes: the logits' width.</param>
+    /// <param name="flipAverage">Test-time augmentation: the logits are the mean of the model's logits for each image
+    /// (N,C,H,W) and for its horizontal mirror (as airbench's and hlb-cifar10's evaluation); the loss is the
+    /// cross-entropy of the mean logits.</param>
+    /// <exception cref="ArgumentException"><paramref name="flipAverage"/> with examples that are not images
+    /// (N,C,H,W).</exception>
+    public static Evaluation Evaluate(Module model, DataLoader loader, int classes, bool flipAverage = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loader);
@@ -111,7 +127,7 @@ public static class TrainingLoop
             foreach (var batch in loader.Epoch(0))
             {
                 using var scope = TensorScope.Begin();
-                var logits = model.Call(batch.Images);
+                var logits = flipAverage ? FlipAveragedLogits(model, batch.Images) : model.Call(batch.Images);
                 lossSum += Losses.CrossEntropy(logits, batch.Labels, Reduction.Sum).Item();
                 var v = logits.ToArray();
                 for (int i = 0; i < batch.Labels.Length; i++)
