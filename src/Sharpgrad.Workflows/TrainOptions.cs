@@ -57,7 +57,7 @@ public sealed record TrainOptions
 
     /// <summary>
     /// Test-time augmentation of every evaluation: "flip" averages the logits of each test image and of its
-    /// horizontal mirror (<see cref="TrainingLoop.Evaluate"/>); "none" (or empty) evaluates the images as they are.
+    /// horizontal mirror (<see cref="TrainingLoop.Evaluate"/>); "none" evaluates the images as they are.
     /// Training is unchanged; the saved model is the same either way. Meant for models trained with flip augmentation
     /// (<see cref="Augment"/>): the exam CNN trained without it scores about 11 points lower with flip averaging (its
     /// mirrored shoes point the other way).
