@@ -779,7 +779,7 @@ def models_main():
     cases = []
     # every parameter's gradient at each model's home shape (Fashion-MNIST's 1x28x28, CIFAR's 3x32x32 for the
     # ResNets), outputs, loss and running statistics at both
-    for name in ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20", "mobilenet"]:
+    for name in ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20", "mobilenet", "cnn3"]:
         home = (3, 32, 32) if name.startswith("resnet") or name == "mobilenet" else (1, 28, 28)
         for (c, h, w), n in (((1, 28, 28), 3), ((3, 32, 32), 2)):
             cases.append(model_case(name, c, h, w, n, with_grads=(c, h, w) == home))

@@ -93,6 +93,16 @@ def mobilenet(c, h, w, classes=10, dropout=0.0):
     return nn.Sequential(*layers)
 
 
+def cnn3(c, h, w, classes=10, dropout=0.0):
+    layers = [nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(32),
+              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(64),
+              nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(64 * (h // 8) * (w // 8), classes))
+    return nn.Sequential(*layers)
+
+
 BUILT_IN = {
     "exam-cnn": exam_cnn,
     "mlp": mlp,
@@ -100,6 +110,7 @@ BUILT_IN = {
     "resnet8": lambda c, h, w, classes=10, dropout=0.0: cifar_resnet(c, h, w, classes, 1, dropout),
     "resnet20": lambda c, h, w, classes=10, dropout=0.0: cifar_resnet(c, h, w, classes, 3, dropout),
     "mobilenet": mobilenet,
+    "cnn3": cnn3,
 }
 
 

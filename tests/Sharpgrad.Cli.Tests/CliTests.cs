@@ -162,7 +162,7 @@ public sealed class CliTests : IDisposable
         Assert.False(Directory.Exists(P("out")));
         var unknown = Run("train", "--model", "resnet99", "--out", P("out"));
         Assert.Equal(2, unknown.Code);
-        Assert.Contains("--model: 'resnet99' is neither a built-in model (exam-cnn, mlp, lenet5, resnet8, resnet20, mobilenet) nor a model file", unknown.Err);
+        Assert.Contains("--model: 'resnet99' is neither a built-in model (exam-cnn, mlp, lenet5, resnet8, resnet20, mobilenet, cnn3) nor a model file", unknown.Err);
         File.WriteAllText(P("nested.json"), """{"format":"sharpgrad-model/1","model":{"type":"Sequential","layers":[{"type":"Conv2d","in_channels":3,"out_channels":8,"kernel_size":3,"padding":1},{"type":"Residual","body":{"type":"Sequential","layers":[{"type":"Conv2d","in_channels":8,"out_channels":8,"kernel_size":1},{"type":"Conv2d","in_channels":4,"out_channels":8,"kernel_size":1}]}},{"type":"Flatten"},{"type":"Linear","in_features":8192,"out_features":10}]}}""");
         var nested = Run("train", "--model", P("nested.json"), "--data", "cifar10", data, "--out", P("out"));
         Assert.Equal(2, nested.Code);

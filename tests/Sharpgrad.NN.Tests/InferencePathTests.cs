@@ -30,6 +30,7 @@ public sealed class InferencePathTests
     [Theory]
     [InlineData("resnet8", 3, 32)]
     [InlineData("mobilenet", 1, 28)]
+    [InlineData("cnn3", 1, 28)]
     [InlineData("resnet20", 1, 28)]
     public void FoldedBatchNormEqualsTheLayersUpToRounding(string name, int c, int h)
     {

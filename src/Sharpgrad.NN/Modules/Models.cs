@@ -7,7 +7,7 @@ namespace Sharpgrad.NN;
 public static class Models
 {
     /// <summary>The names <see cref="Create"/> knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20", "mobilenet"];
+    public static IReadOnlyList<string> Names { get; } = ["exam-cnn", "mlp", "lenet5", "resnet8", "resnet20", "mobilenet", "cnn3"];
 
     /// <summary>One line per model, for help texts.</summary>
     public static string Describe(string name) => name switch
@@ -18,6 +18,7 @@ public static class Models
         "resnet8" => "CIFAR ResNet-8 (He et al. 2016): 3 stages of 1 basic block, 16/32/64 channels, 1x1 projection shortcuts",
         "resnet20" => "CIFAR ResNet-20 (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64 channels, 1x1 projection shortcuts",
         "mobilenet" => "MobileNet-style (Howard et al. 2017): Conv 3x3 (16), 4 depthwise-separable blocks (3x3 depthwise + 1x1 pointwise) to 32/64/128/128 channels",
+        "cnn3" => "the exam CNN's block three times, wider: Conv 3x3 (32) -> ReLU -> MaxPool -> BatchNorm -> Conv 3x3 (64) -> ReLU -> MaxPool -> BatchNorm -> Conv 3x3 (64) -> ReLU -> MaxPool -> Flatten -> FC (61,706 parameters at 1x28x28)",
         _ => throw new ArgumentException($"model: unknown model '{name}'; expected one of {string.Join(", ", Names)}."),
     };
 
@@ -45,6 +46,7 @@ public static class Models
             "resnet8" => CifarResNet(channels, height, width, classes, 1, dropout, g),
             "resnet20" => CifarResNet(channels, height, width, classes, 3, dropout, g),
             "mobilenet" => MobileNet(channels, height, width, classes, dropout, g),
+            "cnn3" => Cnn3(channels, height, width, classes, dropout, g),
             _ => throw new ArgumentException($"model: unknown model '{name}'; expected one of {string.Join(", ", Names)}."),
         };
     }
@@ -148,6 +150,27 @@ public static class Models
         net.Add(new Flatten());
         if (dropout > 0) net.Add(new Dropout(dropout, generator));
         net.Add(new Linear(inC, classes, generator: generator));
+        return net;
+    }
+
+    /// <summary>
+    /// The exam CNN's block (Conv 3x3 -> ReLU -> MaxPool 2x2 -> BatchNorm) three times with 32, 64 and 64 filters, the
+    /// last block without batch norm (as the exam CNN's second), then Flatten and a Linear layer:
+    /// x: (N,C,H,W) -> (N,32,H/2,W/2) -> (N,64,H/4,W/4) -> (N,64,H/8,W/8) -> (N,classes). 61,706 parameters at
+    /// 1x28x28 with 10 classes; trained with <c>--epochs 6 --lr 0.01 --l1 0 --label-smoothing 0.1 --tta flip</c> it
+    /// reaches about 93% on Fashion-MNIST (the README's figures).
+    /// </summary>
+    /// <exception cref="ArgumentException">An input smaller than 8x8 pixels.</exception>
+    public static Sequential Cnn3(int channels, int height, int width, int classes, double dropout = 0, Generator? generator = null)
+    {
+        if (height < 8 || width < 8) throw new ArgumentException($"cnn3: input {channels}x{height}x{width} is too small; expected at least 8x8 pixels.");
+        var net = new Sequential(
+            new Conv2d(channels, 32, 3, padding: 1, generator: generator), new ReLU(), new MaxPool2d(2), new BatchNorm2d(32),
+            new Conv2d(32, 64, 3, padding: 1, generator: generator), new ReLU(), new MaxPool2d(2), new BatchNorm2d(64),
+            new Conv2d(64, 64, 3, padding: 1, generator: generator), new ReLU(), new MaxPool2d(2),
+            new Flatten());
+        if (dropout > 0) net.Add(new Dropout(dropout, generator));
+        net.Add(new Linear(64 * (height / 8) * (width / 8), classes, generator: generator));
         return net;
     }
 }
