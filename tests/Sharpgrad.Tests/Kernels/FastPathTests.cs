@@ -93,6 +93,8 @@ public sealed class FusedConvReluTests
     [InlineData(16, 16, 14, 14, 1, DType.Float32)] // its second convolution
     [InlineData(8, 8, 13, 11, 1, DType.Float32)]   // odd sizes: the last row and column are dropped
     [InlineData(8, 16, 15, 17, 2, DType.Float32)]  // stride 2
+    [InlineData(64, 64, 7, 7, 1, DType.Float32)]   // cnn3's third: the channel kernel, then pooling (odd: the last row and column dropped)
+    [InlineData(16, 32, 9, 8, 1, DType.Float32)]   // ... 8 wide, 32 filters
     [InlineData(3, 4, 9, 10, 1, DType.Float32)]    // 4 filters: not the direct kernel, the three ops
     [InlineData(3, 16, 9, 10, 1, DType.Float64)]   // float64: the three ops
     public void ConvReluMaxPoolEqualsTheThreeOps(int c, int oc, int h, int w, int stride, DType dtype)
@@ -167,12 +169,13 @@ public sealed class FusedConvReluTests
     }
 
     [Theory]
-    [InlineData(DType.Float32)] // the affine map in the kernel's store
-    [InlineData(DType.Float64)] // the ops one by one
-    public void ConvReluMaxPoolThenAffineEqualsTheOps(DType dtype)
+    [InlineData(DType.Float32, 14)] // the affine map in the kernel's store
+    [InlineData(DType.Float32, 7)]  // ... in the pooling pass after the channel kernel
+    [InlineData(DType.Float64, 14)] // the ops one by one
+    public void ConvReluMaxPoolThenAffineEqualsTheOps(DType dtype, int size)
     {
         var g = new Generator(5);
-        var x = Tensor.Randn([2, 16, 14, 14], g, dtype);
+        var x = Tensor.Randn([2, 16, size, size], g, dtype);
         var w = Tensor.Randn([16, 16, 3, 3], g, dtype);
         var scale = Tensor.Randn([16], g, dtype);
         var shift = Tensor.Randn([16], g, dtype);
