@@ -245,14 +245,18 @@ internal static class Conv2dKernels
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) => UsesDirect3x3(g, outChannels, groups) && g.OH >= 2 && g.OW >= 2;
 
     // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
-    // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool
-    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null)
+    // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
+    // transposed: w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or null to
+    // transpose it here into pooled scratch
+    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null,
+        float[]? transposed = null)
     {
         if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct 3x3 kernels do not run this convolution ({g}, {oc} filters).");
-        float[] wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
+        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
+        float[] wt = transposed ?? rented!;
         try
         {
-            DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
+            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
             if (PoolsAfterChannelConv3x3(g, oc))
             {
                 // full-size output in pooled scratch, then 2x2 max pooling and the affine map in one pass
@@ -272,7 +276,7 @@ internal static class Conv2dKernels
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(wt);
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
         }
     }
 
@@ -288,50 +292,60 @@ internal static class Conv2dKernels
         UsesChannelConv3x3(g, outChannels) && 2 * g.OW <= Vector512<float>.Count;
 
     // x: (N,OC,H,W) -> y: (N,OC,H/2,W/2) = max over each 2x2 window (stride 2, floor; x is ReLU's output, so no
-    // NaN), then y * scale[o] + shift[o] when given; split over images
+    // NaN), then y * scale[o] + shift[o] when given; split over images where there are 64k outputs or more (below
+    // that, handing the work to a thread costs more than the pass: 576 outputs at batch 1)
     private static void PoolAffine(float[] x, float[] y, int n, int oc, int h, int w, float[]? scale, float[]? shift)
     {
+        if ((long)n * oc * (h / 2) * (w / 2) < 1 << 16) PoolAffine(x, y, 0, n * oc, oc, h, w, scale, shift);
+        else Parallelism.ForBalanced(n, (_, start, end) => PoolAffine(x, y, start * oc, end * oc, oc, h, w, scale, shift));
+    }
+
+    // the planes [p0, p1) of PoolAffine (plane p is channel p % oc)
+    private static void PoolAffine(ReadOnlySpan<float> x, Span<float> y, int p0, int p1, int oc, int h, int w, float[]? scale, float[]? shift)
+    {
         int ph = h / 2, pw = w / 2;
-        Parallelism.ForBalanced(n, (_, start, end) =>
+        for (int p = p0; p < p1; p++)
         {
-            for (int i = start; i < end; i++)
-                for (int o = 0; o < oc; o++)
+            var src = x.Slice(p * h * w, h * w);
+            var dst = y.Slice(p * ph * pw, ph * pw);
+            float sc = scale is null ? 1f : scale[p % oc], sh = shift is null ? 0f : shift[p % oc];
+            for (int r = 0; r < ph; r++)
+            {
+                var row0 = src.Slice(2 * r * w, 2 * pw);
+                var row1 = src.Slice((2 * r + 1) * w, 2 * pw);
+                var d = dst.Slice(r * pw, pw);
+                for (int q = 0; q < d.Length; q++)
                 {
-                    int src = (i * oc + o) * h * w, dst = (i * oc + o) * ph * pw;
-                    float sc = scale is null ? 1f : scale[o], sh = shift is null ? 0f : shift[o];
-                    for (int r = 0; r < ph; r++)
-                    {
-                        int r0 = src + 2 * r * w, r1 = r0 + w, d = dst + r * pw;
-                        for (int q = 0; q < pw; q++)
-                        {
-                            float m = MathF.Max(MathF.Max(x[r0 + 2 * q], x[r0 + 2 * q + 1]), MathF.Max(x[r1 + 2 * q], x[r1 + 2 * q + 1]));
-                            y[d + q] = scale is null ? m : m * sc + sh;
-                        }
-                    }
+                    float m = MathF.Max(MathF.Max(row0[2 * q], row0[2 * q + 1]), MathF.Max(row1[2 * q], row1[2 * q + 1]));
+                    d[q] = scale is null ? m : m * sc + sh;
                 }
-        });
+            }
+        }
     }
 
     // x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC)? -> y: (N,OC,OH,OW); g.C is all input channels. Group gi reads
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
     // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over
     // (image, group) pairs; with groups = 1 this is exactly the ungrouped loop.
-    // relu: y = max(y, 0) as well
-    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+    // relu: y = max(y, 0) as well; transposed: float32 w in the direct kernels' layout already (used only where they
+    // run), or null
+    public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1, bool relu = false, float[]? transposed = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float) && UsesDirect3x3(g, oc, groups))
         {
-            // the direct kernel clamps as it stores; the transposed weights live in pooled scratch
-            float[] wt = ArrayPool<float>.Shared.Rent(oc * g.C * 9);
+            // the direct kernel clamps as it stores; the transposed weights are the caller's or live in pooled scratch
+            float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
+            float[] wt = transposed ?? rented!;
             try
             {
-                DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C);
+                if (rented is not null) DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C);
                 if (UsesChannelConv3x3(g, oc)) ChannelConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
                 else DirectConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(wt);
+                if (rented is not null) ArrayPool<float>.Shared.Return(rented);
             }
             return;
         }

@@ -54,7 +54,8 @@ public sealed partial class Tensor
         var b = bias?.ContiguousRaw();
         var y = Empty(DType.Float32, [n, oc, g.OH / 2, g.OW / 2]);
         Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g,
-            affine is null ? null : Conv2dOp.Data<float>(affine.Value.Scale.ContiguousRaw()), affine is null ? null : Conv2dOp.Data<float>(affine.Value.Shift.ContiguousRaw()));
+            affine is null ? null : Conv2dOp.Data<float>(affine.Value.Scale.ContiguousRaw()), affine is null ? null : Conv2dOp.Data<float>(affine.Value.Shift.ContiguousRaw()),
+            DirectConvWeights.Of(weight));
         return y;
     }
 }

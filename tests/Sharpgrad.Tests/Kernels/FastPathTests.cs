@@ -305,3 +305,33 @@ public sealed class MaxPoolVectorTests
         }
     }
 }
+
+public sealed class DirectConvWeightsTests
+{
+    // the direct kernels keep a parameter's transposed weights between calls: every in-place write (AsSpan, the
+    // indexer, CopyFrom: each bumps Version) must be seen by the next forward, fused or not
+    [Theory]
+    [InlineData(false)] // Conv2d (the direct kernel, relu off)
+    [InlineData(true)]  // Conv2dReluMaxPool2d (pooled store)
+    public void AParametersTransposedWeightsFollowEveryInPlaceWrite(bool fused)
+    {
+        var g = new Generator(77);
+        var x = Tensor.Randn([2, 8, 10, 10], g);
+        var w = Tensor.Randn([16, 8, 3, 3], g).RequiresGrad_();
+        Tensor Run(Tensor weight)
+        {
+            using var _ = Tensor.NoGrad();
+            return fused ? Tensor.Conv2dReluMaxPool2d(x, weight, null, 1, 1) : Tensor.Conv2d(x, weight, null, 1, 1);
+        }
+        double[] Fresh() => Run(Tensor.FromArray(w.ToArray(), w.Shape)).ToDoubleArray(); // a new tensor: never cached
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        var span = w.AsSpan<float>();
+        for (int i = 0; i < span.Length; i += 3) span[i] = -span[i];
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        using (Tensor.NoGrad()) w[5, 2, 1, 1] = 9.0;
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        using (Tensor.NoGrad()) w.CopyFrom(Tensor.Randn([16, 8, 3, 3], g));
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        Assert.Equal(Run(w).ToDoubleArray(), Run(w).ToDoubleArray());
+    }
+}

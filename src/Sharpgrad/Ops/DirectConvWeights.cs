@@ -1,0 +1,47 @@
+using System.Runtime.CompilerServices;
+using Sharpgrad.Kernels;
+
+namespace Sharpgrad;
+
+/// <summary>
+/// A parameter's 3x3 weights in the direct kernels' layout, kept between calls: w: (OC,C,3,3) -> (C,3,3,OC)
+/// (<see cref="DirectConv3x3.TransposeWeights"/>), redone only when the weights change (their <see cref="Tensor.Version"/>
+/// or storage). Transposing each call was 11% of cnn3's batch-1 forward on the main thread. Kept for a leaf tensor
+/// that requires gradients (a model's parameter, which lives as long as the model), for as long as the tensor's
+/// storage lives; other weights (a temporary, a batch norm folded into the convolution per call) are transposed into
+/// pooled scratch by the kernels as before.
+/// </summary>
+internal static class DirectConvWeights
+{
+    private sealed class Entry
+    {
+        public Array? Storage;
+        public int Offset;
+        public int Version = -1;
+        public float[] Transposed = [];
+    }
+
+    // keyed by the storage's version counter: one per storage (views share it), never reused by another tensor
+    private static readonly ConditionalWeakTable<VersionCounter, Entry> Cache = [];
+
+    /// <summary>
+    /// The transposed weights of <paramref name="weight"/> (OC,C,3,3) float32, or null where they are not kept (the
+    /// caller then lets the kernel transpose into scratch).
+    /// </summary>
+    public static float[]? Of(Tensor weight)
+    {
+        if (weight.DType != DType.Float32 || !weight.IsLeaf || !weight.RequiresGrad || !weight.IsContiguous || weight.Rank != 4) return null;
+        var entry = Cache.GetValue(weight.VersionRef, _ => new Entry());
+        lock (entry)
+        {
+            int oc = weight.Dims[0], c = weight.Dims[1], size = oc * c * 9;
+            if (entry.Version != weight.Version || !ReferenceEquals(entry.Storage, weight.Storage) || entry.Offset != weight.Offset || entry.Transposed.Length != size)
+            {
+                if (entry.Transposed.Length != size) entry.Transposed = new float[size];
+                DirectConv3x3.TransposeWeights(weight.Span<float>(), entry.Transposed, oc, c);
+                (entry.Storage, entry.Offset, entry.Version) = (weight.Storage, weight.Offset, weight.Version);
+            }
+            return entry.Transposed;
+        }
+    }
+}
