@@ -111,6 +111,63 @@ public sealed class InferencePathTests
         for (int i = 0; i < before.Length; i++) Assert.Equal(before[i] - 0.5f / MathF.Sqrt(1 + 1e-5f), after[i], 1e-5f);
     }
 
+    // the folded weights and the pooled norm's map are kept between evaluation calls: every way a parameter or a
+    // running statistic is written (a training step, an optimizer step, loading a state dict, pruning, the indexer)
+    // must be seen by the next evaluation, through Forward and Predict
+    [Fact]
+    public void KeptFoldsFollowEveryWrite()
+    {
+        // Conv2d+BatchNorm2d+ReLU (folded, 3x3 direct kernel) and Conv2d+ReLU+MaxPool2d+BatchNorm2d (pooled map)
+        Sequential Build() => new(new Conv2d(2, 16, 3, padding: 1, generator: new Generator(1)), new BatchNorm2d(16), new ReLU(),
+            new Conv2d(16, 16, 3, padding: 1, generator: new Generator(2)), new ReLU(), new MaxPool2d(2), new BatchNorm2d(16),
+            new Flatten(), new Linear(16 * 4 * 4, 3, generator: new Generator(3)));
+        var net = Build();
+        Perturb(net, new Generator(4));
+        net.Fuse();
+        Assert.StartsWith("0+1+2: Conv2d+BatchNorm2d+ReLU: batch norm folded", net.Plan[0], StringComparison.Ordinal);
+        Assert.StartsWith("3+4+5+6: Conv2d+ReLU+MaxPool2d+BatchNorm2d fused", net.Plan[1], StringComparison.Ordinal);
+        var x = Tensor.Randn([2, 2, 8, 8], new Generator(5));
+        var previous = Array.Empty<float>();
+        void Check(string after)
+        {
+            var plain = Build();
+            plain.LoadStateDict(net.StateDict().ToDictionary(kv => kv.Name, kv => kv.Value));
+            plain.Eval();
+            float[] want = LayerByLayer(plain, x);
+            net.Eval();
+            float[] forward = LayerByLayer(net, x), predicted = net.Predict(x).ToArray();
+            for (int i = 0; i < want.Length; i++)
+            {
+                Assert.True(Math.Abs(want[i] - forward[i]) <= 1e-5 * Math.Abs(want[i]) + 1e-5, $"after {after}, Forward output {i}: {forward[i]}, layer by layer {want[i]}");
+                Assert.True(Math.Abs(want[i] - predicted[i]) <= 1e-5 * Math.Abs(want[i]) + 1e-5, $"after {after}, Predict output {i}: {predicted[i]}, layer by layer {want[i]}");
+            }
+            Assert.NotEqual(previous, forward); // the write changed the output
+            previous = forward;
+        }
+        Check("nothing");
+        // a training step: the running statistics (indexer) and every parameter (the optimizer's AsSpan)
+        net.Train();
+        var opt = new Sgd(net.Parameters(), 0.1, momentum: 0.9);
+        Losses.CrossEntropy(net.Forward(x), [0, 2]).Backward();
+        opt.Step();
+        Check("a training step");
+        // loading another model's state (CopyFrom)
+        var other = Build();
+        Perturb(other, new Generator(9));
+        net.LoadStateDict(other.StateDict().ToDictionary(kv => kv.Name, kv => kv.Value));
+        Check("LoadStateDict");
+        // pruning half of the first convolution's weights
+        Pruner.Magnitude(net[0].OwnParameters[0].Parameter, 0.5);
+        Check("pruning");
+        // the indexer on a norm's running variance and on the second convolution's bias
+        using (Tensor.NoGrad())
+        {
+            ((BatchNorm2d)net[6]).RunningVar[3] = 7.0;
+            net[3].OwnParameters[1].Parameter.Data[5] = 2.5;
+        }
+        Check("indexer writes");
+    }
+
     [Theory]
     [InlineData(4, 4, 3, 1, 2, 1, 0, 4)]  // depthwise, (3, 1) kernel, (2, 1) stride
     [InlineData(4, 6, 1, 1, 1, 1, 0, 2)]  // grouped 1x1

@@ -193,7 +193,9 @@ public abstract class Module
     /// <summary>
     /// The evaluation-mode per-channel affine map of a layer whose <see cref="FoldsIntoConvolution"/> is true:
     /// scale (C) and shift (C), in the layer's dtype. For batch norm (Ioffe and Szegedy 2015, eq. for inference):
-    /// scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+    /// scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale. A fused model keeps the map (and
+    /// the convolution folded with it) between evaluation calls until one of the layer's registered parameters or
+    /// buffers is written, so the map must depend on those tensors alone.
     /// </summary>
     /// <exception cref="NotSupportedException">The layer is not such a map (the default).</exception>
     public virtual (Tensor Scale, Tensor Shift) ChannelAffine() =>

@@ -8,4 +8,7 @@ internal sealed class VersionCounter
 {
     /// <summary>Incremented by every in-place write.</summary>
     public int Value;
+
+    /// <summary>Set by <see cref="Tensor.KeepKernelLayouts"/>: kernels may keep this storage's weights in their own layout.</summary>
+    public bool KeepsLayouts;
 }

@@ -7,9 +7,9 @@ namespace Sharpgrad;
 /// A parameter's 3x3 weights in the direct kernels' layout, kept between calls: w: (OC,C,3,3) -> (C,3,3,OC)
 /// (<see cref="DirectConv3x3.TransposeWeights"/>), redone only when the weights change (their <see cref="Tensor.Version"/>
 /// or storage). Transposing each call was 11% of cnn3's batch-1 forward on the main thread. Kept for a leaf tensor
-/// that requires gradients (a model's parameter, which lives as long as the model), for as long as the tensor's
-/// storage lives; other weights (a temporary, a batch norm folded into the convolution per call) are transposed into
-/// pooled scratch by the kernels as before.
+/// that requires gradients (a model's parameter, which lives as long as the model) or whose storage was marked with
+/// <see cref="Tensor.KeepKernelLayouts"/> (a folded batch norm's weights, an ONNX initializer), for as long as the
+/// storage lives; other weights (temporaries) are transposed into pooled scratch by the kernels as before.
 /// </summary>
 internal static class DirectConvWeights
 {
@@ -30,7 +30,7 @@ internal static class DirectConvWeights
     /// </summary>
     public static float[]? Of(Tensor weight)
     {
-        if (weight.DType != DType.Float32 || !weight.IsLeaf || !weight.RequiresGrad || !weight.IsContiguous || weight.Rank != 4) return null;
+        if (weight.DType != DType.Float32 || !weight.IsLeaf || !(weight.RequiresGrad || weight.VersionRef.KeepsLayouts) || !weight.IsContiguous || weight.Rank != 4) return null;
         var entry = Cache.GetValue(weight.VersionRef, _ => new Entry());
         lock (entry)
         {

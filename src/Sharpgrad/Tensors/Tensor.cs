@@ -171,6 +171,25 @@ public sealed partial class Tensor
 
     internal Span<T> Span<T>() => ((T[])Storage).AsSpan(Offset, NumElements);
 
+    /// <summary>
+    /// Declares this tensor's storage constant weights that kernels may keep in their own layout between calls (as
+    /// ONNX Runtime pre-packs initializers): the direct 3x3 convolutions keep a (C,3,3,OC) copy of a (OC,C,3,3)
+    /// weight, made again when <see cref="Version"/> or the storage changes. Parameters that require gradients are
+    /// kept so without it; this is for other long-lived weights (folded batch norms, ONNX initializers). Every write
+    /// to the storage must then go through a tensor (the indexer, <see cref="CopyFrom"/>, <see cref="AsSpan{T}"/>),
+    /// not straight into an array given to <see cref="Wrap(float[], int[])"/>, or the kept copy goes stale. Applies
+    /// to every view of the storage.
+    /// </summary>
+    /// <returns>This tensor.</returns>
+    public Tensor KeepKernelLayouts()
+    {
+        VersionRef.KeepsLayouts = true;
+        return this;
+    }
+
+    /// <summary>Whether <see cref="KeepKernelLayouts"/> was called on this storage.</summary>
+    public bool KeepsKernelLayouts => VersionRef.KeepsLayouts;
+
     /// <summary>A new leaf that shares storage (and its <see cref="Version"/> counter) with this tensor and records no gradient.</summary>
     public Tensor Detach() => new(Storage, Dims, StrideArr, Offset, VersionRef);
 

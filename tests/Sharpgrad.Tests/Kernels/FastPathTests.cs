@@ -311,13 +311,17 @@ public sealed class DirectConvWeightsTests
     // the direct kernels keep a parameter's transposed weights between calls: every in-place write (AsSpan, the
     // indexer, CopyFrom: each bumps Version) must be seen by the next forward, fused or not
     [Theory]
-    [InlineData(false)] // Conv2d (the direct kernel, relu off)
-    [InlineData(true)]  // Conv2dReluMaxPool2d (pooled store)
-    public void AParametersTransposedWeightsFollowEveryInPlaceWrite(bool fused)
+    [InlineData(false, false)] // Conv2d (the direct kernel, relu off), a parameter
+    [InlineData(true, false)]  // Conv2dReluMaxPool2d (pooled store), a parameter
+    [InlineData(false, true)]  // weights marked with KeepKernelLayouts (no gradient)
+    [InlineData(true, true)]
+    public void KeptTransposedWeightsFollowEveryInPlaceWrite(bool fused, bool marked)
     {
         var g = new Generator(77);
         var x = Tensor.Randn([2, 8, 10, 10], g);
-        var w = Tensor.Randn([16, 8, 3, 3], g).RequiresGrad_();
+        var w = marked ? Tensor.Randn([16, 8, 3, 3], g).KeepKernelLayouts() : Tensor.Randn([16, 8, 3, 3], g).RequiresGrad_();
+        Assert.Equal(marked, w.KeepsKernelLayouts);
+        Assert.Equal(marked, w.Reshape([16, 72]).KeepsKernelLayouts); // views share the storage's mark
         Tensor Run(Tensor weight)
         {
             using var _ = Tensor.NoGrad();
