@@ -94,10 +94,11 @@ internal static partial class ChannelConv3x3
         var lay = Layout.Of(h, w, stride);
         int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         int threads = Parallelism.Threads;
-        if (n < threads && (long)n * c * 9 * oc * lay.OH * lay.OW >= 1_000_000 && (oc > block || lay.OH >= 4))
+        if (n < threads && (long)n * c * 9 * oc * lay.OH * lay.OW >= Parallelism.MinParallelMacs && (oc > block || lay.OH >= 4))
         {
-            // fewer images than threads (batch-1 latency): split each image's output channel blocks, as DirectConv3x3,
-            // or, with fewer blocks than threads (16 or 32 filters: resnet8's first two stages), its output rows in pairs
+            // fewer images than threads (batch-1 latency) and enough work (Parallelism.MinParallelMacs: resnet8's 1.8M
+            // multiply-add layers ran slower split): each image's output channel blocks split, as DirectConv3x3, or,
+            // with fewer blocks than threads (16 or 32 filters), its output rows in pairs
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize);
             try
             {

@@ -75,7 +75,7 @@ internal static partial class DepthwiseConv2d
             ForwardWide<T, TL, TV>(x, w, b, y, n, g, relu);
             return;
         }
-        Parallelism.ForBalanced(n * c, (_, start, end) =>
+        Parallelism.ForBalancedMacs(n * c, (_, start, end) =>
         {
             T[] pad = ArrayPool<T>.Shared.Rent(lay.PlaneSize);
             T[] tmp = ArrayPool<T>.Shared.Rent(TL.Count);
@@ -121,7 +121,7 @@ internal static partial class DepthwiseConv2d
         int vecs = (g.OH * wp + v - 1) / v;
         vecs += vecs & 1; // an even count: WidePlane3x3 computes registers in pairs (an extra one is discarded)
         int padSize = Math.Max(hp * wp, vecs * v + 2 * wp + 2); // the last register's taps read up to 2 Wp + 2 past it
-        Parallelism.ForBalanced(n * c, (_, start, end) =>
+        Parallelism.ForBalancedMacs(n * c, (_, start, end) =>
         {
             T[] pad = ArrayPool<T>.Shared.Rent(padSize);
             T[] wide = ArrayPool<T>.Shared.Rent(vecs * v);

@@ -162,6 +162,27 @@ public static class Parallelism
         return ForBalanced(n, body);
     }
 
+    /// <summary>
+    /// Below this many multiply-adds a convolution at batch 1 runs on the calling thread. On the 2-core AVX-512 VM of
+    /// issue #11 a second thread slowed every batch-1 convolution measured under it: resnet8's 1.8M-MAC 3x3 layers
+    /// (split by row pairs or filter blocks) took the model from 126-137 to 144-160 us, mobilenet's 0.1-0.5M-MAC
+    /// depthwise layers from 77-95 to 98-139 us (medians of 15 windows, alternating processes); cnn3's 3.6M-MAC layer
+    /// gains (60 against 62-64 us). A thread running on the other core (even a spin-wait) slowed the first by 1.4x
+    /// there, so the second thread's chunks cost the first more than they saved.
+    /// </summary>
+    internal const long MinParallelMacs = 2_500_000;
+
+    /// <summary><see cref="ForBalanced(int, Action{int, int, int})"/>, on the calling thread in one chunk below <see cref="MinParallelMacs"/> multiply-adds.</summary>
+    internal static int ForBalancedMacs(int n, Action<int, int, int> body, long macs)
+    {
+        if (macs < MinParallelMacs)
+        {
+            RunChunk(body, n, 0, 1, Threads);
+            return 1;
+        }
+        return ForBalanced(n, body);
+    }
+
     /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items here.</summary>
     internal static int Chunks(int n) => Math.Max(1, Math.Min(Threads, n));
 

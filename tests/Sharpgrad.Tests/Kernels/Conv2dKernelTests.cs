@@ -255,12 +255,15 @@ public sealed class ChannelConv3x3Tests
     [InlineData(2, 32, 64, 14, 14, 2)]
     [InlineData(2, 16, 32, 28, 28, 2)]   // resnet stage 2
     [InlineData(3, 16, 32, 14, 14)]
-    [InlineData(1, 64, 64, 7, 7)]        // one image, 1.8 M multiply-adds: output channel blocks split over the threads
+    [InlineData(1, 64, 64, 7, 7)]        // one image under Parallelism.MinParallelMacs (1.8 M): on one thread
     [InlineData(1, 32, 64, 14, 14, 2)]
-    [InlineData(1, 16, 16, 28, 28)]      // one image, one block of filters: output rows split in pairs over the threads
-    [InlineData(1, 32, 32, 14, 14)]      // (input-stationary tiles, two-register tiles, four-segment tiles at stride 2,
-    [InlineData(1, 64, 16, 15, 15)]      // odd row counts, a row count that pairs unevenly over the threads)
-    [InlineData(1, 64, 16, 30, 30, 2)]
+    [InlineData(1, 16, 16, 28, 28)]
+    [InlineData(1, 64, 64, 9, 9)]        // one image, 3.0 M multiply-adds: output channel blocks split over the threads
+    [InlineData(1, 64, 64, 18, 18, 2)]
+    [InlineData(1, 32, 32, 28, 28)]      // one image, one block of filters: output rows split in pairs over the threads
+    [InlineData(1, 48, 32, 20, 20)]      // (input-stationary tiles, two-register tiles, four-segment tiles at stride 2,
+    [InlineData(1, 64, 16, 31, 31)]      // odd row counts, a row count that pairs unevenly over the threads)
+    [InlineData(1, 64, 32, 30, 30, 2)]
     [InlineData(1, 128, 32, 9, 9)]
     [InlineData(2, 3, 32, 7, 7)]         // odd sizes: partial and odd segment counts, one-row and one-column maps
     [InlineData(1, 5, 32, 9, 13, 2)]
