@@ -7,7 +7,8 @@ Builds the model from the run's model.json: its "model" description (sharpgrad-m
 model files) through tools/sharpgrad_models.py, or the exam CNN for runs written before descriptions
 (sharpgrad-run/1). Parses the safetensors file by hand (Debian's python3-torch has no safetensors package), calls
 load_state_dict (strict), and prints the test accuracy on Fashion-MNIST (or another MNIST-format IDX folder) with the
-run's normalization, so it can be compared with what `sharpgrad eval` prints.
+run's normalization, so it can be compared with what `sharpgrad eval` prints (also with flip averaging when the run was
+trained with --tta flip).
 """
 import gzip
 import json
@@ -55,10 +56,16 @@ def main():
     with gzip.open(os.path.join(data_dir, "t10k-labels-idx1-ubyte.gz")) as f:
         y = np.frombuffer(f.read(), np.uint8, offset=8)
     mean, std = desc["normalization"]["mean"][0], desc["normalization"]["std"][0]
+    flip = (desc.get("recipe") or {}).get("Tta") == "flip"
     with torch.no_grad():
-        pred = model((torch.from_numpy(x) - mean) / std).argmax(1).numpy()
+        xn = (torch.from_numpy(x) - mean) / std
+        logits = model(xn)
+        pred = logits.argmax(1).numpy()
+        # the run's test-time augmentation (train --tta flip): the mean logits of each image and its mirror
+        flipped = ((logits + model(xn.flip(-1))) / 2).argmax(1).numpy() if flip else None
     name = desc.get("architecture", "exam-cnn")
-    print(f"PyTorch {torch.__version__}: loaded {run}/model.safetensors ({name}) strictly; test accuracy {100 * (pred == y).mean():.2f}%")
+    tta = f", with flip averaging (the run's --tta flip) {100 * (flipped == y).mean():.2f}%" if flip else ""
+    print(f"PyTorch {torch.__version__}: loaded {run}/model.safetensors ({name}) strictly; test accuracy {100 * (pred == y).mean():.2f}%{tta}")
 
 
 if __name__ == "__main__":
