@@ -71,15 +71,7 @@ public static class Parallelism
     /// each; with less than <see cref="MinParallelWork"/> elements of <paramref name="work"/> it runs one chunk on the
     /// calling thread. Only for bodies whose results do not depend on the chunking.
     /// </summary>
-    internal static int For(int n, Action<int, int, int> body, long work)
-    {
-        if (work < MinParallelWork)
-        {
-            RunChunk(body, n, 0, 1, Threads);
-            return 1;
-        }
-        return For(n, body);
-    }
+    internal static int For(int n, Action<int, int, int> body, long work) => work < MinParallelWork ? Serial(n, body) : For(n, body);
 
     // > 0 while this thread runs a chunk: a kernel inside a kernel (a GEMM inside a per-image convolution) runs its
     // chunks in order on this thread, since the outer kernel already keeps every core busy, and splits its work by
@@ -152,15 +144,7 @@ public static class Parallelism
     }
 
     /// <summary><see cref="ForBalanced(int, Action{int, int, int})"/>, on the calling thread in one chunk below <see cref="MinParallelWork"/> elements of <paramref name="work"/>.</summary>
-    internal static int ForBalanced(int n, Action<int, int, int> body, long work)
-    {
-        if (work < MinParallelWork)
-        {
-            RunChunk(body, n, 0, 1, Threads);
-            return 1;
-        }
-        return ForBalanced(n, body);
-    }
+    internal static int ForBalanced(int n, Action<int, int, int> body, long work) => work < MinParallelWork ? Serial(n, body) : ForBalanced(n, body);
 
     /// <summary>
     /// Below this many multiply-adds a convolution at batch 1 runs on the calling thread. On the 2-core AVX-512 VM of
@@ -173,14 +157,13 @@ public static class Parallelism
     internal const long MinParallelMacs = 2_500_000;
 
     /// <summary><see cref="ForBalanced(int, Action{int, int, int})"/>, on the calling thread in one chunk below <see cref="MinParallelMacs"/> multiply-adds.</summary>
-    internal static int ForBalancedMacs(int n, Action<int, int, int> body, long macs)
+    internal static int ForBalancedMacs(int n, Action<int, int, int> body, long macs) => macs < MinParallelMacs ? Serial(n, body) : ForBalanced(n, body);
+
+    // [0, n) as one chunk on the calling thread
+    private static int Serial(int n, Action<int, int, int> body)
     {
-        if (macs < MinParallelMacs)
-        {
-            RunChunk(body, n, 0, 1, Threads);
-            return 1;
-        }
-        return ForBalanced(n, body);
+        RunChunk(body, n, 0, 1, Threads);
+        return 1;
     }
 
     /// <summary>The chunk count <see cref="For(int, Action{int, int, int})"/> uses for <paramref name="n"/> items here.</summary>
