@@ -28,23 +28,40 @@ DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 def read_safetensors(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
+        try:
+            header = json.loads(f.read(n))
+        except ValueError as e:
+            raise ValueError(f"{path}: not a safetensors file (its header is not JSON: {e}); truncated?") from e
         data = f.read()
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         b, e = info["data_offsets"]
+        if e > len(data):
+            raise ValueError(f"{path}: tensor '{name}' ends at byte {e} of the data, which has {len(data)}; truncated?")
         arr = np.frombuffer(data[b:e], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
         out[name] = torch.from_numpy(arr.copy())
     return out
 
 
 def main():
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: /usr/bin/python3 tools/check_torch_load.py RUN_DIR [DATA_DIR]")
     run = sys.argv[1]
     data_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "data", "fashion-mnist")
+    try:
+        check(run, data_dir)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, struct.error) as e:
+        # one line naming the run, not a traceback (a missing folder, a truncated file, another model)
+        sys.exit(f"check_torch_load.py: {run}: {type(e).__name__}: {e}")
+
+
+def check(run, data_dir):
     desc = json.load(open(os.path.join(run, "model.json")))
     c, h, w = desc["input"]
+    if [c, h, w] != [1, 28, 28]:
+        raise ValueError(f"the run's model takes {c}x{h}x{w} images; this script evaluates 1x28x28 MNIST-format IDX data only")
     if "model" in desc and desc["model"] is not None:
         model = sharpgrad_models.from_spec(desc["model"])
     else:

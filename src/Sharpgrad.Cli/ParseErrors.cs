@@ -49,7 +49,12 @@ internal static class ParseErrors
             }
             if (command.Subcommands.Count > 0)
                 return UnknownCommand(word, command, path);
-            return $"'{word}': unexpected word for `{path}` (every value follows its option, e.g. --epochs 15); `{path} --help` lists the options.";
+            // the example is one of this command's own options that takes a value, with its default where it has one
+            var valued = command.Options.Where(o => !o.Hidden && o.Name.StartsWith("--", StringComparison.Ordinal) && ValueType(o) != typeof(bool)).ToList();
+            string example = valued.FirstOrDefault(o => o.HasDefaultValue && o.GetDefaultValue() is IFormattable) is { } withDefault
+                ? $", e.g. {withDefault.Name} {((IFormattable)withDefault.GetDefaultValue()!).ToString(null, CultureInfo.InvariantCulture)}"
+                : valued.Count > 0 ? $", e.g. {valued[0].Name} {Placeholder(valued[0])}" : "";
+            return $"'{word}': unexpected word for `{path}` (every value follows its option{example}); `{path} --help` lists the options.";
         }
         // a command left out
         if (command.Subcommands.Count > 0)

@@ -100,6 +100,7 @@ public static class EvalWorkflow
             return null;
         var now = DataFingerprint.Of(kind, pair);
         string was = loaded.Recipe.DataDir ?? $"the bundled {loaded.Recipe.Data}";
+        if (now == stored && loaded.Recipe.DataDir is { } trained && Path.GetFullPath(trained) == Path.GetFullPath(dir)) return null; // the same folder: nothing to say
         return now == stored
             ? $"data: {dir} holds the dataset the run was trained on in {was} (same fingerprint)"
             : $"data: {dir} is not the dataset the run was trained on in {was} ({stored.Differences(now)}); evaluating on its test images";

@@ -250,6 +250,9 @@ public static class RunFiles
         {
             throw Bad("recipe", $"the training options ({e.Message.ReplaceLineEndings(" ")})", e);
         }
+        // eval applies the run's test-time augmentation: an unknown one must not pass as none
+        if (recipe.Tta is not ("none" or "flip"))
+            throw Bad("recipe", $"the training options with Tta none or flip (Tta is {(recipe.Tta is null ? "null" : $"\"{recipe.Tta}\"")})");
 
         var weightsPath = Path.Combine(dir, Weights);
         // sharpgrad-run/2 carries the model's description; /1 folders hold the exam CNN

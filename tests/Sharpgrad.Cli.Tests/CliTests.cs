@@ -261,6 +261,7 @@ public sealed class CliTests : IDisposable
     [InlineData("train --epoch 3", "error: --epoch: unknown option for `sharpgrad train`; did you mean --epochs? `sharpgrad train --help` lists the options.")]
     [InlineData("train --optimizer", "error: --optimizer: missing value; expected --optimizer sgd | rmsprop | adam | adamw.")]
     [InlineData("train 15", "error: '15': unexpected word for `sharpgrad train` (every value follows its option, e.g. --epochs 15); `sharpgrad train --help` lists the options.")]
+    [InlineData("summary cnn3", "error: 'cnn3': unexpected word for `sharpgrad summary` (every value follows its option, e.g. --classes 10); `sharpgrad summary --help` lists the options.")]
     [InlineData("eval", "error: eval: give either --checkpoint RUN or --model FILE.onnx.")]
     [InlineData("trian", "error: 'trian': unknown command; expected one of summary, train, eval, prune, inspect, export, lab (did you mean train?); `sharpgrad --help` describes them.")]
     [InlineData("", "error: no command given; expected one of summary, train, eval, prune, inspect, export, lab (`sharpgrad --help` describes them).")]

@@ -91,6 +91,7 @@ public sealed class RunFileChecksTests
                 "\"normalization\" must be {\"mean\": [...], \"std\": [...]} with 1 positive finite standard deviations (one per channel), got {\"mean\":[0.5],\"std\":[0]}."),
             (d => d["recipe"] = "adamw", "\"recipe\" must be an object (the training options), got \"adamw\"."),
             (d => d["recipe"] = new JsonObject { ["Epochs"] = "many" }, "\"recipe\" must be the training options (The JSON value could not be converted"),
+            (d => d["recipe"] = new JsonObject { ["Tta"] = "sideways" }, "\"recipe\" must be the training options with Tta none or flip (Tta is \"sideways\"), got {\"Tta\":\"sideways\"}."),
             (d => d["model"] = 5, "\"model\" must be the model's description (an object), got 5."),
             (d => d["architecture"] = 5, "\"architecture\" must be a string, got 5."),
             (d => d["dropout"] = 1.5, "\"dropout\" must be a probability in [0, 1), got 1.5."),

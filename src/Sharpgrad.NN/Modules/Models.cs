@@ -2,7 +2,7 @@ namespace Sharpgrad.NN;
 
 /// <summary>
 /// The built-in models, by name, each built for the dataset's input shape (C, H, W) and class count. Their
-/// definitions in PyTorch are in tools/check_torch_load.py (same layers, same state_dict names, same parameter counts).
+/// definitions in PyTorch are in tools/sharpgrad_models.py (same layers, same state_dict names, same parameter counts).
 /// </summary>
 public static class Models
 {
