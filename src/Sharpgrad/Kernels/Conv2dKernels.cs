@@ -352,6 +352,8 @@ internal static class Conv2dKernels
         // the ReLU clamps each (image, group) or plane as soon as it is computed, while it is in cache (a pass over the
         // whole output afterwards cost about as much as the ReLU layer it replaces)
         if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g, relu);
+        else if (typeof(T) == typeof(float) && DirectConvRows.Applies(g, groups))
+            DirectConvRows.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else Gemm2d(x, w, b, y, n, oc, g, groups, relu);
     }
 

@@ -1,0 +1,76 @@
+using Sharpgrad.Kernels;
+using Xunit;
+
+namespace Sharpgrad.Tests.Kernels;
+
+/// <summary>The direct small-reduction convolution against the loops of <see cref="Conv2dReference"/>.</summary>
+public sealed class DirectConvRowsTests
+{
+    [Theory]
+    [InlineData(3, 1, 6, 28, 28, 5, 5, 2, 2)]   // lenet5's first: two registers a row, 6 filters (a partial group of 4)
+    [InlineData(2, 6, 16, 14, 14, 5, 5, 0, 0)]  // lenet5's second: 10-wide rows, one register
+    [InlineData(1, 2, 5, 9, 16, 3, 3, 1, 1)]    // a row of exactly one register, an odd row count, 5 filters
+    [InlineData(2, 3, 7, 6, 17, 3, 5, 1, 2)]    // 17 wide: one lane of the second register; rectangular kernel, other paddings
+    [InlineData(1, 1, 3, 1, 32, 1, 3, 0, 1)]    // one row, 32 wide: two full registers; 1x3 kernel
+    [InlineData(4, 4, 9, 11, 8, 4, 2, 2, 0)]    // even kernel sizes
+    [InlineData(1, 16, 4, 5, 5, 3, 3, 3, 3)]    // padding wider than the kernel reach; C KH KW = 144
+    public void ForwardEqualsTheReferenceAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
+    {
+        var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        try
+        {
+            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel");
+            var gen = new Generator((ulong)(c * 31 + w * 7 + kh));
+            float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
+            float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), b = R(oc);
+            int size = n * oc * g.L;
+            const float Sentinel = -1234.5f;
+            foreach (bool bias in new[] { true, false })
+            foreach (bool relu in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(),
+                    bias ? b.Select(v => (double)v).ToArray() : null, n, oc, g);
+                var y = Enumerable.Repeat(Sentinel, size + 37).ToArray();
+                using (Parallelism.UseThreads(threads))
+                    DirectConvRows.Forward(x, wt, bias ? b : null, y, n, oc, g, relu);
+                for (int i = 0; i < size; i++)
+                {
+                    double want = relu ? Math.Max(0, reference[i]) : reference[i];
+                    Assert.True(Math.Abs(want - y[i]) <= 1e-4 * (1 + Math.Abs(want)), $"bias {bias} relu {relu} threads {threads} y[{i}]: {want} vs {y[i]}");
+                }
+                Assert.All(y[size..], v => Assert.Equal(Sentinel, v));
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Fact]
+    public void AppliesOnlyWhereItShould()
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.True(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 2, 2, 0, 0), 1));  // stride 2
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 2));  // groups
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(16, 14, 14, 1, 1, 1, 1, 0, 0), 1)); // 1x1: the GEMM reads the image itself
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(7, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // C KH KW 175 > 160
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(1, 33, 33, 3, 3, 1, 1, 1, 1), 1));  // 33 wide
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // 512-bit registers only
+            Assert.Throws<ArgumentException>(() => DirectConvRows.Forward(new float[6 * 196], new float[16 * 150], null, new float[16 * 100], 1, 16,
+                new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), relu: false));
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+}
