@@ -242,7 +242,8 @@ internal static class Conv2dKernels
     /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
     /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) and the output is at least 2x2.
     /// </summary>
-    public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) => UsesDirect3x3(g, outChannels, groups) && g.OH >= 2 && g.OW >= 2;
+    public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
+        (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
 
     // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
     // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
@@ -251,7 +252,13 @@ internal static class Conv2dKernels
     public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null,
         float[]? transposed = null)
     {
-        if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct 3x3 kernels do not run this convolution ({g}, {oc} filters).");
+        if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct kernels do not run this convolution ({g}, {oc} filters).");
+        if (!UsesDirect3x3(g, oc, 1))
+        {
+            // small reductions (lenet5's 5x5 layers): pooled as the row pairs leave their registers
+            DirectConvRows.Forward(x, w, b, y, n, oc, g, relu: true, pool: true, scale, shift);
+            return;
+        }
         float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
         float[] wt = transposed ?? rented!;
         try

@@ -27,11 +27,16 @@ internal static class DirectConvRows
         Conv2dKernels.Path == Gemm.KernelPath.Vector512 && groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
         && g.Ckk <= MaxReduction && g.OW <= 2 * V && g.OH >= 1 && g.OW >= 1;
 
-    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW), max(y, 0) when relu; images split over the threads
-    public static void Forward(float[] x, float[] w, float[]? b, float[] y, int n, int oc, Conv2dGeometry g, bool relu)
+    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW), max(y, 0) when relu; images split over the threads.
+    // pool: y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv), 2) (stride 2, floor) as the rows leave their registers, then
+    // y * scale[o] + shift[o] when given (a multiply, then an add: the unfused ops' roundings)
+    public static void Forward(float[] x, float[] w, float[]? b, float[] y, int n, int oc, Conv2dGeometry g, bool relu, bool pool = false,
+        float[]? scale = null, float[]? shift = null)
     {
         if (!Applies(g, 1)) throw new ArgumentException($"DirectConvRows.Forward: needs stride 1, a kernel larger than 1x1, C*KH*KW <= {MaxReduction} and OW <= {2 * V} on 512-bit registers, got {g}.");
-        int xs = g.C * g.H * g.W, ys = oc * g.L;
+        if (pool && (!relu || g.OH < 2 || g.OW < 2)) throw new ArgumentException($"DirectConvRows.Forward: pooling needs the ReLU and an output of at least 2x2, got {g.OH}x{g.OW}.");
+        if ((scale is null) != (shift is null) || (scale is not null && !pool)) throw new ArgumentException("DirectConvRows.Forward: a scale and a shift come together, after pooling.");
+        int xs = g.C * g.H * g.W, ys = pool ? oc * (g.OH / 2) * (g.OW / 2) : oc * g.L;
         // padded plane: H + 2 PH rows of Wp floats, Wp wide enough for two registers read at any kernel column
         int hp = g.H + 2 * g.PH, wp = Math.Max(g.W + 2 * g.PW, 2 * V + g.KW - 1), plane = hp * wp;
         Parallelism.ForBalancedMacs(n, (_, start, end) =>
@@ -45,7 +50,7 @@ internal static class DirectConvRows
                     for (int ci = 0; ci < g.C; ci++)
                         for (int r = 0; r < g.H; r++)
                             x.AsSpan(i * xs + (ci * g.H + r) * g.W, g.W).CopyTo(pad.AsSpan(ci * plane + (r + g.PH) * wp + g.PW, g.W));
-                    Image(pad, w, b, y.AsSpan(i * ys, ys), oc, g, wp, plane, relu);
+                    Image(pad, w, b, y.AsSpan(i * ys, ys), oc, g, wp, plane, relu, pool, scale, shift);
                 }
             }
             finally
@@ -58,9 +63,11 @@ internal static class DirectConvRows
     // pad: (C, H + 2PH, wp) -> y: (OC, OH, OW) for one image: four filters by two output rows (by one or two
     // registers of columns) a step, so each weight broadcast feeds two or four multiply-adds and each input load four
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(float[] pad, float[] w, float[]? b, Span<float> y, int oc, in Conv2dGeometry g, int wp, int plane, bool relu)
+    private static void Image(float[] pad, float[] w, float[]? b, Span<float> y, int oc, in Conv2dGeometry g, int wp, int plane, bool relu,
+        bool pool, float[]? scale, float[]? shift)
     {
         int c = g.C, kh = g.KH, kw = g.KW, oh = g.OH, ow = g.OW, kk = kh * kw, ckk = c * kk;
+        if (pool) oh -= oh % 2; // floor pooling drops an odd last row
         bool two = ow > V;
         var mask0 = two ? Vector512<float>.AllBitsSet : MaskedStore.FirstLanes512<float>(ow);
         var mask1 = two ? MaskedStore.FirstLanes512<float>(ow - V) : Vector512<float>.Zero;
@@ -115,6 +122,16 @@ internal static class DirectConvRows
                             }
                         }
                     }
+                if (pool)
+                {
+                    // rows r and r + 1 pool together: vertical max, then the horizontal pairs
+                    int pooledW = ow / 2, step = oh / 2 * pooledW, at = r / 2 * pooledW;
+                    PoolStore(ref Unsafe.Add(ref py, o0 * step + at), a0, e0, d0, h0, two, pooledW, o0, scale, shift);
+                    if (o0 + 1 < oc) PoolStore(ref Unsafe.Add(ref py, (o0 + 1) * step + at), a1, e1, d1, h1, two, pooledW, o0 + 1, scale, shift);
+                    if (o0 + 2 < oc) PoolStore(ref Unsafe.Add(ref py, (o0 + 2) * step + at), a2, e2, d2, h2, two, pooledW, o0 + 2, scale, shift);
+                    if (o0 + 3 < oc) PoolStore(ref Unsafe.Add(ref py, (o0 + 3) * step + at), a3, e3, d3, h3, two, pooledW, o0 + 3, scale, shift);
+                    continue;
+                }
                 Store(ref py, o0, oc, oh, ow, r, a0, a1, a2, a3, mask0, relu, 0);
                 if (two) Store(ref py, o0, oc, oh, ow, r, d0, d1, d2, d3, mask1, relu, V);
                 if (r1 != r)
@@ -124,6 +141,32 @@ internal static class DirectConvRows
                 }
             }
         }
+    }
+
+    // lanes in the order 0, 2, ..., 14, 1, 3, ..., 15: the even columns in the lower half, the odd ones in the upper
+    // (constant indices written in the call, so that the JIT emits one permute; from a field it fell back to a
+    // software shuffle and made lenet5's forward 1.5x slower)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> EvenOdd(Vector512<float> v) => Vector512.Shuffle(v, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+
+    // one filter's rows r (top: columns 0-15, top1: 16-31) and r + 1 (bottom, bottom1) -> pooled row of pw values:
+    // max over the 2x2 windows, clamped at 0 (max and ReLU commute), then * scale[o] + shift[o] when given
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PoolStore(ref float dst, Vector512<float> top, Vector512<float> bottom, Vector512<float> top1, Vector512<float> bottom1, bool two, int pw,
+        int o, float[]? scale, float[]? shift)
+    {
+        var m = EvenOdd(Vector512.Max(top, bottom));
+        var p0 = Vector256.Max(Vector256.Max(m.GetLower(), m.GetUpper()), Vector256<float>.Zero);
+        if (!two)
+        {
+            if (scale is not null) p0 = p0 * Vector256.Create(scale[o]) + Vector256.Create(shift![o]);
+            MaskedStore.Store(p0, ref dst, pw);
+            return;
+        }
+        var m1 = EvenOdd(Vector512.Max(top1, bottom1));
+        var p = Vector512.Create(p0, Vector256.Max(Vector256.Max(m1.GetLower(), m1.GetUpper()), Vector256<float>.Zero));
+        if (scale is not null) p = p * Vector512.Create(scale[o]) + Vector512.Create(shift![o]);
+        MaskedStore.Store512(p, ref dst, MaskedStore.FirstLanes512<float>(pw));
     }
 
     // the four filters' row r, columns [col, col + V) where mask is set, clamped at 0 when relu

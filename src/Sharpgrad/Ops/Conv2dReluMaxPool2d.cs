@@ -7,10 +7,10 @@ public sealed partial class Tensor
     /// <summary>
     /// Convolution, ReLU and 2x2 max pooling (stride 2, no padding, floor) in one op:
     /// max_pool2d(relu(conv2d(x, w, b, stride, padding)), 2). x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? ->
-    /// (N,OC,OH/2,OW/2), OH and OW the convolution's output size. When no gradient is recorded and the direct 3x3
+    /// (N,OC,OH/2,OW/2), OH and OW the convolution's output size. When no gradient is recorded and the direct
     /// kernels run the convolution (float32, 3x3, stride 1 or 2, padding 1, a multiple of 8 filters, vector
-    /// registers) the pooling happens as the convolution leaves its registers and the full-size output is never
-    /// stored; otherwise it is the three ops one after another (gradients flow as through them). Either way the values
+    /// registers; or stride 1 with C KH KW at most 160 and OW at most 32 on 512-bit registers) the pooling happens as
+    /// the convolution leaves its registers and the full-size output is never stored; otherwise it is the three ops one after another (gradients flow as through them). Either way the values
     /// are those of the three ops, bit for bit (the same multiply-adds in the same order; max is exact).
     /// </summary>
     /// <param name="input">x: (N,C,H,W).</param>
@@ -55,7 +55,7 @@ public sealed partial class Tensor
         var y = Empty(DType.Float32, [n, oc, g.OH / 2, g.OW / 2]);
         Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g,
             affine is null ? null : Conv2dOp.Data<float>(affine.Value.Scale.ContiguousRaw()), affine is null ? null : Conv2dOp.Data<float>(affine.Value.Shift.ContiguousRaw()),
-            DirectConvWeights.Of(weight));
+            Conv2dKernels.UsesDirect3x3(g, oc, 1) ? DirectConvWeights.Of(weight) : null);
         return y;
     }
 }

@@ -50,6 +50,70 @@ public sealed class DirectConvRowsTests
         }
     }
 
+    [Theory]
+    [InlineData(3, 1, 6, 28, 28, 5, 5, 2, 2)]   // lenet5's first (28x28 -> 14x14)
+    [InlineData(2, 6, 16, 14, 14, 5, 5, 0, 0)]  // lenet5's second (10x10 -> 5x5)
+    [InlineData(1, 2, 5, 9, 17, 3, 3, 1, 1)]    // odd rows and columns: the last of each dropped; 17 wide
+    [InlineData(2, 3, 7, 7, 32, 3, 5, 1, 2)]    // two full registers a row -> 16 pooled values
+    [InlineData(1, 1, 3, 2, 3, 1, 2, 0, 0)]     // the smallest: a 2x2 output, one window
+    public void PooledForwardEqualsTheReferencePooledAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
+    {
+        var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        try
+        {
+            if (g.OH < 2 || g.OW < 2) return;
+            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel");
+            var gen = new Generator((ulong)(c * 29 + w * 5 + kw));
+            float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
+            float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), b = R(oc), scale = R(oc), shift = R(oc);
+            int ph2 = g.OH / 2, pw2 = g.OW / 2, size = n * oc * ph2 * pw2;
+            var reference = Conv2dReference.Forward(x.Select(v => (double)v).ToArray(), wt.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), n, oc, g);
+            const float Sentinel = -1234.5f;
+            foreach (bool affine in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var y = Enumerable.Repeat(Sentinel, size + 37).ToArray();
+                using (Parallelism.UseThreads(threads))
+                    DirectConvRows.Forward(x, wt, b, y, n, oc, g, relu: true, pool: true, affine ? scale : null, affine ? shift : null);
+                for (int i = 0; i < n; i++)
+                for (int o = 0; o < oc; o++)
+                for (int p = 0; p < ph2; p++)
+                for (int q = 0; q < pw2; q++)
+                {
+                    double m = 0; // the ReLU
+                    for (int dp = 0; dp < 2; dp++)
+                        for (int dq = 0; dq < 2; dq++)
+                            m = Math.Max(m, reference[((i * oc + o) * g.OH + 2 * p + dp) * g.OW + 2 * q + dq]);
+                    if (affine) m = m * scale[o] + shift[o];
+                    float got = y[((i * oc + o) * ph2 + p) * pw2 + q];
+                    Assert.True(Math.Abs(m - got) <= 1e-4 * (1 + Math.Abs(m)), $"affine {affine} threads {threads} ({i},{o},{p},{q}): {m} vs {got}");
+                }
+                Assert.All(y[size..], v => Assert.Equal(Sentinel, v));
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Fact]
+    public void TheFusedOpIsBitwiseTheThreeOps()
+    {
+        // lenet5's first layer at batch 3: Conv2dReluMaxPool2d pools inside the kernel, Conv2dRelu + MaxPool2d does not
+        var g = new Generator(5);
+        var x = Tensor.Randn([3, 1, 28, 28], g);
+        var w = Tensor.Randn([6, 1, 5, 5], g);
+        var b = Tensor.Randn([6], g);
+        using var _ = Tensor.NoGrad();
+        var fused = Tensor.Conv2dReluMaxPool2d(x, w, b, 1, 2);
+        var plain = Tensor.Conv2dRelu(x, w, b, (1, 1), (2, 2)).MaxPool2d(2);
+        Assert.Equal([3, 6, 14, 14], fused.Shape);
+        Assert.Equal(plain.ToArray(), fused.ToArray());
+    }
+
     [Fact]
     public void AppliesOnlyWhereItShould()
     {
