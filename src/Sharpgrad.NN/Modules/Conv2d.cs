@@ -166,7 +166,11 @@ public sealed class Conv2d : Module
                 if (!GradMode.IsEnabled && !norm.Training)
                 {
                     // the norm's map, kept until its parameters or running statistics are written
-                    var m = kept.Get(sources, () => norm.ChannelAffine() is var (sc, sh) ? [sc, sh] : []);
+                    var m = kept.Get(sources, () =>
+                    {
+                        var (sc, sh) = norm.ChannelAffine();
+                        return [sc, sh];
+                    });
                     map = (m[0], m[1]);
                 }
                 if (map is not { Scale: { Rank: 1 } scale } || scale.Size(0) != OutChannels)

@@ -240,15 +240,16 @@ internal static class Conv2dKernels
 
     /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
-    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) and the output is at least 2x2.
+    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) or the small-reduction one does
+    /// (<see cref="DirectConvRows.Applies"/>), and the output is at least 2x2.
     /// </summary>
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
         (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
 
-    // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
+    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
     // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
-    // transposed: w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or null to
-    // transpose it here into pooled scratch
+    // transposed (3x3 only): w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or
+    // null to transpose it here into pooled scratch
     public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null,
         float[]? transposed = null)
     {

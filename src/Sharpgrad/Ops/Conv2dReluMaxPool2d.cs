@@ -10,7 +10,8 @@ public sealed partial class Tensor
     /// (N,OC,OH/2,OW/2), OH and OW the convolution's output size. When no gradient is recorded and the direct
     /// kernels run the convolution (float32, 3x3, stride 1 or 2, padding 1, a multiple of 8 filters, vector
     /// registers; or stride 1 with C KH KW at most 160 and OW at most 32 on 512-bit registers) the pooling happens as
-    /// the convolution leaves its registers and the full-size output is never stored; otherwise it is the three ops one after another (gradients flow as through them). Either way the values
+    /// the convolution leaves its registers and the full-size output is never stored; otherwise it is the three ops
+    /// one after another (gradients flow as through them). Either way the values
     /// are those of the three ops, bit for bit (the same multiply-adds in the same order; max is exact).
     /// </summary>
     /// <param name="input">x: (N,C,H,W).</param>

@@ -8,7 +8,7 @@ namespace Sharpgrad;
 /// (<see cref="DirectConv3x3.TransposeWeights"/>), redone only when the weights change (their <see cref="Tensor.Version"/>
 /// or storage). Transposing each call was 11% of cnn3's batch-1 forward on the main thread. Kept for a leaf tensor
 /// that requires gradients (a model's parameter, which lives as long as the model) or whose storage was marked with
-/// <see cref="Tensor.KeepKernelLayouts"/> (a folded batch norm's weights, an ONNX initializer), for as long as the
+/// <see cref="Tensor.KeepKernelLayouts"/> (a fused model's folded batch norm), for as long as the
 /// storage lives; other weights (temporaries) are transposed into pooled scratch by the kernels as before.
 /// </summary>
 internal static class DirectConvWeights

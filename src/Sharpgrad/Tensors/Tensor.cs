@@ -175,7 +175,7 @@ public sealed partial class Tensor
     /// Declares this tensor's storage constant weights that kernels may keep in their own layout between calls (as
     /// ONNX Runtime pre-packs initializers): the direct 3x3 convolutions keep a (C,3,3,OC) copy of a (OC,C,3,3)
     /// weight, made again when <see cref="Version"/> or the storage changes. Parameters that require gradients are
-    /// kept so without it; this is for other long-lived weights (folded batch norms, ONNX initializers). Every write
+    /// kept so without it; this is for other long-lived weights (a fused model's folded batch norms). Every write
     /// to the storage must then go through a tensor (the indexer, <see cref="CopyFrom"/>, <see cref="AsSpan{T}"/>),
     /// not straight into an array given to <see cref="Wrap(float[], int[])"/>, or the kept copy goes stale. Applies
     /// to every view of the storage.
