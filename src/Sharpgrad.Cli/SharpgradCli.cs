@@ -66,7 +66,7 @@ internal static class SharpgradCli
             string name = r.GetValue(model)!;
             int k = r.GetValue(classes);
             if (k < 2) throw new ArgumentException($"--classes: expected at least 2, got {k}.");
-            var built = Models.Names.Contains(name) ? Models.Create(name, c, h, w, k)
+            var built = Models.Names.Contains(name) ? BuiltIn(name, c, h, w, k)
                 : File.Exists(name) ? ModelSpec.Load(name)
                 : throw new ArgumentException($"--model: '{name}' is neither a built-in model ({string.Join(", ", Models.Names)}) nor a model file.");
             ModelSummary s;
@@ -84,6 +84,20 @@ internal static class SharpgradCli
             return 0;
         }));
         return cmd;
+    }
+
+    // a built-in model for summary, its construction errors prefixed with the options that chose it (a --classes in
+    // the billions fails inside a Linear layer's tensor, which would otherwise be all the message names)
+    private static Module BuiltIn(string name, int c, int h, int w, int classes)
+    {
+        try
+        {
+            return Models.Create(name, c, h, w, classes);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"--model {name} --input {c}x{h}x{w} --classes {classes}: {e.Message}", e);
+        }
     }
 
     /// <summary>

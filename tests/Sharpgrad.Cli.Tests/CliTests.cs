@@ -266,6 +266,8 @@ public sealed class CliTests : IDisposable
     [InlineData("trian", "error: 'trian': unknown command; expected one of summary, train, eval, prune, inspect, export, lab (did you mean train?); `sharpgrad --help` describes them.")]
     [InlineData("", "error: no command given; expected one of summary, train, eval, prune, inspect, export, lab (`sharpgrad --help` describes them).")]
     [InlineData("summary --input 32x32x3", "error: input shape '32x32x3' reads as 32 channels of 32x3 pixels; the order is CxHxW, channels first: did you mean 3x32x32?")]
+    [InlineData("summary --model cnn3 --input 1x28x28 --classes 2000000000", "error: --model cnn3 --input 1x28x28 --classes 2000000000: Tensor: shape [2000000000,576] has 1152000000000 elements, more than 2147483647.")]
+    [InlineData("summary --model cnn3 --input 1x4x4", "error: --model cnn3 --input 1x4x4 --classes 10: cnn3: input 1x4x4 is too small; expected at least 8x8 pixels.")]
     [InlineData("train --augment bogus", "error: --augment: unknown augmentation 'bogus'; expected none, flip, crop or flip,crop.")]
     public void AParseErrorIsOneLineNamingTheOptionTheValueAndTheForm(string args, string expected)
     {
