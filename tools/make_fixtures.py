@@ -155,6 +155,7 @@ CASES = [
      lambda x: F.cross_entropy(x, torch.tensor(TARGETS), reduction="none", label_smoothing=0.3)),
     ("flip_width", [((2, 3, 4, 5), "any")], lambda a: torch.flip(a, [3])),
     ("flip_two_axes_of_transpose", [((3, 4, 5), "any")], lambda a: torch.flip(a.transpose(0, 2), [0, -1]) * 2),
+    ("linear_relu", [((6, 7), "any"), ((5, 7), "any"), ((5,), "any")], lambda x, w, b: F.relu(F.linear(x, w, b))),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

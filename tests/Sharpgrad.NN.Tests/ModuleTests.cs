@@ -97,6 +97,34 @@ public sealed class ModuleTests
 
 public sealed class SequentialFusionTests
 {
+    [Fact]
+    public void MlpFusesLinearReluWithBitwiseTheSameValuesAndGradients()
+    {
+        (float[] Eval, float[] Train, float[][] Grads) Run(bool fuse)
+        {
+            var net = (Sequential)Models.Create("mlp", 1, 8, 8, 10, generator: new Generator(5));
+            if (fuse)
+            {
+                net.Fuse();
+                Assert.Equal(["0: Flatten", "1+2: Linear+ReLU fused", "3: Linear"], net.Plan);
+            }
+            var x = Tensor.Randn([33, 1, 8, 8], new Generator(6));
+            net.Eval();
+            float[] eval;
+            using (Tensor.NoGrad()) eval = net.Forward(x).ToArray();
+            net.Train();
+            var y = net.Forward(x);
+            Losses.CrossEntropy(y, [.. Enumerable.Range(0, 33).Select(i => i % 10)]).Backward();
+            return (eval, y.ToArray(), [.. net.Parameters().Select(p => p.Grad!.ToArray())]);
+        }
+        var plain = Run(fuse: false);
+        var fused = Run(fuse: true);
+        Assert.Equal(plain.Eval, fused.Eval);
+        Assert.Equal(plain.Train, fused.Train);
+        Assert.Equal(plain.Grads.Length, fused.Grads.Length);
+        for (int i = 0; i < plain.Grads.Length; i++) Assert.Equal(plain.Grads[i], fused.Grads[i]);
+    }
+
     [Theory]
     [InlineData(3, 32, 32)]
     [InlineData(1, 28, 28)]

@@ -61,10 +61,30 @@ public sealed class Linear : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
+        Check(input);
+        return Tensor.Linear(input, Weight.Data, Bias?.Data);
+    }
+
+    /// <summary>
+    /// Linear followed by ReLU runs as one op, <see cref="Tensor.LinearRelu"/> (the bias and the ReLU applied as the
+    /// product's tiles are finished), with bitwise the values and gradients of the two layers run one by one.
+    /// </summary>
+    public override FusedStep? FuseWith(IReadOnlyList<Module> following)
+    {
+        ArgumentNullException.ThrowIfNull(following);
+        if (following.Count == 0 || following[0] is not ReLU) return null;
+        return new FusedStep(2, "Linear+ReLU fused", x =>
+        {
+            Check(x);
+            return Tensor.LinearRelu(x, Weight.Data, Bias?.Data);
+        });
+    }
+
+    private void Check(Tensor input)
+    {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 1 || input.Size(-1) != InFeatures)
             throw new ArgumentException($"Linear: expected input with {InFeatures} features in its last dimension, got shape [{string.Join(",", input.Shape)}].");
-        return Tensor.Linear(input, Weight.Data, Bias?.Data);
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ internal static partial class Gemm
     // blocking for AVX2 with 32 KiB L1 and 512 KiB L2 per core (as BLIS's zen configuration): a KC x NR B panel is
     // 16 KiB (float and double), an MC x KC A block 144 KiB
     private const int MR = 6;
-    private const int KC = 256;
+    private const int KC = 1024;
     private const int MC = 144;
     private const int NC = 4080;
 
@@ -60,20 +60,27 @@ internal static partial class Gemm
     };
 
     /// <summary>
-    /// C = A B, or C += A B when <paramref name="accumulate"/>. a: (m,k) at a[i*rsA + p*csA], b: (k,n) at
-    /// b[p*rsB + j*csB] (so a transposed operand is the same data with its strides swapped), c: (m,n) at
-    /// c[i*ldc + j]. Non-negative strides; the spans must hold every element those strides address.
+    /// C = A B, or C += A B when <paramref name="accumulate"/>; then, when given, <paramref name="bias"/>[j] added to
+    /// column j and max(., 0) applied (the epilogue, on each tile of C while it is in cache: a Linear layer's bias and
+    /// ReLU). a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] (so a transposed operand is the same data
+    /// with its strides swapped), c: (m,n) at c[i*ldc + j], bias: (n) or empty. Non-negative strides; the spans must
+    /// hold every element those strides address. Each element of C is (sum of products) + bias, the same bits
+    /// whichever path computes it.
     /// </summary>
     public static unsafe void Multiply<T>(int m, int n, int k,
         ReadOnlySpan<T> a, int rsA, int csA,
         ReadOnlySpan<T> b, int rsB, int csB,
-        Span<T> c, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+        Span<T> c, int ldc, bool accumulate, ReadOnlySpan<T> bias = default, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (m == 0 || n == 0) return;
+        if (!bias.IsEmpty && bias.Length < n)
+            throw new ArgumentException($"Gemm: bias of {bias.Length} elements for n={n} columns.", nameof(bias));
+        bool epilogue = !bias.IsEmpty || relu;
         if (k == 0)
         {
             if (!accumulate)
                 for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            if (epilogue) EpilogueRows(m, n, c, ldc, bias, relu);
             return;
         }
         // the extent of each operand, checked once: the packing and the microkernels index by pointer
@@ -86,6 +93,7 @@ internal static partial class Gemm
             // one row (a batch-1 Linear layer): a vector-matrix product without packing
             if (!accumulate) c[..n].Clear();
             Gemv(n, k, a, b, rsB, csB, c);
+            if (epilogue) EpilogueRows(1, n, c, ldc, bias, relu);
             return;
         }
         var path = Path;
@@ -106,6 +114,7 @@ internal static partial class Gemm
                 Multiply<T>(n, m, k, b, csB, rsB, a, csA, rsA, ct, m, accumulate);
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
+                if (epilogue) EpilogueRows(m, n, c, ldc, bias, relu);
             }
             finally
             {
@@ -117,8 +126,9 @@ internal static partial class Gemm
         fixed (T* ap = a)
         fixed (T* bp = b)
         fixed (T* cp = c)
+        fixed (T* biasp = bias)
         {
-            var p = new Problem<T>(path, dot, nr, m, n, k, ap, rsA, csA, bp, rsB, csB, cp, ldc, accumulate);
+            var p = new Problem<T>(path, dot, nr, m, n, k, ap, rsA, csA, bp, rsB, csB, cp, ldc, accumulate, biasp, relu);
             int threads = Parallelism.Threads;
             int nPanels = (n + p.UnitN - 1) / p.UnitN, mPanels = (m + p.UnitM - 1) / p.UnitM;
             // inside another kernel's chunk (a per-image convolution) the chunks would run one after the other: one block
@@ -146,13 +156,21 @@ internal static partial class Gemm
 
     private static void Run<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (p.Dot) DotBlock(in p, i0, i1, j0, j1);
+        if (p.Dot)
+        {
+            DotBlock(in p, i0, i1, j0, j1);
+            if (p.Epilogue) unsafe { Epilogue(p.C + (long)i0 * p.Ldc + j0, p.Ldc, i1 - i0, j1 - j0, p.Bias is null ? null : p.Bias + j0, p.Relu); }
+        }
         else Block(in p, i0, i1, j0, j1);
     }
 
     private readonly unsafe struct Problem<T>(KernelPath path, bool dot, int nr, int m, int n, int k, T* a, int rsA, int csA,
-        T* b, int rsB, int csB, T* c, int ldc, bool accumulate) where T : unmanaged
+        T* b, int rsB, int csB, T* c, int ldc, bool accumulate, T* bias, bool relu) where T : unmanaged
     {
+        /// <summary>Per-column bias added after the products (null: none), and whether max(., 0) follows.</summary>
+        public readonly T* Bias = bias;
+        public readonly bool Relu = relu;
+        public bool Epilogue => Bias != null || Relu;
         public readonly KernelPath Path = path;
         public readonly bool Dot = dot;
         /// <summary>Columns and rows of C per unit of work: a packed panel, or a dot-product tile.</summary>
@@ -195,7 +213,7 @@ internal static partial class Gemm
     private static unsafe void Block<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = i1 - i0, n = j1 - j0, nr = p.Nr;
-        int kcMax = Math.Min(KC, p.K);
+        int kcMax = KcStep(p.K);
         int ncMax = Math.Min(NC, RoundUp(n, nr));
         int mcMax = Math.Min(MC, RoundUp(m, MR));
         // a row-major B with few rows of A to use it: read in place (only a ragged last panel is packed)
@@ -213,10 +231,11 @@ internal static partial class Gemm
                 for (int jc = j0; jc < j1; jc += NC)
                 {
                     int nc = Math.Min(NC, j1 - jc);
-                    for (int pc = 0; pc < p.K; pc += KC)
+                    for (int pc = 0; pc < p.K; pc += kcMax)
                     {
-                        int kc = Math.Min(KC, p.K - pc);
+                        int kc = Math.Min(kcMax, p.K - pc);
                         bool overwrite = pc == 0 && !p.Accumulate;
+                        bool last = pc + kc == p.K && p.Epilogue;
                         if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
                         else if (nc % nr != 0) PackB(p.B, p.RsB, p.CsB, pc, kc, jc + nc / nr * nr, nc % nr, nr, bPack);
                         for (int ic = i0; ic < i1; ic += MC)
@@ -236,17 +255,20 @@ internal static partial class Gemm
                                 {
                                     int mrEff = Math.Min(MR, mc - ir);
                                     T* pcc = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
+                                    // the tile's final sums get the bias and ReLU in registers (a full tile) or as it is copied out
+                                    T* bias = last && p.Bias != null ? p.Bias + jc + jr : null;
+                                    bool relu = last && p.Relu;
                                     if (aInPlace && mrEff == MR)
                                     {
                                         T* pa = p.A + (long)(ic + ir) * p.RsA + pc;
-                                        if (nrEff == nr) Micro(p.Path, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, overwrite);
-                                        else Edge(p.Path, nr, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                        if (nrEff == nr) Micro(p.Path, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, overwrite, bias, relu);
+                                        else Edge(p.Path, nr, kc, pa, p.RsA, 1, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite, bias, relu);
                                     }
                                     else
                                     {
                                         T* pa = aInPlace ? aPack : aPack + ir * kc;
-                                        if (mrEff == MR && nrEff == nr) Micro(p.Path, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, overwrite);
-                                        else Edge(p.Path, nr, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite);
+                                        if (mrEff == MR && nrEff == nr) Micro(p.Path, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, overwrite, bias, relu);
+                                        else Edge(p.Path, nr, kc, pa, 1, MR, pb, ldb, pcc, p.Ldc, mrEff, nrEff, overwrite, bias, relu);
                                     }
                                 }
                             }
@@ -264,7 +286,8 @@ internal static partial class Gemm
 
     // a ragged tile: the full microkernel into a stack tile, then its mrEff x nrEff corner into C
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite)
+    private static unsafe void Edge<T>(KernelPath path, int nr, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* c, int ldc, int mrEff, int nrEff, bool overwrite,
+        T* bias = null, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T* tile = stackalloc T[MR * nr];
@@ -278,9 +301,60 @@ internal static partial class Gemm
             if (overwrite) for (int j = 0; j < nrEff; j++) dst[j] = src[j];
             else for (int j = 0; j < nrEff; j++) dst[j] += src[j];
         }
+        if (bias != null || relu) Epilogue(c, ldc, mrEff, nrEff, bias, relu);
     }
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    // c[0:m, 0:n] = relu?(c + bias[j]) on spans (the paths that do not tile C)
+    private static unsafe void EpilogueRows<T>(int m, int n, Span<T> c, int ldc, ReadOnlySpan<T> bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* cp = c)
+        fixed (T* bp = bias)
+            Epilogue(cp, ldc, m, n, bp, relu);
+    }
+
+    // c: (rows, cols) at stride ldc, bias: (cols) or null -> c = c + bias[j], then max(c, 0) when relu: the same
+    // operations as TensorPrimitives.Add and Max (the unfused bias and ReLU), so the same bits
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Epilogue<T>(T* c, int ldc, int rows, int cols, T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count;
+        for (int i = 0; i < rows; i++)
+        {
+            T* r = c + (long)i * ldc;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j <= cols - w; j += w)
+                {
+                    var v = Vector512.Load(r + j);
+                    if (bias != null) v += Vector512.Load(bias + j);
+                    if (relu) v = Vector512.Max(v, Vector512<T>.Zero);
+                    Vector512.Store(v, r + j);
+                }
+            else if (Vector256.IsHardwareAccelerated)
+                for (; j <= cols - Vector256<T>.Count; j += Vector256<T>.Count)
+                {
+                    var v = Vector256.Load(r + j);
+                    if (bias != null) v += Vector256.Load(bias + j);
+                    if (relu) v = Vector256.Max(v, Vector256<T>.Zero);
+                    Vector256.Store(v, r + j);
+                }
+            for (; j < cols; j++)
+            {
+                T v = r[j];
+                if (bias != null) v += bias[j];
+                r[j] = relu ? T.Max(v, T.Zero) : v;
+            }
+        }
+    }
+
+    // K in passes of at most KC, all but the last the same length (a multiple of 8): 784 = 392 + 392, not 256 x 3 + 16
+    private static int KcStep(int k)
+    {
+        int passes = (k + KC - 1) / KC;
+        return Math.Min(k, RoundUp((k + passes - 1) / passes, 8));
+    }
 
     // b[pc:pc+kc, jc:jc+nc] -> panels of nr columns, each (kc, nr) row-major, zero-padded
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -410,14 +484,19 @@ internal static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     // a(i, p) at pa[i ri + p rp]: a packed panel (ri 1, rp MR) or six rows of a row-major A in place (ri its row
     // stride, rp 1; vector paths only)
-    private static unsafe void Micro<T>(KernelPath path, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* pc, int ldc, bool overwrite)
+    // bias (nr values, or null) and relu: the epilogue, applied to the finished sums before they are stored
+    private static unsafe void Micro<T>(KernelPath path, int kc, T* pa, nint ri, nint rp, T* pb, int ldb, T* pc, int ldc, bool overwrite,
+        T* bias = null, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (path)
         {
-            case KernelPath.Vector512: Micro512(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite); break;
-            case KernelPath.Vector256: Micro256(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite); break;
-            default: MicroScalar(kc, pa, pb, ldb, pc, ldc, overwrite); break;
+            case KernelPath.Vector512: Micro512(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite, bias, relu); break;
+            case KernelPath.Vector256: Micro256(kc, pa, ri, rp, pb, ldb, pc, ldc, overwrite, bias, relu); break;
+            default:
+                MicroScalar(kc, pa, pb, ldb, pc, ldc, overwrite);
+                if (bias != null || relu) Epilogue(pc, ldc, MR, 4, bias, relu);
+                break;
         }
     }
 
@@ -439,7 +518,7 @@ internal static partial class Gemm
 
     // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector512<T>.Count
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro512<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Micro512<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite, T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -457,8 +536,17 @@ internal static partial class Gemm
             a = Vector512.Create(a4[o]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
             a = Vector512.Create(a5[o]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
-        Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
-        Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
+        if (bias == null && !relu)
+        {
+            Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
+            Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
+        }
+        else
+        {
+            // the epilogue in registers: (C +) sums, + bias, max(., 0), as Epilogue does it after a store
+            Finish(pc, c00, c01, overwrite, bias, relu); Finish(pc + ldc, c10, c11, overwrite, bias, relu); Finish(pc + 2 * ldc, c20, c21, overwrite, bias, relu);
+            Finish(pc + 3 * ldc, c30, c31, overwrite, bias, relu); Finish(pc + 4 * ldc, c40, c41, overwrite, bias, relu); Finish(pc + 5 * ldc, c50, c51, overwrite, bias, relu);
+        }
 
         static void Store(T* c, Vector512<T> v0, Vector512<T> v1, bool overwrite)
         {
@@ -467,11 +555,22 @@ internal static partial class Gemm
             Vector512.Store(v0, c);
             Vector512.Store(v1, c1);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Finish(T* c, Vector512<T> v0, Vector512<T> v1, bool overwrite, T* bias, bool relu)
+        {
+            T* c1 = c + Vector512<T>.Count;
+            if (!overwrite) { v0 += Vector512.Load(c); v1 += Vector512.Load(c1); }
+            if (bias != null) { v0 += Vector512.Load(bias); v1 += Vector512.Load(bias + Vector512<T>.Count); }
+            if (relu) { v0 = Vector512.Max(v0, Vector512<T>.Zero); v1 = Vector512.Max(v1, Vector512<T>.Zero); }
+            Vector512.Store(v0, c);
+            Vector512.Store(v1, c1);
+        }
     }
 
     // a: (6, kc) at pa[i ri + p rp], pb: kc rows of 2w at stride ldb -> c[0..6, 0..2w] (+)= a pb, w = Vector256<T>.Count
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Micro256<T>(int kc, T* pa, nint ri, nint rp, T* pb, nint ldb, T* pc, int ldc, bool overwrite, T* bias, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -489,13 +588,33 @@ internal static partial class Gemm
             a = Vector256.Create(a4[o]); c40 = Fma(a, b0, c40); c41 = Fma(a, b1, c41);
             a = Vector256.Create(a5[o]); c50 = Fma(a, b0, c50); c51 = Fma(a, b1, c51);
         }
-        Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
-        Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
+        if (bias == null && !relu)
+        {
+            Store(pc, c00, c01, overwrite); Store(pc + ldc, c10, c11, overwrite); Store(pc + 2 * ldc, c20, c21, overwrite);
+            Store(pc + 3 * ldc, c30, c31, overwrite); Store(pc + 4 * ldc, c40, c41, overwrite); Store(pc + 5 * ldc, c50, c51, overwrite);
+        }
+        else
+        {
+            // the epilogue in registers: (C +) sums, + bias, max(., 0), as Epilogue does it after a store
+            Finish(pc, c00, c01, overwrite, bias, relu); Finish(pc + ldc, c10, c11, overwrite, bias, relu); Finish(pc + 2 * ldc, c20, c21, overwrite, bias, relu);
+            Finish(pc + 3 * ldc, c30, c31, overwrite, bias, relu); Finish(pc + 4 * ldc, c40, c41, overwrite, bias, relu); Finish(pc + 5 * ldc, c50, c51, overwrite, bias, relu);
+        }
 
         static void Store(T* c, Vector256<T> v0, Vector256<T> v1, bool overwrite)
         {
             T* c1 = c + Vector256<T>.Count;
             if (!overwrite) { v0 += Vector256.Load(c); v1 += Vector256.Load(c1); }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c1);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Finish(T* c, Vector256<T> v0, Vector256<T> v1, bool overwrite, T* bias, bool relu)
+        {
+            T* c1 = c + Vector256<T>.Count;
+            if (!overwrite) { v0 += Vector256.Load(c); v1 += Vector256.Load(c1); }
+            if (bias != null) { v0 += Vector256.Load(bias); v1 += Vector256.Load(bias + Vector256<T>.Count); }
+            if (relu) { v0 = Vector256.Max(v0, Vector256<T>.Zero); v1 = Vector256.Max(v1, Vector256<T>.Zero); }
             Vector256.Store(v0, c);
             Vector256.Store(v1, c1);
         }

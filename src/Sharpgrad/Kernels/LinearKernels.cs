@@ -5,19 +5,17 @@ namespace Sharpgrad.Kernels;
 
 /// <summary>
 /// A fully connected layer's products on spans (PyTorch's torch.nn.functional.linear): y = x W^T + b with the bias
-/// written first and the product accumulated onto it (as torch.addmm), and the three gradients each one GEMM or sum,
+/// (and a fused ReLU) added to each tile of y as the GEMM finishes it, and the three gradients each one GEMM or sum,
 /// W read in place in both layouts (no transposed copy). <see cref="Gemm"/> does the multiplying and the threading.
 /// </summary>
 internal static class LinearKernels
 {
-    // x: (rows, in), w: (out, in), b: (out)? -> y: (rows, out) = x w^T + b
-    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, int rows, int inFeatures, int outFeatures, bool hasBias)
+    // x: (rows, in), w: (out, in), b: (out)? -> y: (rows, out) = x w^T + b, max(., 0) when relu; the bias (and ReLU)
+    // applied to each tile of y as the GEMM finishes it (its epilogue), so y = (sum of products) + b
+    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, int rows, int inFeatures, int outFeatures, bool hasBias, bool relu = false)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (hasBias)
-            for (int r = 0; r < rows; r++) b[..outFeatures].CopyTo(y.Slice(r * outFeatures, outFeatures));
-        Gemm.Multiply<T>(rows, outFeatures, inFeatures, x, inFeatures, 1, w, 1, inFeatures, y, outFeatures, accumulate: hasBias);
-    }
+        => Gemm.Multiply<T>(rows, outFeatures, inFeatures, x, inFeatures, 1, w, 1, inFeatures, y, outFeatures, accumulate: false,
+            hasBias ? b[..outFeatures] : default, relu);
 
     // dy: (rows, out), x: (rows, in), w: (out, in) -> dx: (rows, in) = dy w, dw: (out, in) = dy^T x, db: (out) = the
     // column sums of dy (rows added in order); each only when its span is not empty

@@ -259,6 +259,52 @@ public sealed class FusedConvReluTests
     }
 }
 
+public sealed class FusedLinearReluTests
+{
+    [Theory]
+    [InlineData(256, 784, 256, DType.Float32)] // the mlp's first layer: full 6 x 32 tiles, bias and ReLU in registers, two threads
+    [InlineData(37, 300, 70, DType.Float32)]   // ragged tiles (rows and columns): the epilogue as the tile is copied out
+    [InlineData(1, 300, 70, DType.Float32)]    // one row: the vector-matrix product, then the epilogue
+    [InlineData(40, 1500, 9, DType.Float32)]   // two passes over K, a narrow output computed transposed
+    [InlineData(20, 50, 30, DType.Float64)]
+    public void FusedEqualsLinearThenReluBitwise(int rows, int inF, int outF, DType dtype)
+    {
+        var g = new Generator(43);
+        var x = Tensor.Randn([rows, inF], g, dtype);
+        var w = Tensor.Randn([outF, inF], g, dtype);
+        var b = Tensor.Randn([outF], g, dtype);
+        using var _ = Tensor.NoGrad();
+        var plain = Tensor.Linear(x, w, b).Relu().ToDoubleArray();
+        Assert.Equal(plain, Tensor.LinearRelu(x, w, b).ToDoubleArray());
+        Assert.Equal(Tensor.Linear(x, w).Relu().ToDoubleArray(), Tensor.LinearRelu(x, w).ToDoubleArray());
+        Assert.Contains(0.0, plain); // the ReLU clipped something
+    }
+
+    [Fact]
+    public void GradientsEqualLinearThenRelu()
+    {
+        var x1 = Tensor.Randn([64, 100], new Generator(1)).RequiresGrad_();
+        var w1 = Tensor.Randn([40, 100], new Generator(2)).RequiresGrad_();
+        var b1 = Tensor.Randn([40], new Generator(3)).RequiresGrad_();
+        var x2 = x1.Detach().RequiresGrad_();
+        var w2 = w1.Detach().RequiresGrad_();
+        var b2 = b1.Detach().RequiresGrad_();
+        var up = Tensor.Randn([64, 40], new Generator(4));
+        Tensor.LinearRelu(x1, w1, b1).Backward(up);
+        Tensor.Linear(x2, w2, b2).Relu().Backward(up);
+        Assert.Equal(x2.Grad!.ToArray(), x1.Grad!.ToArray());
+        Assert.Equal(w2.Grad!.ToArray(), w1.Grad!.ToArray());
+        Assert.Equal(b2.Grad!.ToArray(), b1.Grad!.ToArray());
+    }
+
+    [Fact]
+    public void WrongShapesNameLinearRelu()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.LinearRelu(Tensor.Zeros([2, 5]), Tensor.Zeros([3, 4])));
+        Assert.StartsWith("LinearRelu: expected input with 4 features", ex.Message, StringComparison.Ordinal);
+    }
+}
+
 public sealed class MaxPoolVectorTests
 {
     [Theory]

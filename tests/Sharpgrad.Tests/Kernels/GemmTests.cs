@@ -103,12 +103,60 @@ public sealed class GemmTests
     [InlineData(true, true)]
     public void Size257CrossesEveryBlockEdgeOnTwoThreads(bool transA, bool transB)
     {
-        // 257 = KC + 1 = MC + 113 = 16 NR-panels + 1: every blocking edge, split over two threads
+        // m = n = 257 = MC + 113 = 16 NR-panels + 1, k = 1025 = KC + 1 (two passes over K, 520 + 505): every
+        // blocking edge, split over two threads
         var g = new Generator(31);
-        const int s = 257;
-        float[] a = Ints(s * s, g), b = Ints(s * s, g), c = Ints(s * s, g);
+        const int s = 257, k = 1025;
+        float[] a = Ints(s * k, g), b = Ints(k * s, g), c = Ints(s * s, g);
         using var _ = Parallelism.UseThreads(2);
-        Compare(s, s, s, a, b, c, (float[])c.Clone(), transA, transB, accumulate: true);
+        Compare(s, s, k, a, b, c, (float[])c.Clone(), transA, transB, accumulate: true);
+    }
+
+    [Theory]
+    [InlineData("Vector512")]
+    [InlineData("Vector256")]
+    [InlineData("Scalar")]
+    public void EpilogueAddsTheBiasThenTheReluToTheFinishedSums(string pathName) => OnPath(pathName, () =>
+    {
+        // C = max((C +) A B + bias[j], 0) on every path: full tiles (in registers), ragged tiles, the transposed
+        // narrow C, the dot-product tiles, one row, k = 0, and k over KC (the epilogue only after the last pass);
+        // small integers, so the reference (triple loop, then bias, then max) is exact
+        var g = new Generator(41);
+        float[] a = Ints(40 * 1100, g), b = Ints(1100 * 70, g);
+        int[] ms = [1, 6, 13, 40], ns = [1, 5, 32, 70], ks = [0, 9, 64, 1100];
+        foreach (int m in ms)
+            foreach (int n in ns)
+                foreach (int k in ks)
+                    foreach (bool tA in new[] { false, true })
+                        foreach (bool tB in new[] { false, true })
+                            foreach (bool acc in new[] { false, true })
+                                foreach (bool relu in new[] { false, true })
+                                    foreach (bool withBias in new[] { false, true })
+                                    {
+                                        if (!relu && !withBias) continue;
+                                        int rsA = tA ? 1 : k, csA = tA ? m : 1, rsB = tB ? 1 : n, csB = tB ? k : 1;
+                                        var bias = withBias ? Ints(n, g) : [];
+                                        var c1 = Ints(m * n, g);
+                                        var c2 = (float[])c1.Clone();
+                                        GemmReference.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c1, n, acc);
+                                        for (int i = 0; i < m; i++)
+                                            for (int j = 0; j < n; j++)
+                                            {
+                                                float v = c1[i * n + j] + (withBias ? bias[j] : 0f);
+                                                c1[i * n + j] = relu ? Math.Max(v, 0f) : v;
+                                            }
+                                        Gemm.Multiply<float>(m, n, k, a, rsA, csA, b, rsB, csB, c2, n, acc, bias, relu);
+                                        for (int i = 0; i < m * n; i++)
+                                            if (c1[i] != c2[i])
+                                                Assert.Fail($"Gemm {Gemm.Path} epilogue m={m} n={n} k={k} transA={tA} transB={tB} accumulate={acc} relu={relu} bias={withBias}: element {i}: reference {c1[i]}, fast {c2[i]}");
+                                    }
+    });
+
+    [Fact]
+    public void EpilogueBiasShorterThanTheColumnsIsRejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply<float>(2, 3, 2, new float[4], 2, 1, new float[6], 3, 1, new float[6], 3, false, new float[2]));
+        Assert.Contains("bias", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
