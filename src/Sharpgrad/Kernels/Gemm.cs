@@ -129,28 +129,108 @@ internal static partial class Gemm
         fixed (T* biasp = bias)
         {
             var p = new Problem<T>(path, dot, nr, m, n, k, ap, rsA, csA, bp, rsB, csB, cp, ldc, accumulate, biasp, relu);
-            int threads = Parallelism.Threads;
-            int nPanels = (n + p.UnitN - 1) / p.UnitN, mPanels = (m + p.UnitM - 1) / p.UnitM;
-            // inside another kernel's chunk (a per-image convolution) the chunks would run one after the other: one block
-            if (threads < 2 || Parallelism.InChunk || (long)m * n * k < ParallelMacs || Math.Max(nPanels, mPanels) < 2)
-            {
-                Run(in p, 0, m, 0, n);
-                return;
-            }
-            // split the larger side (in panels): each thread packs all of the other operand, which costs least
-            bool splitN = nPanels >= threads ? (long)n >= m || mPanels < threads : nPanels >= mPanels;
-            var job = Job<T>.Take();
-            try
-            {
-                job.P = p;
-                job.SplitN = splitN;
-                Parallelism.For(splitN ? nPanels : mPanels, job.Body);
-            }
-            finally
-            {
-                job.P = default;
-                Job<T>.Give(job);
-            }
+            Launch(in p);
+        }
+    }
+
+    // one block on this thread, or split over the threads by whole panels of the larger side
+    private static void Launch<T>(in Problem<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = p.M, n = p.N;
+        int threads = Parallelism.Threads;
+        int nPanels = (n + p.UnitN - 1) / p.UnitN, mPanels = (m + p.UnitM - 1) / p.UnitM;
+        // inside another kernel's chunk (a per-image convolution) the chunks would run one after the other: one block
+        if (threads < 2 || Parallelism.InChunk || (long)m * n * p.K < ParallelMacs || Math.Max(nPanels, mPanels) < 2)
+        {
+            Run(in p, 0, m, 0, n);
+            return;
+        }
+        // split the larger side (in panels): each thread packs all of the other operand, which costs least
+        bool splitN = nPanels >= threads ? (long)n >= m || mPanels < threads : nPanels >= mPanels;
+        var job = Job<T>.Take();
+        try
+        {
+            job.P = p;
+            job.SplitN = splitN;
+            Parallelism.For(splitN ? nPanels : mPanels, job.Body);
+        }
+        finally
+        {
+            job.P = default;
+            Job<T>.Give(job);
+        }
+    }
+
+    /// <summary>
+    /// B packed once for every call (a layer's weights): for each pass over K (<see cref="KcStep"/>), all of B's
+    /// columns as NR-wide panels, each (kc, NR) row-major and zero-padded, as <see cref="Block"/> packs them per call.
+    /// Made for one kernel path (its NR); a call on another path packs as usual.
+    /// </summary>
+    internal sealed class PackedB<T> where T : unmanaged
+    {
+        internal PackedB(KernelPath path, int nr, int k, int n, T[] data) => (Path, Nr, K, N, Data) = (path, nr, k, n, data);
+
+        public KernelPath Path { get; }
+        public int Nr { get; }
+        public int K { get; }
+        public int N { get; }
+        /// <summary>(K, RoundUp(N, Nr)) floats: pass t (K rows from t * KcStep(K)) at t * KcStep(K) * RoundUp(N, Nr), its panel of columns j.. at j * kc within it.</summary>
+        public T[] Data { get; }
+    }
+
+    /// <summary>
+    /// Whether a product of this shape and layout packs B (the packed microkernel path: not one row, not the
+    /// dot-product tiles, not a narrow C computed transposed), so that a <see cref="PackedB{T}"/> would be used.
+    /// </summary>
+    internal static bool PacksB<T>(int m, int n, int k, int csA, int rsB, int csB) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var path = Path;
+        if (m <= 1 || k == 0 || path == KernelPath.Scalar) return false;
+        bool dot = m <= DotMaxRows && csA == 1 && rsB == 1 && k >= Vector256<T>.Count && Vector256.IsHardwareAccelerated;
+        return !dot && !(2 * n <= NR<T>(path) && m > n) && !(csB == 1 && m <= InPlaceBRows);
+    }
+
+    /// <summary>b: (k,n) at b[p*rsB + j*csB] -> its panels for the current kernel path (<see cref="PackedB{T}"/>).</summary>
+    internal static unsafe PackedB<T> PackB<T>(int k, int n, ReadOnlySpan<T> b, int rsB, int csB) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (k < 1 || n < 1 || (long)(k - 1) * rsB + (long)(n - 1) * csB >= b.Length)
+            throw new ArgumentException($"Gemm.PackB: operand of {b.Length} elements too short for k={k} n={n}.", nameof(b));
+        var path = Path;
+        int nr = NR<T>(path), nPad = RoundUp(n, nr), step = KcStep(k);
+        var data = new T[(long)k * nPad];
+        fixed (T* bp = b)
+        fixed (T* dp = data)
+            for (int pc = 0; pc < k; pc += step)
+                PackB(bp, rsB, csB, pc, Math.Min(step, k - pc), 0, n, nr, dp + (long)pc * nPad);
+        return new PackedB<T>(path, nr, k, n, data);
+    }
+
+    /// <summary>
+    /// <see cref="Multiply{T}(int, int, int, ReadOnlySpan{T}, int, int, ReadOnlySpan{T}, int, int, Span{T}, int, bool, ReadOnlySpan{T}, bool)"/> with B already packed (<see cref="PackB{T}(int, int, ReadOnlySpan{T}, int, int)"/>):
+    /// the same sums in the same order, so the same bits. Falls back to packing per call when the product would not
+    /// pack B (<see cref="PacksB{T}"/>) or the panels were made for another kernel path; <paramref name="b"/> must be
+    /// the operand the panels were packed from.
+    /// </summary>
+    public static unsafe void MultiplyPacked<T>(int m, int n, int k,
+        ReadOnlySpan<T> a, int rsA, int csA,
+        ReadOnlySpan<T> b, int rsB, int csB, PackedB<T>? packed,
+        Span<T> c, int ldc, bool accumulate, ReadOnlySpan<T> bias = default, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (packed is null || packed.Path != Path || packed.K != k || packed.N != n || !PacksB<T>(m, n, k, csA, rsB, csB) || m == 0
+            || (long)(m - 1) * rsA + (long)(k - 1) * csA >= a.Length || (long)(m - 1) * ldc + n > c.Length || ldc < n)
+        {
+            Multiply(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, bias, relu);
+            return;
+        }
+        if (!bias.IsEmpty && bias.Length < n)
+            throw new ArgumentException($"Gemm: bias of {bias.Length} elements for n={n} columns.", nameof(bias));
+        fixed (T* ap = a)
+        fixed (T* bp = packed.Data)
+        fixed (T* cp = c)
+        fixed (T* biasp = bias)
+        {
+            var p = new Problem<T>(Path, false, packed.Nr, m, n, k, ap, rsA, csA, bp, 0, 0, cp, ldc, accumulate, biasp, relu, prepacked: true);
+            Launch(in p);
         }
     }
 
@@ -165,8 +245,10 @@ internal static partial class Gemm
     }
 
     private readonly unsafe struct Problem<T>(KernelPath path, bool dot, int nr, int m, int n, int k, T* a, int rsA, int csA,
-        T* b, int rsB, int csB, T* c, int ldc, bool accumulate, T* bias, bool relu) where T : unmanaged
+        T* b, int rsB, int csB, T* c, int ldc, bool accumulate, T* bias, bool relu, bool prepacked = false) where T : unmanaged
     {
+        /// <summary>B is a <see cref="PackedB{T}"/>'s panels (B points at them), not the operand.</summary>
+        public readonly bool Prepacked = prepacked;
         /// <summary>Per-column bias added after the products (null: none), and whether max(., 0) follows.</summary>
         public readonly T* Bias = bias;
         public readonly bool Relu = relu;
@@ -217,26 +299,31 @@ internal static partial class Gemm
         int ncMax = Math.Min(NC, RoundUp(n, nr));
         int mcMax = Math.Min(MC, RoundUp(m, MR));
         // a row-major B with few rows of A to use it: read in place (only a ragged last panel is packed)
-        bool bInPlace = p.CsB == 1 && m <= InPlaceBRows;
+        bool bInPlace = !p.Prepacked && p.CsB == 1 && m <= InPlaceBRows;
+        int nPad = RoundUp(p.N, nr);
         // a row-major A is read in place by the vector microkernels (broadcasts from six row pointers cost what
         // broadcasts from a packed panel cost); only a ragged last panel of fewer than MR rows is packed
         bool aInPlace = p.CsA == 1 && p.Path != KernelPath.Scalar;
-        T[] bBuf = ArrayPool<T>.Shared.Rent((bInPlace ? nr : ncMax) * kcMax);
+        T[] bBuf = ArrayPool<T>.Shared.Rent(p.Prepacked ? 1 : (bInPlace ? nr : ncMax) * kcMax);
         T[] aBuf = ArrayPool<T>.Shared.Rent(mcMax * kcMax);
         try
         {
             fixed (T* bPack = bBuf)
             fixed (T* aPack = aBuf)
             {
-                for (int jc = j0; jc < j1; jc += NC)
+                // prepacked panels: all of this thread's columns in one block (NC is not a multiple of every NR)
+                int ncStep = p.Prepacked ? j1 - j0 : NC;
+                for (int jc = j0; jc < j1; jc += ncStep)
                 {
-                    int nc = Math.Min(NC, j1 - jc);
+                    int nc = Math.Min(ncStep, j1 - jc);
                     for (int pc = 0; pc < p.K; pc += kcMax)
                     {
                         int kc = Math.Min(kcMax, p.K - pc);
                         bool overwrite = pc == 0 && !p.Accumulate;
                         bool last = pc + kc == p.K && p.Epilogue;
-                        if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
+                        T* bPanels = p.Prepacked ? p.B + (long)pc * nPad + (long)jc * kc : bPack;
+                        if (p.Prepacked) { /* packed once for every call */ }
+                        else if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
                         else if (nc % nr != 0) PackB(p.B, p.RsB, p.CsB, pc, kc, jc + nc / nr * nr, nc % nr, nr, bPack);
                         for (int ic = i0; ic < i1; ic += MC)
                         {
@@ -248,7 +335,7 @@ internal static partial class Gemm
                             {
                                 int nrEff = Math.Min(nr, nc - jr);
                                 T* pb; int ldb;
-                                if (!bInPlace) { pb = bPack + jr * kc; ldb = nr; }
+                                if (!bInPlace) { pb = bPanels + jr * kc; ldb = nr; }
                                 else if (nrEff == nr) { pb = p.B + (long)pc * p.RsB + jc + jr; ldb = p.RsB; }
                                 else { pb = bPack; ldb = nr; }
                                 for (int ir = 0; ir < mc; ir += MR)

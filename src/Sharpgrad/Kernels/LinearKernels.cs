@@ -12,10 +12,16 @@ internal static class LinearKernels
 {
     // x: (rows, in), w: (out, in), b: (out)? -> y: (rows, out) = x w^T + b, max(., 0) when relu; the bias (and ReLU)
     // applied to each tile of y as the GEMM finishes it (its epilogue), so y = (sum of products) + b
-    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, int rows, int inFeatures, int outFeatures, bool hasBias, bool relu = false)
+    // packed: W^T's panels kept between calls (LinearWeights), or null to pack per call
+    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, int rows, int inFeatures, int outFeatures, bool hasBias, bool relu = false,
+        Gemm.PackedB<T>? packed = null)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => Gemm.Multiply<T>(rows, outFeatures, inFeatures, x, inFeatures, 1, w, 1, inFeatures, y, outFeatures, accumulate: false,
+        => Gemm.MultiplyPacked<T>(rows, outFeatures, inFeatures, x, inFeatures, 1, w, 1, inFeatures, packed, y, outFeatures, accumulate: false,
             hasBias ? b[..outFeatures] : default, relu);
+
+    /// <summary>Whether the forward product of this shape would read kept W^T panels (<see cref="Gemm.PacksB{T}"/>).</summary>
+    public static bool UsesPackedWeights<T>(int rows, int inFeatures, int outFeatures) where T : unmanaged, IFloatingPointIeee754<T>
+        => Gemm.PacksB<T>(rows, outFeatures, inFeatures, csA: 1, rsB: 1, csB: inFeatures);
 
     // dy: (rows, out), x: (rows, in), w: (out, in) -> dx: (rows, in) = dy w, dw: (out, in) = dy^T x, db: (out) = the
     // column sums of dy (rows added in order); each only when its span is not empty

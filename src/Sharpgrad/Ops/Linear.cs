@@ -34,7 +34,11 @@ public sealed partial class Tensor
         var b = bias?.ContiguousRaw();
         var y = Empty(input.DType, [.. input.Dims[..^1], outF]);
         if (input.DType == DType.Float32)
-            LinearKernels.Forward<float>(x.Span<float>(), w.Span<float>(), b is null ? default : b.Span<float>(), y.Span<float>(), rows, inF, outF, b is not null, relu);
+        {
+            // evaluation: W^T's GEMM panels kept with the parameter instead of packed each call
+            var packed = !GradMode.IsEnabled && LinearKernels.UsesPackedWeights<float>(rows, inF, outF) ? LinearWeights.Of(weight) : null;
+            LinearKernels.Forward<float>(x.Span<float>(), w.Span<float>(), b is null ? default : b.Span<float>(), y.Span<float>(), rows, inF, outF, b is not null, relu, packed);
+        }
         else
             LinearKernels.Forward<double>(x.Span<double>(), w.Span<double>(), b is null ? default : b.Span<double>(), y.Span<double>(), rows, inF, outF, b is not null, relu);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))

@@ -385,3 +385,36 @@ public sealed class DirectConvWeightsTests
         Assert.Equal(Run(w).ToDoubleArray(), Run(w).ToDoubleArray());
     }
 }
+
+public sealed class LinearWeightsTests
+{
+    // evaluation keeps a parameter's packed W^T between calls: every in-place write must be seen by the next forward
+    [Theory]
+    [InlineData(false, false)] // Linear, a parameter
+    [InlineData(true, false)]  // LinearRelu
+    [InlineData(false, true)]  // weights marked with KeepKernelLayouts (no gradient)
+    public void KeptPackedWeightsFollowEveryInPlaceWrite(bool relu, bool marked)
+    {
+        var g = new Generator(79);
+        var x = Tensor.Randn([100, 300], g);
+        var b = Tensor.Randn([70], g);
+        var w = marked ? Tensor.Randn([70, 300], g).KeepKernelLayouts() : Tensor.Randn([70, 300], g).RequiresGrad_();
+        Tensor Run(Tensor weight)
+        {
+            using var _ = Tensor.NoGrad();
+            return relu ? Tensor.LinearRelu(x, weight, b) : Tensor.Linear(x, weight, b);
+        }
+        double[] Fresh() => Run(Tensor.FromArray(w.ToArray(), w.Shape)).ToDoubleArray(); // a new tensor: never kept
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        var span = w.AsSpan<float>();
+        for (int i = 0; i < span.Length; i += 3) span[i] = -span[i];
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        using (Tensor.NoGrad()) w[5, 2] = 9.0;
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        using (Tensor.NoGrad()) w.CopyFrom(Tensor.Randn([70, 300], g));
+        Assert.Equal(Fresh(), Run(w).ToDoubleArray());
+        Assert.Equal(Run(w).ToDoubleArray(), Run(w).ToDoubleArray());
+        // recorded (training) forward packs per call: the same values
+        Assert.Equal(Run(w).ToDoubleArray(), (relu ? Tensor.LinearRelu(x, w, b) : Tensor.Linear(x, w, b)).ToDoubleArray());
+    }
+}

@@ -152,6 +152,48 @@ public sealed class GemmTests
                                     }
     });
 
+    [Theory]
+    [InlineData("Vector512")]
+    [InlineData("Vector256")]
+    public void PrepackedBGivesBitwiseThePackedPerCallProduct(string pathName) => OnPath(pathName, () =>
+    {
+        // B packed once (a Linear layer's W^T, and a row-major B) against packing per call: ragged columns, K over KC
+        // (two passes), one and two threads, with and without the epilogue; shapes that do not pack B (one row, the
+        // dot-product tiles, a narrow C) and panels of another path fall back to the per-call product
+        var g = new Generator(47);
+        foreach (var (m, n, k) in new[] { (100, 70, 300), (257, 33, 1100), (64, 256, 784), (1, 40, 50), (20, 40, 50), (90, 8, 40) })
+            foreach (bool tB in new[] { true, false })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    float[] a = Ints(m * k, g), b = Ints(k * n, g), bias = Ints(n, g);
+                    int rsB = tB ? 1 : n, csB = tB ? k : 1;
+                    var packed = Gemm.PackB<float>(k, n, b, rsB, csB);
+                    using var _ = Parallelism.UseThreads(threads);
+                    foreach (bool relu in new[] { false, true })
+                    {
+                        var c1 = new float[m * n];
+                        var c2 = new float[m * n];
+                        Gemm.Multiply<float>(m, n, k, a, k, 1, b, rsB, csB, c1, n, false, bias, relu);
+                        Gemm.MultiplyPacked<float>(m, n, k, a, k, 1, b, rsB, csB, packed, c2, n, false, bias, relu);
+                        Assert.True(c1.AsSpan().SequenceEqual(c2), $"{Gemm.Path} m={m} n={n} k={k} transB={tB} threads={threads} relu={relu}");
+                    }
+                }
+        // panels packed for one path are not read on another
+        var a2 = Ints(100 * 300, g);
+        var b2 = Ints(300 * 70, g);
+        var other = Gemm.ForcedPath == Gemm.KernelPath.Vector512 ? Gemm.KernelPath.Vector256 : Gemm.KernelPath.Vector512;
+        Gemm.PackedB<float> foreign;
+        var before = Gemm.ForcedPath;
+        Gemm.ForcedPath = other;
+        try { foreign = Gemm.PackB<float>(300, 70, b2, 1, 300); }
+        finally { Gemm.ForcedPath = before; }
+        var r1 = new float[100 * 70];
+        var r2 = new float[100 * 70];
+        Gemm.Multiply<float>(100, 70, 300, a2, 300, 1, b2, 1, 300, r1, 70, false);
+        Gemm.MultiplyPacked<float>(100, 70, 300, a2, 300, 1, b2, 1, 300, foreign, r2, 70, false);
+        Assert.Equal(r1, r2);
+    });
+
     [Fact]
     public void EpilogueBiasShorterThanTheColumnsIsRejected()
     {
