@@ -246,6 +246,17 @@ internal static class Conv2dKernels
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
         (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
 
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs a one-channel convolution that the direct 3x3 kernels would take
+    /// (a Fashion-MNIST model's first layer) on <see cref="DirectConvRows"/> instead: 4 filters x 2 rows a step over
+    /// the 9 taps, pooled in registers.
+    /// </summary>
+    // measured on the 2-core AVX-512 EPYC, batch 256, alternating, least of 15 40-ms windows: cnn3's 1 -> 32 at
+    // 28x28 851-903 -> 741-743 us, the exam CNN's 1 -> 16 525-527 -> 457-467 us; whole models cnn3 11.36-11.38 ->
+    // 10.15-11.06 ms, exam CNN (1x28x28) 1.40-1.56 -> 1.31-1.32 ms. Not with 3 channels (3x32x32: 1.30-1.32 against
+    // 1.29-1.48 ms), nor 16 (1.8-1.9 -> 3.1-4.2 ms), nor unpooled in training (exam CNN step 5.0-5.1 -> 5.2-5.5 ms)
+    public static bool PoolsSingleChannelInRows(in Conv2dGeometry g) => g.C == 1 && DirectConvRows.Applies(g, 1);
+
     // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
     // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
     // transposed (3x3 only): w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or
@@ -254,9 +265,9 @@ internal static class Conv2dKernels
         float[]? transposed = null)
     {
         if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct kernels do not run this convolution ({g}, {oc} filters).");
-        if (!UsesDirect3x3(g, oc, 1))
+        if (!UsesDirect3x3(g, oc, 1) || PoolsSingleChannelInRows(g))
         {
-            // small reductions (lenet5's 5x5 layers): pooled as the row pairs leave their registers
+            // small reductions (lenet5's 5x5 layers, a one-channel 3x3): pooled as the row pairs leave their registers
             DirectConvRows.Forward(x, w, b, y, n, oc, g, relu: true, pool: true, scale, shift);
             return;
         }

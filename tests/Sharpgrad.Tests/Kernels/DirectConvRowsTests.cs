@@ -113,6 +113,27 @@ public sealed class DirectConvRowsTests
         Assert.Equal(plain.ToArray(), fused.ToArray());
     }
 
+    [Theory]
+    [InlineData(16, 28)] // the exam CNN's first layer on Fashion-MNIST
+    [InlineData(32, 28)] // cnn3's
+    [InlineData(8, 9)]   // an odd map: the last row and column dropped by the pooling
+    public void OneChannel3x3PoolsInRowsBitwiseTheThreeOps(int oc, int size)
+    {
+        // a one-channel 3x3 the direct 3x3 kernels would take runs here when pooled; the unpooled op stays on them
+        var geometry = new Conv2dGeometry(1, size, size, 3, 3, 1, 1, 1, 1);
+        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsSingleChannelInRows(geometry));
+        Assert.False(Conv2dKernels.PoolsSingleChannelInRows(new Conv2dGeometry(3, size, size, 3, 3, 1, 1, 1, 1)));
+        var g = new Generator(7);
+        var x = Tensor.Randn([5, 1, size, size], g);
+        var w = Tensor.Randn([oc, 1, 3, 3], g);
+        var b = Tensor.Randn([oc], g);
+        using var _ = Tensor.NoGrad();
+        var fused = Tensor.Conv2dReluMaxPool2d(x, w, b, 1, 1);
+        var plain = Tensor.Conv2dRelu(x, w, b, 1, 1).MaxPool2d(2);
+        Assert.Equal(plain.Shape, fused.Shape);
+        Assert.Equal(plain.ToArray(), fused.ToArray());
+    }
+
     [Fact]
     public void AppliesOnlyWhereItShould()
     {
