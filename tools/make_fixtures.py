@@ -156,6 +156,7 @@ CASES = [
     ("flip_width", [((2, 3, 4, 5), "any")], lambda a: torch.flip(a, [3])),
     ("flip_two_axes_of_transpose", [((3, 4, 5), "any")], lambda a: torch.flip(a.transpose(0, 2), [0, -1]) * 2),
     ("linear_relu", [((6, 7), "any"), ((5, 7), "any"), ((5,), "any")], lambda x, w, b: F.relu(F.linear(x, w, b))),
+    ("add_relu", [((2, 3, 4, 5), "any"), ((2, 3, 4, 5), "any")], lambda a, b: F.relu(a + b)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

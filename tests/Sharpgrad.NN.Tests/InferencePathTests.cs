@@ -69,6 +69,16 @@ public sealed class InferencePathTests
     }
 
     [Fact]
+    public void ResidualBlocksFuseTheirSumWithTheReluAfterThem()
+    {
+        var net = (Sequential)Models.Create("resnet8", 1, 12, 12, 10, generator: new Generator(8));
+        net.Fuse();
+        var steps = net.Plan.Where(p => p.Contains("Residual+ReLU fused", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, steps.Count); // one basic block a stage
+        Assert.All(steps, p => Assert.Matches(@"^\d+\+\d+: Residual\+ReLU fused", p));
+    }
+
+    [Fact]
     public void TrainingAndRecordedGradientsRunTheLayersBitwise()
     {
         (float[] Out, float[][] Grads, float[][] State) Run(bool fuse, bool training)

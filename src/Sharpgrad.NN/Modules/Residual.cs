@@ -31,11 +31,33 @@ public sealed class Residual : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
+        var (a, b) = Branches(input);
+        return a.Add(b);
+    }
+
+    /// <summary>
+    /// A ReLU right after the block runs with the sum as one pass, <see cref="Tensor.AddRelu"/> (bitwise the sum and
+    /// the ReLU one by one, values and gradients): a ResNet basic block's end.
+    /// </summary>
+    public override FusedStep? FuseWith(IReadOnlyList<Module> following)
+    {
+        ArgumentNullException.ThrowIfNull(following);
+        if (following.Count == 0 || following[0] is not ReLU) return null;
+        return new FusedStep(2, "Residual+ReLU fused (the sum and the ReLU in one pass)", x =>
+        {
+            var (a, b) = Branches(x);
+            return a.AddRelu(b);
+        });
+    }
+
+    private (Tensor Body, Tensor Shortcut) Branches(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
         var a = Body.Call(input);
         var b = Shortcut.Call(input);
         if (!a.Shape.SequenceEqual(b.Shape))
             throw new ArgumentException($"Residual: the body gives [{string.Join(",", a.Shape)}] but the shortcut gives [{string.Join(",", b.Shape)}] for input [{string.Join(",", input.Shape)}]; give a shortcut that matches (e.g. a strided 1x1 Conv2d).");
-        return a.Add(b);
+        return (a, b);
     }
 
     /// <summary>The body and the shortcut on the same input, then ONNX Add.</summary>

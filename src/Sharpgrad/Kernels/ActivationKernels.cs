@@ -12,6 +12,24 @@ internal readonly struct ReluKernel : IUnaryOp
     public void Apply<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x, T.Zero, y);
 }
 
+// a, b: (n) -> y: (n) = max(a + b, 0) in one pass (a residual sum and the ReLU after it): the operations of
+// TensorPrimitives.Add then Max(., 0), so the same bits as the two ops
+internal readonly struct AddReluKernel : IPairOp
+{
+    public void Apply<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = a.Length, i = 0;
+        if (b.Length < n || y.Length < n) throw new ArgumentException($"AddReluKernel: expected {n} elements in b and y, got {b.Length} and {y.Length}.");
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                Vector512.Max(Vector512.Create(a.Slice(i, Vector512<T>.Count)) + Vector512.Create(b.Slice(i, Vector512<T>.Count)), Vector512<T>.Zero).CopyTo(y.Slice(i));
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                Vector256.Max(Vector256.Create(a.Slice(i, Vector256<T>.Count)) + Vector256.Create(b.Slice(i, Vector256<T>.Count)), Vector256<T>.Zero).CopyTo(y.Slice(i));
+        for (; i < n; i++) y[i] = T.Max(a[i] + b[i], T.Zero);
+    }
+}
+
 // y, dy: (n) -> dx: (n), dx = y <= 0 ? 0 : dy (a NaN passes dy), one pass (TensorPrimitives has no select)
 internal readonly struct ReluGradKernel : IPairOp
 {

@@ -418,3 +418,48 @@ public sealed class LinearWeightsTests
         Assert.Equal(Run(w).ToDoubleArray(), (relu ? Tensor.LinearRelu(x, w, b) : Tensor.Linear(x, w, b)).ToDoubleArray());
     }
 }
+
+public sealed class AddReluTests
+{
+    [Theory]
+    [InlineData(DType.Float32, 100_003)] // split over the threads, a ragged tail
+    [InlineData(DType.Float32, 37)]
+    [InlineData(DType.Float64, 5_001)]
+    public void AddReluIsBitwiseAddThenRelu(DType dtype, int n)
+    {
+        var g = new Generator(53);
+        var a = Tensor.Randn([n], g, dtype);
+        var b = Tensor.Randn([n], g, dtype);
+        using (Tensor.NoGrad())
+        {
+            a[3] = double.NaN;
+            b[5] = double.PositiveInfinity;
+            a[7] = -0.0;
+            b[7] = 0.0;
+        }
+        var fused = a.AddRelu(b).ToDoubleArray();
+        Assert.Equal(a.Add(b).Relu().ToDoubleArray(), fused);
+        Assert.True(double.IsNaN(fused[3])); // a NaN stays NaN, as PyTorch's relu
+    }
+
+    [Fact]
+    public void GradientsEqualAddThenRelu()
+    {
+        var a1 = Tensor.Randn([4, 8, 7, 7], new Generator(1)).RequiresGrad_();
+        var b1 = Tensor.Randn([4, 8, 7, 7], new Generator(2)).RequiresGrad_();
+        var a2 = a1.Detach().RequiresGrad_();
+        var b2 = b1.Detach().RequiresGrad_();
+        var up = Tensor.Randn([4, 8, 7, 7], new Generator(3));
+        a1.AddRelu(b1).Backward(up);
+        a2.Add(b2).Relu().Backward(up);
+        Assert.Equal(a2.Grad!.ToArray(), a1.Grad!.ToArray());
+        Assert.Equal(b2.Grad!.ToArray(), b1.Grad!.ToArray());
+    }
+
+    [Fact]
+    public void OperandsOfDifferentShapesAreRejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Zeros([2, 3]).AddRelu(Tensor.Zeros([3])));
+        Assert.StartsWith("AddRelu: expected operands of one shape (no broadcasting), got [2,3] and [3]", ex.Message, StringComparison.Ordinal);
+    }
+}
