@@ -11,4 +11,10 @@ internal sealed class VersionCounter
 
     /// <summary>Set by <see cref="Tensor.KeepKernelLayouts"/>: kernels may keep this storage's weights in their own layout.</summary>
     public bool KeepsLayouts;
+
+    /// <summary>
+    /// Set by <see cref="Tensor.Wrap(float[], int[])"/>: the caller's array, written behind the counter's back, so no
+    /// kernel keeps a layout made from it (it would go stale).
+    /// </summary>
+    public bool External;
 }

@@ -30,7 +30,7 @@ internal static class DirectConvWeights
     /// </summary>
     public static float[]? Of(Tensor weight)
     {
-        if (weight.DType != DType.Float32 || !weight.IsLeaf || !(weight.RequiresGrad || weight.VersionRef.KeepsLayouts) || !weight.IsContiguous || weight.Rank != 4) return null;
+        if (weight.DType != DType.Float32 || !weight.IsLeaf || !(weight.RequiresGrad || weight.VersionRef.KeepsLayouts) || weight.VersionRef.External || !weight.IsContiguous || weight.Rank != 4) return null;
         var entry = Cache.GetValue(weight.VersionRef, _ => new Entry());
         lock (entry)
         {

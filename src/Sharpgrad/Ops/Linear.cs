@@ -6,9 +6,11 @@ public sealed partial class Tensor
 {
     /// <summary>
     /// A fully connected layer's map, PyTorch's torch.nn.functional.linear: y = x W^T + b. input: (..., in), weight:
-    /// (out, in), bias: (out) or null -> (..., out). One GEMM with the bias written first (as torch.addmm) and the
-    /// weight read in place; the backward is dx = dy W, dW = dy^T x, db = the sum of dy over the leading dimensions,
-    /// without the transposed copies a MatMul with weight.Transpose() and an Add would make.
+    /// (out, in), bias: (out) or null -> (..., out). One GEMM with the weight read in place and the bias added to each
+    /// tile of y as it is finished ((sum of products) + b); without gradients a parameter's W^T is kept packed for
+    /// the GEMM between calls (made again when the weight is written: see <see cref="AsSpan{T}"/>). The backward is
+    /// dx = dy W, dW = dy^T x, db = the sum of dy over the leading dimensions, without the transposed copies a MatMul
+    /// with weight.Transpose() and an Add would make.
     /// </summary>
     /// <exception cref="ArgumentException">Different dtypes, a weight that is not 2-D, an input whose last dimension is
     /// not weight's second, or a bias that is not (out); the message names Linear and the shapes.</exception>

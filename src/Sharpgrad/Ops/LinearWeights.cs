@@ -27,7 +27,7 @@ internal static class LinearWeights
     /// <summary>The packed W^T of <paramref name="weight"/> (out, in) float32, or null where it is not kept.</summary>
     public static Gemm.PackedB<float>? Of(Tensor weight)
     {
-        if (weight.DType != DType.Float32 || !weight.IsLeaf || !(weight.RequiresGrad || weight.VersionRef.KeepsLayouts) || !weight.IsContiguous || weight.Rank != 2) return null;
+        if (weight.DType != DType.Float32 || !weight.IsLeaf || !(weight.RequiresGrad || weight.VersionRef.KeepsLayouts) || weight.VersionRef.External || !weight.IsContiguous || weight.Rank != 2) return null;
         var entry = Cache.GetValue(weight.VersionRef, _ => new Entry());
         lock (entry)
         {

@@ -58,12 +58,20 @@ public sealed partial class Tensor
 
     /// <summary>
     /// A float32 tensor that uses <paramref name="data"/> as its storage, without a copy: later writes to the array
-    /// show in the tensor. For loaders that build a fresh array per batch.
+    /// show in the tensor (no kernel keeps a copy of it in its own layout, as it does for parameters). For loaders that
+    /// build a fresh array per batch.
     /// </summary>
-    public static Tensor Wrap(float[] data, params int[] shape) => WrapCore(data, shape, "Wrap");
+    public static Tensor Wrap(float[] data, params int[] shape) => WrapExternal(data, shape);
 
-    /// <summary>A float64 tensor that uses <paramref name="data"/> as its storage, without a copy.</summary>
-    public static Tensor Wrap(double[] data, params int[] shape) => WrapCore(data, shape, "Wrap");
+    /// <summary>A float64 tensor that uses <paramref name="data"/> as its storage, without a copy (later writes to the array show in the tensor).</summary>
+    public static Tensor Wrap(double[] data, params int[] shape) => WrapExternal(data, shape);
+
+    private static Tensor WrapExternal<T>(T[] data, int[] shape)
+    {
+        var t = WrapCore(data, shape, "Wrap");
+        t.VersionRef.External = true;
+        return t;
+    }
 
     private static Tensor WrapCore<T>(T[] data, int[] shape, string op)
     {

@@ -146,7 +146,9 @@ public sealed partial class Tensor
     /// <summary>
     /// The elements of a contiguous tensor as a writable span over its storage (writes are visible to every view).
     /// Taking it counts as an in-place write: it increments <see cref="Version"/>, so a recorded backward that saved
-    /// this tensor refuses to run afterwards. To only read, use <see cref="AsReadOnlySpan{T}"/>.
+    /// this tensor refuses to run afterwards, and what evaluation keeps made from a parameter (folded batch norms,
+    /// weights in a kernel's layout) is made again. Take a new span for each round of writes: writes through a span
+    /// held across an evaluation are not seen by what that evaluation kept. To only read, use <see cref="AsReadOnlySpan{T}"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The tensor is not of element type <typeparamref name="T"/> or not contiguous.</exception>
     public Span<T> AsSpan<T>() where T : unmanaged
@@ -176,8 +178,9 @@ public sealed partial class Tensor
     /// ONNX Runtime pre-packs initializers): the direct 3x3 convolutions keep a (C,3,3,OC) copy of a (OC,C,3,3)
     /// weight, made again when <see cref="Version"/> or the storage changes. Parameters that require gradients are
     /// kept so without it; this is for other long-lived weights (a fused model's folded batch norms). Every write
-    /// to the storage must then go through a tensor (the indexer, <see cref="CopyFrom"/>, <see cref="AsSpan{T}"/>),
-    /// not straight into an array given to <see cref="Wrap(float[], int[])"/>, or the kept copy goes stale. Applies
+    /// to the storage must then go through a tensor (the indexer, <see cref="CopyFrom"/>, or a span from
+    /// <see cref="AsSpan{T}"/> taken after the last evaluation that read it: taking the span is what counts as the
+    /// write), or the kept copy goes stale; storage from <see cref="Wrap(float[], int[])"/> is never kept. Applies
     /// to every view of the storage.
     /// </summary>
     /// <returns>This tensor.</returns>
