@@ -157,6 +157,8 @@ CASES = [
     ("flip_two_axes_of_transpose", [((3, 4, 5), "any")], lambda a: torch.flip(a.transpose(0, 2), [0, -1]) * 2),
     ("linear_relu", [((6, 7), "any"), ((5, 7), "any"), ((5,), "any")], lambda x, w, b: F.relu(F.linear(x, w, b))),
     ("add_relu", [((2, 3, 4, 5), "any"), ((2, 3, 4, 5), "any")], lambda a, b: F.relu(a + b)),
+    ("conv2d_maxpool2d", [((2, 3, 7, 6), "any"), ((8, 3, 3, 3), "any"), ((8,), "any")],
+     lambda x, w, b: F.max_pool2d(F.conv2d(x, w, b, padding=1), 2)),
 ]
 
 # BCE on probabilities has no gradient for its target in PyTorch 1.13; Sharpgrad matches that.

@@ -67,6 +67,7 @@ public static class OpCases
         new("linear", [S(Domain.Any, 4, 5), S(Domain.Any, 3, 5), S(Domain.Any, 3)], x => Tensor.Linear(x[0], x[1], x[2])),
         new("linear_no_bias_batched", [S(Domain.Any, 2, 3, 5), S(Domain.Any, 4, 5)], x => Tensor.Linear(x[0], x[1])),
         new("linear_transposed_input", [S(Domain.Any, 5, 4), S(Domain.Any, 3, 5), S(Domain.Any, 3)], x => Tensor.Linear(x[0].Transpose(), x[1], x[2])),
+        new("conv2d_maxpool2d", [S(Domain.Any, 2, 3, 7, 6), S(Domain.Any, 8, 3, 3, 3), S(Domain.Any, 8)], x => Tensor.Conv2dMaxPool2d(x[0], x[1], x[2], 1, 1)),
         new("add_relu", [S(Domain.Any, 2, 3, 4, 5), S(Domain.Any, 2, 3, 4, 5)], x => x[0].AddRelu(x[1])),
         new("linear_relu", [S(Domain.Any, 6, 7), S(Domain.Any, 5, 7), S(Domain.Any, 5)], x => Tensor.LinearRelu(x[0], x[1], x[2])),
         new("matmul_transposed_views", [S(Domain.Any, 4, 3), S(Domain.Any, 5, 4)], x => x[0].Transpose().MatMul(x[1].Transpose())),

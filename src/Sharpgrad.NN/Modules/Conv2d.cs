@@ -141,7 +141,7 @@ public sealed class Conv2d : Module
             return new FusedStep(3, inKernel
                     ? "Conv2d+ReLU+MaxPool2d fused (pooled as the convolution stores without gradients; pooled before the ReLU while gradients are recorded)"
                     : "Conv2d+ReLU fused, MaxPool2d (pooled before the ReLU while gradients are recorded)",
-                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? pool.Call(Forward(x)).Relu()
+                x => GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad) ? PoolRecorded(x, pool, inKernel).Relu()
                     : inKernel ? Tensor.Conv2dReluMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H)
                     : pool.Call(ForwardRelu(x)));
         }
@@ -161,7 +161,7 @@ public sealed class Conv2d : Module
         return new(4, $"Conv2d+ReLU+MaxPool2d+{norm.TypeName} fused (pooled and normalized as the convolution stores in evaluation without gradients; pooled before the ReLU while gradients are recorded)",
             x =>
             {
-                if (GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad)) return norm.Call(pool.Call(Forward(x)).Relu());
+                if (GradMode.IsEnabled && (x.RequiresGrad || Weight.Data.RequiresGrad)) return norm.Call(PoolRecorded(x, pool, inKernel: true).Relu());
                 (Tensor Scale, Tensor Shift)? map = null;
                 if (!GradMode.IsEnabled && !norm.Training)
                 {
@@ -178,6 +178,11 @@ public sealed class Conv2d : Module
                 return Tensor.Conv2dReluMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H, map);
             });
     }
+
+    // Conv2d -> MaxPool2d while gradients are recorded: one op for a 2x2 window (the full-size output stays inside it,
+    // and a first layer's weight gradient reads the pooled gradient; bitwise the two layers), else the two layers
+    private Tensor PoolRecorded(Tensor x, MaxPool2d pool, bool inKernel) =>
+        inKernel ? Tensor.Conv2dMaxPool2d(x, Weight.Data, Bias?.Data, Stride.H, Padding.H) : pool.Call(Forward(x));
 
     // the tensors a layer's evaluation depends on: its parameters and buffers
     private static Tensor[] StateOf(Module m) => [.. m.NamedParameters().Select(p => p.Parameter.Data), .. m.NamedBuffers().Select(b => b.Buffer)];

@@ -247,6 +247,25 @@ internal static class Conv2dKernels
         (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
 
     /// <summary>
+    /// Whether <see cref="BackwardFromMaxPool"/> gives this float32 convolution's weight (and bias) gradients from the
+    /// gradient of its 2x2 max pooling bitwise as <see cref="Backward{T}"/> would from the unpooled gradient: the direct
+    /// 3x3 weight gradient runs (<see cref="UsesDirect3x3"/>, not the channel kernel), and the bias gradient, when
+    /// wanted, is summed per image (not in the blocks of small maps).
+    /// </summary>
+    public static bool BackwardsFromMaxPool(in Conv2dGeometry g, int outChannels, int n, bool wantBias) =>
+        UsesDirect3x3(g, outChannels, 1) && !UsesChannelWeightGradient(g, outChannels) && g.OH >= 2 && g.OW >= 2
+        && !(wantBias && n > 1 && 2 * g.L <= BlockColumns);
+
+    // x: (N,C,H,W), dpool: (N,OC,OH/2,OW/2) with its argmax in the (OH,OW) planes -> dw: (OC,C,3,3), db: (OC)?, the
+    // gradients of conv2d followed by 2x2 max pooling without the unpooled gradient in memory; only where
+    // BackwardsFromMaxPool
+    public static void BackwardFromMaxPool(float[] x, float[] dpool, int[] argmax, float[] dw, float[]? db, int n, int oc, in Conv2dGeometry g)
+    {
+        if (!BackwardsFromMaxPool(g, oc, n, db is not null)) throw new ArgumentException($"BackwardFromMaxPool: the direct 3x3 weight gradient does not run this convolution ({g}, {oc} filters).");
+        DirectConv3x3.WeightGradientFromPooled(x, dpool, argmax, dw, db, n, g.C, g.H, g.W, oc, g.SH);
+    }
+
+    /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs a one-channel convolution that the direct 3x3 kernels would take
     /// (a Fashion-MNIST model's first layer) on <see cref="DirectConvRows"/> instead: 4 filters x 2 rows a step over
     /// the 9 taps, pooled in registers.

@@ -451,19 +451,47 @@ internal static class DirectConv3x3
         }
     }
 
+    /// <summary>
+    /// The weight and bias gradients of a convolution followed by 2x2 max pooling (stride 2, no padding), from the
+    /// pooled gradient: dy = the pooling's backward of <paramref name="dpool"/> (each value routed to its window's
+    /// <paramref name="argmax"/>, zeros elsewhere), built one image at a time in a scratch that stays in cache instead of
+    /// a whole-batch tensor written and read back, then the same per-image kernel as <see cref="WeightGradient"/>; db is
+    /// summed per image and channel as <see cref="Conv2dKernels.Backward{T}"/> sums it, so both are bitwise what the
+    /// unfused ops give. x: (N,C,H,W), dpool: (N,OC,OH/2,OW/2), argmax: per pooled value its index in the (OH,OW) plane
+    /// -> dw: (OC,C,3,3), db: (OC)?.
+    /// </summary>
+    public static void WeightGradientFromPooled(float[] x, float[] dpool, int[] argmax, float[] dw, float[]? db, int n, int c, int h, int w, int oc, int stride = 1)
+    {
+        switch (Conv2dKernels.Path)
+        {
+            case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dpool, dw, n, c, h, w, oc, stride, argmax, db); break;
+            case Gemm.KernelPath.Vector256: WeightGradient<Lanes256<float>, Vector256<float>>(x, dpool, dw, n, c, h, w, oc, stride, argmax, db); break;
+            default: WeightGradient<Lanes1<float>, float>(x, dpool, dw, n, c, h, w, oc, stride, argmax, db); break;
+        }
+    }
+
+    // argmax null: dy is (N,OC,OH,OW); else dy is the pooled gradient (N,OC,OH/2,OW/2) with its argmax, unpooled per
+    // image into scratch, and db (when given) the bias gradient summed as Conv2dKernels.Backward does
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride)
+    private static void WeightGradient<TL, TV>(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride, int[]? argmax = null, float[]? db = null)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
         var plan = Plan.Of(h, w, stride, TL.Count);
         int oh = plan.OH, ow = plan.OW, wq = plan.Wq, tail = ow % TL.Count;
         int xs = c * h * w, ys = oc * oh * ow, chunks = Parallelism.Chunks(n), size = oc * c * 9;
-        if (dy.Length < (long)n * ys) throw new ArgumentException($"WeightGradient: expected {n * ys} output gradients, got {dy.Length}.");
+        var pooling = new Conv2dGeometry(oc, oh, ow, 2, 2, 2, 2, 0, 0);
+        int pys = oc * pooling.L;
+        if (argmax is null ? dy.Length < (long)n * ys : dy.Length < (long)n * pys || argmax.Length < (long)n * pys)
+            throw new ArgumentException($"WeightGradient: expected {(argmax is null ? n * ys : n * pys)} output gradients, got {dy.Length}.");
         // per-chunk sums, added in chunk order: one pooled block of chunks x size
         float[] partial = ArrayPool<float>.Shared.Rent(chunks * size);
+        float[] partialB = db is null ? [] : ArrayPool<float>.Shared.Rent(chunks * oc);
+        if (db is not null) partialB.AsSpan(0, chunks * oc).Clear();
         Parallelism.For(n, chunks, (chunk, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(c * (h + 2) * plan.RS);
+            // the unpooled gradient of one image
+            float[]? unpooled = argmax is null ? null : ArrayPool<float>.Shared.Rent(ys);
             // dy rows narrower than a register: copied once per image into rows padded with zeros to whole registers
             // when each row is then read 3C times (C >= 4: the copy costs less than masked loads); otherwise read in
             // place, the last partial register of a row through a masked load (c = 1: the copy cost more than the sums)
@@ -478,14 +506,23 @@ internal static class DirectConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, plan, pad, clear: i == start);
-                    if (dyp is null) ImageWeightGradient<TL, TV>(pad, dy, i * ys, ow, lanes, c, h, oc, plan);
+                    float[] src = dy;
+                    int at = i * ys;
+                    if (unpooled is not null)
+                    {
+                        PoolKernels.MaxBackward<float>(dy.AsSpan(i * pys, pys), argmax.AsSpan(i * pys, pys), unpooled.AsSpan(0, ys), oc, pooling);
+                        (src, at) = (unpooled, 0);
+                        if (db is not null)
+                            for (int o = 0; o < oc; o++) partialB[chunk * oc + o] += System.Numerics.Tensors.TensorPrimitives.Sum<float>(unpooled.AsSpan(o * oh * ow, oh * ow));
+                    }
+                    if (dyp is null) ImageWeightGradient<TL, TV>(pad, src, at, ow, lanes, c, h, oc, plan);
                     else
                     {
                         // the zeros past each row stay from the chunk's first image on
                         if (i == start) dyp.AsSpan(0, oc * oh * wq).Clear();
-                        ref float ds = ref MemoryMarshal.GetArrayDataReference(dy);
+                        ref float ds = ref MemoryMarshal.GetArrayDataReference(src);
                         ref float dd = ref MemoryMarshal.GetArrayDataReference(dyp);
-                        for (int r = 0; r < oc * oh; r++) MaskedStore.Copy(ref Unsafe.Add(ref ds, i * ys + r * ow), ref Unsafe.Add(ref dd, r * wq), ow);
+                        for (int r = 0; r < oc * oh; r++) MaskedStore.Copy(ref Unsafe.Add(ref ds, at + r * ow), ref Unsafe.Add(ref dd, r * wq), ow);
                         ImageWeightGradient<TL, TV>(pad, dyp, 0, wq, lanes, c, h, oc, plan);
                     }
                 }
@@ -496,12 +533,20 @@ internal static class DirectConv3x3
             {
                 ArrayPool<float>.Shared.Return(pad);
                 if (dyp is not null) ArrayPool<float>.Shared.Return(dyp);
+                if (unpooled is not null) ArrayPool<float>.Shared.Return(unpooled);
                 ArrayPool<TV>.Shared.Return(lanes);
             }
         });
         partial.AsSpan(0, size).CopyTo(dw);
         for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(dw.AsSpan(0, size), partial.AsSpan(k * size, size), dw.AsSpan(0, size));
         ArrayPool<float>.Shared.Return(partial);
+        if (db is not null)
+        {
+            // in chunk order, as Conv2dKernels' SumChunks
+            partialB.AsSpan(0, oc).CopyTo(db);
+            for (int k = 1; k < chunks; k++) System.Numerics.Tensors.TensorPrimitives.Add(db.AsSpan(0, oc), partialB.AsSpan(k * oc, oc), db.AsSpan(0, oc));
+            ArrayPool<float>.Shared.Return(partialB);
+        }
     }
 
     // pad: (C,H+2,RS), d[offset..]: (OC,OH,rowLength) holding dy: (OC,OH,OW) -> lanes: (OC,C,3,3) of per-lane partial

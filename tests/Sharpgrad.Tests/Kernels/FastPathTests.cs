@@ -419,6 +419,29 @@ public sealed class LinearWeightsTests
     }
 }
 
+public sealed class WrappedWeightsTests
+{
+    // an array given to Tensor.Wrap is written behind the tensor's back: no kernel keeps a layout made from it
+    [Fact]
+    public void WritesIntoAWrappedArrayShowInTheNextEvaluation()
+    {
+        var g = new Generator(83);
+        var x = Tensor.Randn([64, 40], g);
+        var arr = Tensor.Randn([30, 40], g).ToArray();
+        var w = Tensor.Wrap(arr, 30, 40).RequiresGrad_();
+        var img = Tensor.Randn([2, 8, 10, 10], g);
+        var carr = Tensor.Randn([16, 8, 3, 3], g).ToArray();
+        var cw = Tensor.Wrap(carr, 16, 8, 3, 3).RequiresGrad_();
+        using var _ = Tensor.NoGrad();
+        Assert.Equal(Tensor.LinearRelu(x, Tensor.FromArray(arr, 30, 40)).ToArray(), Tensor.LinearRelu(x, w).ToArray());
+        Assert.Equal(Tensor.Conv2d(img, Tensor.FromArray(carr, 16, 8, 3, 3), null, 1, 1).ToArray(), Tensor.Conv2d(img, cw, null, 1, 1).ToArray());
+        for (int i = 0; i < arr.Length; i++) arr[i] += 1f;
+        for (int i = 0; i < carr.Length; i++) carr[i] = -carr[i];
+        Assert.Equal(Tensor.LinearRelu(x, Tensor.FromArray(arr, 30, 40)).ToArray(), Tensor.LinearRelu(x, w).ToArray());
+        Assert.Equal(Tensor.Conv2d(img, Tensor.FromArray(carr, 16, 8, 3, 3), null, 1, 1).ToArray(), Tensor.Conv2d(img, cw, null, 1, 1).ToArray());
+    }
+}
+
 public sealed class AddReluTests
 {
     [Theory]
@@ -461,5 +484,57 @@ public sealed class AddReluTests
     {
         var ex = Assert.Throws<ArgumentException>(() => Tensor.Zeros([2, 3]).AddRelu(Tensor.Zeros([3])));
         Assert.StartsWith("AddRelu: expected operands of one shape (no broadcasting), got [2,3] and [3]", ex.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class Conv2dMaxPool2dTests
+{
+    // the training op for Conv2d -> MaxPool2d(2): bitwise the two ops, values and gradients, on every backward path
+    [Theory]
+    [InlineData(1, 28, 16, 1, false, true, DType.Float32)]  // the exam CNN's first layer: dw and db from the pooled gradient, image by image
+    [InlineData(3, 32, 16, 1, false, true, DType.Float32)]  // at 3x32x32
+    [InlineData(3, 9, 8, 1, false, false, DType.Float32)]   // odd map, no bias
+    [InlineData(2, 12, 8, 2, false, true, DType.Float32)]   // stride 2
+    [InlineData(16, 14, 16, 1, true, true, DType.Float32)]  // the input needs a gradient: the unpooled gradient, then the convolution's
+    [InlineData(4, 8, 8, 1, false, true, DType.Float32)]    // small maps: the bias gradient is summed in blocks of images, so the unpooled path
+    [InlineData(3, 10, 8, 1, false, true, DType.Float64)]
+    public void EqualsConvThenMaxPoolBitwise(int c, int size, int oc, int stride, bool inputGrad, bool withBias, DType dtype)
+    {
+        var g = new Generator(61);
+        var x1 = Tensor.Randn([5, c, size, size], g, dtype);
+        var w1 = Tensor.Randn([oc, c, 3, 3], g, dtype).RequiresGrad_();
+        var b1 = withBias ? Tensor.Randn([oc], g, dtype).RequiresGrad_() : null;
+        if (inputGrad) x1.RequiresGrad_();
+        var x2 = inputGrad ? x1.Detach().RequiresGrad_() : x1;
+        var w2 = w1.Detach().RequiresGrad_();
+        var b2 = b1?.Detach().RequiresGrad_();
+        var y1 = Tensor.Conv2dMaxPool2d(x1, w1, b1, stride, 1);
+        var y2 = Tensor.Conv2d(x2, w2, b2, stride, 1).MaxPool2d(2);
+        Assert.Equal(y2.Shape, y1.Shape);
+        Assert.Equal(y2.ToDoubleArray(), y1.ToDoubleArray());
+        var up = Tensor.Randn(y1.Shape, new Generator(62), dtype);
+        y1.Relu().Backward(up);
+        y2.Relu().Backward(up);
+        Assert.Equal(w2.Grad!.ToDoubleArray(), w1.Grad!.ToDoubleArray());
+        if (withBias) Assert.Equal(b2!.Grad!.ToDoubleArray(), b1!.Grad!.ToDoubleArray());
+        if (inputGrad) Assert.Equal(x2.Grad!.ToDoubleArray(), x1.Grad!.ToDoubleArray());
+    }
+
+    [Fact]
+    public void FirstLayersTakeThePooledWeightGradient()
+    {
+        // 1 -> 16 and 3 -> 16 filters at 28x28 and 32x32 run the direct weight gradient from the pooled gradient
+        bool vector = Conv2dKernels.Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256;
+        Assert.Equal(vector, Conv2dKernels.BackwardsFromMaxPool(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16, 128, wantBias: true));
+        Assert.Equal(vector, Conv2dKernels.BackwardsFromMaxPool(new Conv2dGeometry(3, 32, 32, 3, 3, 1, 1, 1, 1), 16, 64, wantBias: true));
+        Assert.False(Conv2dKernels.BackwardsFromMaxPool(new Conv2dGeometry(4, 8, 8, 3, 3, 1, 1, 1, 1), 8, 5, wantBias: true)); // db in image blocks
+        Assert.False(Conv2dKernels.BackwardsFromMaxPool(new Conv2dGeometry(1, 28, 28, 5, 5, 1, 1, 2, 2), 16, 128, wantBias: true)); // 5x5
+    }
+
+    [Fact]
+    public void AnOutputSmallerThanTheWindowIsRejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dMaxPool2d(Tensor.Zeros([1, 1, 1, 5]), Tensor.Zeros([4, 1, 3, 3]), null, 1, 1));
+        Assert.StartsWith("Conv2dMaxPool2d: the convolution's output 1x5 is smaller than the 2x2 pooling window", ex.Message, StringComparison.Ordinal);
     }
 }
