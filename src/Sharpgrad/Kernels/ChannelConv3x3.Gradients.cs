@@ -18,7 +18,7 @@ internal static partial class ChannelConv3x3
     public static void WeightGradient(float[] x, float[] dy, float[] dw, int n, int c, int h, int w, int oc, int stride = 1)
     {
         if (!AppliesWeightGradient(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.WeightGradient: needs stride 1 or 2 and output channels a multiple of {2 * Lanes}, got stride {stride} and {oc}.");
+            throw new ArgumentException($"ChannelConv3x3.WeightGradient: needs stride 1 or 2 and output channels a multiple of {Lanes}, got stride {stride} and {oc}.");
         switch (Conv2dKernels.Path)
         {
             case Gemm.KernelPath.Vector512: WeightGradient<Lanes512<float>, Vector512<float>>(x, dy, dw, n, c, h, w, oc, stride); break;
@@ -79,7 +79,11 @@ internal static partial class ChannelConv3x3
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyt);
         ref float pa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partial), offset);
-        for (int o0 = 0; o0 < oc; o0 += block)
+        int pairs = oc / block * block;
+        // a last single register of output channels (16, 48, ... filters): 9 accumulators, one dy load and 9 broadcasts
+        // per pixel
+        if (pairs < oc) ImageWeightGradient1<TL, TV, TS>(pad, dyt, partial, offset, c, oc, lay, pairs);
+        for (int o0 = 0; o0 < pairs; o0 += block)
             for (int ci = 0; ci < c; ci++)
             {
                 TV a00 = TL.Zero, a01 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a20 = TL.Zero, a21 = TL.Zero, a30 = TL.Zero, a31 = TL.Zero, a40 = TL.Zero, a41 = TL.Zero, a50 = TL.Zero, a51 = TL.Zero, a60 = TL.Zero, a61 = TL.Zero, a70 = TL.Zero, a71 = TL.Zero, a80 = TL.Zero, a81 = TL.Zero;
@@ -115,6 +119,49 @@ internal static partial class ChannelConv3x3
                 ref float s7 = ref Unsafe.Add(ref pa, (ci * 9 + 7) * oc + o0); TL.Store(TL.Add(TL.Load(ref s7, 0), a70), ref s7, 0); TL.Store(TL.Add(TL.Load(ref s7, v), a71), ref s7, v);
                 ref float s8 = ref Unsafe.Add(ref pa, (ci * 9 + 8) * oc + o0); TL.Store(TL.Add(TL.Load(ref s8, 0), a80), ref s8, 0); TL.Store(TL.Add(TL.Load(ref s8, v), a81), ref s8, v);
             }
+    }
+
+    // as ImageWeightGradient for the one register of output channels [o0, o0 + V)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ImageWeightGradient1<TL, TV, TS>(float[] pad, float[] dyt, float[] partial, int offset, int c, int oc, in Layout lay, int o0)
+        where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
+    {
+        int oh = lay.OH, ow = lay.OW, wp = lay.Wp, plane = lay.Plane;
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyt);
+        ref float pa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partial), offset);
+        for (int ci = 0; ci < c; ci++)
+        {
+            TV a0 = TL.Zero, a1 = TL.Zero, a2 = TL.Zero, a3 = TL.Zero, a4 = TL.Zero, a5 = TL.Zero, a6 = TL.Zero, a7 = TL.Zero, a8 = TL.Zero, d0;
+            for (int r = 0; r < oh; r++)
+            {
+                ref float x0 = ref Unsafe.Add(ref px, ci * plane + r * TS.S * wp);
+                ref float x1 = ref Unsafe.Add(ref x0, wp);
+                ref float x2 = ref Unsafe.Add(ref x0, 2 * wp);
+                ref float d = ref Unsafe.Add(ref pd, r * ow * oc + o0);
+                nuint at = 0, dat = 0;
+                for (int q = 0; q < ow; q++, at += (nuint)TS.S, dat += (nuint)oc)
+                {
+                    d0 = TL.Load(ref d, dat);
+                    a0 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x0, at + 0)), d0, a0);
+                    a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x0, at + 1)), d0, a1);
+                    a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x0, at + 2)), d0, a2);
+                    a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x1, at + 0)), d0, a3);
+                    a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x1, at + 1)), d0, a4);
+                    a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x1, at + 2)), d0, a5);
+                    a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x2, at + 0)), d0, a6);
+                    a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x2, at + 1)), d0, a7);
+                    a8 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref x2, at + 2)), d0, a8);
+                }
+            }
+            Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 0) * oc + o0), a0); Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 1) * oc + o0), a1);
+            Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 2) * oc + o0), a2); Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 3) * oc + o0), a3);
+            Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 4) * oc + o0), a4); Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 5) * oc + o0), a5);
+            Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 6) * oc + o0), a6); Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 7) * oc + o0), a7);
+            Accumulate(ref Unsafe.Add(ref pa, (ci * 9 + 8) * oc + o0), a8);
+        }
+
+        static void Accumulate(ref float dst, TV a) => TL.Store(TL.Add(TL.Load(ref dst, 0), a), ref dst, 0);
     }
 
     /// <summary>Whether <see cref="InputGradientStride2"/> can run the input gradient: 3x3, stride 2, padding 1, input channels a multiple of <see cref="Lanes"/>.</summary>

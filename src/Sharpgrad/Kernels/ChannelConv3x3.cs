@@ -37,8 +37,8 @@ internal static partial class ChannelConv3x3
     public static bool Applies(in Conv2dGeometry g, int outChannels) =>
         g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && outChannels % Lanes == 0;
 
-    /// <summary>Whether <see cref="WeightGradient"/> can: as <see cref="Applies"/>, with output channels a multiple of 2 <see cref="Lanes"/>.</summary>
-    public static bool AppliesWeightGradient(in Conv2dGeometry g, int outChannels) => Applies(g, outChannels) && outChannels % (2 * Lanes) == 0;
+    /// <summary>Whether <see cref="WeightGradient"/> can: as <see cref="Applies"/> (output channels a multiple of <see cref="Lanes"/>; a last single register of them runs its own 9-accumulator loop).</summary>
+    public static bool AppliesWeightGradient(in Conv2dGeometry g, int outChannels) => Applies(g, outChannels);
 
     private interface IStride
     {

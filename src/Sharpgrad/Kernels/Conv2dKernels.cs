@@ -224,11 +224,17 @@ internal static class Conv2dKernels
     /// <summary>
     /// Whether the weight gradient of a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs
     /// <see cref="ChannelConv3x3.WeightGradient"/> (over output channels, a pixel at a time) rather than
-    /// <see cref="DirectConv3x3.WeightGradient"/> (over output columns): with AVX-512 and 32k filters, whatever the width.
+    /// <see cref="DirectConv3x3.WeightGradient"/> (over output columns): with AVX-512 and 32k filters, whatever the
+    /// width, or 16k filters from 4 input channels.
     /// </summary>
     // measured at batch 128 on 2 cores: 7-wide maps 31 -> 140 GFLOP/s, 14-wide 68 -> 117, 28-wide 77 -> 116, 16-wide 76 -> 161
+    // 16 filters (one register, 9 accumulators), measured on the 2-core AVX-512 EPYC, training steps alternating:
+    // the exam CNN's second layer (16 -> 16) took its step at 1x28x28 b128 from 4.54-4.70 to 4.09-4.15 ms and at
+    // 3x32x32 b64 from 2.99-3.06 to 2.67-2.85 ms; its first layer (1 or 3 channels) was slower this way (4.56-4.60
+    // against 4.26-4.43 ms) and keeps the direct kernel (and its pooled backward); resnet20 moved within the noise
     public static bool UsesChannelWeightGradient(in Conv2dGeometry g, int outChannels) =>
-        Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels);
+        Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels)
+        && (outChannels % (2 * Vector512<float>.Count) == 0 || g.C >= 4);
 
     /// <summary>
     /// Whether the input gradient of a direct 3x3 stride-2 convolution (<see cref="UsesDirect3x3"/>) runs

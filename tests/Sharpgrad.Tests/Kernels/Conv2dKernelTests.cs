@@ -276,6 +276,7 @@ public sealed class ChannelConv3x3Tests
     [InlineData(2, 16, 16, 28, 28)]      // resnet stage 1: input-stationary tiles (one register, stride 1)
     [InlineData(1, 3, 16, 5, 11)]        // odd rows: the last row pairs with a dropped one
     [InlineData(2, 4, 24, 6, 6)]         // one 8-lane register left over with AVX2; not a 16-lane multiple
+    [InlineData(3, 16, 16, 14, 14)]      // the exam CNN's second layer: the weight gradient's one-register loop
     public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
     {
         var before = Conv2dKernels.ForcedPath;
