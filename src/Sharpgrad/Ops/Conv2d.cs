@@ -80,6 +80,8 @@ internal static class Conv2dOp
             throw new ArgumentException($"{op}: weight expects {w.Dims[1]} input channels per group, but {x.Dims[1]} channels in {groups} groups give {x.Dims[1] / groups}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (b is not null && (b.Rank != 1 || b.Dims[0] != w.Dims[0]))
             throw new ArgumentException($"{op}: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {Shapes.Format(w.Dims)}).");
+        if (w.Dims[2] < 1 || w.Dims[3] < 1)
+            throw new ArgumentException($"{op}: expected a kernel of at least 1x1, got {w.Dims[2]}x{w.Dims[3]}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"{op}: stride must be positive, got ({stride.H},{stride.W}).");
         if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padding.H},{padding.W}).");
         var g = new Conv2dGeometry(x.Dims[1], x.Dims[2], x.Dims[3], w.Dims[2], w.Dims[3], stride.H, stride.W, padding.H, padding.W);

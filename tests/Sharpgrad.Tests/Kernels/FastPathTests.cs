@@ -532,6 +532,15 @@ public sealed class Conv2dMaxPool2dTests
     }
 
     [Fact]
+    public void AnEmptyKernelIsRejected()
+    {
+        // as PyTorch ("non-positive kernel size"): a 0x0 kernel would make a map of the bias alone
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dMaxPool2d(Tensor.Zeros([1, 3, 8, 8]), Tensor.Zeros([4, 3, 0, 0]), Tensor.Zeros([4]), 1, 1));
+        Assert.StartsWith("Conv2dMaxPool2d: expected a kernel of at least 1x1, got 0x0", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 3, 8, 8]), Tensor.Zeros([4, 3, 3, 0]), null, 1, 1));
+    }
+
+    [Fact]
     public void AnOutputSmallerThanTheWindowIsRejected()
     {
         var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dMaxPool2d(Tensor.Zeros([1, 1, 1, 5]), Tensor.Zeros([4, 1, 3, 3]), null, 1, 1));
