@@ -125,8 +125,9 @@ public sealed class Conv2d : Module
     /// Conv2d followed by ReLU runs as one fused op (<see cref="ForwardRelu"/>); Conv2d -> ReLU -> MaxPool2d(2) runs,
     /// without gradients, as <see cref="Tensor.Conv2dReluMaxPool2d"/> (pooled as the convolution stores), and,
     /// while gradients are recorded, as Conv2d -> MaxPool2d -> ReLU (max(relu(z)) = relu(max(z)) element for element,
-    /// and the gradient reaches the same position, so the backward pass masks the 4x smaller pooled gradient). Both
-    /// give bitwise the values and gradients of the layers run one by one.
+    /// and the gradient reaches the same position, so the backward pass masks the 4x smaller pooled gradient), the
+    /// first two as one <see cref="Tensor.Conv2dMaxPool2d"/> for a 2x2 window. Both give bitwise the values and
+    /// gradients of the layers run one by one.
     /// </summary>
     public override FusedStep? FuseWith(IReadOnlyList<Module> following)
     {
