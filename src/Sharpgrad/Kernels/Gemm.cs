@@ -8,12 +8,13 @@ namespace Sharpgrad.Kernels;
 
 /// <summary>
 /// General matrix multiply C = A B (or C += A B) on spans, BLIS-style (Goto and van de Geijn, "Anatomy of
-/// high-performance matrix multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015): for each KC-deep slice of
-/// K, B is packed into KC x NR column panels (a block of at most NC columns, for L2/L3) and A into MR x KC row panels
-/// (a block of at most MC rows, for L2), and a register-blocked MR x NR microkernel (6 x 16 floats with Vector256
-/// FMA: 12 accumulators) runs over them, the B panel staying in L1. The packing routines read any strides, so
-/// transposed operands are read in place without a separate transpose (a transposed float B by 8 x 8 register
-/// transposes); on the vector paths a row-major A is not packed at all (the microkernel broadcasts from six row
+/// high-performance matrix multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015): for each pass over K (at
+/// most KC deep), B is packed into kc x NR column panels (a block of at most NC columns) and A into MR x kc row panels
+/// (a block of at most MC rows), and a register-blocked MR x NR microkernel (6 x 16 floats with Vector256 FMA, 6 x 32
+/// with Vector512: 12 accumulators) runs over them; after the last pass it can add a per-column bias and apply a ReLU
+/// to the sums in registers (the epilogue), and B may come packed once for many calls (Gemm.Packed.cs). The packing
+/// routines read any strides, so transposed operands are read in place without a separate transpose (a transposed
+/// float B by 8 x 8 register transposes); on the vector paths a row-major A is not packed at all (the microkernel broadcasts from six row
 /// pointers); when A has few rows a row-major B is read in place instead of packed (it would be used only a few
 /// times), and when A has few rows and A's rows and B's columns are both contiguous along K (dy col^T) 2 x 4 tiles of
 /// dot products read both in place, unpacked. A single row against contiguous columns (a batch-1 Linear layer) is a
@@ -34,8 +35,9 @@ internal static partial class Gemm
 
     internal static KernelPath ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
 
-    // blocking for AVX2 with 32 KiB L1 and 512 KiB L2 per core (as BLIS's zen configuration): a KC x NR B panel is
-    // 16 KiB (float and double), an MC x KC A block 144 KiB
+    // blocking: MR and MC as BLIS's zen configuration; KC, the longest pass over K, 1024 (passes of equal length,
+    // KcStep): on the 2-core AVX-512 EPYC every pass from 512 to 4,096 ran faster than 256 (the mlp's x W^T 354 -> 272
+    // us on two threads, 512^3 334 -> 391 GFLOP/s), its B panel then streaming from L2
     private const int MR = 6;
     private const int KC = 1024;
     private const int MC = 144;
@@ -158,79 +160,6 @@ internal static partial class Gemm
         {
             job.P = default;
             Job<T>.Give(job);
-        }
-    }
-
-    /// <summary>
-    /// B packed once for every call (a layer's weights): for each pass over K (<see cref="KcStep"/>), all of B's
-    /// columns as NR-wide panels, each (kc, NR) row-major and zero-padded, as <see cref="Block"/> packs them per call.
-    /// Made for one kernel path (its NR); a call on another path packs as usual.
-    /// </summary>
-    internal sealed class PackedB<T> where T : unmanaged
-    {
-        internal PackedB(KernelPath path, int nr, int k, int n, T[] data) => (Path, Nr, K, N, Data) = (path, nr, k, n, data);
-
-        public KernelPath Path { get; }
-        public int Nr { get; }
-        public int K { get; }
-        public int N { get; }
-        /// <summary>(K, RoundUp(N, Nr)) floats: pass t (K rows from t * KcStep(K)) at t * KcStep(K) * RoundUp(N, Nr), its panel of columns j.. at j * kc within it.</summary>
-        public T[] Data { get; }
-    }
-
-    /// <summary>
-    /// Whether a product of this shape and layout packs B (the packed microkernel path: not one row, not the
-    /// dot-product tiles, not a narrow C computed transposed), so that a <see cref="PackedB{T}"/> would be used.
-    /// </summary>
-    internal static bool PacksB<T>(int m, int n, int k, int csA, int rsB, int csB) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var path = Path;
-        if (m <= 1 || k == 0 || path == KernelPath.Scalar) return false;
-        bool dot = m <= DotMaxRows && csA == 1 && rsB == 1 && k >= Vector256<T>.Count && Vector256.IsHardwareAccelerated;
-        return !dot && !(2 * n <= NR<T>(path) && m > n) && !(csB == 1 && m <= InPlaceBRows);
-    }
-
-    /// <summary>b: (k,n) at b[p*rsB + j*csB] -> its panels for the current kernel path (<see cref="PackedB{T}"/>).</summary>
-    internal static unsafe PackedB<T> PackB<T>(int k, int n, ReadOnlySpan<T> b, int rsB, int csB) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (k < 1 || n < 1 || (long)(k - 1) * rsB + (long)(n - 1) * csB >= b.Length)
-            throw new ArgumentException($"Gemm.PackB: operand of {b.Length} elements too short for k={k} n={n}.", nameof(b));
-        var path = Path;
-        int nr = NR<T>(path), nPad = RoundUp(n, nr), step = KcStep(k);
-        var data = new T[(long)k * nPad];
-        fixed (T* bp = b)
-        fixed (T* dp = data)
-            for (int pc = 0; pc < k; pc += step)
-                PackB(bp, rsB, csB, pc, Math.Min(step, k - pc), 0, n, nr, dp + (long)pc * nPad);
-        return new PackedB<T>(path, nr, k, n, data);
-    }
-
-    /// <summary>
-    /// <see cref="Multiply{T}(int, int, int, ReadOnlySpan{T}, int, int, ReadOnlySpan{T}, int, int, Span{T}, int, bool, ReadOnlySpan{T}, bool)"/> with B already packed (<see cref="PackB{T}(int, int, ReadOnlySpan{T}, int, int)"/>):
-    /// the same sums in the same order, so the same bits. Falls back to packing per call when the product would not
-    /// pack B (<see cref="PacksB{T}"/>) or the panels were made for another kernel path; <paramref name="b"/> must be
-    /// the operand the panels were packed from.
-    /// </summary>
-    public static unsafe void MultiplyPacked<T>(int m, int n, int k,
-        ReadOnlySpan<T> a, int rsA, int csA,
-        ReadOnlySpan<T> b, int rsB, int csB, PackedB<T>? packed,
-        Span<T> c, int ldc, bool accumulate, ReadOnlySpan<T> bias = default, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (packed is null || packed.Path != Path || packed.K != k || packed.N != n || !PacksB<T>(m, n, k, csA, rsB, csB) || m == 0
-            || (long)(m - 1) * rsA + (long)(k - 1) * csA >= a.Length || (long)(m - 1) * ldc + n > c.Length || ldc < n)
-        {
-            Multiply(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, bias, relu);
-            return;
-        }
-        if (!bias.IsEmpty && bias.Length < n)
-            throw new ArgumentException($"Gemm: bias of {bias.Length} elements for n={n} columns.", nameof(bias));
-        fixed (T* ap = a)
-        fixed (T* bp = packed.Data)
-        fixed (T* cp = c)
-        fixed (T* biasp = bias)
-        {
-            var p = new Problem<T>(Path, false, packed.Nr, m, n, k, ap, rsA, csA, bp, 0, 0, cp, ldc, accumulate, biasp, relu, prepacked: true);
-            Launch(in p);
         }
     }
 
@@ -748,26 +677,5 @@ internal static partial class Gemm
                 T* c = pc + (long)i * ldc + j;
                 *c = overwrite ? acc[i * nr + j] : *c + acc[i * nr + j];
             }
-    }
-}
-
-/// <summary>The plain triple loop, kept as the oracle for <see cref="Gemm"/>.</summary>
-internal static class GemmReference
-{
-    // a: (m,k) at a[i*rsA + p*csA], b: (k,n) at b[p*rsB + j*csB] -> c: (m,n) at c[i*ldc + j]
-    public static unsafe void Multiply<T>(int m, int n, int k,
-        ReadOnlySpan<T> a, int rsA, int csA,
-        ReadOnlySpan<T> b, int rsB, int csB,
-        Span<T> c, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = 0; j < n; j++)
-            {
-                T s = T.Zero;
-                for (int p = 0; p < k; p++) s += a[i * rsA + p * csA] * b[p * rsB + j * csB];
-                c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
-            }
-        }
     }
 }
