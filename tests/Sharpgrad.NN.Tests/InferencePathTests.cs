@@ -239,5 +239,9 @@ public sealed class InferencePathTests
         Assert.True(net.Training); // the mode comes back after a layer's own error as well
         Assert.Throws<ArgumentException>(() => net.Predict(Tensor.Zeros([2, 3, 3])));
         Assert.True(net.Training);
+        // one sample without its batch dimension is not cut into pieces of batchSize: the layer names the shape given
+        var big = Models.Create("mlp", 1, 28, 28, 10, generator: new Generator(1));
+        var ex = Assert.ThrowsAny<ArgumentException>(() => big.Predict(Tensor.Zeros([784])));
+        Assert.Contains("[784]", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -211,7 +211,8 @@ public abstract class Module
     /// calls allocate little beyond the result), <paramref name="batchSize"/> samples at a time along dimension 0, and
     /// returns a tensor of its own (no autograd history, not pooled). Every module is put in evaluation mode for the
     /// call and given back its own mode afterwards. A fused model (<see cref="Fuse"/>) runs its fused and folded steps.
-    /// x: (N, ...) -> (N, ...) as <see cref="Forward"/>.
+    /// x: (N, ...) -> (N, ...) as <see cref="Forward"/>. A one-dimensional input runs in one call, unsplit (it may be
+    /// one sample without its batch dimension, which the layers then name in their errors as given).
     /// </summary>
     /// <param name="input">A batch, sample index first.</param>
     /// <param name="batchSize">The most samples run at once (bounds the memory of intermediate tensors).</param>
@@ -227,7 +228,7 @@ public abstract class Module
         {
             using var _ = Tensor.NoGrad();
             int n = input.Size(0);
-            if (n <= batchSize)
+            if (n <= batchSize || input.Rank == 1)
             {
                 using var scope = TensorScope.Begin();
                 return TensorScope.Keep(Call(input));
