@@ -157,14 +157,18 @@ internal static partial class Gemm
     private const int DotMaxRows = 48;
 
     // c[i0:i1, j0:j1] (+)= a b with a's rows (csA = 1) and b's columns (rsB = 1) contiguous: 2 x 4 tiles of dot
-    // products, 8 lanes of partial sums each (the last k % 8 products from an overlapping load with the lanes already
-    // summed masked off), reduced at the end. A ragged tile runs the same operations element by element, so every
-    // element is the same sum whichever tile it falls in.
+    // products, 8 lanes of partial sums each (16 on the Vector512 path from k = 16, folded to 8 at the end: lenet5's
+    // training step 3.39-3.51 -> 3.26-3.34 ms, the exam CNN's last layer at batch 256 36 -> 25 us), the last k % v
+    // products from an overlapping load with the lanes already summed masked off, reduced at the end. A ragged tile
+    // runs the same operations element by element, so every element is the same sum whichever tile it falls in.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotBlock<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int v = Vector256<T>.Count, k = p.K, r = k % v;
+        int k = p.K;
+        bool wide = p.Path == KernelPath.Vector512 && k >= Vector512<T>.Count;
+        int v = wide ? Vector512<T>.Count : Vector256<T>.Count, r = k % v;
         var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(v - r)));
+        var mask512 = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(v - r)));
         for (int j = j0; j < j1; j += DotCols)
         {
             int nb = Math.Min(DotCols, j1 - j);
@@ -176,20 +180,72 @@ internal static partial class Gemm
                 T* c = p.C + (long)i * p.Ldc + j;
                 if (mb == DotRows && nb == DotCols)
                 {
-                    Dot2x4(k, r, mask, a0, p.RsA, b0, p.CsB, c, p.Ldc, p.Accumulate);
+                    if (wide) Dot2x4x512(k, r, mask512, a0, p.RsA, b0, p.CsB, c, p.Ldc, p.Accumulate);
+                    else Dot2x4(k, r, mask, a0, p.RsA, b0, p.CsB, c, p.Ldc, p.Accumulate);
                 }
                 else
                 {
                     for (int ii = 0; ii < mb; ii++)
                         for (int jj = 0; jj < nb; jj++)
                         {
-                            T s = Dot1(k, r, mask, a0 + (long)ii * p.RsA, b0 + (long)jj * p.CsB);
+                            T* ai = a0 + (long)ii * p.RsA, bj = b0 + (long)jj * p.CsB;
+                            T s = wide ? Lanes(Fold(Dot1x512(k, r, mask512, ai, bj))) : Dot1(k, r, mask, ai, bj);
                             T* cij = c + (long)ii * p.Ldc + jj;
                             *cij = p.Accumulate ? *cij + s : s;
                         }
                 }
             }
         }
+    }
+
+    // the 512-bit tiles (the Vector512 path, k at least one register): 16 lanes of partial sums, folded to 8 (lower +
+    // upper half) and then reduced as the 256-bit tiles are, so every element of a call is the same sum whichever tile
+    // it falls in (mlp's narrow last layer as C^T, 10 x 256 x 256; the im2col weight gradients)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fold<T>(Vector512<T> v) => v.GetLower() + v.GetUpper();
+
+    // the 16 lanes of partial sums of a . b over k (the last k % 16 products from an overlapping load, lanes already
+    // summed masked off)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe Vector512<T> Dot1x512<T>(int k, int r, Vector512<T> mask, T* a, T* b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector512<T>.Count;
+        var acc = Vector512<T>.Zero;
+        int q = 0;
+        for (; q <= k - v; q += v) acc = Fma(Vector512.Load(a + q), Vector512.Load(b + q), acc);
+        if (r > 0) acc = Fma(Vector512.Load(a + k - v) & mask, Vector512.Load(b + k - v), acc);
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Dot2x4x512<T>(int k, int r, Vector512<T> mask, T* a0, int rsA, T* b0, int csB, T* c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector512<T>.Count;
+        T* a1 = a0 + rsA, b1 = b0 + csB, b2 = b1 + csB, b3 = b2 + csB;
+        Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        int q = 0;
+        for (; q <= k - v; q += v)
+        {
+            var x0 = Vector512.Load(a0 + q);
+            var x1 = Vector512.Load(a1 + q);
+            var y = Vector512.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector512.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector512.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector512.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        if (r > 0)
+        {
+            q = k - v;
+            var x0 = Vector512.Load(a0 + q) & mask;
+            var x1 = Vector512.Load(a1 + q) & mask;
+            var y = Vector512.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector512.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector512.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector512.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+        }
+        Put4(c, Fold(c00), Fold(c01), Fold(c02), Fold(c03), accumulate);
+        Put4(c + ldc, Fold(c10), Fold(c11), Fold(c12), Fold(c13), accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -230,25 +286,27 @@ internal static partial class Gemm
             y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
             y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
         }
-        Put(c, c00, c01, c02, c03, accumulate);
-        Put(c + ldc, c10, c11, c12, c13, accumulate);
+        Put4(c, c00, c01, c02, c03, accumulate);
+        Put4(c + ldc, c10, c11, c12, c13, accumulate);
+    }
 
-        static void Put(T* c, Vector256<T> s0, Vector256<T> s1, Vector256<T> s2, Vector256<T> s3, bool accumulate)
+    // c[0..4] (+)= the lanes of s0..s3 each summed in Lanes' order (four reductions at once where AVX allows)
+    private static unsafe void Put4<T>(T* c, Vector256<T> s0, Vector256<T> s1, Vector256<T> s2, Vector256<T> s3, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
         {
-            if (typeof(T) == typeof(float) && Avx.IsSupported)
-            {
-                // four reductions at once, in Lanes' order: hadd pairs, hadd again, then the two 128-bit halves
-                var h = Avx.HorizontalAdd(Avx.HorizontalAdd(s0.AsSingle(), s1.AsSingle()), Avx.HorizontalAdd(s2.AsSingle(), s3.AsSingle()));
-                var t = h.GetLower() + h.GetUpper();
-                float* cf = (float*)c;
-                if (accumulate) t = Vector128.Load(cf) + t;
-                t.Store(cf);
-                return;
-            }
-            T t0 = Lanes(s0), t1 = Lanes(s1), t2 = Lanes(s2), t3 = Lanes(s3);
-            if (accumulate) { c[0] += t0; c[1] += t1; c[2] += t2; c[3] += t3; }
-            else { c[0] = t0; c[1] = t1; c[2] = t2; c[3] = t3; }
+            // four reductions at once, in Lanes' order: hadd pairs, hadd again, then the two 128-bit halves
+            var h = Avx.HorizontalAdd(Avx.HorizontalAdd(s0.AsSingle(), s1.AsSingle()), Avx.HorizontalAdd(s2.AsSingle(), s3.AsSingle()));
+            var t = h.GetLower() + h.GetUpper();
+            float* cf = (float*)c;
+            if (accumulate) t = Vector128.Load(cf) + t;
+            t.Store(cf);
+            return;
         }
+        T t0 = Lanes(s0), t1 = Lanes(s1), t2 = Lanes(s2), t3 = Lanes(s3);
+        if (accumulate) { c[0] += t0; c[1] += t1; c[2] += t2; c[3] += t3; }
+        else { c[0] = t0; c[1] = t1; c[2] = t2; c[3] = t3; }
     }
 
     // the lanes of v summed pairwise in a fixed order: ((0+1)+(2+3))+((4+5)+(6+7)) for 8 lanes, (0+1)+(2+3) for 4
