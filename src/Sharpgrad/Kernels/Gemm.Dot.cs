@@ -156,16 +156,24 @@ internal static partial class Gemm
     /// </summary>
     private const int DotMaxRows = 48;
 
+    /// <summary>
+    /// From this depth the Vector512 path runs 16-lane dot tiles. Measured on the 2-core AVX-512 EPYC (two threads,
+    /// alternating): the exam CNN's last layer at batch 256 (k = 784) 36 -> 25 us, the mlp's (k = 256) 14.5 -> 13 us;
+    /// at k = 196 both alike (16.2-16.5 against 15.8-16.9 us), at k = 100 the 8-lane tiles faster (8.1-8.2 against
+    /// 8.9-9.3 us: the fold and the longer masked tail cost more than the halved loop saves).
+    /// </summary>
+    private const int WideDotDepth = 256;
+
     // c[i0:i1, j0:j1] (+)= a b with a's rows (csA = 1) and b's columns (rsB = 1) contiguous: 2 x 4 tiles of dot
-    // products, 8 lanes of partial sums each (16 on the Vector512 path from k = 16, folded to 8 at the end: lenet5's
-    // training step 3.39-3.51 -> 3.26-3.34 ms, the exam CNN's last layer at batch 256 36 -> 25 us), the last k % v
-    // products from an overlapping load with the lanes already summed masked off, reduced at the end. A ragged tile
-    // runs the same operations element by element, so every element is the same sum whichever tile it falls in.
+    // products, 8 lanes of partial sums each (16 on the Vector512 path from WideDotDepth, folded to 8 at the end), the
+    // last k % v products from an overlapping load with the lanes already summed masked off, reduced at the end. A
+    // ragged tile runs the same operations element by element, so every element is the same sum whichever tile it
+    // falls in.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotBlock<T>(in Problem<T> p, int i0, int i1, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int k = p.K;
-        bool wide = p.Path == KernelPath.Vector512 && k >= Vector512<T>.Count;
+        bool wide = p.Path == KernelPath.Vector512 && k >= WideDotDepth;
         int v = wide ? Vector512<T>.Count : Vector256<T>.Count, r = k % v;
         var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(v - r)));
         var mask512 = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(v - r)));

@@ -194,6 +194,25 @@ public sealed class GemmTests
         Assert.Equal(r1, r2);
     });
 
+    [Theory]
+    [InlineData("Vector512")]
+    [InlineData("Vector256")]
+    public void DotTilesAtEveryDepthEqualReference(string pathName) => OnPath(pathName, () =>
+    {
+        // A's rows and B's columns contiguous with few rows: the dot-product tiles, 8 lanes below 256 deep and 16 from
+        // there on the Vector512 path (whole tiles, ragged rows and columns, a masked tail or none)
+        var g = new Generator(71);
+        float[] a = Ints(13 * 800, g), b = Ints(800 * 9, g);
+        foreach (int k in new[] { 100, 255, 256, 257, 271, 784 })
+            foreach (int m in new[] { 2, 3, 13 })
+                foreach (int n in new[] { 4, 6, 9 })
+                    foreach (bool acc in new[] { false, true })
+                    {
+                        var c1 = Ints(m * n, g);
+                        Compare(m, n, k, a, b, c1, (float[])c1.Clone(), transA: false, transB: true, acc);
+                    }
+    });
+
     [Fact]
     public void EpilogueBiasShorterThanTheColumnsIsRejected()
     {
