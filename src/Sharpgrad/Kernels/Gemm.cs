@@ -14,8 +14,8 @@ namespace Sharpgrad.Kernels;
 /// with Vector512: 12 accumulators) runs over them; after the last pass it can add a per-column bias and apply a ReLU
 /// to the sums in registers (the epilogue), and B may come packed once for many calls (Gemm.Packed.cs). The packing
 /// routines read any strides, so transposed operands are read in place without a separate transpose (a transposed
-/// float B by 8 x 8 register transposes); on the vector paths a row-major A is not packed at all (the microkernel broadcasts from six row
-/// pointers); when A has few rows a row-major B is read in place instead of packed (it would be used only a few
+/// float B by 8 x 8 register transposes); on the vector paths a row-major A is not packed at all (the microkernel
+/// broadcasts from six row pointers); when A has few rows a row-major B is read in place instead of packed (it would be used only a few
 /// times), and when A has few rows and A's rows and B's columns are both contiguous along K (dy col^T) 2 x 4 tiles of
 /// dot products read both in place, unpacked. A single row against contiguous columns (a batch-1 Linear layer) is a
 /// vector-matrix product, four columns at a time, split by columns over the threads. Big products are split over
@@ -251,9 +251,11 @@ internal static partial class Gemm
                         bool overwrite = pc == 0 && !p.Accumulate;
                         bool last = pc + kc == p.K && p.Epilogue;
                         T* bPanels = p.Prepacked ? p.B + (long)pc * nPad + (long)jc * kc : bPack;
-                        if (p.Prepacked) { /* packed once for every call */ }
-                        else if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
-                        else if (nc % nr != 0) PackB(p.B, p.RsB, p.CsB, pc, kc, jc + nc / nr * nr, nc % nr, nr, bPack);
+                        if (!p.Prepacked)
+                        {
+                            if (!bInPlace) PackB(p.B, p.RsB, p.CsB, pc, kc, jc, nc, nr, bPack);
+                            else if (nc % nr != 0) PackB(p.B, p.RsB, p.CsB, pc, kc, jc + nc / nr * nr, nc % nr, nr, bPack);
+                        }
                         for (int ic = i0; ic < i1; ic += MC)
                         {
                             int mc = Math.Min(MC, i1 - ic);
