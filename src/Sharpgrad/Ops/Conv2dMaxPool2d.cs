@@ -49,23 +49,16 @@ internal sealed class Conv2dMaxPool2dBackward(Tensor x, Tensor w, Tensor? b, Ten
         if (y.IsReleased)
             throw new ObjectDisposedException(nameof(Tensor), $"Conv2dMaxPool2dBackward: the output of shape {Shapes.Format(y.Dims)} and its argmax were released when the TensorScope that created them ended; run Backward inside that scope.");
         var d = dy.ContiguousRaw();
-        int n = _n, oc = _oc;
         bool needX = NeedsInputGrad(0), needW = NeedsInputGrad(1), needB = NeedsInputGrad(2);
-        if (d.DType == DType.Float32 && !needX && needW && Conv2dKernels.BackwardsFromMaxPool(g, oc, n, needB))
+        if (d.DType == DType.Float32 && !needX && needW && Conv2dKernels.BackwardsFromMaxPool(g, _oc, _n, needB))
         {
-            var dw = Tensor.Empty(DType.Float32, [oc, g.C, g.KH, g.KW]);
-            var db = needB ? Tensor.Empty(DType.Float32, [oc]) : null;
-            Conv2dKernels.BackwardFromMaxPool(Conv2dOp.Data<float>(Saved(0)), Conv2dOp.Data<float>(d), argmax, dw.Array<float>(), db?.Array<float>(), n, oc, g);
+            var dw = Tensor.Empty(DType.Float32, [_oc, g.C, g.KH, g.KW]);
+            var db = needB ? Tensor.Empty(DType.Float32, [_oc]) : null;
+            Conv2dKernels.BackwardFromMaxPool(Conv2dOp.Data<float>(Saved(0)), Conv2dOp.Data<float>(d), argmax, dw.Array<float>(), db?.Array<float>(), _n, _oc, g);
             return [null, dw, db];
         }
         // the pooling's backward into the full-size gradient, then the convolution's (as the two ops unfused)
-        var dz = Tensor.Empty(d.DType, [n, oc, g.OH, g.OW]);
-        int l = pooling.L, hw = pooling.H * pooling.W;
-        Parallelism.ForBalanced(n * oc, (_, s, e) =>
-        {
-            if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dz.Span<float>().Slice(s * hw, (e - s) * hw), e - s, pooling);
-            else PoolKernels.MaxBackward(d.Span<double>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dz.Span<double>().Slice(s * hw, (e - s) * hw), e - s, pooling);
-        }, (long)n * oc * hw);
+        var dz = MaxPool2dBackward.Unpool(d, argmax, [_n, _oc, g.OH, g.OW], pooling);
         return Conv2dBackward.Gradients(dz, Saved(0), Saved(1), g, 1, needX, needW, needB);
     }
 }

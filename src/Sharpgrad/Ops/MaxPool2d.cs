@@ -64,15 +64,22 @@ internal sealed class MaxPool2dBackward(Tensor x, Tensor y, int[] argmax, Conv2d
         // step may have overwritten it
         if (y.IsReleased)
             throw new ObjectDisposedException(nameof(Tensor), $"MaxPool2dBackward: the output of shape {Shapes.Format(y.Dims)} and its argmax were released when the TensorScope that created them ended; run Backward inside that scope.");
+        return [Unpool(dy, argmax, _shape, g)];
+    }
+
+    // dy: (N,C,OH,OW) with its window maxima's positions -> dx: (N,C,H,W), dy at each maximum, zeros elsewhere;
+    // planes split over the threads (also Conv2dMaxPool2d's backward)
+    internal static Tensor Unpool(Tensor dy, int[] argmax, int[] shape, Conv2dGeometry g)
+    {
         var d = dy.ContiguousRaw();
-        var dx = Tensor.Empty(d.DType, _shape);
-        int planes = _shape[0] * _shape[1];
+        var dx = Tensor.Empty(d.DType, shape);
+        int planes = shape[0] * shape[1];
         int hw = g.H * g.W, l = g.L;
         Parallelism.ForBalanced(planes, (_, s, e) =>
         {
             if (d.DType == DType.Float32) PoolKernels.MaxBackward(d.Span<float>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<float>().Slice(s * hw, (e - s) * hw), e - s, g);
             else PoolKernels.MaxBackward(d.Span<double>().Slice(s * l, (e - s) * l), argmax.AsSpan(s * l, (e - s) * l), dx.Span<double>().Slice(s * hw, (e - s) * hw), e - s, g);
         }, (long)planes * hw);
-        return [dx];
+        return dx;
     }
 }
