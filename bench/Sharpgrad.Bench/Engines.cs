@@ -7,8 +7,10 @@ using static TorchSharp.torch;
 namespace Sharpgrad.Bench;
 
 /// <summary>
-/// One figure in Sharpgrad: a training step (forward, cross-entropy, backward, SGD with momentum 0.9) or an eval-mode
-/// forward under NoGrad, each in a <see cref="TensorScope"/> (the step's tensors go back to a pool at its end).
+/// One figure in Sharpgrad: a training step (forward, cross-entropy, backward, SGD with momentum 0.9) in a
+/// <see cref="TensorScope"/> (the step's tensors go back to a pool at its end), or an inference through the library's
+/// entry point for it, <see cref="Module.Predict"/> on the whole batch (pooled memory, no gradients; a large batch
+/// of a per-sample model runs depth first).
 /// </summary>
 internal sealed class SharpgradRunner
 {
@@ -36,39 +38,25 @@ internal sealed class SharpgradRunner
 
     public void Step()
     {
+        if (!_train)
+        {
+            Model.Predict(Input, Input.Shape[0]);
+            return;
+        }
         using var scope = Sharpgrad.TensorScope.Begin();
-        if (_train)
-        {
-            var loss = Losses.CrossEntropy(Model.Forward(Input), _labels);
-            _opt.ZeroGrad();
-            loss.Backward();
-            _opt.Step();
-            _opt.ZeroGrad();
-        }
-        else
-        {
-            using var _ = GradMode.NoGrad();
-            Model.Forward(Input);
-        }
+        var loss = Losses.CrossEntropy(Model.Forward(Input), _labels);
+        _opt.ZeroGrad();
+        loss.Backward();
+        _opt.Step();
+        _opt.ZeroGrad();
     }
 
-    /// <summary>The eval-mode output for <see cref="Input"/>, flattened (the mode is restored afterwards).</summary>
+    /// <summary>The eval-mode output for <see cref="Input"/> as <see cref="Step"/> computes it (<see cref="Module.Predict"/>), flattened.</summary>
     public float[] EvalOutput(out int[] shape)
     {
-        bool training = Model.Training;
-        Model.Eval();
-        try
-        {
-            using var scope = Sharpgrad.TensorScope.Begin();
-            using var _ = GradMode.NoGrad();
-            var y = Model.Forward(Input);
-            shape = y.Shape;
-            return y.ToArray();
-        }
-        finally
-        {
-            Model.Train(training);
-        }
+        var y = Model.Predict(Input, Input.Shape[0]);
+        shape = y.Shape;
+        return y.ToArray();
     }
 }
 

@@ -244,4 +244,78 @@ public sealed class InferencePathTests
         var ex = Assert.ThrowsAny<ArgumentException>(() => big.Predict(Tensor.Zeros([784])));
         Assert.Contains("[784]", ex.Message, StringComparison.Ordinal);
     }
+
+    // a large batch of a per-sample model runs depth first: parts through the whole model, shared out among threads
+    [Theory]
+    [InlineData("mobilenet", 1, 28, 96, false)]
+    [InlineData("mobilenet", 1, 28, 97, true)]
+    [InlineData("resnet8", 1, 28, 100, true)]
+    public void PredictRunsLargeBatchesOfPerSampleModelsDepthFirst(string name, int c, int h, int n, bool fuse)
+    {
+        using var threads = Parallelism.UseThreads(2);
+        var net = Models.Create(name, c, h, h, 10, generator: new Generator(8));
+        Perturb(net, new Generator(1));
+        if (fuse) net.Fuse();
+        var x = Tensor.Randn([n, c, h, h], new Generator(3));
+        net.Eval();
+        var expected = LayerByLayer(net, x);
+        Assert.True(net.IsPerSample);
+        int? part;
+        using (Tensor.NoGrad()) part = net.DepthFirstPart(x, 256); // in evaluation mode, as Predict asks
+        Assert.NotNull(part);
+        Assert.InRange(part!.Value, 1, n / 4); // at least two parts a thread
+        net.Train();
+        var y = net.Predict(x);
+        Assert.Equal([n, 10], y.Shape);
+        var got = y.ToArray();
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - got[i]) <= 1e-5 * Math.Abs(expected[i]) + 1e-6, $"output {i}: depth first {got[i]}, layer by layer {expected[i]}");
+        Assert.True(net.Training);
+        Assert.Equal(got, net.Predict(x).ToArray()); // the same again, with the measured sample size kept
+        // below the bytes threshold, with one thread or with a hook: layer by layer
+        net.Eval();
+        using (Tensor.NoGrad())
+        {
+            Assert.Null(net.DepthFirstPart(x.Slice(0, 0, 8), 256));
+            using (Parallelism.UseThreads(1)) Assert.Null(net.DepthFirstPart(x, 256));
+            using (net.NamedModules().Last().Module.RegisterForwardHook((_, _, _) => { })) Assert.Null(net.DepthFirstPart(x, 256));
+        }
+    }
+
+    // takes the mean over the batch: not per sample, so a model holding it keeps the batch together
+    private sealed class BatchCentered : Module
+    {
+        public override Tensor Forward(Tensor input) => input.Sub(input.Mean(0, keepDim: true));
+    }
+
+    // says it is per sample and is not: the depth-first run names it
+    private sealed class BatchMean(bool perSample) : Module
+    {
+        public override bool IsPerSample => perSample;
+
+        public override Tensor Forward(Tensor input) => input.Mean(0, keepDim: true);
+    }
+
+    [Fact]
+    public void PredictKeepsTheBatchTogetherForALayerThatMixesSamples()
+    {
+        using var threads = Parallelism.UseThreads(2);
+        var net = new Sequential(Models.Create("mobilenet", 1, 28, 28, 10, generator: new Generator(8)), new BatchCentered());
+        Assert.False(new BatchCentered().IsPerSample); // a layer of one's own: not per sample unless it says so
+        Assert.False(net.IsPerSample);
+        var x = Tensor.Randn([96, 1, 28, 28], new Generator(3));
+        net.Eval();
+        var expected = LayerByLayer(net, x);
+        Assert.Equal(expected, net.Predict(x).ToArray());
+        using (Tensor.NoGrad()) Assert.Null(net.DepthFirstPart(x, 256));
+    }
+
+    [Fact]
+    public void PredictNamesALayerThatIsNotPerSampleAfterAll()
+    {
+        using var threads = Parallelism.UseThreads(2);
+        var x = Tensor.Zeros([40, 64, 64, 64]); // 1 MB a sample: depth first
+        var e = Assert.Throws<InvalidOperationException>(() => new BatchMean(perSample: true).Predict(x));
+        Assert.StartsWith("Predict: BatchMean is marked IsPerSample but turned ", e.Message, StringComparison.Ordinal);
+        Assert.Equal([1, 64, 64, 64], new BatchMean(perSample: false).Predict(x).Shape);
+    }
 }

@@ -6,6 +6,9 @@ namespace Sharpgrad.NN;
 /// </summary>
 public abstract class BatchNormBase : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true; // in evaluation: the running statistics, not the batch's
+
     private protected BatchNormBase(int numFeatures, double eps, double momentum, bool affine, int[] rank)
     {
         if (numFeatures < 1) throw new ArgumentException($"{TypeName}: numFeatures must be positive, got {numFeatures}.");

@@ -7,6 +7,9 @@ namespace Sharpgrad.NN;
 /// </summary>
 public sealed class Conv2d : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>Creates the layer with a square kernel, stride and padding and PyTorch's default initialisation (fan-in C / groups * K * K).</summary>
     /// <exception cref="ArgumentException">A non-positive size, or channels not divisible by <paramref name="groups"/>.</exception>
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true, Generator? generator = null, int groups = 1)

@@ -3,6 +3,9 @@ namespace Sharpgrad.NN;
 /// <summary>Fully connected layer. x: (N, in) -> (N, out) = x W^T + b, W: (out, in), b: (out).</summary>
 public sealed class Linear : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>Creates the layer with PyTorch's default initialisation.</summary>
     public Linear(int inFeatures, int outFeatures, bool bias = true, Generator? generator = null)
     {

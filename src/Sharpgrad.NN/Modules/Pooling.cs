@@ -6,6 +6,9 @@ namespace Sharpgrad.NN;
 /// </summary>
 public abstract class Pool2dBase : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>A square window, stride (default: the window) and padding.</summary>
     protected Pool2dBase(int kernelSize, int? stride, int padding)
         : this((kernelSize, kernelSize), stride is int st ? (st, st) : null, (padding, padding))
@@ -123,6 +126,9 @@ public sealed class AvgPool2d : Pool2dBase
 /// </summary>
 public sealed class AdaptiveAvgPool2d : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>Creates the layer for output size (<paramref name="outputHeight"/>, <paramref name="outputWidth"/>).</summary>
     /// <exception cref="ArgumentException">A non-positive output size.</exception>
     public AdaptiveAvgPool2d(int outputHeight = 1, int outputWidth = 1)

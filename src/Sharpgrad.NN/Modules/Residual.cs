@@ -10,6 +10,9 @@ namespace Sharpgrad.NN;
 /// </summary>
 public sealed class Residual : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => Body.IsPerSample && Shortcut.IsPerSample;
+
     /// <summary>Creates the block.</summary>
     public Residual(Module body, Module? shortcut = null)
     {

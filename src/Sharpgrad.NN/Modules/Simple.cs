@@ -4,6 +4,9 @@ namespace Sharpgrad.NN;
 /// <summary>Flattens dimensions from <see cref="StartDim"/> on: (N, C, H, W) -> (N, C*H*W).</summary>
 public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => StartDim >= 1; // from dimension 1 on: each sample flattened on its own
+
     /// <summary>First flattened dimension.</summary>
     public int StartDim { get; } = startDim;
 
@@ -63,6 +66,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
 public sealed class ReLU : Module
 {
     /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
+    /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 
     /// <inheritdoc/>
@@ -83,6 +89,9 @@ public sealed class ReLU : Module
 /// <summary>1 / (1 + e^-x), element-wise.</summary>
 public sealed class Sigmoid : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 
@@ -105,6 +114,9 @@ public sealed class Sigmoid : Module
 public sealed class Tanh : Module
 {
     /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
+    /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 
     /// <inheritdoc/>
@@ -125,6 +137,9 @@ public sealed class Tanh : Module
 /// <summary>Step activation: 1 where x &gt;= 0, else 0. Its gradient is exactly zero, so nothing before it learns.</summary>
 public sealed class Step : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 
@@ -150,6 +165,9 @@ public sealed class Step : Module
 /// </summary>
 public sealed class Dropout : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>Creates the layer; masks come from <paramref name="generator"/> (default: <see cref="Generator.Default"/>).</summary>
     public Dropout(double p = 0.5, Generator? generator = null)
     {
@@ -184,6 +202,9 @@ public sealed class Dropout : Module
 /// <summary>Runs its children in order; they are named "0", "1", ... as in PyTorch.</summary>
 public sealed class Sequential : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => _layers.All(l => l.IsPerSample);
+
     private readonly List<Module> _layers = [];
 
     /// <summary>Creates the container.</summary>
@@ -272,6 +293,9 @@ public sealed class Sequential : Module
 public sealed class Identity : Module
 {
     /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
+    /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 
     /// <inheritdoc/>
@@ -284,6 +308,9 @@ public sealed class Identity : Module
 /// <summary>max(x, 0) + negative_slope * min(x, 0), element-wise.</summary>
 public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <summary>Slope for negative inputs.</summary>
     public double NegativeSlope { get; } = negativeSlope;
 
@@ -307,6 +334,9 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
 /// <summary>GELU, x Phi(x) with the exact normal CDF (PyTorch's default, approximate='none'), element-wise.</summary>
 public sealed class GELU : Module
 {
+    /// <inheritdoc/>
+    public override bool IsPerSample => true;
+
     /// <inheritdoc/>
     public override System.Text.Json.Nodes.JsonObject DescribeArguments() => [];
 

@@ -125,6 +125,37 @@ public static class Parallelism
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, end) on <paramref name="parts"/> contiguous ranges that split [0, n), on up
+    /// to <see cref="Threads"/> threads at once, each range taken by whichever thread is free; the kernels that a
+    /// range starts run on the thread that runs it, as with one thread (e.g. a model's forward on part of a batch,
+    /// as <c>Module.Predict</c> runs a large batch). Inside a kernel's chunk, or with one thread, the ranges run in
+    /// order on the calling thread. Per-thread state (<see cref="TensorScope"/>, gradient mode) is the running
+    /// thread's own: open what the body needs inside it. The first exception a range throws is rethrown here once
+    /// every range has ended.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">n below 0, or parts not in 1..max(1, n).</exception>
+    public static void ForEachPart(int n, int parts, Action<int, int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), $"Parallelism.ForEachPart: expected at least 0 items, got {n}.");
+        if (parts < 1 || parts > Math.Max(1, n)) throw new ArgumentOutOfRangeException(nameof(parts), $"Parallelism.ForEachPart: expected 1 to {Math.Max(1, n)} parts for {n} items, got {parts}.");
+        For(n, parts, (_, start, end) =>
+        {
+            // the kernels inside see one thread: they run in order on this one and split their work as one thread does
+            int outer = t_chunkThreads;
+            t_chunkThreads = 1;
+            try
+            {
+                body(start, end);
+            }
+            finally
+            {
+                t_chunkThreads = outer;
+            }
+        });
+    }
+
     /// <summary>Chunks a thread for <see cref="ForBalanced(int, Action{int, int, int})"/>.</summary>
     internal const int BalancedChunksPerThread = 8;
 

@@ -63,6 +63,13 @@ public sealed class TensorScope : IDisposable
     /// <summary>Bytes held by this thread's pool (arrays not in use by an open scope).</summary>
     public static long PooledBytes => t_pooledBytes;
 
+    /// <summary>
+    /// Bytes of the pooled storage this scope has handed out so far (op outputs of at least
+    /// <see cref="MinPooledElements"/> elements, and what ops keep for their backward): what a step run inside it holds
+    /// at once, e.g. a model's activations for one batch.
+    /// </summary>
+    public long RentedBytes => _rented.Sum(Bytes);
+
     /// <summary>Empties this thread's pool, leaving its arrays to the garbage collector.</summary>
     public static void Trim()
     {

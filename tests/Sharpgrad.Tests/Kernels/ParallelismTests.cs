@@ -150,4 +150,45 @@ public sealed class ParallelismTests
         }
         Assert.Null(otherError);
     }
+
+    [Theory]
+    [InlineData(0, 1, 2)]
+    [InlineData(1, 1, 2)]
+    [InlineData(10, 10, 2)]
+    [InlineData(97, 24, 2)]
+    [InlineData(100, 7, 1)]
+    public void ForEachPartRunsEveryItemOnceInContiguousPartsWithOneThreadInside(int n, int parts, int threads)
+    {
+        using var _ = Parallelism.UseThreads(threads);
+        var hits = new int[n];
+        var ranges = new ConcurrentBag<(int Start, int End)>();
+        var inner = new ConcurrentBag<int>();
+        Parallelism.ForEachPart(n, parts, (start, end) =>
+        {
+            ranges.Add((start, end));
+            inner.Add(Parallelism.Threads);
+            for (int i = start; i < end; i++) Interlocked.Increment(ref hits[i]);
+        });
+        Assert.All(hits, h => Assert.Equal(1, h));
+        Assert.Equal(parts, ranges.Count);
+        var sorted = ranges.OrderBy(r => r.Start).ToList();
+        for (int i = 1; i < sorted.Count; i++) Assert.Equal(sorted[i - 1].End, sorted[i].Start);
+        Assert.All(inner, t => Assert.Equal(1, t)); // kernels started inside a part run on its thread alone
+        Assert.Equal(threads, Parallelism.Threads);
+    }
+
+    [Fact]
+    public void ForEachPartRethrowsAPartsErrorAndRefusesBadCounts()
+    {
+        using var _ = Parallelism.UseThreads(2);
+        var e = Assert.Throws<InvalidOperationException>(() => Parallelism.ForEachPart(8, 4, (start, end) =>
+        {
+            if (start >= 4) throw new InvalidOperationException($"part {start}");
+        }));
+        Assert.StartsWith("part ", e.Message, StringComparison.Ordinal);
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.ForEachPart(3, 4, (_, _) => { }));
+        Assert.Contains("Parallelism.ForEachPart: expected 1 to 3 parts for 3 items, got 4.", bad.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.ForEachPart(-1, 1, (_, _) => { }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.ForEachPart(5, 0, (_, _) => { }));
+    }
 }
