@@ -295,7 +295,10 @@ public abstract class Module
     /// </summary>
     public const long DepthFirstPartBytes = 4L << 20;
 
-    private (int[] Shape, DType DType, long Bytes)? _sampleBytes;
+    // one sample's pooled bytes for the sample shape last measured (replaced whole: Predict may run on several threads)
+    private sealed record SampleBytes(int[] Shape, DType DType, long Bytes);
+
+    private SampleBytes? _sampleBytes;
 
     /// <summary>
     /// The part size in which <see cref="Predict"/> runs <paramref name="input"/> depth first (at most
@@ -310,14 +313,15 @@ public abstract class Module
         if (input.Rank < 2 || threads < 2 || input.Size(0) < 4 * threads || Tracing || !IsPerSample || modules.Any(m => m.HasForwardHooks)) return null;
         int n = input.Size(0);
         var sample = input.Shape.Skip(1).ToArray();
-        if (_sampleBytes is not { } known || known.DType != input.DType || !known.Shape.AsSpan().SequenceEqual(sample))
+        var known = Volatile.Read(ref _sampleBytes);
+        if (known is null || known.DType != input.DType || !known.Shape.AsSpan().SequenceEqual(sample))
         {
             // one sample's forward on this thread; it also makes what the layers keep between calls (folded batch
             // norms, weights in a kernel's layout) before several threads share them
             using var scope = TensorScope.Begin();
             Call(input.Slice(0, 0, 1));
-            known = (sample, input.DType, scope.RentedBytes);
-            _sampleBytes = known;
+            known = new SampleBytes(sample, input.DType, scope.RentedBytes);
+            Volatile.Write(ref _sampleBytes, known);
         }
         if (known.Bytes * n <= DepthFirstMinBytes) return null;
         return (int)Math.Clamp(DepthFirstPartBytes / Math.Max(1, known.Bytes), 1, Math.Min(batchSize, n / (2 * threads)));

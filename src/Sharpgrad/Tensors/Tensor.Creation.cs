@@ -73,7 +73,7 @@ public sealed partial class Tensor
         return t;
     }
 
-    private static Tensor WrapCore<T>(T[] data, int[] shape, string op)
+    internal static Tensor WrapCore<T>(T[] data, int[] shape, string op)
     {
         ArgumentNullException.ThrowIfNull(data);
         shape = shape is null || shape.Length == 0 ? [data.Length] : (int[])shape.Clone();

@@ -81,7 +81,9 @@ public sealed class TensorScope : IDisposable
     public static Tensor Keep(Tensor t)
     {
         ArgumentNullException.ThrowIfNull(t);
-        var copy = t.DType == DType.Float32 ? Tensor.Wrap(t.ToArray()) : Tensor.Wrap(t.ToDoubleArray());
+        // the copy's array is its own (no caller holds it, unlike Tensor.Wrap's), so kernels may keep layouts of it
+        // when it is marked with KeepKernelLayouts (a fused model's folded batch norm)
+        var copy = t.DType == DType.Float32 ? Tensor.WrapCore(t.ToArray(), [], "Keep") : Tensor.WrapCore(t.ToDoubleArray(), [], "Keep");
         return copy.Reshape(t.Shape); // a view of the unpooled copy (also right for a zero-dimensional tensor)
     }
 

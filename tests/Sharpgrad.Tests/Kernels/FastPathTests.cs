@@ -439,6 +439,28 @@ public sealed class WrappedWeightsTests
         for (int i = 0; i < carr.Length; i++) carr[i] = -carr[i];
         Assert.Equal(Tensor.LinearRelu(x, Tensor.FromArray(arr, 30, 40)).ToArray(), Tensor.LinearRelu(x, w).ToArray());
         Assert.Equal(Tensor.Conv2d(img, Tensor.FromArray(carr, 16, 8, 3, 3), null, 1, 1).ToArray(), Tensor.Conv2d(img, cw, null, 1, 1).ToArray());
+        Assert.Null(DirectConvWeights.Of(cw));
+        Assert.Null(LinearWeights.Of(w));
+    }
+
+    // what a fused model keeps (a folded batch norm: TensorScope.Keep, then KeepKernelLayouts) owns its array, so the
+    // kernels keep their layouts of it; a copy made with Keep alone, or a wrapped array, gets none
+    [Fact]
+    public void KeptCopiesMarkedForKernelLayoutsKeepThem()
+    {
+        var g = new Generator(84);
+        Tensor conv, linear, plain;
+        using (TensorScope.Begin())
+        {
+            conv = TensorScope.Keep(Tensor.Randn([16, 8, 3, 3], g).Mul(2)).KeepKernelLayouts();
+            linear = TensorScope.Keep(Tensor.Randn([30, 40], g).Mul(2)).KeepKernelLayouts();
+            plain = TensorScope.Keep(Tensor.Randn([16, 8, 3, 3], g).Mul(2));
+        }
+        Assert.NotNull(DirectConvWeights.Of(conv));
+        Assert.Same(DirectConvWeights.Of(conv), DirectConvWeights.Of(conv)); // made once, then kept
+        Assert.NotNull(LinearWeights.Of(linear));
+        Assert.Null(DirectConvWeights.Of(plain));
+        Assert.Null(DirectConvWeights.Of(Tensor.Wrap(conv.ToArray(), 16, 8, 3, 3).KeepKernelLayouts()));
     }
 }
 
