@@ -309,13 +309,74 @@ public sealed class InferencePathTests
         using (Tensor.NoGrad()) Assert.Null(net.DepthFirstPart(x, 256));
     }
 
+    // keeps its first calls' batch, then returns one row: a per-sample claim that later parts expose
+    private sealed class OneRowAfter(int calls) : Module
+    {
+        private int _calls;
+
+        public override bool IsPerSample => true;
+
+        public override Tensor Forward(Tensor input) => Interlocked.Increment(ref _calls) <= calls ? input.Relu() : input.Slice(0, 0, 1).Relu();
+    }
+
     [Fact]
     public void PredictNamesALayerThatIsNotPerSampleAfterAll()
     {
         using var threads = Parallelism.UseThreads(2);
-        var x = Tensor.Zeros([40, 64, 64, 64]); // 1 MB a sample: depth first
+        var x = Tensor.Zeros([160, 32, 32, 32]); // 128 KB a sample: depth first, in parts of more than one sample
         var e = Assert.Throws<InvalidOperationException>(() => new BatchMean(perSample: true).Predict(x));
         Assert.StartsWith("Predict: BatchMean is marked IsPerSample but turned ", e.Message, StringComparison.Ordinal);
-        Assert.Equal([1, 64, 64, 64], new BatchMean(perSample: false).Predict(x).Shape);
+        Assert.Equal([1, 32, 32, 32], new BatchMean(perSample: false).Predict(x).Shape);
+        // inside a container: the layer that changed the batch is named by its path
+        e = Assert.Throws<InvalidOperationException>(() => new Sequential(new ReLU(), new BatchMean(perSample: true)).Predict(x));
+        Assert.StartsWith("Predict: layer '1' (BatchMean) is marked IsPerSample but turned ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("into an output of shape (1, 32, 32, 32)", e.Message, StringComparison.Ordinal);
+        // a later part (after the two one-sample measurements and the first part) with the wrong row count
+        var net = new Sequential(new ReLU(), new OneRowAfter(3));
+        e = Assert.Throws<InvalidOperationException>(() => net.Predict(x));
+        Assert.StartsWith("Predict: layer '1' (OneRowAfter) is marked IsPerSample but turned ", e.Message, StringComparison.Ordinal);
+        Assert.True(net.Training);
+    }
+
+    [Fact]
+    public void PredictNamesTheInputGivenInALayersError()
+    {
+        using var threads = Parallelism.UseThreads(2);
+        var net = Models.Create("mobilenet", 1, 28, 28, 10, generator: new Generator(8)).Fuse();
+        var e = Assert.ThrowsAny<ArgumentException>(() => net.Predict(Tensor.Zeros([96, 3, 28, 28])));
+        Assert.Contains("96", e.Message, StringComparison.Ordinal); // the batch given, not the one-sample measurement's
+        Assert.True(net.Training);
+        Assert.Equal([96, 10], net.Predict(Tensor.Zeros([96, 1, 28, 28])).Shape); // usable after it
+    }
+
+    // two threads predicting with one model in training mode: each sees evaluation mode for the whole call, and the
+    // modes come back once both end (the second call used to find them switched already and the first to restore
+    // them under it, training the batch norms mid-call)
+    [Fact]
+    public async Task ConcurrentPredictsOnATrainingModelSeeEvaluationModeThroughout()
+    {
+        var net = Models.Create("resnet8", 1, 28, 28, 10, generator: new Generator(8)).Fuse();
+        Perturb(net, new Generator(2));
+        var before = net.StateDict().Select(kv => kv.Value.ToDoubleArray()).ToList();
+        var x = Tensor.Randn([32, 1, 28, 28], new Generator(1));
+        net.Eval();
+        var expected = LayerByLayer(net, x);
+        net.Train();
+        using var together = new Barrier(2);
+        float[] Call()
+        {
+            together.SignalAndWait(TimeSpan.FromSeconds(30)); // both start at once
+            return net.Predict(x).ToArray();
+        }
+        for (int round = 0; round < 10; round++)
+        {
+            var a = Task.Run(Call);
+            var b = Task.Run(Call);
+            foreach (var got in await Task.WhenAll(a, b))
+                for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - got[i]) <= 1e-5 * Math.Abs(expected[i]) + 1e-6, $"round {round}, output {i}: {got[i]} against {expected[i]}");
+            Assert.True(net.Training);
+            Assert.All(net.NamedModules(), m => Assert.True(m.Module.Training, m.Name));
+        }
+        Assert.Equal(before, net.StateDict().Select(kv => kv.Value.ToDoubleArray()).ToList());
     }
 }

@@ -219,7 +219,9 @@ public abstract class Module
     /// gradients, in pooled memory (<see cref="TensorScope"/>: the step's intermediate tensors are recycled, so repeated
     /// calls allocate little beyond the result), <paramref name="batchSize"/> samples at a time along dimension 0, and
     /// returns a tensor of its own (no autograd history, not pooled). Every module is put in evaluation mode for the
-    /// call and given back its own mode afterwards. A fused model (<see cref="Fuse"/>) runs its fused and folded steps.
+    /// call and given back its own mode afterwards (when several threads call Predict on the same model at once, after
+    /// the last of them; the model must not be trained or written meanwhile). A fused model (<see cref="Fuse"/>) runs
+    /// its fused and folded steps.
     /// x: (N, ...) -> (N, ...) as <see cref="Forward"/>. A one-dimensional input runs in one call, unsplit (it may be
     /// one sample without its batch dimension, which the layers then name in their errors as given).
     /// <para>
@@ -230,7 +232,10 @@ public abstract class Module
     /// each layer on the whole batch, which writes every activation out to memory and reads it back). The parts are
     /// sized from the pooled bytes of one sample's forward, measured once per sample shape. The outputs equal the
     /// layer-by-layer forward's up to float rounding: a kernel may sum in another order for a part's few samples than
-    /// for the whole batch (the built-in models gave bitwise the same outputs, except resnet20: 3e-8 apart).
+    /// for the whole batch (the built-in models gave bitwise the same outputs, except resnet20: 3e-8 apart). A layer
+    /// marked <see cref="IsPerSample"/> that is not is caught only where its output's first dimension is not its
+    /// input's (the error names it); one that mixes samples but keeps the shape gives other numbers than layer by
+    /// layer, silently.
     /// </para>
     /// </summary>
     /// <param name="input">A batch, sample index first.</param>
@@ -243,8 +248,7 @@ public abstract class Module
         if (batchSize < 1) throw new ArgumentException($"Predict: batchSize must be at least 1, got {batchSize}.");
         var modules = new List<Module>();
         CollectModules(modules);
-        var modes = modules.Where(m => m.Training).ToList();
-        foreach (var m in modes) m.Training = false;
+        EnterPredict(modules);
         try
         {
             using var _ = Tensor.NoGrad();
@@ -265,7 +269,77 @@ public abstract class Module
         }
         finally
         {
-            foreach (var m in modes) m.Training = true;
+            ExitPredict();
+        }
+    }
+
+    // Predict calls running on this module now, and the modules the first of them switched to evaluation mode (the
+    // last one to end switches them back: a call that starts while another runs must not see the modes restored
+    // under it)
+    private readonly object _predictGate = new();
+    private int _predicting;
+    private List<Module>? _predictRestores;
+
+    private void EnterPredict(List<Module> modules)
+    {
+        lock (_predictGate)
+        {
+            if (_predicting++ > 0) return;
+            _predictRestores = modules.Where(m => m.Training).ToList();
+            foreach (var m in _predictRestores) m.Training = false;
+        }
+    }
+
+    private void ExitPredict()
+    {
+        lock (_predictGate)
+        {
+            if (--_predicting > 0) return;
+            foreach (var m in _predictRestores!) m.Training = true;
+            _predictRestores = null;
+        }
+    }
+
+    // the error for a model marked IsPerSample whose output for `x` does not have x's samples along dimension 0: it
+    // names the first layer (in call order) whose output has another first dimension than its input, found by
+    // running the part again under a trace
+    private InvalidOperationException NotPerSample(Tensor x, Tensor y)
+    {
+        var finder = new BatchChangeFinder();
+        try
+        {
+            using var scope = TensorScope.Begin();
+            using (Trace(finder)) Call(x);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            // the layer's own error on the second run: the message below still names the model
+        }
+        string who = TypeName;
+        if (finder.Found is { } found)
+        {
+            string name = NamedModules().FirstOrDefault(m => ReferenceEquals(m.Module, found)).Name ?? "";
+            who = name.Length > 0 ? $"layer '{name}' ({found.TypeName})" : found.TypeName;
+        }
+        return new InvalidOperationException(
+            $"Predict: {who} is marked IsPerSample but turned {x.Size(0)} samples into an output of shape {(finder.Found is null ? Dims(y) : finder.Output)}; expected {x.Size(0)} along dimension 0 (override IsPerSample to return false for a layer that mixes samples).");
+    }
+
+    private sealed class BatchChangeFinder : IForwardTracer
+    {
+        public Module? Found;
+        public string? Output;
+
+        public void Enter(Module module, Tensor input) { }
+
+        public void Exit(Module module, Tensor input, Tensor output)
+        {
+            // Exit runs innermost first: the first mismatch seen is the deepest layer that made it
+            if (Found is null && input.Rank > 0 && (output.Rank == 0 || output.Size(0) != input.Size(0)))
+            {
+                Found = module;
+                Output = Dims(output);
+            }
         }
     }
 
@@ -316,11 +390,22 @@ public abstract class Module
         var known = Volatile.Read(ref _sampleBytes);
         if (known is null || known.DType != input.DType || !known.Shape.AsSpan().SequenceEqual(sample))
         {
-            // one sample's forward on this thread; it also makes what the layers keep between calls (folded batch
-            // norms, weights in a kernel's layout) before several threads share them
-            using var scope = TensorScope.Begin();
-            Call(input.Slice(0, 0, 1));
-            known = new SampleBytes(sample, input.DType, scope.RentedBytes);
+            // one sample's forward on this thread, twice: the first makes what the layers keep between calls (folded
+            // batch norms, weights in a kernel's layout) before several threads share them, and what it computes for
+            // that (in the scope too) is not a sample's; the second measures. A wrong input fails here on one sample:
+            // the batch then runs layer by layer, where the layers name the input as given.
+            var one = input.Slice(0, 0, 1);
+            try
+            {
+                using (TensorScope.Begin()) Call(one);
+                using var scope = TensorScope.Begin();
+                Call(one);
+                known = new SampleBytes(sample, input.DType, scope.RentedBytes);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                return null;
+            }
             Volatile.Write(ref _sampleBytes, known);
         }
         if (known.Bytes * n <= DepthFirstMinBytes) return null;
@@ -333,8 +418,7 @@ public abstract class Module
         int n = input.Size(0);
         Tensor first;
         using (var scope = TensorScope.Begin()) first = TensorScope.Keep(Call(input.Slice(0, 0, part)));
-        if (first.Rank == 0 || first.Size(0) != part)
-            throw new InvalidOperationException($"Predict: {TypeName} is marked IsPerSample but turned {part} samples into an output of shape {Dims(first)}; expected {part} along dimension 0.");
+        if (first.Rank == 0 || first.Size(0) != part) throw NotPerSample(input.Slice(0, 0, part), first);
         var shape = first.Shape.ToArray();
         shape[0] = n;
         return first.DType == DType.Float32 ? InParts(first.ToArray()) : InParts(first.ToDoubleArray());
@@ -350,9 +434,11 @@ public abstract class Module
             {
                 using var noGrad = Tensor.NoGrad(); // gradient mode and pooled memory are per thread
                 using var scope = TensorScope.Begin();
-                var y = Call(input.Slice(0, part + start, part + end)).Contiguous();
-                if (y.Rank != shape.Length || !y.Shape.Skip(1).SequenceEqual(shape.Skip(1)))
-                    throw new InvalidOperationException($"Predict: {TypeName} is marked IsPerSample but gave {Dims(y)} for samples {part + start}..{part + end - 1} and {Dims(first)} for the first {part}.");
+                var x = input.Slice(0, part + start, part + end);
+                var y = Call(x).Contiguous();
+                if (y.Rank != shape.Length || y.Size(0) != end - start) throw NotPerSample(x, y);
+                if (!y.Shape.Skip(1).SequenceEqual(shape.Skip(1)))
+                    throw new InvalidOperationException($"Predict: {TypeName} gave {Dims(y)} for samples {part + start}..{part + end - 1} and {Dims(first)} for the first {part}: a per-sample model gives every sample an output of one shape.");
                 y.AsReadOnlySpan<T>().CopyTo(values.AsSpan((part + start) * perSample, (end - start) * perSample));
             });
             var output = typeof(T) == typeof(float) ? Tensor.Wrap((float[])(object)values) : Tensor.Wrap((double[])(object)values);

@@ -103,8 +103,16 @@ public static class Parallelism
         }
         if (!WorkerPool.TryRun(n, chunks, threads, body))
         {
-            // the pool is busy with another thread's kernel: the .NET thread pool
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => RunChunk(body, n, c, chunks, threads));
+            // the pool is busy with another thread's kernel: the .NET thread pool (its AggregateException unwrapped, so
+            // a chunk's error reaches the caller as the same exception either way)
+            try
+            {
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => RunChunk(body, n, c, chunks, threads));
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
         }
         return chunks;
     }
@@ -131,8 +139,8 @@ public static class Parallelism
     /// range starts run on the thread that runs it, as with one thread (e.g. a model's forward on part of a batch,
     /// as <c>Module.Predict</c> runs a large batch). Inside a kernel's chunk, or with one thread, the ranges run in
     /// order on the calling thread. Per-thread state (<see cref="TensorScope"/>, gradient mode) is the running
-    /// thread's own: open what the body needs inside it. The first exception a range throws is rethrown here once
-    /// every range has ended.
+    /// thread's own: open what the body needs inside it. An exception a range throws is rethrown here, as itself, once
+    /// every range has ended (the first one where several throw). n = 0 runs one empty range.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">n below 0, or parts not in 1..max(1, n).</exception>
     public static void ForEachPart(int n, int parts, Action<int, int> body)

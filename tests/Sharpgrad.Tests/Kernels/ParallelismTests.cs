@@ -191,4 +191,33 @@ public sealed class ParallelismTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.ForEachPart(-1, 1, (_, _) => { }));
         Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.ForEachPart(5, 0, (_, _) => { }));
     }
+
+    // while another thread holds the worker pool, the parts run on the .NET thread pool: a part's error still comes
+    // back as itself, not wrapped in an AggregateException
+    [Fact]
+    public async Task ForEachPartRethrowsAPartsErrorAsItselfWhenThePoolIsBusy()
+    {
+        using var _ = Parallelism.UseThreads(2);
+        using var started = new CountdownEvent(1);
+        using var release = new ManualResetEventSlim();
+        var holder = Task.Run(() => Parallelism.ForEachPart(2, 2, (start, end) =>
+        {
+            if (start == 0) started.Signal();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }));
+        try
+        {
+            Assert.True(started.Wait(TimeSpan.FromSeconds(30)));
+            var e = Assert.Throws<InvalidOperationException>(() => Parallelism.ForEachPart(4, 4, (start, end) =>
+            {
+                if (start == 2) throw new InvalidOperationException("part 2");
+            }));
+            Assert.Equal("part 2", e.Message);
+        }
+        finally
+        {
+            release.Set();
+            await holder;
+        }
+    }
 }
