@@ -413,7 +413,7 @@ internal static partial class ChannelConv3x3
     // src: (rows, cols) with row stride srcStride -> dst: (cols, rows) with row stride dstStride, dst[j, i] = src[i, j];
     // 8x8 blocks in AVX registers (24 shuffles per 64 values, against a strided scalar load per value), the edges scalar
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(ref float src, int rows, int cols, int srcStride, ref float dst, int dstStride)
+    internal static void Transpose(ref float src, int rows, int cols, int srcStride, ref float dst, int dstStride)
     {
         int i = 0;
         if (Avx.IsSupported)

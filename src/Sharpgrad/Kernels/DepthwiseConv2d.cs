@@ -15,7 +15,8 @@ namespace Sharpgrad.Kernels;
 /// taps read contiguous vectors. The input gradient is gathered the same way (each dx vector sums the taps that
 /// reach it), so no element is written twice. Forward runs over (image, channel) pairs; the gradients over channels,
 /// each channel summing its images in order (the same result for any thread count). 3x3 has unrolled loops with
-/// the nine weights in registers. <see cref="Conv2dReference"/> is the oracle.
+/// the nine weights in registers. On maps narrower than a 512-bit register, the float32 3x3 forward runs 16 channels
+/// at a time instead (<see cref="ForwardChannels"/>, bitwise the same). <see cref="Conv2dReference"/> is the oracle.
 /// </summary>
 internal static partial class DepthwiseConv2d
 {
@@ -68,6 +69,11 @@ internal static partial class DepthwiseConv2d
     private static void Forward<T, TL, TV>(T[] x, T[] w, T[]? b, T[] y, int n, Conv2dGeometry g, bool relu)
         where T : unmanaged, IFloatingPointIeee754<T> where TL : struct, ILanes<TV, T> where TV : struct
     {
+        if (typeof(T) == typeof(float) && UsesChannels(g))
+        {
+            ForwardChannels((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, g, relu);
+            return;
+        }
         var lay = Layout.Of(g, TL.Count);
         int c = g.C, k = g.KH * g.KW, xs = g.H * g.W, ys = g.L;
         if (UsesWidePlane(g, TL.Count))

@@ -33,6 +33,9 @@ public sealed class DepthwiseConv2dTests
         [2, 3, 5, 4, 3, 3, 1, 1, 1, 1],    // whole padded planes (ForwardWide) on 256-bit registers too: 4 columns
         [2, 2, 8, 8, 3, 3, 1, 1, 1, 1],    // 8 columns: exactly half a 512-bit register
         [1, 2, 6, 3, 3, 3, 1, 1, 0, 2],    // different row and column padding on whole planes
+        [2, 32, 14, 14, 3, 3, 2, 2, 1, 1], // 16 channels a register on 512 bits (ForwardChannels): mobilenet's 14 -> 7
+        [3, 16, 7, 7, 3, 3, 1, 1, 1, 1],   // its 7 -> 7
+        [1, 48, 9, 13, 3, 3, 2, 2, 1, 1],  // odd sizes, three channel blocks
     ];
 
     [Theory]
@@ -116,6 +119,57 @@ public sealed class DepthwiseConv2dTests
                 var (rdx, _, _) = Conv2dReference.Backward(D(dy, dy.Length), D(x, x.Length), D(wt, wt.Length), n, c, g, c);
                 Close(rdx, D(dx, x.Length), 1e-4, "dx " + what);
             }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    // the 16-channels-a-register forward (512-bit, narrow maps) computes each output as the plane path does (bias, then
+    // the nine taps by multiply-add in order, then the ReLU): bitwise the same as the 256-bit plane path, with NaN,
+    // infinities and negative zeros among the inputs, and nothing written past the output
+    [Theory]
+    [InlineData(2, 16, 7, 7, 1)]
+    [InlineData(1, 32, 14, 14, 2)]
+    [InlineData(3, 64, 14, 14, 2)]
+    [InlineData(2, 128, 7, 7, 1)]
+    [InlineData(1, 16, 5, 11, 1)]
+    [InlineData(2, 32, 13, 9, 2)]
+    [InlineData(1, 16, 1, 1, 1)]
+    [InlineData(1, 16, 2, 30, 2)]
+    public void ChannelBlockedForwardIsBitwiseThePlanePath(int n, int c, int h, int w, int stride)
+    {
+        var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.True(DepthwiseConv2d.UsesChannels(g));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.False(DepthwiseConv2d.UsesChannels(g));
+            var gen = new Generator((ulong)(c * 31 + h * 7 + w + stride));
+            var x = Normal(gen, n * c * h * w);
+            x[1] = float.NaN; x[5] = float.PositiveInfinity; x[9] = -0f; x[^1] = float.NegativeInfinity;
+            var wt = Normal(gen, c * 9);
+            var b = Normal(gen, c);
+            foreach (bool relu in new[] { false, true })
+                foreach (var bias in new[] { b, null })
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        using var _ = Parallelism.UseThreads(threads);
+                        const int Tail = 19;
+                        const float Sentinel = 777.25f;
+                        var plane = new float[n * c * g.L];
+                        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+                        DepthwiseConv2d.Forward(x, wt, bias, plane, n, g, relu);
+                        var channels = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
+                        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+                        DepthwiseConv2d.Forward(x, wt, bias, channels, n, g, relu);
+                        string what = $"n {n} {g}, relu {relu}, bias {bias is not null}, {threads} threads";
+                        Assert.True(plane.AsSpan().SequenceEqual(channels.AsSpan(0, plane.Length)), what);
+                        Assert.All(channels[plane.Length..], v => Assert.Equal(Sentinel, v));
+                    }
         }
         finally
         {

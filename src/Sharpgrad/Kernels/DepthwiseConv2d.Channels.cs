@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+internal static partial class DepthwiseConv2d
+{
+    /// <summary>Channels a register holds in <see cref="ForwardChannels"/>.</summary>
+    private const int ChannelBlock = 16;
+
+    /// <summary>
+    /// Whether the float32 forward runs 16 channels at a time in a register (<see cref="ForwardChannels"/>) rather than
+    /// plane by plane along the rows: 3x3, padding 1, stride 1 or 2, channels a multiple of 16, on AVX-512, where an
+    /// output row fills less than a register (mobilenet's 14- and 7-wide maps). Plane by plane, such a map's
+    /// per-plane work (the padded copy, a masked store per row, the calls) cost more than its 9 multiply-adds a pixel.
+    /// On the 2-core AVX-512 VM of issue #11, one thread, 11 images (a depth-first part of mobilenet): 64 channels 14
+    /// -> 7 stride 2 85 -> 47 us, 128 channels 7 -> 7 115 -> 60 us, 32 channels 28 -> 14 stride 2 91 against 93 us;
+    /// mobilenet's depth-first inference at batch 256 12.5-15.3 -> 9.3-10.0 ms (three alternating runs each).
+    /// </summary>
+    internal static bool UsesChannels(in Conv2dGeometry g) =>
+        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2
+        && g.C % ChannelBlock == 0 && g.OW < Vector512<float>.Count;
+
+    // x: (N,C,H,W), w: (C,1,3,3), b: (C)? -> y: (N,C,OH,OW), padding 1, stride 1 or 2, C a multiple of 16. Per (image,
+    // block of 16 channels): the 16 planes transposed to (H W, 16) and laid into a zero-bordered (H+2, W+2, 16) copy,
+    // then each output pixel's 16 channels in one register: bias, then the nine taps by multiply-add in the order of
+    // ForwardPlane3x3 (so the same bits), four pixels at a time; clamped at 0 when relu; transposed back to the planes.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardChannels(float[] x, float[] w, float[]? b, float[] y, int n, in Conv2dGeometry g, bool relu)
+    {
+        int c = g.C, h = g.H, wd = g.W, wp = wd + 2, s = g.SH, oh = g.OH, ow = g.OW, xs = h * wd, ys = oh * ow, blocks = c / ChannelBlock;
+        int padSize = (h + 2) * wp * ChannelBlock;
+        // weights as (C/16, 9, 16): tap k of channel block cb at (cb 9 + k) 16
+        float[] wt = ArrayPool<float>.Shared.Rent(c * 9);
+        try
+        {
+            for (int ch = 0; ch < c; ch++)
+                for (int k = 0; k < 9; k++) wt[(ch / ChannelBlock * 9 + k) * ChannelBlock + ch % ChannelBlock] = w[ch * 9 + k];
+            Parallelism.ForBalancedMacs(n * blocks, (_, start, end) =>
+            {
+                float[] pad = ArrayPool<float>.Shared.Rent(padSize), tr = ArrayPool<float>.Shared.Rent(xs * ChannelBlock), outp = ArrayPool<float>.Shared.Rent(ys * ChannelBlock);
+                try
+                {
+                    pad.AsSpan(0, padSize).Clear(); // the border stays zero: only the interior is written below
+                    for (int job = start; job < end; job++)
+                    {
+                        int cb = job % blocks, plane0 = job / blocks * c + cb * ChannelBlock; // (image, first channel) as a plane index
+                        // (16, H W) -> (H W, 16), then each input row into the padded copy
+                        ChannelConv3x3.Transpose(ref x[plane0 * xs], ChannelBlock, xs, xs, ref tr[0], ChannelBlock);
+                        for (int r = 0; r < h; r++)
+                            tr.AsSpan(r * wd * ChannelBlock, wd * ChannelBlock).CopyTo(pad.AsSpan(((r + 1) * wp + 1) * ChannelBlock));
+                        var bias = b is null ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref b[cb * ChannelBlock]);
+                        Pixels(pad, wt, cb, bias, outp, oh, ow, wp, s, relu);
+                        ChannelConv3x3.Transpose(ref outp[0], ys, ChannelBlock, ChannelBlock, ref y[plane0 * ys], ys);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(pad);
+                    ArrayPool<float>.Shared.Return(tr);
+                    ArrayPool<float>.Shared.Return(outp);
+                }
+            }, (long)n * c * ys * 9);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(wt);
+        }
+    }
+
+    // pad: (H+2, Wp, 16) one block's padded channels, wt: (C/16, 9, 16) -> outp: (OH OW, 16)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pixels(float[] pad, float[] wt, int cb, Vector512<float> bias, float[] outp, int oh, int ow, int wp, int s, bool relu)
+    {
+        const int V = ChannelBlock;
+        if (pad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || outp.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
+            throw new ArgumentException("DepthwiseConv2d.Pixels: buffers smaller than the map.");
+        ref float pw = ref wt[cb * 9 * V];
+        var w0 = Vector512.LoadUnsafe(ref pw, 0 * V); var w1 = Vector512.LoadUnsafe(ref pw, 1 * V); var w2 = Vector512.LoadUnsafe(ref pw, 2 * V);
+        var w3 = Vector512.LoadUnsafe(ref pw, 3 * V); var w4 = Vector512.LoadUnsafe(ref pw, 4 * V); var w5 = Vector512.LoadUnsafe(ref pw, 5 * V);
+        var w6 = Vector512.LoadUnsafe(ref pw, 6 * V); var w7 = Vector512.LoadUnsafe(ref pw, 7 * V); var w8 = Vector512.LoadUnsafe(ref pw, 8 * V);
+        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
+        ref float po = ref MemoryMarshal.GetArrayDataReference(outp);
+        nuint row = (nuint)(wp * V), step = (nuint)(s * V);
+        var zero = Vector512<float>.Zero;
+        for (int p = 0; p < oh; p++)
+        {
+            // tap (kh, kw) of output (p, q) at padded pixel (p s + kh, q s + kw)
+            ref float r0 = ref Unsafe.Add(ref px, p * s * wp * V);
+            ref float o = ref Unsafe.Add(ref po, p * ow * V);
+            int q = 0;
+            for (; q + 4 <= ow; q += 4)
+            {
+                nuint a = (nuint)q * step, bq = a + step, cq = bq + step, d = cq + step;
+                var ya = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, a), bias);
+                var yb = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, bq), bias);
+                var yc = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, cq), bias);
+                var yd = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, d), bias);
+                ya = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, a + V), ya);
+                yb = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, bq + V), yb);
+                yc = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, cq + V), yc);
+                yd = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, d + V), yd);
+                ya = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, a + 2 * V), ya);
+                yb = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, bq + 2 * V), yb);
+                yc = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, cq + 2 * V), yc);
+                yd = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, d + 2 * V), yd);
+                ya = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + a), ya);
+                yb = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + bq), yb);
+                yc = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + cq), yc);
+                yd = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + d), yd);
+                ya = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + a + V), ya);
+                yb = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + bq + V), yb);
+                yc = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + cq + V), yc);
+                yd = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + d + V), yd);
+                ya = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + a + 2 * V), ya);
+                yb = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + bq + 2 * V), yb);
+                yc = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + cq + 2 * V), yc);
+                yd = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + d + 2 * V), yd);
+                ya = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + a), ya);
+                yb = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + bq), yb);
+                yc = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + cq), yc);
+                yd = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + d), yd);
+                ya = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), ya);
+                yb = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + bq + V), yb);
+                yc = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + cq + V), yc);
+                yd = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + d + V), yd);
+                ya = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
+                yb = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + bq + 2 * V), yb);
+                yc = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + cq + 2 * V), yc);
+                yd = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + d + 2 * V), yd);
+                if (relu)
+                {
+                    ya = Vector512.Max(ya, zero); yb = Vector512.Max(yb, zero); yc = Vector512.Max(yc, zero); yd = Vector512.Max(yd, zero);
+                }
+                ya.StoreUnsafe(ref o, (nuint)(q * V)); yb.StoreUnsafe(ref o, (nuint)((q + 1) * V));
+                yc.StoreUnsafe(ref o, (nuint)((q + 2) * V)); yd.StoreUnsafe(ref o, (nuint)((q + 3) * V));
+            }
+            for (; q < ow; q++)
+            {
+                nuint a = (nuint)q * step;
+                var ya = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, a), bias);
+                ya = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, a + V), ya);
+                ya = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, a + 2 * V), ya);
+                ya = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + a), ya);
+                ya = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + a + V), ya);
+                ya = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + a + 2 * V), ya);
+                ya = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + a), ya);
+                ya = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), ya);
+                ya = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
+                if (relu) ya = Vector512.Max(ya, zero);
+                ya.StoreUnsafe(ref o, (nuint)(q * V));
+            }
+        }
+    }
+}
