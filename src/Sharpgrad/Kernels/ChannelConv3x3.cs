@@ -196,6 +196,23 @@ internal static partial class ChannelConv3x3
         int rStart, int rEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
+        Tiles<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, oStart, oEnd, rStart, rEnd);
+        // (pixel, channel) -> (channel, pixel): the whole image at once where the segments fill the rows exactly
+        int oh = lay.OH, ow = lay.OW, owp = lay.OWp, l = oh * ow;
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), oStart);
+        ref float py = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), oStart * l);
+        if (owp == ow) Transpose(ref Unsafe.Add(ref ps, rStart * ow * oc), (rEnd - rStart) * ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, rStart * ow), l);
+        else
+            for (int r = rStart; r < rEnd; r++) Transpose(ref Unsafe.Add(ref ps, r * owp * oc), ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, r * ow), l);
+    }
+
+    // pad: (C,H+2,Wp), wt: (C,3,3,OC) -> scr: (OH OWp, OC) for one image, output channels [oStart, oEnd) and rows
+    // [rStart, rEnd) (rStart even), pixel-major
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tiles<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int oStart, int oEnd,
+        int rStart, int rEnd)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
         if (rStart % 2 != 0 || rStart < 0 || rEnd > lay.OH) throw new ArgumentException($"ChannelConv3x3.Image: rows [{rStart}, {rEnd}) must start even and lie in [0, {lay.OH}).");
         int block = 2 * TL.Count, s0 = rStart * lay.SegsPerRow, nseg = rEnd * lay.SegsPerRow, o0 = oStart;
         for (; o0 + block <= oEnd; o0 += block)
@@ -221,13 +238,6 @@ internal static partial class ChannelConv3x3
                 if (lay.S == 1) Tile1<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
                 else Tile1<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u, e, f);
             }
-        // (pixel, channel) -> (channel, pixel): the whole image at once where the segments fill the rows exactly
-        int oh = lay.OH, ow = lay.OW, owp = lay.OWp, l = oh * ow;
-        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), oStart);
-        ref float py = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), oStart * l);
-        if (owp == ow) Transpose(ref Unsafe.Add(ref ps, rStart * ow * oc), (rEnd - rStart) * ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, rStart * ow), l);
-        else
-            for (int r = rStart; r < rEnd; r++) Transpose(ref Unsafe.Add(ref ps, r * owp * oc), ow, oEnd - oStart, oc, ref Unsafe.Add(ref py, r * ow), l);
     }
 
     // segments t and u (7 output pixels each) x output channels [o0, o0 + 2V) -> scr rows of their pixels: 28

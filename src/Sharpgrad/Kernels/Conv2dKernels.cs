@@ -325,6 +325,36 @@ internal static class Conv2dKernels
     }
 
     /// <summary>
+    /// Whether <see cref="ForwardMaxPool"/> runs this float32 convolution + 2x2 max pooling (with the maxima's positions,
+    /// as a training step needs them) inside <see cref="ChannelConv3x3"/>, pooling its pixel-major scratch before the
+    /// transpose: where the channel kernel runs the convolution (<see cref="UsesChannelConv3x3"/>) and the output is at
+    /// least 2x2. On the 2-core AVX-512 VM of issue #11 (alternating processes against the stored map pooled by
+    /// MaxPool2d's kernel): the exam CNN's training step at 1x28x28 batch 128 (both layers) 5.28-6.77 -> 4.14-4.56 ms,
+    /// at batch 64 2.69-3.07 -> 2.44-3.09 ms; cnn3's at batch 128 22.2 -> 20.0-21.0 ms.
+    /// </summary>
+    public static bool PoolsInChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
+        UsesDirect3x3(g, outChannels, 1) && UsesChannelConv3x3(g, outChannels) && g.OH >= 2 && g.OW >= 2;
+
+    // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(conv2d(x, w) + b, 2) and argmax: each
+    // maximum's index in its (OH,OW) plane, bitwise what MaxPool2d's kernel gives for the stored convolution; only
+    // where PoolsInChannelConv3x3. transposed: w in the direct kernels' (C,3,3,OC) layout, or null to make it here
+    public static void ForwardMaxPool(float[] x, float[] w, float[]? b, float[] y, int[] argmax, int n, int oc, in Conv2dGeometry g, float[]? transposed = null)
+    {
+        if (!PoolsInChannelConv3x3(g, oc)) throw new ArgumentException($"ForwardMaxPool: the channel kernel does not run this convolution ({g}, {oc} filters).");
+        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
+        float[] wt = transposed ?? rented!;
+        try
+        {
+            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
+            ChannelConv3x3.ForwardMaxPool(x, wt, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs <see cref="ChannelConv3x3"/> (every lane used whatever the width)
     /// and pools its stored output afterwards, rather than the row kernel's pooled store: where the channel kernel
     /// applies (<see cref="UsesChannelConv3x3"/>) and a row fills at most half of the row kernel's 16-lane register.

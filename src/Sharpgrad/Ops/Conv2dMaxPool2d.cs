@@ -21,15 +21,25 @@ public sealed partial class Tensor
         if (g.OH < 2 || g.OW < 2)
             throw new ArgumentException($"Conv2dMaxPool2d: the convolution's output {g.OH}x{g.OW} is smaller than the 2x2 pooling window: input {Shapes.Format(input.Dims)}, weight {Shapes.Format(weight.Dims)}.");
         bool grad = GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true);
-        Tensor full;
-        using (NoGrad()) full = Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: false);
         // x: (N,C,H,W) -> full: (N,OC,OH,OW) -> y: (N,OC,OH/2,OW/2), the window maxima's positions kept for the backward
         int n = input.Dims[0], oc = weight.Dims[0];
         var pooling = new Conv2dGeometry(oc, g.OH, g.OW, 2, 2, 2, 2, 0, 0);
         var y = Empty(input.DType, [n, oc, pooling.OH, pooling.OW]);
         var argmax = grad ? TensorScope.Rent<int>(y.NumElements) : System.Buffers.ArrayPool<int>.Shared.Rent(y.NumElements);
-        if (input.DType == DType.Float32) Run<float>(full, y, argmax, n * oc, pooling);
-        else Run<double>(full, y, argmax, n * oc, pooling);
+        if (input.DType == DType.Float32 && Conv2dKernels.PoolsInChannelConv3x3(g, oc))
+        {
+            // the channel kernel pools its own scratch: the full-size map is never stored
+            var b = bias?.ContiguousRaw();
+            Conv2dKernels.ForwardMaxPool(Conv2dOp.Data<float>(input.ContiguousRaw()), Conv2dOp.Data<float>(weight.ContiguousRaw()), b is null ? null : Conv2dOp.Data<float>(b),
+                y.Array<float>(), argmax, n, oc, g, DirectConvWeights.Of(weight));
+        }
+        else
+        {
+            Tensor full;
+            using (NoGrad()) full = Conv2dCore(input, weight, bias, (stride, stride), (padding, padding), relu: false);
+            if (input.DType == DType.Float32) Run<float>(full, y, argmax, n * oc, pooling);
+            else Run<double>(full, y, argmax, n * oc, pooling);
+        }
         if (grad) y.SetGradFn(new Conv2dMaxPool2dBackward(input, weight, bias, input.ContiguousRaw(), weight.ContiguousRaw(), y, argmax, g, pooling));
         else System.Buffers.ArrayPool<int>.Shared.Return(argmax);
         return y;

@@ -520,6 +520,10 @@ public sealed class Conv2dMaxPool2dTests
     [InlineData(16, 14, 16, 1, true, true, DType.Float32)]  // the input needs a gradient: the unpooled gradient, then the convolution's
     [InlineData(4, 8, 8, 1, false, true, DType.Float32)]    // small maps: the bias gradient is summed in blocks of images, so the unpooled path
     [InlineData(3, 10, 8, 1, false, true, DType.Float64)]
+    [InlineData(16, 14, 32, 1, true, true, DType.Float32)]  // the exam CNN's second layer: pooled inside the channel kernel
+    [InlineData(16, 7, 32, 1, false, true, DType.Float32)]  // odd map: the last row and column dropped
+    [InlineData(16, 14, 32, 2, true, false, DType.Float32)] // stride 2, 7x7 -> 3x3
+    [InlineData(5, 13, 48, 1, false, true, DType.Float32)]  // three channel registers, odd map
     public void EqualsConvThenMaxPoolBitwise(int c, int size, int oc, int stride, bool inputGrad, bool withBias, DType dtype)
     {
         var g = new Generator(61);
@@ -540,6 +544,26 @@ public sealed class Conv2dMaxPool2dTests
         Assert.Equal(w2.Grad!.ToDoubleArray(), w1.Grad!.ToDoubleArray());
         if (withBias) Assert.Equal(b2!.Grad!.ToDoubleArray(), b1!.Grad!.ToDoubleArray());
         if (inputGrad) Assert.Equal(x2.Grad!.ToDoubleArray(), x1.Grad!.ToDoubleArray());
+    }
+
+    // pooled inside the channel kernel: NaN and infinities take over as MaxPool2d's kernel lets them
+    [Fact]
+    public void PoolingInTheChannelKernelKeepsMaxPoolsNaNRule()
+    {
+        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 32));
+        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16));
+        var g = new Generator(63);
+        var x = Tensor.Randn([3, 16, 10, 10], g);
+        using (Tensor.NoGrad())
+        {
+            x[0, 2, 4, 4] = double.NaN; // its 3x3 neighbourhood reaches the window of rows 2-3, columns 2-3 at (3, 3) only: a NaN after numbers
+            x[1, 5, 0, 7] = double.PositiveInfinity;
+            x[2, 0, 9, 9] = double.NegativeInfinity;
+        }
+        var w = Tensor.Randn([32, 16, 3, 3], g);
+        var b = Tensor.Randn([32], g);
+        using var _ = Tensor.NoGrad();
+        Assert.Equal(Tensor.Conv2d(x, w, b, 1, 1).MaxPool2d(2).ToDoubleArray(), Tensor.Conv2dMaxPool2d(x, w, b, 1, 1).ToDoubleArray());
     }
 
     [Fact]

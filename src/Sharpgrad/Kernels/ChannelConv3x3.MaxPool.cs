@@ -1,0 +1,93 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+internal static partial class ChannelConv3x3
+{
+    // x: (N,C,H,W), wt: (C,3,3,OC), b: (OC)? -> y: (N,OC,OH/2,OW/2) = 2x2 max pooling (stride 2, floor) of the
+    // convolution, argmax: (N,OC,OH/2,OW/2) the maximum's index in its (OH,OW) plane, as PoolKernels.MaxForward2x2
+    // gives them for the stored convolution (window order (r0,c0), (r0,c1), (r1,c0), (r1,c1); a greater value or a NaN
+    // takes over, nothing takes over from a NaN). Per image: the tiles fill the pixel-major scratch, the windows are
+    // pooled there (16 channels a register, while the scratch is in cache), and only the pooled map and its argmax
+    // are transposed to (OC, pixel): the full-size map is never transposed, stored or read back. AVX-512 only
+    // (Conv2dKernels.PoolsInChannelConv3x3).
+    public static void ForwardMaxPool(float[] x, float[] wt, float[]? b, float[] y, int[] argmax, int n, int c, int h, int w, int oc, int stride)
+    {
+        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
+        var lay = Layout.Of(h, w, stride);
+        int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
+        if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
+        int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
+        if (y.Length < n * ys || argmax.Length < n * ys) throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: outputs shorter than {n * ys}.");
+        Parallelism.ForBalanced(n, (_, start, end) =>
+        {
+            float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
+            int[] args = ArrayPool<int>.Shared.Rent(pl * oc);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
+                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: false, 0, oc, 0, lay.OH);
+                    PoolScratch(scr, lay, oc, pooled, args);
+                    Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
+                    Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax[i * ys]), pl); // the bits moved as they are
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(scr);
+                ArrayPool<float>.Shared.Return(pooled);
+                ArrayPool<int>.Shared.Return(args);
+            }
+        });
+    }
+
+    // scr: (OH OWp, OC) -> pooled: (OH/2 OW/2, OC), args: the same, each window's maximum and its index r OW + q
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolScratch(float[] scr, in Layout lay, int oc, float[] pooled, int[] args)
+    {
+        int ph = lay.OH / 2, pw = lay.OW / 2, ow = lay.OW, owp = lay.OWp, v = Vector512<float>.Count;
+        if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || args.Length < ph * pw * oc)
+            throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
+        ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float d = ref MemoryMarshal.GetArrayDataReference(pooled);
+        ref int a = ref MemoryMarshal.GetArrayDataReference(args);
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++)
+            {
+                int r0 = 2 * i, c0 = 2 * j, at = (i * pw + j) * oc;
+                nuint p00 = (nuint)((r0 * owp + c0) * oc), p01 = p00 + (nuint)oc, p10 = p00 + (nuint)(owp * oc), p11 = p10 + (nuint)oc;
+                var i00 = Vector512.Create(r0 * ow + c0);
+                var i01 = Vector512.Create(r0 * ow + c0 + 1);
+                var i10 = Vector512.Create((r0 + 1) * ow + c0);
+                var i11 = Vector512.Create((r0 + 1) * ow + c0 + 1);
+                for (int o = 0; o < oc; o += v)
+                {
+                    nuint u = (nuint)o;
+                    var best = Vector512.LoadUnsafe(ref s, p00 + u);
+                    var arg = i00;
+                    Take(Vector512.LoadUnsafe(ref s, p01 + u), i01, ref best, ref arg);
+                    Take(Vector512.LoadUnsafe(ref s, p10 + u), i10, ref best, ref arg);
+                    Take(Vector512.LoadUnsafe(ref s, p11 + u), i11, ref best, ref arg);
+                    best.StoreUnsafe(ref d, (nuint)(at + o));
+                    arg.StoreUnsafe(ref a, (nuint)(at + o));
+                }
+            }
+    }
+
+    // PoolKernels.Take on 16 lanes: value takes over where it is greater, or NaN while the best so far is not
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
+    {
+        var bestIsNumber = Vector512.Equals(best, best);
+        var takes = bestIsNumber & (Vector512.GreaterThan(value, best) | ~Vector512.Equals(value, value));
+        best = Vector512.ConditionalSelect(takes, value, best);
+        arg = Vector512.ConditionalSelect(takes.AsInt32(), index, arg);
+    }
+}
