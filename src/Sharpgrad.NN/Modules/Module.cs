@@ -363,11 +363,13 @@ public abstract class Module
 
     /// <summary>
     /// A part's pooled activations in <see cref="Predict"/>'s depth-first order (every layer's output for the part's
-    /// samples; a few of them are in use at a time). Measured on the VM of <see cref="DepthFirstMinBytes"/> against
-    /// the layer-by-layer forward (alternating windows in one process): 1 MB gave mobilenet, resnet8 and resnet20
-    /// 1.32x, 1.04x and 1.04x, 4 MB 1.34x, 1.16x and 1.13x, 8 MB 1.17x, 1.13x and 1.08x.
+    /// samples; a few of them are in use at a time). Measured on the VM of <see cref="DepthFirstMinBytes"/> in one
+    /// process, alternating 50 ms windows against 4 MB, batch 256 (time at 4 MB / time at the other size, for
+    /// mobilenet, resnet8 and resnet20): 512 KB 1.04x, 1.04x, 0.97x; 1 MB 1.03x, 1.10x, 0.96x; 2 MB 1.17x / 1.13x,
+    /// 1.10x / 1.10x, 1.03x / 1.02x (two runs); 8 MB 0.89x, 0.93x, 0.95x. 2 MB runs mobilenet and resnet8 at 1x28x28
+    /// 5 samples a part, resnet20 2.
     /// </summary>
-    public const long DepthFirstPartBytes = 4L << 20;
+    public const long DepthFirstPartBytes = 2L << 20;
 
     // one sample's pooled bytes for the sample shape last measured (replaced whole: Predict may run on several threads)
     private sealed record SampleBytes(int[] Shape, DType DType, long Bytes);
