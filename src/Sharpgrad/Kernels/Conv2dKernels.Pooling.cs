@@ -1,0 +1,165 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Sharpgrad.Kernels;
+
+// Convolutions with 2x2 max pooling after them: which kernel pools, and the pooled forwards (inference with ReLU and
+// an optional per-channel affine map; training with the maxima's positions).
+internal static partial class Conv2dKernels
+{
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
+    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) or the small-reduction one does
+    /// (<see cref="DirectConvRows.Applies"/>), and the output is at least 2x2.
+    /// </summary>
+    public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
+        (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
+
+    /// <summary>
+    /// Whether <see cref="BackwardFromMaxPool"/> gives this float32 convolution's weight (and bias) gradients from the
+    /// gradient of its 2x2 max pooling bitwise as <see cref="Backward{T}"/> would from the unpooled gradient: the direct
+    /// 3x3 weight gradient runs (<see cref="UsesDirect3x3"/>, not the channel kernel), and the bias gradient, when
+    /// wanted, is summed per image (not in the blocks of small maps).
+    /// </summary>
+    public static bool BackwardsFromMaxPool(in Conv2dGeometry g, int outChannels, int n, bool wantBias) =>
+        UsesDirect3x3(g, outChannels, 1) && !UsesChannelWeightGradient(g, outChannels) && g.OH >= 2 && g.OW >= 2
+        && !(wantBias && n > 1 && 2 * g.L <= BlockColumns);
+
+    // x: (N,C,H,W), dpool: (N,OC,OH/2,OW/2) with its argmax in the (OH,OW) planes -> dw: (OC,C,3,3), db: (OC)?, the
+    // gradients of conv2d followed by 2x2 max pooling without the unpooled gradient in memory; only where
+    // BackwardsFromMaxPool
+    public static void BackwardFromMaxPool(float[] x, float[] dpool, int[] argmax, float[] dw, float[]? db, int n, int oc, in Conv2dGeometry g)
+    {
+        if (!BackwardsFromMaxPool(g, oc, n, db is not null)) throw new ArgumentException($"BackwardFromMaxPool: the direct 3x3 weight gradient does not run this convolution ({g}, {oc} filters).");
+        DirectConv3x3.WeightGradientFromPooled(x, dpool, argmax, dw, db, n, g.C, g.H, g.W, oc, g.SH);
+    }
+
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs a one-channel convolution that the direct 3x3 kernels would take
+    /// (a Fashion-MNIST model's first layer) on <see cref="DirectConvRows"/> instead: 4 filters x 2 rows a step over
+    /// the 9 taps, pooled in registers.
+    /// </summary>
+    // measured on the 2-core AVX-512 EPYC, batch 256, alternating, least of 15 40-ms windows: cnn3's 1 -> 32 at
+    // 28x28 851-903 -> 741-743 us, the exam CNN's 1 -> 16 525-527 -> 457-467 us; whole models cnn3 11.36-11.38 ->
+    // 10.15-11.06 ms, exam CNN (1x28x28) 1.40-1.56 -> 1.31-1.32 ms. Not with 3 channels (3x32x32: 1.30-1.32 against
+    // 1.29-1.48 ms), nor 16 (1.8-1.9 -> 3.1-4.2 ms), nor unpooled in training (exam CNN step 5.0-5.1 -> 5.2-5.5 ms)
+    public static bool PoolsSingleChannelInRows(in Conv2dGeometry g) => g.C == 1 && DirectConvRows.Applies(g, 1);
+
+    // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
+    // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
+    // transposed (3x3 only): w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or
+    // null to transpose it here into pooled scratch
+    public static void ForwardReluMaxPool(float[] x, float[] w, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale = null, float[]? shift = null,
+        float[]? transposed = null)
+    {
+        if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct kernels do not run this convolution ({g}, {oc} filters).");
+        if (!UsesDirect3x3(g, oc, 1) || PoolsSingleChannelInRows(g))
+        {
+            // small reductions (lenet5's 5x5 layers, a one-channel 3x3): pooled as the row pairs leave their registers
+            DirectConvRows.Forward(x, w, b, y, n, oc, g, relu: true, pool: true, scale, shift);
+            return;
+        }
+        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
+        float[] wt = transposed ?? rented!;
+        try
+        {
+            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
+            if (PoolsAfterChannelConv3x3(g, oc))
+            {
+                // full-size output in pooled scratch, then 2x2 max pooling and the affine map in one pass
+                int plane = g.OH * g.OW;
+                float[] full = ArrayPool<float>.Shared.Rent(n * oc * plane);
+                try
+                {
+                    ChannelConv3x3.Forward(x, wt, b, full, n, g.C, g.H, g.W, oc, relu: true, g.SH);
+                    PoolAffine(full, y, n, oc, g.OH, g.OW, scale, shift);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(full);
+                }
+            }
+            else DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true, scale, shift);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="ForwardMaxPool"/> runs this float32 convolution + 2x2 max pooling (with the maxima's positions,
+    /// as a training step needs them) inside <see cref="ChannelConv3x3"/>, pooling its pixel-major scratch before the
+    /// transpose: where the channel kernel runs the convolution (<see cref="UsesChannelConv3x3"/>) and the output is at
+    /// least 2x2. On the 2-core AVX-512 VM of issue #11 (alternating processes against the stored map pooled by
+    /// MaxPool2d's kernel): the exam CNN's training step at 1x28x28 batch 128 (both layers) 5.28-6.77 -> 4.14-4.56 ms,
+    /// at batch 64 2.69-3.07 -> 2.44-3.09 ms; cnn3's at batch 128 22.2 -> 20.0-21.0 ms.
+    /// </summary>
+    public static bool PoolsInChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
+        UsesDirect3x3(g, outChannels, 1) && UsesChannelConv3x3(g, outChannels) && g.OH >= 2 && g.OW >= 2;
+
+    // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(conv2d(x, w) + b, 2) and argmax: each
+    // maximum's index in its (OH,OW) plane, bitwise what MaxPool2d's kernel gives for the stored convolution; only
+    // where PoolsInChannelConv3x3. transposed: w in the direct kernels' (C,3,3,OC) layout, or null to make it here
+    public static void ForwardMaxPool(float[] x, float[] w, float[]? b, float[] y, int[] argmax, int n, int oc, in Conv2dGeometry g, float[]? transposed = null)
+    {
+        if (!PoolsInChannelConv3x3(g, oc)) throw new ArgumentException($"ForwardMaxPool: the channel kernel does not run this convolution ({g}, {oc} filters).");
+        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
+        float[] wt = transposed ?? rented!;
+        try
+        {
+            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
+            ChannelConv3x3.ForwardMaxPool(x, wt, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs <see cref="ChannelConv3x3"/> (every lane used whatever the width)
+    /// and pools its stored output afterwards, rather than the row kernel's pooled store: where the channel kernel
+    /// applies (<see cref="UsesChannelConv3x3"/>) and a row fills at most half of the row kernel's 16-lane register.
+    /// </summary>
+    // measured on the AVX-512 Xeon, cnn3's 64 -> 64 on 7x7 maps (fused inference, batch 256, 2 threads, least of three
+    // alternating runs): the model's forward 19.4-19.9 -> 16.5-16.8 ms; its 32 -> 64 on 14x14 maps (14 of 16 lanes)
+    // was slower this way (16.7-17.6 ms with both), so wider rows keep the fused store
+    public static bool PoolsAfterChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
+        UsesChannelConv3x3(g, outChannels) && 2 * g.OW <= Vector512<float>.Count;
+
+    // x: (N,OC,H,W) -> y: (N,OC,H/2,W/2) = max over each 2x2 window (stride 2, floor; x is ReLU's output, so no
+    // NaN), then y * scale[o] + shift[o] when given; split over images where there are 64k outputs or more (below
+    // that, handing the work to a thread costs more than the pass: 576 outputs at batch 1)
+    private static void PoolAffine(float[] x, float[] y, int n, int oc, int h, int w, float[]? scale, float[]? shift)
+    {
+        if ((long)n * oc * (h / 2) * (w / 2) < 1 << 16) PoolAffine(x, y, 0, n * oc, oc, h, w, scale, shift);
+        else Parallelism.ForBalanced(n, (_, start, end) => PoolAffine(x, y, start * oc, end * oc, oc, h, w, scale, shift));
+    }
+
+    // the planes [p0, p1) of PoolAffine (plane p is channel p % oc)
+    private static void PoolAffine(ReadOnlySpan<float> x, Span<float> y, int p0, int p1, int oc, int h, int w, float[]? scale, float[]? shift)
+    {
+        int ph = h / 2, pw = w / 2;
+        for (int p = p0; p < p1; p++)
+        {
+            var src = x.Slice(p * h * w, h * w);
+            var dst = y.Slice(p * ph * pw, ph * pw);
+            float sc = scale is null ? 1f : scale[p % oc], sh = shift is null ? 0f : shift[p % oc];
+            for (int r = 0; r < ph; r++)
+            {
+                var row0 = src.Slice(2 * r * w, 2 * pw);
+                var row1 = src.Slice((2 * r + 1) * w, 2 * pw);
+                var d = dst.Slice(r * pw, pw);
+                for (int q = 0; q < d.Length; q++)
+                {
+                    float m = MathF.Max(MathF.Max(row0[2 * q], row0[2 * q + 1]), MathF.Max(row1[2 * q], row1[2 * q + 1]));
+                    d[q] = scale is null ? m : m * sc + sh;
+                }
+            }
+        }
+    }
+}
