@@ -1,7 +1,4 @@
 using System.Buffers;
-using System.Numerics;
-using System.Runtime.InteropServices;
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
