@@ -566,6 +566,25 @@ public sealed class Conv2dMaxPool2dTests
         Assert.Equal(Tensor.Conv2d(x, w, b, 1, 1).MaxPool2d(2).ToDoubleArray(), Tensor.Conv2dMaxPool2d(x, w, b, 1, 1).ToDoubleArray());
     }
 
+    // each image is pooled from its own scratch: the same bits for any thread count and batch split
+    [Fact]
+    public void PoolingInTheChannelKernelIsTheSameForAnyThreadCount()
+    {
+        var g = new Generator(64);
+        var x = Tensor.Randn([7, 16, 14, 14], g);
+        var w = Tensor.Randn([32, 16, 3, 3], g);
+        var b = Tensor.Randn([32], g);
+        using var _ = Tensor.NoGrad();
+        double[] Run(int threads, int from, int to)
+        {
+            using var t = Parallelism.UseThreads(threads);
+            return Tensor.Conv2dMaxPool2d(x.Slice(0, from, to), w, b, 1, 1).ToDoubleArray();
+        }
+        var one = Run(1, 0, 7);
+        Assert.Equal(one, Run(2, 0, 7));
+        Assert.Equal(one, Run(3, 0, 3).Concat(Run(2, 3, 7)).ToArray());
+    }
+
     [Fact]
     public void FirstLayersTakeThePooledWeightGradient()
     {
