@@ -90,13 +90,20 @@ internal static partial class Conv2dKernels
     /// <summary>
     /// Whether <see cref="ForwardMaxPool"/> runs this float32 convolution + 2x2 max pooling (with the maxima's positions,
     /// as a training step needs them) inside <see cref="ChannelConv3x3"/>, pooling its pixel-major scratch before the
-    /// transpose: where the channel kernel runs the convolution (<see cref="UsesChannelConv3x3"/>) and the output is at
-    /// least 2x2. On the 2-core AVX-512 VM of issue #11 (alternating processes against the stored map pooled by
-    /// MaxPool2d's kernel): the exam CNN's training step at 1x28x28 batch 128 (both layers) 5.28-6.77 -> 4.14-4.56 ms,
-    /// at batch 64 2.69-3.07 -> 2.44-3.09 ms; cnn3's at batch 128 22.2 -> 20.0-21.0 ms.
+    /// transpose: where the channel kernel applies (AVX-512, 16k filters, stride 1 or 2), the output is at least 2x2,
+    /// and either the channel kernel runs the plain convolution (<see cref="UsesChannelConv3x3"/>) or there are at most
+    /// 32 input channels, where the pooled pixel-major store saves more than the channel kernel's 7-pixel segments
+    /// waste on rows the row kernel fills. On the 2-core AVX-512 VM of issue #11 (alternating processes against the
+    /// stored map pooled by MaxPool2d's kernel): the exam CNN's training step at 1x28x28 batch 128 (both layers)
+    /// 5.28-6.77 -> 4.14-4.56 ms, at batch 64 2.69-3.07 -> 2.44-3.09 ms; cnn3's at batch 128 22.2 -> 20.0-21.0 ms. The
+    /// wider rows, the forward alone against the row kernel + MaxPool2d (batch 64, alternating windows in one process):
+    /// 3 -> 16 at 32x32 1.75x, 3 -> 64 at 32x32 1.48x, 16 -> 32 at 16x16 1.09x, 32 -> 64 at 32x32 1.12x, 64 -> 64 at
+    /// 32x32 1.03x, 64 -> 128 at 16x16 0.90x (so from 64 channels on the row kernel stays); the exam CNN's training
+    /// step at 3x32x32 batch 64 2.21 / 2.25 -> 1.95 / 1.98 ms.
     /// </summary>
     public static bool PoolsInChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
-        UsesDirect3x3(g, outChannels, 1) && UsesChannelConv3x3(g, outChannels) && g.OH >= 2 && g.OW >= 2;
+        UsesDirect3x3(g, outChannels, 1) && Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.Applies(g, outChannels)
+        && (UsesChannelConv3x3(g, outChannels) || g.C <= 32) && g.OH >= 2 && g.OW >= 2;
 
     // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(conv2d(x, w) + b, 2) and argmax: each
     // maximum's index in its (OH,OW) plane, bitwise what MaxPool2d's kernel gives for the stored convolution; only

@@ -552,6 +552,9 @@ public sealed class Conv2dMaxPool2dTests
     {
         Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 32));
         Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16));
+        // rows the row kernel fills: pooled in the channel kernel up to 32 input channels (the exam CNN at 3x32x32)
+        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(3, 32, 32, 3, 3, 1, 1, 1, 1), 16));
+        Assert.False(Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(64, 16, 16, 3, 3, 1, 1, 1, 1), 128));
         var g = new Generator(63);
         var x = Tensor.Randn([3, 16, 10, 10], g);
         using (Tensor.NoGrad())
