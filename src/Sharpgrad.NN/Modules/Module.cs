@@ -345,6 +345,14 @@ public abstract class Module
 
     private static string Dims(Tensor t) => "(" + string.Join(", ", t.Shape) + ")";
 
+    // whether t's dimensions after the first are shape's (ranks already equal)
+    private static bool SameSampleShape(Tensor t, int[] shape)
+    {
+        for (int d = 1; d < shape.Length; d++)
+            if (t.Size(d) != shape[d]) return false;
+        return true;
+    }
+
     private void CollectModules(List<Module> list)
     {
         list.Add(this);
@@ -381,7 +389,12 @@ public abstract class Module
     /// <paramref name="batchSize"/> samples a part), or null where it runs layer by layer; in evaluation mode, without
     /// gradients. Measures one sample's forward the first time a sample shape comes.
     /// </summary>
-    internal int? DepthFirstPart(Tensor input, int batchSize) => DepthFirstPart(input, batchSize, [.. NamedModules().Select(m => m.Module)]);
+    internal int? DepthFirstPart(Tensor input, int batchSize)
+    {
+        var modules = new List<Module>();
+        CollectModules(modules);
+        return DepthFirstPart(input, batchSize, modules);
+    }
 
     private int? DepthFirstPart(Tensor input, int batchSize, List<Module> modules)
     {
@@ -421,7 +434,7 @@ public abstract class Module
         Tensor first;
         using (var scope = TensorScope.Begin()) first = TensorScope.Keep(Call(input.Slice(0, 0, part)));
         if (first.Rank == 0 || first.Size(0) != part) throw NotPerSample(input.Slice(0, 0, part), first);
-        var shape = first.Shape.ToArray();
+        var shape = first.Shape; // a copy
         shape[0] = n;
         return first.DType == DType.Float32 ? InParts(first.ToArray()) : InParts(first.ToDoubleArray());
 
@@ -439,7 +452,7 @@ public abstract class Module
                 var x = input.Slice(0, part + start, part + end);
                 var y = Call(x).Contiguous();
                 if (y.Rank != shape.Length || y.Size(0) != end - start) throw NotPerSample(x, y);
-                if (!y.Shape.Skip(1).SequenceEqual(shape.Skip(1)))
+                if (!SameSampleShape(y, shape))
                     throw new InvalidOperationException($"Predict: {TypeName} gave {Dims(y)} for samples {part + start}..{part + end - 1} and {Dims(first)} for the first {part}: a per-sample model gives every sample an output of one shape.");
                 y.AsReadOnlySpan<T>().CopyTo(values.AsSpan((part + start) * perSample, (end - start) * perSample));
             });
