@@ -48,6 +48,73 @@ internal static partial class ChannelConv3x3
         });
     }
 
+    // x: (N,C,H,W), wt: (C,3,3,OC), b: (OC)? -> y: (N,OC,OH/2,OW/2) = 2x2 max pooling (stride 2, floor) of
+    // max(conv + b, 0), then y * scale[o] + shift[o] when given (a batch norm folded behind the pool): the inference
+    // form of ForwardMaxPool, without the argmax. Per image the tiles fill the pixel-major scratch (ReLU as they
+    // store), the windows are pooled and mapped there, and only the pooled map is transposed. Images split across
+    // threads. AVX-512 only (Conv2dKernels.PoolsInChannelConv3x3).
+    public static void ForwardReluMaxPool(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, int stride, float[]? scale, float[]? shift)
+    {
+        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
+        var lay = Layout.Of(h, w, stride);
+        int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
+        if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
+        if ((scale is null) != (shift is null) || (scale is not null && (scale.Length < oc || shift!.Length < oc)))
+            throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: scale and shift must both be given, each of {oc} values, or neither.");
+        int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
+        if (y.Length < n * ys) throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: output shorter than {n * ys}.");
+        Parallelism.ForBalanced(n, (_, start, end) =>
+        {
+            float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
+            try
+            {
+                for (int i = start; i < end; i++)
+                {
+                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
+                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: true, 0, oc, 0, lay.OH);
+                    PoolScratch(scr, lay, oc, pooled, scale, shift);
+                    Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(pad);
+                ArrayPool<float>.Shared.Return(scr);
+                ArrayPool<float>.Shared.Return(pooled);
+            }
+        });
+    }
+
+    // scr: (OH OWp, OC), ReLU's output (no NaN) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
+    // shift[o] when given (a product, then a sum, as the row kernel's pooled store)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolScratch(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)
+    {
+        int ph = lay.OH / 2, pw = lay.OW / 2, owp = lay.OWp, v = Vector512<float>.Count;
+        if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || (scale is not null && (scale.Length < oc || shift is null || shift.Length < oc)))
+            throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
+        ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float d = ref MemoryMarshal.GetArrayDataReference(pooled);
+        bool affine = scale is not null;
+        ref float sc = ref affine ? ref MemoryMarshal.GetArrayDataReference(scale!) : ref d;
+        ref float sh = ref affine ? ref MemoryMarshal.GetArrayDataReference(shift!) : ref d;
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++)
+            {
+                nuint p00 = (nuint)((2 * i * owp + 2 * j) * oc), p01 = p00 + (nuint)oc, p10 = p00 + (nuint)(owp * oc), p11 = p10 + (nuint)oc;
+                nuint at = (nuint)((i * pw + j) * oc);
+                for (int o = 0; o < oc; o += v)
+                {
+                    nuint u = (nuint)o;
+                    var m = Vector512.Max(Vector512.Max(Vector512.LoadUnsafe(ref s, p00 + u), Vector512.LoadUnsafe(ref s, p01 + u)),
+                        Vector512.Max(Vector512.LoadUnsafe(ref s, p10 + u), Vector512.LoadUnsafe(ref s, p11 + u)));
+                    if (affine) m = m * Vector512.LoadUnsafe(ref sc, u) + Vector512.LoadUnsafe(ref sh, u);
+                    m.StoreUnsafe(ref d, at + u);
+                }
+            }
+    }
+
     // scr: (OH OWp, OC) -> pooled: (OH/2 OW/2, OC), args: the same, each window's maximum and its index r OW + q
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PoolScratch(float[] scr, in Layout lay, int oc, float[] pooled, int[] args)

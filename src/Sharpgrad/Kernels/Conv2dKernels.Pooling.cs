@@ -45,6 +45,21 @@ internal static partial class Conv2dKernels
     // 1.29-1.48 ms), nor 16 (1.8-1.9 -> 3.1-4.2 ms), nor unpooled in training (exam CNN step 5.0-5.1 -> 5.2-5.5 ms)
     public static bool PoolsSingleChannelInRows(in Conv2dGeometry g) => g.C == 1 && DirectConvRows.Applies(g, 1);
 
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> runs this 3x3 convolution in <see cref="ChannelConv3x3.ForwardReluMaxPool"/>
+    /// (the channel tiles, ReLU, the 2x2 windows pooled and mapped in the pixel-major scratch, only the pooled map
+    /// transposed) rather than the row kernel's pooled store: where the channel kernel runs the plain convolution
+    /// (<see cref="UsesChannelConv3x3"/>: AVX-512, 16k filters, rows its 7-pixel segments fill as well as 16 lanes) and
+    /// the output is at least 2x2.
+    /// </summary>
+    // measured on the 2-core AVX-512 VM of issue #11 (alternating 50-ms windows in one process, least of 15, with an
+    // affine map): cnn3's 32 -> 64 at 14x14 1.05-1.11x, its 64 -> 64 at 7x7 1.10-1.13x (that layer stored the full map
+    // and pooled it in a second pass before), the exam CNN's 16 -> 16 at 14x14 1.07x, at batch 256; at batch 1 (one
+    // thread) 1.15x, 1.04x and 1.10x. Where the row kernel fills its lanes it stays: 3 -> 16 at 32x32 0.86x, 16 -> 16
+    // at 16x16 0.76x, 16 -> 32 at 16x16 0.85x, 32 -> 64 at 32x32 0.95x. cnn3's forward at batch 256: 1.06-1.08x
+    public static bool PoolsInChannelConv3x3Relu(in Conv2dGeometry g, int outChannels) =>
+        UsesChannelConv3x3(g, outChannels) && g.OH >= 2 && g.OW >= 2;
+
     // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv2d(x, w) + b), 2) (stride 2,
     // floor), the full-size output never stored, then y * scale[o] + shift[o] when given; only where FusesReluMaxPool.
     // transposed (3x3 only): w already in the direct kernels' (C,3,3,OC) layout (DirectConv3x3.TransposeWeights), or
@@ -64,21 +79,8 @@ internal static partial class Conv2dKernels
         try
         {
             if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
-            if (PoolsAfterChannelConv3x3(g, oc))
-            {
-                // full-size output in pooled scratch, then 2x2 max pooling and the affine map in one pass
-                int plane = g.OH * g.OW;
-                float[] full = ArrayPool<float>.Shared.Rent(n * oc * plane);
-                try
-                {
-                    ChannelConv3x3.Forward(x, wt, b, full, n, g.C, g.H, g.W, oc, relu: true, g.SH);
-                    PoolAffine(full, y, n, oc, g.OH, g.OW, scale, shift);
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(full);
-                }
-            }
+            // the channel kernel pools its pixel-major scratch (PoolsInChannelConv3x3Relu); the row kernel pools in registers
+            if (PoolsInChannelConv3x3Relu(g, oc)) ChannelConv3x3.ForwardReluMaxPool(x, wt, b, y, n, g.C, g.H, g.W, oc, g.SH, scale, shift);
             else DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true, scale, shift);
         }
         finally
@@ -121,49 +123,6 @@ internal static partial class Conv2dKernels
         finally
         {
             if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>
-    /// Whether <see cref="ForwardReluMaxPool"/> runs <see cref="ChannelConv3x3"/> (every lane used whatever the width)
-    /// and pools its stored output afterwards, rather than the row kernel's pooled store: where the channel kernel
-    /// applies (<see cref="UsesChannelConv3x3"/>) and a row fills at most half of the row kernel's 16-lane register.
-    /// </summary>
-    // measured on the AVX-512 Xeon, cnn3's 64 -> 64 on 7x7 maps (fused inference, batch 256, 2 threads, least of three
-    // alternating runs): the model's forward 19.4-19.9 -> 16.5-16.8 ms; its 32 -> 64 on 14x14 maps (14 of 16 lanes)
-    // was slower this way (16.7-17.6 ms with both), so wider rows keep the fused store
-    public static bool PoolsAfterChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
-        UsesChannelConv3x3(g, outChannels) && 2 * g.OW <= Vector512<float>.Count;
-
-    // x: (N,OC,H,W) -> y: (N,OC,H/2,W/2) = max over each 2x2 window (stride 2, floor; x is ReLU's output, so no
-    // NaN), then y * scale[o] + shift[o] when given; split over images where there are 64k outputs or more (below
-    // that, handing the work to a thread costs more than the pass: 576 outputs at batch 1)
-    private static void PoolAffine(float[] x, float[] y, int n, int oc, int h, int w, float[]? scale, float[]? shift)
-    {
-        if ((long)n * oc * (h / 2) * (w / 2) < 1 << 16) PoolAffine(x, y, 0, n * oc, oc, h, w, scale, shift);
-        else Parallelism.ForBalanced(n, (_, start, end) => PoolAffine(x, y, start * oc, end * oc, oc, h, w, scale, shift));
-    }
-
-    // the planes [p0, p1) of PoolAffine (plane p is channel p % oc)
-    private static void PoolAffine(ReadOnlySpan<float> x, Span<float> y, int p0, int p1, int oc, int h, int w, float[]? scale, float[]? shift)
-    {
-        int ph = h / 2, pw = w / 2;
-        for (int p = p0; p < p1; p++)
-        {
-            var src = x.Slice(p * h * w, h * w);
-            var dst = y.Slice(p * ph * pw, ph * pw);
-            float sc = scale is null ? 1f : scale[p % oc], sh = shift is null ? 0f : shift[p % oc];
-            for (int r = 0; r < ph; r++)
-            {
-                var row0 = src.Slice(2 * r * w, 2 * pw);
-                var row1 = src.Slice((2 * r + 1) * w, 2 * pw);
-                var d = dst.Slice(r * pw, pw);
-                for (int q = 0; q < d.Length; q++)
-                {
-                    float m = MathF.Max(MathF.Max(row0[2 * q], row0[2 * q + 1]), MathF.Max(row1[2 * q], row1[2 * q + 1]));
-                    d[q] = scale is null ? m : m * sc + sh;
-                }
-            }
         }
     }
 }

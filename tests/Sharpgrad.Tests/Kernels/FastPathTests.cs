@@ -93,7 +93,9 @@ public sealed class FusedConvReluTests
     [InlineData(16, 16, 14, 14, 1, DType.Float32)] // its second convolution
     [InlineData(8, 8, 13, 11, 1, DType.Float32)]   // odd sizes: the last row and column are dropped
     [InlineData(8, 16, 15, 17, 2, DType.Float32)]  // stride 2
-    [InlineData(64, 64, 7, 7, 1, DType.Float32)]   // cnn3's third: the channel kernel, then pooling (odd: the last row and column dropped)
+    [InlineData(64, 64, 7, 7, 1, DType.Float32)]   // cnn3's third: the channel kernel pooling its scratch (odd: the last row and column dropped)
+    [InlineData(32, 64, 14, 14, 1, DType.Float32)] // cnn3's second: the same, two 7-pixel segments a row
+    [InlineData(16, 32, 13, 13, 2, DType.Float32)] // ... at stride 2 (7x7 output, odd)
     [InlineData(16, 32, 9, 8, 1, DType.Float32)]   // ... 8 wide, 32 filters
     [InlineData(3, 4, 9, 10, 1, DType.Float32)]    // 4 filters: not the direct kernel, the three ops
     [InlineData(3, 16, 9, 10, 1, DType.Float64)]   // float64: the three ops
@@ -168,9 +170,62 @@ public sealed class FusedConvReluTests
         }
     }
 
+    [Fact]
+    public void ChannelKernelPoolsWhereItRunsThePlainConvolutionAndWritesNothingPastItsOutput()
+    {
+        // the choice: the channel kernel's pooled scratch where its 7-pixel segments fill the rows (cnn3's 14- and
+        // 7-wide maps), the row kernel's pooled store where 16 lanes are filled (the exam CNN at 32x32, 16x16)
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        try
+        {
+            Assert.True(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(32, 14, 14, 3, 3, 1, 1, 1, 1), 64));
+            Assert.True(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(64, 7, 7, 3, 3, 1, 1, 1, 1), 64));
+            Assert.True(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 16));
+            Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(3, 32, 32, 3, 3, 1, 1, 1, 1), 16));
+            Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 16, 16, 3, 3, 1, 1, 1, 1), 16));
+            Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 8));
+            Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 1, 14, 3, 3, 1, 1, 1, 1), 16)); // 1-row output
+
+            // 20 seeded geometries: every value of the pooled output written, nothing after it, the values those of
+            // Conv2dReference + ReLU + 2x2 max pooling + the affine map
+            var rnd = new Random(1202);
+            const float Sentinel = -4321.25f;
+            for (int trial = 0; trial < 20; trial++)
+            {
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 40), oc = 16 * rnd.Next(1, 4), h = rnd.Next(3, 20), w = rnd.Next(3, 20), stride = rnd.Next(1, 3);
+                int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, ph = oh / 2, pw = ow / 2, ys = n * oc * ph * pw;
+                if (ph < 1 || pw < 1) continue;
+                float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+                float[] x = R(n * c * h * w), wgt = R(oc * c * 9), bias = R(oc), scale = R(oc), shift = R(oc), t = new float[oc * c * 9];
+                DirectConv3x3.TransposeWeights(wgt, t, oc, c);
+                var y = Enumerable.Repeat(Sentinel, ys + 23).ToArray();
+                ChannelConv3x3.ForwardReluMaxPool(x, t, bias, y, n, c, h, w, oc, stride, scale, shift);
+                Assert.All(y[ys..], v => Assert.Equal(Sentinel, v));
+                static double[] D(float[] a) => [.. a.Select(v => (double)v)];
+                var full = Conv2dReference.Forward(D(x), D(wgt), D(bias), n, oc, new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1));
+                for (int i = 0; i < n; i++)
+                    for (int o = 0; o < oc; o++)
+                        for (int r = 0; r < ph; r++)
+                            for (int q = 0; q < pw; q++)
+                            {
+                                int at = (i * oc + o) * oh * ow;
+                                double m = Math.Max(Math.Max(full[at + 2 * r * ow + 2 * q], full[at + 2 * r * ow + 2 * q + 1]),
+                                    Math.Max(full[at + (2 * r + 1) * ow + 2 * q], full[at + (2 * r + 1) * ow + 2 * q + 1]));
+                                double want = Math.Max(m, 0) * scale[o] + shift[o], got = y[((i * oc + o) * ph + r) * pw + q];
+                                Assert.True(Math.Abs(want - got) <= 1e-4 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc} stride {stride}: [{i},{o},{r},{q}] {got} vs {want}");
+                            }
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
     [Theory]
     [InlineData(DType.Float32, 14)] // the affine map in the kernel's store
-    [InlineData(DType.Float32, 7)]  // ... in the pooling pass after the channel kernel
+    [InlineData(DType.Float32, 7)]  // ... in the channel kernel's pooled scratch
     [InlineData(DType.Float64, 14)] // the ops one by one
     public void ConvReluMaxPoolThenAffineEqualsTheOps(DType dtype, int size)
     {
