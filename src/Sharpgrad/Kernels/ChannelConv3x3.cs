@@ -218,7 +218,13 @@ internal static partial class ChannelConv3x3
         for (; o0 + block <= oEnd; o0 += block)
             for (int t = s0; t < nseg; t += 2)
             {
-                // an odd last segment is paired with itself (computed twice, stored twice, the same values)
+                // an odd last segment (7-pixel rows with an odd row count) runs alone: half a tile
+                if (t + 1 == nseg && !PairOddSegment)
+                {
+                    if (lay.S == 1) TileHalf<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t);
+                    else TileHalf<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t);
+                    continue;
+                }
                 int u = t + 1 < nseg ? t + 1 : t;
                 if (lay.S == 1) Tile<TL, TV, Stride1>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
                 else Tile<TL, TV, Stride2>(pad, wt, b, scr, c, oc, lay, relu, o0, t, u);
@@ -320,6 +326,70 @@ internal static partial class ChannelConv3x3
         TL.Store(a11, ref db, (nuint)(4 * oc)); TL.Store(b11, ref db, (nuint)(4 * oc) + v);
         TL.Store(a12, ref db, (nuint)(5 * oc)); TL.Store(b12, ref db, (nuint)(5 * oc) + v);
         TL.Store(a13, ref db, (nuint)(6 * oc)); TL.Store(b13, ref db, (nuint)(6 * oc) + v);
+    }
+
+    /// <summary>Whether an odd last segment runs as a whole tile paired with itself (computed twice) instead of <see cref="TileHalf"/>: the tests' oracle for the half tile, off otherwise.</summary>
+    // the half tile, measured on the 2-core AVX-512 VM of issue #11 (Predict at batch 256, alternating 100-ms windows
+    // in one process, least of 15): cnn3 1.06x, resnet8 1.02x, resnet20 1.03x (their 7x7 stage computed 8 segments for 7)
+    internal static bool PairOddSegment;
+
+    // segment t alone (7 output pixels) x output channels [o0, o0 + 2V) -> scr rows of its pixels: Tile's first half,
+    // 14 accumulators, each (ci, kh, kw) step two weight loads and 7 broadcasts for 14 multiply-adds (the same sums
+    // in the same order as Tile); clamped when relu
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileHalf<TL, TV, TS>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t)
+        where TL : struct, ILanes<TV, float> where TV : struct where TS : struct, IStride
+    {
+        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        int ra = t / spr, qa = t % spr * Seg;
+        nuint v = (nuint)TL.Count, step = (nuint)oc;
+        ref float xa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), ra * TS.S * wp + qa * TS.S);
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+        TV i0 = TL.Zero, i1 = TL.Zero;
+        if (b is not null)
+        {
+            ref float pb = ref MemoryMarshal.GetArrayDataReference(b);
+            i0 = TL.Load(ref pb, (nuint)o0);
+            i1 = TL.Load(ref pb, (nuint)o0 + v);
+        }
+        TV a0 = i0, b0 = i1, a1 = i0, b1 = i1, a2 = i0, b2 = i1, a3 = i0, b3 = i1, a4 = i0, b4 = i1, a5 = i0, b5 = i1, a6 = i0, b6 = i1;
+        TV x, w0, w1;
+        nuint k = 0;
+        for (int ci = 0; ci < c; ci++)
+            for (int kh = 0; kh < 3; kh++)
+            {
+                nuint off = (nuint)(ci * plane + kh * wp);
+                for (int kw = 0; kw < 3; kw++, off++, k += step)
+                {
+                    w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + v);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(0 * TS.S))); a0 = TL.MultiplyAdd(x, w0, a0); b0 = TL.MultiplyAdd(x, w1, b0);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(1 * TS.S))); a1 = TL.MultiplyAdd(x, w0, a1); b1 = TL.MultiplyAdd(x, w1, b1);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(2 * TS.S))); a2 = TL.MultiplyAdd(x, w0, a2); b2 = TL.MultiplyAdd(x, w1, b2);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(3 * TS.S))); a3 = TL.MultiplyAdd(x, w0, a3); b3 = TL.MultiplyAdd(x, w1, b3);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(4 * TS.S))); a4 = TL.MultiplyAdd(x, w0, a4); b4 = TL.MultiplyAdd(x, w1, b4);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(5 * TS.S))); a5 = TL.MultiplyAdd(x, w0, a5); b5 = TL.MultiplyAdd(x, w1, b5);
+                    x = TL.Broadcast(Unsafe.Add(ref xa, off + (nuint)(6 * TS.S))); a6 = TL.MultiplyAdd(x, w0, a6); b6 = TL.MultiplyAdd(x, w1, b6);
+                }
+            }
+        if (relu)
+        {
+            var z = TL.Zero;
+            a0 = TL.Max(a0, z); b0 = TL.Max(b0, z);
+            a1 = TL.Max(a1, z); b1 = TL.Max(b1, z);
+            a2 = TL.Max(a2, z); b2 = TL.Max(b2, z);
+            a3 = TL.Max(a3, z); b3 = TL.Max(b3, z);
+            a4 = TL.Max(a4, z); b4 = TL.Max(b4, z);
+            a5 = TL.Max(a5, z); b5 = TL.Max(b5, z);
+            a6 = TL.Max(a6, z); b6 = TL.Max(b6, z);
+        }
+        ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (ra * owp + qa) * oc + o0);
+        TL.Store(a0, ref da, (nuint)(0 * oc)); TL.Store(b0, ref da, (nuint)(0 * oc) + v);
+        TL.Store(a1, ref da, (nuint)(1 * oc)); TL.Store(b1, ref da, (nuint)(1 * oc) + v);
+        TL.Store(a2, ref da, (nuint)(2 * oc)); TL.Store(b2, ref da, (nuint)(2 * oc) + v);
+        TL.Store(a3, ref da, (nuint)(3 * oc)); TL.Store(b3, ref da, (nuint)(3 * oc) + v);
+        TL.Store(a4, ref da, (nuint)(4 * oc)); TL.Store(b4, ref da, (nuint)(4 * oc) + v);
+        TL.Store(a5, ref da, (nuint)(5 * oc)); TL.Store(b5, ref da, (nuint)(5 * oc) + v);
+        TL.Store(a6, ref da, (nuint)(6 * oc)); TL.Store(b6, ref da, (nuint)(6 * oc) + v);
     }
 
     // segments t, u, e, f (7 output pixels each) x output channels [o0, o0 + V) -> scr rows of their pixels, for

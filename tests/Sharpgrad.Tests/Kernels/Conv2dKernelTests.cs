@@ -323,6 +323,46 @@ public sealed class ChannelConv3x3Tests
     }
 
     [Theory]
+    [InlineData(64, 7, 7, 1)]   // cnn3's and resnet's 7x7 stage: 7 one-segment rows, the last alone
+    [InlineData(32, 14, 14, 2)] // 14 -> 7 at stride 2
+    [InlineData(16, 5, 19, 1)]  // 3 segments a row, 5 rows: 15 segments
+    public void AnOddLastSegmentAloneIsBitwiseItPairedWithItself(int c, int h, int w, int stride)
+    {
+        // the half tile takes the same sums in the same order as a tile whose second segment repeats the first
+        var before = Conv2dKernels.ForcedPath;
+        bool pairBefore = ChannelConv3x3.PairOddSegment;
+        try
+        {
+            foreach (var path in Paths)
+            {
+                Conv2dKernels.ForcedPath = path;
+                const int N = 2, OC = 64;
+                var gen = new Generator((ulong)(c + h + stride));
+                var x = Enumerable.Range(0, N * c * h * w).Select(_ => (float)gen.NextNormal()).ToArray();
+                var wt = Enumerable.Range(0, OC * c * 9).Select(_ => (float)gen.NextNormal()).ToArray();
+                var b = Enumerable.Range(0, OC).Select(_ => (float)gen.NextNormal()).ToArray();
+                var t = new float[wt.Length];
+                DirectConv3x3.TransposeWeights(wt, t, OC, c);
+                int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+                float[] Run(bool pair, bool relu)
+                {
+                    ChannelConv3x3.PairOddSegment = pair;
+                    var y = new float[N * OC * oh * ow];
+                    ChannelConv3x3.Forward(x, t, b, y, N, c, h, w, OC, relu, stride);
+                    return y;
+                }
+                Assert.Equal(Run(true, false), Run(false, false));
+                Assert.Equal(Run(true, true), Run(false, true));
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+            ChannelConv3x3.PairOddSegment = pairBefore;
+        }
+    }
+
+    [Theory]
     [InlineData(2, 16, 32, 28, 28)]   // resnet stage 2 (one register of input channels), stage 3 (two)
     [InlineData(2, 32, 64, 14, 14)]
     [InlineData(1, 48, 16, 9, 13)]    // odd sizes: odd rows and columns, partial segments, both tile kinds
