@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -78,9 +79,10 @@ internal static class BatchNormKernels
         {
             var kv = Vector512.Create(k);
             Vector512<T> vs = Vector512<T>.Zero, vq = Vector512<T>.Zero;
+            ref T px = ref MemoryMarshal.GetReference(x);
             for (; i + Vector512<T>.Count <= x.Length; i += Vector512<T>.Count)
             {
-                var d = Vector512.Create(x.Slice(i, Vector512<T>.Count)) - kv;
+                var d = Vector512.LoadUnsafe(ref px, (nuint)i) - kv;
                 vs += d;
                 vq = Fma(d, d, vq);
             }
@@ -142,31 +144,42 @@ internal static class BatchNormKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Affine<T>(ReadOnlySpan<T> u, T a, ReadOnlySpan<T> v, T b, T k, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // one plane a call (49 values on a 7x7 map): bounds checked once here, then unchecked loads and stores (slices
+        // a vector checked each vector, which cost more than the multiply-add on such planes)
         int i = 0, len = u.Length;
         bool two = !v.IsEmpty;
+        if (y.Length < len || (two && v.Length < len)) throw new ArgumentException($"BatchNorm Affine: expected {len} values in y and v, got {y.Length} and {v.Length}.");
+        ref T pu = ref MemoryMarshal.GetReference(u);
+        ref T pv = ref MemoryMarshal.GetReference(v);
+        ref T py = ref MemoryMarshal.GetReference(y);
         if (Vector512.IsHardwareAccelerated && len >= Vector512<T>.Count)
         {
             var av = Vector512.Create(a);
             var bv = Vector512.Create(b);
             var kv = Vector512.Create(k);
-            for (; i + Vector512<T>.Count <= len; i += Vector512<T>.Count)
-            {
-                var acc = two ? Fma(Vector512.Create(v.Slice(i, Vector512<T>.Count)), bv, kv) : kv;
-                Fma(Vector512.Create(u.Slice(i, Vector512<T>.Count)), av, acc).CopyTo(y.Slice(i, Vector512<T>.Count));
-            }
+            int last = len - Vector512<T>.Count;
+            if (two)
+                for (; i <= last; i += Vector512<T>.Count)
+                    Fma(Vector512.LoadUnsafe(ref pu, (nuint)i), av, Fma(Vector512.LoadUnsafe(ref pv, (nuint)i), bv, kv)).StoreUnsafe(ref py, (nuint)i);
+            else
+                for (; i <= last; i += Vector512<T>.Count)
+                    Fma(Vector512.LoadUnsafe(ref pu, (nuint)i), av, kv).StoreUnsafe(ref py, (nuint)i);
         }
         else if (Vector256.IsHardwareAccelerated && len >= Vector256<T>.Count)
         {
             var av = Vector256.Create(a);
             var bv = Vector256.Create(b);
             var kv = Vector256.Create(k);
-            for (; i + Vector256<T>.Count <= len; i += Vector256<T>.Count)
-            {
-                var acc = two ? Fma(Vector256.Create(v.Slice(i, Vector256<T>.Count)), bv, kv) : kv;
-                Fma(Vector256.Create(u.Slice(i, Vector256<T>.Count)), av, acc).CopyTo(y.Slice(i, Vector256<T>.Count));
-            }
+            int last = len - Vector256<T>.Count;
+            if (two)
+                for (; i <= last; i += Vector256<T>.Count)
+                    Fma(Vector256.LoadUnsafe(ref pu, (nuint)i), av, Fma(Vector256.LoadUnsafe(ref pv, (nuint)i), bv, kv)).StoreUnsafe(ref py, (nuint)i);
+            else
+                for (; i <= last; i += Vector256<T>.Count)
+                    Fma(Vector256.LoadUnsafe(ref pu, (nuint)i), av, kv).StoreUnsafe(ref py, (nuint)i);
         }
-        for (; i < len; i++) y[i] = T.FusedMultiplyAdd(u[i], a, two ? T.FusedMultiplyAdd(v[i], b, k) : k);
+        for (; i < len; i++)
+            Unsafe.Add(ref py, i) = T.FusedMultiplyAdd(Unsafe.Add(ref pu, i), a, two ? T.FusedMultiplyAdd(Unsafe.Add(ref pv, i), b, k) : k);
     }
 
     // sum(dy), sum(dy x) of one row, in one pass
@@ -177,11 +190,14 @@ internal static class BatchNormKernels
         if (Vector512.IsHardwareAccelerated && dy.Length >= Vector512<T>.Count)
         {
             Vector512<T> vs = Vector512<T>.Zero, vd = Vector512<T>.Zero;
+            if (x.Length < dy.Length) throw new ArgumentException($"BatchNorm SumAndDot: expected {dy.Length} values of x, got {x.Length}.");
+            ref T pg = ref MemoryMarshal.GetReference(dy);
+            ref T px = ref MemoryMarshal.GetReference(x);
             for (; i + Vector512<T>.Count <= dy.Length; i += Vector512<T>.Count)
             {
-                var g = Vector512.Create(dy.Slice(i, Vector512<T>.Count));
+                var g = Vector512.LoadUnsafe(ref pg, (nuint)i);
                 vs += g;
-                vd = Fma(g, Vector512.Create(x.Slice(i, Vector512<T>.Count)), vd);
+                vd = Fma(g, Vector512.LoadUnsafe(ref px, (nuint)i), vd);
             }
             sum = Vector512.Sum(vs);
             dot = Vector512.Sum(vd);
