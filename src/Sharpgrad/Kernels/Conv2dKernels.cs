@@ -21,7 +21,8 @@ internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int 
 /// Convolution: chooses the algorithm for a shape. float32 3x3 padding-1 convolutions with 8k filters, stride 1 or
 /// 2, run <see cref="DirectConv3x3"/> or, on narrow maps with 32k filters, <see cref="ChannelConv3x3"/> (their input
 /// gradient too for stride 1; <see cref="ChannelConv3x3"/> also the stride-2 input gradient with 16k input channels); depthwise convolutions (groups = C = OC)
-/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones multiply the image itself
+/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones with 8k filters on planes of 64
+/// pixels or more run <see cref="PointwiseConv"/> on AVX-512, the others multiply the image itself
 /// (C, H W) by the weights, without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group),
 /// split over the batch.
 /// </summary>
@@ -273,6 +274,8 @@ internal static partial class Conv2dKernels
         // the ReLU clamps each (image, group) or plane as soon as it is computed, while it is in cache (a pass over the
         // whole output afterwards cost about as much as the ReLU layer it replaces)
         if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g, relu);
+        else if (typeof(T) == typeof(float) && PointwiseConv.Applies(g, oc, groups))
+            PointwiseConv.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else if (typeof(T) == typeof(float) && DirectConvRows.Applies(g, groups))
             DirectConvRows.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else Gemm2d(x, w, b, y, n, oc, g, groups, relu);

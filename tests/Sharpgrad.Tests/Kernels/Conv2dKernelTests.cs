@@ -442,3 +442,75 @@ public sealed class ChannelConv3x3Tests
         }
     }
 }
+
+public sealed class PointwiseConvTests
+{
+    [Fact]
+    public void RunsMobileNetsWidePointwiseLayersOnAvx512Only()
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.True(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
+            Assert.True(PointwiseConv.Applies(new Conv2dGeometry(32, 14, 14, 1, 1, 1, 1, 0, 0), 64, 1));
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));  // 49 pixels: the GEMM over several images
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 36, 1)); // not 8k filters
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 2, 2, 0, 0), 32, 1)); // stride 2
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 1, 1), 32, 1)); // padded
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 2)); // grouped
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Fact]
+    public void SeededGeometriesEqualTheReferenceAndWriteNothingPastTheOutput()
+    {
+        // 30 seeded shapes: plane sizes that end on a partial register and groups of fewer than three registers,
+        // with and without bias and ReLU, on one and two threads; Tensor.Conv2d on the same shape takes this kernel
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        var rnd = new Random(1301);
+        const float Sentinel = -4321.25f;
+        try
+        {
+            for (int trial = 0; trial < 30; trial++)
+            {
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 40), oc = 8 * rnd.Next(1, 6), h = rnd.Next(8, 31), w = rnd.Next(8, 31);
+                var g = new Conv2dGeometry(c, h, w, 1, 1, 1, 1, 0, 0);
+                if (!PointwiseConv.Applies(g, oc, 1)) continue;
+                bool bias = rnd.Next(2) == 0, relu = rnd.Next(2) == 0;
+                float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+                float[] x = R(n * c * h * w), wt = R(oc * c), b = R(oc);
+                var reference = Conv2dReference.Forward([.. x.Select(v => (double)v)], [.. wt.Select(v => (double)v)], bias ? [.. b.Select(v => (double)v)] : null, n, oc, g);
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using var _ = Parallelism.UseThreads(threads);
+                    var y = Enumerable.Repeat(Sentinel, n * oc * h * w + 19).ToArray();
+                    PointwiseConv.Forward(x, wt, bias ? b : null, y, n, oc, g, relu);
+                    Assert.All(y[(n * oc * h * w)..], v => Assert.Equal(Sentinel, v));
+                    for (int i = 0; i < reference.Length; i++)
+                    {
+                        double want = relu ? Math.Max(reference[i], 0) : reference[i];
+                        Assert.True(Math.Abs(want - y[i]) <= 1e-5 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc}, bias {bias}, relu {relu}, {threads} threads: y[{i}] {y[i]} vs {want}");
+                    }
+                    var viaOp = Tensor.Conv2d(Tensor.FromArray(x, [n, c, h, w]), Tensor.FromArray(wt, [oc, c, 1, 1]), bias ? Tensor.FromArray(b, [oc]) : null).ToArray();
+                    var plain = new float[viaOp.Length];
+                    PointwiseConv.Forward(x, wt, bias ? b : null, plain, n, oc, g, relu: false);
+                    Assert.Equal(plain, viaOp);
+                }
+            }
+            Assert.Equal("PointwiseConv.Forward: needs AVX-512, a 1x1 stride-1 unpadded kernel, filters a multiple of 8 and at least 64 pixels, got a 1x1 kernel, stride 1, padding 0, 8 filters and 49 pixels.",
+                Assert.Throws<ArgumentException>(() => PointwiseConv.Forward(new float[196], new float[32], null, new float[392], 1, 8, new Conv2dGeometry(4, 7, 7, 1, 1, 1, 1, 0, 0), false)).Message);
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+}
