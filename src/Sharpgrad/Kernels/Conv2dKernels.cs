@@ -205,6 +205,13 @@ internal static partial class Conv2dKernels
     public static bool UsesDirect3x3(in Conv2dGeometry g, int outChannels, int groups) => groups == 1 && DirectConv3x3.Applies(g, outChannels);
 
     /// <summary>
+    /// Whether <see cref="Forward{T}"/> reads float32 weights transposed to (C,KH,KW,OC), which a caller may keep between
+    /// calls and pass in: the direct 3x3 kernels and the channel-vectorized 1x1 one (<see cref="PointwiseConv.UsesChannels"/>).
+    /// </summary>
+    public static bool UsesTransposedWeights(in Conv2dGeometry g, int outChannels, int groups) =>
+        UsesDirect3x3(g, outChannels, groups) || PointwiseConv.UsesChannels(g, outChannels, groups);
+
+    /// <summary>
     /// Whether a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs <see cref="ChannelConv3x3"/> (vectorized over
     /// output channels, 7-pixel segments) rather than <see cref="DirectConv3x3"/> (over output columns, V-lane chunks):
     /// with AVX-512, 16k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks; where
@@ -249,8 +256,8 @@ internal static partial class Conv2dKernels
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
     // its slices of x, w and y are contiguous, so each (image, group) is one im2col + one GEMM. Split over
     // (image, group) pairs; with groups = 1 this is exactly the ungrouped loop.
-    // relu: y = max(y, 0) as well; transposed: float32 w in the direct kernels' layout already (used only where they
-    // run), or null
+    // relu: y = max(y, 0) as well; transposed: float32 w in the direct kernels' layout already, (C,KH,KW,OC) (used only
+    // where they or PointwiseConv.ForwardChannels run), or null
     public static void Forward<T>(T[] x, T[] w, T[]? b, T[] y, int n, int oc, Conv2dGeometry g, int groups = 1, bool relu = false, float[]? transposed = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -274,6 +281,20 @@ internal static partial class Conv2dKernels
         // the ReLU clamps each (image, group) or plane as soon as it is computed, while it is in cache (a pass over the
         // whole output afterwards cost about as much as the ReLU layer it replaces)
         if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g, relu);
+        else if (typeof(T) == typeof(float) && PointwiseConv.UsesChannels(g, oc, groups))
+        {
+            float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C) : null;
+            float[] wt = transposed ?? rented!;
+            try
+            {
+                if (rented is not null) DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C, 1);
+                PointwiseConv.ForwardChannels((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
+            }
+            finally
+            {
+                if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+            }
+        }
         else if (typeof(T) == typeof(float) && PointwiseConv.Applies(g, oc, groups))
             PointwiseConv.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else if (typeof(T) == typeof(float) && DirectConvRows.Applies(g, groups))

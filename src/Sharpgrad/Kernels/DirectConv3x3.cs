@@ -48,13 +48,16 @@ internal static class DirectConv3x3
 
     // w: (OC,C,3,3) -> t: (C,3,3,OC), so a block of output channels reads contiguous weights; t holds at least
     // OC*C*9 values (a rented array may be longer)
+    public static void TransposeWeights(ReadOnlySpan<float> w, Span<float> t, int oc, int c) => TransposeWeights(w, t, oc, c, 9);
+
+    // w: (OC, C, taps) -> t: (C, taps, OC); taps = KH KW (1 for PointwiseConv.ForwardChannels)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void TransposeWeights(ReadOnlySpan<float> w, Span<float> t, int oc, int c)
+    public static unsafe void TransposeWeights(ReadOnlySpan<float> w, Span<float> t, int oc, int c, int taps)
     {
         // runs on every call (a batch-1 forward feels it): 8 x 8 blocks transposed in registers where AVX is there (the
         // element loop read one weight every C*9 floats: a tenth of resnet8's batch-1 forward), the ragged edges and
         // the scalar path element by element, without bounds checks
-        int kk = c * 9;
+        int kk = c * taps;
         if (w.Length < oc * kk || t.Length < oc * kk) throw new ArgumentException($"TransposeWeights: expected {oc * kk} weights and room for them, got {w.Length} and {t.Length}.");
         int o8 = Avx.IsSupported ? oc / 8 * 8 : 0, k8 = Avx.IsSupported ? kk / 8 * 8 : 0;
         fixed (float* src = w)

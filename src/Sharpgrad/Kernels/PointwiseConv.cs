@@ -15,7 +15,7 @@ namespace Sharpgrad.Kernels;
 /// than 3 registers repeats its last one. <see cref="Conv2dReference"/> is the oracle; <see cref="Conv2dKernels"/>
 /// chooses it.
 /// </summary>
-internal static class PointwiseConv
+internal static partial class PointwiseConv
 {
     private const int Filters = 8, Registers = 3, V = 16;
 

@@ -49,7 +49,7 @@ public sealed partial class Tensor
         // the kernel layer chooses the algorithm (direct 3x3, depthwise, 1x1, im2col + GEMM)
         if (input.DType == DType.Float32)
             Conv2dKernels.Forward(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g, groups, relu,
-                Conv2dKernels.UsesDirect3x3(g, oc, groups) ? DirectConvWeights.Of(weight) : null);
+                Conv2dKernels.UsesTransposedWeights(g, oc, groups) ? DirectConvWeights.Of(weight) : null);
         else Conv2dKernels.Forward(Conv2dOp.Data<double>(x), Conv2dOp.Data<double>(w), b is null ? null : Conv2dOp.Data<double>(b), y.Array<double>(), n, oc, g, groups, relu);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true))
             y.SetGradFn(relu ? new Conv2dReluBackward(input, weight, bias, x, w, y, g, groups) : new Conv2dBackward(input, weight, bias, x, w, g, groups));

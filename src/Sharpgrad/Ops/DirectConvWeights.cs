@@ -4,8 +4,9 @@ using Sharpgrad.Kernels;
 namespace Sharpgrad;
 
 /// <summary>
-/// A parameter's 3x3 weights in the direct kernels' layout, kept between calls: w: (OC,C,3,3) -> (C,3,3,OC)
-/// (<see cref="DirectConv3x3.TransposeWeights"/>), redone only when the weights change (their <see cref="Tensor.Version"/>
+/// A parameter's 3x3 (or 1x1) weights in the direct kernels' layout, kept between calls: w: (OC,C,KH,KW) -> (C,KH,KW,OC)
+/// (<see cref="DirectConv3x3.TransposeWeights(ReadOnlySpan{float}, Span{float}, int, int, int)"/>), redone only when
+/// the weights change (their <see cref="Tensor.Version"/>
 /// or storage). Transposing each call was 11% of cnn3's batch-1 forward on the main thread. Kept for a leaf tensor
 /// that requires gradients (a model's parameter, which lives as long as the model) or whose storage was marked with
 /// <see cref="Tensor.KeepKernelLayouts"/> (a fused model's folded batch norm), for as long as the
@@ -25,7 +26,8 @@ internal static class DirectConvWeights
     private static readonly ConditionalWeakTable<VersionCounter, Entry> Cache = [];
 
     /// <summary>
-    /// The transposed weights of <paramref name="weight"/> (OC,C,3,3) float32, or null where they are not kept (the
+    /// The transposed weights (C,KH,KW,OC) of <paramref name="weight"/> (OC,C,KH,KW) float32 (3x3 for the direct
+    /// kernels, 1x1 for the channel-vectorized pointwise one), or null where they are not kept (the
     /// caller then lets the kernel transpose into scratch).
     /// </summary>
     public static float[]? Of(Tensor weight)
@@ -34,11 +36,11 @@ internal static class DirectConvWeights
         var entry = Cache.GetValue(weight.VersionRef, _ => new Entry());
         lock (entry)
         {
-            int oc = weight.Dims[0], c = weight.Dims[1], size = oc * c * 9;
+            int oc = weight.Dims[0], c = weight.Dims[1], taps = weight.Dims[2] * weight.Dims[3], size = oc * c * taps;
             if (entry.Version != weight.Version || !ReferenceEquals(entry.Storage, weight.Storage) || entry.Offset != weight.Offset || entry.Transposed.Length != size)
             {
                 if (entry.Transposed.Length != size) entry.Transposed = new float[size];
-                DirectConv3x3.TransposeWeights(weight.Span<float>(), entry.Transposed, oc, c);
+                DirectConv3x3.TransposeWeights(weight.Span<float>(), entry.Transposed, oc, c, taps);
                 (entry.Storage, entry.Offset, entry.Version) = (weight.Storage, weight.Offset, weight.Version);
             }
             return entry.Transposed;

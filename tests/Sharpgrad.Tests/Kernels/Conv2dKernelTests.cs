@@ -513,4 +513,66 @@ public sealed class PointwiseConvTests
             Conv2dKernels.ForcedPath = before;
         }
     }
+
+    [Fact]
+    public void SmallPlanesRunTheChannelKernelThatEqualsTheReference()
+    {
+        // planes of 7 to 63 pixels with 32k filters: vectorized over filters (7x7: mobilenet's last two pointwise
+        // layers); 30 seeded shapes, with and without bias and ReLU, one and two threads, nothing written past the
+        // output; through Tensor.Conv2d with a parameter (its transposed weights kept) and after an in-place write
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        var rnd = new Random(1302);
+        const float Sentinel = -4321.25f;
+        try
+        {
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(128, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 48, 1));  // not 32k filters
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1)); // the pixel kernel's
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 2, 3, 1, 1, 1, 1, 0, 0), 32, 1));   // fewer than 7 pixels
+            Assert.True(Conv2dKernels.UsesTransposedWeights(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            for (int trial = 0; trial < 30; trial++)
+            {
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = 32 * rnd.Next(1, 5), h = rnd.Next(1, 9), w = rnd.Next(1, 9);
+                var g = new Conv2dGeometry(c, h, w, 1, 1, 1, 1, 0, 0);
+                if (!PointwiseConv.UsesChannels(g, oc, 1)) continue;
+                bool bias = rnd.Next(2) == 0, relu = rnd.Next(2) == 0;
+                float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+                float[] x = R(n * c * h * w), wt = R(oc * c), b = R(oc), t = new float[oc * c];
+                DirectConv3x3.TransposeWeights(wt, t, oc, c, 1);
+                var reference = Conv2dReference.Forward([.. x.Select(v => (double)v)], [.. wt.Select(v => (double)v)], bias ? [.. b.Select(v => (double)v)] : null, n, oc, g);
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using var _ = Parallelism.UseThreads(threads);
+                    var y = Enumerable.Repeat(Sentinel, n * oc * h * w + 19).ToArray();
+                    PointwiseConv.ForwardChannels(x, t, bias ? b : null, y, n, oc, g, relu);
+                    Assert.All(y[(n * oc * h * w)..], v => Assert.Equal(Sentinel, v));
+                    for (int i = 0; i < reference.Length; i++)
+                    {
+                        double want = relu ? Math.Max(reference[i], 0) : reference[i];
+                        Assert.True(Math.Abs(want - y[i]) <= 1e-5 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc}, bias {bias}, relu {relu}, {threads} threads: y[{i}] {y[i]} vs {want}");
+                    }
+                }
+                var weight = Tensor.FromArray(wt, [oc, c, 1, 1]).RequiresGrad_();
+                var input = Tensor.FromArray(x, [n, c, h, w]);
+                var plain = new float[n * oc * h * w];
+                PointwiseConv.ForwardChannels(x, t, null, plain, n, oc, g, relu: false);
+                using (Tensor.NoGrad())
+                {
+                    Assert.Equal(plain, Tensor.Conv2d(input, weight).ToArray());
+                    weight.AsSpan<float>()[0] += 1f; // a write the kept layout must follow
+                    var moved = wt.ToArray();
+                    moved[0] += 1f;
+                    DirectConv3x3.TransposeWeights(moved, t, oc, c, 1);
+                    PointwiseConv.ForwardChannels(x, t, null, plain, n, oc, g, relu: false);
+                    Assert.Equal(plain, Tensor.Conv2d(input, weight).ToArray());
+                }
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
 }
