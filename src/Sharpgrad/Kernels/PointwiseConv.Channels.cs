@@ -10,9 +10,10 @@ internal static partial class PointwiseConv
     private const int Seg = 7;
 
     /// <summary>
-    /// Whether <see cref="ForwardChannels"/> runs the convolution: AVX-512, a 1x1 stride-1 unpadded ungrouped kernel,
-    /// filters a multiple of 32, and planes smaller than <see cref="MinPixels"/> (7x7: the pixel registers of
-    /// <see cref="Forward"/> would be half empty) of at least 7 pixels.
+    /// Whether <see cref="ForwardChannels"/> runs the convolution: AVX-512, a 1x1 unpadded ungrouped kernel, filters a
+    /// multiple of 32, and either stride 1 on planes smaller than <see cref="MinPixels"/> (7x7: the pixel registers of
+    /// <see cref="Forward"/> would be half empty) of at least 7 pixels, or stride 2 with output rows a multiple of 7
+    /// pixels wide (a ResNet's projection shortcut: 28 -> 14, 14 -> 7).
     /// </summary>
     // measured on the 2-core AVX-512 VM of issue #11, one thread, 5 images (a depth-first part), weights transposed
     // at each call, against the GEMM over the five images side by side: 64 -> 128 at 7x7 47.4 -> 24.7 us, 128 -> 128
@@ -20,22 +21,25 @@ internal static partial class PointwiseConv
     // mobilenet's Predict with both pointwise kernels at batch 256: 8.96-10.8 -> 7.1-8.6 ms (1.21-1.33x, alternating
     // processes), at batch 1 (one thread) 73-75 -> 57-58 us
     public static bool UsesChannels(in Conv2dGeometry g, int outChannels, int groups) =>
-        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && groups == 1 && g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 }
-        && outChannels % (2 * V) == 0 && g.L < MinPixels && g.L >= Seg;
+        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && groups == 1 && g is { KH: 1, KW: 1, PH: 0, PW: 0 } && outChannels % (2 * V) == 0
+        && (g is { SH: 1, SW: 1 } && g.L < MinPixels && g.L >= Seg || g is { SH: 2, SW: 2 } && g.OW % Seg == 0);
 
-    // x: (N,C,L), wt: (C,OC) (DirectConv3x3.TransposeWeights with one tap), b: (OC)? -> y: (N,OC,L) = w x + b, max(y, 0)
-    // when relu. Vectorized over output channels, as ChannelConv3x3: a tile is two 7-pixel segments x two registers of
+    // x: (N,C,H,W), wt: (C,OC) (DirectConv3x3.TransposeWeights with one tap), b: (OC)? -> y: (N,OC,OH,OW) = w x + b
+    // (at stride 1 or 2), max(y, 0) when relu. Vectorized over output channels, as ChannelConv3x3: a tile is two 7-pixel segments x two registers of
     // filters (28 accumulators); each input channel loads two weight registers and broadcasts 14 input values from
     // the plane in place (a 1x1 kernel needs no padded copy). The tiles store (pixel, channel) into scratch, transposed
     // to (OC, L) per image. A plane's last partial segment is the 7 pixels that end it (overlapping the one before:
     // the same sums, stored again); an odd last segment runs alone in half a tile. Images split across threads.
     public static void ForwardChannels(float[] x, float[] wt, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, bool relu)
     {
-        if (!UsesChannels(g, oc, 1)) throw new ArgumentException($"PointwiseConv.ForwardChannels: needs AVX-512, a 1x1 stride-1 unpadded kernel, filters a multiple of {2 * V} and {Seg} to {MinPixels - 1} pixels, got a {g.KH}x{g.KW} kernel, stride {g.SH}, padding {g.PH}, {oc} filters and {g.L} pixels.");
-        int c = g.C, l = g.L;
-        if (x.Length < (long)n * c * l || wt.Length < oc * c || y.Length < (long)n * oc * l || (b is not null && b.Length < oc))
-            throw new ArgumentException($"PointwiseConv.ForwardChannels: arrays shorter than the shapes ({n} images, {c} -> {oc} channels, {l} pixels).");
+        if (!UsesChannels(g, oc, 1)) throw new ArgumentException($"PointwiseConv.ForwardChannels: needs AVX-512, a 1x1 unpadded kernel, filters a multiple of {2 * V}, and stride 1 with {Seg} to {MinPixels - 1} pixels or stride 2 with output rows a multiple of {Seg} wide, got a {g.KH}x{g.KW} kernel, stride {g.SH}, padding {g.PH}, {oc} filters and a {g.OH}x{g.OW} output.");
+        int c = g.C, l = g.L, hw = g.H * g.W, s = g.SH, w = g.W, ow = g.OW;
+        if (x.Length < (long)n * c * hw || wt.Length < oc * c || y.Length < (long)n * oc * l || (b is not null && b.Length < oc))
+            throw new ArgumentException($"PointwiseConv.ForwardChannels: arrays shorter than the shapes ({n} images, {c} -> {oc} channels, {g.H}x{g.W} -> {g.OH}x{g.OW}).");
         int segs = (l + Seg - 1) / Seg;
+        // a segment's first input pixel: stride 1, the plane is one run of pixels; stride 2, a segment is 7 pixels of one
+        // output row (OW a multiple of 7), reading every other input pixel of input row 2 r
+        int In(int p) => s == 1 ? p : 2 * (p / ow) * w + 2 * (p % ow);
         Parallelism.ForBalancedMacs(n, (_, start, end) =>
         {
             float[] scr = ArrayPool<float>.Shared.Rent(l * oc);
@@ -46,8 +50,14 @@ internal static partial class PointwiseConv
                     for (int f = 0; f < oc; f += 2 * V)
                         for (int t = 0; t < segs; t += 2)
                         {
-                            if (t + 1 < segs) Tile(x, wt, b, scr, i, c, l, oc, f, SegmentStart(t, segs, l), SegmentStart(t + 1, segs, l), relu);
-                            else TileHalf(x, wt, b, scr, i, c, l, oc, f, SegmentStart(t, segs, l), relu); // an odd last segment alone
+                            int p = SegmentStart(t, segs, l), q = t + 1 < segs ? SegmentStart(t + 1, segs, l) : -1;
+                            if (s == 1)
+                            {
+                                if (q >= 0) Tile<One>(x, wt, b, scr, i, c, hw, oc, f, p, q, p, q, relu);
+                                else TileHalf<One>(x, wt, b, scr, i, c, hw, oc, f, p, p, relu); // an odd last segment alone
+                            }
+                            else if (q >= 0) Tile<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), In(q), p, q, relu);
+                            else TileHalf<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
                         }
                     ChannelConv3x3.Transpose(ref scr[0], l, oc, oc, ref y[(long)i * oc * l], l);
                 }
@@ -62,12 +72,29 @@ internal static partial class PointwiseConv
     // segment t of a plane of l pixels starts at 7 t, the last one at l - 7
     private static int SegmentStart(int t, int segs, int l) => t == segs - 1 ? l - Seg : t * Seg;
 
-    // image i, filters [f, f + 32), pixels [p, p + 7) and [q, q + 7) -> scr rows of those pixels
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int l, int oc, int f, int p, int q, bool relu)
+    private interface IStep
     {
-        ref float xa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * l + p);
-        ref float xb = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * l + q);
+        static abstract int S { get; }
+    }
+
+    private readonly struct One : IStep
+    {
+        public static int S => 1;
+    }
+
+    private readonly struct Two : IStep
+    {
+        public static int S => 2;
+    }
+
+    // image i (planes of hw input pixels), filters [f, f + 32), output pixels [p, p + 7) and [q, q + 7), which read
+    // the input pixels ia + S j and ib + S j -> scr rows of those output pixels
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TS>(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int f, int ia, int ib, int p, int q, bool relu)
+        where TS : struct, IStep
+    {
+        ref float xa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * hw + ia);
+        ref float xb = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * hw + ib);
         ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), f);
         Vector512<float> i0 = Vector512<float>.Zero, i1 = Vector512<float>.Zero;
         if (b is not null)
@@ -77,25 +104,25 @@ internal static partial class PointwiseConv
         }
         Vector512<float> a0 = i0, b0 = i1, a1 = i0, b1 = i1, a2 = i0, b2 = i1, a3 = i0, b3 = i1, a4 = i0, b4 = i1, a5 = i0, b5 = i1, a6 = i0, b6 = i1;
         Vector512<float> a7 = i0, b7 = i1, a8 = i0, b8 = i1, a9 = i0, b9 = i1, a10 = i0, b10 = i1, a11 = i0, b11 = i1, a12 = i0, b12 = i1, a13 = i0, b13 = i1;
-        nuint k = 0, step = (nuint)oc, v = V, off = 0, ls = (nuint)l;
+        nuint k = 0, step = (nuint)oc, v = V, off = 0, ls = (nuint)hw;
         for (int ci = 0; ci < c; ci++, k += step, off += ls)
         {
             var w0 = Vector512.LoadUnsafe(ref pw, k);
             var w1 = Vector512.LoadUnsafe(ref pw, k + v);
             var xv = Vector512.Create(Unsafe.Add(ref xa, off)); a0 = Vector512.FusedMultiplyAdd(xv, w0, a0); b0 = Vector512.FusedMultiplyAdd(xv, w1, b0);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 1)); a1 = Vector512.FusedMultiplyAdd(xv, w0, a1); b1 = Vector512.FusedMultiplyAdd(xv, w1, b1);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 2)); a2 = Vector512.FusedMultiplyAdd(xv, w0, a2); b2 = Vector512.FusedMultiplyAdd(xv, w1, b2);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 3)); a3 = Vector512.FusedMultiplyAdd(xv, w0, a3); b3 = Vector512.FusedMultiplyAdd(xv, w1, b3);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 4)); a4 = Vector512.FusedMultiplyAdd(xv, w0, a4); b4 = Vector512.FusedMultiplyAdd(xv, w1, b4);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 5)); a5 = Vector512.FusedMultiplyAdd(xv, w0, a5); b5 = Vector512.FusedMultiplyAdd(xv, w1, b5);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 6)); a6 = Vector512.FusedMultiplyAdd(xv, w0, a6); b6 = Vector512.FusedMultiplyAdd(xv, w1, b6);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(1 * TS.S))); a1 = Vector512.FusedMultiplyAdd(xv, w0, a1); b1 = Vector512.FusedMultiplyAdd(xv, w1, b1);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(2 * TS.S))); a2 = Vector512.FusedMultiplyAdd(xv, w0, a2); b2 = Vector512.FusedMultiplyAdd(xv, w1, b2);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(3 * TS.S))); a3 = Vector512.FusedMultiplyAdd(xv, w0, a3); b3 = Vector512.FusedMultiplyAdd(xv, w1, b3);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(4 * TS.S))); a4 = Vector512.FusedMultiplyAdd(xv, w0, a4); b4 = Vector512.FusedMultiplyAdd(xv, w1, b4);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(5 * TS.S))); a5 = Vector512.FusedMultiplyAdd(xv, w0, a5); b5 = Vector512.FusedMultiplyAdd(xv, w1, b5);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(6 * TS.S))); a6 = Vector512.FusedMultiplyAdd(xv, w0, a6); b6 = Vector512.FusedMultiplyAdd(xv, w1, b6);
             xv = Vector512.Create(Unsafe.Add(ref xb, off)); a7 = Vector512.FusedMultiplyAdd(xv, w0, a7); b7 = Vector512.FusedMultiplyAdd(xv, w1, b7);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 1)); a8 = Vector512.FusedMultiplyAdd(xv, w0, a8); b8 = Vector512.FusedMultiplyAdd(xv, w1, b8);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 2)); a9 = Vector512.FusedMultiplyAdd(xv, w0, a9); b9 = Vector512.FusedMultiplyAdd(xv, w1, b9);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 3)); a10 = Vector512.FusedMultiplyAdd(xv, w0, a10); b10 = Vector512.FusedMultiplyAdd(xv, w1, b10);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 4)); a11 = Vector512.FusedMultiplyAdd(xv, w0, a11); b11 = Vector512.FusedMultiplyAdd(xv, w1, b11);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 5)); a12 = Vector512.FusedMultiplyAdd(xv, w0, a12); b12 = Vector512.FusedMultiplyAdd(xv, w1, b12);
-            xv = Vector512.Create(Unsafe.Add(ref xb, off + 6)); a13 = Vector512.FusedMultiplyAdd(xv, w0, a13); b13 = Vector512.FusedMultiplyAdd(xv, w1, b13);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(1 * TS.S))); a8 = Vector512.FusedMultiplyAdd(xv, w0, a8); b8 = Vector512.FusedMultiplyAdd(xv, w1, b8);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(2 * TS.S))); a9 = Vector512.FusedMultiplyAdd(xv, w0, a9); b9 = Vector512.FusedMultiplyAdd(xv, w1, b9);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(3 * TS.S))); a10 = Vector512.FusedMultiplyAdd(xv, w0, a10); b10 = Vector512.FusedMultiplyAdd(xv, w1, b10);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(4 * TS.S))); a11 = Vector512.FusedMultiplyAdd(xv, w0, a11); b11 = Vector512.FusedMultiplyAdd(xv, w1, b11);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(5 * TS.S))); a12 = Vector512.FusedMultiplyAdd(xv, w0, a12); b12 = Vector512.FusedMultiplyAdd(xv, w1, b12);
+            xv = Vector512.Create(Unsafe.Add(ref xb, off + (nuint)(6 * TS.S))); a13 = Vector512.FusedMultiplyAdd(xv, w0, a13); b13 = Vector512.FusedMultiplyAdd(xv, w1, b13);
         }
         ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), p * oc + f);
         ref float db = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), q * oc + f);
@@ -107,11 +134,13 @@ internal static partial class PointwiseConv
         Put(a4, b4, ref da, 4 * o, relu); Put(a5, b5, ref da, 5 * o, relu); Put(a6, b6, ref da, 6 * o, relu);
     }
 
-    // image i, filters [f, f + 32), pixels [p, p + 7) -> scr rows of those pixels: Tile's first half (14 accumulators)
+    // image i, filters [f, f + 32), output pixels [p, p + 7) reading input pixels ia + S j -> scr rows of those
+    // pixels: Tile's first half (14 accumulators)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileHalf(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int l, int oc, int f, int p, bool relu)
+    private static void TileHalf<TS>(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int f, int ia, int p, bool relu)
+        where TS : struct, IStep
     {
-        ref float xa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * l + p);
+        ref float xa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)i * c * hw + ia);
         ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), f);
         Vector512<float> i0 = Vector512<float>.Zero, i1 = Vector512<float>.Zero;
         if (b is not null)
@@ -120,18 +149,18 @@ internal static partial class PointwiseConv
             i1 = Vector512.LoadUnsafe(ref b[f], (nuint)V);
         }
         Vector512<float> a0 = i0, b0 = i1, a1 = i0, b1 = i1, a2 = i0, b2 = i1, a3 = i0, b3 = i1, a4 = i0, b4 = i1, a5 = i0, b5 = i1, a6 = i0, b6 = i1;
-        nuint k = 0, step = (nuint)oc, v = V, off = 0, ls = (nuint)l;
+        nuint k = 0, step = (nuint)oc, v = V, off = 0, ls = (nuint)hw;
         for (int ci = 0; ci < c; ci++, k += step, off += ls)
         {
             var w0 = Vector512.LoadUnsafe(ref pw, k);
             var w1 = Vector512.LoadUnsafe(ref pw, k + v);
             var xv = Vector512.Create(Unsafe.Add(ref xa, off)); a0 = Vector512.FusedMultiplyAdd(xv, w0, a0); b0 = Vector512.FusedMultiplyAdd(xv, w1, b0);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 1)); a1 = Vector512.FusedMultiplyAdd(xv, w0, a1); b1 = Vector512.FusedMultiplyAdd(xv, w1, b1);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 2)); a2 = Vector512.FusedMultiplyAdd(xv, w0, a2); b2 = Vector512.FusedMultiplyAdd(xv, w1, b2);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 3)); a3 = Vector512.FusedMultiplyAdd(xv, w0, a3); b3 = Vector512.FusedMultiplyAdd(xv, w1, b3);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 4)); a4 = Vector512.FusedMultiplyAdd(xv, w0, a4); b4 = Vector512.FusedMultiplyAdd(xv, w1, b4);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 5)); a5 = Vector512.FusedMultiplyAdd(xv, w0, a5); b5 = Vector512.FusedMultiplyAdd(xv, w1, b5);
-            xv = Vector512.Create(Unsafe.Add(ref xa, off + 6)); a6 = Vector512.FusedMultiplyAdd(xv, w0, a6); b6 = Vector512.FusedMultiplyAdd(xv, w1, b6);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(1 * TS.S))); a1 = Vector512.FusedMultiplyAdd(xv, w0, a1); b1 = Vector512.FusedMultiplyAdd(xv, w1, b1);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(2 * TS.S))); a2 = Vector512.FusedMultiplyAdd(xv, w0, a2); b2 = Vector512.FusedMultiplyAdd(xv, w1, b2);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(3 * TS.S))); a3 = Vector512.FusedMultiplyAdd(xv, w0, a3); b3 = Vector512.FusedMultiplyAdd(xv, w1, b3);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(4 * TS.S))); a4 = Vector512.FusedMultiplyAdd(xv, w0, a4); b4 = Vector512.FusedMultiplyAdd(xv, w1, b4);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(5 * TS.S))); a5 = Vector512.FusedMultiplyAdd(xv, w0, a5); b5 = Vector512.FusedMultiplyAdd(xv, w1, b5);
+            xv = Vector512.Create(Unsafe.Add(ref xa, off + (nuint)(6 * TS.S))); a6 = Vector512.FusedMultiplyAdd(xv, w0, a6); b6 = Vector512.FusedMultiplyAdd(xv, w1, b6);
         }
         ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), p * oc + f);
         nuint o = (nuint)oc;

@@ -531,11 +531,16 @@ public sealed class PointwiseConvTests
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 48, 1));  // not 32k filters
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1)); // the pixel kernel's
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 2, 3, 1, 1, 1, 1, 0, 0), 32, 1));   // fewer than 7 pixels
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 2, 2, 0, 0), 32, 1));  // resnet's shortcuts
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(32, 14, 14, 1, 1, 2, 2, 0, 0), 64, 1));
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(32, 16, 16, 1, 1, 2, 2, 0, 0), 64, 1)); // 8-wide rows
             Assert.True(Conv2dKernels.UsesTransposedWeights(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
             for (int trial = 0; trial < 30; trial++)
             {
-                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = 32 * rnd.Next(1, 5), h = rnd.Next(1, 9), w = rnd.Next(1, 9);
-                var g = new Conv2dGeometry(c, h, w, 1, 1, 1, 1, 0, 0);
+                // every third trial stride 2 with output rows of 7 or 14 pixels (a ResNet's projection shortcut)
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = 32 * rnd.Next(1, 5), stride = trial % 3 == 2 ? 2 : 1;
+                int h = stride == 1 ? rnd.Next(1, 9) : rnd.Next(2, 29), w = stride == 1 ? rnd.Next(1, 9) : 7 * rnd.Next(1, 3) * 2 - rnd.Next(2);
+                var g = new Conv2dGeometry(c, h, w, 1, 1, stride, stride, 0, 0);
                 if (!PointwiseConv.UsesChannels(g, oc, 1)) continue;
                 bool bias = rnd.Next(2) == 0, relu = rnd.Next(2) == 0;
                 float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
@@ -545,28 +550,28 @@ public sealed class PointwiseConvTests
                 foreach (int threads in new[] { 1, 2 })
                 {
                     using var _ = Parallelism.UseThreads(threads);
-                    var y = Enumerable.Repeat(Sentinel, n * oc * h * w + 19).ToArray();
+                    var y = Enumerable.Repeat(Sentinel, n * oc * g.L + 19).ToArray();
                     PointwiseConv.ForwardChannels(x, t, bias ? b : null, y, n, oc, g, relu);
-                    Assert.All(y[(n * oc * h * w)..], v => Assert.Equal(Sentinel, v));
+                    Assert.All(y[(n * oc * g.L)..], v => Assert.Equal(Sentinel, v));
                     for (int i = 0; i < reference.Length; i++)
                     {
                         double want = relu ? Math.Max(reference[i], 0) : reference[i];
-                        Assert.True(Math.Abs(want - y[i]) <= 1e-5 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc}, bias {bias}, relu {relu}, {threads} threads: y[{i}] {y[i]} vs {want}");
+                        Assert.True(Math.Abs(want - y[i]) <= 1e-5 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc} stride {stride}, bias {bias}, relu {relu}, {threads} threads: y[{i}] {y[i]} vs {want}");
                     }
                 }
                 var weight = Tensor.FromArray(wt, [oc, c, 1, 1]).RequiresGrad_();
                 var input = Tensor.FromArray(x, [n, c, h, w]);
-                var plain = new float[n * oc * h * w];
+                var plain = new float[n * oc * g.L];
                 PointwiseConv.ForwardChannels(x, t, null, plain, n, oc, g, relu: false);
                 using (Tensor.NoGrad())
                 {
-                    Assert.Equal(plain, Tensor.Conv2d(input, weight).ToArray());
+                    Assert.Equal(plain, Tensor.Conv2d(input, weight, null, stride).ToArray());
                     weight.AsSpan<float>()[0] += 1f; // a write the kept layout must follow
                     var moved = wt.ToArray();
                     moved[0] += 1f;
                     DirectConv3x3.TransposeWeights(moved, t, oc, c, 1);
                     PointwiseConv.ForwardChannels(x, t, null, plain, n, oc, g, relu: false);
-                    Assert.Equal(plain, Tensor.Conv2d(input, weight).ToArray());
+                    Assert.Equal(plain, Tensor.Conv2d(input, weight, null, stride).ToArray());
                 }
             }
         }
