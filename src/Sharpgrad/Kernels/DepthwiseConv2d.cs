@@ -57,6 +57,11 @@ internal static partial class DepthwiseConv2d
     // dy: (N,C,OH,OW), x: (N,C,H,W), w: (C,1,KH,KW) -> dx: (N,C,H,W)?, dw: (C,1,KH,KW)?, db: (C)?
     public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && UsesChannelsBackward(g))
+        {
+            BackwardChannels((float[])(object)dy, (float[])(object)x, (float[])(object)w, (float[]?)(object?)dx, (float[]?)(object?)dw, (float[]?)(object?)db, n, g);
+            return;
+        }
         switch (Conv2dKernels.Path)
         {
             case Gemm.KernelPath.Vector512: Backward<T, Lanes512<T>, Vector512<T>>(dy, x, w, dx, dw, db, n, g); break;

@@ -231,3 +231,77 @@ public sealed class DepthwiseConv2dTests
             Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * scale, $"{what}: element {i}: {expected[i]} vs {actual[i]}");
     }
 }
+
+public sealed class DepthwiseChannelsBackwardTests
+{
+    [Theory]
+    [InlineData(20, 16, 28, 28, 1)] // mobilenet's first depthwise layer; 20 images: two runs of 16
+    [InlineData(3, 32, 28, 28, 2)]  // its 28 -> 14
+    [InlineData(17, 64, 14, 14, 2)] // 14 -> 7
+    [InlineData(2, 128, 7, 7, 1)]   // 7 -> 7
+    [InlineData(5, 48, 9, 13, 2)]   // odd sizes, three blocks
+    [InlineData(1, 16, 1, 1, 1)]    // one pixel
+    [InlineData(2, 16, 32, 32, 2)]  // 1,024 pixels, the largest plane taken
+    public void EqualsTheReferenceForAnyThreadCountAndWritesNothingPastTheGradients(int n, int c, int h, int w, int stride)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        try
+        {
+            var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+            Assert.True(DepthwiseConv2d.UsesChannelsBackward(g));
+            var rnd = new Random(n * 1000 + c + h);
+            float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+            float[] x = R(n * c * h * w), wt = R(c * 9), dy = R(n * c * g.L);
+            var (rdx, rdw, rdb) = Conv2dReference.Backward([.. dy.Select(v => (double)v)], [.. x.Select(v => (double)v)], [.. wt.Select(v => (double)v)], n, c, g, c);
+            const float Sentinel = -4321.25f;
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var _ = Parallelism.UseThreads(threads);
+                float[] dx = Enumerable.Repeat(Sentinel, x.Length + 7).ToArray(), dw = Enumerable.Repeat(Sentinel, wt.Length + 7).ToArray(), db = Enumerable.Repeat(Sentinel, c + 7).ToArray();
+                DepthwiseConv2d.Backward(dy, x, wt, dx, dw, db, n, g);
+                foreach (var (got, want, name) in new[] { (dx, rdx, "dx"), (dw, rdw, "dw"), (db, rdb, "db") })
+                {
+                    for (int i = 0; i < want.Length; i++)
+                        Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4 * (1 + Math.Abs(want[i])), $"{threads} threads {name}[{i}]: {got[i]} vs {want[i]}");
+                    Assert.All(got[want.Length..], v => Assert.Equal(Sentinel, v));
+                }
+                float[] all = [.. dx, .. dw, .. db];
+                if (first is null) first = all;
+                else Assert.Equal(first, all);
+                // each gradient alone is the same as with the others
+                var dwOnly = new float[wt.Length];
+                DepthwiseConv2d.Backward(dy, x, wt, null, dwOnly, null, n, g);
+                Assert.Equal(dw[..wt.Length], dwOnly);
+                var dxOnly = new float[x.Length];
+                DepthwiseConv2d.Backward(dy, x, wt, dxOnly, null, null, n, g);
+                Assert.Equal(dx[..x.Length], dxOnly);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Fact]
+    public void TakesSixteenChannelBlocksOf3x3KernelsOnAvx512Only()
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(24, 14, 14, 3, 3, 1, 1, 1, 1)));  // not 16k channels
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 5, 5, 1, 1, 2, 2)));  // 5x5
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 33, 32, 3, 3, 1, 1, 1, 1)));  // over 1,024 pixels
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 3, 3, 3, 3, 1, 1)));  // stride 3
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1)));
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+}
