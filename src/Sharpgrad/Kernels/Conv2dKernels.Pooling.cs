@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.Intrinsics;
 
 namespace Sharpgrad.Kernels;
@@ -74,19 +73,10 @@ internal static partial class Conv2dKernels
             DirectConvRows.Forward(x, w, b, y, n, oc, g, relu: true, pool: true, scale, shift);
             return;
         }
-        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
-        float[] wt = transposed ?? rented!;
-        try
-        {
-            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
-            // the channel kernel pools its pixel-major scratch (PoolsInChannelConv3x3Relu); the row kernel pools in registers
-            if (PoolsInChannelConv3x3Relu(g, oc)) ChannelConv3x3.ForwardReluMaxPool(x, wt, b, y, n, g.C, g.H, g.W, oc, g.SH, scale, shift);
-            else DirectConv3x3.Forward(x, wt, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true, scale, shift);
-        }
-        finally
-        {
-            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-        }
+        using var wt = TransposedWeights.Of(w, transposed, oc, g.C, 9);
+        // the channel kernel pools its pixel-major scratch (PoolsInChannelConv3x3Relu); the row kernel pools in registers
+        if (PoolsInChannelConv3x3Relu(g, oc)) ChannelConv3x3.ForwardReluMaxPool(x, wt.Array, b, y, n, g.C, g.H, g.W, oc, g.SH, scale, shift);
+        else DirectConv3x3.Forward(x, wt.Array, b, y, n, g.C, g.H, g.W, oc, relu: true, stride: g.SH, pool: true, scale, shift);
     }
 
     /// <summary>
@@ -113,16 +103,7 @@ internal static partial class Conv2dKernels
     public static void ForwardMaxPool(float[] x, float[] w, float[]? b, float[] y, int[] argmax, int n, int oc, in Conv2dGeometry g, float[]? transposed = null)
     {
         if (!PoolsInChannelConv3x3(g, oc)) throw new ArgumentException($"ForwardMaxPool: the channel kernel does not run this convolution ({g}, {oc} filters).");
-        float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
-        float[] wt = transposed ?? rented!;
-        try
-        {
-            if (rented is not null) DirectConv3x3.TransposeWeights(w, wt, oc, g.C);
-            ChannelConv3x3.ForwardMaxPool(x, wt, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
-        }
-        finally
-        {
-            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-        }
+        using var wt = TransposedWeights.Of(w, transposed, oc, g.C, 9);
+        ChannelConv3x3.ForwardMaxPool(x, wt.Array, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
     }
 }

@@ -21,8 +21,9 @@ internal readonly record struct Conv2dGeometry(int C, int H, int W, int KH, int 
 /// Convolution: chooses the algorithm for a shape. float32 3x3 padding-1 convolutions with 8k filters, stride 1 or
 /// 2, run <see cref="DirectConv3x3"/> or, on narrow maps with 32k filters, <see cref="ChannelConv3x3"/> (their input
 /// gradient too for stride 1; <see cref="ChannelConv3x3"/> also the stride-2 input gradient with 16k input channels); depthwise convolutions (groups = C = OC)
-/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 stride-1 unpadded ones with 8k filters on planes of 64
-/// pixels or more run <see cref="PointwiseConv"/> on AVX-512, the others multiply the image itself
+/// run the direct kernels of <see cref="DepthwiseConv2d"/>; 1x1 unpadded ones on AVX-512 run <see cref="PointwiseConv"/>
+/// (over pixels with 8k filters on planes of 64 pixels or more; over filters with 32k filters on smaller planes and at
+/// stride 2 on rows of 7k pixels), the other stride-1 ones multiply the image itself
 /// (C, H W) by the weights, without im2col; everything else runs im2col + <see cref="Gemm"/> per (image, group),
 /// split over the batch.
 /// </summary>
@@ -264,18 +265,9 @@ internal static partial class Conv2dKernels
         if (typeof(T) == typeof(float) && UsesDirect3x3(g, oc, groups))
         {
             // the direct kernel clamps as it stores; the transposed weights are the caller's or live in pooled scratch
-            float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C * 9) : null;
-            float[] wt = transposed ?? rented!;
-            try
-            {
-                if (rented is not null) DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C);
-                if (UsesChannelConv3x3(g, oc)) ChannelConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
-                else DirectConv3x3.Forward((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
-            }
-            finally
-            {
-                if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-            }
+            using var wt = TransposedWeights.Of((float[])(object)w, transposed, oc, g.C, 9);
+            if (UsesChannelConv3x3(g, oc)) ChannelConv3x3.Forward((float[])(object)x, wt.Array, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
+            else DirectConv3x3.Forward((float[])(object)x, wt.Array, (float[]?)(object?)b, (float[])(object)y, n, g.C, g.H, g.W, oc, relu, g.SH);
             return;
         }
         // the ReLU clamps each (image, group) or plane as soon as it is computed, while it is in cache (a pass over the
@@ -283,23 +275,45 @@ internal static partial class Conv2dKernels
         if (DepthwiseConv2d.Applies(g, oc, groups)) DepthwiseConv2d.Forward(x, w, b, y, n, g, relu);
         else if (typeof(T) == typeof(float) && PointwiseConv.UsesChannels(g, oc, groups))
         {
-            float[]? rented = transposed is null ? ArrayPool<float>.Shared.Rent(oc * g.C) : null;
-            float[] wt = transposed ?? rented!;
-            try
-            {
-                if (rented is not null) DirectConv3x3.TransposeWeights((float[])(object)w, wt, oc, g.C, 1);
-                PointwiseConv.ForwardChannels((float[])(object)x, wt, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
-            }
-            finally
-            {
-                if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-            }
+            using var wt = TransposedWeights.Of((float[])(object)w, transposed, oc, g.C, 1);
+            PointwiseConv.ForwardChannels((float[])(object)x, wt.Array, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         }
         else if (typeof(T) == typeof(float) && PointwiseConv.Applies(g, oc, groups))
             PointwiseConv.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else if (typeof(T) == typeof(float) && DirectConvRows.Applies(g, groups))
             DirectConvRows.Forward((float[])(object)x, (float[])(object)w, (float[]?)(object?)b, (float[])(object)y, n, oc, g, relu);
         else Gemm2d(x, w, b, y, n, oc, g, groups, relu);
+    }
+
+    /// <summary>
+    /// Weights in the direct kernels' (C,KH,KW,OC) layout for one call: the caller's kept copy
+    /// (<see cref="UsesTransposedWeights"/>), or the weights transposed into pooled scratch, returned on dispose.
+    /// </summary>
+    private readonly struct TransposedWeights : IDisposable
+    {
+        private readonly bool _rented;
+
+        private TransposedWeights(float[] array, bool rented)
+        {
+            Array = array;
+            _rented = rented;
+        }
+
+        public float[] Array { get; }
+
+        // w: (OC,C,KH,KW) with taps = KH KW; kept: the same already transposed, or null
+        public static TransposedWeights Of(float[] w, float[]? kept, int oc, int c, int taps)
+        {
+            if (kept is not null) return new(kept, rented: false);
+            float[] t = ArrayPool<float>.Shared.Rent(oc * c * taps);
+            DirectConv3x3.TransposeWeights(w, t, oc, c, taps);
+            return new(t, rented: true);
+        }
+
+        public void Dispose()
+        {
+            if (_rented) ArrayPool<float>.Shared.Return(Array);
+        }
     }
 
     /// <summary>
