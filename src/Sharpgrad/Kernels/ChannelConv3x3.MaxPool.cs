@@ -14,39 +14,8 @@ internal static partial class ChannelConv3x3
     // pooled there (16 channels a register, while the scratch is in cache), and only the pooled map and its argmax
     // are transposed to (OC, pixel): the full-size map is never transposed, stored or read back. AVX-512 only
     // (Conv2dKernels.PoolsInChannelConv3x3).
-    public static void ForwardMaxPool(float[] x, float[] wt, float[]? b, float[] y, int[] argmax, int n, int c, int h, int w, int oc, int stride)
-    {
-        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
-        var lay = Layout.Of(h, w, stride);
-        int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
-        if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
-        int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
-        if (y.Length < n * ys || argmax.Length < n * ys) throw new ArgumentException($"ChannelConv3x3.ForwardMaxPool: outputs shorter than {n * ys}.");
-        Parallelism.ForBalanced(n, (_, start, end) =>
-        {
-            float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
-            int[] args = ArrayPool<int>.Shared.Rent(pl * oc);
-            try
-            {
-                for (int i = start; i < end; i++)
-                {
-                    Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
-                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: false, 0, oc, 0, lay.OH);
-                    PoolScratch(scr, lay, oc, pooled, args);
-                    Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
-                    Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax[i * ys]), pl); // the bits moved as they are
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(pad);
-                ArrayPool<float>.Shared.Return(scr);
-                ArrayPool<float>.Shared.Return(pooled);
-                ArrayPool<int>.Shared.Return(args);
-            }
-        });
-    }
+    public static void ForwardMaxPool(float[] x, float[] wt, float[]? b, float[] y, int[] argmax, int n, int c, int h, int w, int oc, int stride) =>
+        Pooled("ForwardMaxPool", x, wt, b, y, argmax, n, c, h, w, oc, stride, null, null);
 
     // x: (N,C,H,W), wt: (C,3,3,OC), b: (OC)? -> y: (N,OC,OH/2,OW/2) = 2x2 max pooling (stride 2, floor) of
     // max(conv + b, 0), then y * scale[o] + shift[o] when given (a batch norm folded behind the pool): the inference
@@ -55,26 +24,38 @@ internal static partial class ChannelConv3x3
     // threads. AVX-512 only (Conv2dKernels.PoolsInChannelConv3x3).
     public static void ForwardReluMaxPool(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, int stride, float[]? scale, float[]? shift)
     {
-        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
-        var lay = Layout.Of(h, w, stride);
-        int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
-        if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
         if ((scale is null) != (shift is null) || (scale is not null && (scale.Length < oc || shift!.Length < oc)))
             throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: scale and shift must both be given, each of {oc} values, or neither.");
+        Pooled("ForwardReluMaxPool", x, wt, b, y, null, n, c, h, w, oc, stride, scale, shift);
+    }
+
+    // the two above: with argmax, the training form (no ReLU, the maxima's positions); without, the inference form
+    // (ReLU, the optional affine map)
+    private static void Pooled(string op, float[] x, float[] wt, float[]? b, float[] y, int[]? argmax, int n, int c, int h, int w, int oc, int stride,
+        float[]? scale, float[]? shift)
+    {
+        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.{op}: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
+        var lay = Layout.Of(h, w, stride);
+        int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
+        if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.{op}: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
         int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
-        if (y.Length < n * ys) throw new ArgumentException($"ChannelConv3x3.ForwardReluMaxPool: output shorter than {n * ys}.");
+        if (y.Length < n * ys || (argmax is not null && argmax.Length < n * ys)) throw new ArgumentException($"ChannelConv3x3.{op}: outputs shorter than {n * ys}.");
         Parallelism.ForBalanced(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
+            int[]? args = argmax is null ? null : ArrayPool<int>.Shared.Rent(pl * oc);
             try
             {
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
-                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: true, 0, oc, 0, lay.OH);
-                    PoolScratch(scr, lay, oc, pooled, scale, shift);
+                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
+                    if (args is null) PoolScratch(scr, lay, oc, pooled, scale, shift);
+                    else PoolScratch(scr, lay, oc, pooled, args);
                     Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
+                    if (args is not null)
+                        Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), pl); // the bits moved as they are
                 }
             }
             finally
@@ -82,11 +63,12 @@ internal static partial class ChannelConv3x3
                 ArrayPool<float>.Shared.Return(pad);
                 ArrayPool<float>.Shared.Return(scr);
                 ArrayPool<float>.Shared.Return(pooled);
+                if (args is not null) ArrayPool<int>.Shared.Return(args);
             }
         });
     }
 
-    // scr: (OH OWp, OC), ReLU's output (no NaN) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
+    // scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
     // shift[o] when given (a product, then a sum, as the row kernel's pooled store)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PoolScratch(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)

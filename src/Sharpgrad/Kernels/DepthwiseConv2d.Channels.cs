@@ -32,12 +32,10 @@ internal static partial class DepthwiseConv2d
     {
         int c = g.C, h = g.H, wd = g.W, wp = wd + 2, s = g.SH, oh = g.OH, ow = g.OW, xs = h * wd, ys = oh * ow, blocks = c / ChannelBlock;
         int padSize = (h + 2) * wp * ChannelBlock;
-        // weights as (C/16, 9, 16): tap k of channel block cb at (cb 9 + k) 16
         float[] wt = ArrayPool<float>.Shared.Rent(c * 9);
         try
         {
-            for (int ch = 0; ch < c; ch++)
-                for (int k = 0; k < 9; k++) wt[(ch / ChannelBlock * 9 + k) * ChannelBlock + ch % ChannelBlock] = w[ch * 9 + k];
+            BlockWeights(w, c, wt);
             Parallelism.ForBalancedMacs(n * blocks, (_, start, end) =>
             {
                 float[] pad = ArrayPool<float>.Shared.Rent(padSize), tr = ArrayPool<float>.Shared.Rent(xs * ChannelBlock), outp = ArrayPool<float>.Shared.Rent(ys * ChannelBlock);
@@ -68,6 +66,13 @@ internal static partial class DepthwiseConv2d
         {
             ArrayPool<float>.Shared.Return(wt);
         }
+    }
+
+    // w: (C,1,3,3) -> wt: (C/16, 9, 16), tap k of channel block cb at (cb 9 + k) 16 (the forward's and the backward's layout)
+    private static void BlockWeights(ReadOnlySpan<float> w, int c, Span<float> wt)
+    {
+        for (int ch = 0; ch < c; ch++)
+            for (int k = 0; k < 9; k++) wt[(ch / ChannelBlock * 9 + k) * ChannelBlock + ch % ChannelBlock] = w[ch * 9 + k];
     }
 
     // pad: (H+2, Wp, 16) one block's padded channels, wt: (C/16, 9, 16) -> outp: (OH OW, 16)

@@ -40,22 +40,20 @@ internal static partial class DepthwiseConv2d
         // jobs: (block, run of ImagesPerJob images), each summing its own dw and db; the runs are then added in order,
         // so the result does not depend on how many threads took the jobs
         int runs = (n + ImagesPerJob - 1) / ImagesPerJob, jobs = blocks * runs;
-        float[] partial = ArrayPool<float>.Shared.Rent(jobs * 10 * V);
+        float[] partial = ArrayPool<float>.Shared.Rent(jobs * 10 * V), wt = ArrayPool<float>.Shared.Rent(c * 9);
         try
         {
+            BlockWeights(w, c, wt);
             Parallelism.ForBalancedMacs(jobs, (_, start, end) =>
             {
                 float[] xpad = ArrayPool<float>.Shared.Rent(padSize), dxpad = ArrayPool<float>.Shared.Rent(padSize);
-                float[] dyb = ArrayPool<float>.Shared.Rent(ys * V), tr = ArrayPool<float>.Shared.Rent(xs * V), wt = ArrayPool<float>.Shared.Rent(9 * V);
+                float[] dyb = ArrayPool<float>.Shared.Rent(ys * V), tr = ArrayPool<float>.Shared.Rent(xs * V);
                 try
                 {
                     xpad.AsSpan(0, padSize).Clear(); // the border stays zero: only the interior is written
                     for (int job = start; job < end; job++)
                     {
                         int cb = job / runs, i0 = job % runs * ImagesPerJob, i1 = Math.Min(n, i0 + ImagesPerJob);
-                        // the block's weights as (9, 16): tap k of its 16 channels
-                        for (int ch = 0; ch < V; ch++)
-                            for (int k = 0; k < 9; k++) wt[k * V + ch] = w[(cb * V + ch) * 9 + k];
                         var sums = partial.AsSpan(job * 10 * V, 10 * V);
                         sums.Clear();
                         for (int i = i0; i < i1; i++)
@@ -73,7 +71,7 @@ internal static partial class DepthwiseConv2d
                             if (dx is not null)
                             {
                                 dxpad.AsSpan(0, padSize).Clear();
-                                InputGradientPixels(dyb, wt, dxpad, oh, ow, wp, s);
+                                InputGradientPixels(dyb, wt, cb, dxpad, oh, ow, wp, s);
                                 for (int r = 0; r < h; r++)
                                     dxpad.AsSpan(((r + 1) * wp + 1) * V, wd * V).CopyTo(tr.AsSpan(r * wd * V));
                                 ChannelConv3x3.Transpose(ref tr[0], xs, V, V, ref dx[(long)plane0 * xs], xs);
@@ -87,7 +85,6 @@ internal static partial class DepthwiseConv2d
                     ArrayPool<float>.Shared.Return(dxpad);
                     ArrayPool<float>.Shared.Return(dyb);
                     ArrayPool<float>.Shared.Return(tr);
-                    ArrayPool<float>.Shared.Return(wt);
                 }
             }, (long)n * c * ys * 9 * 2);
             Span<float> wsum = stackalloc float[9];
@@ -110,6 +107,7 @@ internal static partial class DepthwiseConv2d
         finally
         {
             ArrayPool<float>.Shared.Return(partial);
+            ArrayPool<float>.Shared.Return(wt);
         }
     }
 
@@ -165,20 +163,20 @@ internal static partial class DepthwiseConv2d
         a6.StoreUnsafe(ref ps, 7 * V); a7.StoreUnsafe(ref ps, 8 * V); a8.StoreUnsafe(ref ps, 9 * V);
     }
 
-    // dyb: (OH OW, 16), wt: (9, 16) -> dxpad: (H+2, Wp, 16) += dy[p] w[k] at p s + tap k, tap by tap (the pixels of one
-    // tap land on distinct positions)
+    // dyb: (OH OW, 16), wt: (C/16, 9, 16), block cb's taps -> dxpad: (H+2, Wp, 16) += dy[p] w[k] at p s + tap k, tap
+    // by tap (the pixels of one tap land on distinct positions)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputGradientPixels(float[] dyb, float[] wt, float[] dxpad, int oh, int ow, int wp, int s)
+    private static void InputGradientPixels(float[] dyb, float[] wt, int cb, float[] dxpad, int oh, int ow, int wp, int s)
     {
         const int V = ChannelBlock;
-        if (dxpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || wt.Length < 9 * V)
+        if (dxpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
             throw new ArgumentException("DepthwiseConv2d.InputGradientPixels: buffers smaller than the map.");
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyb);
         ref float px = ref MemoryMarshal.GetArrayDataReference(dxpad);
         for (int kh = 0; kh < 3; kh++)
             for (int kw = 0; kw < 3; kw++)
             {
-                var wk = Vector512.LoadUnsafe(ref wt[0], (nuint)((kh * 3 + kw) * V));
+                var wk = Vector512.LoadUnsafe(ref wt[0], (nuint)(((cb * 9) + kh * 3 + kw) * V));
                 for (int r = 0; r < oh; r++)
                 {
                     ref float dst = ref Unsafe.Add(ref px, ((r * s + kh) * wp + kw) * V);
