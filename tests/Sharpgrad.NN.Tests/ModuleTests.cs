@@ -161,6 +161,63 @@ public sealed class SequentialFusionTests
         using (Tensor.NoGrad()) Assert.Equal(hb.ToArray(), net.Forward(x).ToArray());
     }
 
+    [Theory]
+    [InlineData("mobilenet", true)]
+    [InlineData("resnet8", true)]
+    [InlineData("mobilenet", false)] // evaluation mode with gradients recorded: the running statistics, nothing folded
+    public void BatchNormReluRunsAsOneOpWithBitwiseTheLayersValuesGradientsAndStatistics(string name, bool training)
+    {
+        (float[] Out, float[][] Grads, float[][] State, float[] InputGrad) Run(bool layerByLayer)
+        {
+            var net = (Sequential)Models.Create(name, 1, 12, 12, 10, generator: new Generator(8));
+            if (!layerByLayer)
+            {
+                net.Fuse();
+                Assert.Equal("0+1+2: Conv2d+BatchNorm2d+ReLU: batch norm folded into the convolution, ReLU fused in evaluation without gradients", net.Plan[0]);
+            }
+            using (Tensor.NoGrad())
+                foreach (var (pname, p) in net.NamedParameters().Where(p => p.Name.EndsWith(".bias", StringComparison.Ordinal)))
+                    p.Data.CopyFrom(Tensor.Randn(p.Data.Shape, new Generator((ulong)pname.Length))); // betas away from 0: many outputs below the ReLU's kink
+            net.Train(training);
+            var x = Tensor.Randn([3, 1, 12, 12], new Generator(9)).RequiresGrad_();
+            Tensor y = x;
+            if (layerByLayer) foreach (var layer in net.Layers) y = layer.Forward(y);
+            else y = net.Forward(x);
+            Losses.CrossEntropy(y, [1, 4, 7]).Backward();
+            return (y.ToArray(), [.. net.Parameters().Select(p => p.Grad!.ToArray())], [.. net.StateDict().Select(kv => kv.Value.ToArray())], x.Grad!.ToArray());
+        }
+        var a = Run(layerByLayer: true);
+        var b = Run(layerByLayer: false);
+        Assert.Equal(a.Out, b.Out);
+        Assert.Equal(a.InputGrad, b.InputGrad);
+        for (int i = 0; i < a.Grads.Length; i++) Assert.Equal(a.Grads[i], b.Grads[i]);
+        for (int i = 0; i < a.State.Length; i++) Assert.Equal(a.State[i], b.State[i]);
+        Assert.Contains(a.InputGrad, v => v != 0);
+    }
+
+    [Fact]
+    public void ABatchNormFollowedByReluFusesWithoutAConvolution()
+    {
+        (float[] Out, float[][] Grads, float[][] State) Run(bool fuse)
+        {
+            var net = new Sequential(new Linear(6, 5, generator: new Generator(3)), new BatchNorm1d(5), new ReLU(), new Linear(5, 2, generator: new Generator(4)));
+            if (fuse)
+            {
+                net.Fuse();
+                Assert.Equal(["0: Linear", "1+2: BatchNorm1d+ReLU fused (the ReLU applied as the norm stores; its mask recomputed from x in the backward)", "3: Linear"], net.Plan);
+            }
+            var x = Tensor.Randn([7, 6], new Generator(5));
+            var y = net.Forward(x);
+            y.Mul(y).Sum().Backward();
+            return (y.ToArray(), [.. net.Parameters().Select(p => p.Grad!.ToArray())], [.. net.StateDict().Select(kv => kv.Value.ToArray())]);
+        }
+        var a = Run(fuse: false);
+        var b = Run(fuse: true);
+        Assert.Equal(a.Out, b.Out);
+        for (int i = 0; i < a.Grads.Length; i++) Assert.Equal(a.Grads[i], b.Grads[i]);
+        for (int i = 0; i < a.State.Length; i++) Assert.Equal(a.State[i], b.State[i]);
+    }
+
     [Fact]
     public void TrainingForwardPoolsBeforeTheReluWithBitwiseTheSameValuesAndGradients()
     {

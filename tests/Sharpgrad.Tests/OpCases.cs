@@ -144,6 +144,11 @@ public static class OpCases
     public static readonly OpCase[] GradCheckOnly =
     [
         new("add_scalar_tensor", [S(Domain.Any), S(Domain.Any, 2, 3)], x => x[0] + x[1]),
+        new("batchnorm2d_relu_train", [S(Domain.Any, 4, 3, 5, 5), S(Domain.Pos, 3), S(Domain.Any, 3)],
+            x => Tensor.BatchNormRelu(x[0], Tensor.Zeros([3], x[0].DType), Tensor.Ones([3], x[0].DType), x[1], x[2], training: true)),
+        new("batchnorm1d_relu_3d_train_noaffine", [S(Domain.Any, 4, 3, 6)], x => Tensor.BatchNormRelu(x[0], null, null, null, null, training: true)),
+        new("batchnorm2d_relu_eval", [S(Domain.Any, 2, 3, 4, 4), NoGrad(Domain.Any, 3), NoGrad(Domain.Pos, 3), S(Domain.Pos, 3), S(Domain.Any, 3)],
+            x => Tensor.BatchNormRelu(x[0], x[1], x[2], x[3], x[4], training: false)),
         new("maxpool2d_rect_k3x2_s1x2_p1x0", [S(Domain.Any, 2, 2, 6, 7)], x => x[0].MaxPool2d((3, 2), (1, 2), (1, 0))),
         new("avgpool2d_rect_k2x3_s2x1_p0x1", [S(Domain.Any, 2, 2, 7, 6)], x => x[0].AvgPool2d((2, 3), (2, 1), (0, 1))),
         new("mul_both_broadcast", [S(Domain.Any, 5, 1, 3), S(Domain.Any, 2, 1)], x => x[0] * x[1]),

@@ -88,13 +88,34 @@ public abstract class BatchNormBase : Module
 
     // x: (N,C,...) -> same shape
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, relu: false);
+
+    /// <summary>
+    /// max(Forward(x), 0) as one op (<see cref="Tensor.BatchNormRelu"/>: bitwise this layer then ReLU, values,
+    /// gradients and running statistics, with fewer passes over memory). x: (N,C,...) -> the same shape.
+    /// </summary>
+    /// <exception cref="ArgumentException">x of another rank or channel count; the message names the layer and the shape.</exception>
+    public Tensor ForwardRelu(Tensor input) => Forward(input, relu: true);
+
+    private Tensor Forward(Tensor input, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (!_rank.Contains(input.Rank) || input.Size(1) != NumFeatures)
             throw new ArgumentException($"{TypeName}: expected input of rank {string.Join(" or ", _rank)} with {NumFeatures} channels in dimension 1, got [{string.Join(",", input.Shape)}].");
         if (Training) NumBatchesTracked.AsSpan<double>()[0]++;
-        return Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
+        return relu
+            ? Tensor.BatchNormRelu(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps)
+            : Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
+    }
+
+    // off: models fuse no norm with its ReLU (the tests' and benchmarks' unfused side); read when a model is fused
+    internal static bool FusesRelu { get; set; } = true;
+
+    /// <summary>A ReLU right after the norm runs with it as one op (<see cref="ForwardRelu"/>).</summary>
+    public override FusedStep? FuseWith(IReadOnlyList<Module> following)
+    {
+        ArgumentNullException.ThrowIfNull(following);
+        return FusesRelu && following.Count > 0 && following[0] is ReLU ? new FusedStep(2, $"{TypeName}+ReLU fused (the ReLU applied as the norm stores; its mask recomputed from x in the backward)", ForwardRelu) : null;
     }
 
     /// <summary>

@@ -135,7 +135,8 @@ public sealed class Conv2d : Module
     public override FusedStep? FuseWith(IReadOnlyList<Module> following)
     {
         ArgumentNullException.ThrowIfNull(following);
-        if (following.Count > 0 && following[0].FoldsIntoConvolution) return FoldWith(following[0], following.Count > 1 && following[1] is ReLU);
+        if (following.Count > 0 && following[0].FoldsIntoConvolution)
+            return FoldWith(following[0], following.Count > 1 && following[1] is ReLU ? following[0].FuseWith([following[1]]) : null, following.Count > 1 && following[1] is ReLU);
         if (following.Count == 0 || following[0] is not ReLU) return null;
         if (following.Count > 1 && following[1] is MaxPool2d pool)
         {
@@ -198,12 +199,17 @@ public sealed class Conv2d : Module
     /// Conv2d -> batch norm (-> ReLU): in evaluation mode without gradients, one convolution with the batch norm folded
     /// into it, W' = W * scale[oc], b' = b * scale + shift (<see cref="Module.ChannelAffine"/>; equal to the layers
     /// run one by one up to float rounding), with the ReLU fused when one follows; otherwise (training, or gradients
-    /// recorded) the layers one by one, bitwise as unfused. The folded weights are kept between calls and computed
+    /// recorded) the convolution, then the norm's step with the ReLU when it offers one (<see cref="Module.FuseWith"/>,
+    /// e.g. <see cref="BatchNormBase.ForwardRelu"/>), else the layers one by one, bitwise as unfused. The folded weights are kept between calls and computed
     /// again when the convolution's or the norm's parameters or running statistics are written (their
     /// <see cref="Tensor.Version"/>), so they always follow the current values; making them each call was 6% of
     /// resnet8's batch-1 forward, and transposing them for the 3x3 kernels another 9%.
     /// </summary>
-    private FusedStep FoldWith(Module norm, bool relu)
+    /// <param name="norm">The batch norm after the convolution.</param>
+    /// <param name="normRelu">The norm's own step with the ReLU (e.g. BatchNorm2d+ReLU), run after the convolution
+    /// when nothing is folded; null to run the norm, then the ReLU.</param>
+    /// <param name="relu">Whether a ReLU follows the norm.</param>
+    private FusedStep FoldWith(Module norm, FusedStep? normRelu, bool relu)
     {
         var kept = new DerivedTensors();
         Tensor[] sources = [.. StateOf(this), .. StateOf(norm)];
@@ -219,7 +225,9 @@ public sealed class Conv2d : Module
                 if (folded is not [var w, var b])
                 {
                     // training, gradients recorded, or a norm of another width (its own error, as unfused)
-                    var y = norm.Call(Forward(x));
+                    var z = Forward(x);
+                    if (relu && normRelu is { Count: 2 }) return normRelu.Forward(z);
+                    var y = norm.Call(z);
                     return relu ? y.Relu() : y;
                 }
                 return relu ? Tensor.Conv2dRelu(x, w, b, Stride, Padding, Groups) : Tensor.Conv2d(x, w, b, Stride, Padding, Groups);

@@ -12,23 +12,29 @@ public sealed partial class Tensor
     /// variance; in evaluation the running statistics normalize. weight (gamma) and bias (beta) are (C) or null.
     /// </summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, double momentum = 0.1, double eps = 1e-5)
+        bool training, double momentum = 0.1, double eps = 1e-5) =>
+        BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu: false);
+
+    // BatchNorm, or with relu BatchNormRelu (max(y, 0) as y is stored; see there): one forward, one backward node
+    private static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, bool relu)
     {
+        string op = relu ? "BatchNormRelu" : "BatchNorm";
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank < 2) throw new ArgumentException($"BatchNorm: expected input of shape (N,C,...), got {Shapes.Format(input.Dims)}.");
+        if (input.Rank < 2) throw new ArgumentException($"{op}: expected input of shape (N,C,...), got {Shapes.Format(input.Dims)}.");
         int n = input.Dims[0], c = input.Dims[1], s = input.NumElements / Math.Max(1, n * c);
         foreach (var (t, name) in new[] { (runningMean, "running mean"), (runningVar, "running variance"), (weight, "weight"), (bias, "bias") })
         {
             if (t is null) continue;
-            CheckSameDType("BatchNorm", input, t);
+            CheckSameDType(op, input, t);
             if (t.Rank != 1 || t.Dims[0] != c)
-                throw new ArgumentException($"BatchNorm: expected {name} of shape [{c}], got {Shapes.Format(t.Dims)} (input {Shapes.Format(input.Dims)}).");
+                throw new ArgumentException($"{op}: expected {name} of shape [{c}], got {Shapes.Format(t.Dims)} (input {Shapes.Format(input.Dims)}).");
         }
         if (!training && (runningMean is null || runningVar is null))
-            throw new InvalidOperationException("BatchNorm: evaluation mode needs running mean and variance.");
+            throw new InvalidOperationException($"{op}: evaluation mode needs running mean and variance.");
         if (training && (long)n * s <= 1)
-            throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input {Shapes.Format(input.Dims)}.");
-        if (eps <= 0) throw new ArgumentOutOfRangeException(nameof(eps), $"BatchNorm: eps must be positive, got {eps}.");
+            throw new ArgumentException($"{op}: expected more than 1 value per channel when training, got input {Shapes.Format(input.Dims)}.");
+        if (eps <= 0) throw new ArgumentOutOfRangeException(nameof(eps), $"{op}: eps must be positive, got {eps}.");
 
         var x = input.ContiguousRaw();
         var mean = new double[c];
@@ -58,27 +64,27 @@ public sealed partial class Tensor
             }
         }
         var y = EmptyLike(input);
-        if (input.DType == DType.Float32) Run<float>(x, weight, bias, y, n, c, s, mean, invstd);
-        else Run<double>(x, weight, bias, y, n, c, s, mean, invstd);
+        var gamma = weight?.ContiguousRaw();
+        var beta = bias?.ContiguousRaw();
+        if (input.DType == DType.Float32) Run<float>(x, gamma, beta, y, n, c, s, mean, invstd, relu);
+        else Run<double>(x, gamma, beta, y, n, c, s, mean, invstd, relu);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight?.RequiresGrad == true || bias?.RequiresGrad == true))
-            y.SetGradFn(new BatchNormBackward(input, weight, bias, x, mean, invstd, training));
+            y.SetGradFn(new BatchNormBackward(input, weight, bias, x, mean, invstd, training, relu));
         return y;
     }
 
-    private static void Run<T>(Tensor x, Tensor? weight, Tensor? bias, Tensor y, int n, int c, int s, double[] mean, double[] invstd)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var gamma = weight?.ContiguousRaw();
-        var beta = bias?.ContiguousRaw();
+    private static void Run<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor y, int n, int c, int s, double[] mean, double[] invstd, bool relu)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
         Parallelism.ForBalanced(c, (_, c0, c1) => BatchNormKernels.Normalize<T>(x.Span<T>(), n, c, s, mean, invstd,
-            gamma is null ? default : gamma.Span<T>(), beta is null ? default : beta.Span<T>(), y.Span<T>(), c0, c1), x.NumElements);
-    }
+            gamma is null ? default : gamma.Span<T>(), beta is null ? default : beta.Span<T>(), y.Span<T>(), c0, c1, relu), x.NumElements);
 }
 
 // y = (x - mean) invstd gamma + beta. Training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat));
 // evaluation: dx = gamma invstd dy. Both: dgamma = sum(dy xhat), dbeta = sum(dy), over (N, S).
-internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bias, Tensor x, double[] mean, double[] invstd, bool training)
-    : Node([input, weight, bias], x, weight)
+// Fused with a ReLU (BatchNormRelu): dy first zeroed where y <= 0, y recomputed from x, gamma and beta (saved, so an
+// in-place write to them before the backward is refused as for x).
+internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bias, Tensor x, double[] mean, double[] invstd, bool training, bool relu)
+    : Node([input, weight, bias], x, weight, relu ? bias : null)
 {
     internal override Tensor?[] Backward(Tensor g)
     {
@@ -96,8 +102,10 @@ internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bi
     private void Run<T>(Tensor dy, Tensor x, Tensor? dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gamma = Inputs[1] is null ? null : Saved(1).ContiguousRaw();
+        var beta = relu && Inputs[2] is not null ? Saved(2).ContiguousRaw() : null;
         Parallelism.ForBalanced(c, (_, c0, c1) => BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd,
             gamma is null ? default : gamma.Span<T>(), training,
-            dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>(), c0, c1), x.NumElements);
+            dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>(), c0, c1,
+            relu, beta is null ? default : beta.Span<T>()), x.NumElements);
     }
 }

@@ -62,18 +62,21 @@ public sealed class BatchNormKernelTests
 
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void VectorizedBackwardEqualsReference(bool training)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]   // fused with the ReLU after it: dy gated where the recomputed y <= 0
+    [InlineData(false, true)]
+    public void VectorizedBackwardEqualsReference(bool training, bool relu)
     {
         const int n = 5, c = 3, s = 37;
         var g = new Generator(21);
         double[] R(int len) => Enumerable.Range(0, len).Select(_ => g.NextNormal()).ToArray();
-        double[] x = R(n * c * s), dy = R(n * c * s), gamma = R(c), mean = R(c), invstd = R(c).Select(v => 0.5 + Math.Abs(v)).ToArray();
+        double[] x = R(n * c * s), dy = R(n * c * s), gamma = R(c), mean = R(c), invstd = R(c).Select(v => 0.5 + Math.Abs(v)).ToArray(), beta = R(c);
         double[] dx = new double[x.Length], dgam = new double[c], dbet = new double[c];
         double[] rdx = new double[x.Length], rdgam = new double[c], rdbet = new double[c];
-        BatchNormKernels.Backward<double>(dy, x, n, c, s, mean, invstd, gamma, training, dx, dgam, dbet, 0, c);
-        BatchNormReference.Backward(dy, x, n, c, s, mean, invstd, gamma, training, rdx, rdgam, rdbet);
+        BatchNormKernels.Backward<double>(dy, x, n, c, s, mean, invstd, gamma, training, dx, dgam, dbet, 0, c, relu, relu ? beta : default);
+        BatchNormReference.Backward(dy, x, n, c, s, mean, invstd, gamma, training, rdx, rdgam, rdbet, relu ? beta : null);
+        if (relu) Assert.InRange(Enumerable.Range(0, x.Length).Count(i => (x[i] - mean[i / s % c]) * invstd[i / s % c] * gamma[i / s % c] + beta[i / s % c] <= 0), x.Length / 5, 4 * x.Length / 5);
         for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(dx[i] - rdx[i]) <= 1e-10 * (1 + Math.Abs(rdx[i])), $"dx[{i}]: {dx[i]} vs {rdx[i]}");
         for (int i = 0; i < c; i++)
         {
@@ -668,5 +671,70 @@ public sealed class Conv2dMaxPool2dTests
     {
         var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dMaxPool2d(Tensor.Zeros([1, 1, 1, 5]), Tensor.Zeros([4, 1, 3, 3]), null, 1, 1));
         Assert.StartsWith("Conv2dMaxPool2d: the convolution's output 1x5 is smaller than the 2x2 pooling window", ex.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class BatchNormReluTests
+{
+    // the bits of a tensor's values, so that NaNs and signed zeros compare exactly
+    private static long[] Bits(Tensor t) => t.DType == DType.Float32
+        ? [.. t.ToArray().Select(v => (long)BitConverter.SingleToInt32Bits(v))]
+        : [.. t.ToDoubleArray().Select(BitConverter.DoubleToInt64Bits)];
+
+    [Theory]
+    [InlineData(new[] { 5, 3, 7, 7 }, DType.Float32, true, true)]    // 49-pixel planes: three vectors and a tail
+    [InlineData(new[] { 4, 2, 28, 28 }, DType.Float32, true, false)] // no affine parameters
+    [InlineData(new[] { 9, 6 }, DType.Float32, true, true)]          // (N, C): one value per plane, the scalar path
+    [InlineData(new[] { 3, 4, 21 }, DType.Float64, true, true)]
+    [InlineData(new[] { 5, 3, 7, 7 }, DType.Float32, false, true)]   // evaluation mode with gradients recorded
+    [InlineData(new[] { 3, 4, 21 }, DType.Float64, false, true)]
+    public void EqualsBatchNormThenReluBitwiseInValuesGradientsAndStatistics(int[] shape, DType dtype, bool training, bool affine)
+    {
+        int c = shape[1];
+        (long[] Y, long[][] Grads, long[] Mean, long[] Var) Run(bool fused)
+        {
+            var g = new Generator(17);
+            var x = Tensor.Randn(shape, g, dtype);
+            x.RequiresGrad_();
+            Tensor? w = affine ? Tensor.Randn([c], g, dtype).RequiresGrad_() : null;
+            Tensor? b = affine ? Tensor.Randn([c], g, dtype).RequiresGrad_() : null;
+            var mean = Tensor.Randn([c], g, dtype);
+            var var = Tensor.Rand([c], g, dtype).Add(0.5);
+            var y = fused ? Tensor.BatchNormRelu(x, mean, var, w, b, training) : Tensor.BatchNorm(x, mean, var, w, b, training).Relu();
+            var dy = Tensor.Randn(shape, new Generator(18), dtype);
+            y.Mul(dy).Sum().Backward();
+            Tensor?[] grads = [x.Grad, w?.Grad, b?.Grad];
+            return (Bits(y), [.. grads.Where(t => t is not null).Select(t => Bits(t!))], Bits(mean), Bits(var));
+        }
+        var a = Run(fused: false);
+        var f = Run(fused: true);
+        Assert.Equal(a.Y, f.Y);
+        Assert.Equal(a.Grads.Length, f.Grads.Length);
+        for (int i = 0; i < a.Grads.Length; i++) Assert.Equal(a.Grads[i], f.Grads[i]);
+        Assert.Equal(a.Mean, f.Mean);
+        Assert.Equal(a.Var, f.Var);
+        Assert.Contains(f.Y, v => v == 0); // the ReLU cut some values
+    }
+
+    [Fact]
+    public void ErrorsNameTheFusedOp()
+    {
+        var x = Tensor.Randn([2, 3, 4, 4], new Generator(1));
+        var e = Assert.Throws<ArgumentException>(() => Tensor.BatchNormRelu(x, null, null, Tensor.Ones([4]), null, training: true));
+        Assert.Equal("BatchNormRelu: expected weight of shape [3], got [4] (input [2,3,4,4]).", e.Message);
+        var m = Assert.Throws<InvalidOperationException>(() => Tensor.BatchNormRelu(x, null, null, null, null, training: false));
+        Assert.StartsWith("BatchNormRelu: evaluation mode needs running mean and variance", m.Message);
+    }
+
+    [Fact]
+    public void AnInPlaceWriteToBetaBeforeTheBackwardIsRefused()
+    {
+        // the backward recomputes the ReLU's mask with beta, so beta is saved and version-checked like x
+        var x = Tensor.Randn([4, 2, 3, 3], new Generator(2)).RequiresGrad_();
+        var b = Tensor.Zeros([2]).RequiresGrad_();
+        var y = Tensor.BatchNormRelu(x, null, null, Tensor.Ones([2]), b, training: true);
+        using (Tensor.NoGrad()) b.CopyFrom(Tensor.Ones([2]));
+        var e = Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
+        Assert.Contains("modified in place", e.Message);
     }
 }
