@@ -108,8 +108,10 @@ public abstract class BatchNormBase : Module
             : Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
     }
 
-    // off: models fuse no norm with its ReLU (the tests' and benchmarks' unfused side); read when a model is fused
-    internal static bool FusesRelu { get; set; } = true;
+    // off: models fused on this thread fuse no norm with its ReLU (the tests' and benchmarks' unfused side)
+    [ThreadStatic] private static bool t_keepsReluApart;
+
+    internal static bool FusesRelu { get => !t_keepsReluApart; set => t_keepsReluApart = !value; }
 
     /// <summary>A ReLU right after the norm runs with it as one op (<see cref="ForwardRelu"/>).</summary>
     public override FusedStep? FuseWith(IReadOnlyList<Module> following)

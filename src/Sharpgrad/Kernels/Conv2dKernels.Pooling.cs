@@ -12,7 +12,15 @@ internal static partial class Conv2dKernels
     /// (<see cref="DirectConvRows.Applies"/>), and the output is at least 2x2.
     /// </summary>
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
-        (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups)) && g.OH >= 2 && g.OW >= 2;
+        (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups) || (groups == 1 && SingleChannelConv3x3.Applies(g, outChannels)))
+        && g.OH >= 2 && g.OW >= 2;
+
+    /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> takes the convolution's weights in the direct kernels' transposed
+    /// (C,3,3,OC) layout (<see cref="DirectConv3x3.TransposeWeights(ReadOnlySpan{float}, Span{float}, int, int)"/>), which callers may keep between calls.
+    /// </summary>
+    public static bool PoolsWithTransposedWeights(in Conv2dGeometry g, int outChannels) =>
+        (SingleChannelConv3x3.Applies(g, outChannels) && !SingleChannelConv3x3.Off) || (UsesDirect3x3(g, outChannels, 1) && !PoolsSingleChannelInRows(g));
 
     /// <summary>
     /// Whether <see cref="BackwardFromMaxPool"/> gives this float32 convolution's weight (and bias) gradients from the
@@ -67,6 +75,13 @@ internal static partial class Conv2dKernels
         float[]? transposed = null)
     {
         if (!FusesReluMaxPool(g, oc, 1)) throw new ArgumentException($"ForwardReluMaxPool: the direct kernels do not run this convolution ({g}, {oc} filters).");
+        if (SingleChannelConv3x3.Applies(g, oc) && !SingleChannelConv3x3.Off)
+        {
+            // one input channel: the filters in the lanes, a pooling window's four outputs from one 4x4 patch
+            using var w9 = TransposedWeights.Of(w, transposed, oc, 1, 9);
+            SingleChannelConv3x3.ForwardReluMaxPool(x, w9.Array, b, y, n, oc, g, scale, shift);
+            return;
+        }
         if (!UsesDirect3x3(g, oc, 1) || PoolsSingleChannelInRows(g))
         {
             // small reductions (lenet5's 5x5 layers, a one-channel 3x3): pooled as the row pairs leave their registers

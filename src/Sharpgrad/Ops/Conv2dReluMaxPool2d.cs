@@ -56,7 +56,7 @@ public sealed partial class Tensor
         var y = Empty(DType.Float32, [n, oc, g.OH / 2, g.OW / 2]);
         Conv2dKernels.ForwardReluMaxPool(Conv2dOp.Data<float>(x), Conv2dOp.Data<float>(w), b is null ? null : Conv2dOp.Data<float>(b), y.Array<float>(), n, oc, g,
             affine is null ? null : Conv2dOp.Data<float>(affine.Value.Scale.ContiguousRaw()), affine is null ? null : Conv2dOp.Data<float>(affine.Value.Shift.ContiguousRaw()),
-            Conv2dKernels.UsesDirect3x3(g, oc, 1) && !Conv2dKernels.PoolsSingleChannelInRows(g) ? DirectConvWeights.Of(weight) : null);
+            Conv2dKernels.PoolsWithTransposedWeights(g, oc) ? DirectConvWeights.Of(weight) : null);
         return y;
     }
 }

@@ -128,10 +128,19 @@ public sealed class DirectConvRowsTests
         var w = Tensor.Randn([oc, 1, 3, 3], g);
         var b = Tensor.Randn([oc], g);
         using var _ = Tensor.NoGrad();
-        var fused = Tensor.Conv2dReluMaxPool2d(x, w, b, 1, 1);
-        var plain = Tensor.Conv2dRelu(x, w, b, 1, 1).MaxPool2d(2);
-        Assert.Equal(plain.Shape, fused.Shape);
-        Assert.Equal(plain.ToArray(), fused.ToArray());
+        bool before = SingleChannelConv3x3.Off;
+        SingleChannelConv3x3.Off = true; // 16 and 32 filters run on the filters-in-lanes kernel otherwise
+        try
+        {
+            var fused = Tensor.Conv2dReluMaxPool2d(x, w, b, 1, 1);
+            var plain = Tensor.Conv2dRelu(x, w, b, 1, 1).MaxPool2d(2);
+            Assert.Equal(plain.Shape, fused.Shape);
+            Assert.Equal(plain.ToArray(), fused.ToArray());
+        }
+        finally
+        {
+            SingleChannelConv3x3.Off = before;
+        }
     }
 
     [Fact]
@@ -151,6 +160,60 @@ public sealed class DirectConvRowsTests
             Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // 512-bit registers only
             Assert.Throws<ArgumentException>(() => DirectConvRows.Forward(new float[6 * 196], new float[16 * 150], null, new float[16 * 100], 1, 16,
                 new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), relu: false));
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+}
+
+/// <summary>The one-channel filters-in-lanes kernel against the three ops it stands in for.</summary>
+public sealed class SingleChannelConv3x3Tests
+{
+    [Theory]
+    [InlineData(16, 28, 28, true, false, 2)]  // the exam CNN's first layer on Fashion-MNIST
+    [InlineData(32, 28, 28, true, true, 2)]   // cnn3's, with the next batch norm's affine map
+    [InlineData(16, 9, 11, true, true, 1)]    // odd: the last row and column dropped, an odd window count (one window alone)
+    [InlineData(32, 9, 11, false, false, 3)]  // no bias, three threads
+    [InlineData(16, 2, 3, true, false, 2)]    // the smallest: one window
+    [InlineData(16, 40, 36, true, true, 2)]   // wider than the row kernel takes (32)
+    public void PoolsBitwiseTheThreeOps(int oc, int h, int w, bool bias, bool affine, int threads)
+    {
+        var geometry = new Conv2dGeometry(1, h, w, 3, 3, 1, 1, 1, 1);
+        bool avx512 = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
+        Assert.Equal(avx512, SingleChannelConv3x3.Applies(geometry, oc));
+        Assert.Equal(avx512 || DirectConvRows.Applies(geometry, 1) || Conv2dKernels.UsesDirect3x3(geometry, oc, 1), Conv2dKernels.FusesReluMaxPool(geometry, oc, 1));
+        var g = new Generator((ulong)(oc + h + w));
+        var x = Tensor.Randn([5, 1, h, w], g);
+        var wt = Tensor.Randn([oc, 1, 3, 3], g);
+        var b = bias ? Tensor.Randn([oc], g) : null;
+        (Tensor, Tensor)? map = affine ? (Tensor.Randn([oc], g), Tensor.Randn([oc], g)) : null;
+        using var _ = Tensor.NoGrad();
+        Tensor fused;
+        using (Parallelism.UseThreads(threads)) fused = Tensor.Conv2dReluMaxPool2d(x, wt, b, 1, 1, map);
+        var plain = Tensor.Conv2dRelu(x, wt, b, 1, 1).MaxPool2d(2);
+        if (map is var (scale, shift)) plain = plain.Mul(scale.Reshape([oc, 1, 1])).Add(shift.Reshape([oc, 1, 1]));
+        Assert.Equal(plain.Shape, fused.Shape);
+        Assert.Equal(plain.ToArray(), fused.ToArray());
+    }
+
+    [Fact]
+    public void AppliesOnlyToOneChannel3x3WithPaddingOneAnd16Or32Filters()
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.True(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 32));
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 8));  // 8 filters: half a register
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 64)); // 64: the weights would not fit the registers
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(3, 28, 28, 3, 3, 1, 1, 1, 1), 16)); // three channels
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 2, 2, 1, 1), 16)); // stride 2
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 0, 0), 16)); // no padding
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 5, 5, 1, 1, 2, 2), 16)); // 5x5
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.False(SingleChannelConv3x3.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16));
         }
         finally
         {
