@@ -119,6 +119,8 @@ internal static partial class Conv2dKernels
     {
         if (!PoolsInChannelConv3x3(g, oc)) throw new ArgumentException($"ForwardMaxPool: the channel kernel does not run this convolution ({g}, {oc} filters).");
         using var wt = TransposedWeights.Of(w, transposed, oc, g.C, 9);
-        ChannelConv3x3.ForwardMaxPool(x, wt.Array, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
+        // one input channel: the filters in the lanes (the channel kernel's reduction would be 9 long)
+        if (SingleChannelConv3x3.Applies(g, oc) && !SingleChannelConv3x3.Off) SingleChannelConv3x3.ForwardMaxPool(x, wt.Array, b, y, argmax, n, oc, g);
+        else ChannelConv3x3.ForwardMaxPool(x, wt.Array, b, y, argmax, n, g.C, g.H, g.W, oc, g.SH);
     }
 }

@@ -7,20 +7,22 @@ using System.Runtime.Intrinsics;
 namespace Sharpgrad.Kernels;
 
 /// <summary>
-/// A one-channel 3x3 convolution (stride 1, padding 1) with ReLU and 2x2 max pooling, for inference: a Fashion-MNIST
-/// model's first layer (the exam CNN's 1 -> 16, cnn3's 1 -> 32 at 28x28). The filters lie in the lanes (one or two
-/// 512-bit registers of 16 or 32 filters), so the 9 x OC weights stay in registers for the whole image, and a pooling
-/// window's four outputs are computed together from the 4x4 input patch under it: each of its 16 values is broadcast
-/// once and feeds every output and tap it touches (36 multiply-adds per filter register for 16 broadcasts). The
-/// window's maximum, bias, ReLU and affine map are applied in registers and stored pixel-major, and the pooled image
-/// is transposed to (OC, H/2, W/2) once. The row kernel (<see cref="DirectConvRows"/>) it replaces holds pixels in
-/// the lanes: 28-pixel rows fill 28 of 32 lanes, and each multiply-add needs a broadcast weight.
+/// A one-channel 3x3 convolution (stride 1, padding 1) with 2x2 max pooling: a Fashion-MNIST model's first layer (the
+/// exam CNN's 1 -> 16, cnn3's 1 -> 32 at 28x28). The filters lie in the lanes (one or two 512-bit registers of 16 or
+/// 32 filters), so the 9 x OC weights stay in registers for the whole image, and a pooling window's four outputs are
+/// computed together from the 4x4 input patch under it: each of its 16 values is broadcast once and feeds every
+/// output and tap it touches (36 multiply-adds per filter register for 16 broadcasts). The window is pooled in
+/// registers (for inference with the ReLU and the affine map; for training with the maximum's position), stored
+/// pixel-major, and the pooled image transposed to (OC, H/2, W/2) once. The kernels it replaces hold pixels in the
+/// lanes (the row kernel <see cref="DirectConvRows"/>: 28-pixel rows fill 28 of 32 lanes, and each multiply-add
+/// needs a broadcast weight) or reduce over input channels (<see cref="ChannelConv3x3"/>: one channel is a
+/// reduction of 9).
 /// </summary>
 internal static class SingleChannelConv3x3
 {
     private const int V = 16; // floats a 512-bit register holds
 
-    // on: the row kernel takes these layers again on this thread (the tests' and benchmarks' other side)
+    // on: the other kernels take these layers again on this thread (the tests' and benchmarks' other side)
     [ThreadStatic] private static bool t_off;
 
     internal static bool Off { get => t_off; set => t_off = value; }
@@ -40,37 +42,54 @@ internal static class SingleChannelConv3x3
     // MaxPool2d. Images split over the threads.
     public static void ForwardReluMaxPool(float[] x, float[] wt, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, float[]? scale, float[]? shift)
     {
-        if (!Applies(g, oc)) throw new ArgumentException($"SingleChannelConv3x3.ForwardReluMaxPool: needs one channel, a 3x3 kernel of stride 1 and padding 1 and 16 or 32 filters on 512-bit registers, got {g} with {oc} filters.");
         if ((scale is null) != (shift is null)) throw new ArgumentException("SingleChannelConv3x3.ForwardReluMaxPool: a scale and a shift come together.");
+        if (scale is not null && (scale.Length < oc || shift!.Length < oc)) throw new ArgumentException($"SingleChannelConv3x3.ForwardReluMaxPool: a scale and shift of {oc} values expected.");
+        Run("ForwardReluMaxPool", x, wt, b, y, null, n, oc, g, scale, shift);
+    }
+
+    // x: (N,1,H,W), wt: (9,OC), b: (OC)? -> y: (N,OC,H/2,W/2) = max_pool2d(conv2d(x, w) + b, 2) and argmax: each
+    // maximum's index r OW + q in its (OH,OW) plane, chosen as PoolKernels.MaxForward2x2 chooses (the first of equal
+    // values, a NaN taken over): bitwise Conv2d then MaxPool2d, the training form (no ReLU)
+    public static void ForwardMaxPool(float[] x, float[] wt, float[]? b, float[] y, int[] argmax, int n, int oc, in Conv2dGeometry g) =>
+        Run("ForwardMaxPool", x, wt, b, y, argmax, n, oc, g, null, null);
+
+    private static void Run(string op, float[] x, float[] wt, float[]? b, float[] y, int[]? argmax, int n, int oc, in Conv2dGeometry g, float[]? scale, float[]? shift)
+    {
+        if (!Applies(g, oc)) throw new ArgumentException($"SingleChannelConv3x3.{op}: needs one channel, a 3x3 kernel of stride 1 and padding 1 and 16 or 32 filters on 512-bit registers, got {g} with {oc} filters.");
         int h = g.H, w = g.W, ph = h / 2, pw = w / 2, hp = h + 2, wp = w + 2, ys = oc * ph * pw;
-        if (x.Length < n * h * w || y.Length < n * ys || wt.Length < 9 * oc || (b is not null && b.Length < oc) || (scale is not null && (scale.Length < oc || shift!.Length < oc)))
-            throw new ArgumentException($"SingleChannelConv3x3.ForwardReluMaxPool: buffers too small for {n} images of {h}x{w} and {oc} filters.");
+        if (x.Length < n * h * w || y.Length < n * ys || (argmax is not null && argmax.Length < n * ys) || wt.Length < 9 * oc || (b is not null && b.Length < oc))
+            throw new ArgumentException($"SingleChannelConv3x3.{op}: buffers too small for {n} images of {h}x{w} and {oc} filters.");
         var geometry = g;
         Parallelism.ForBalancedMacs(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(hp * wp);
             float[] scr = ArrayPool<float>.Shared.Rent(ph * pw * oc);
+            int[]? args = argmax is null ? null : ArrayPool<int>.Shared.Rent(ph * pw * oc);
             try
             {
                 pad.AsSpan(0, hp * wp).Clear();
                 for (int i = start; i < end; i++)
                 {
                     for (int r = 0; r < h; r++) x.AsSpan(i * h * w + r * w, w).CopyTo(pad.AsSpan((r + 1) * wp + 1, w));
-                    Image(pad, wt, b, scr, oc, ph, pw, wp, scale, shift);
+                    Image(pad, wt, b, scr, args, oc, ph, pw, wp, w, scale, shift);
                     ChannelConv3x3.Transpose(ref scr[0], ph * pw, oc, oc, ref y[i * ys], ph * pw);
+                    if (args is not null) // the bits moved as they are
+                        ChannelConv3x3.Transpose(ref Unsafe.As<int, float>(ref args[0]), ph * pw, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), ph * pw);
                 }
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(pad);
                 ArrayPool<float>.Shared.Return(scr);
+                if (args is not null) ArrayPool<int>.Shared.Return(args);
             }
         }, (long)n * oc * geometry.L * 9);
     }
 
-    // pad: (H + 2, wp) zero-bordered -> scr: (PH * PW, OC) pixel-major pooled outputs of one image
+    // pad: (H + 2, wp) zero-bordered -> scr: (PH * PW, OC) pixel-major pooled outputs of one image, and args their
+    // positions (training) when given
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(float[] pad, float[] wts, float[]? b, float[] scr, int oc, int ph, int pw, int wp, float[]? scale, float[]? shift)
+    private static void Image(float[] pad, float[] wts, float[]? b, float[] scr, int[]? args, int oc, int ph, int pw, int wp, int ow, float[]? scale, float[]? shift)
     {
         ref float wt = ref MemoryMarshal.GetArrayDataReference(wts);
         ref float pp = ref MemoryMarshal.GetArrayDataReference(pad);
@@ -85,6 +104,13 @@ internal static class SingleChannelConv3x3
         }
         ref float pm = ref MemoryMarshal.GetReference(maps);
         var bias = (Vector512.LoadUnsafe(ref pm), Vector512.LoadUnsafe(ref pm, V));
+        if (args is not null)
+        {
+            ref int sa = ref MemoryMarshal.GetArrayDataReference(args);
+            if (oc == 32) Image32Train(ref pp, ref wt, ref ss, ref sa, ph, pw, wp, ow, bias);
+            else Image16Train(ref pp, ref wt, ref ss, ref sa, ph, pw, wp, ow, bias);
+            return;
+        }
         var sc = (Vector512.LoadUnsafe(ref pm, 32), Vector512.LoadUnsafe(ref pm, 32 + V));
         var sh = (Vector512.LoadUnsafe(ref pm, 64), Vector512.LoadUnsafe(ref pm, 64 + V));
         if (oc == 32) Image32(ref pp, ref wt, ref ss, ph, pw, wp, bias, sc, sh, affine);
@@ -97,115 +123,113 @@ internal static class SingleChannelConv3x3
         (Vector512<float>, Vector512<float>) sc, (Vector512<float>, Vector512<float>) sh, bool affine)
     {
         const int oc = 32;
-        {
-            var w00 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 0 * V)); var w01 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 1 * V));
-            var w10 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 0 * V)); var w11 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 1 * V));
-            var w20 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 0 * V)); var w21 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 1 * V));
-            var w30 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 0 * V)); var w31 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 1 * V));
-            var w40 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 0 * V)); var w41 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 1 * V));
-            var w50 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 0 * V)); var w51 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 1 * V));
-            var w60 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 0 * V)); var w61 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 1 * V));
-            var w70 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 0 * V)); var w71 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 1 * V));
-            var w80 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 0 * V)); var w81 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 1 * V));
-            for (int py = 0; py < ph; py++)
-                for (int px = 0; px < pw; px++)
-                {
-                    ref float p = ref Unsafe.Add(ref pp, 2 * py * wp + 2 * px);
-                    ref float s = ref Unsafe.Add(ref ss, (py * pw + px) * oc);
-                    Vector512<float> a0000 = bias.Item1, a0001 = bias.Item2, a0010 = bias.Item1, a0011 = bias.Item2, a0100 = bias.Item1, a0101 = bias.Item2, a0110 = bias.Item1, a0111 = bias.Item2;
-                    Vector512<float> v;
-                    v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 0));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w00, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w01, a0001);
-                    v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 1));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w10, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w11, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w00, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w01, a0011);
-                    v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 2));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w20, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w21, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w10, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w11, a0011);
-                    v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 3));
-                    a0010 = Vector512.FusedMultiplyAdd(v, w20, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w21, a0011);
-                    v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 0));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w30, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w31, a0001);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w00, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w01, a0101);
-                    v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 1));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w40, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w41, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w30, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w31, a0011);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w10, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w11, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w00, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w01, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 2));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w50, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w51, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w40, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w41, a0011);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w20, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w21, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w10, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w11, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 3));
-                    a0010 = Vector512.FusedMultiplyAdd(v, w50, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w51, a0011);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w20, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w21, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 0));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w60, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w61, a0001);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w30, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w31, a0101);
-                    v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 1));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w70, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w71, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w60, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w61, a0011);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w40, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w41, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w30, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w31, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 2));
-                    a0000 = Vector512.FusedMultiplyAdd(v, w80, a0000);
-                    a0001 = Vector512.FusedMultiplyAdd(v, w81, a0001);
-                    a0010 = Vector512.FusedMultiplyAdd(v, w70, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w71, a0011);
-                    a0100 = Vector512.FusedMultiplyAdd(v, w50, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w51, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w40, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w41, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 3));
-                    a0010 = Vector512.FusedMultiplyAdd(v, w80, a0010);
-                    a0011 = Vector512.FusedMultiplyAdd(v, w81, a0011);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w50, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w51, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 0));
-                    a0100 = Vector512.FusedMultiplyAdd(v, w60, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w61, a0101);
-                    v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 1));
-                    a0100 = Vector512.FusedMultiplyAdd(v, w70, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w71, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w60, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w61, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 2));
-                    a0100 = Vector512.FusedMultiplyAdd(v, w80, a0100);
-                    a0101 = Vector512.FusedMultiplyAdd(v, w81, a0101);
-                    a0110 = Vector512.FusedMultiplyAdd(v, w70, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w71, a0111);
-                    v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 3));
-                    a0110 = Vector512.FusedMultiplyAdd(v, w80, a0110);
-                    a0111 = Vector512.FusedMultiplyAdd(v, w81, a0111);
-                    Finish(Vector512.Max(Vector512.Max(a0000, a0010), Vector512.Max(a0100, a0110)), 0, ref Unsafe.Add(ref s, 0 * oc + 0 * V), sc, sh, affine);
-                    Finish(Vector512.Max(Vector512.Max(a0001, a0011), Vector512.Max(a0101, a0111)), 1, ref Unsafe.Add(ref s, 0 * oc + 1 * V), sc, sh, affine);
-                }
-        }
+        var w00 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 0 * V)); var w01 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 1 * V));
+        var w10 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 0 * V)); var w11 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 1 * V));
+        var w20 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 0 * V)); var w21 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 1 * V));
+        var w30 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 0 * V)); var w31 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 1 * V));
+        var w40 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 0 * V)); var w41 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 1 * V));
+        var w50 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 0 * V)); var w51 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 1 * V));
+        var w60 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 0 * V)); var w61 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 1 * V));
+        var w70 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 0 * V)); var w71 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 1 * V));
+        var w80 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 0 * V)); var w81 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 1 * V));
+        for (int py = 0; py < ph; py++)
+            for (int px = 0; px < pw; px++)
+            {
+                ref float p = ref Unsafe.Add(ref pp, 2 * py * wp + 2 * px);
+                ref float s = ref Unsafe.Add(ref ss, (py * pw + px) * oc);
+                Vector512<float> a0000 = bias.Item1, a0001 = bias.Item2, a0010 = bias.Item1, a0011 = bias.Item2, a0100 = bias.Item1, a0101 = bias.Item2, a0110 = bias.Item1, a0111 = bias.Item2;
+                Vector512<float> v;
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w00, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w01, a0001);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w10, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w11, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w00, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w01, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w20, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w21, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w10, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w11, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w20, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w21, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w30, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w31, a0001);
+                a0100 = Vector512.FusedMultiplyAdd(v, w00, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w01, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w40, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w41, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w30, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w31, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w10, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w11, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w00, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w01, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w50, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w51, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w40, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w41, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w20, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w21, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w10, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w11, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w50, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w51, a0011);
+                a0110 = Vector512.FusedMultiplyAdd(v, w20, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w21, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w60, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w61, a0001);
+                a0100 = Vector512.FusedMultiplyAdd(v, w30, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w31, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w70, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w71, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w60, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w61, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w40, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w41, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w30, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w31, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w80, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w81, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w70, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w71, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w50, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w51, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w40, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w41, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w80, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w81, a0011);
+                a0110 = Vector512.FusedMultiplyAdd(v, w50, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w51, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 0));
+                a0100 = Vector512.FusedMultiplyAdd(v, w60, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w61, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 1));
+                a0100 = Vector512.FusedMultiplyAdd(v, w70, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w71, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w60, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w61, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 2));
+                a0100 = Vector512.FusedMultiplyAdd(v, w80, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w81, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w70, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w71, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 3));
+                a0110 = Vector512.FusedMultiplyAdd(v, w80, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w81, a0111);
+                Finish(Vector512.Max(Vector512.Max(a0000, a0010), Vector512.Max(a0100, a0110)), 0, ref Unsafe.Add(ref s, 0 * oc + 0 * V), sc, sh, affine);
+                Finish(Vector512.Max(Vector512.Max(a0001, a0011), Vector512.Max(a0101, a0111)), 1, ref Unsafe.Add(ref s, 0 * oc + 1 * V), sc, sh, affine);
+            }
     }
 
     // 16 filters: two windows (8 outputs x 1 register) a step, an odd last window alone
@@ -394,6 +418,311 @@ internal static class SingleChannelConv3x3
         }
     }
 
+    // 32 filters: one window (4 outputs x 2 registers) a step (training: the maxima and their positions)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Image32Train(ref float pp, ref float wt, ref float ss, ref int sa, int ph, int pw, int wp, int ow, (Vector512<float>, Vector512<float>) bias)
+    {
+        const int oc = 32;
+        var w00 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 0 * V)); var w01 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 1 * V));
+        var w10 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 0 * V)); var w11 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 1 * V));
+        var w20 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 0 * V)); var w21 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 1 * V));
+        var w30 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 0 * V)); var w31 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 1 * V));
+        var w40 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 0 * V)); var w41 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 1 * V));
+        var w50 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 0 * V)); var w51 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 1 * V));
+        var w60 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 0 * V)); var w61 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 1 * V));
+        var w70 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 0 * V)); var w71 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 1 * V));
+        var w80 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 0 * V)); var w81 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 1 * V));
+        for (int py = 0; py < ph; py++)
+            for (int px = 0; px < pw; px++)
+            {
+                ref float p = ref Unsafe.Add(ref pp, 2 * py * wp + 2 * px);
+                ref float s = ref Unsafe.Add(ref ss, (py * pw + px) * oc);
+                ref int a = ref Unsafe.Add(ref sa, (py * pw + px) * oc);
+                int idx = 2 * py * ow + 2 * px; // the window's first output in the (OH, OW) plane
+                Vector512<float> a0000 = bias.Item1, a0001 = bias.Item2, a0010 = bias.Item1, a0011 = bias.Item2, a0100 = bias.Item1, a0101 = bias.Item2, a0110 = bias.Item1, a0111 = bias.Item2;
+                Vector512<float> v;
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w00, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w01, a0001);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w10, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w11, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w00, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w01, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w20, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w21, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w10, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w11, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w20, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w21, a0011);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w30, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w31, a0001);
+                a0100 = Vector512.FusedMultiplyAdd(v, w00, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w01, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w40, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w41, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w30, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w31, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w10, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w11, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w00, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w01, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w50, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w51, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w40, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w41, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w20, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w21, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w10, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w11, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w50, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w51, a0011);
+                a0110 = Vector512.FusedMultiplyAdd(v, w20, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w21, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w60, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w61, a0001);
+                a0100 = Vector512.FusedMultiplyAdd(v, w30, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w31, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w70, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w71, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w60, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w61, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w40, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w41, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w30, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w31, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w80, a0000);
+                a0001 = Vector512.FusedMultiplyAdd(v, w81, a0001);
+                a0010 = Vector512.FusedMultiplyAdd(v, w70, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w71, a0011);
+                a0100 = Vector512.FusedMultiplyAdd(v, w50, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w51, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w40, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w41, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w80, a0010);
+                a0011 = Vector512.FusedMultiplyAdd(v, w81, a0011);
+                a0110 = Vector512.FusedMultiplyAdd(v, w50, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w51, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 0));
+                a0100 = Vector512.FusedMultiplyAdd(v, w60, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w61, a0101);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 1));
+                a0100 = Vector512.FusedMultiplyAdd(v, w70, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w71, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w60, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w61, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 2));
+                a0100 = Vector512.FusedMultiplyAdd(v, w80, a0100);
+                a0101 = Vector512.FusedMultiplyAdd(v, w81, a0101);
+                a0110 = Vector512.FusedMultiplyAdd(v, w70, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w71, a0111);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 3));
+                a0110 = Vector512.FusedMultiplyAdd(v, w80, a0110);
+                a0111 = Vector512.FusedMultiplyAdd(v, w81, a0111);
+                Pool(a0000, a0010, a0100, a0110, idx + 0, ow, ref Unsafe.Add(ref s, 0 * oc + 0 * V), ref Unsafe.Add(ref a, 0 * oc + 0 * V));
+                Pool(a0001, a0011, a0101, a0111, idx + 0, ow, ref Unsafe.Add(ref s, 0 * oc + 1 * V), ref Unsafe.Add(ref a, 0 * oc + 1 * V));
+            }
+    }
+
+    // 16 filters: two windows (8 outputs x 1 register) a step, an odd last window alone (training)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Image16Train(ref float pp, ref float wt, ref float ss, ref int sa, int ph, int pw, int wp, int ow, (Vector512<float>, Vector512<float>) bias)
+    {
+        const int oc = 16;
+        var w00 = Vector512.LoadUnsafe(ref wt, (nuint)(0 * oc + 0 * V));
+        var w10 = Vector512.LoadUnsafe(ref wt, (nuint)(1 * oc + 0 * V));
+        var w20 = Vector512.LoadUnsafe(ref wt, (nuint)(2 * oc + 0 * V));
+        var w30 = Vector512.LoadUnsafe(ref wt, (nuint)(3 * oc + 0 * V));
+        var w40 = Vector512.LoadUnsafe(ref wt, (nuint)(4 * oc + 0 * V));
+        var w50 = Vector512.LoadUnsafe(ref wt, (nuint)(5 * oc + 0 * V));
+        var w60 = Vector512.LoadUnsafe(ref wt, (nuint)(6 * oc + 0 * V));
+        var w70 = Vector512.LoadUnsafe(ref wt, (nuint)(7 * oc + 0 * V));
+        var w80 = Vector512.LoadUnsafe(ref wt, (nuint)(8 * oc + 0 * V));
+        for (int py = 0; py < ph; py++)
+        {
+            int px = 0;
+            for (; px + 2 <= pw; px += 2)
+            {
+                ref float p = ref Unsafe.Add(ref pp, 2 * py * wp + 2 * px);
+                ref float s = ref Unsafe.Add(ref ss, (py * pw + px) * oc);
+                ref int a = ref Unsafe.Add(ref sa, (py * pw + px) * oc);
+                int idx = 2 * py * ow + 2 * px; // the window's first output in the (OH, OW) plane
+                Vector512<float> a0000 = bias.Item1, a0010 = bias.Item1, a0100 = bias.Item1, a0110 = bias.Item1, a1000 = bias.Item1, a1010 = bias.Item1, a1100 = bias.Item1, a1110 = bias.Item1;
+                Vector512<float> v;
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w00, a0000);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w10, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w00, a0010);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w20, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w10, a0010);
+                a1000 = Vector512.FusedMultiplyAdd(v, w00, a1000);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w20, a0010);
+                a1000 = Vector512.FusedMultiplyAdd(v, w10, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w00, a1010);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 4));
+                a1000 = Vector512.FusedMultiplyAdd(v, w20, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w10, a1010);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 5));
+                a1010 = Vector512.FusedMultiplyAdd(v, w20, a1010);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w30, a0000);
+                a0100 = Vector512.FusedMultiplyAdd(v, w00, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w40, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w30, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w10, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w00, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w50, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w40, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w20, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w10, a0110);
+                a1000 = Vector512.FusedMultiplyAdd(v, w30, a1000);
+                a1100 = Vector512.FusedMultiplyAdd(v, w00, a1100);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w50, a0010);
+                a0110 = Vector512.FusedMultiplyAdd(v, w20, a0110);
+                a1000 = Vector512.FusedMultiplyAdd(v, w40, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w30, a1010);
+                a1100 = Vector512.FusedMultiplyAdd(v, w10, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w00, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 4));
+                a1000 = Vector512.FusedMultiplyAdd(v, w50, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w40, a1010);
+                a1100 = Vector512.FusedMultiplyAdd(v, w20, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w10, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 5));
+                a1010 = Vector512.FusedMultiplyAdd(v, w50, a1010);
+                a1110 = Vector512.FusedMultiplyAdd(v, w20, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w60, a0000);
+                a0100 = Vector512.FusedMultiplyAdd(v, w30, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w70, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w60, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w40, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w30, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w80, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w70, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w50, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w40, a0110);
+                a1000 = Vector512.FusedMultiplyAdd(v, w60, a1000);
+                a1100 = Vector512.FusedMultiplyAdd(v, w30, a1100);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w80, a0010);
+                a0110 = Vector512.FusedMultiplyAdd(v, w50, a0110);
+                a1000 = Vector512.FusedMultiplyAdd(v, w70, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w60, a1010);
+                a1100 = Vector512.FusedMultiplyAdd(v, w40, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w30, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 4));
+                a1000 = Vector512.FusedMultiplyAdd(v, w80, a1000);
+                a1010 = Vector512.FusedMultiplyAdd(v, w70, a1010);
+                a1100 = Vector512.FusedMultiplyAdd(v, w50, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w40, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 5));
+                a1010 = Vector512.FusedMultiplyAdd(v, w80, a1010);
+                a1110 = Vector512.FusedMultiplyAdd(v, w50, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 0));
+                a0100 = Vector512.FusedMultiplyAdd(v, w60, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 1));
+                a0100 = Vector512.FusedMultiplyAdd(v, w70, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w60, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 2));
+                a0100 = Vector512.FusedMultiplyAdd(v, w80, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w70, a0110);
+                a1100 = Vector512.FusedMultiplyAdd(v, w60, a1100);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 3));
+                a0110 = Vector512.FusedMultiplyAdd(v, w80, a0110);
+                a1100 = Vector512.FusedMultiplyAdd(v, w70, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w60, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 4));
+                a1100 = Vector512.FusedMultiplyAdd(v, w80, a1100);
+                a1110 = Vector512.FusedMultiplyAdd(v, w70, a1110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 5));
+                a1110 = Vector512.FusedMultiplyAdd(v, w80, a1110);
+                Pool(a0000, a0010, a0100, a0110, idx + 0, ow, ref Unsafe.Add(ref s, 0 * oc + 0 * V), ref Unsafe.Add(ref a, 0 * oc + 0 * V));
+                Pool(a1000, a1010, a1100, a1110, idx + 2, ow, ref Unsafe.Add(ref s, 1 * oc + 0 * V), ref Unsafe.Add(ref a, 1 * oc + 0 * V));
+            }
+            if (px < pw)
+            {
+                ref float p = ref Unsafe.Add(ref pp, 2 * py * wp + 2 * px);
+                ref float s = ref Unsafe.Add(ref ss, (py * pw + px) * oc);
+                ref int a = ref Unsafe.Add(ref sa, (py * pw + px) * oc);
+                int idx = 2 * py * ow + 2 * px; // the window's first output in the (OH, OW) plane
+                Vector512<float> a0000 = bias.Item1, a0010 = bias.Item1, a0100 = bias.Item1, a0110 = bias.Item1;
+                Vector512<float> v;
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w00, a0000);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w10, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w00, a0010);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w20, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w10, a0010);
+                v = Vector512.Create(Unsafe.Add(ref p, 0 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w20, a0010);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w30, a0000);
+                a0100 = Vector512.FusedMultiplyAdd(v, w00, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w40, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w30, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w10, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w00, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w50, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w40, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w20, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w10, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 1 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w50, a0010);
+                a0110 = Vector512.FusedMultiplyAdd(v, w20, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 0));
+                a0000 = Vector512.FusedMultiplyAdd(v, w60, a0000);
+                a0100 = Vector512.FusedMultiplyAdd(v, w30, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 1));
+                a0000 = Vector512.FusedMultiplyAdd(v, w70, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w60, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w40, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w30, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 2));
+                a0000 = Vector512.FusedMultiplyAdd(v, w80, a0000);
+                a0010 = Vector512.FusedMultiplyAdd(v, w70, a0010);
+                a0100 = Vector512.FusedMultiplyAdd(v, w50, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w40, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 2 * wp + 3));
+                a0010 = Vector512.FusedMultiplyAdd(v, w80, a0010);
+                a0110 = Vector512.FusedMultiplyAdd(v, w50, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 0));
+                a0100 = Vector512.FusedMultiplyAdd(v, w60, a0100);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 1));
+                a0100 = Vector512.FusedMultiplyAdd(v, w70, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w60, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 2));
+                a0100 = Vector512.FusedMultiplyAdd(v, w80, a0100);
+                a0110 = Vector512.FusedMultiplyAdd(v, w70, a0110);
+                v = Vector512.Create(Unsafe.Add(ref p, 3 * wp + 3));
+                a0110 = Vector512.FusedMultiplyAdd(v, w80, a0110);
+                Pool(a0000, a0010, a0100, a0110, idx + 0, ow, ref Unsafe.Add(ref s, 0 * oc + 0 * V), ref Unsafe.Add(ref a, 0 * oc + 0 * V));
+            }
+        }
+    }
+
     // a window's maximum (one register of filters k) -> max(m, 0), then * scale + shift when affine, stored
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish(Vector512<float> m, int k, ref float dst, (Vector512<float>, Vector512<float>) sc, (Vector512<float>, Vector512<float>) sh, bool affine)
@@ -401,5 +730,28 @@ internal static class SingleChannelConv3x3
         var r = Vector512.Max(m, Vector512<float>.Zero);
         if (affine) r = r * (k == 0 ? sc.Item1 : sc.Item2) + (k == 0 ? sh.Item1 : sh.Item2);
         r.StoreUnsafe(ref dst);
+    }
+
+    // a window's four outputs (p00, p01, p10, p11; the first at index i0 of an ow-wide plane) -> the maximum and its
+    // index, stored: ChannelConv3x3's Take (PoolKernels' rule: a greater value, or a NaN while the best is a number)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pool(Vector512<float> p00, Vector512<float> p01, Vector512<float> p10, Vector512<float> p11, int i0, int ow, ref float dst, ref int arg)
+    {
+        var best = p00;
+        var at = Vector512.Create(i0);
+        Take(p01, Vector512.Create(i0 + 1), ref best, ref at);
+        Take(p10, Vector512.Create(i0 + ow), ref best, ref at);
+        Take(p11, Vector512.Create(i0 + ow + 1), ref best, ref at);
+        best.StoreUnsafe(ref dst);
+        at.StoreUnsafe(ref arg);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
+    {
+        var bestIsNumber = Vector512.Equals(best, best);
+        var takes = bestIsNumber & (Vector512.GreaterThan(value, best) | ~Vector512.Equals(value, value));
+        best = Vector512.ConditionalSelect(takes, value, best);
+        arg = Vector512.ConditionalSelect(takes.AsInt32(), index, arg);
     }
 }

@@ -198,6 +198,38 @@ public sealed class SingleChannelConv3x3Tests
         Assert.Equal(plain.ToArray(), fused.ToArray());
     }
 
+    [Theory]
+    [InlineData(16, 28, 28, true, 2)]   // the exam CNN's first layer in a training step on Fashion-MNIST
+    [InlineData(32, 28, 28, true, 3)]   // cnn3's
+    [InlineData(16, 9, 11, false, 1)]   // odd sizes, an odd window count
+    [InlineData(32, 7, 6, true, 2)]
+    public void TrainingFormPoolsWithPositionsBitwiseConvThenMaxPool(int oc, int h, int w, bool bias, int threads)
+    {
+        // values, the maxima's positions (through the weight and bias gradients) and the tie and NaN rules of MaxPool2d
+        var g = new Generator((ulong)(7 * oc + h));
+        var xv = Tensor.Randn([4, 1, h, w], g).ToArray();
+        for (int i = 0; i < 2 * w; i++) xv[w * h + i] = 0; // image 1's first two rows zero: windows of equal values (the bias alone at the border)
+        xv[2 * h * w + 2 * w + 4] = float.NaN;             // a NaN in image 2: windows whose first output is a number take it
+        Tensor X() => Tensor.FromArray(xv, 4, 1, h, w);
+        (float[] Y, float[] Dw, float[]? Db) Run(bool fused)
+        {
+            var wt = Tensor.Randn([oc, 1, 3, 3], new Generator(3)).RequiresGrad_();
+            var b = bias ? Tensor.Randn([oc], new Generator(4)).RequiresGrad_() : null;
+            Tensor y;
+            using (Parallelism.UseThreads(threads)) y = fused ? Tensor.Conv2dMaxPool2d(X(), wt, b, 1, 1) : Tensor.Conv2d(X(), wt, b, 1, 1).MaxPool2d(2);
+            var dy = Tensor.Randn(y.Shape, new Generator(5));
+            y.Mul(dy).Sum().Backward();
+            return (y.ToArray(), wt.Grad!.ToArray(), b?.Grad!.ToArray());
+        }
+        var plain = Run(fused: false);
+        var fusedRun = Run(fused: true);
+        Assert.Equal(plain.Y, fusedRun.Y);
+        Assert.Contains(fusedRun.Y, float.IsNaN);
+        // the NaN reaches dw as in the unfused ops; compare the bits
+        Assert.Equal(plain.Dw.Select(BitConverter.SingleToInt32Bits), fusedRun.Dw.Select(BitConverter.SingleToInt32Bits));
+        if (bias) Assert.Equal(plain.Db!.Select(BitConverter.SingleToInt32Bits), fusedRun.Db!.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void AppliesOnlyToOneChannel3x3WithPaddingOneAnd16Or32Filters()
     {
