@@ -407,6 +407,11 @@ internal static partial class Conv2dKernels
 
     // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C/groups,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C/groups,KH,KW)?, db: (OC)?
     // per (image, group) as Forward; dw and db are summed per chunk, then the chunks in order
+    // on: the 1x1 input gradient keeps the GEMM on this thread (the tests' and benchmarks' other side)
+    [ThreadStatic] private static bool t_pointwiseInputGradientOff;
+
+    internal static bool PointwiseInputGradientOff { get => t_pointwiseInputGradientOff; set => t_pointwiseInputGradientOff = value; }
+
     public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g, int groups = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -434,6 +439,33 @@ internal static partial class Conv2dKernels
                     ArrayPool<float>.Shared.Return(wt);
                 }
                 dx = null;
+            }
+            // dx of a 1x1 stride-1 unpadded convolution is the 1x1 convolution of dy with the transposed weights
+            // (C filters over OC channels): the direct pointwise kernels, where they take that problem
+            if (dx is not null && groups == 1 && g is { KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 } && !PointwiseInputGradientOff)
+            {
+                var gdx = g with { C = oc };
+                if (PointwiseConv.Applies(gdx, g.C, 1))
+                {
+                    // PointwiseConv.Forward reads its weights as (filters, channels): W^T, (C, OC)
+                    float[] wT = ArrayPool<float>.Shared.Rent(oc * g.C);
+                    try
+                    {
+                        DirectConv3x3.TransposeWeights((float[])(object)w, wT, oc, g.C, 1);
+                        PointwiseConv.Forward((float[])(object)dy, wT, null, (float[])(object)dx, n, g.C, gdx, relu: false);
+                    }
+                    finally
+                    {
+                        ArrayPool<float>.Shared.Return(wT);
+                    }
+                    dx = null;
+                }
+                else if (PointwiseConv.UsesChannels(gdx, g.C, 1))
+                {
+                    // ForwardChannels reads (channels, filters): W itself, (OC, C)
+                    PointwiseConv.ForwardChannels((float[])(object)dy, (float[])(object)w, null, (float[])(object)dx, n, g.C, gdx, relu: false);
+                    dx = null;
+                }
             }
             if (dx is not null && UsesChannelInputGradientStride2(g, oc, groups))
             {

@@ -445,6 +445,49 @@ public sealed class ChannelConv3x3Tests
 
 public sealed class PointwiseConvTests
 {
+    [Theory]
+    [InlineData(3, 16, 32, 28, 28)]   // mobilenet's 16 -> 32: dx on Forward (16 filters over 32 channels, 784 pixels)
+    [InlineData(2, 32, 64, 14, 14)]   // 32 -> 64
+    [InlineData(2, 64, 128, 7, 7)]    // 64 -> 128 at 7x7: dx on ForwardChannels (64 filters over 128 channels, 49 pixels)
+    [InlineData(3, 128, 128, 7, 7)]
+    [InlineData(2, 24, 40, 9, 11)]    // 99 pixels, 24 filters: three 8-filter tiles, ragged registers
+    [InlineData(2, 20, 32, 8, 8)]     // 20 input channels: not 8k filters for dx, the GEMM stays
+    public void InputGradientOfA1x1ConvolutionOnThePointwiseKernelsMatchesTheReferenceAndTheGemm(int n, int c, int oc, int h, int w)
+    {
+        var g = new Conv2dGeometry(c, h, w, 1, 1, 1, 1, 0, 0);
+        var rnd = new Random(c * 31 + oc + h);
+        float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+        float[] x = R(n * c * h * w), wt = R(oc * c), dy = R(n * oc * h * w);
+        var (rdx, _, _) = Conv2dReference.Backward([.. dy.Select(v => (double)v)], [.. x.Select(v => (double)v)], [.. wt.Select(v => (double)v)], n, oc, g);
+        const float Sentinel = -4321.25f;
+        float[] Dx(bool gemm, int threads)
+        {
+            var dx = Enumerable.Repeat(Sentinel, x.Length + 5).ToArray();
+            bool before = Conv2dKernels.PointwiseInputGradientOff;
+            Conv2dKernels.PointwiseInputGradientOff = gemm;
+            try
+            {
+                using var _ = Parallelism.UseThreads(threads);
+                Conv2dKernels.Backward(dy, x, wt, dx, null, null, n, oc, g);
+            }
+            finally
+            {
+                Conv2dKernels.PointwiseInputGradientOff = before;
+            }
+            Assert.All(dx[x.Length..], v => Assert.Equal(Sentinel, v));
+            return dx[..x.Length];
+        }
+        var direct = Dx(gemm: false, 2);
+        var viaGemm = Dx(gemm: true, 2);
+        for (int i = 0; i < rdx.Length; i++)
+        {
+            Assert.True(Math.Abs(direct[i] - rdx[i]) <= 1e-4 * (1 + Math.Abs(rdx[i])), $"dx[{i}]: {direct[i]} vs {rdx[i]}");
+            Assert.True(Math.Abs(direct[i] - viaGemm[i]) <= 1e-4 * (1 + Math.Abs(viaGemm[i])), $"dx[{i}]: {direct[i]} vs the GEMM's {viaGemm[i]}");
+        }
+        Assert.Equal(direct, Dx(gemm: false, 1)); // each pixel summed by one thread: the same bits for any thread count
+        Assert.Equal(direct, Dx(gemm: false, 3));
+    }
+
     [Fact]
     public void RunsMobileNetsWidePointwiseLayersOnAvx512Only()
     {
