@@ -8,8 +8,9 @@ internal static partial class Conv2dKernels
 {
     /// <summary>
     /// Whether <see cref="ForwardReluMaxPool"/> runs this float32 convolution fused with ReLU and 2x2 max pooling: the
-    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>) or the small-reduction one does
-    /// (<see cref="DirectConvRows.Applies"/>), and the output is at least 2x2.
+    /// direct 3x3 kernels apply (<see cref="UsesDirect3x3"/>), the small-reduction one does
+    /// (<see cref="DirectConvRows.Applies"/>) or the one-channel one does (<see cref="SingleChannelConv3x3.Applies"/>),
+    /// and the output is at least 2x2.
     /// </summary>
     public static bool FusesReluMaxPool(in Conv2dGeometry g, int outChannels, int groups) =>
         (UsesDirect3x3(g, outChannels, groups) || DirectConvRows.Applies(g, groups) || (groups == 1 && SingleChannelConv3x3.Applies(g, outChannels)))

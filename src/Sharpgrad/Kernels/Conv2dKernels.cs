@@ -405,13 +405,13 @@ internal static partial class Conv2dKernels
         });
     }
 
-    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C/groups,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C/groups,KH,KW)?, db: (OC)?
-    // per (image, group) as Forward; dw and db are summed per chunk, then the chunks in order
     // on: the 1x1 input gradient keeps the GEMM on this thread (the tests' and benchmarks' other side)
     [ThreadStatic] private static bool t_pointwiseInputGradientOff;
 
     internal static bool PointwiseInputGradientOff { get => t_pointwiseInputGradientOff; set => t_pointwiseInputGradientOff = value; }
 
+    // dy: (N,OC,OH,OW), x: (N,C,H,W), w: (OC,C/groups,KH,KW) -> dx: (N,C,H,W)?, dw: (OC,C/groups,KH,KW)?, db: (OC)?
+    // per (image, group) as Forward; dw and db are summed per chunk, then the chunks in order
     public static void Backward<T>(T[] dy, T[] x, T[] w, T[]? dx, T[]? dw, T[]? db, int n, int oc, Conv2dGeometry g, int groups = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
