@@ -196,6 +196,23 @@ public sealed class SequentialFusionTests
     }
 
     [Fact]
+    public void ABatchOfOneValuePerChannelIsRefusedByTheLayerFusedOrNotAndCountsNoBatch()
+    {
+        foreach (bool fuse in new[] { false, true })
+        {
+            var norm = new BatchNorm1d(5);
+            var net = new Sequential(new Linear(6, 5, generator: new Generator(3)), norm, new ReLU());
+            if (fuse) net.Fuse();
+            var e = Assert.Throws<ArgumentException>(() => net.Forward(Tensor.Randn([1, 6], new Generator(4))));
+            Assert.StartsWith("BatchNorm1d: expected more than 1 value per channel when training, got input [1,5]", e.Message);
+            Assert.Equal(0.0, norm.NumBatchesTracked.ToDoubleArray()[0]);
+            Assert.Equal(Enumerable.Repeat(0f, 5), norm.RunningMean.ToArray());
+            net.Eval();
+            Assert.Equal([1, 5], net.Forward(Tensor.Randn([1, 6], new Generator(4))).Shape); // one sample is fine in evaluation
+        }
+    }
+
+    [Fact]
     public void ABatchNormFollowedByReluFusesWithoutAConvolution()
     {
         (float[] Out, float[][] Grads, float[][] State) Run(bool fuse)

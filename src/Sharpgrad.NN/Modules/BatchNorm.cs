@@ -102,10 +102,13 @@ public abstract class BatchNormBase : Module
         ArgumentNullException.ThrowIfNull(input);
         if (!_rank.Contains(input.Rank) || input.Size(1) != NumFeatures)
             throw new ArgumentException($"{TypeName}: expected input of rank {string.Join(" or ", _rank)} with {NumFeatures} channels in dimension 1, got [{string.Join(",", input.Shape)}].");
-        if (Training) NumBatchesTracked.AsSpan<double>()[0]++;
-        return relu
+        if (Training && input.NumElements <= NumFeatures)
+            throw new ArgumentException($"{TypeName}: expected more than 1 value per channel when training, got input [{string.Join(",", input.Shape)}] (batch statistics need at least two values; put the model in evaluation mode for a single sample).");
+        var y = relu
             ? Tensor.BatchNormRelu(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps)
             : Tensor.BatchNorm(input, RunningMean, RunningVar, Weight?.Data, Bias?.Data, Training, Momentum, Eps);
+        if (Training) NumBatchesTracked.AsSpan<double>()[0]++; // counted once the batch is taken (a refused one leaves nothing changed)
+        return y;
     }
 
     // off: models fused on this thread fuse no norm with its ReLU (the tests' and benchmarks' unfused side)

@@ -422,12 +422,13 @@ internal static class DirectConv3x3
             for (int q = 0; q < OB; q++) rowBuf.AsSpan(q * V, cols).CopyTo(y.Slice((o0 + q) * hw + r * w + j * V, cols));
     }
 
-    // m: the row-wise max of two output rows -> their pooled columns, times scale plus shift, at destination + index
+    // m: the row-wise max of two output rows -> their pooled columns, times scale, plus shift (two roundings, as the
+    // unfused Mul and Add), at destination + index
     // (the lanes mask selects: the first cols of the lower half)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PooledAffine<TL, TV>(TV m, ref float destination, nuint index, TV mask, float scale, float shift)
         where TL : struct, ILanes<TV, float> where TV : struct =>
-        TL.StoreMasked(TL.MultiplyAdd(TL.PairMax(m), TL.Broadcast(scale), TL.Broadcast(shift)), ref destination, index, mask);
+        TL.StoreMasked(TL.Add(TL.Multiply(TL.PairMax(m), TL.Broadcast(scale)), TL.Broadcast(shift)), ref destination, index, mask);
 
     // m: the row-wise max of output rows r, r + 1 (chunk j) of channel o -> the pooled row r / 2's columns from j * V / 2
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -438,7 +439,7 @@ internal static class DirectConv3x3
         if (cols <= 0) return;
         int at = (o * (plan.OH / 2) + r / 2) * pw + j * half;
         var p = TL.PairMax(m);
-        if (epilogue.Scale is { } scale) p = TL.MultiplyAdd(p, TL.Broadcast(scale[o]), TL.Broadcast(epilogue.Shift![o]));
+        if (epilogue.Scale is { } scale) p = TL.Add(TL.Multiply(p, TL.Broadcast(scale[o])), TL.Broadcast(epilogue.Shift![o])); // a product, then a sum: the unfused Mul and Add
         TL.StoreLower(p, ref MemoryMarshal.GetReference(y), (nuint)at, cols);
     }
 

@@ -30,6 +30,9 @@ internal interface ILanes<TV, T> where TV : struct where T : unmanaged, IFloatin
 
     static abstract TV Add(TV a, TV b);
 
+    /// <summary>a * b, lane by lane (rounded once: with an Add after it, the roundings of two separate ops).</summary>
+    static abstract TV Multiply(TV a, TV b);
+
     /// <summary>The larger of each pair of lanes (NaN if either is NaN, as Math.Max).</summary>
     static abstract TV Max(TV a, TV b);
 
@@ -91,6 +94,8 @@ internal readonly struct Lanes512<T> : ILanes<Vector512<T>, T> where T : unmanag
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
 
+    public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Max(Vector512<T> a, Vector512<T> b) => Vector512.Max(a, b);
 
@@ -151,6 +156,8 @@ internal readonly struct Lanes256<T> : ILanes<Vector256<T>, T> where T : unmanag
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
 
+    public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Max(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
 
@@ -206,6 +213,8 @@ internal readonly struct Lanes1<T> : ILanes<T, T> where T : unmanaged, IFloating
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Add(T a, T b) => a + b;
+
+    public static T Multiply(T a, T b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Max(T a, T b) => T.Max(a, b);

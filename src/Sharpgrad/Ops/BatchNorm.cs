@@ -26,7 +26,8 @@ public sealed partial class Tensor
         foreach (var (t, name) in new[] { (runningMean, "running mean"), (runningVar, "running variance"), (weight, "weight"), (bias, "bias") })
         {
             if (t is null) continue;
-            CheckSameDType(op, input, t);
+            if (t.DType != input.DType)
+                throw new ArgumentException($"{op}: expected {name} of dtype {input.DType} (the input's), got {t.DType} (input {Shapes.Format(input.Dims)}); convert one with To(DType).");
             if (t.Rank != 1 || t.Dims[0] != c)
                 throw new ArgumentException($"{op}: expected {name} of shape [{c}], got {Shapes.Format(t.Dims)} (input {Shapes.Format(input.Dims)}).");
         }
@@ -34,7 +35,7 @@ public sealed partial class Tensor
             throw new InvalidOperationException($"{op}: evaluation mode needs running mean and variance.");
         if (training && (long)n * s <= 1)
             throw new ArgumentException($"{op}: expected more than 1 value per channel when training, got input {Shapes.Format(input.Dims)}.");
-        if (eps <= 0) throw new ArgumentOutOfRangeException(nameof(eps), $"{op}: eps must be positive, got {eps}.");
+        if (!(eps > 0) || double.IsPositiveInfinity(eps)) throw new ArgumentOutOfRangeException(nameof(eps), $"{op}: eps must be positive and finite, got {eps}.");
 
         var x = input.ContiguousRaw();
         var mean = new double[c];
@@ -69,7 +70,18 @@ public sealed partial class Tensor
         if (input.DType == DType.Float32) Run<float>(x, gamma, beta, y, n, c, s, mean, invstd, relu);
         else Run<double>(x, gamma, beta, y, n, c, s, mean, invstd, relu);
         if (GradMode.IsEnabled && (input.RequiresGrad || weight?.RequiresGrad == true || bias?.RequiresGrad == true))
-            y.SetGradFn(new BatchNormBackward(input, weight, bias, x, mean, invstd, training, relu));
+        {
+            // the fused backward recomputes the ReLU's mask with beta as it is now: a copy (C values), so that a later
+            // write to the bias changes nothing, as with the unfused pair (whose ReLU keeps its output)
+            Tensor? betaNow = null;
+            if (relu && beta is not null)
+            {
+                betaNow = EmptyLike(beta);
+                if (beta.DType == DType.Float32) beta.Span<float>().CopyTo(betaNow.Span<float>());
+                else beta.Span<double>().CopyTo(betaNow.Span<double>());
+            }
+            y.SetGradFn(new BatchNormBackward(input, weight, bias, x, mean, invstd, training, relu, betaNow));
+        }
         return y;
     }
 
@@ -81,10 +93,11 @@ public sealed partial class Tensor
 
 // y = (x - mean) invstd gamma + beta. Training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat));
 // evaluation: dx = gamma invstd dy. Both: dgamma = sum(dy xhat), dbeta = sum(dy), over (N, S).
-// Fused with a ReLU (BatchNormRelu): dy first zeroed where y <= 0, y recomputed from x, gamma and beta (saved, so an
-// in-place write to them before the backward is refused as for x).
-internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bias, Tensor x, double[] mean, double[] invstd, bool training, bool relu)
-    : Node([input, weight, bias], x, weight, relu ? bias : null)
+// Fused with a ReLU (BatchNormRelu): dy first zeroed where y <= 0, y recomputed from x, gamma (saved, as for the
+// norm's own backward) and beta as the forward read it (copied there; null without a bias).
+internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bias, Tensor x, double[] mean, double[] invstd, bool training, bool relu,
+    Tensor? reluBeta = null)
+    : Node([input, weight, bias], x, weight)
 {
     internal override Tensor?[] Backward(Tensor g)
     {
@@ -102,7 +115,7 @@ internal sealed class BatchNormBackward(Tensor input, Tensor? weight, Tensor? bi
     private void Run<T>(Tensor dy, Tensor x, Tensor? dx, Tensor? dgamma, Tensor? dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gamma = Inputs[1] is null ? null : Saved(1).ContiguousRaw();
-        var beta = relu && Inputs[2] is not null ? Saved(2).ContiguousRaw() : null;
+        var beta = relu ? reluBeta : null;
         Parallelism.ForBalanced(c, (_, c0, c1) => BatchNormKernels.Backward<T>(dy.Span<T>(), x.Span<T>(), n, c, s, mean, invstd,
             gamma is null ? default : gamma.Span<T>(), training,
             dx is null ? default : dx.Span<T>(), dgamma is null ? default : dgamma.Span<T>(), dbeta is null ? default : dbeta.Span<T>(), c0, c1,

@@ -230,6 +230,26 @@ public sealed class SingleChannelConv3x3Tests
         if (bias) Assert.Equal(plain.Db!.Select(BitConverter.SingleToInt32Bits), fusedRun.Db!.Select(BitConverter.SingleToInt32Bits));
     }
 
+    [Theory]
+    [InlineData(1, 8, 64)]   // one channel, a filter count the one-channel kernel does not take, rows too wide for the row kernel
+    [InlineData(1, 48, 64)]
+    [InlineData(3, 16, 32)]  // the exam CNN's first layer at 3x32x32 (the direct row kernel)
+    [InlineData(16, 16, 16)] // its second
+    public void EveryPooledKernelAppliesTheAffineMapAsAProductThenASum(int c, int oc, int size)
+    {
+        // bitwise the unfused Mul and Add (a fused multiply-add rounds once and differs in the last bit)
+        var g = new Generator((ulong)(c * oc + size));
+        var x = Tensor.Randn([2, c, size, size], g);
+        var w = Tensor.Randn([oc, c, 3, 3], g);
+        var b = Tensor.Randn([oc], g);
+        var scale = Tensor.Randn([oc], g);
+        var shift = Tensor.Randn([oc], g);
+        using var _ = Tensor.NoGrad();
+        var fused = Tensor.Conv2dReluMaxPool2d(x, w, b, 1, 1, (scale, shift));
+        var plain = Tensor.Conv2dRelu(x, w, b, 1, 1).MaxPool2d(2).Mul(scale.Reshape([oc, 1, 1])).Add(shift.Reshape([oc, 1, 1]));
+        Assert.Equal(plain.ToArray(), fused.ToArray());
+    }
+
     [Fact]
     public void AppliesOnlyToOneChannel3x3WithPaddingOneAnd16Or32Filters()
     {

@@ -727,14 +727,42 @@ public sealed class BatchNormReluTests
     }
 
     [Fact]
-    public void AnInPlaceWriteToBetaBeforeTheBackwardIsRefused()
+    public void AWriteToBetaBetweenTheForwardAndTheBackwardChangesNothingAsForTheUnfusedPair()
     {
-        // the backward recomputes the ReLU's mask with beta, so beta is saved and version-checked like x
-        var x = Tensor.Randn([4, 2, 3, 3], new Generator(2)).RequiresGrad_();
-        var b = Tensor.Zeros([2]).RequiresGrad_();
-        var y = Tensor.BatchNormRelu(x, null, null, Tensor.Ones([2]), b, training: true);
-        using (Tensor.NoGrad()) b.CopyFrom(Tensor.Ones([2]));
-        var e = Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
-        Assert.Contains("modified in place", e.Message);
+        // the unfused ReLU keeps its output, so its mask is the forward's; the fused backward keeps the forward's beta
+        (float[] Dx, float[] Dgamma) Run(bool fused)
+        {
+            var x = Tensor.Randn([4, 2, 3, 3], new Generator(2)).RequiresGrad_();
+            var gamma = Tensor.Ones([2]).RequiresGrad_();
+            var beta = Tensor.Zeros([2]).RequiresGrad_();
+            var y = fused ? Tensor.BatchNormRelu(x, null, null, gamma, beta, training: true) : Tensor.BatchNorm(x, null, null, gamma, beta, training: true).Relu();
+            using (Tensor.NoGrad()) beta.CopyFrom(Tensor.Full([2], 5.0)); // a mask from this beta would pass every value
+            y.Mul(Tensor.Randn([4, 2, 3, 3], new Generator(3))).Sum().Backward();
+            return (x.Grad!.ToArray(), gamma.Grad!.ToArray());
+        }
+        var unfused = Run(fused: false);
+        var fused = Run(fused: true);
+        Assert.Equal(unfused.Dx, fused.Dx);
+        Assert.Equal(unfused.Dgamma, fused.Dgamma);
+    }
+
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(0.0)]
+    [InlineData(-1e-5)]
+    public void AnEpsThatIsNotPositiveAndFiniteIsRefused(double eps)
+    {
+        var x = Tensor.Randn([4, 3], new Generator(1));
+        foreach (var op in new Func<Tensor>[] { () => Tensor.BatchNorm(x, null, null, null, null, true, eps: eps), () => Tensor.BatchNormRelu(x, null, null, null, null, true, eps: eps) })
+            Assert.Contains("eps must be positive and finite", Assert.Throws<ArgumentOutOfRangeException>(() => op()).Message);
+    }
+
+    [Fact]
+    public void AParameterOfAnotherDTypeIsNamed()
+    {
+        var x = Tensor.Randn([4, 3], new Generator(1));
+        var e = Assert.Throws<ArgumentException>(() => Tensor.BatchNormRelu(x, null, Tensor.Ones([3], DType.Float64), Tensor.Ones([3]), null, training: true));
+        Assert.Equal("BatchNormRelu: expected running variance of dtype Float32 (the input's), got Float64 (input [4,3]); convert one with To(DType).", e.Message);
     }
 }
