@@ -130,9 +130,10 @@ internal static partial class ChannelConv3x3
             }
     }
 
-    // PoolKernels.Take on 16 lanes: value takes over where it is greater, or NaN while the best so far is not
+    // PoolKernels.Take on 16 lanes: value takes over where it is greater, or NaN while the best so far is not (also
+    // SingleChannelConv3x3's window pooling)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Take(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
+    internal static void Take(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
     {
         var bestIsNumber = Vector512.Equals(best, best);
         var takes = bestIsNumber & (Vector512.GreaterThan(value, best) | ~Vector512.Equals(value, value));

@@ -133,19 +133,10 @@ internal static partial class SingleChannelConv3x3
     {
         var best = p00;
         var at = Vector512.Create(i0);
-        Take(p01, Vector512.Create(i0 + 1), ref best, ref at);
-        Take(p10, Vector512.Create(i0 + ow), ref best, ref at);
-        Take(p11, Vector512.Create(i0 + ow + 1), ref best, ref at);
+        ChannelConv3x3.Take(p01, Vector512.Create(i0 + 1), ref best, ref at);
+        ChannelConv3x3.Take(p10, Vector512.Create(i0 + ow), ref best, ref at);
+        ChannelConv3x3.Take(p11, Vector512.Create(i0 + ow + 1), ref best, ref at);
         best.StoreUnsafe(ref dst);
         at.StoreUnsafe(ref arg);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Take(Vector512<float> value, Vector512<int> index, ref Vector512<float> best, ref Vector512<int> arg)
-    {
-        var bestIsNumber = Vector512.Equals(best, best);
-        var takes = bestIsNumber & (Vector512.GreaterThan(value, best) | ~Vector512.Equals(value, value));
-        best = Vector512.ConditionalSelect(takes, value, best);
-        arg = Vector512.ConditionalSelect(takes.AsInt32(), index, arg);
     }
 }
