@@ -79,6 +79,13 @@ internal static partial class ChannelConv3x3
         ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
         ref float pd = ref MemoryMarshal.GetArrayDataReference(dyt);
         ref float pa = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partial), offset);
+        if (TL.Count == 8)
+        {
+            // AVX2's 16 registers hold the one-register loop (9 accumulators, a dy register, a broadcast), not the
+            // two-register one (21): every register of output channels runs it (the same sums in the same order)
+            for (int o1 = 0; o1 < oc; o1 += TL.Count) ImageWeightGradient1<TL, TV, TS>(pad, dyt, partial, offset, c, oc, lay, o1);
+            return;
+        }
         int pairs = oc / block * block;
         // a last single register of output channels (16, 48, ... filters): 9 accumulators, one dy load and 9 broadcasts
         // per pixel

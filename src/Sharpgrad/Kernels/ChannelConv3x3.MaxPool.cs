@@ -12,7 +12,7 @@ internal static partial class ChannelConv3x3
     // gives them for the stored convolution (window order (r0,c0), (r0,c1), (r1,c0), (r1,c1); a greater value or a NaN
     // takes over, nothing takes over from a NaN). Per image: the tiles fill the pixel-major scratch, the windows are
     // pooled there (16 channels a register, while the scratch is in cache), and only the pooled map and its argmax
-    // are transposed to (OC, pixel): the full-size map is never transposed, stored or read back. AVX-512 only
+    // are transposed to (OC, pixel): the full-size map is never transposed, stored or read back. AVX-512 or AVX2
     // (Conv2dKernels.PoolsInChannelConv3x3).
     public static void ForwardMaxPool(float[] x, float[] wt, float[]? b, float[] y, int[] argmax, int n, int c, int h, int w, int oc, int stride) =>
         Pooled("ForwardMaxPool", x, wt, b, y, argmax, n, c, h, w, oc, stride, null, null);
@@ -21,7 +21,7 @@ internal static partial class ChannelConv3x3
     // max(conv + b, 0), then y * scale[o] + shift[o] when given (a batch norm folded behind the pool): the inference
     // form of ForwardMaxPool, without the argmax. Per image the tiles fill the pixel-major scratch (ReLU as they
     // store), the windows are pooled and mapped there, and only the pooled map is transposed. Images split across
-    // threads. AVX-512 only (Conv2dKernels.PoolsInChannelConv3x3).
+    // threads. AVX-512 or AVX2 (Conv2dKernels.PoolsInChannelConv3x3Relu).
     public static void ForwardReluMaxPool(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, int stride, float[]? scale, float[]? shift)
     {
         if ((scale is null) != (shift is null) || (scale is not null && (scale.Length < oc || shift!.Length < oc)))
@@ -34,8 +34,9 @@ internal static partial class ChannelConv3x3
     private static void Pooled(string op, float[] x, float[] wt, float[]? b, float[] y, int[]? argmax, int n, int c, int h, int w, int oc, int stride,
         float[]? scale, float[]? shift)
     {
-        if (Conv2dKernels.Path != Gemm.KernelPath.Vector512 || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
-            throw new ArgumentException($"ChannelConv3x3.{op}: needs AVX-512, stride 1 or 2 and output channels a multiple of {Vector512<float>.Count}, got stride {stride} and {oc}.");
+        bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
+        if (!(wide || Conv2dKernels.Path == Gemm.KernelPath.Vector256) || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
+            throw new ArgumentException($"ChannelConv3x3.{op}: needs AVX2 or AVX-512, stride 1 or 2 and output channels a multiple of {Lanes}, got stride {stride} and {oc}.");
         var lay = Layout.Of(h, w, stride);
         int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
         if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.{op}: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
@@ -50,9 +51,18 @@ internal static partial class ChannelConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
-                    Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
-                    if (args is null) PoolScratch(scr, lay, oc, pooled, scale, shift);
-                    else PoolScratch(scr, lay, oc, pooled, args);
+                    if (wide)
+                    {
+                        Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
+                        if (args is null) PoolScratch(scr, lay, oc, pooled, scale, shift);
+                        else PoolScratch(scr, lay, oc, pooled, args);
+                    }
+                    else
+                    {
+                        Tiles<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
+                        if (args is null) PoolScratch256(scr, lay, oc, pooled, scale, shift);
+                        else PoolScratch256(scr, lay, oc, pooled, args);
+                    }
                     Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
                     if (args is not null)
                         Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), pl); // the bits moved as they are
@@ -130,6 +140,69 @@ internal static partial class ChannelConv3x3
             }
     }
 
+    // the AVX2 form of the PoolScratch below: 8 channels a register
+    // scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
+    // shift[o] when given (a product, then a sum, as the row kernel's pooled store)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolScratch256(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)
+    {
+        int ph = lay.OH / 2, pw = lay.OW / 2, owp = lay.OWp, v = Vector256<float>.Count;
+        if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || (scale is not null && (scale.Length < oc || shift is null || shift.Length < oc)))
+            throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
+        ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float d = ref MemoryMarshal.GetArrayDataReference(pooled);
+        bool affine = scale is not null;
+        ref float sc = ref affine ? ref MemoryMarshal.GetArrayDataReference(scale!) : ref d;
+        ref float sh = ref affine ? ref MemoryMarshal.GetArrayDataReference(shift!) : ref d;
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++)
+            {
+                nuint p00 = (nuint)((2 * i * owp + 2 * j) * oc), p01 = p00 + (nuint)oc, p10 = p00 + (nuint)(owp * oc), p11 = p10 + (nuint)oc;
+                nuint at = (nuint)((i * pw + j) * oc);
+                for (int o = 0; o < oc; o += v)
+                {
+                    nuint u = (nuint)o;
+                    var m = Vector256.Max(Vector256.Max(Vector256.LoadUnsafe(ref s, p00 + u), Vector256.LoadUnsafe(ref s, p01 + u)),
+                        Vector256.Max(Vector256.LoadUnsafe(ref s, p10 + u), Vector256.LoadUnsafe(ref s, p11 + u)));
+                    if (affine) m = m * Vector256.LoadUnsafe(ref sc, u) + Vector256.LoadUnsafe(ref sh, u);
+                    m.StoreUnsafe(ref d, at + u);
+                }
+            }
+    }
+
+    // the AVX2 form: scr: (OH OWp, OC) -> pooled: (OH/2 OW/2, OC), args: the same, each window's maximum and its index r OW + q
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PoolScratch256(float[] scr, in Layout lay, int oc, float[] pooled, int[] args)
+    {
+        int ph = lay.OH / 2, pw = lay.OW / 2, ow = lay.OW, owp = lay.OWp, v = Vector256<float>.Count;
+        if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || args.Length < ph * pw * oc)
+            throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
+        ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float d = ref MemoryMarshal.GetArrayDataReference(pooled);
+        ref int a = ref MemoryMarshal.GetArrayDataReference(args);
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++)
+            {
+                int r0 = 2 * i, c0 = 2 * j, at = (i * pw + j) * oc;
+                nuint p00 = (nuint)((r0 * owp + c0) * oc), p01 = p00 + (nuint)oc, p10 = p00 + (nuint)(owp * oc), p11 = p10 + (nuint)oc;
+                var i00 = Vector256.Create(r0 * ow + c0);
+                var i01 = Vector256.Create(r0 * ow + c0 + 1);
+                var i10 = Vector256.Create((r0 + 1) * ow + c0);
+                var i11 = Vector256.Create((r0 + 1) * ow + c0 + 1);
+                for (int o = 0; o < oc; o += v)
+                {
+                    nuint u = (nuint)o;
+                    var best = Vector256.LoadUnsafe(ref s, p00 + u);
+                    var arg = i00;
+                    Take256(Vector256.LoadUnsafe(ref s, p01 + u), i01, ref best, ref arg);
+                    Take256(Vector256.LoadUnsafe(ref s, p10 + u), i10, ref best, ref arg);
+                    Take256(Vector256.LoadUnsafe(ref s, p11 + u), i11, ref best, ref arg);
+                    best.StoreUnsafe(ref d, (nuint)(at + o));
+                    arg.StoreUnsafe(ref a, (nuint)(at + o));
+                }
+            }
+    }
+
     // PoolKernels.Take on 16 lanes: value takes over where it is greater, or NaN while the best so far is not (also
     // SingleChannelConv3x3's window pooling)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -139,5 +212,15 @@ internal static partial class ChannelConv3x3
         var takes = bestIsNumber & (Vector512.GreaterThan(value, best) | ~Vector512.Equals(value, value));
         best = Vector512.ConditionalSelect(takes, value, best);
         arg = Vector512.ConditionalSelect(takes.AsInt32(), index, arg);
+    }
+
+    // PoolKernels.Take on 8 lanes (AVX2): value takes over where it is greater, or NaN while the best so far is not
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Take256(Vector256<float> value, Vector256<int> index, ref Vector256<float> best, ref Vector256<int> arg)
+    {
+        var bestIsNumber = Vector256.Equals(best, best);
+        var takes = bestIsNumber & (Vector256.GreaterThan(value, best) | ~Vector256.Equals(value, value));
+        best = Vector256.ConditionalSelect(takes, value, best);
+        arg = Vector256.ConditionalSelect(takes.AsInt32(), index, arg);
     }
 }

@@ -57,7 +57,7 @@ internal static partial class Conv2dKernels
     /// Whether <see cref="ForwardReluMaxPool"/> runs this 3x3 convolution in <see cref="ChannelConv3x3.ForwardReluMaxPool"/>
     /// (the channel tiles, ReLU, the 2x2 windows pooled and mapped in the pixel-major scratch, only the pooled map
     /// transposed) rather than the row kernel's pooled store: where the channel kernel runs the plain convolution
-    /// (<see cref="UsesChannelConv3x3"/>: AVX-512, 16k filters, rows its 7-pixel segments fill as well as 16 lanes) and
+    /// (<see cref="UsesChannelConv3x3"/>: AVX2, or AVX-512 with 16k filters and rows its 7-pixel segments fill as well as 16 lanes) and
     /// the output is at least 2x2.
     /// </summary>
     // measured on the 2-core AVX-512 VM of issue #11 (alternating 50-ms windows in one process, least of 15, with an
@@ -110,7 +110,7 @@ internal static partial class Conv2dKernels
     /// step at 3x32x32 batch 64 2.21 / 2.25 -> 1.95 / 1.98 ms.
     /// </summary>
     public static bool PoolsInChannelConv3x3(in Conv2dGeometry g, int outChannels) =>
-        UsesDirect3x3(g, outChannels, 1) && Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.Applies(g, outChannels)
+        UsesDirect3x3(g, outChannels, 1) && Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256 && ChannelConv3x3.Applies(g, outChannels)
         && (UsesChannelConv3x3(g, outChannels) || g.C <= 32) && g.OH >= 2 && g.OW >= 2;
 
     // x: (N,C,H,W), w: (OC,C,3,3), b: (OC)? -> y: (N,OC,OH/2,OW/2) = max_pool2d(conv2d(x, w) + b, 2) and argmax: each

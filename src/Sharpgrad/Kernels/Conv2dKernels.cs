@@ -212,18 +212,24 @@ internal static partial class Conv2dKernels
     public static bool UsesTransposedWeights(in Conv2dGeometry g, int outChannels, int groups) =>
         UsesDirect3x3(g, outChannels, groups) || PointwiseConv.UsesChannels(g, outChannels, groups);
 
+    /// <summary>Whether AVX2 keeps the row kernels instead of <see cref="ChannelConv3x3"/> (the forward and weight gradient): the benchmarks' and tests' switch, off otherwise.</summary>
+    internal static bool Avx2ChannelOff;
+
     /// <summary>
     /// Whether a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs <see cref="ChannelConv3x3"/> (vectorized over
     /// output channels, 7-pixel segments) rather than <see cref="DirectConv3x3"/> (over output columns, V-lane chunks):
-    /// with AVX-512, 16k filters, and a row that fills its 7-pixel segments at least as well as its 16-lane chunks; where
-    /// a single register of filters is left (16, 48, ...) at stride 2 (Tile1, a broadcast per multiply-add), only if the
-    /// chunks leave more than a quarter of the lanes idle.
+    /// with AVX2, wherever it applies (8k filters); with AVX-512, 16k filters, and a row that fills its 7-pixel segments
+    /// at least as well as its 16-lane chunks; where a single register of filters is left (16, 48, ...) at stride 2
+    /// (Tile1, a broadcast per multiply-add), only if the chunks leave more than a quarter of the lanes idle.
     /// </summary>
+    // AVX2 (a 2-core AMD EPYC without AVX-512, Predict at batch 256, alternating windows in one process): resnet8 1.44x,
+    // the exam CNN 1.71x, cnn3 1.34x (least of each); the training step at batch 128 resnet8 1.20x, the exam CNN 1.30x
     // measured at batch 256 on 2 cores, 32k filters: 7-wide maps 64 -> 141 GFLOP/s, 14-wide 135 -> 158, 28-wide 103 ->
     // 125, but 16-wide (3 segments for 16 pixels) 139 -> 127; 16 filters at 28-wide, stride 1 (input-stationary tiles):
     // 8.7 -> 5.8 ms and 5.0 -> 4.0 ms in two alternating runs (Tile1 there was no faster than the row kernel)
     public static bool UsesChannelConv3x3(in Conv2dGeometry g, int outChannels)
     {
+        if (Path == Gemm.KernelPath.Vector256 && !Avx2ChannelOff && ChannelConv3x3.Applies(g, outChannels)) return true;
         if (Path != Gemm.KernelPath.Vector512 || !ChannelConv3x3.Applies(g, outChannels)) return false;
         int ow = g.OW, v = Vector512<float>.Count, seg = ChannelConv3x3.Segment;
         int segmentPixels = (ow + seg - 1) / seg * seg, chunkLanes = (ow + v - 1) / v * v;
@@ -234,7 +240,8 @@ internal static partial class Conv2dKernels
     /// Whether the weight gradient of a direct 3x3 convolution (<see cref="UsesDirect3x3"/>) runs
     /// <see cref="ChannelConv3x3.WeightGradient"/> (over output channels, a pixel at a time) rather than
     /// <see cref="DirectConv3x3.WeightGradient"/> (over output columns): with AVX-512 and 32k filters, whatever the
-    /// width, or 16k filters from 4 input channels.
+    /// width, or 16k filters from 4 input channels; with AVX2 (one register of 8 filters at a time) from 4 input
+    /// channels.
     /// </summary>
     // measured at batch 128 on 2 cores: 7-wide maps 31 -> 140 GFLOP/s, 14-wide 68 -> 117, 28-wide 77 -> 116, 16-wide 76 -> 161
     // 16 filters (one register, 9 accumulators), measured on the 2-core AVX-512 EPYC, training steps alternating:
@@ -243,7 +250,8 @@ internal static partial class Conv2dKernels
     // against 4.26-4.43 ms) and keeps the direct kernel (and its pooled backward); resnet20 moved within the noise
     public static bool UsesChannelWeightGradient(in Conv2dGeometry g, int outChannels) =>
         Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels)
-        && (outChannels % (2 * Vector512<float>.Count) == 0 || g.C >= 4);
+        && (outChannels % (2 * Vector512<float>.Count) == 0 || g.C >= 4)
+        || Path == Gemm.KernelPath.Vector256 && !Avx2ChannelOff && ChannelConv3x3.AppliesWeightGradient(g, outChannels) && g.C >= 4;
 
     /// <summary>
     /// Whether the input gradient of a direct 3x3 stride-2 convolution (<see cref="UsesDirect3x3"/>) runs

@@ -190,12 +190,13 @@ public sealed class FusedConvReluTests
             Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 8));
             Assert.False(Conv2dKernels.PoolsInChannelConv3x3Relu(new Conv2dGeometry(16, 1, 14, 3, 3, 1, 1, 1, 1), 16)); // 1-row output
 
-            // 20 seeded geometries: every value of the pooled output written, nothing after it, the values those of
-            // Conv2dReference + ReLU + 2x2 max pooling + the affine map
+            // 20 seeded geometries on each vector width: every value of the pooled output written, nothing after it,
+            // the values those of Conv2dReference + ReLU + 2x2 max pooling + the affine map
             var rnd = new Random(1202);
             const float Sentinel = -4321.25f;
-            for (int trial = 0; trial < 20; trial++)
+            for (int trial = 0; trial < 40; trial++)
             {
+                Conv2dKernels.ForcedPath = trial < 20 ? Gemm.KernelPath.Vector512 : Gemm.KernelPath.Vector256;
                 int n = rnd.Next(1, 4), c = rnd.Next(1, 40), oc = 16 * rnd.Next(1, 4), h = rnd.Next(3, 20), w = rnd.Next(3, 20), stride = rnd.Next(1, 3);
                 int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, ph = oh / 2, pw = ow / 2, ys = n * oc * ph * pw;
                 if (ph < 1 || pw < 1) continue;
@@ -604,15 +605,34 @@ public sealed class Conv2dMaxPool2dTests
         if (inputGrad) Assert.Equal(x2.Grad!.ToDoubleArray(), x1.Grad!.ToDoubleArray());
     }
 
-    // pooled inside the channel kernel: NaN and infinities take over as MaxPool2d's kernel lets them
-    [Fact]
-    public void PoolingInTheChannelKernelKeepsMaxPoolsNaNRule()
+    // pooled inside the channel kernel: NaN and infinities take over as MaxPool2d's kernel lets them (the machine's
+    // vector width, and AVX2's 8 lanes)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PoolingInTheChannelKernelKeepsMaxPoolsNaNRule(bool avx2)
     {
-        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 32));
-        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16));
-        // rows the row kernel fills: pooled in the channel kernel up to 32 input channels (the exam CNN at 3x32x32)
-        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector512, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(3, 32, 32, 3, 3, 1, 1, 1, 1), 16));
-        Assert.False(Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(64, 16, 16, 3, 3, 1, 1, 1, 1), 128));
+        var before = Conv2dKernels.ForcedPath;
+        if (avx2) Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+        try
+        {
+            PoolingKeepsMaxPoolsNaNRule();
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    private static void PoolingKeepsMaxPoolsNaNRule()
+    {
+        // AVX2 (8 lanes, 16 registers): the channel kernel wherever it applies; AVX-512: where its segments fill the rows,
+        // or up to 32 input channels
+        bool vector = Conv2dKernels.Path is Gemm.KernelPath.Vector512 or Gemm.KernelPath.Vector256;
+        Assert.Equal(vector, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1), 32));
+        Assert.Equal(vector, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 16));
+        Assert.Equal(vector, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(3, 32, 32, 3, 3, 1, 1, 1, 1), 16));
+        Assert.Equal(Conv2dKernels.Path == Gemm.KernelPath.Vector256, Conv2dKernels.PoolsInChannelConv3x3(new Conv2dGeometry(64, 16, 16, 3, 3, 1, 1, 1, 1), 128));
         var g = new Generator(63);
         var x = Tensor.Randn([3, 16, 10, 10], g);
         using (Tensor.NoGrad())
