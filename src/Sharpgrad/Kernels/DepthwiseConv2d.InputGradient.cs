@@ -115,7 +115,7 @@ internal static partial class DepthwiseConv2d
     {
         ref T pd = ref MemoryMarshal.GetArrayDataReference(dyp);
         int v = TL.Count, sw = g.SW, sh = g.SH, oh = g.OH, kH = g.KH, kW = g.KW, dw = lay.Dw, l0 = lay.L0;
-        if (sw == 2 && typeof(T) == typeof(float) && v == 16)
+        if (sw == 2 && typeof(T) == typeof(float) && v == 16 && Avx512F.IsSupported) // a forced 16-lane path without AVX-512 runs the generic rows
         {
             InputGradientRowsStride2((float[])(object)dyp, MemoryMarshal.Cast<T, float>(w), MemoryMarshal.Cast<T, float>(dx), g, lay, hStart, hEnd);
             return;
