@@ -489,7 +489,7 @@ public sealed class PointwiseConvTests
     }
 
     [Fact]
-    public void RunsMobileNetsWidePointwiseLayersOnAvx512Only()
+    public void RunsMobileNetsWidePointwiseLayersOnAvx2AndAvx512()
     {
         var before = Conv2dKernels.ForcedPath;
         try
@@ -503,6 +503,11 @@ public sealed class PointwiseConvTests
             Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 1, 1), 32, 1)); // padded
             Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 2)); // grouped
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
+            Assert.True(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 36, 1)); // 4k filters on AVX2
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 34, 1));
+            Assert.False(PointwiseConv.Applies(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Scalar;
             Assert.False(PointwiseConv.Applies(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
         }
         finally
@@ -514,17 +519,19 @@ public sealed class PointwiseConvTests
     [Fact]
     public void SeededGeometriesEqualTheReferenceAndWriteNothingPastTheOutput()
     {
-        // 30 seeded shapes: plane sizes that end on a partial register and groups of fewer than three registers,
-        // with and without bias and ReLU, on one and two threads; Tensor.Conv2d on the same shape takes this kernel
+        // 30 seeded shapes on each of 512-bit (8k filters) and 256-bit registers (4k filters): plane sizes that end on
+        // a partial register and groups of fewer than three registers, with and without bias and ReLU, on one and two
+        // threads; Tensor.Conv2d on the same shape takes this kernel
         var before = Conv2dKernels.ForcedPath;
-        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
         var rnd = new Random(1301);
         const float Sentinel = -4321.25f;
         try
         {
-            for (int trial = 0; trial < 30; trial++)
+            for (int trial = 0; trial < 60; trial++)
             {
-                int n = rnd.Next(1, 4), c = rnd.Next(1, 40), oc = 8 * rnd.Next(1, 6), h = rnd.Next(8, 31), w = rnd.Next(8, 31);
+                bool wide = trial < 30;
+                Conv2dKernels.ForcedPath = wide ? Gemm.KernelPath.Vector512 : Gemm.KernelPath.Vector256;
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 40), oc = (wide ? 8 : 4) * rnd.Next(1, 6), h = rnd.Next(8, 31), w = rnd.Next(8, 31);
                 var g = new Conv2dGeometry(c, h, w, 1, 1, 1, 1, 0, 0);
                 if (!PointwiseConv.Applies(g, oc, 1)) continue;
                 bool bias = rnd.Next(2) == 0, relu = rnd.Next(2) == 0;
@@ -548,7 +555,8 @@ public sealed class PointwiseConvTests
                     Assert.Equal(plain, viaOp);
                 }
             }
-            Assert.Equal("PointwiseConv.Forward: needs AVX-512, a 1x1 stride-1 unpadded kernel, filters a multiple of 8 and at least 64 pixels, got a 1x1 kernel, stride 1, padding 0, 8 filters and 49 pixels.",
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.Equal("PointwiseConv.Forward: needs AVX2 or AVX-512, a 1x1 stride-1 unpadded kernel, filters a multiple of 8 (AVX-512) or 4 (AVX2) and at least 64 pixels, got a 1x1 kernel, stride 1, padding 0, 8 filters and 49 pixels.",
                 Assert.Throws<ArgumentException>(() => PointwiseConv.Forward(new float[196], new float[32], null, new float[392], 1, 8, new Conv2dGeometry(4, 7, 7, 1, 1, 1, 1, 0, 0), false)).Message);
         }
         finally
