@@ -223,7 +223,7 @@ internal static partial class ChannelConv3x3
             if (lay.S == 1 && !RowISOff)
             {
                 for (; o0 < oEnd; o0 += TL.Count)
-                    for (int t = s0; t < nseg; t++) TileRowIS<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, o0, t);
+                    TileRowIS<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, o0, s0, nseg);
                 return;
             }
             for (; o0 < oEnd; o0 += TL.Count)
@@ -417,20 +417,30 @@ internal static partial class ChannelConv3x3
     // of each): resnet8 1.13x (median 1.17x), cnn3 1.06x (1.09x) with TileRowIS
     internal static bool RowISOff;
 
-    // stride 1, segment t (7 output pixels of one row) x output channels [o0, o0 + V) -> scr rows of its pixels.
+    // stride 1, each segment t (7 output pixels of one row) x output channels [o0, o0 + V) -> scr rows of its pixels.
     // Input-stationary by kernel row: each (ci, kh) loads its 3 weight registers and broadcasts the 9 input values of
     // the row once, each feeding the up to 3 outputs it touches (21 multiply-adds for 12 loads, where TileNarrow has a
     // broadcast per multiply-add); 7 accumulators + 3 weights + 1 broadcast = 11 registers. Each output's sums run in
     // (ci, kh, kw) order, as TileNarrow's; clamped when relu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileRowIS<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int t)
+    private static void TileRowIS<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int tStart, int tEnd)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp, r = t / spr, q = t % spr * Seg;
+        // the segments [tStart, tEnd) in one call: a first layer's tile (one input channel, 63 multiply-adds) cost about
+        // as much in the call around it as inside
+        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
+        for (int t = tStart; t < tEnd; t++)
+            SegmentRowIS<TL, TV>(pad, wt, scr, c, oc, wp, plane, owp, relu, o0, t / spr, t % spr * Seg, i0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SegmentRowIS<TL, TV>(float[] pad, float[] wt, float[] scr, int c, int oc, int wp, int plane, int owp, bool relu, int o0, int r, int q, TV i0)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
         ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), r * wp + q);
         ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
         ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (r * owp + q) * oc + o0);
-        TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
         TV a0 = i0, a1 = i0, a2 = i0, a3 = i0, a4 = i0, a5 = i0, a6 = i0;
         TV x, w0, w1, w2;
         nuint step = (nuint)oc, k = 0;
