@@ -303,6 +303,12 @@ internal static partial class ChannelConv3x3
                     }
                 var cls = new DxClass(ph, pw, spr, taps);
                 int c0 = 0;
+                if (TL.Count == 8)
+                {
+                    for (; c0 < c; c0 += TL.Count)
+                        for (int t = 0; t < nseg; t += 2) TileDxNarrow<TL, TV>(dyp, wt, scr, c, oc, lay, cls, tapDy, tapW, c0, t, Math.Min(t + 1, nseg - 1));
+                    continue;
+                }
                 for (; c0 + block <= c; c0 += block)
                     for (int t = 0; t < nseg; t += 2) TileDx2<TL, TV>(dyp, wt, scr, c, oc, lay, cls, tapDy, tapW, c0, t, Math.Min(t + 1, nseg - 1));
                 if (c0 < c)
@@ -443,5 +449,47 @@ internal static partial class ChannelConv3x3
         TL.Store(a7, ref db, (nuint)(0 * 2 * c)); TL.Store(a8, ref db, (nuint)(1 * 2 * c)); TL.Store(a9, ref db, (nuint)(2 * 2 * c)); TL.Store(a10, ref db, (nuint)(3 * 2 * c)); TL.Store(a11, ref db, (nuint)(4 * 2 * c)); TL.Store(a12, ref db, (nuint)(5 * 2 * c)); TL.Store(a13, ref db, (nuint)(6 * 2 * c));
         TL.Store(a14, ref dc, (nuint)(0 * 2 * c)); TL.Store(a15, ref dc, (nuint)(1 * 2 * c)); TL.Store(a16, ref dc, (nuint)(2 * 2 * c)); TL.Store(a17, ref dc, (nuint)(3 * 2 * c)); TL.Store(a18, ref dc, (nuint)(4 * 2 * c)); TL.Store(a19, ref dc, (nuint)(5 * 2 * c)); TL.Store(a20, ref dc, (nuint)(6 * 2 * c));
         TL.Store(a21, ref dd, (nuint)(0 * 2 * c)); TL.Store(a22, ref dd, (nuint)(1 * 2 * c)); TL.Store(a23, ref dd, (nuint)(2 * 2 * c)); TL.Store(a24, ref dd, (nuint)(3 * 2 * c)); TL.Store(a25, ref dd, (nuint)(4 * 2 * c)); TL.Store(a26, ref dd, (nuint)(5 * 2 * c)); TL.Store(a27, ref dd, (nuint)(6 * 2 * c));
+    }
+
+    // AVX2: segments t, u of a class x input channels [c0, c0 + V): 14 accumulators + a weight + a broadcast = 16
+    // registers, each (o, tap) step one weight load and 14 broadcasts for 14 multiply-adds (TileDx1's first half, the
+    // same sums in the same order)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileDxNarrow<TL, TV>(float[] dyp, float[] wt, float[] scr, int c, int oc, in DxLayout lay, in DxClass cls, ReadOnlySpan<int> tapDy, ReadOnlySpan<int> tapW, int c0, int t, int u)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        ref float py = ref MemoryMarshal.GetArrayDataReference(dyp);
+        ref float ya = ref Unsafe.Add(ref py, cls.DyBase(t, lay.OWp));
+        ref float yb = ref Unsafe.Add(ref py, cls.DyBase(u, lay.OWp));
+        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), c0);
+        int sa = cls.ScratchRow(t, lay.ColsPad) * c + c0, sb = cls.ScratchRow(u, lay.ColsPad) * c + c0; // before the loop, as in TileDx2
+        TV a0 = TL.Zero, a1 = TL.Zero, a2 = TL.Zero, a3 = TL.Zero, a4 = TL.Zero, a5 = TL.Zero, a6 = TL.Zero, a7 = TL.Zero, a8 = TL.Zero, a9 = TL.Zero, a10 = TL.Zero, a11 = TL.Zero, a12 = TL.Zero, a13 = TL.Zero;
+        TV w0;
+        int taps = cls.Taps, plane = lay.Plane, wstep = 9 * c;
+        for (int o = 0; o < oc; o++)
+            for (int tp = 0; tp < taps; tp++)
+            {
+                nuint d = (nuint)(o * plane + tapDy[tp]);
+                w0 = TL.Load(ref pw, (nuint)(o * wstep + tapW[tp]));
+                a0 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 0)), w0, a0);
+                a1 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 1)), w0, a1);
+                a2 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 2)), w0, a2);
+                a3 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 3)), w0, a3);
+                a4 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 4)), w0, a4);
+                a5 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 5)), w0, a5);
+                a6 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref ya, d + 6)), w0, a6);
+                a7 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 0)), w0, a7);
+                a8 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 1)), w0, a8);
+                a9 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 2)), w0, a9);
+                a10 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 3)), w0, a10);
+                a11 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 4)), w0, a11);
+                a12 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 5)), w0, a12);
+                a13 = TL.MultiplyAdd(TL.Broadcast(Unsafe.Add(ref yb, d + 6)), w0, a13);
+            }
+        ref float ps = ref MemoryMarshal.GetArrayDataReference(scr);
+        ref float da = ref Unsafe.Add(ref ps, sa);
+        ref float db = ref Unsafe.Add(ref ps, sb);
+        TL.Store(a0, ref da, (nuint)(0 * 2 * c)); TL.Store(a1, ref da, (nuint)(1 * 2 * c)); TL.Store(a2, ref da, (nuint)(2 * 2 * c)); TL.Store(a3, ref da, (nuint)(3 * 2 * c)); TL.Store(a4, ref da, (nuint)(4 * 2 * c)); TL.Store(a5, ref da, (nuint)(5 * 2 * c)); TL.Store(a6, ref da, (nuint)(6 * 2 * c));
+        TL.Store(a7, ref db, (nuint)(0 * 2 * c)); TL.Store(a8, ref db, (nuint)(1 * 2 * c)); TL.Store(a9, ref db, (nuint)(2 * 2 * c)); TL.Store(a10, ref db, (nuint)(3 * 2 * c)); TL.Store(a11, ref db, (nuint)(4 * 2 * c)); TL.Store(a12, ref db, (nuint)(5 * 2 * c)); TL.Store(a13, ref db, (nuint)(6 * 2 * c));
     }
 }

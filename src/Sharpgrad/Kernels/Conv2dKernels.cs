@@ -255,11 +255,18 @@ internal static partial class Conv2dKernels
 
     /// <summary>
     /// Whether the input gradient of a direct 3x3 stride-2 convolution (<see cref="UsesDirect3x3"/>) runs
-    /// <see cref="ChannelConv3x3.InputGradientStride2"/> rather than im2col + GEMM + col2im: with AVX-512 and 16k input channels.
+    /// <see cref="ChannelConv3x3.InputGradientStride2"/> rather than im2col + GEMM + col2im: with AVX-512 and 16k input
+    /// channels, or AVX2 and 8k (one register of channels by two segments a tile).
     /// </summary>
     // measured at batch 128 on 2 cores: resnet's 16 -> 32 at 28x28 5.6 -> 2.4 ms, 32 -> 64 at 14x14 5.0 -> 2.0 ms
     public static bool UsesChannelInputGradientStride2(in Conv2dGeometry g, int outChannels, int groups) =>
-        g.SH == 2 && UsesDirect3x3(g, outChannels, groups) && Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesInputGradientStride2(g);
+        g.SH == 2 && UsesDirect3x3(g, outChannels, groups) && (Path == Gemm.KernelPath.Vector512 || Path == Gemm.KernelPath.Vector256 && !Avx2ChannelOff && !Avx2InputGradientStride2Off)
+        && ChannelConv3x3.AppliesInputGradientStride2(g);
+
+    /// <summary>Whether AVX2 keeps im2col + GEMM + col2im for the stride-2 3x3 input gradient: the benchmarks' switch, off otherwise.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (training step at batch 128, alternating windows in one process,
+    // 30 s): resnet8 1.06x (median 1.02x) with ChannelConv3x3.InputGradientStride2's AVX2 tile; resnet20 1.00x
+    internal static bool Avx2InputGradientStride2Off;
 
     // x: (N,C,H,W), w: (OC,C/groups,KH,KW), b: (OC)? -> y: (N,OC,OH,OW); g.C is all input channels. Group gi reads
     // input channels [gi C/groups, (gi+1) C/groups) and writes output channels [gi OC/groups, (gi+1) OC/groups):
