@@ -161,7 +161,7 @@ internal static partial class ChannelConv3x3
     // floats a padded buffer holds past its planes, for CopyRow's spill
     private const int Slack = 16;
 
-    // src[0..w) -> dst[0..w) and zeros after, up to the next multiple of 16: whole 16-float vectors with the tail
+    // src[0..w) -> dst[0..w) and zeros after, up to the next multiple of 16 (8 on AVX2): whole vectors with the tail
     // lanes cleared (a masked copy per row cost 15-25% of a narrow map's forward). The zeros may land on the row's
     // right border, the next row's left border (both zero) or the start of the next row's interior, which the caller
     // writes later (rows in order), or in the buffer's Slack; avail: floats readable from src.
@@ -176,6 +176,18 @@ internal static partial class ChannelConv3x3
             {
                 var keep = Vector512.LessThan(Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)(w - k)));
                 Vector512.ConditionalSelect(keep, Vector512.LoadUnsafe(ref src, (nuint)k), Vector512<float>.Zero).StoreUnsafe(ref dst, (nuint)k);
+                return;
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            // the same with 8-float vectors (AVX2: masked stores are slow on AMD, and a row's tail is most of a 7- or
+            // 14-wide row)
+            for (; k + 8 <= w; k += 8) Vector256.LoadUnsafe(ref src, (nuint)k).StoreUnsafe(ref dst, (nuint)k);
+            if (k < w && k + 8 <= avail)
+            {
+                var keep = Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)(w - k)));
+                Vector256.ConditionalSelect(keep, Vector256.LoadUnsafe(ref src, (nuint)k), Vector256<float>.Zero).StoreUnsafe(ref dst, (nuint)k);
                 return;
             }
         }
