@@ -247,7 +247,10 @@ internal static partial class Conv2dKernels
     // 16 filters (one register, 9 accumulators), measured on the 2-core AVX-512 EPYC, training steps alternating:
     // the exam CNN's second layer (16 -> 16) took its step at 1x28x28 b128 from 4.54-4.70 to 4.09-4.15 ms and at
     // 3x32x32 b64 from 2.99-3.06 to 2.67-2.85 ms; its first layer (1 or 3 channels) was slower this way (4.56-4.60
-    // against 4.26-4.43 ms) and keeps the direct kernel (and its pooled backward); resnet20 moved within the noise
+    // against 4.26-4.43 ms) and keeps the direct kernel (and its pooled backward); resnet20 moved within the noise.
+    // AVX2 (the 2-core AMD EPYC without AVX-512, alternating windows in one process): the exam CNN's first layer on
+    // the channel weight gradient made its training step 0.90x (3x32x32 b64) and 0.89x (1x28x28 b128), so from 4
+    // input channels there too
     public static bool UsesChannelWeightGradient(in Conv2dGeometry g, int outChannels) =>
         Path == Gemm.KernelPath.Vector512 && ChannelConv3x3.AppliesWeightGradient(g, outChannels)
         && (outChannels % (2 * Vector512<float>.Count) == 0 || g.C >= 4)
