@@ -11,8 +11,9 @@ internal static partial class DepthwiseConv2d
     private const int ChannelBlock = 16;
 
     /// <summary>
-    /// Whether the float32 forward runs 16 channels at a time in a register (<see cref="ForwardChannels"/>) rather than
-    /// plane by plane along the rows: 3x3, padding 1, stride 1 or 2, channels a multiple of 16, on AVX-512, where an
+    /// Whether the float32 forward runs 16 channels at a time in a register (<see cref="ForwardChannels"/>; with AVX2 two
+    /// registers of 8, one pass each) rather than plane by plane along the rows: 3x3, padding 1, stride 1 or 2, channels
+    /// a multiple of 16, on AVX-512 or AVX2, where an
     /// output row fills less than a register (mobilenet's 14- and 7-wide maps). Plane by plane, such a map's
     /// per-plane work (the padded copy, a masked store per row, the calls) cost more than its 9 multiply-adds a pixel.
     /// On the 2-core AVX-512 VM of issue #11, one thread, 11 images (a depth-first part of mobilenet): 64 channels 14
@@ -20,8 +21,13 @@ internal static partial class DepthwiseConv2d
     /// mobilenet's depth-first inference at batch 256 12.5-15.3 -> 9.3-10.0 ms (three alternating runs each).
     /// </summary>
     internal static bool UsesChannels(in Conv2dGeometry g) =>
-        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2
-        && g.C % ChannelBlock == 0 && g.OW < Vector512<float>.Count;
+        (Conv2dKernels.Path == Gemm.KernelPath.Vector512 || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !ChannelsAvx2Off)
+        && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && g.C % ChannelBlock == 0 && g.OW < Vector512<float>.Count;
+
+    /// <summary>Whether AVX2 keeps the plane-by-plane forward on narrow maps: the benchmarks' and tests' switch (the tests' oracle; the two paths give the same bits), off otherwise.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process): mobilenet's Predict at
+    // batch 256 1.36x (median 1.37x), at batch 1 1.28x (1.35x) with the channel blocks
+    internal static bool ChannelsAvx2Off;
 
     // x: (N,C,H,W), w: (C,1,3,3), b: (C)? -> y: (N,C,OH,OW), padding 1, stride 1 or 2, C a multiple of 16. Per (image,
     // block of 16 channels): the 16 planes transposed to (H W, 16) and laid into a zero-bordered (H+2, W+2, 16) copy,
@@ -32,6 +38,7 @@ internal static partial class DepthwiseConv2d
     {
         int c = g.C, h = g.H, wd = g.W, wp = wd + 2, s = g.SH, oh = g.OH, ow = g.OW, xs = h * wd, ys = oh * ow, blocks = c / ChannelBlock;
         int padSize = (h + 2) * wp * ChannelBlock;
+        bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
         float[] wt = ArrayPool<float>.Shared.Rent(c * 9);
         try
         {
@@ -49,8 +56,18 @@ internal static partial class DepthwiseConv2d
                         ChannelConv3x3.Transpose(ref x[plane0 * xs], ChannelBlock, xs, xs, ref tr[0], ChannelBlock);
                         for (int r = 0; r < h; r++)
                             tr.AsSpan(r * wd * ChannelBlock, wd * ChannelBlock).CopyTo(pad.AsSpan(((r + 1) * wp + 1) * ChannelBlock));
-                        var bias = b is null ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref b[cb * ChannelBlock]);
-                        Pixels(pad, wt, cb, bias, outp, oh, ow, wp, s, relu);
+                        if (wide)
+                        {
+                            var bias = b is null ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref b[cb * ChannelBlock]);
+                            Pixels(pad, wt, cb, bias, outp, oh, ow, wp, s, relu);
+                        }
+                        else
+                            for (int half = 0; half < ChannelBlock; half += 8)
+                            {
+                                // AVX2: the block's 16 channels as two registers of 8, one pass each
+                                var bias = b is null ? Vector256<float>.Zero : Vector256.LoadUnsafe(ref b[cb * ChannelBlock + half]);
+                                Pixels256(pad, wt, cb, half, bias, outp, oh, ow, wp, s, relu);
+                            }
                         ChannelConv3x3.Transpose(ref outp[0], ys, ChannelBlock, ChannelBlock, ref y[plane0 * ys], ys);
                     }
                 }
@@ -155,6 +172,91 @@ internal static partial class DepthwiseConv2d
                 ya = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), ya);
                 ya = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
                 if (relu) ya = Vector512.Max(ya, zero);
+                ya.StoreUnsafe(ref o, (nuint)(q * V));
+            }
+        }
+    }
+
+    // Pixels on AVX2 for the channels [half, half + 8) of the block (half 0 or 8): the same taps in the same order
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pixels256(float[] pad, float[] wt, int cb, int half, Vector256<float> bias, float[] outp, int oh, int ow, int wp, int s, bool relu)
+    {
+        const int V = ChannelBlock;
+        if (pad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || outp.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
+            throw new ArgumentException("DepthwiseConv2d.Pixels256: buffers smaller than the map.");
+        ref float pw = ref wt[cb * 9 * V + half];
+        var w0 = Vector256.LoadUnsafe(ref pw, 0 * V); var w1 = Vector256.LoadUnsafe(ref pw, 1 * V); var w2 = Vector256.LoadUnsafe(ref pw, 2 * V);
+        var w3 = Vector256.LoadUnsafe(ref pw, 3 * V); var w4 = Vector256.LoadUnsafe(ref pw, 4 * V); var w5 = Vector256.LoadUnsafe(ref pw, 5 * V);
+        var w6 = Vector256.LoadUnsafe(ref pw, 6 * V); var w7 = Vector256.LoadUnsafe(ref pw, 7 * V); var w8 = Vector256.LoadUnsafe(ref pw, 8 * V);
+        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), half);
+        ref float po = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(outp), half);
+        nuint row = (nuint)(wp * V), step = (nuint)(s * V);
+        var zero = Vector256<float>.Zero;
+        for (int p = 0; p < oh; p++)
+        {
+            // tap (kh, kw) of output (p, q) at padded pixel (p s + kh, q s + kw)
+            ref float r0 = ref Unsafe.Add(ref px, p * s * wp * V);
+            ref float o = ref Unsafe.Add(ref po, p * ow * V);
+            int q = 0;
+            for (; q + 4 <= ow; q += 4)
+            {
+                nuint a = (nuint)q * step, bq = a + step, cq = bq + step, d = cq + step;
+                var ya = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, a), bias);
+                var yb = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, bq), bias);
+                var yc = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, cq), bias);
+                var yd = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, d), bias);
+                ya = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, a + V), ya);
+                yb = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, bq + V), yb);
+                yc = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, cq + V), yc);
+                yd = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, d + V), yd);
+                ya = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, a + 2 * V), ya);
+                yb = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, bq + 2 * V), yb);
+                yc = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, cq + 2 * V), yc);
+                yd = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, d + 2 * V), yd);
+                ya = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + a), ya);
+                yb = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + bq), yb);
+                yc = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + cq), yc);
+                yd = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + d), yd);
+                ya = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + a + V), ya);
+                yb = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + bq + V), yb);
+                yc = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + cq + V), yc);
+                yd = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + d + V), yd);
+                ya = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), ya);
+                yb = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + bq + 2 * V), yb);
+                yc = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + cq + 2 * V), yc);
+                yd = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + d + 2 * V), yd);
+                ya = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + a), ya);
+                yb = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + bq), yb);
+                yc = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + cq), yc);
+                yd = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + d), yd);
+                ya = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), ya);
+                yb = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + bq + V), yb);
+                yc = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + cq + V), yc);
+                yd = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + d + V), yd);
+                ya = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
+                yb = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + bq + 2 * V), yb);
+                yc = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + cq + 2 * V), yc);
+                yd = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + d + 2 * V), yd);
+                if (relu)
+                {
+                    ya = Vector256.Max(ya, zero); yb = Vector256.Max(yb, zero); yc = Vector256.Max(yc, zero); yd = Vector256.Max(yd, zero);
+                }
+                ya.StoreUnsafe(ref o, (nuint)(q * V)); yb.StoreUnsafe(ref o, (nuint)((q + 1) * V));
+                yc.StoreUnsafe(ref o, (nuint)((q + 2) * V)); yd.StoreUnsafe(ref o, (nuint)((q + 3) * V));
+            }
+            for (; q < ow; q++)
+            {
+                nuint a = (nuint)q * step;
+                var ya = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, a), bias);
+                ya = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, a + V), ya);
+                ya = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, a + 2 * V), ya);
+                ya = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + a), ya);
+                ya = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + a + V), ya);
+                ya = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), ya);
+                ya = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + a), ya);
+                ya = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), ya);
+                ya = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
+                if (relu) ya = Vector256.Max(ya, zero);
                 ya.StoreUnsafe(ref o, (nuint)(q * V));
             }
         }

@@ -147,7 +147,10 @@ public sealed class DepthwiseConv2dTests
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
             Assert.True(DepthwiseConv2d.UsesChannels(g));
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(DepthwiseConv2d.UsesChannels(g)); // AVX2: two 8-channel passes over the 16-channel block
+            DepthwiseConv2d.ChannelsAvx2Off = true;
             Assert.False(DepthwiseConv2d.UsesChannels(g));
+            DepthwiseConv2d.ChannelsAvx2Off = false;
             var gen = new Generator((ulong)(c * 31 + h * 7 + w + stride));
             var x = Normal(gen, n * c * h * w);
             x[1] = float.NaN; x[5] = float.PositiveInfinity; x[9] = -0f; x[^1] = float.NegativeInfinity;
@@ -162,13 +165,24 @@ public sealed class DepthwiseConv2dTests
                         const float Sentinel = 777.25f;
                         var plane = new float[n * c * g.L];
                         Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
-                        DepthwiseConv2d.Forward(x, wt, bias, plane, n, g, relu);
-                        var channels = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
-                        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
-                        DepthwiseConv2d.Forward(x, wt, bias, channels, n, g, relu);
-                        string what = $"n {n} {g}, relu {relu}, bias {bias is not null}, {threads} threads";
-                        Assert.True(plane.AsSpan().SequenceEqual(channels.AsSpan(0, plane.Length)), what);
-                        Assert.All(channels[plane.Length..], v => Assert.Equal(Sentinel, v));
+                        DepthwiseConv2d.ChannelsAvx2Off = true; // the plane path, the oracle
+                        try
+                        {
+                            DepthwiseConv2d.Forward(x, wt, bias, plane, n, g, relu);
+                        }
+                        finally
+                        {
+                            DepthwiseConv2d.ChannelsAvx2Off = false;
+                        }
+                        foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+                        {
+                            var channels = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
+                            Conv2dKernels.ForcedPath = path;
+                            DepthwiseConv2d.Forward(x, wt, bias, channels, n, g, relu);
+                            string what = $"{path}: n {n} {g}, relu {relu}, bias {bias is not null}, {threads} threads";
+                            Assert.True(plane.AsSpan().SequenceEqual(channels.AsSpan(0, plane.Length)), what);
+                            Assert.All(channels[plane.Length..], v => Assert.Equal(Sentinel, v));
+                        }
                     }
         }
         finally
