@@ -9,15 +9,18 @@ internal static partial class DepthwiseConv2d
 {
     /// <summary>
     /// Whether the float32 backward runs 16 channels at a time in a register (<see cref="BackwardChannels"/>) rather
-    /// than plane by plane: 3x3, padding 1, stride 1 or 2, channels a multiple of 16, AVX-512, input planes of at most
-    /// 1,024 pixels (a block's padded input, output gradient and input gradient stay in the core's caches).
+    /// than plane by plane: 3x3, padding 1, stride 1 or 2, channels a multiple of 16, AVX-512 (or AVX2: two passes of 8
+    /// channels a block, the same sums), input planes of at most 1,024 pixels (a block's padded input, output gradient and
+    /// input gradient stay in the core's caches).
     /// </summary>
+    // AVX2, on the 2-core AMD EPYC without AVX-512: mobilenet's training step at batch 128 1.37x (median 1.38x,
+    // alternating windows in one process; the forward's channel blocks included)
     // measured on the 2-core AVX-512 VM of issue #11, mobilenet's training step at batch 128 (its four depthwise layers'
     // backward under the bench's --profile, against the plane kernels): 16 channels 28x28 2.5 -> 2.3 ms, 32 at 28 -> 14
     // 4.7 -> 3.2 ms, 64 at 14 -> 7 4.4 -> 1.7 ms, 128 at 7x7 6.5 -> 1.2 ms; the step 1.11x (alternating windows in one
     // process; median 1.19x)
     internal static bool UsesChannelsBackward(in Conv2dGeometry g) =>
-        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2
+        (Conv2dKernels.Path == Gemm.KernelPath.Vector512 || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !ChannelsAvx2Off) && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2
         && g.C % ChannelBlock == 0 && g.H * g.W <= 1024;
 
     // dy: (N,C,OH,OW), x: (N,C,H,W), w: (C,1,3,3) -> dx: (N,C,H,W)?, dw: (C,1,3,3)?, db: (C)?, padding 1, stride 1 or 2,
@@ -30,10 +33,11 @@ internal static partial class DepthwiseConv2d
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardChannels(float[] dy, float[] x, float[] w, float[]? dx, float[]? dw, float[]? db, int n, in Conv2dGeometry g)
     {
-        if (!UsesChannelsBackward(g)) throw new ArgumentException($"DepthwiseConv2d.BackwardChannels: needs AVX-512, a 3x3 padding-1 kernel at stride 1 or 2, channels a multiple of {ChannelBlock} and at most 1024 pixels a plane, got {g.C} channels, {g.H}x{g.W}, stride {g.SH}.");
+        if (!UsesChannelsBackward(g)) throw new ArgumentException($"DepthwiseConv2d.BackwardChannels: needs AVX2 or AVX-512, a 3x3 padding-1 kernel at stride 1 or 2, channels a multiple of {ChannelBlock} and at most 1024 pixels a plane, got {g.C} channels, {g.H}x{g.W}, stride {g.SH}.");
         const int V = ChannelBlock;
         int c = g.C, h = g.H, wd = g.W, wp = wd + 2, s = g.SH, oh = g.OH, ow = g.OW, xs = h * wd, ys = oh * ow, blocks = c / V;
         int padSize = (h + 2) * wp * V;
+        bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
         if (dy.Length < (long)n * c * ys || x.Length < (long)n * c * xs || w.Length < c * 9 || (dx is not null && dx.Length < (long)n * c * xs)
             || (dw is not null && dw.Length < c * 9) || (db is not null && db.Length < c))
             throw new ArgumentException($"DepthwiseConv2d.BackwardChannels: arrays shorter than the shapes ({n} images, {c} channels, {h}x{wd} -> {oh}x{ow}).");
@@ -60,18 +64,24 @@ internal static partial class DepthwiseConv2d
                         {
                             int plane0 = i * c + cb * V;
                             ChannelConv3x3.Transpose(ref dy[(long)plane0 * ys], V, ys, ys, ref dyb[0], V);
-                            if (db is not null) SumPixels(dyb, ys, sums);
+                            if (db is not null)
+                            {
+                                if (wide) SumPixels(dyb, ys, sums);
+                                else for (int half = 0; half < V; half += 8) SumPixels256(dyb, ys, sums, half);
+                            }
                             if (dw is not null)
                             {
                                 ChannelConv3x3.Transpose(ref x[(long)plane0 * xs], V, xs, xs, ref tr[0], V);
                                 for (int r = 0; r < h; r++)
                                     tr.AsSpan(r * wd * V, wd * V).CopyTo(xpad.AsSpan(((r + 1) * wp + 1) * V));
-                                WeightGradientPixels(xpad, dyb, sums, oh, ow, wp, s);
+                                if (wide) WeightGradientPixels(xpad, dyb, sums, oh, ow, wp, s);
+                                else for (int half = 0; half < V; half += 8) WeightGradientPixels256(xpad, dyb, sums, oh, ow, wp, s, half);
                             }
                             if (dx is not null)
                             {
                                 dxpad.AsSpan(0, padSize).Clear();
-                                InputGradientPixels(dyb, wt, cb, dxpad, oh, ow, wp, s);
+                                if (wide) InputGradientPixels(dyb, wt, cb, dxpad, oh, ow, wp, s);
+                                else for (int half = 0; half < V; half += 8) InputGradientPixels256(dyb, wt, cb, dxpad, oh, ow, wp, s, half);
                                 for (int r = 0; r < h; r++)
                                     dxpad.AsSpan(((r + 1) * wp + 1) * V, wd * V).CopyTo(tr.AsSpan(r * wd * V));
                                 ChannelConv3x3.Transpose(ref tr[0], xs, V, V, ref dx[(long)plane0 * xs], xs);
@@ -185,6 +195,83 @@ internal static partial class DepthwiseConv2d
                     {
                         nuint at = (nuint)(q * s * V);
                         Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref src, (nuint)(q * V)), wk, Vector512.LoadUnsafe(ref dst, at)).StoreUnsafe(ref dst, at);
+                    }
+                }
+            }
+    }
+
+    // the AVX2 forms of the three below, for the channels [half, half + 8) of the block (the same sums in the same order)
+    // dyb: (P, 16) -> sums[0..16) += the sum over the P pixels, in order
+    private static void SumPixels256(float[] dyb, int pixels, Span<float> sums, int half)
+    {
+        const int V = ChannelBlock;
+        if (dyb.Length < pixels * V || sums.Length < V) throw new ArgumentException("DepthwiseConv2d.SumPixels256: buffers smaller than the block.");
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
+        var acc = Vector256.LoadUnsafe(ref ps);
+        for (int p = 0; p < pixels; p++) acc += Vector256.LoadUnsafe(ref pd, (nuint)(p * V));
+        acc.StoreUnsafe(ref ps);
+    }
+
+    // xpad: (H+2, Wp, 16), dyb: (OH OW, 16) -> sums[(1 + k) 16 ..] += sum over output pixels p of dy[p] x[p s + tap k]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightGradientPixels256(float[] xpad, float[] dyb, Span<float> sums, int oh, int ow, int wp, int s, int half)
+    {
+        const int V = ChannelBlock;
+        if (xpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || sums.Length < 10 * V)
+            throw new ArgumentException("DepthwiseConv2d.WeightGradientPixels256: buffers smaller than the map.");
+        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(xpad), half);
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
+        var a0 = Vector256.LoadUnsafe(ref ps, 1 * V); var a1 = Vector256.LoadUnsafe(ref ps, 2 * V); var a2 = Vector256.LoadUnsafe(ref ps, 3 * V);
+        var a3 = Vector256.LoadUnsafe(ref ps, 4 * V); var a4 = Vector256.LoadUnsafe(ref ps, 5 * V); var a5 = Vector256.LoadUnsafe(ref ps, 6 * V);
+        var a6 = Vector256.LoadUnsafe(ref ps, 7 * V); var a7 = Vector256.LoadUnsafe(ref ps, 8 * V); var a8 = Vector256.LoadUnsafe(ref ps, 9 * V);
+        nuint row = (nuint)(wp * V);
+        for (int r = 0; r < oh; r++)
+        {
+            ref float r0 = ref Unsafe.Add(ref px, r * s * wp * V);
+            for (int q = 0; q < ow; q++)
+            {
+                var d = Vector256.LoadUnsafe(ref pd, (nuint)((r * ow + q) * V));
+                nuint a = (nuint)(q * s * V);
+                a0 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a), a0);
+                a1 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a + V), a1);
+                a2 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a + 2 * V), a2);
+                a3 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a), a3);
+                a4 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a + V), a4);
+                a5 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), a5);
+                a6 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a), a6);
+                a7 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), a7);
+                a8 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), a8);
+            }
+        }
+        a0.StoreUnsafe(ref ps, 1 * V); a1.StoreUnsafe(ref ps, 2 * V); a2.StoreUnsafe(ref ps, 3 * V);
+        a3.StoreUnsafe(ref ps, 4 * V); a4.StoreUnsafe(ref ps, 5 * V); a5.StoreUnsafe(ref ps, 6 * V);
+        a6.StoreUnsafe(ref ps, 7 * V); a7.StoreUnsafe(ref ps, 8 * V); a8.StoreUnsafe(ref ps, 9 * V);
+    }
+
+    // dyb: (OH OW, 16), wt: (C/16, 9, 16), block cb's taps -> dxpad: (H+2, Wp, 16) += dy[p] w[k] at p s + tap k, tap
+    // by tap (the pixels of one tap land on distinct positions)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputGradientPixels256(float[] dyb, float[] wt, int cb, float[] dxpad, int oh, int ow, int wp, int s, int half)
+    {
+        const int V = ChannelBlock;
+        if (dxpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
+            throw new ArgumentException("DepthwiseConv2d.InputGradientPixels256: buffers smaller than the map.");
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
+        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dxpad), half);
+        for (int kh = 0; kh < 3; kh++)
+            for (int kw = 0; kw < 3; kw++)
+            {
+                var wk = Vector256.LoadUnsafe(ref wt[0], (nuint)(((cb * 9) + kh * 3 + kw) * V + half));
+                for (int r = 0; r < oh; r++)
+                {
+                    ref float dst = ref Unsafe.Add(ref px, ((r * s + kh) * wp + kw) * V);
+                    ref float src = ref Unsafe.Add(ref pd, r * ow * V);
+                    for (int q = 0; q < ow; q++)
+                    {
+                        nuint at = (nuint)(q * s * V);
+                        Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref src, (nuint)(q * V)), wk, Vector256.LoadUnsafe(ref dst, at)).StoreUnsafe(ref dst, at);
                     }
                 }
             }

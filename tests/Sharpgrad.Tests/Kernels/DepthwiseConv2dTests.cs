@@ -258,8 +258,15 @@ public sealed class DepthwiseChannelsBackwardTests
     [InlineData(2, 16, 32, 32, 2)]  // 1,024 pixels, the largest plane taken
     public void EqualsTheReferenceForAnyThreadCountAndWritesNothingPastTheGradients(int n, int c, int h, int w, int stride)
     {
+        // 512-bit registers, and AVX2's two 8-channel passes a block
+        foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+            EqualsTheReferenceOn(path, n, c, h, w, stride);
+    }
+
+    private static void EqualsTheReferenceOn(Gemm.KernelPath path, int n, int c, int h, int w, int stride)
+    {
         var before = Conv2dKernels.ForcedPath;
-        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+        Conv2dKernels.ForcedPath = path;
         try
         {
             var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
@@ -278,7 +285,7 @@ public sealed class DepthwiseChannelsBackwardTests
                 foreach (var (got, want, name) in new[] { (dx, rdx, "dx"), (dw, rdw, "dw"), (db, rdb, "db") })
                 {
                     for (int i = 0; i < want.Length; i++)
-                        Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4 * (1 + Math.Abs(want[i])), $"{threads} threads {name}[{i}]: {got[i]} vs {want[i]}");
+                        Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4 * (1 + Math.Abs(want[i])), $"{path}, {threads} threads {name}[{i}]: {got[i]} vs {want[i]}");
                     Assert.All(got[want.Length..], v => Assert.Equal(Sentinel, v));
                 }
                 float[] all = [.. dx, .. dw, .. db];
@@ -300,7 +307,7 @@ public sealed class DepthwiseChannelsBackwardTests
     }
 
     [Fact]
-    public void TakesSixteenChannelBlocksOf3x3KernelsOnAvx512Only()
+    public void TakesSixteenChannelBlocksOf3x3KernelsOnAvx2AndAvx512()
     {
         var before = Conv2dKernels.ForcedPath;
         try
@@ -311,6 +318,9 @@ public sealed class DepthwiseChannelsBackwardTests
             Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 33, 32, 3, 3, 1, 1, 1, 1)));  // over 1,024 pixels
             Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 3, 3, 3, 3, 1, 1)));  // stride 3
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1)));
+            Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(24, 14, 14, 3, 3, 1, 1, 1, 1)));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Scalar;
             Assert.False(DepthwiseConv2d.UsesChannelsBackward(new Conv2dGeometry(16, 14, 14, 3, 3, 1, 1, 1, 1)));
         }
         finally
