@@ -73,6 +73,15 @@ internal static partial class ChannelConv3x3
         public int OWp => SegsPerRow * Seg;
     }
 
+    /// <summary>
+    /// With AVX2 (a third of AVX-512's multiply-adds a cycle), a batch-1 image is split across the threads from this
+    /// many multiply-adds instead of <see cref="Parallelism.MinParallelMacs"/>: a layer's work lasts three times as
+    /// long, so the second thread's start and wait cost less of it.
+    /// </summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (Predict at batch 1, alternating windows in one process) against
+    // the AVX-512 bound: resnet20 1.32x (median 1.52x), resnet8 1.26x (1.11x), cnn3 1.02x (1.04x)
+    internal const long MinParallelMacsAvx2 = 500_000;
+
     // x: (N,C,H,W), wt: (C,3,3,OC) from DirectConv3x3.TransposeWeights, b: (OC)? -> y: (N,OC,OH,OW), max(y, 0) when
     // relu; images split across threads (output channel blocks when there are fewer images than threads)
     public static void Forward(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu = false, int stride = 1)
@@ -94,7 +103,8 @@ internal static partial class ChannelConv3x3
         var lay = Layout.Of(h, w, stride);
         int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         int threads = Parallelism.Threads;
-        if (n < threads && (long)n * c * 9 * oc * lay.OH * lay.OW >= Parallelism.MinParallelMacs && (oc > block || lay.OH >= 4))
+        long minMacs = TL.Count == 8 ? MinParallelMacsAvx2 : Parallelism.MinParallelMacs;
+        if (n < threads && (long)n * c * 9 * oc * lay.OH * lay.OW >= minMacs && (oc > block || lay.OH >= 4))
         {
             // fewer images than threads (batch-1 latency) and enough work (Parallelism.MinParallelMacs: resnet8's 1.8M
             // multiply-add layers ran slower split): each image's output channel blocks split, as DirectConv3x3, or,
