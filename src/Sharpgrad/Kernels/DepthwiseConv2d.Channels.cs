@@ -24,10 +24,17 @@ internal static partial class DepthwiseConv2d
         (Conv2dKernels.Path == Gemm.KernelPath.Vector512 || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !ChannelsAvx2Off)
         && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && g.C % ChannelBlock == 0 && g.OW < Vector512<float>.Count;
 
-    /// <summary>Whether AVX2 keeps the plane-by-plane forward on narrow maps: the benchmarks' and tests' switch (the tests' oracle; the two paths give the same bits), off otherwise.</summary>
-    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process): mobilenet's Predict at
-    // batch 256 1.36x (median 1.37x), at batch 1 1.28x (1.35x) with the channel blocks
-    internal static bool ChannelsAvx2Off;
+    /// <summary>
+    /// Whether AVX2 keeps the plane-by-plane forward and backward on this thread: the tests' switch (the plane path is
+    /// their oracle), off otherwise. Per thread, so that a test that sets it changes nothing for tests running beside
+    /// it; the kernels read it on the calling thread.
+    /// </summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process, the switch then a plain
+    // static that the depth-first parts' worker threads saw too): mobilenet's Predict at batch 256 1.36x (median
+    // 1.37x), at batch 1 1.28x (1.35x) with the channel blocks
+    internal static bool ChannelsAvx2Off { get => t_channelsAvx2Off; set => t_channelsAvx2Off = value; }
+
+    [ThreadStatic] private static bool t_channelsAvx2Off;
 
     // x: (N,C,H,W), w: (C,1,3,3), b: (C)? -> y: (N,C,OH,OW), padding 1, stride 1 or 2, C a multiple of 16. Per (image,
     // block of 16 channels): the 16 planes transposed to (H W, 16) and laid into a zero-bordered (H+2, W+2, 16) copy,
