@@ -37,7 +37,7 @@ internal static partial class ChannelConv3x3
         bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
         if (!(wide || Conv2dKernels.Path == Gemm.KernelPath.Vector256) || !Applies(new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1), oc))
             throw new ArgumentException($"ChannelConv3x3.{op}: needs AVX2 or AVX-512, stride 1 or 2 and output channels a multiple of {Lanes}, got stride {stride} and {oc}.");
-        var lay = Layout.Of(h, w, stride);
+        var lay = wide ? Layout.Of(h, w, stride) : Layout.For<Lanes256<float>, Vector256<float>>(h, w, stride);
         int ph = lay.OH / 2, pw = lay.OW / 2, pl = ph * pw;
         if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.{op}: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
         int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;

@@ -60,18 +60,32 @@ internal static partial class ChannelConv3x3
     /// segment of a row may run past the output row: its extra pixels are computed and never stored). Output pixel
     /// (r, q) lands at scratch row r OWp + q.
     /// </summary>
-    private readonly record struct Layout(int S, int OH, int OW, int SegsPerRow, int Wp, int Plane)
+    private readonly record struct Layout(int S, int OH, int OW, int SegsPerRow, int Wp, int Plane, int SegLen = Seg)
     {
-        public static Layout Of(int h, int w, int stride)
+        public static Layout Of(int h, int w, int stride, int seg = Seg)
         {
-            int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, spr = (ow + Seg - 1) / Seg;
-            int wp = Math.Max(w + 2, (spr * Seg - 1) * stride + 3);
+            int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, spr = (ow + seg - 1) / seg;
+            int wp = Math.Max(w + 2, (spr * seg - 1) * stride + 3);
             // one zero row more than the padding: TileIS computes output rows in pairs
-            return new Layout(stride, oh, ow, spr, wp, (h + 3) * wp);
+            return new Layout(stride, oh, ow, spr, wp, (h + 3) * wp, seg);
         }
 
-        public int OWp => SegsPerRow * Seg;
+        // the layout Forward and the pooled forms tile: AVX2's stride-1 rows 8 or 16 or 32 pixels wide in segments of 8
+        // (TileRowIS8: 16 and 32 columns in 7-pixel segments computed 21 and 35), otherwise 7
+        public static Layout For<TL, TV>(int h, int w, int stride) where TL : struct, ILanes<TV, float> where TV : struct
+        {
+            int ow = (w - 1) / stride + 1;
+            return Of(h, w, stride, TL.Count == 8 && stride == 1 && ow % 8 == 0 && ow % Seg != 0 && !Seg8Off ? 8 : Seg);
+        }
+
+        public int OWp => SegsPerRow * SegLen;
     }
+
+    /// <summary>Whether AVX2 keeps 7-pixel segments on rows a multiple of 8 wide: the benchmarks' switch, off otherwise.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process): the exam CNN at 3x32x32
+    // (32- and 16-wide rows) Predict at batch 256 1.17x (median 1.16x), batch 1 1.14x (1.18x), training step at batch
+    // 64 1.13x (1.11x)
+    internal static bool Seg8Off;
 
     /// <summary>
     /// With AVX2 (a third of AVX-512's multiply-adds a cycle), a batch-1 image is split across the threads from this
@@ -100,7 +114,7 @@ internal static partial class ChannelConv3x3
     private static void Forward<TL, TV>(float[] x, float[] wt, float[]? b, float[] y, int n, int c, int h, int w, int oc, bool relu, int stride)
         where TL : struct, ILanes<TV, float> where TV : struct
     {
-        var lay = Layout.Of(h, w, stride);
+        var lay = Layout.For<TL, TV>(h, w, stride);
         int block = 2 * TL.Count, xs = c * h * w, ys = oc * lay.OH * lay.OW, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         int threads = Parallelism.Threads;
         long minMacs = TL.Count == 8 ? MinParallelMacsAvx2 : Parallelism.MinParallelMacs;
@@ -242,6 +256,12 @@ internal static partial class ChannelConv3x3
             // AVX2: 16 registers hold one register of channels by one segment input-stationary at stride 1 (TileRowIS)
             // or by two segments (TileNarrow), not Tile's 28 accumulators; every register of channels runs it (an odd
             // last segment pairs with itself)
+            if (lay.SegLen == 8)
+            {
+                for (; o0 < oEnd; o0 += TL.Count)
+                    TileRowIS8<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, o0, s0, nseg);
+                return;
+            }
             if (lay.S == 1 && !RowISOff)
             {
                 for (; o0 < oEnd; o0 += TL.Count)
@@ -444,6 +464,65 @@ internal static partial class ChannelConv3x3
     // the row once, each feeding the up to 3 outputs it touches (21 multiply-adds for 12 loads, where TileNarrow has a
     // broadcast per multiply-add); 7 accumulators + 3 weights + 1 broadcast = 11 registers. Each output's sums run in
     // (ci, kh, kw) order, as TileNarrow's; clamped when relu
+    // TileRowIS on segments of 8 pixels (a Layout with SegLen 8): 8 accumulators + 3 weights + 1 broadcast = 12
+    // registers, 10 broadcasts for 24 multiply-adds; the same sums in the same order
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileRowIS8<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int tStart, int tEnd)
+        where TL : struct, ILanes<TV, float> where TV : struct
+    {
+        int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
+        TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
+        for (int t = tStart; t < tEnd; t++)
+        {
+            int r = t / spr, q = t % spr * 8;
+            ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), r * wp + q);
+            ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+            ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (r * owp + q) * oc + o0);
+            TV a0 = i0, a1 = i0, a2 = i0, a3 = i0, a4 = i0, a5 = i0, a6 = i0, a7 = i0;
+            TV x, w0, w1, w2;
+            nuint step = (nuint)oc, k = 0;
+            for (int ci = 0; ci < c; ci++)
+            {
+                ref float xc = ref Unsafe.Add(ref px, ci * plane);
+                for (int kh = 0; kh < 3; kh++, k += 3 * step)
+                {
+                    ref float xr = ref Unsafe.Add(ref xc, kh * wp);
+                    w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + step); w2 = TL.Load(ref pw, k + 2 * step);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 0)); a0 = TL.MultiplyAdd(x, w0, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 1)); a1 = TL.MultiplyAdd(x, w0, a1); a0 = TL.MultiplyAdd(x, w1, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 2)); a2 = TL.MultiplyAdd(x, w0, a2); a1 = TL.MultiplyAdd(x, w1, a1); a0 = TL.MultiplyAdd(x, w2, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 3)); a3 = TL.MultiplyAdd(x, w0, a3); a2 = TL.MultiplyAdd(x, w1, a2); a1 = TL.MultiplyAdd(x, w2, a1);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 4)); a4 = TL.MultiplyAdd(x, w0, a4); a3 = TL.MultiplyAdd(x, w1, a3); a2 = TL.MultiplyAdd(x, w2, a2);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 5)); a5 = TL.MultiplyAdd(x, w0, a5); a4 = TL.MultiplyAdd(x, w1, a4); a3 = TL.MultiplyAdd(x, w2, a3);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 6)); a6 = TL.MultiplyAdd(x, w0, a6); a5 = TL.MultiplyAdd(x, w1, a5); a4 = TL.MultiplyAdd(x, w2, a4);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 7)); a7 = TL.MultiplyAdd(x, w0, a7); a6 = TL.MultiplyAdd(x, w1, a6); a5 = TL.MultiplyAdd(x, w2, a5);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 8)); a7 = TL.MultiplyAdd(x, w1, a7); a6 = TL.MultiplyAdd(x, w2, a6);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 9)); a7 = TL.MultiplyAdd(x, w2, a7);
+                }
+            }
+            if (relu)
+            {
+                var z = TL.Zero;
+                a0 = TL.Max(a0, z);
+                a1 = TL.Max(a1, z);
+                a2 = TL.Max(a2, z);
+                a3 = TL.Max(a3, z);
+                a4 = TL.Max(a4, z);
+                a5 = TL.Max(a5, z);
+                a6 = TL.Max(a6, z);
+                a7 = TL.Max(a7, z);
+            }
+            TL.Store(a0, ref da, (nuint)(0 * oc));
+            TL.Store(a1, ref da, (nuint)(1 * oc));
+            TL.Store(a2, ref da, (nuint)(2 * oc));
+            TL.Store(a3, ref da, (nuint)(3 * oc));
+            TL.Store(a4, ref da, (nuint)(4 * oc));
+            TL.Store(a5, ref da, (nuint)(5 * oc));
+            TL.Store(a6, ref da, (nuint)(6 * oc));
+            TL.Store(a7, ref da, (nuint)(7 * oc));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileRowIS<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, in Layout lay, bool relu, int o0, int tStart, int tEnd)
         where TL : struct, ILanes<TV, float> where TV : struct

@@ -277,6 +277,9 @@ public sealed class ChannelConv3x3Tests
     [InlineData(1, 3, 16, 5, 11)]        // odd rows: the last row pairs with a dropped one
     [InlineData(2, 4, 24, 6, 6)]         // one 8-lane register left over with AVX2; not a 16-lane multiple
     [InlineData(3, 16, 16, 14, 14)]      // the exam CNN's second layer: the weight gradient's one-register loop
+    [InlineData(2, 3, 16, 32, 32)]       // AVX2: rows a multiple of 8 wide run 8-pixel segments (the exam CNN at 3x32x32)
+    [InlineData(2, 16, 24, 16, 16)]
+    [InlineData(1, 5, 8, 3, 8)]
     public void ForwardAndWeightGradientEqualReference(int n, int c, int oc, int h, int w, int stride = 1)
     {
         var before = Conv2dKernels.ForcedPath;
