@@ -54,13 +54,13 @@ internal static partial class ChannelConv3x3
                     if (wide)
                     {
                         Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
-                        if (args is null) PoolScratch(scr, lay, oc, pooled, scale, shift);
+                        if (args is null) PoolScratch<Lanes512<float>, Vector512<float>>(scr, lay, oc, pooled, scale, shift);
                         else PoolScratch(scr, lay, oc, pooled, args);
                     }
                     else
                     {
                         Tiles<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
-                        if (args is null) PoolScratch256(scr, lay, oc, pooled, scale, shift);
+                        if (args is null) PoolScratch<Lanes256<float>, Vector256<float>>(scr, lay, oc, pooled, scale, shift);
                         else PoolScratch256(scr, lay, oc, pooled, args);
                     }
                     Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
@@ -78,12 +78,13 @@ internal static partial class ChannelConv3x3
         });
     }
 
-    // scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
+    // (any register width) scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
     // shift[o] when given (a product, then a sum, as the row kernel's pooled store)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PoolScratch(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)
+    private static void PoolScratch<TL, TV>(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
-        int ph = lay.OH / 2, pw = lay.OW / 2, owp = lay.OWp, v = Vector512<float>.Count;
+        int ph = lay.OH / 2, pw = lay.OW / 2, owp = lay.OWp, v = TL.Count;
         if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || (scale is not null && (scale.Length < oc || shift is null || shift.Length < oc)))
             throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
         ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
@@ -99,10 +100,9 @@ internal static partial class ChannelConv3x3
                 for (int o = 0; o < oc; o += v)
                 {
                     nuint u = (nuint)o;
-                    var m = Vector512.Max(Vector512.Max(Vector512.LoadUnsafe(ref s, p00 + u), Vector512.LoadUnsafe(ref s, p01 + u)),
-                        Vector512.Max(Vector512.LoadUnsafe(ref s, p10 + u), Vector512.LoadUnsafe(ref s, p11 + u)));
-                    if (affine) m = m * Vector512.LoadUnsafe(ref sc, u) + Vector512.LoadUnsafe(ref sh, u);
-                    m.StoreUnsafe(ref d, at + u);
+                    var m = TL.Max(TL.Max(TL.Load(ref s, p00 + u), TL.Load(ref s, p01 + u)), TL.Max(TL.Load(ref s, p10 + u), TL.Load(ref s, p11 + u)));
+                    if (affine) m = TL.Add(TL.Multiply(m, TL.Load(ref sc, u)), TL.Load(ref sh, u));
+                    TL.Store(m, ref d, at + u);
                 }
             }
     }
@@ -136,36 +136,6 @@ internal static partial class ChannelConv3x3
                     Take(Vector512.LoadUnsafe(ref s, p11 + u), i11, ref best, ref arg);
                     best.StoreUnsafe(ref d, (nuint)(at + o));
                     arg.StoreUnsafe(ref a, (nuint)(at + o));
-                }
-            }
-    }
-
-    // the AVX2 form of the PoolScratch below: 8 channels a register
-    // scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
-    // shift[o] when given (a product, then a sum, as the row kernel's pooled store)
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PoolScratch256(float[] scr, in Layout lay, int oc, float[] pooled, float[]? scale, float[]? shift)
-    {
-        int ph = lay.OH / 2, pw = lay.OW / 2, owp = lay.OWp, v = Vector256<float>.Count;
-        if (scr.Length < lay.OH * owp * oc || pooled.Length < ph * pw * oc || (scale is not null && (scale.Length < oc || shift is null || shift.Length < oc)))
-            throw new ArgumentException("ChannelConv3x3.PoolScratch: buffers smaller than the map.");
-        ref float s = ref MemoryMarshal.GetArrayDataReference(scr);
-        ref float d = ref MemoryMarshal.GetArrayDataReference(pooled);
-        bool affine = scale is not null;
-        ref float sc = ref affine ? ref MemoryMarshal.GetArrayDataReference(scale!) : ref d;
-        ref float sh = ref affine ? ref MemoryMarshal.GetArrayDataReference(shift!) : ref d;
-        for (int i = 0; i < ph; i++)
-            for (int j = 0; j < pw; j++)
-            {
-                nuint p00 = (nuint)((2 * i * owp + 2 * j) * oc), p01 = p00 + (nuint)oc, p10 = p00 + (nuint)(owp * oc), p11 = p10 + (nuint)oc;
-                nuint at = (nuint)((i * pw + j) * oc);
-                for (int o = 0; o < oc; o += v)
-                {
-                    nuint u = (nuint)o;
-                    var m = Vector256.Max(Vector256.Max(Vector256.LoadUnsafe(ref s, p00 + u), Vector256.LoadUnsafe(ref s, p01 + u)),
-                        Vector256.Max(Vector256.LoadUnsafe(ref s, p10 + u), Vector256.LoadUnsafe(ref s, p11 + u)));
-                    if (affine) m = m * Vector256.LoadUnsafe(ref sc, u) + Vector256.LoadUnsafe(ref sh, u);
-                    m.StoreUnsafe(ref d, at + u);
                 }
             }
     }

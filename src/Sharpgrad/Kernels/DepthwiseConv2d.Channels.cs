@@ -66,14 +66,14 @@ internal static partial class DepthwiseConv2d
                         if (wide)
                         {
                             var bias = b is null ? Vector512<float>.Zero : Vector512.LoadUnsafe(ref b[cb * ChannelBlock]);
-                            Pixels(pad, wt, cb, bias, outp, oh, ow, wp, s, relu);
+                            Pixels<Lanes512<float>, Vector512<float>>(pad, wt, cb, 0, bias, outp, oh, ow, wp, s, relu);
                         }
                         else
                             for (int half = 0; half < ChannelBlock; half += 8)
                             {
                                 // AVX2: the block's 16 channels as two registers of 8, one pass each
                                 var bias = b is null ? Vector256<float>.Zero : Vector256.LoadUnsafe(ref b[cb * ChannelBlock + half]);
-                                Pixels256(pad, wt, cb, half, bias, outp, oh, ow, wp, s, relu);
+                                Pixels<Lanes256<float>, Vector256<float>>(pad, wt, cb, half, bias, outp, oh, ow, wp, s, relu);
                             }
                         ChannelConv3x3.Transpose(ref outp[0], ys, ChannelBlock, ChannelBlock, ref y[plane0 * ys], ys);
                     }
@@ -99,106 +99,23 @@ internal static partial class DepthwiseConv2d
             for (int k = 0; k < 9; k++) wt[(ch / ChannelBlock * 9 + k) * ChannelBlock + ch % ChannelBlock] = w[ch * 9 + k];
     }
 
-    // pad: (H+2, Wp, 16) one block's padded channels, wt: (C/16, 9, 16) -> outp: (OH OW, 16)
+    // pad: (H+2, Wp, 16) one block's padded channels, wt: (C/16, 9, 16) -> outp: (OH OW, 16), the channels
+    // [half, half + TL.Count) of the block (the whole block on 512-bit registers; AVX2 runs halves 0 and 8)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pixels(float[] pad, float[] wt, int cb, Vector512<float> bias, float[] outp, int oh, int ow, int wp, int s, bool relu)
+    private static void Pixels<TL, TV>(float[] pad, float[] wt, int cb, int half, TV bias, float[] outp, int oh, int ow, int wp, int s, bool relu)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
         const int V = ChannelBlock;
         if (pad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || outp.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
             throw new ArgumentException("DepthwiseConv2d.Pixels: buffers smaller than the map.");
-        ref float pw = ref wt[cb * 9 * V];
-        var w0 = Vector512.LoadUnsafe(ref pw, 0 * V); var w1 = Vector512.LoadUnsafe(ref pw, 1 * V); var w2 = Vector512.LoadUnsafe(ref pw, 2 * V);
-        var w3 = Vector512.LoadUnsafe(ref pw, 3 * V); var w4 = Vector512.LoadUnsafe(ref pw, 4 * V); var w5 = Vector512.LoadUnsafe(ref pw, 5 * V);
-        var w6 = Vector512.LoadUnsafe(ref pw, 6 * V); var w7 = Vector512.LoadUnsafe(ref pw, 7 * V); var w8 = Vector512.LoadUnsafe(ref pw, 8 * V);
-        ref float px = ref MemoryMarshal.GetArrayDataReference(pad);
-        ref float po = ref MemoryMarshal.GetArrayDataReference(outp);
-        nuint row = (nuint)(wp * V), step = (nuint)(s * V);
-        var zero = Vector512<float>.Zero;
-        for (int p = 0; p < oh; p++)
-        {
-            // tap (kh, kw) of output (p, q) at padded pixel (p s + kh, q s + kw)
-            ref float r0 = ref Unsafe.Add(ref px, p * s * wp * V);
-            ref float o = ref Unsafe.Add(ref po, p * ow * V);
-            int q = 0;
-            for (; q + 4 <= ow; q += 4)
-            {
-                nuint a = (nuint)q * step, bq = a + step, cq = bq + step, d = cq + step;
-                var ya = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, a), bias);
-                var yb = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, bq), bias);
-                var yc = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, cq), bias);
-                var yd = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, d), bias);
-                ya = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, a + V), ya);
-                yb = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, bq + V), yb);
-                yc = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, cq + V), yc);
-                yd = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, d + V), yd);
-                ya = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, a + 2 * V), ya);
-                yb = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, bq + 2 * V), yb);
-                yc = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, cq + 2 * V), yc);
-                yd = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, d + 2 * V), yd);
-                ya = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + a), ya);
-                yb = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + bq), yb);
-                yc = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + cq), yc);
-                yd = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + d), yd);
-                ya = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + a + V), ya);
-                yb = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + bq + V), yb);
-                yc = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + cq + V), yc);
-                yd = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + d + V), yd);
-                ya = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + a + 2 * V), ya);
-                yb = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + bq + 2 * V), yb);
-                yc = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + cq + 2 * V), yc);
-                yd = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + d + 2 * V), yd);
-                ya = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + a), ya);
-                yb = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + bq), yb);
-                yc = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + cq), yc);
-                yd = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + d), yd);
-                ya = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), ya);
-                yb = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + bq + V), yb);
-                yc = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + cq + V), yc);
-                yd = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + d + V), yd);
-                ya = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
-                yb = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + bq + 2 * V), yb);
-                yc = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + cq + 2 * V), yc);
-                yd = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + d + 2 * V), yd);
-                if (relu)
-                {
-                    ya = Vector512.Max(ya, zero); yb = Vector512.Max(yb, zero); yc = Vector512.Max(yc, zero); yd = Vector512.Max(yd, zero);
-                }
-                ya.StoreUnsafe(ref o, (nuint)(q * V)); yb.StoreUnsafe(ref o, (nuint)((q + 1) * V));
-                yc.StoreUnsafe(ref o, (nuint)((q + 2) * V)); yd.StoreUnsafe(ref o, (nuint)((q + 3) * V));
-            }
-            for (; q < ow; q++)
-            {
-                nuint a = (nuint)q * step;
-                var ya = Vector512.FusedMultiplyAdd(w0, Vector512.LoadUnsafe(ref r0, a), bias);
-                ya = Vector512.FusedMultiplyAdd(w1, Vector512.LoadUnsafe(ref r0, a + V), ya);
-                ya = Vector512.FusedMultiplyAdd(w2, Vector512.LoadUnsafe(ref r0, a + 2 * V), ya);
-                ya = Vector512.FusedMultiplyAdd(w3, Vector512.LoadUnsafe(ref r0, row + a), ya);
-                ya = Vector512.FusedMultiplyAdd(w4, Vector512.LoadUnsafe(ref r0, row + a + V), ya);
-                ya = Vector512.FusedMultiplyAdd(w5, Vector512.LoadUnsafe(ref r0, row + a + 2 * V), ya);
-                ya = Vector512.FusedMultiplyAdd(w6, Vector512.LoadUnsafe(ref r0, 2 * row + a), ya);
-                ya = Vector512.FusedMultiplyAdd(w7, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), ya);
-                ya = Vector512.FusedMultiplyAdd(w8, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
-                if (relu) ya = Vector512.Max(ya, zero);
-                ya.StoreUnsafe(ref o, (nuint)(q * V));
-            }
-        }
-    }
-
-    // Pixels on AVX2 for the channels [half, half + 8) of the block (half 0 or 8): the same taps in the same order
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pixels256(float[] pad, float[] wt, int cb, int half, Vector256<float> bias, float[] outp, int oh, int ow, int wp, int s, bool relu)
-    {
-        const int V = ChannelBlock;
-        if (pad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || outp.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
-            throw new ArgumentException("DepthwiseConv2d.Pixels256: buffers smaller than the map.");
         ref float pw = ref wt[cb * 9 * V + half];
-        var w0 = Vector256.LoadUnsafe(ref pw, 0 * V); var w1 = Vector256.LoadUnsafe(ref pw, 1 * V); var w2 = Vector256.LoadUnsafe(ref pw, 2 * V);
-        var w3 = Vector256.LoadUnsafe(ref pw, 3 * V); var w4 = Vector256.LoadUnsafe(ref pw, 4 * V); var w5 = Vector256.LoadUnsafe(ref pw, 5 * V);
-        var w6 = Vector256.LoadUnsafe(ref pw, 6 * V); var w7 = Vector256.LoadUnsafe(ref pw, 7 * V); var w8 = Vector256.LoadUnsafe(ref pw, 8 * V);
+        var w0 = TL.Load(ref pw, 0 * V); var w1 = TL.Load(ref pw, 1 * V); var w2 = TL.Load(ref pw, 2 * V);
+        var w3 = TL.Load(ref pw, 3 * V); var w4 = TL.Load(ref pw, 4 * V); var w5 = TL.Load(ref pw, 5 * V);
+        var w6 = TL.Load(ref pw, 6 * V); var w7 = TL.Load(ref pw, 7 * V); var w8 = TL.Load(ref pw, 8 * V);
         ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), half);
         ref float po = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(outp), half);
         nuint row = (nuint)(wp * V), step = (nuint)(s * V);
-        var zero = Vector256<float>.Zero;
+        var zero = TL.Zero;
         for (int p = 0; p < oh; p++)
         {
             // tap (kh, kw) of output (p, q) at padded pixel (p s + kh, q s + kw)
@@ -208,63 +125,63 @@ internal static partial class DepthwiseConv2d
             for (; q + 4 <= ow; q += 4)
             {
                 nuint a = (nuint)q * step, bq = a + step, cq = bq + step, d = cq + step;
-                var ya = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, a), bias);
-                var yb = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, bq), bias);
-                var yc = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, cq), bias);
-                var yd = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, d), bias);
-                ya = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, a + V), ya);
-                yb = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, bq + V), yb);
-                yc = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, cq + V), yc);
-                yd = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, d + V), yd);
-                ya = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, a + 2 * V), ya);
-                yb = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, bq + 2 * V), yb);
-                yc = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, cq + 2 * V), yc);
-                yd = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, d + 2 * V), yd);
-                ya = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + a), ya);
-                yb = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + bq), yb);
-                yc = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + cq), yc);
-                yd = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + d), yd);
-                ya = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + a + V), ya);
-                yb = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + bq + V), yb);
-                yc = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + cq + V), yc);
-                yd = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + d + V), yd);
-                ya = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), ya);
-                yb = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + bq + 2 * V), yb);
-                yc = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + cq + 2 * V), yc);
-                yd = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + d + 2 * V), yd);
-                ya = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + a), ya);
-                yb = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + bq), yb);
-                yc = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + cq), yc);
-                yd = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + d), yd);
-                ya = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), ya);
-                yb = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + bq + V), yb);
-                yc = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + cq + V), yc);
-                yd = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + d + V), yd);
-                ya = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
-                yb = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + bq + 2 * V), yb);
-                yc = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + cq + 2 * V), yc);
-                yd = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + d + 2 * V), yd);
+                var ya = TL.MultiplyAdd(w0, TL.Load(ref r0, a), bias);
+                var yb = TL.MultiplyAdd(w0, TL.Load(ref r0, bq), bias);
+                var yc = TL.MultiplyAdd(w0, TL.Load(ref r0, cq), bias);
+                var yd = TL.MultiplyAdd(w0, TL.Load(ref r0, d), bias);
+                ya = TL.MultiplyAdd(w1, TL.Load(ref r0, a + V), ya);
+                yb = TL.MultiplyAdd(w1, TL.Load(ref r0, bq + V), yb);
+                yc = TL.MultiplyAdd(w1, TL.Load(ref r0, cq + V), yc);
+                yd = TL.MultiplyAdd(w1, TL.Load(ref r0, d + V), yd);
+                ya = TL.MultiplyAdd(w2, TL.Load(ref r0, a + 2 * V), ya);
+                yb = TL.MultiplyAdd(w2, TL.Load(ref r0, bq + 2 * V), yb);
+                yc = TL.MultiplyAdd(w2, TL.Load(ref r0, cq + 2 * V), yc);
+                yd = TL.MultiplyAdd(w2, TL.Load(ref r0, d + 2 * V), yd);
+                ya = TL.MultiplyAdd(w3, TL.Load(ref r0, row + a), ya);
+                yb = TL.MultiplyAdd(w3, TL.Load(ref r0, row + bq), yb);
+                yc = TL.MultiplyAdd(w3, TL.Load(ref r0, row + cq), yc);
+                yd = TL.MultiplyAdd(w3, TL.Load(ref r0, row + d), yd);
+                ya = TL.MultiplyAdd(w4, TL.Load(ref r0, row + a + V), ya);
+                yb = TL.MultiplyAdd(w4, TL.Load(ref r0, row + bq + V), yb);
+                yc = TL.MultiplyAdd(w4, TL.Load(ref r0, row + cq + V), yc);
+                yd = TL.MultiplyAdd(w4, TL.Load(ref r0, row + d + V), yd);
+                ya = TL.MultiplyAdd(w5, TL.Load(ref r0, row + a + 2 * V), ya);
+                yb = TL.MultiplyAdd(w5, TL.Load(ref r0, row + bq + 2 * V), yb);
+                yc = TL.MultiplyAdd(w5, TL.Load(ref r0, row + cq + 2 * V), yc);
+                yd = TL.MultiplyAdd(w5, TL.Load(ref r0, row + d + 2 * V), yd);
+                ya = TL.MultiplyAdd(w6, TL.Load(ref r0, 2 * row + a), ya);
+                yb = TL.MultiplyAdd(w6, TL.Load(ref r0, 2 * row + bq), yb);
+                yc = TL.MultiplyAdd(w6, TL.Load(ref r0, 2 * row + cq), yc);
+                yd = TL.MultiplyAdd(w6, TL.Load(ref r0, 2 * row + d), yd);
+                ya = TL.MultiplyAdd(w7, TL.Load(ref r0, 2 * row + a + V), ya);
+                yb = TL.MultiplyAdd(w7, TL.Load(ref r0, 2 * row + bq + V), yb);
+                yc = TL.MultiplyAdd(w7, TL.Load(ref r0, 2 * row + cq + V), yc);
+                yd = TL.MultiplyAdd(w7, TL.Load(ref r0, 2 * row + d + V), yd);
+                ya = TL.MultiplyAdd(w8, TL.Load(ref r0, 2 * row + a + 2 * V), ya);
+                yb = TL.MultiplyAdd(w8, TL.Load(ref r0, 2 * row + bq + 2 * V), yb);
+                yc = TL.MultiplyAdd(w8, TL.Load(ref r0, 2 * row + cq + 2 * V), yc);
+                yd = TL.MultiplyAdd(w8, TL.Load(ref r0, 2 * row + d + 2 * V), yd);
                 if (relu)
                 {
-                    ya = Vector256.Max(ya, zero); yb = Vector256.Max(yb, zero); yc = Vector256.Max(yc, zero); yd = Vector256.Max(yd, zero);
+                    ya = TL.Max(ya, zero); yb = TL.Max(yb, zero); yc = TL.Max(yc, zero); yd = TL.Max(yd, zero);
                 }
-                ya.StoreUnsafe(ref o, (nuint)(q * V)); yb.StoreUnsafe(ref o, (nuint)((q + 1) * V));
-                yc.StoreUnsafe(ref o, (nuint)((q + 2) * V)); yd.StoreUnsafe(ref o, (nuint)((q + 3) * V));
+                TL.Store(ya, ref o, (nuint)(q * V)); TL.Store(yb, ref o, (nuint)((q + 1) * V));
+                TL.Store(yc, ref o, (nuint)((q + 2) * V)); TL.Store(yd, ref o, (nuint)((q + 3) * V));
             }
             for (; q < ow; q++)
             {
                 nuint a = (nuint)q * step;
-                var ya = Vector256.FusedMultiplyAdd(w0, Vector256.LoadUnsafe(ref r0, a), bias);
-                ya = Vector256.FusedMultiplyAdd(w1, Vector256.LoadUnsafe(ref r0, a + V), ya);
-                ya = Vector256.FusedMultiplyAdd(w2, Vector256.LoadUnsafe(ref r0, a + 2 * V), ya);
-                ya = Vector256.FusedMultiplyAdd(w3, Vector256.LoadUnsafe(ref r0, row + a), ya);
-                ya = Vector256.FusedMultiplyAdd(w4, Vector256.LoadUnsafe(ref r0, row + a + V), ya);
-                ya = Vector256.FusedMultiplyAdd(w5, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), ya);
-                ya = Vector256.FusedMultiplyAdd(w6, Vector256.LoadUnsafe(ref r0, 2 * row + a), ya);
-                ya = Vector256.FusedMultiplyAdd(w7, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), ya);
-                ya = Vector256.FusedMultiplyAdd(w8, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), ya);
-                if (relu) ya = Vector256.Max(ya, zero);
-                ya.StoreUnsafe(ref o, (nuint)(q * V));
+                var ya = TL.MultiplyAdd(w0, TL.Load(ref r0, a), bias);
+                ya = TL.MultiplyAdd(w1, TL.Load(ref r0, a + V), ya);
+                ya = TL.MultiplyAdd(w2, TL.Load(ref r0, a + 2 * V), ya);
+                ya = TL.MultiplyAdd(w3, TL.Load(ref r0, row + a), ya);
+                ya = TL.MultiplyAdd(w4, TL.Load(ref r0, row + a + V), ya);
+                ya = TL.MultiplyAdd(w5, TL.Load(ref r0, row + a + 2 * V), ya);
+                ya = TL.MultiplyAdd(w6, TL.Load(ref r0, 2 * row + a), ya);
+                ya = TL.MultiplyAdd(w7, TL.Load(ref r0, 2 * row + a + V), ya);
+                ya = TL.MultiplyAdd(w8, TL.Load(ref r0, 2 * row + a + 2 * V), ya);
+                if (relu) ya = TL.Max(ya, zero);
+                TL.Store(ya, ref o, (nuint)(q * V));
             }
         }
     }

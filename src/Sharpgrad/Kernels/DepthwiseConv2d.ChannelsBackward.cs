@@ -66,22 +66,22 @@ internal static partial class DepthwiseConv2d
                             ChannelConv3x3.Transpose(ref dy[(long)plane0 * ys], V, ys, ys, ref dyb[0], V);
                             if (db is not null)
                             {
-                                if (wide) SumPixels(dyb, ys, sums);
-                                else for (int half = 0; half < V; half += 8) SumPixels256(dyb, ys, sums, half);
+                                if (wide) SumPixels<Lanes512<float>, Vector512<float>>(dyb, ys, sums, 0);
+                                else for (int half = 0; half < V; half += 8) SumPixels<Lanes256<float>, Vector256<float>>(dyb, ys, sums, half);
                             }
                             if (dw is not null)
                             {
                                 ChannelConv3x3.Transpose(ref x[(long)plane0 * xs], V, xs, xs, ref tr[0], V);
                                 for (int r = 0; r < h; r++)
                                     tr.AsSpan(r * wd * V, wd * V).CopyTo(xpad.AsSpan(((r + 1) * wp + 1) * V));
-                                if (wide) WeightGradientPixels(xpad, dyb, sums, oh, ow, wp, s);
-                                else for (int half = 0; half < V; half += 8) WeightGradientPixels256(xpad, dyb, sums, oh, ow, wp, s, half);
+                                if (wide) WeightGradientPixels<Lanes512<float>, Vector512<float>>(xpad, dyb, sums, oh, ow, wp, s, 0);
+                                else for (int half = 0; half < V; half += 8) WeightGradientPixels<Lanes256<float>, Vector256<float>>(xpad, dyb, sums, oh, ow, wp, s, half);
                             }
                             if (dx is not null)
                             {
                                 dxpad.AsSpan(0, padSize).Clear();
-                                if (wide) InputGradientPixels(dyb, wt, cb, dxpad, oh, ow, wp, s);
-                                else for (int half = 0; half < V; half += 8) InputGradientPixels256(dyb, wt, cb, dxpad, oh, ow, wp, s, half);
+                                if (wide) InputGradientPixels<Lanes512<float>, Vector512<float>>(dyb, wt, cb, dxpad, oh, ow, wp, s, 0);
+                                else for (int half = 0; half < V; half += 8) InputGradientPixels<Lanes256<float>, Vector256<float>>(dyb, wt, cb, dxpad, oh, ow, wp, s, half);
                                 for (int r = 0; r < h; r++)
                                     dxpad.AsSpan(((r + 1) * wp + 1) * V, wd * V).CopyTo(tr.AsSpan(r * wd * V));
                                 ChannelConv3x3.Transpose(ref tr[0], xs, V, V, ref dx[(long)plane0 * xs], xs);
@@ -124,146 +124,74 @@ internal static partial class DepthwiseConv2d
     /// <summary>Images a job of <see cref="BackwardChannels"/> takes (a block of 16 channels alone would leave one thread idle on 16 or 32 channels).</summary>
     private const int ImagesPerJob = 16;
 
+    // The three below run on the channels [half, half + TL.Count) of a block (the whole block on 512-bit registers;
+    // AVX2 runs halves 0 and 8: the same sums in the same order).
     // dyb: (P, 16) -> sums[0..16) += the sum over the P pixels, in order
-    private static void SumPixels(float[] dyb, int pixels, Span<float> sums)
+    private static void SumPixels<TL, TV>(float[] dyb, int pixels, Span<float> sums, int half)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
         const int V = ChannelBlock;
         if (dyb.Length < pixels * V || sums.Length < V) throw new ArgumentException("DepthwiseConv2d.SumPixels: buffers smaller than the block.");
-        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyb);
-        ref float ps = ref MemoryMarshal.GetReference(sums);
-        var acc = Vector512.LoadUnsafe(ref ps);
-        for (int p = 0; p < pixels; p++) acc += Vector512.LoadUnsafe(ref pd, (nuint)(p * V));
-        acc.StoreUnsafe(ref ps);
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
+        var acc = TL.Load(ref ps, 0);
+        for (int p = 0; p < pixels; p++) acc = TL.Add(acc, TL.Load(ref pd, (nuint)(p * V)));
+        TL.Store(acc, ref ps, 0);
     }
 
     // xpad: (H+2, Wp, 16), dyb: (OH OW, 16) -> sums[(1 + k) 16 ..] += sum over output pixels p of dy[p] x[p s + tap k]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightGradientPixels(float[] xpad, float[] dyb, Span<float> sums, int oh, int ow, int wp, int s)
+    private static void WeightGradientPixels<TL, TV>(float[] xpad, float[] dyb, Span<float> sums, int oh, int ow, int wp, int s, int half)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
         const int V = ChannelBlock;
         if (xpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || sums.Length < 10 * V)
             throw new ArgumentException("DepthwiseConv2d.WeightGradientPixels: buffers smaller than the map.");
-        ref float px = ref MemoryMarshal.GetArrayDataReference(xpad);
-        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyb);
-        ref float ps = ref MemoryMarshal.GetReference(sums);
-        var a0 = Vector512.LoadUnsafe(ref ps, 1 * V); var a1 = Vector512.LoadUnsafe(ref ps, 2 * V); var a2 = Vector512.LoadUnsafe(ref ps, 3 * V);
-        var a3 = Vector512.LoadUnsafe(ref ps, 4 * V); var a4 = Vector512.LoadUnsafe(ref ps, 5 * V); var a5 = Vector512.LoadUnsafe(ref ps, 6 * V);
-        var a6 = Vector512.LoadUnsafe(ref ps, 7 * V); var a7 = Vector512.LoadUnsafe(ref ps, 8 * V); var a8 = Vector512.LoadUnsafe(ref ps, 9 * V);
+        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(xpad), half);
+        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
+        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
+        var a0 = TL.Load(ref ps, 1 * V); var a1 = TL.Load(ref ps, 2 * V); var a2 = TL.Load(ref ps, 3 * V);
+        var a3 = TL.Load(ref ps, 4 * V); var a4 = TL.Load(ref ps, 5 * V); var a5 = TL.Load(ref ps, 6 * V);
+        var a6 = TL.Load(ref ps, 7 * V); var a7 = TL.Load(ref ps, 8 * V); var a8 = TL.Load(ref ps, 9 * V);
         nuint row = (nuint)(wp * V);
         for (int r = 0; r < oh; r++)
         {
             ref float r0 = ref Unsafe.Add(ref px, r * s * wp * V);
             for (int q = 0; q < ow; q++)
             {
-                var d = Vector512.LoadUnsafe(ref pd, (nuint)((r * ow + q) * V));
+                var d = TL.Load(ref pd, (nuint)((r * ow + q) * V));
                 nuint a = (nuint)(q * s * V);
-                a0 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, a), a0);
-                a1 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, a + V), a1);
-                a2 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, a + 2 * V), a2);
-                a3 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, row + a), a3);
-                a4 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, row + a + V), a4);
-                a5 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, row + a + 2 * V), a5);
-                a6 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, 2 * row + a), a6);
-                a7 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, 2 * row + a + V), a7);
-                a8 = Vector512.FusedMultiplyAdd(d, Vector512.LoadUnsafe(ref r0, 2 * row + a + 2 * V), a8);
+                a0 = TL.MultiplyAdd(d, TL.Load(ref r0, a), a0);
+                a1 = TL.MultiplyAdd(d, TL.Load(ref r0, a + V), a1);
+                a2 = TL.MultiplyAdd(d, TL.Load(ref r0, a + 2 * V), a2);
+                a3 = TL.MultiplyAdd(d, TL.Load(ref r0, row + a), a3);
+                a4 = TL.MultiplyAdd(d, TL.Load(ref r0, row + a + V), a4);
+                a5 = TL.MultiplyAdd(d, TL.Load(ref r0, row + a + 2 * V), a5);
+                a6 = TL.MultiplyAdd(d, TL.Load(ref r0, 2 * row + a), a6);
+                a7 = TL.MultiplyAdd(d, TL.Load(ref r0, 2 * row + a + V), a7);
+                a8 = TL.MultiplyAdd(d, TL.Load(ref r0, 2 * row + a + 2 * V), a8);
             }
         }
-        a0.StoreUnsafe(ref ps, 1 * V); a1.StoreUnsafe(ref ps, 2 * V); a2.StoreUnsafe(ref ps, 3 * V);
-        a3.StoreUnsafe(ref ps, 4 * V); a4.StoreUnsafe(ref ps, 5 * V); a5.StoreUnsafe(ref ps, 6 * V);
-        a6.StoreUnsafe(ref ps, 7 * V); a7.StoreUnsafe(ref ps, 8 * V); a8.StoreUnsafe(ref ps, 9 * V);
+        TL.Store(a0, ref ps, 1 * V); TL.Store(a1, ref ps, 2 * V); TL.Store(a2, ref ps, 3 * V);
+        TL.Store(a3, ref ps, 4 * V); TL.Store(a4, ref ps, 5 * V); TL.Store(a5, ref ps, 6 * V);
+        TL.Store(a6, ref ps, 7 * V); TL.Store(a7, ref ps, 8 * V); TL.Store(a8, ref ps, 9 * V);
     }
 
     // dyb: (OH OW, 16), wt: (C/16, 9, 16), block cb's taps -> dxpad: (H+2, Wp, 16) += dy[p] w[k] at p s + tap k, tap
     // by tap (the pixels of one tap land on distinct positions)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputGradientPixels(float[] dyb, float[] wt, int cb, float[] dxpad, int oh, int ow, int wp, int s)
+    private static void InputGradientPixels<TL, TV>(float[] dyb, float[] wt, int cb, float[] dxpad, int oh, int ow, int wp, int s, int half)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
         const int V = ChannelBlock;
         if (dxpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
             throw new ArgumentException("DepthwiseConv2d.InputGradientPixels: buffers smaller than the map.");
-        ref float pd = ref MemoryMarshal.GetArrayDataReference(dyb);
-        ref float px = ref MemoryMarshal.GetArrayDataReference(dxpad);
-        for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++)
-            {
-                var wk = Vector512.LoadUnsafe(ref wt[0], (nuint)(((cb * 9) + kh * 3 + kw) * V));
-                for (int r = 0; r < oh; r++)
-                {
-                    ref float dst = ref Unsafe.Add(ref px, ((r * s + kh) * wp + kw) * V);
-                    ref float src = ref Unsafe.Add(ref pd, r * ow * V);
-                    for (int q = 0; q < ow; q++)
-                    {
-                        nuint at = (nuint)(q * s * V);
-                        Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref src, (nuint)(q * V)), wk, Vector512.LoadUnsafe(ref dst, at)).StoreUnsafe(ref dst, at);
-                    }
-                }
-            }
-    }
-
-    // the AVX2 forms of the three below, for the channels [half, half + 8) of the block (the same sums in the same order)
-    // dyb: (P, 16) -> sums[0..16) += the sum over the P pixels, in order
-    private static void SumPixels256(float[] dyb, int pixels, Span<float> sums, int half)
-    {
-        const int V = ChannelBlock;
-        if (dyb.Length < pixels * V || sums.Length < V) throw new ArgumentException("DepthwiseConv2d.SumPixels256: buffers smaller than the block.");
-        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
-        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
-        var acc = Vector256.LoadUnsafe(ref ps);
-        for (int p = 0; p < pixels; p++) acc += Vector256.LoadUnsafe(ref pd, (nuint)(p * V));
-        acc.StoreUnsafe(ref ps);
-    }
-
-    // xpad: (H+2, Wp, 16), dyb: (OH OW, 16) -> sums[(1 + k) 16 ..] += sum over output pixels p of dy[p] x[p s + tap k]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightGradientPixels256(float[] xpad, float[] dyb, Span<float> sums, int oh, int ow, int wp, int s, int half)
-    {
-        const int V = ChannelBlock;
-        if (xpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || sums.Length < 10 * V)
-            throw new ArgumentException("DepthwiseConv2d.WeightGradientPixels256: buffers smaller than the map.");
-        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(xpad), half);
-        ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
-        ref float ps = ref Unsafe.Add(ref MemoryMarshal.GetReference(sums), half);
-        var a0 = Vector256.LoadUnsafe(ref ps, 1 * V); var a1 = Vector256.LoadUnsafe(ref ps, 2 * V); var a2 = Vector256.LoadUnsafe(ref ps, 3 * V);
-        var a3 = Vector256.LoadUnsafe(ref ps, 4 * V); var a4 = Vector256.LoadUnsafe(ref ps, 5 * V); var a5 = Vector256.LoadUnsafe(ref ps, 6 * V);
-        var a6 = Vector256.LoadUnsafe(ref ps, 7 * V); var a7 = Vector256.LoadUnsafe(ref ps, 8 * V); var a8 = Vector256.LoadUnsafe(ref ps, 9 * V);
-        nuint row = (nuint)(wp * V);
-        for (int r = 0; r < oh; r++)
-        {
-            ref float r0 = ref Unsafe.Add(ref px, r * s * wp * V);
-            for (int q = 0; q < ow; q++)
-            {
-                var d = Vector256.LoadUnsafe(ref pd, (nuint)((r * ow + q) * V));
-                nuint a = (nuint)(q * s * V);
-                a0 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a), a0);
-                a1 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a + V), a1);
-                a2 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, a + 2 * V), a2);
-                a3 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a), a3);
-                a4 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a + V), a4);
-                a5 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, row + a + 2 * V), a5);
-                a6 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a), a6);
-                a7 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a + V), a7);
-                a8 = Vector256.FusedMultiplyAdd(d, Vector256.LoadUnsafe(ref r0, 2 * row + a + 2 * V), a8);
-            }
-        }
-        a0.StoreUnsafe(ref ps, 1 * V); a1.StoreUnsafe(ref ps, 2 * V); a2.StoreUnsafe(ref ps, 3 * V);
-        a3.StoreUnsafe(ref ps, 4 * V); a4.StoreUnsafe(ref ps, 5 * V); a5.StoreUnsafe(ref ps, 6 * V);
-        a6.StoreUnsafe(ref ps, 7 * V); a7.StoreUnsafe(ref ps, 8 * V); a8.StoreUnsafe(ref ps, 9 * V);
-    }
-
-    // dyb: (OH OW, 16), wt: (C/16, 9, 16), block cb's taps -> dxpad: (H+2, Wp, 16) += dy[p] w[k] at p s + tap k, tap
-    // by tap (the pixels of one tap land on distinct positions)
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputGradientPixels256(float[] dyb, float[] wt, int cb, float[] dxpad, int oh, int ow, int wp, int s, int half)
-    {
-        const int V = ChannelBlock;
-        if (dxpad.Length < (((oh - 1) * s + 2) * wp + (ow - 1) * s + 3) * V || dyb.Length < oh * ow * V || wt.Length < (cb + 1) * 9 * V)
-            throw new ArgumentException("DepthwiseConv2d.InputGradientPixels256: buffers smaller than the map.");
         ref float pd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dyb), half);
         ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dxpad), half);
         for (int kh = 0; kh < 3; kh++)
             for (int kw = 0; kw < 3; kw++)
             {
-                var wk = Vector256.LoadUnsafe(ref wt[0], (nuint)(((cb * 9) + kh * 3 + kw) * V + half));
+                var wk = TL.Load(ref wt[0], (nuint)(((cb * 9) + kh * 3 + kw) * V + half));
                 for (int r = 0; r < oh; r++)
                 {
                     ref float dst = ref Unsafe.Add(ref px, ((r * s + kh) * wp + kw) * V);
@@ -271,7 +199,7 @@ internal static partial class DepthwiseConv2d
                     for (int q = 0; q < ow; q++)
                     {
                         nuint at = (nuint)(q * s * V);
-                        Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref src, (nuint)(q * V)), wk, Vector256.LoadUnsafe(ref dst, at)).StoreUnsafe(ref dst, at);
+                        TL.Store(TL.MultiplyAdd(TL.Load(ref src, (nuint)(q * V)), wk, TL.Load(ref dst, at)), ref dst, at);
                     }
                 }
             }
