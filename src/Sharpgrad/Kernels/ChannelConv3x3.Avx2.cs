@@ -27,55 +27,51 @@ internal static partial class ChannelConv3x3
         int spr = lay.SegsPerRow, wp = lay.Wp, plane = lay.Plane, owp = lay.OWp;
         TV i0 = b is null ? TL.Zero : TL.Load(ref MemoryMarshal.GetArrayDataReference(b), (nuint)o0);
         for (int t = tStart; t < tEnd; t++)
-            SegmentRowIS<TL, TV>(pad, wt, scr, c, oc, wp, plane, owp, relu, o0, t / spr, t % spr * Seg, i0);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SegmentRowIS<TL, TV>(float[] pad, float[] wt, float[] scr, int c, int oc, int wp, int plane, int owp, bool relu, int o0, int r, int q, TV i0)
-        where TL : struct, ILanes<TV, float> where TV : struct
-    {
-        ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), r * wp + q);
-        ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
-        ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (r * owp + q) * oc + o0);
-        TV a0 = i0, a1 = i0, a2 = i0, a3 = i0, a4 = i0, a5 = i0, a6 = i0;
-        TV x, w0, w1, w2;
-        nuint step = (nuint)oc, k = 0;
-        for (int ci = 0; ci < c; ci++)
         {
-            ref float xc = ref Unsafe.Add(ref px, ci * plane);
-            for (int kh = 0; kh < 3; kh++, k += 3 * step)
+            int r = t / spr, q = t % spr * Seg;
+            ref float px = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(pad), r * wp + q);
+            ref float pw = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), o0);
+            ref float da = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(scr), (r * owp + q) * oc + o0);
+            TV a0 = i0, a1 = i0, a2 = i0, a3 = i0, a4 = i0, a5 = i0, a6 = i0;
+            TV x, w0, w1, w2;
+            nuint step = (nuint)oc, k = 0;
+            for (int ci = 0; ci < c; ci++)
             {
-                ref float xr = ref Unsafe.Add(ref xc, kh * wp);
-                w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + step); w2 = TL.Load(ref pw, k + 2 * step);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 0)); a0 = TL.MultiplyAdd(x, w0, a0);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 1)); a1 = TL.MultiplyAdd(x, w0, a1); a0 = TL.MultiplyAdd(x, w1, a0);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 2)); a2 = TL.MultiplyAdd(x, w0, a2); a1 = TL.MultiplyAdd(x, w1, a1); a0 = TL.MultiplyAdd(x, w2, a0);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 3)); a3 = TL.MultiplyAdd(x, w0, a3); a2 = TL.MultiplyAdd(x, w1, a2); a1 = TL.MultiplyAdd(x, w2, a1);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 4)); a4 = TL.MultiplyAdd(x, w0, a4); a3 = TL.MultiplyAdd(x, w1, a3); a2 = TL.MultiplyAdd(x, w2, a2);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 5)); a5 = TL.MultiplyAdd(x, w0, a5); a4 = TL.MultiplyAdd(x, w1, a4); a3 = TL.MultiplyAdd(x, w2, a3);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 6)); a6 = TL.MultiplyAdd(x, w0, a6); a5 = TL.MultiplyAdd(x, w1, a5); a4 = TL.MultiplyAdd(x, w2, a4);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 7)); a6 = TL.MultiplyAdd(x, w1, a6); a5 = TL.MultiplyAdd(x, w2, a5);
-                x = TL.Broadcast(Unsafe.Add(ref xr, 8)); a6 = TL.MultiplyAdd(x, w2, a6);
+                ref float xc = ref Unsafe.Add(ref px, ci * plane);
+                for (int kh = 0; kh < 3; kh++, k += 3 * step)
+                {
+                    ref float xr = ref Unsafe.Add(ref xc, kh * wp);
+                    w0 = TL.Load(ref pw, k); w1 = TL.Load(ref pw, k + step); w2 = TL.Load(ref pw, k + 2 * step);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 0)); a0 = TL.MultiplyAdd(x, w0, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 1)); a1 = TL.MultiplyAdd(x, w0, a1); a0 = TL.MultiplyAdd(x, w1, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 2)); a2 = TL.MultiplyAdd(x, w0, a2); a1 = TL.MultiplyAdd(x, w1, a1); a0 = TL.MultiplyAdd(x, w2, a0);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 3)); a3 = TL.MultiplyAdd(x, w0, a3); a2 = TL.MultiplyAdd(x, w1, a2); a1 = TL.MultiplyAdd(x, w2, a1);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 4)); a4 = TL.MultiplyAdd(x, w0, a4); a3 = TL.MultiplyAdd(x, w1, a3); a2 = TL.MultiplyAdd(x, w2, a2);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 5)); a5 = TL.MultiplyAdd(x, w0, a5); a4 = TL.MultiplyAdd(x, w1, a4); a3 = TL.MultiplyAdd(x, w2, a3);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 6)); a6 = TL.MultiplyAdd(x, w0, a6); a5 = TL.MultiplyAdd(x, w1, a5); a4 = TL.MultiplyAdd(x, w2, a4);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 7)); a6 = TL.MultiplyAdd(x, w1, a6); a5 = TL.MultiplyAdd(x, w2, a5);
+                    x = TL.Broadcast(Unsafe.Add(ref xr, 8)); a6 = TL.MultiplyAdd(x, w2, a6);
+                }
             }
+            if (relu)
+            {
+                var z = TL.Zero;
+                a0 = TL.Max(a0, z);
+                a1 = TL.Max(a1, z);
+                a2 = TL.Max(a2, z);
+                a3 = TL.Max(a3, z);
+                a4 = TL.Max(a4, z);
+                a5 = TL.Max(a5, z);
+                a6 = TL.Max(a6, z);
+            }
+            TL.Store(a0, ref da, (nuint)(0 * oc));
+            TL.Store(a1, ref da, (nuint)(1 * oc));
+            TL.Store(a2, ref da, (nuint)(2 * oc));
+            TL.Store(a3, ref da, (nuint)(3 * oc));
+            TL.Store(a4, ref da, (nuint)(4 * oc));
+            TL.Store(a5, ref da, (nuint)(5 * oc));
+            TL.Store(a6, ref da, (nuint)(6 * oc));
         }
-        if (relu)
-        {
-            var z = TL.Zero;
-            a0 = TL.Max(a0, z);
-            a1 = TL.Max(a1, z);
-            a2 = TL.Max(a2, z);
-            a3 = TL.Max(a3, z);
-            a4 = TL.Max(a4, z);
-            a5 = TL.Max(a5, z);
-            a6 = TL.Max(a6, z);
-        }
-        TL.Store(a0, ref da, (nuint)(0 * oc));
-        TL.Store(a1, ref da, (nuint)(1 * oc));
-        TL.Store(a2, ref da, (nuint)(2 * oc));
-        TL.Store(a3, ref da, (nuint)(3 * oc));
-        TL.Store(a4, ref da, (nuint)(4 * oc));
-        TL.Store(a5, ref da, (nuint)(5 * oc));
-        TL.Store(a6, ref da, (nuint)(6 * oc));
     }
 
     // TileRowIS on segments of 8 pixels (a Layout with SegLen 8): 8 accumulators + 3 weights + 1 broadcast = 12

@@ -212,7 +212,7 @@ internal static partial class Conv2dKernels
     public static bool UsesTransposedWeights(in Conv2dGeometry g, int outChannels, int groups) =>
         UsesDirect3x3(g, outChannels, groups) || PointwiseConv.UsesChannels(g, outChannels, groups);
 
-    /// <summary>Whether AVX2 keeps the row kernels instead of <see cref="ChannelConv3x3"/> (the forward and weight gradient): the benchmarks' and tests' switch, off otherwise.</summary>
+    /// <summary>Whether AVX2 keeps the row kernels and im2col instead of <see cref="ChannelConv3x3"/> (forward, weight gradient, stride-2 input gradient): the benchmarks' switch, off otherwise.</summary>
     internal static bool Avx2ChannelOff;
 
     /// <summary>
