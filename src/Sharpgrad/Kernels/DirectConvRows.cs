@@ -10,9 +10,12 @@ namespace Sharpgrad.Kernels;
 /// at most two 512-bit registers: LeNet-5's 5x5 layers, where im2col wrote 25-150 values per output pixel for as many
 /// multiply-adds and took 30% of the model's batch-256 inference. Two output rows of four filters are held in up to
 /// 16 registers; a (channel, kernel row, kernel column) step broadcasts the four filters' weight once and loads each
-/// row's input (shifted by the column) once. The input is copied into a zero-padded plane per image first.
+/// row's input (shifted by the column) once. The input is copied into a zero-padded plane per image first. On AVX2
+/// (DirectConvRows.Avx2.cs) the output is computed on flat rows of the padded width instead, two filters by six
+/// registers a step, so any width fills the registers; there the kernel runs every non-3x3 stride-1 convolution of a
+/// small reduction (LeNet-5's layers took 26% of its batch-256 inference in im2col and 15% in a separate pooling).
 /// </summary>
-internal static class DirectConvRows
+internal static partial class DirectConvRows
 {
     /// <summary>The largest C KH KW this kernel takes (beyond it the GEMM's reduction is long enough to pay for im2col).</summary>
     public const int MaxReduction = 160;
@@ -20,12 +23,14 @@ internal static class DirectConvRows
     private const int V = 16; // floats a 512-bit register holds
 
     /// <summary>
-    /// Whether the kernel applies: float32 on 512-bit registers, stride 1, one group, a kernel larger than 1x1, C KH KW
-    /// at most <see cref="MaxReduction"/> and OW at most 32.
+    /// Whether the kernel applies: float32, stride 1, one group, a kernel larger than 1x1, C KH KW at most
+    /// <see cref="MaxReduction"/>, and OW at most 32 on 512-bit registers or, on 256-bit ones (the flat-row form of
+    /// DirectConvRows.Avx2.cs), any width and a kernel other than 3x3 (those stay on the 3x3 kernels).
     /// </summary>
     public static bool Applies(in Conv2dGeometry g, int groups) =>
-        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
-        && g.Ckk <= MaxReduction && g.OW <= 2 * V && g.OH >= 1 && g.OW >= 1;
+        groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1 && g.Ckk <= MaxReduction && g.OH >= 1 && g.OW >= 1
+        && (Conv2dKernels.Path == Gemm.KernelPath.Vector512 && g.OW <= 2 * V
+            || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !Avx2Off && !(g.KH == 3 && g.KW == 3));
 
     // x: (N,C,H,W), w: (OC,C,KH,KW), b: (OC)? -> y: (N,OC,OH,OW), max(y, 0) when relu; images split over the threads.
     // pool: y: (N,OC,OH/2,OW/2) = max_pool2d(relu(conv), 2) (stride 2, floor) as the rows leave their registers, then
@@ -33,9 +38,14 @@ internal static class DirectConvRows
     public static void Forward(float[] x, float[] w, float[]? b, float[] y, int n, int oc, Conv2dGeometry g, bool relu, bool pool = false,
         float[]? scale = null, float[]? shift = null)
     {
-        if (!Applies(g, 1)) throw new ArgumentException($"DirectConvRows.Forward: needs stride 1, a kernel larger than 1x1, C*KH*KW <= {MaxReduction} and OW <= {2 * V} on 512-bit registers, got {g}.");
+        if (!Applies(g, 1)) throw new ArgumentException($"DirectConvRows.Forward: needs stride 1, a kernel larger than 1x1, C*KH*KW <= {MaxReduction}, and OW <= {2 * V} on 512-bit registers or a kernel other than 3x3 on 256-bit ones, got {g}.");
         if (pool && (!relu || g.OH < 2 || g.OW < 2)) throw new ArgumentException($"DirectConvRows.Forward: pooling needs the ReLU and an output of at least 2x2, got {g.OH}x{g.OW}.");
         if ((scale is null) != (shift is null) || (scale is not null && !pool)) throw new ArgumentException("DirectConvRows.Forward: a scale and a shift come together, after pooling.");
+        if (Conv2dKernels.Path == Gemm.KernelPath.Vector256)
+        {
+            Forward256(x, w, b, y, n, oc, g, relu, pool, scale, shift);
+            return;
+        }
         int xs = g.C * g.H * g.W, ys = pool ? oc * (g.OH / 2) * (g.OW / 2) : oc * g.L;
         // padded plane: H + 2 PH rows of Wp floats, Wp wide enough for two registers read at any kernel column
         int hp = g.H + 2 * g.PH, wp = Math.Max(g.W + 2 * g.PW, 2 * V + g.KW - 1), plane = hp * wp;

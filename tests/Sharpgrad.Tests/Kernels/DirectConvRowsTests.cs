@@ -14,14 +14,37 @@ public sealed class DirectConvRowsTests
     [InlineData(1, 1, 3, 1, 32, 1, 3, 0, 1)]    // one row, 32 wide: two full registers; 1x3 kernel
     [InlineData(4, 4, 9, 11, 8, 4, 2, 2, 0)]    // even kernel sizes
     [InlineData(1, 16, 4, 5, 5, 3, 3, 3, 3)]    // padding wider than the kernel reach; C KH KW = 144
+    [InlineData(2, 3, 5, 9, 40, 5, 5, 2, 2)]    // 40 wide: AVX2's flat rows only; an odd filter count (a pair of one)
+    [InlineData(1, 1, 1, 1, 2, 1, 2, 0, 0)]     // one output pixel, one filter
+    [InlineData(3, 2, 4, 12, 12, 7, 7, 3, 3)]   // 7x7 (C KH KW = 98): more taps than a tile has registers
     public void ForwardEqualsTheReferenceAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
     {
         var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
         var before = Conv2dKernels.ForcedPath;
-        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
         try
         {
-            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel");
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+            {
+                Conv2dKernels.ForcedPath = path;
+                if (!AppliesOn(path, g))
+                {
+                    Assert.False(DirectConvRows.Applies(g, 1), $"{g} should not take the direct rows kernel on {path}");
+                    continue;
+                }
+                ForwardOnPath(path, g, n, oc);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    private static void ForwardOnPath(Gemm.KernelPath path, Conv2dGeometry g, int n, int oc)
+    {
+        int c = g.C, h = g.H, w = g.W, kh = g.KH, kw = g.KW;
+        {
+            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel on {path}");
             var gen = new Generator((ulong)(c * 31 + w * 7 + kh));
             float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
             float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), b = R(oc);
@@ -39,14 +62,10 @@ public sealed class DirectConvRowsTests
                 for (int i = 0; i < size; i++)
                 {
                     double want = relu ? Math.Max(0, reference[i]) : reference[i];
-                    Assert.True(Math.Abs(want - y[i]) <= 1e-4 * (1 + Math.Abs(want)), $"bias {bias} relu {relu} threads {threads} y[{i}]: {want} vs {y[i]}");
+                    Assert.True(Math.Abs(want - y[i]) <= 1e-4 * (1 + Math.Abs(want)), $"{path} bias {bias} relu {relu} threads {threads} y[{i}]: {want} vs {y[i]}");
                 }
                 Assert.All(y[size..], v => Assert.Equal(Sentinel, v));
             }
-        }
-        finally
-        {
-            Conv2dKernels.ForcedPath = before;
         }
     }
 
@@ -56,14 +75,35 @@ public sealed class DirectConvRowsTests
     [InlineData(1, 2, 5, 9, 17, 3, 3, 1, 1)]    // odd rows and columns: the last of each dropped; 17 wide
     [InlineData(2, 3, 7, 7, 32, 3, 5, 1, 2)]    // two full registers a row -> 16 pooled values
     [InlineData(1, 1, 3, 2, 3, 1, 2, 0, 0)]     // the smallest: a 2x2 output, one window
+    [InlineData(2, 2, 3, 13, 37, 5, 3, 1, 1)]   // 35 wide (17 pooled columns), 11 rows: AVX2's flat rows only
     public void PooledForwardEqualsTheReferencePooledAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
     {
         var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
         var before = Conv2dKernels.ForcedPath;
-        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
         try
         {
-            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel");
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+            {
+                Conv2dKernels.ForcedPath = path;
+                if (!AppliesOn(path, g))
+                {
+                    Assert.False(DirectConvRows.Applies(g, 1), $"{g} should not take the direct rows kernel on {path}");
+                    continue;
+                }
+                PooledOnPath(path, g, n, oc);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    private static void PooledOnPath(Gemm.KernelPath path, Conv2dGeometry g, int n, int oc)
+    {
+        int c = g.C, h = g.H, w = g.W, kh = g.KH, kw = g.KW;
+        {
+            Assert.True(DirectConvRows.Applies(g, 1), $"{g} should take the direct rows kernel on {path}");
             var gen = new Generator((ulong)(c * 29 + w * 5 + kw));
             float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
             float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), b = R(oc), scale = R(oc), shift = R(oc);
@@ -87,10 +127,47 @@ public sealed class DirectConvRowsTests
                             m = Math.Max(m, reference[((i * oc + o) * g.OH + 2 * p + dp) * g.OW + 2 * q + dq]);
                     if (affine) m = m * scale[o] + shift[o];
                     float got = y[((i * oc + o) * ph2 + p) * pw2 + q];
-                    Assert.True(Math.Abs(m - got) <= 1e-4 * (1 + Math.Abs(m)), $"affine {affine} threads {threads} ({i},{o},{p},{q}): {m} vs {got}");
+                    Assert.True(Math.Abs(m - got) <= 1e-4 * (1 + Math.Abs(m)), $"{path} affine {affine} threads {threads} ({i},{o},{p},{q}): {m} vs {got}");
                 }
                 Assert.All(y[size..], v => Assert.Equal(Sentinel, v));
             }
+        }
+    }
+
+    // where each path's kernel is meant to run: AVX-512 rows of at most two registers; AVX2 flat rows of any width but
+    // not 3x3 kernels
+    private static bool AppliesOn(Gemm.KernelPath path, Conv2dGeometry g) =>
+        path == Gemm.KernelPath.Vector512 ? g.OW <= 32 : !(g.KH == 3 && g.KW == 3);
+
+    [Theory]
+    [InlineData(1, 6, 28, 5, 2)]  // lenet5's first
+    [InlineData(6, 16, 14, 5, 0)] // lenet5's second
+    [InlineData(3, 5, 17, 4, 1)]  // an odd filter count, 16 output columns
+    public void TheTwoPathsGiveTheSameBits(int c, int oc, int size, int k, int pad)
+    {
+        // AVX2's flat rows and AVX-512's row pairs start every sum at the bias and add the taps in the same order
+        var g = new Conv2dGeometry(c, size, size, k, k, 1, 1, pad, pad);
+        var gen = new Generator((ulong)(c + oc + size));
+        float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
+        const int N = 3;
+        float[] x = R(N * c * size * size), w = R(oc * c * k * k), b = R(oc), scale = R(oc), shift = R(oc);
+        int plain = N * oc * g.L, pooled = N * oc * (g.OH / 2) * (g.OW / 2);
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            float[][] Run(Gemm.KernelPath path)
+            {
+                Conv2dKernels.ForcedPath = path;
+                Assert.True(DirectConvRows.Applies(g, 1));
+                float[] y = new float[plain], yr = new float[plain], yp = new float[pooled];
+                DirectConvRows.Forward(x, w, b, y, N, oc, g, relu: false);
+                DirectConvRows.Forward(x, w, null, yr, N, oc, g, relu: true);
+                DirectConvRows.Forward(x, w, b, yp, N, oc, g, relu: true, pool: true, scale, shift);
+                return [y, yr, yp];
+            }
+            var wide = Run(Gemm.KernelPath.Vector512);
+            var narrow = Run(Gemm.KernelPath.Vector256);
+            for (int i = 0; i < 3; i++) Assert.Equal(wide[i].Select(BitConverter.SingleToInt32Bits), narrow[i].Select(BitConverter.SingleToInt32Bits));
         }
         finally
         {
@@ -157,9 +234,15 @@ public sealed class DirectConvRowsTests
             Assert.False(DirectConvRows.Applies(new Conv2dGeometry(7, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // C KH KW 175 > 160
             Assert.False(DirectConvRows.Applies(new Conv2dGeometry(1, 33, 33, 3, 3, 1, 1, 1, 1), 1));  // 33 wide
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
-            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // 512-bit registers only
-            Assert.Throws<ArgumentException>(() => DirectConvRows.Forward(new float[6 * 196], new float[16 * 150], null, new float[16 * 100], 1, 16,
-                new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), relu: false));
+            Assert.True(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));
+            Assert.True(DirectConvRows.Applies(new Conv2dGeometry(1, 60, 60, 5, 5, 1, 1, 2, 2), 1));   // any width on flat rows
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(1, 28, 28, 3, 3, 1, 1, 1, 1), 1));  // 3x3: the 3x3 kernels'
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(7, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // C KH KW 175 > 160
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 2, 2, 0, 0), 1));  // stride 2
+            Assert.Throws<ArgumentException>(() => DirectConvRows.Forward(new float[7 * 196], new float[16 * 175], null, new float[16 * 100], 1, 16,
+                new Conv2dGeometry(7, 14, 14, 5, 5, 1, 1, 0, 0), relu: false));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Scalar;
+            Assert.False(DirectConvRows.Applies(new Conv2dGeometry(6, 14, 14, 5, 5, 1, 1, 0, 0), 1));  // vector paths only
         }
         finally
         {
