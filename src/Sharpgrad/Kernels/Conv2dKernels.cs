@@ -485,6 +485,13 @@ internal static partial class Conv2dKernels
                     dx = null;
                 }
             }
+            // dx of a stride-1 convolution with another kernel (LeNet-5's 5x5) on AVX2: the flipped convolution on flat
+            // rows instead of a GEMM and col2im
+            if (dx is not null && DirectConvRows.AppliesInputGradient(g, groups))
+            {
+                DirectConvRows.InputGradient((float[])(object)dy, (float[])(object)w, (float[])(object)dx, n, oc, g);
+                dx = null;
+            }
             if (dx is not null && UsesChannelInputGradientStride2(g, oc, groups))
             {
                 ChannelConv3x3.InputGradientStride2((float[])(object)dy, (float[])(object)w, (float[])(object)dx, n, g.C, g.H, g.W, oc);

@@ -58,6 +58,44 @@ internal static partial class DirectConvRows
         }, (long)n * oc * g.L * g.Ckk);
     }
 
+    /// <summary>Whether AVX2 leaves these input gradients to GEMM + col2im: the benchmarks' switch, off otherwise.</summary>
+    // measured as Avx2Off: lenet5's training step at batch 128 1.03x (1.04x); with the forward 1.25x (1.21x)
+    internal static bool InputGradientOff;
+
+    /// <summary>
+    /// Whether <see cref="InputGradient"/> runs the input gradient of this convolution: AVX2, stride 1, one group, a
+    /// kernel larger than 1x1 other than 3x3 (those have their own), padding less than the kernel (the flipped
+    /// convolution's padding KH - 1 - PH is then not negative).
+    /// </summary>
+    public static bool AppliesInputGradient(in Conv2dGeometry g, int groups) =>
+        Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !Avx2Off && !InputGradientOff && groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
+        && !(g.KH == 3 && g.KW == 3) && g.PH < g.KH && g.PW < g.KW && g.OH >= 1 && g.OW >= 1;
+
+    // dy: (N,OC,OH,OW), w: (OC,C,KH,KW) -> dx: (N,C,H,W), overwritten: a stride-1 convolution's input gradient is the
+    // convolution of dy, padded by KH - 1 - PH and KW - 1 - PW, with the weights flipped and transposed, (C,OC,KH,KW);
+    // the flat rows with no limit on the reduction (OC KH KW: the image's dy planes are what the tiles read)
+    public static void InputGradient(float[] dy, float[] w, float[] dx, int n, int oc, in Conv2dGeometry g)
+    {
+        if (!AppliesInputGradient(g, 1)) throw new ArgumentException($"DirectConvRows.InputGradient: needs AVX2, stride 1, a kernel other than 1x1 and 3x3 and padding less than the kernel, got {g}.");
+        int c = g.C, kh = g.KH, kw = g.KW, kk = kh * kw;
+        float[] flipped = ArrayPool<float>.Shared.Rent(oc * c * kk);
+        try
+        {
+            // w'[ci, o, a, b] = w[o, ci, KH - 1 - a, KW - 1 - b]
+            for (int o = 0; o < oc; o++)
+                for (int ci = 0; ci < c; ci++)
+                    for (int a = 0; a < kh; a++)
+                        for (int b = 0; b < kw; b++)
+                            flipped[((ci * oc + o) * kh + a) * kw + b] = w[((o * c + ci) * kh + kh - 1 - a) * kw + kw - 1 - b];
+            var gdx = new Conv2dGeometry(oc, g.OH, g.OW, kh, kw, 1, 1, kh - 1 - g.PH, kw - 1 - g.PW);
+            Forward256(dy, flipped, null, dx, n, c, gdx, relu: false, pool: false, null, null);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(flipped);
+        }
+    }
+
     // pad: (C, H + 2PH, Wp) -> scr: (OC, span), filter o's flat output r Wp + q at o span + r Wp + q: two filters by
     // six registers of flat outputs a step (12 accumulators, 2 broadcasts and 6 loads for 12 multiply-adds, 15
     // registers). Each sum starts at the bias and adds the taps in (ci, kh, kw) order, as Image's

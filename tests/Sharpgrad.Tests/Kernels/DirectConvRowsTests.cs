@@ -19,25 +19,7 @@ public sealed class DirectConvRowsTests
     [InlineData(3, 2, 4, 12, 12, 7, 7, 3, 3)]   // 7x7 (C KH KW = 98): more taps than a tile has registers
     public void ForwardEqualsTheReferenceAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
     {
-        var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
-        var before = Conv2dKernels.ForcedPath;
-        try
-        {
-            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
-            {
-                Conv2dKernels.ForcedPath = path;
-                if (!AppliesOn(path, g))
-                {
-                    Assert.False(DirectConvRows.Applies(g, 1), $"{g} should not take the direct rows kernel on {path}");
-                    continue;
-                }
-                ForwardOnPath(path, g, n, oc);
-            }
-        }
-        finally
-        {
-            Conv2dKernels.ForcedPath = before;
-        }
+        OnEachPath(new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw), path => ForwardOnPath(path, new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw), n, oc));
     }
 
     private static void ForwardOnPath(Gemm.KernelPath path, Conv2dGeometry g, int n, int oc)
@@ -78,25 +60,7 @@ public sealed class DirectConvRowsTests
     [InlineData(2, 2, 3, 13, 37, 5, 3, 1, 1)]   // 35 wide (17 pooled columns), 11 rows: AVX2's flat rows only
     public void PooledForwardEqualsTheReferencePooledAndWritesNothingElse(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
     {
-        var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
-        var before = Conv2dKernels.ForcedPath;
-        try
-        {
-            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
-            {
-                Conv2dKernels.ForcedPath = path;
-                if (!AppliesOn(path, g))
-                {
-                    Assert.False(DirectConvRows.Applies(g, 1), $"{g} should not take the direct rows kernel on {path}");
-                    continue;
-                }
-                PooledOnPath(path, g, n, oc);
-            }
-        }
-        finally
-        {
-            Conv2dKernels.ForcedPath = before;
-        }
+        OnEachPath(new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw), path => PooledOnPath(path, new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw), n, oc));
     }
 
     private static void PooledOnPath(Gemm.KernelPath path, Conv2dGeometry g, int n, int oc)
@@ -134,6 +98,25 @@ public sealed class DirectConvRowsTests
         }
     }
 
+    // body on each vector path whose kernel is meant to run g (forced); elsewhere Applies must say no
+    private static void OnEachPath(Conv2dGeometry g, Action<Gemm.KernelPath> body)
+    {
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+            {
+                Conv2dKernels.ForcedPath = path;
+                if (AppliesOn(path, g)) body(path);
+                else Assert.False(DirectConvRows.Applies(g, 1), $"{g} should not take the direct rows kernel on {path}");
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
     // where each path's kernel is meant to run: AVX-512 rows of at most two registers; AVX2 flat rows of any width but
     // not 3x3 kernels
     private static bool AppliesOn(Gemm.KernelPath path, Conv2dGeometry g) =>
@@ -168,6 +151,50 @@ public sealed class DirectConvRowsTests
             var wide = Run(Gemm.KernelPath.Vector512);
             var narrow = Run(Gemm.KernelPath.Vector256);
             for (int i = 0; i < 3; i++) Assert.Equal(wide[i].Select(BitConverter.SingleToInt32Bits), narrow[i].Select(BitConverter.SingleToInt32Bits));
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 6, 16, 14, 14, 5, 5, 0, 0)]  // lenet5's second layer: dy 10x10 padded by 4
+    [InlineData(3, 1, 6, 28, 28, 5, 5, 2, 2)]   // lenet5's first (its input gradient is not needed in the model)
+    [InlineData(1, 3, 5, 9, 13, 4, 2, 3, 1)]    // even kernel sizes, padding up to KH - 1, an odd filter count
+    [InlineData(2, 2, 3, 7, 40, 1, 5, 0, 4)]    // a 1x5 kernel on a 40-wide map
+    public void InputGradientEqualsTheReference(int n, int c, int oc, int h, int w, int kh, int kw, int ph, int pw)
+    {
+        var g = new Conv2dGeometry(c, h, w, kh, kw, 1, 1, ph, pw);
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(DirectConvRows.AppliesInputGradient(g, 1));
+            var gen = new Generator((ulong)(c * 13 + w + kh));
+            float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
+            float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), dy = R(n * oc * g.L);
+            var reference = Conv2dReference.Backward(dy.Select(v => (double)v).ToArray(), x.Select(v => (double)v).ToArray(),
+                wt.Select(v => (double)v).ToArray(), n, oc, g).Dx;
+            const float Sentinel = -1234.5f;
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var dx = Enumerable.Repeat(Sentinel, x.Length + 11).ToArray();
+                using (Parallelism.UseThreads(threads))
+                    DirectConvRows.InputGradient(dy, wt, dx, n, oc, g);
+                for (int i = 0; i < x.Length; i++)
+                    Assert.True(Math.Abs(reference[i] - dx[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"threads {threads} dx[{i}]: {reference[i]} vs {dx[i]}");
+                Assert.All(dx[x.Length..], v => Assert.Equal(Sentinel, v));
+            }
+            // where it does not apply
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 3, 3, 1, 1, 1, 1), 1)); // 3x3: the 3x3 kernels'
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 2, 2, 2, 2), 1)); // stride 2
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 2, 2, 1, 1, 2, 2), 1)); // padding = kernel
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 1, 1, 2, 2), 2)); // groups
+            Assert.Throws<ArgumentException>(() => DirectConvRows.InputGradient(new float[16 * 49], new float[16 * 16 * 9], new float[16 * 81], 1, 16,
+                new Conv2dGeometry(16, 9, 9, 3, 3, 1, 1, 1, 1)));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.False(DirectConvRows.AppliesInputGradient(g, 1));
         }
         finally
         {
