@@ -305,21 +305,32 @@ public sealed class GemmTests
     [InlineData(3, 100)]     // neither: element by element
     public void OneRowTimesAMatrixEqualsReferenceForEveryLayout(int rowGap, int colGap)
     {
-        // m = 1 takes the vector-matrix path; b[p, j] at p * rsB + j * csB
+        // m = 1 takes the vector-matrix path; b[p, j] at p * rsB + j * csB; on each path (contiguous columns: dot
+        // products of 16 or 8 lanes, four columns at a time, an overlapping masked last load where k is not a multiple)
         var g = new Generator(23);
-        foreach (int n in new[] { 1, 10, 33 })
-        foreach (int k in new[] { 1, 7, 300 })
+        var before = Gemm.ForcedPath;
+        try
         {
-            int rsB = colGap == 1 && rowGap == 1 ? n : rowGap, csB = colGap == 1 ? 1 : colGap;
-            if (rowGap == 1 && colGap != 1) csB = k; // columns contiguous
-            var a = Ints(k, g);
-            var b = Ints((k - 1) * rsB + (n - 1) * csB + 1, g);
-            var c1 = Ints(n, g);
-            var c2 = (float[])c1.Clone();
-            bool acc = k % 2 == 1;
-            GemmReference.Multiply<float>(1, n, k, a, k, 1, b, rsB, csB, c1, n, acc);
-            Gemm.Multiply<float>(1, n, k, a, k, 1, b, rsB, csB, c2, n, acc);
-            Assert.Equal(c1, c2);
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256, Gemm.KernelPath.Scalar })
+            foreach (int n in new[] { 1, 10, 33 })
+            foreach (int k in new[] { 1, 7, 8, 19, 300 })
+            {
+                Gemm.ForcedPath = path;
+                int rsB = colGap == 1 && rowGap == 1 ? n : rowGap, csB = colGap == 1 ? 1 : colGap;
+                if (rowGap == 1 && colGap != 1) csB = k; // columns contiguous
+                var a = Ints(k, g);
+                var b = Ints((k - 1) * rsB + (n - 1) * csB + 1, g);
+                var c1 = Ints(n, g);
+                var c2 = (float[])c1.Clone();
+                bool acc = k % 2 == 1;
+                GemmReference.Multiply<float>(1, n, k, a, k, 1, b, rsB, csB, c1, n, acc);
+                Gemm.Multiply<float>(1, n, k, a, k, 1, b, rsB, csB, c2, n, acc);
+                Assert.Equal(c1, c2);
+            }
+        }
+        finally
+        {
+            Gemm.ForcedPath = before;
         }
     }
 
