@@ -42,6 +42,12 @@ internal static partial class ChannelConv3x3
         if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.{op}: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
         int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         if (y.Length < n * ys || (argmax is not null && argmax.Length < n * ys)) throw new ArgumentException($"ChannelConv3x3.{op}: outputs shorter than {n * ys}.");
+        long minMacs = wide ? Parallelism.MinParallelMacs : MinParallelMacsAvx2;
+        if (n < Parallelism.Threads && !PooledRowSplitOff && (long)n * c * 9 * oc * lay.OH * lay.OW >= minMacs && lay.OH >= 4)
+        {
+            PooledRowSplit(x, wt, b, y, argmax, n, c, h, w, oc, lay, scale, shift);
+            return;
+        }
         Parallelism.ForBalanced(n, (_, start, end) =>
         {
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
@@ -76,6 +82,50 @@ internal static partial class ChannelConv3x3
                 if (args is not null) ArrayPool<int>.Shared.Return(args);
             }
         });
+    }
+
+    /// <summary>Whether a batch-1 pooled form runs its image on one thread: the benchmarks' switch, off otherwise.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (Predict at batch 1, alternating windows in one process, least
+    // time of each, paired median in brackets): cnn3 1.45x (1.37x) at 1x28x28, 1.48x (1.39x) at 3x32x32; the exam
+    // CNN (layers mostly under the split's bound) 0.90x (1.00x) and 1.02x (1.06x)
+    internal static bool PooledRowSplitOff;
+
+    // Pooled with fewer images than threads (batch-1 latency): each image's tiles split over the threads by pairs of
+    // output rows (as Forward's), then pooled and transposed on the calling thread (a pass over the scratch the tiles
+    // left in cache); the same tiles, so the same values
+    private static void PooledRowSplit(float[] x, float[] wt, float[]? b, float[] y, int[]? argmax, int n, int c, int h, int w, int oc, Layout lay,
+        float[]? scale, float[]? shift)
+    {
+        bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
+        int pl = lay.OH / 2 * (lay.OW / 2), xs = c * h * w, ys = oc * pl, pairs = (lay.OH + 1) / 2;
+        float[] pad = ArrayPool<float>.Shared.Rent(c * lay.Plane + Slack), scr = ArrayPool<float>.Shared.Rent((lay.OH + 1) * lay.OWp * oc), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
+        int[]? args = argmax is null ? null : ArrayPool<int>.Shared.Rent(pl * oc);
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == 0);
+                if (wide) Parallelism.For(pairs, (_, p0, p1) => Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
+                else Parallelism.For(pairs, (_, p0, p1) => Tiles<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
+                if (args is null)
+                {
+                    if (wide) PoolScratch<Lanes512<float>, Vector512<float>>(scr, lay, oc, pooled, scale, shift);
+                    else PoolScratch<Lanes256<float>, Vector256<float>>(scr, lay, oc, pooled, scale, shift);
+                }
+                else if (wide) PoolScratch(scr, lay, oc, pooled, args);
+                else PoolScratch256(scr, lay, oc, pooled, args);
+                Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
+                if (args is not null)
+                    Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), pl);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pad);
+            ArrayPool<float>.Shared.Return(scr);
+            ArrayPool<float>.Shared.Return(pooled);
+            if (args is not null) ArrayPool<int>.Shared.Return(args);
+        }
     }
 
     // (any register width) scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus

@@ -228,6 +228,54 @@ public sealed class FusedConvReluTests
     }
 
     [Theory]
+    [InlineData(48, 64, 13, 11, 1)] // odd rows and columns: the row pairs split unevenly, the last row and column dropped
+    [InlineData(32, 64, 14, 14, 1)] // cnn3's second layer
+    [InlineData(64, 64, 7, 7, 1)]   // cnn3's third
+    [InlineData(32, 64, 28, 28, 2)] // stride 2
+    public void PooledFormsSplitABatch1ImageByRowsBitwiseTheOneThreadForm(int c, int oc, int h, int w, int stride)
+    {
+        // batch 1 on two threads (the tiles split by pairs of output rows, pooled on the calling thread) against the
+        // form that runs the image on one thread: the inference form and the training form with its argmax
+        var before = Conv2dKernels.ForcedPath;
+        bool off = ChannelConv3x3.PooledRowSplitOff;
+        try
+        {
+            foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
+            {
+                Conv2dKernels.ForcedPath = path;
+                var rnd = new Random(c + oc + h);
+                float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() * 2 - 1))];
+                float[] x = R(c * h * w), wgt = R(oc * c * 9), bias = R(oc), scale = R(oc), shift = R(oc), t = new float[oc * c * 9];
+                DirectConv3x3.TransposeWeights(wgt, t, oc, c);
+                int oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, size = oc * (oh / 2) * (ow / 2);
+                (float[] Y, float[] Yt, int[] Arg) Run(bool split)
+                {
+                    ChannelConv3x3.PooledRowSplitOff = !split;
+                    float[] y = new float[size + 5], yt = new float[size + 5];
+                    int[] arg = new int[size + 5];
+                    using (Parallelism.UseThreads(2))
+                    {
+                        ChannelConv3x3.ForwardReluMaxPool(x, t, bias, y, 1, c, h, w, oc, stride, scale, shift);
+                        ChannelConv3x3.ForwardMaxPool(x, t, bias, yt, arg, 1, c, h, w, oc, stride);
+                    }
+                    return (y, yt, arg);
+                }
+                var one = Run(split: false);
+                var two = Run(split: true);
+                Assert.Equal(one.Y.Select(BitConverter.SingleToInt32Bits), two.Y.Select(BitConverter.SingleToInt32Bits));
+                Assert.Equal(one.Yt.Select(BitConverter.SingleToInt32Bits), two.Yt.Select(BitConverter.SingleToInt32Bits));
+                Assert.Equal(one.Arg, two.Arg);
+                Assert.Contains(two.Arg, v => v > 0);
+            }
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+            ChannelConv3x3.PooledRowSplitOff = off;
+        }
+    }
+
+    [Theory]
     [InlineData(DType.Float32, 14)] // the affine map in the kernel's store
     [InlineData(DType.Float32, 7)]  // ... in the channel kernel's pooled scratch
     [InlineData(DType.Float64, 14)] // the ops one by one
