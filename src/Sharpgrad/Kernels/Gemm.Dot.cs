@@ -124,8 +124,9 @@ internal static partial class Gemm
 
     // a: (k) contiguous, b: n columns of k contiguous values at stride csB -> c: (n) += a b. Four columns at a time
     // share each load of a (four accumulators in flight; a batch-1 Linear layer reads its weight once, so this is
-    // bound by reading b); the last k % w products come from an overlapping load of a with the lanes already summed
-    // masked off (last: a mask of the last k % w lanes). Each column's sum: lanes in order, then their sum in lane order.
+    // bound by reading b); the last k % w products come from overlapping loads of a and b with the lanes already
+    // summed masked off in both (last: a mask of the last k % w lanes; an infinite value of b there would otherwise
+    // give 0 inf = NaN). Each column's sum: lanes in order, then their sum in lane order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemvColumns<TL, TV, T>(int n, int k, T* a, T* b, int csB, T* c, TV last)
         where TL : struct, ILanes<TV, T> where TV : struct where T : unmanaged, IFloatingPointIeee754<T>
@@ -153,10 +154,10 @@ internal static partial class Gemm
             if (r > 0)
             {
                 var x = TL.LoadMasked(ref ra, tail, last);
-                s0 = TL.MultiplyAdd(x, TL.Load(ref b0, tail), s0);
-                s1 = TL.MultiplyAdd(x, TL.Load(ref b1, tail), s1);
-                s2 = TL.MultiplyAdd(x, TL.Load(ref b2, tail), s2);
-                s3 = TL.MultiplyAdd(x, TL.Load(ref b3, tail), s3);
+                s0 = TL.MultiplyAdd(x, TL.LoadMasked(ref b0, tail, last), s0);
+                s1 = TL.MultiplyAdd(x, TL.LoadMasked(ref b1, tail, last), s1);
+                s2 = TL.MultiplyAdd(x, TL.LoadMasked(ref b2, tail, last), s2);
+                s3 = TL.MultiplyAdd(x, TL.LoadMasked(ref b3, tail, last), s3);
             }
             c[j] += TL.Sum(s0);
             c[j + 1] += TL.Sum(s1);
@@ -169,7 +170,7 @@ internal static partial class Gemm
             var s0 = TL.Zero;
             nuint q = 0;
             for (; (int)q <= k - w; q += (nuint)w) s0 = TL.MultiplyAdd(TL.Load(ref ra, q), TL.Load(ref bj, q), s0);
-            if (r > 0) s0 = TL.MultiplyAdd(TL.LoadMasked(ref ra, tail, last), TL.Load(ref bj, tail), s0);
+            if (r > 0) s0 = TL.MultiplyAdd(TL.LoadMasked(ref ra, tail, last), TL.LoadMasked(ref bj, tail, last), s0);
             c[j] += TL.Sum(s0);
         }
     }
@@ -249,7 +250,7 @@ internal static partial class Gemm
         var acc = Vector512<T>.Zero;
         int q = 0;
         for (; q <= k - v; q += v) acc = Fma(Vector512.Load(a + q), Vector512.Load(b + q), acc);
-        if (r > 0) acc = Fma(Vector512.Load(a + k - v) & mask, Vector512.Load(b + k - v), acc);
+        if (r > 0) acc = Fma(Vector512.Load(a + k - v) & mask, Vector512.Load(b + k - v) & mask, acc);
         return acc;
     }
 
@@ -275,10 +276,10 @@ internal static partial class Gemm
             q = k - v;
             var x0 = Vector512.Load(a0 + q) & mask;
             var x1 = Vector512.Load(a1 + q) & mask;
-            var y = Vector512.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
-            y = Vector512.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
-            y = Vector512.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
-            y = Vector512.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+            var y = Vector512.Load(b0 + q) & mask; c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector512.Load(b1 + q) & mask; c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector512.Load(b2 + q) & mask; c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector512.Load(b3 + q) & mask; c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
         }
         Put4(c, Fold(c00), Fold(c01), Fold(c02), Fold(c03), accumulate);
         Put4(c + ldc, Fold(c10), Fold(c11), Fold(c12), Fold(c13), accumulate);
@@ -291,7 +292,7 @@ internal static partial class Gemm
         var acc = Vector256<T>.Zero;
         int q = 0;
         for (; q <= k - v; q += v) acc = Fma(Vector256.Load(a + q), Vector256.Load(b + q), acc);
-        if (r > 0) acc = Fma(Vector256.Load(a + k - v) & mask, Vector256.Load(b + k - v), acc);
+        if (r > 0) acc = Fma(Vector256.Load(a + k - v) & mask, Vector256.Load(b + k - v) & mask, acc);
         return Lanes(acc);
     }
 
@@ -317,10 +318,10 @@ internal static partial class Gemm
             q = k - v;
             var x0 = Vector256.Load(a0 + q) & mask;
             var x1 = Vector256.Load(a1 + q) & mask;
-            var y = Vector256.Load(b0 + q); c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
-            y = Vector256.Load(b1 + q); c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
-            y = Vector256.Load(b2 + q); c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
-            y = Vector256.Load(b3 + q); c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
+            var y = Vector256.Load(b0 + q) & mask; c00 = Fma(x0, y, c00); c10 = Fma(x1, y, c10);
+            y = Vector256.Load(b1 + q) & mask; c01 = Fma(x0, y, c01); c11 = Fma(x1, y, c11);
+            y = Vector256.Load(b2 + q) & mask; c02 = Fma(x0, y, c02); c12 = Fma(x1, y, c12);
+            y = Vector256.Load(b3 + q) & mask; c03 = Fma(x0, y, c03); c13 = Fma(x1, y, c13);
         }
         Put4(c, c00, c01, c02, c03, accumulate);
         Put4(c + ldc, c10, c11, c12, c13, accumulate);

@@ -40,7 +40,7 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
-        var g = Conv2dOp.Validate(input, weight, bias, stride, padding, groups);
+        var g = Conv2dOp.Validate(relu ? "Conv2dRelu" : "Conv2d", input, weight, bias, stride, padding, groups);
         int n = input.Dims[0], oc = weight.Dims[0];
         var x = input.ContiguousRaw();
         var w = weight.ContiguousRaw();
@@ -91,6 +91,10 @@ internal static class Conv2dOp
             throw new ArgumentException($"{op}: kernel {g.KH}x{g.KW} is larger than the padded input {paddedH}x{paddedW}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         if (paddedH > int.MaxValue || paddedW > int.MaxValue)
             throw new ArgumentException($"{op}: padding ({padding.H},{padding.W}) makes the padded input {paddedH}x{paddedW}, larger than {int.MaxValue}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        // the output's size checked here, where the message can name the op, the padding and both shapes
+        long outputs = (long)x.Dims[0] * w.Dims[0] * ((paddedH - g.KH) / g.SH + 1) * ((paddedW - g.KW) / g.SW + 1);
+        if (outputs > int.MaxValue)
+            throw new ArgumentException($"{op}: the output would have {outputs} elements, more than {int.MaxValue} (stride ({stride.H},{stride.W}), padding ({padding.H},{padding.W})): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         return g;
     }
 

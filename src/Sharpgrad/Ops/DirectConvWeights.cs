@@ -19,6 +19,7 @@ internal static class DirectConvWeights
         public Array? Storage;
         public int Offset;
         public int Version = -1;
+        public (int OC, int C, int KH, int KW) Shape;
         public float[] Transposed = [];
     }
 
@@ -37,11 +38,16 @@ internal static class DirectConvWeights
         lock (entry)
         {
             int oc = weight.Dims[0], c = weight.Dims[1], taps = weight.Dims[2] * weight.Dims[3], size = oc * c * taps;
-            if (entry.Version != weight.Version || !ReferenceEquals(entry.Storage, weight.Storage) || entry.Offset != weight.Offset || entry.Transposed.Length != size)
+            var shape = (oc, c, weight.Dims[2], weight.Dims[3]);
+            bool sameView = ReferenceEquals(entry.Storage, weight.Storage) && entry.Offset == weight.Offset && entry.Shape == shape;
+            if (!sameView || entry.Version != weight.Version)
             {
-                if (entry.Transposed.Length != size) entry.Transposed = new float[size];
+                // another view of the storage (a reshape with the channels the other way round, another offset): its
+                // own layout in a new array, so that a caller still reading the previous view's (another thread) is
+                // not overwritten; the same view with new values (an optimizer step) is redone in place
+                if (!sameView) entry.Transposed = new float[size];
                 DirectConv3x3.TransposeWeights(weight.Span<float>(), entry.Transposed, oc, c, taps);
-                (entry.Storage, entry.Offset, entry.Version) = (weight.Storage, weight.Offset, weight.Version);
+                (entry.Storage, entry.Offset, entry.Version, entry.Shape) = (weight.Storage, weight.Offset, weight.Version, shape);
             }
             return entry.Transposed;
         }

@@ -123,6 +123,11 @@ public sealed class Conv2dKernelTests
         Assert.Equal("Conv2d: input channels differ (3 vs 1): input [1,3,8,8], weight [16,1,3,3].", ex.Message);
         var big = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 1, 2, 2]), Tensor.Zeros([1, 1, 3, 3])));
         Assert.Contains("kernel 3x3 is larger than the padded input 2x2", big.Message);
+        // the fused op names itself; a padding whose output no tensor can hold is the op's error, not Tensor's
+        var fused = Assert.Throws<ArgumentException>(() => Tensor.Conv2dRelu(Tensor.Zeros([2, 3, 10, 10]), Tensor.Zeros([4, 2, 5, 5])));
+        Assert.Equal("Conv2dRelu: input channels differ (3 vs 2): input [2,3,10,10], weight [4,2,5,5].", fused.Message);
+        var huge = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([2, 4, 3, 3]), Tensor.Zeros([4, 4, 5, 5]), null, 1, 100_000));
+        Assert.Equal("Conv2d: the output would have 319996800008 elements, more than 2147483647 (stride (1,1), padding (100000,100000)): input [2,4,3,3], weight [4,4,5,5].", huge.Message);
         var pool = Assert.Throws<ArgumentException>(() => Tensor.Zeros([1, 1, 4, 4]).MaxPool2d(2, 2, 2));
         Assert.Contains("MaxPool2d: padding must be between 0 and half the kernel size (1), got 2", pool.Message);
         var bn = Assert.Throws<ArgumentException>(() => Tensor.BatchNorm(Tensor.Zeros([1, 3]), null, null, null, null, training: true));

@@ -491,6 +491,29 @@ public sealed class DirectConvWeightsTests
         Assert.Equal(Fresh(), Run(w).ToDoubleArray());
         Assert.Equal(Run(w).ToDoubleArray(), Run(w).ToDoubleArray());
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AViewOfTheSameSizeWithOtherChannelCountsGetsItsOwnLayout(bool fused)
+    {
+        // the same storage, version, offset and size seen as (16,8,3,3) and as (8,16,3,3): each shape's own
+        // transposed weights, in turn and again (found by a newcomer's fuzzing: the second view read the first's)
+        var g = new Generator(77);
+        var w1 = Tensor.Randn([16, 8, 3, 3], g).RequiresGrad_();
+        var w2 = w1.Reshape([8, 16, 3, 3]).Detach(); // as a Parameter made from the view: a leaf on the same storage
+        w2.RequiresGrad = true;
+        Assert.True(w2.IsLeaf);
+        var x8 = Tensor.Randn([1, 8, 12, 12], g);
+        var x16 = Tensor.Randn([1, 16, 12, 12], g);
+        using var _ = Tensor.NoGrad();
+        Tensor Run(Tensor x, Tensor weight) => fused ? Tensor.Conv2dReluMaxPool2d(x, weight, null, 1, 1) : Tensor.Conv2d(x, weight, null, 1, 1);
+        for (int round = 0; round < 2; round++)
+        {
+            Assert.Equal(Run(x8, w1.Clone()).ToDoubleArray(), Run(x8, w1).ToDoubleArray());
+            Assert.Equal(Run(x16, w2.Clone()).ToDoubleArray(), Run(x16, w2).ToDoubleArray());
+        }
+    }
 }
 
 public sealed class LinearWeightsTests
