@@ -27,7 +27,7 @@ public sealed partial class Tensor
         {
             if (t is null) continue;
             if (t.DType != input.DType)
-                throw new ArgumentException($"{op}: expected {name} of dtype {input.DType} (the input's), got {t.DType} (input {Shapes.Format(input.Dims)}); convert one with To(DType).");
+                throw new ArgumentException($"{op}: expected {name} of dtype {input.DType.Name()} (the input's), got {t.DType.Name()} (input {Shapes.Format(input.Dims)}); convert one with To(DType).");
             if (t.Rank != 1 || t.Dims[0] != c)
                 throw new ArgumentException($"{op}: expected {name} of shape [{c}], got {Shapes.Format(t.Dims)} (input {Shapes.Format(input.Dims)}).");
         }

@@ -40,7 +40,7 @@ public sealed partial class Tensor
             if (sc is null || sh is null) throw new ArgumentNullException(nameof(affine), $"{Op}: the affine map needs both a scale and a shift.");
             foreach (var t in (Tensor[])[sc, sh])
                 if (t.Rank != 1 || t.Dims[0] != oc || t.DType != input.DType)
-                    throw new ArgumentException($"Conv2dReluMaxPool2d: expected a scale and shift of shape [{oc}] and {input.DType}, got {Shapes.Format(t.Dims)} {t.DType} (weight {Shapes.Format(weight.Dims)}).");
+                    throw new ArgumentException($"Conv2dReluMaxPool2d: expected a scale and shift of shape [{oc}] and {input.DType.Name()}, got {Shapes.Format(t.Dims)} {t.DType.Name()} (weight {Shapes.Format(weight.Dims)}).");
         }
         bool record = GradMode.IsEnabled && (input.RequiresGrad || weight.RequiresGrad || bias?.RequiresGrad == true
             || affine?.Scale.RequiresGrad == true || affine?.Shift.RequiresGrad == true);

@@ -93,6 +93,6 @@ public sealed class BatchNormReluTests
     {
         var x = Tensor.Randn([4, 3], new Generator(1));
         var e = Assert.Throws<ArgumentException>(() => Tensor.BatchNormRelu(x, null, Tensor.Ones([3], DType.Float64), Tensor.Ones([3]), null, training: true));
-        Assert.Equal("BatchNormRelu: expected running variance of dtype Float32 (the input's), got Float64 (input [4,3]); convert one with To(DType).", e.Message);
+        Assert.Equal("BatchNormRelu: expected running variance of dtype float32 (the input's), got float64 (input [4,3]); convert one with To(DType).", e.Message);
     }
 }

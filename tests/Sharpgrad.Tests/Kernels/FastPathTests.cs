@@ -292,7 +292,7 @@ public sealed class FusedConvReluTests
         Assert.Equal(plain.Length, fused.Length);
         for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - fused[i]) <= 1e-6 * (1 + Math.Abs(plain[i])), $"[{i}]: {plain[i]} vs {fused[i]}");
         var ex = Assert.Throws<ArgumentException>(() => Tensor.Conv2dReluMaxPool2d(x, w, null, 1, 1, (scale, Tensor.Zeros([8], dtype))));
-        Assert.Equal($"Conv2dReluMaxPool2d: expected a scale and shift of shape [16] and {dtype}, got [8] {dtype} (weight [16,16,3,3]).", ex.Message);
+        Assert.Equal($"Conv2dReluMaxPool2d: expected a scale and shift of shape [16] and {dtype.Name()}, got [8] {dtype.Name()} (weight [16,16,3,3]).", ex.Message);
     }
 
     [Fact]
