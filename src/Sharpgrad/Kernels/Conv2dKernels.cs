@@ -487,7 +487,7 @@ internal static partial class Conv2dKernels
             }
             // dx of a stride-1 convolution with another kernel (LeNet-5's 5x5) on AVX2: the flipped convolution on flat
             // rows instead of a GEMM and col2im
-            if (dx is not null && DirectConvRows.AppliesInputGradient(g, groups))
+            if (dx is not null && DirectConvRows.AppliesInputGradient(g, oc, groups))
             {
                 DirectConvRows.InputGradient((float[])(object)dy, (float[])(object)w, (float[])(object)dx, n, oc, g);
                 dx = null;

@@ -62,21 +62,28 @@ internal static partial class DirectConvRows
     // measured as Avx2Off: lenet5's training step at batch 128 1.03x (1.04x); with the forward 1.25x (1.21x)
     internal static bool InputGradientOff;
 
+    /// <summary>The largest OC KH KW (the flipped convolution's reduction) <see cref="InputGradient"/> takes.</summary>
+    // measured on LeNet-5's 400 (16 filters, 5x5); larger reductions keep the GEMM, whose panels stay in cache where
+    // the tiles would walk every channel's dy plane for each 48 outputs
+    public const int MaxInputGradientReduction = 3 * MaxReduction;
+
     /// <summary>
-    /// Whether <see cref="InputGradient"/> runs the input gradient of this convolution: AVX2, stride 1, one group, a
-    /// kernel larger than 1x1 other than 3x3 (those have their own), padding less than the kernel (the flipped
-    /// convolution's padding KH - 1 - PH is then not negative).
+    /// Whether <see cref="InputGradient"/> runs the input gradient of this convolution with <paramref name="outChannels"/>
+    /// filters: AVX2, stride 1, one group, a kernel larger than 1x1 other than 3x3 (those have their own), padding less
+    /// than the kernel (the flipped convolution's padding KH - 1 - PH is then not negative), OC KH KW at most
+    /// <see cref="MaxInputGradientReduction"/>.
     /// </summary>
-    public static bool AppliesInputGradient(in Conv2dGeometry g, int groups) =>
+    public static bool AppliesInputGradient(in Conv2dGeometry g, int outChannels, int groups) =>
         Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !Avx2Off && !InputGradientOff && groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
-        && !(g.KH == 3 && g.KW == 3) && g.PH < g.KH && g.PW < g.KW && g.OH >= 1 && g.OW >= 1;
+        && !(g.KH == 3 && g.KW == 3) && g.PH < g.KH && g.PW < g.KW && g.OH >= 1 && g.OW >= 1
+        && (long)outChannels * g.KH * g.KW <= MaxInputGradientReduction;
 
     // dy: (N,OC,OH,OW), w: (OC,C,KH,KW) -> dx: (N,C,H,W), overwritten: a stride-1 convolution's input gradient is the
     // convolution of dy, padded by KH - 1 - PH and KW - 1 - PW, with the weights flipped and transposed, (C,OC,KH,KW);
-    // the flat rows with no limit on the reduction (OC KH KW: the image's dy planes are what the tiles read)
+    // the flat rows (reduction OC KH KW, up to MaxInputGradientReduction: the image's dy planes are what the tiles read)
     public static void InputGradient(float[] dy, float[] w, float[] dx, int n, int oc, in Conv2dGeometry g)
     {
-        if (!AppliesInputGradient(g, 1)) throw new ArgumentException($"DirectConvRows.InputGradient: needs AVX2, stride 1, a kernel other than 1x1 and 3x3 and padding less than the kernel, got {g}.");
+        if (!AppliesInputGradient(g, oc, 1)) throw new ArgumentException($"DirectConvRows.InputGradient: needs AVX2, stride 1, a kernel other than 1x1 and 3x3, padding less than the kernel and OC*KH*KW <= {MaxInputGradientReduction}, got {g} with {oc} filters.");
         int c = g.C, kh = g.KH, kw = g.KW, kk = kh * kw;
         float[] flipped = ArrayPool<float>.Shared.Rent(oc * c * kk);
         try

@@ -170,7 +170,7 @@ public sealed class DirectConvRowsTests
         try
         {
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
-            Assert.True(DirectConvRows.AppliesInputGradient(g, 1));
+            Assert.True(DirectConvRows.AppliesInputGradient(g, oc, 1));
             var gen = new Generator((ulong)(c * 13 + w + kh));
             float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)gen.NextNormal())];
             float[] x = R(n * c * h * w), wt = R(oc * c * kh * kw), dy = R(n * oc * g.L);
@@ -187,14 +187,16 @@ public sealed class DirectConvRowsTests
                 Assert.All(dx[x.Length..], v => Assert.Equal(Sentinel, v));
             }
             // where it does not apply
-            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 3, 3, 1, 1, 1, 1), 1)); // 3x3: the 3x3 kernels'
-            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 2, 2, 2, 2), 1)); // stride 2
-            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 2, 2, 1, 1, 2, 2), 1)); // padding = kernel
-            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 1, 1, 2, 2), 2)); // groups
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 3, 3, 1, 1, 1, 1), 8, 1)); // 3x3: the 3x3 kernels'
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 2, 2, 2, 2), 8, 1)); // stride 2
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 2, 2, 1, 1, 2, 2), 8, 1)); // padding = kernel
+            Assert.True(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 1, 1, 2, 2), 19, 1));  // OC KH KW 475
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 1, 1, 2, 2), 20, 1)); // 500: the GEMM
+            Assert.False(DirectConvRows.AppliesInputGradient(new Conv2dGeometry(4, 9, 9, 5, 5, 1, 1, 2, 2), 8, 2)); // groups
             Assert.Throws<ArgumentException>(() => DirectConvRows.InputGradient(new float[16 * 49], new float[16 * 16 * 9], new float[16 * 81], 1, 16,
                 new Conv2dGeometry(16, 9, 9, 3, 3, 1, 1, 1, 1)));
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
-            Assert.False(DirectConvRows.AppliesInputGradient(g, 1));
+            Assert.False(DirectConvRows.AppliesInputGradient(g, oc, 1));
         }
         finally
         {
