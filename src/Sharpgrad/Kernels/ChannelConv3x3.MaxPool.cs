@@ -42,13 +42,13 @@ internal static partial class ChannelConv3x3
         if (ph < 1 || pw < 1) throw new ArgumentException($"ChannelConv3x3.{op}: a {lay.OH}x{lay.OW} output is smaller than the 2x2 window.");
         int xs = c * h * w, ys = oc * pl, padSize = c * lay.Plane, scrSize = (lay.OH + 1) * lay.OWp * oc;
         if (y.Length < n * ys || (argmax is not null && argmax.Length < n * ys)) throw new ArgumentException($"ChannelConv3x3.{op}: outputs shorter than {n * ys}.");
+        // fewer images than threads (batch-1 latency): each image's tiles split over the threads by pairs of output rows
         long minMacs = wide ? Parallelism.MinParallelMacs : MinParallelMacsAvx2;
-        if (n < Parallelism.Threads && !PooledRowSplitOff && (long)n * c * 9 * oc * lay.OH * lay.OW >= minMacs && lay.OH >= 4)
-        {
-            PooledRowSplit(x, wt, b, y, argmax, n, c, h, w, oc, lay, scale, shift);
-            return;
-        }
-        Parallelism.ForBalanced(n, (_, start, end) =>
+        bool split = n < Parallelism.Threads && !PooledRowSplitOff && (long)n * c * 9 * oc * lay.OH * lay.OW >= minMacs && lay.OH >= 4;
+        if (split) Images(0, n);
+        else Parallelism.ForBalanced(n, (_, start, end) => Images(start, end));
+
+        void Images(int start, int end)
         {
             float[] pad = ArrayPool<float>.Shared.Rent(padSize + Slack), scr = ArrayPool<float>.Shared.Rent(scrSize), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
             int[]? args = argmax is null ? null : ArrayPool<int>.Shared.Rent(pl * oc);
@@ -57,18 +57,8 @@ internal static partial class ChannelConv3x3
                 for (int i = start; i < end; i++)
                 {
                     Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == start);
-                    if (wide)
-                    {
-                        Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
-                        if (args is null) PoolScratch<Lanes512<float>, Vector512<float>>(scr, lay, oc, pooled, scale, shift);
-                        else PoolScratch(scr, lay, oc, pooled, args);
-                    }
-                    else
-                    {
-                        Tiles<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 0, lay.OH);
-                        if (args is null) PoolScratch<Lanes256<float>, Vector256<float>>(scr, lay, oc, pooled, scale, shift);
-                        else PoolScratch256(scr, lay, oc, pooled, args);
-                    }
+                    if (wide) PooledImage<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, pooled, args, c, oc, lay, scale, shift, split);
+                    else PooledImage<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, pooled, args, c, oc, lay, scale, shift, split);
                     Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
                     if (args is not null)
                         Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), pl); // the bits moved as they are
@@ -81,7 +71,7 @@ internal static partial class ChannelConv3x3
                 ArrayPool<float>.Shared.Return(pooled);
                 if (args is not null) ArrayPool<int>.Shared.Return(args);
             }
-        });
+        }
     }
 
     /// <summary>Whether a batch-1 pooled form runs its image on one thread: the benchmarks' switch, off otherwise.</summary>
@@ -90,43 +80,26 @@ internal static partial class ChannelConv3x3
     // CNN (layers mostly under the split's bound) 0.90x (1.00x) and 1.02x (1.06x)
     internal static bool PooledRowSplitOff;
 
-    // Pooled with fewer images than threads (batch-1 latency): each image's tiles split over the threads by pairs of
-    // output rows (as Forward's), then pooled and transposed on the calling thread (a pass over the scratch the tiles
-    // left in cache); the same tiles, so the same values
-    private static void PooledRowSplit(float[] x, float[] wt, float[]? b, float[] y, int[]? argmax, int n, int c, int h, int w, int oc, Layout lay,
-        float[]? scale, float[]? shift)
+    // one padded image -> pooled: (OH/2 OW/2, OC), args: the maxima's positions (training) or null (inference: ReLU
+    // and the affine map). split: the tiles split over the threads by pairs of output rows (as Forward's batch 1), the
+    // scratch then pooled on the calling thread while in cache; the same tiles, so the same values
+    private static void PooledImage<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, float[] pooled, int[]? args, int c, int oc, Layout lay,
+        float[]? scale, float[]? shift, bool split)
+        where TL : struct, ILanes<TV, float> where TV : struct
     {
-        bool wide = Conv2dKernels.Path == Gemm.KernelPath.Vector512;
-        int pl = lay.OH / 2 * (lay.OW / 2), xs = c * h * w, ys = oc * pl, pairs = (lay.OH + 1) / 2;
-        float[] pad = ArrayPool<float>.Shared.Rent(c * lay.Plane + Slack), scr = ArrayPool<float>.Shared.Rent((lay.OH + 1) * lay.OWp * oc), pooled = ArrayPool<float>.Shared.Rent(pl * oc);
-        int[]? args = argmax is null ? null : ArrayPool<int>.Shared.Rent(pl * oc);
-        try
-        {
-            for (int i = 0; i < n; i++)
-            {
-                Pad(x.AsSpan(i * xs, xs), c, h, w, lay, pad, clear: i == 0);
-                if (wide) Parallelism.For(pairs, (_, p0, p1) => Tiles<Lanes512<float>, Vector512<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
-                else Parallelism.For(pairs, (_, p0, p1) => Tiles<Lanes256<float>, Vector256<float>>(pad, wt, b, scr, c, oc, lay, relu: args is null, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
-                if (args is null)
-                {
-                    if (wide) PoolScratch<Lanes512<float>, Vector512<float>>(scr, lay, oc, pooled, scale, shift);
-                    else PoolScratch<Lanes256<float>, Vector256<float>>(scr, lay, oc, pooled, scale, shift);
-                }
-                else if (wide) PoolScratch(scr, lay, oc, pooled, args);
-                else PoolScratch256(scr, lay, oc, pooled, args);
-                Transpose(ref pooled[0], pl, oc, oc, ref y[i * ys], pl);
-                if (args is not null)
-                    Transpose(ref Unsafe.As<int, float>(ref args[0]), pl, oc, oc, ref Unsafe.As<int, float>(ref argmax![i * ys]), pl);
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(pad);
-            ArrayPool<float>.Shared.Return(scr);
-            ArrayPool<float>.Shared.Return(pooled);
-            if (args is not null) ArrayPool<int>.Shared.Return(args);
-        }
+        bool relu = args is null;
+        if (split) RowPairTiles<TL, TV>(pad, wt, b, scr, c, oc, lay, relu);
+        else Tiles<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, 0, oc, 0, lay.OH);
+        if (args is null) PoolScratch<TL, TV>(scr, lay, oc, pooled, scale, shift);
+        else if (TL.Count == Vector512<float>.Count) PoolScratch(scr, lay, oc, pooled, args);
+        else PoolScratch256(scr, lay, oc, pooled, args);
     }
+
+    // Tiles over all channels and rows, split over the threads by pairs of output rows (its own method: the closure is
+    // made only where the image splits)
+    private static void RowPairTiles<TL, TV>(float[] pad, float[] wt, float[]? b, float[] scr, int c, int oc, Layout lay, bool relu)
+        where TL : struct, ILanes<TV, float> where TV : struct =>
+        Parallelism.For((lay.OH + 1) / 2, (_, p0, p1) => Tiles<TL, TV>(pad, wt, b, scr, c, oc, lay, relu, 0, oc, 2 * p0, Math.Min(2 * p1, lay.OH)));
 
     // (any register width) scr: (OH OWp, OC), ReLU's output (a NaN stays NaN, as Math.Max) -> pooled: (OH/2 OW/2, OC), each window's maximum, times scale[o] plus
     // shift[o] when given (a product, then a sum, as the row kernel's pooled store)

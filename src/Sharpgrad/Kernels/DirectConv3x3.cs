@@ -81,10 +81,19 @@ internal static class DirectConv3x3
     {
         int size = oc * c * 9;
         if (w.Length < size || scratch.Length < size) throw new ArgumentException($"FlippedTransposedWeights: expected {size} weights and room for them, got {w.Length} and {scratch.Length}.");
+        FlipWeights(w, scratch, oc, c, 9);
+        TransposeWeights(scratch[..size], t, c, oc);
+    }
+
+    // w: (OC,C,KH,KW) -> flipped: (C,OC,KH,KW), each kernel rotated by 180 degrees (its taps reversed: tap k of
+    // KH KW = taps goes to taps - 1 - k): the weights of a stride-1 convolution's input gradient as a convolution of dy
+    public static void FlipWeights(ReadOnlySpan<float> w, Span<float> flipped, int oc, int c, int taps)
+    {
+        if (w.Length < oc * c * taps || flipped.Length < oc * c * taps)
+            throw new ArgumentException($"FlipWeights: expected {oc * c * taps} weights and room for them, got {w.Length} and {flipped.Length}.");
         for (int o = 0; o < oc; o++)
             for (int ci = 0; ci < c; ci++)
-                for (int k = 0; k < 9; k++) scratch[(ci * oc + o) * 9 + (8 - k)] = w[(o * c + ci) * 9 + k];
-        TransposeWeights(scratch[..size], t, c, oc);
+                for (int k = 0; k < taps; k++) flipped[(ci * oc + o) * taps + (taps - 1 - k)] = w[(o * c + ci) * taps + k];
     }
 
     // x: (N,C,H,W), wt: (C,3,3,OC) from TransposeWeights, b: (OC)? -> y: (N,OC,H,W), max(y, 0) when relu;

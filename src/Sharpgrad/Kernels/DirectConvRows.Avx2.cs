@@ -41,9 +41,7 @@ internal static partial class DirectConvRows
                 scr.AsSpan(0, oc * span).Clear();
                 for (int i = start; i < end; i++)
                 {
-                    for (int ci = 0; ci < g.C; ci++)
-                        for (int r = 0; r < g.H; r++)
-                            x.AsSpan(i * xs + (ci * g.H + r) * g.W, g.W).CopyTo(pad.AsSpan(ci * plane + (r + g.PH) * wp + g.PW, g.W));
+                    CopyPadded(x.AsSpan(i * xs, xs), g, pad, wp, plane);
                     Tiles256(pad, w, b, scr, oc, g, wp, plane, tiles, span);
                     var yi = y.AsSpan(i * ys, ys);
                     if (pool) PoolRows256(scr, yi, oc, g.OH, g.OW, wp, span, scale, shift);
@@ -88,12 +86,7 @@ internal static partial class DirectConvRows
         float[] flipped = ArrayPool<float>.Shared.Rent(oc * c * kk);
         try
         {
-            // w'[ci, o, a, b] = w[o, ci, KH - 1 - a, KW - 1 - b]
-            for (int o = 0; o < oc; o++)
-                for (int ci = 0; ci < c; ci++)
-                    for (int a = 0; a < kh; a++)
-                        for (int b = 0; b < kw; b++)
-                            flipped[((ci * oc + o) * kh + a) * kw + b] = w[((o * c + ci) * kh + kh - 1 - a) * kw + kw - 1 - b];
+            DirectConv3x3.FlipWeights(w, flipped, oc, c, kk);
             var gdx = new Conv2dGeometry(oc, g.OH, g.OW, kh, kw, 1, 1, kh - 1 - g.PH, kw - 1 - g.PW);
             Forward256(dy, flipped, null, dx, n, c, gdx, relu: false, pool: false, null, null);
         }

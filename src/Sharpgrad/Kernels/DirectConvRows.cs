@@ -57,9 +57,7 @@ internal static partial class DirectConvRows
                 pad.AsSpan(0, g.C * plane).Clear();
                 for (int i = start; i < end; i++)
                 {
-                    for (int ci = 0; ci < g.C; ci++)
-                        for (int r = 0; r < g.H; r++)
-                            x.AsSpan(i * xs + (ci * g.H + r) * g.W, g.W).CopyTo(pad.AsSpan(ci * plane + (r + g.PH) * wp + g.PW, g.W));
+                    CopyPadded(x.AsSpan(i * xs, xs), g, pad, wp, plane);
                     Image(pad, w, b, y.AsSpan(i * ys, ys), oc, g, wp, plane, relu, pool, scale, shift);
                 }
             }
@@ -68,6 +66,14 @@ internal static partial class DirectConvRows
                 ArrayPool<float>.Shared.Return(pad);
             }
         }, (long)n * oc * g.L * g.Ckk);
+    }
+
+    // x: (C,H,W), one image -> the interior of pad: (C, H + 2PH, wp) at row PH, column PW (the borders left as they are)
+    private static void CopyPadded(ReadOnlySpan<float> x, in Conv2dGeometry g, float[] pad, int wp, int plane)
+    {
+        for (int ci = 0; ci < g.C; ci++)
+            for (int r = 0; r < g.H; r++)
+                x.Slice((ci * g.H + r) * g.W, g.W).CopyTo(pad.AsSpan(ci * plane + (r + g.PH) * wp + g.PW, g.W));
     }
 
     // pad: (C, H + 2PH, wp) -> y: (OC, OH, OW) for one image: four filters by two output rows (by one or two
