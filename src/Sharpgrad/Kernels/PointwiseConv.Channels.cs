@@ -10,8 +10,8 @@ internal static partial class PointwiseConv
     private const int Seg = 7;
 
     /// <summary>
-    /// Whether <see cref="ForwardChannels"/> runs the convolution: AVX-512, a 1x1 unpadded ungrouped kernel, filters a
-    /// multiple of 32, and either stride 1 on planes smaller than <see cref="MinPixels"/> (7x7: the pixel registers of
+    /// Whether <see cref="ForwardChannels"/> runs the convolution: AVX-512 with filters a multiple of 32 or AVX2 with
+    /// filters a multiple of 8, a 1x1 unpadded ungrouped kernel, and either stride 1 on planes smaller than <see cref="MinPixels"/> (7x7: the pixel registers of
     /// <see cref="Forward"/> would be half empty) of at least 7 pixels, or stride 2 with output rows a multiple of 7
     /// pixels wide (a ResNet's projection shortcut: 28 -> 14, 14 -> 7).
     /// </summary>
@@ -20,26 +20,28 @@ internal static partial class PointwiseConv
     // 69.2 -> 46.5 us (the half tile for the odd seventh segment 1.10x of that); at batch 1 64 -> 128 12.4 -> 7.8 us.
     // mobilenet's Predict with both pointwise kernels at batch 256: 8.96-10.8 -> 7.1-8.6 ms (1.21-1.33x, alternating
     // processes), at batch 1 (one thread) 73-75 -> 57-58 us
+    // AVX2 (the 2-core AMD EPYC without AVX-512, alternating windows in one process, least time of each, median in
+    // brackets): one thread, 64 -> 128 at 7x7, batch 1 1.15x (1.12x) the GEMM, batch 8 1.00x; mobilenet's Predict at
+    // batch 256 1.02x (1.00x), at batch 1 1.06x (1.04x); resnet8's (the stride-2 shortcuts) 1.03x (1.03x) and 1.26x
+    // (1.05x); their training steps 1.02x (1.01x) and 0.97x (1.03x)
     public static bool UsesChannels(in Conv2dGeometry g, int outChannels, int groups) =>
-        Conv2dKernels.Path == Gemm.KernelPath.Vector512 && groups == 1 && g is { KH: 1, KW: 1, PH: 0, PW: 0 } && outChannels % (2 * V) == 0
+        (Conv2dKernels.Path == Gemm.KernelPath.Vector512 && outChannels % (2 * V) == 0
+            || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !ChannelsAvx2Off && outChannels % V256Channels == 0)
+        && groups == 1 && g is { KH: 1, KW: 1, PH: 0, PW: 0 }
         && (g is { SH: 1, SW: 1 } && g.L < MinPixels && g.L >= Seg || g is { SH: 2, SW: 2 } && g.OW % Seg == 0);
 
     // x: (N,C,H,W), wt: (C,OC) (DirectConv3x3.TransposeWeights with one tap), b: (OC)? -> y: (N,OC,OH,OW) = w x + b
-    // (at stride 1 or 2), max(y, 0) when relu. Vectorized over output channels, as ChannelConv3x3: a tile is two 7-pixel segments x two registers of
-    // filters (28 accumulators); each input channel loads two weight registers and broadcasts 14 input values from
+    // (at stride 1 or 2), max(y, 0) when relu. Vectorized over output channels, as ChannelConv3x3: a tile is two 7-pixel
+    // segments x two registers of filters (28 accumulators; AVX2: one register, 14 accumulators); each input channel loads two weight registers and broadcasts 14 input values from
     // the plane in place (a 1x1 kernel needs no padded copy). The tiles store (pixel, channel) into scratch, transposed
     // to (OC, L) per image. A plane's last partial segment is the 7 pixels that end it (overlapping the one before:
     // the same sums, stored again); an odd last segment runs alone in half a tile. Images split across threads.
     public static void ForwardChannels(float[] x, float[] wt, float[]? b, float[] y, int n, int oc, in Conv2dGeometry g, bool relu)
     {
-        if (!UsesChannels(g, oc, 1)) throw new ArgumentException($"PointwiseConv.ForwardChannels: needs AVX-512, a 1x1 unpadded kernel, filters a multiple of {2 * V}, and stride 1 with {Seg} to {MinPixels - 1} pixels or stride 2 with output rows a multiple of {Seg} wide, got a {g.KH}x{g.KW} kernel, stride {g.SH}, padding {g.PH}, {oc} filters and a {g.OH}x{g.OW} output.");
+        if (!UsesChannels(g, oc, 1)) throw new ArgumentException($"PointwiseConv.ForwardChannels: needs AVX-512 with filters a multiple of {2 * V} or AVX2 with a multiple of {V256Channels}, a 1x1 unpadded kernel, and stride 1 with {Seg} to {MinPixels - 1} pixels or stride 2 with output rows a multiple of {Seg} wide, got a {g.KH}x{g.KW} kernel, stride {g.SH}, padding {g.PH}, {oc} filters and a {g.OH}x{g.OW} output.");
         int c = g.C, l = g.L, hw = g.H * g.W, s = g.SH, w = g.W, ow = g.OW;
         if (x.Length < (long)n * c * hw || wt.Length < oc * c || y.Length < (long)n * oc * l || (b is not null && b.Length < oc))
             throw new ArgumentException($"PointwiseConv.ForwardChannels: arrays shorter than the shapes ({n} images, {c} -> {oc} channels, {g.H}x{g.W} -> {g.OH}x{g.OW}).");
-        int segs = (l + Seg - 1) / Seg;
-        // a segment's first input pixel: stride 1, the plane is one run of pixels; stride 2, a segment is 7 pixels of one
-        // output row (OW a multiple of 7), reading every other input pixel of input row 2 r
-        int In(int p) => s == 1 ? p : 2 * (p / ow) * w + 2 * (p % ow);
         Parallelism.ForBalancedMacs(n, (_, start, end) =>
         {
             float[] scr = ArrayPool<float>.Shared.Rent(l * oc);
@@ -47,18 +49,7 @@ internal static partial class PointwiseConv
             {
                 for (int i = start; i < end; i++)
                 {
-                    for (int f = 0; f < oc; f += 2 * V)
-                        for (int t = 0; t < segs; t += 2)
-                        {
-                            int p = SegmentStart(t, segs, l), q = t + 1 < segs ? SegmentStart(t + 1, segs, l) : -1;
-                            if (s == 1)
-                            {
-                                if (q >= 0) Tile<One>(x, wt, b, scr, i, c, hw, oc, f, p, q, p, q, relu);
-                                else TileHalf<One>(x, wt, b, scr, i, c, hw, oc, f, p, p, relu); // an odd last segment alone
-                            }
-                            else if (q >= 0) Tile<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), In(q), p, q, relu);
-                            else TileHalf<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
-                        }
+                    ChannelsImage(x, wt, b, scr, i, c, hw, oc, l, s, w, ow, relu);
                     ChannelConv3x3.Transpose(ref scr[0], l, oc, oc, ref y[(long)i * oc * l], l);
                 }
             }
@@ -67,6 +58,38 @@ internal static partial class PointwiseConv
                 ArrayPool<float>.Shared.Return(scr);
             }
         }, (long)n * oc * c * l);
+    }
+
+    // image i: filters [f, f + 32) (AVX-512) or [f, f + 8) (AVX2) by segment pairs -> scr (L, OC)
+    private static void ChannelsImage(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int l, int s, int w, int ow, bool relu)
+    {
+        bool avx2 = Conv2dKernels.Path == Gemm.KernelPath.Vector256;
+        int segs = (l + Seg - 1) / Seg, filters = avx2 ? V256Channels : 2 * V;
+        // a segment's first input pixel: stride 1, the plane is one run of pixels; stride 2, a segment is 7 pixels of one
+        // output row (OW a multiple of 7), reading every other input pixel of input row 2 r
+        int In(int p) => s == 1 ? p : 2 * (p / ow) * w + 2 * (p % ow);
+        for (int f = 0; f < oc; f += filters)
+            for (int t = 0; t < segs; t += 2)
+            {
+                int p = SegmentStart(t, segs, l), q = t + 1 < segs ? SegmentStart(t + 1, segs, l) : -1;
+                if (s == 1 && q >= 0)
+                {
+                    if (avx2) Tile256<One>(x, wt, b, scr, i, c, hw, oc, f, p, q, p, q, relu);
+                    else Tile<One>(x, wt, b, scr, i, c, hw, oc, f, p, q, p, q, relu);
+                }
+                else if (s == 1) // an odd last segment alone
+                {
+                    if (avx2) TileHalf256<One>(x, wt, b, scr, i, c, hw, oc, f, p, p, relu);
+                    else TileHalf<One>(x, wt, b, scr, i, c, hw, oc, f, p, p, relu);
+                }
+                else if (q >= 0)
+                {
+                    if (avx2) Tile256<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), In(q), p, q, relu);
+                    else Tile<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), In(q), p, q, relu);
+                }
+                else if (avx2) TileHalf256<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
+                else TileHalf<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
+            }
     }
 
     // segment t of a plane of l pixels starts at 7 t, the last one at l - 7

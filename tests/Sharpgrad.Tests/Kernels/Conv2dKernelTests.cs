@@ -576,9 +576,10 @@ public sealed class PointwiseConvTests
     [Fact]
     public void SmallPlanesRunTheChannelKernelThatEqualsTheReference()
     {
-        // planes of 7 to 63 pixels with 32k filters: vectorized over filters (7x7: mobilenet's last two pointwise
-        // layers); 30 seeded shapes, with and without bias and ReLU, one and two threads, nothing written past the
-        // output; through Tensor.Conv2d with a parameter (its transposed weights kept) and after an in-place write
+        // planes of 7 to 63 pixels with 32k filters (AVX-512) or 8k (AVX2): vectorized over filters (7x7: mobilenet's
+        // last two pointwise layers); 30 seeded shapes on each width, with and without bias and ReLU, one and two
+        // threads, nothing written past the output; through Tensor.Conv2d with a parameter (its transposed weights
+        // kept) and after an in-place write
         var before = Conv2dKernels.ForcedPath;
         Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
         var rnd = new Random(1302);
@@ -594,10 +595,19 @@ public sealed class PointwiseConvTests
             Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(32, 14, 14, 1, 1, 2, 2, 0, 0), 64, 1));
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(32, 16, 16, 1, 1, 2, 2, 0, 0), 64, 1)); // 8-wide rows
             Assert.True(Conv2dKernels.UsesTransposedWeights(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
-            for (int trial = 0; trial < 30; trial++)
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 48, 1));   // 8k filters on AVX2
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 44, 1));
+            Assert.True(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 2, 2, 0, 0), 32, 1));
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Scalar;
+            Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            for (int trial = 0; trial < 60; trial++)
             {
                 // every third trial stride 2 with output rows of 7 or 14 pixels (a ResNet's projection shortcut)
-                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = 32 * rnd.Next(1, 5), stride = trial % 3 == 2 ? 2 : 1;
+                bool wide = trial < 30;
+                Conv2dKernels.ForcedPath = wide ? Gemm.KernelPath.Vector512 : Gemm.KernelPath.Vector256;
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = (wide ? 32 : 8) * rnd.Next(1, 5), stride = trial % 3 == 2 ? 2 : 1;
                 int h = stride == 1 ? rnd.Next(1, 9) : rnd.Next(2, 29), w = stride == 1 ? rnd.Next(1, 9) : 7 * rnd.Next(1, 3) * 2 - rnd.Next(2);
                 var g = new Conv2dGeometry(c, h, w, 1, 1, stride, stride, 0, 0);
                 if (!PointwiseConv.UsesChannels(g, oc, 1)) continue;
@@ -616,6 +626,15 @@ public sealed class PointwiseConvTests
                     {
                         double want = relu ? Math.Max(reference[i], 0) : reference[i];
                         Assert.True(Math.Abs(want - y[i]) <= 1e-5 * (1 + Math.Abs(want)), $"trial {trial} ({n},{c},{h},{w}) -> {oc} stride {stride}, bias {bias}, relu {relu}, {threads} threads: y[{i}] {y[i]} vs {want}");
+                    }
+                    if (oc % 32 == 0)
+                    {
+                        // the two widths sum each output in the same order: the same bits
+                        Conv2dKernels.ForcedPath = wide ? Gemm.KernelPath.Vector256 : Gemm.KernelPath.Vector512;
+                        var other = new float[n * oc * g.L];
+                        PointwiseConv.ForwardChannels(x, t, bias ? b : null, other, n, oc, g, relu);
+                        Conv2dKernels.ForcedPath = wide ? Gemm.KernelPath.Vector512 : Gemm.KernelPath.Vector256;
+                        Assert.Equal(y[..other.Length], other);
                     }
                 }
                 var weight = Tensor.FromArray(wt, [oc, c, 1, 1]).RequiresGrad_();
