@@ -42,6 +42,27 @@ internal static partial class PointwiseConv
         int c = g.C, l = g.L, hw = g.H * g.W, s = g.SH, w = g.W, ow = g.OW;
         if (x.Length < (long)n * c * hw || wt.Length < oc * c || y.Length < (long)n * oc * l || (b is not null && b.Length < oc))
             throw new ArgumentException($"PointwiseConv.ForwardChannels: arrays shorter than the shapes ({n} images, {c} -> {oc} channels, {g.H}x{g.W} -> {g.OH}x{g.OW}).");
+        int filters = Conv2dKernels.Path == Gemm.KernelPath.Vector256 ? V256Channels : 2 * V;
+        if (n == 1 && !SplitOff && (long)oc * c * l >= SplitMacs && Parallelism.Threads > 1 && !Parallelism.InChunk)
+        {
+            // one image: the threads take blocks of filters, each tile and its transposed block as in the loop below
+            // (the same bits as one thread)
+            float[] one = ArrayPool<float>.Shared.Rent(l * oc);
+            try
+            {
+                Parallelism.For(oc / filters, (_, start, end) =>
+                {
+                    int f0 = start * filters, f1 = end * filters;
+                    ChannelsImage(x, wt, b, one, 0, c, hw, oc, l, s, w, ow, relu, f0, f1);
+                    ChannelConv3x3.Transpose(ref one[f0], l, f1 - f0, oc, ref y[(long)f0 * l], l);
+                });
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(one);
+            }
+            return;
+        }
         Parallelism.ForBalancedMacs(n, (_, start, end) =>
         {
             float[] scr = ArrayPool<float>.Shared.Rent(l * oc);
@@ -49,7 +70,7 @@ internal static partial class PointwiseConv
             {
                 for (int i = start; i < end; i++)
                 {
-                    ChannelsImage(x, wt, b, scr, i, c, hw, oc, l, s, w, ow, relu);
+                    ChannelsImage(x, wt, b, scr, i, c, hw, oc, l, s, w, ow, relu, 0, oc);
                     ChannelConv3x3.Transpose(ref scr[0], l, oc, oc, ref y[(long)i * oc * l], l);
                 }
             }
@@ -60,15 +81,24 @@ internal static partial class PointwiseConv
         }, (long)n * oc * c * l);
     }
 
-    // image i: filters [f, f + 32) (AVX-512) or [f, f + 8) (AVX2) by segment pairs -> scr (L, OC)
-    private static void ChannelsImage(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int l, int s, int w, int ow, bool relu)
+    /// <summary>Whether one image keeps one thread: the benchmarks' switch, off otherwise.</summary>
+    internal static bool SplitOff;
+
+    /// <summary>From this many multiply-adds, one image's filter blocks split over the threads.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process, least time, median in
+    // brackets): mobilenet's Predict at batch 1 1.09x (1.05x); resnet8's 100k stride-2 shortcuts split from 50k were
+    // 0.99x and 0.96x (1.02x), so they keep one thread. Not measured on AVX-512
+    internal const long SplitMacs = 200_000;
+
+    // image i, filters [f0, f1) in blocks of 32 (AVX-512) or 8 (AVX2) by segment pairs -> scr (L, OC)
+    private static void ChannelsImage(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int l, int s, int w, int ow, bool relu, int f0, int f1)
     {
         bool avx2 = Conv2dKernels.Path == Gemm.KernelPath.Vector256;
         int segs = (l + Seg - 1) / Seg, filters = avx2 ? V256Channels : 2 * V;
         // a segment's first input pixel: stride 1, the plane is one run of pixels; stride 2, a segment is 7 pixels of one
         // output row (OW a multiple of 7), reading every other input pixel of input row 2 r
         int In(int p) => s == 1 ? p : 2 * (p / ow) * w + 2 * (p % ow);
-        for (int f = 0; f < oc; f += filters)
+        for (int f = f0; f < f1; f += filters)
             for (int t = 0; t < segs; t += 2)
             {
                 int p = SegmentStart(t, segs, l), q = t + 1 < segs ? SegmentStart(t + 1, segs, l) : -1;

@@ -602,13 +602,20 @@ public sealed class PointwiseConvTests
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(16, 28, 28, 1, 1, 1, 1, 0, 0), 32, 1));
             Conv2dKernels.ForcedPath = Gemm.KernelPath.Scalar;
             Assert.False(PointwiseConv.UsesChannels(new Conv2dGeometry(64, 7, 7, 1, 1, 1, 1, 0, 0), 128, 1));
+            var splits = new int[2];
             for (int trial = 0; trial < 60; trial++)
             {
                 // every third trial stride 2 with output rows of 7 or 14 pixels (a ResNet's projection shortcut)
                 bool wide = trial < 30;
                 Conv2dKernels.ForcedPath = wide ? Gemm.KernelPath.Vector512 : Gemm.KernelPath.Vector256;
-                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = (wide ? 32 : 8) * rnd.Next(1, 5), stride = trial % 3 == 2 ? 2 : 1;
+                int n = rnd.Next(1, 4), c = rnd.Next(1, 130), oc = (wide ? 32 : 8) * rnd.Next(1, wide ? 5 : 17), stride = trial % 3 == 2 ? 2 : 1;
                 int h = stride == 1 ? rnd.Next(1, 9) : rnd.Next(2, 29), w = stride == 1 ? rnd.Next(1, 9) : 7 * rnd.Next(1, 3) * 2 - rnd.Next(2);
+                if (trial % 4 == 0)
+                {
+                    // one image large enough to split its filter blocks over the threads (PointwiseConv.SplitMacs)
+                    (n, c, oc) = (1, rnd.Next(96, 130), 128);
+                    if (stride == 1) (h, w) = (rnd.Next(5, 8), rnd.Next(5, 8));
+                }
                 var g = new Conv2dGeometry(c, h, w, 1, 1, stride, stride, 0, 0);
                 if (!PointwiseConv.UsesChannels(g, oc, 1)) continue;
                 bool bias = rnd.Next(2) == 0, relu = rnd.Next(2) == 0;
@@ -616,11 +623,16 @@ public sealed class PointwiseConvTests
                 float[] x = R(n * c * h * w), wt = R(oc * c), b = R(oc), t = new float[oc * c];
                 DirectConv3x3.TransposeWeights(wt, t, oc, c, 1);
                 var reference = Conv2dReference.Forward([.. x.Select(v => (double)v)], [.. wt.Select(v => (double)v)], bias ? [.. b.Select(v => (double)v)] : null, n, oc, g);
-                foreach (int threads in new[] { 1, 2 })
+                if (n == 1 && (long)oc * c * g.L >= PointwiseConv.SplitMacs) splits[wide ? 0 : 1]++;
+                float[]? first = null;
+                foreach (int threads in new[] { 2, 1 }) // two first: a scratch array from the pool holds another shape's sums
                 {
                     using var _ = Parallelism.UseThreads(threads);
                     var y = Enumerable.Repeat(Sentinel, n * oc * g.L + 19).ToArray();
                     PointwiseConv.ForwardChannels(x, t, bias ? b : null, y, n, oc, g, relu);
+                    // two threads split the images, or one image's filter blocks from SplitMacs: the same bits as one
+                    if (first is null) first = y;
+                    else Assert.Equal(first, y);
                     Assert.All(y[(n * oc * g.L)..], v => Assert.Equal(Sentinel, v));
                     for (int i = 0; i < reference.Length; i++)
                     {
@@ -652,6 +664,7 @@ public sealed class PointwiseConvTests
                     Assert.Equal(plain, Tensor.Conv2d(input, weight, null, stride).ToArray());
                 }
             }
+            Assert.True(splits[0] >= 3 && splits[1] >= 3, $"one image split over the threads in {splits[0]} (AVX-512) and {splits[1]} (AVX2) trials");
         }
         finally
         {
