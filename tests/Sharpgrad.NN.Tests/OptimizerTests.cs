@@ -77,6 +77,38 @@ public sealed class OptimizerTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void LargeParametersSplitOverTheThreadsWithTheSameBits(string name)
+    {
+        // from Optimizer.ParallelElements a parameter's update runs in parts on the kernel threads: three threads (three
+        // parts, the last with a vector tail) against one, three steps, float32 and float64; each step changes the
+        // parameter's version
+        int n = 3 * Optimizer.ParallelElements + 37;
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            double[] Run(int threads)
+            {
+                using var _ = Parallelism.UseThreads(threads);
+                var g = new Generator(43);
+                var p = new Parameter(Tensor.Randn([n], g).To(dtype));
+                var opt = Make(name, [p]);
+                for (int step = 0; step < 3; step++)
+                {
+                    p.Grad = Tensor.Randn([n], g).To(dtype);
+                    int version = p.Data.Version;
+                    opt.Step();
+                    Assert.True(p.Data.Version > version, $"{name} {dtype}: step {step} left the version at {version}");
+                }
+                return p.Data.ToDoubleArray();
+            }
+            var one = Run(1);
+            var three = Run(3);
+            for (int i = 0; i < n; i++)
+                Assert.True(one[i].Equals(three[i]), $"{name} {dtype} element {i}: one thread {one[i]:R}, three {three[i]:R}");
+        }
+    }
+
     [Fact]
     public void BadHyperparametersAndGradientsAreRefused()
     {

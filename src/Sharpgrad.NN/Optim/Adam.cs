@@ -56,11 +56,19 @@ public class Adam : Optimizer
         return true;
     }
 
-    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    private protected override void Update<T>(Parameter p, Tensor grad, Dictionary<string, Tensor> state)
     {
-        var m = Buffer<T>(state, "exp_avg", p);
-        var v = Buffer<T>(state, "exp_avg_sq", p);
+        var m = Buffer(state, "exp_avg", p);
+        var v = Buffer(state, "exp_avg_sq", p);
         double step = IncrementStep(state);
+        ForRanges(p.Data.NumElements, (start, count) =>
+            Apply(Slice<T>(p.Data, start, count), Slice<T>(grad, start, count), Slice<T>(m, start, count), Slice<T>(v, start, count), step));
+    }
+
+    // elements of w, their gradients and moments at step `step` (counted from 1)
+    private void Apply<T>(Span<T> w, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double step)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
         T b1 = C<T>(Beta1), b1c = C<T>(1 - Beta1), b2 = C<T>(Beta2), b2c = C<T>(1 - Beta2), wd = C<T>(WeightDecay);
         T stepSize = C<T>(Lr / bc1), bc2Sqrt = C<T>(Math.Sqrt(bc2)), eps = C<T>(Eps), shrink = C<T>(1 - Lr * WeightDecay);

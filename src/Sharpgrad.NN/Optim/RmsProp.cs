@@ -62,12 +62,21 @@ public sealed class RmsProp : Optimizer
         return true;
     }
 
-    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    private protected override void Update<T>(Parameter p, Tensor grad, Dictionary<string, Tensor> state)
+    {
+        var v = Buffer(state, "square_avg", p);
+        Tensor? m = Centered ? Buffer(state, "grad_avg", p) : null;
+        Tensor? buf = Momentum > 0 ? Buffer(state, "momentum_buffer", p) : null;
+        ForRanges(p.Data.NumElements, (start, count) =>
+            Apply(Slice<T>(p.Data, start, count), Slice<T>(grad, start, count), Slice<T>(v, start, count), Slice<T>(m, start, count), Slice<T>(buf, start, count)));
+    }
+
+    // elements of w, their gradients, square average, gradient average (empty unless centered) and momentum buffer
+    // (empty without momentum)
+    private void Apply<T>(Span<T> w, ReadOnlySpan<T> grad, Span<T> v, Span<T> m, Span<T> buf)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         T lr = C<T>(Lr), wd = C<T>(WeightDecay), a = C<T>(Alpha), a1 = C<T>(1 - Alpha), eps = C<T>(Eps), mom = C<T>(Momentum);
-        var v = Buffer<T>(state, "square_avg", p);
-        Span<T> m = Centered ? Buffer<T>(state, "grad_avg", p) : default;
-        Span<T> buf = Momentum > 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
         int i = 0;
         if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
         {

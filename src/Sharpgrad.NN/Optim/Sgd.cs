@@ -37,11 +37,19 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc/>
     public override double? CyclicMomentum { get => Momentum > 0 ? Momentum : null; set { if (value is double v && Momentum > 0) Momentum = v; } }
 
-    private protected override void Update<T>(Parameter p, Span<T> w, ReadOnlySpan<T> grad, Dictionary<string, Tensor> state)
+    private protected override void Update<T>(Parameter p, Tensor grad, Dictionary<string, Tensor> state)
     {
         T lr = C<T>(Lr), wd = C<T>(WeightDecay), mom = C<T>(Momentum), damp = C<T>(1 - Dampening);
         bool first = !Has(state, "momentum_buffer");
-        Span<T> buf = Momentum != 0 ? Buffer<T>(state, "momentum_buffer", p) : default;
+        Tensor? buf = Momentum != 0 ? Buffer(state, "momentum_buffer", p) : null;
+        ForRanges(p.Data.NumElements, (start, count) =>
+            Apply(Slice<T>(p.Data, start, count), Slice<T>(grad, start, count), Slice<T>(buf, start, count), lr, wd, mom, damp, first));
+    }
+
+    // elements of w, their gradients and momentum buffer (empty without momentum)
+    private void Apply<T>(Span<T> w, ReadOnlySpan<T> grad, Span<T> buf, T lr, T wd, T mom, T damp, bool first)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int i = 0;
         if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
         {
