@@ -14,7 +14,8 @@ internal static partial class DepthwiseConv2d
     /// Whether the float32 forward runs 16 channels at a time in a register (<see cref="ForwardChannels"/>; with AVX2 two
     /// registers of 8, one pass each) rather than plane by plane along the rows: 3x3, padding 1, stride 1 or 2, channels
     /// a multiple of 16, on AVX-512 or AVX2, where an
-    /// output row fills less than a register (mobilenet's 14- and 7-wide maps). Plane by plane, such a map's
+    /// output row fills less than a 512-bit register (mobilenet's 14- and 7-wide maps), or, on AVX2, less than two
+    /// (its 28-wide first depthwise layer: 3.5 registers of 8 a row). Plane by plane, such a map's
     /// per-plane work (the padded copy, a masked store per row, the calls) cost more than its 9 multiply-adds a pixel.
     /// On the 2-core AVX-512 VM of issue #11, one thread, 11 images (a depth-first part of mobilenet): 64 channels 14
     /// -> 7 stride 2 85 -> 47 us, 128 channels 7 -> 7 115 -> 60 us, 32 channels 28 -> 14 stride 2 91 against 93 us;
@@ -22,7 +23,14 @@ internal static partial class DepthwiseConv2d
     /// </summary>
     internal static bool UsesChannels(in Conv2dGeometry g) =>
         (Conv2dKernels.Path == Gemm.KernelPath.Vector512 || Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !ChannelsAvx2Off)
-        && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && g.C % ChannelBlock == 0 && g.OW < Vector512<float>.Count;
+        && g is { KH: 3, KW: 3, PH: 1, PW: 1 } && g.SH == g.SW && g.SH is 1 or 2 && g.C % ChannelBlock == 0
+        && g.OW < (Conv2dKernels.Path == Gemm.KernelPath.Vector256 && !WideRowsAvx2Off ? 2 * Vector512<float>.Count : Vector512<float>.Count);
+
+    /// <summary>Whether AVX2 keeps rows 16 to 31 wide on the plane path: the benchmarks' switch, off otherwise.</summary>
+    // measured on the 2-core AMD EPYC without AVX-512 (alternating windows in one process, least time, median in
+    // brackets): one thread, 16 channels at 28x28, 32 images 1.33x (1.26x); mobilenet's Predict at batch 256 1.00x
+    // (1.05x), at batch 1 1.03x (1.04x)
+    internal static bool WideRowsAvx2Off;
 
     /// <summary>
     /// Whether AVX2 keeps the plane-by-plane forward and backward on this thread: the tests' switch (the plane path is

@@ -151,44 +151,78 @@ public sealed class DepthwiseConv2dTests
             DepthwiseConv2d.ChannelsAvx2Off = true;
             Assert.False(DepthwiseConv2d.UsesChannels(g));
             DepthwiseConv2d.ChannelsAvx2Off = false;
-            var gen = new Generator((ulong)(c * 31 + h * 7 + w + stride));
-            var x = Normal(gen, n * c * h * w);
-            x[1] = float.NaN; x[5] = float.PositiveInfinity; x[9] = -0f; x[^1] = float.NegativeInfinity;
-            var wt = Normal(gen, c * 9);
-            var b = Normal(gen, c);
-            foreach (bool relu in new[] { false, true })
-                foreach (var bias in new[] { b, null })
-                    foreach (int threads in new[] { 1, 2 })
-                    {
-                        using var _ = Parallelism.UseThreads(threads);
-                        const int Tail = 19;
-                        const float Sentinel = 777.25f;
-                        var plane = new float[n * c * g.L];
-                        Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
-                        DepthwiseConv2d.ChannelsAvx2Off = true; // the plane path, the oracle
-                        try
-                        {
-                            DepthwiseConv2d.Forward(x, wt, bias, plane, n, g, relu);
-                        }
-                        finally
-                        {
-                            DepthwiseConv2d.ChannelsAvx2Off = false;
-                        }
-                        foreach (var path in new[] { Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256 })
-                        {
-                            var channels = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
-                            Conv2dKernels.ForcedPath = path;
-                            DepthwiseConv2d.Forward(x, wt, bias, channels, n, g, relu);
-                            string what = $"{path}: n {n} {g}, relu {relu}, bias {bias is not null}, {threads} threads";
-                            Assert.True(plane.AsSpan().SequenceEqual(channels.AsSpan(0, plane.Length)), what);
-                            Assert.All(channels[plane.Length..], v => Assert.Equal(Sentinel, v));
-                        }
-                    }
+            AssertChannelsEqualPlanes(n, c, h, w, stride, [Gemm.KernelPath.Vector512, Gemm.KernelPath.Vector256]);
         }
         finally
         {
             Conv2dKernels.ForcedPath = before;
         }
+    }
+
+    [Theory]
+    [InlineData(2, 16, 28, 28, 1)]   // mobilenet's first depthwise layer
+    [InlineData(1, 32, 9, 31, 1)]
+    [InlineData(2, 16, 40, 62, 2)]   // 31 columns out
+    [InlineData(1, 16, 3, 16, 1)]
+    public void Avx2RunsChannelBlocksOnRowsUpTo31Wide(int n, int c, int h, int w, int stride)
+    {
+        // AVX2 holds 8 of a 28-wide row's pixels a register, so its channel blocks take rows up to 31 wide; AVX-512's
+        // stop at 15 (a 16-lane row register)
+        var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+        var before = Conv2dKernels.ForcedPath;
+        try
+        {
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector512;
+            Assert.False(DepthwiseConv2d.UsesChannels(g));
+            Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+            Assert.True(DepthwiseConv2d.UsesChannels(g));
+            Assert.False(DepthwiseConv2d.UsesChannels(new Conv2dGeometry(c, h, 2 * 16 * stride, 3, 3, stride, stride, 1, 1))); // 32 wide
+            AssertChannelsEqualPlanes(n, c, h, w, stride, [Gemm.KernelPath.Vector256]);
+        }
+        finally
+        {
+            Conv2dKernels.ForcedPath = before;
+        }
+    }
+
+    // the channel blocks on each path against the AVX2 plane path (the oracle), bitwise, with and without ReLU and bias,
+    // on one and two threads, nothing written past the output
+    private static void AssertChannelsEqualPlanes(int n, int c, int h, int w, int stride, Gemm.KernelPath[] paths)
+    {
+        var g = new Conv2dGeometry(c, h, w, 3, 3, stride, stride, 1, 1);
+        var gen = new Generator((ulong)(c * 31 + h * 7 + w + stride));
+        var x = Normal(gen, n * c * h * w);
+        x[1] = float.NaN; x[5] = float.PositiveInfinity; x[9] = -0f; x[^1] = float.NegativeInfinity;
+        var wt = Normal(gen, c * 9);
+        var b = Normal(gen, c);
+        foreach (bool relu in new[] { false, true })
+            foreach (var bias in new[] { b, null })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    using var _ = Parallelism.UseThreads(threads);
+                    const int Tail = 19;
+                    const float Sentinel = 777.25f;
+                    var plane = new float[n * c * g.L];
+                    Conv2dKernels.ForcedPath = Gemm.KernelPath.Vector256;
+                    DepthwiseConv2d.ChannelsAvx2Off = true; // the plane path, the oracle
+                    try
+                    {
+                        DepthwiseConv2d.Forward(x, wt, bias, plane, n, g, relu);
+                    }
+                    finally
+                    {
+                        DepthwiseConv2d.ChannelsAvx2Off = false;
+                    }
+                    foreach (var path in paths)
+                    {
+                        var channels = Enumerable.Repeat(Sentinel, n * c * g.L + Tail).ToArray();
+                        Conv2dKernels.ForcedPath = path;
+                        DepthwiseConv2d.Forward(x, wt, bias, channels, n, g, relu);
+                        string what = $"{path}: n {n} {g}, relu {relu}, bias {bias is not null}, {threads} threads";
+                        Assert.True(plane.AsSpan().SequenceEqual(channels.AsSpan(0, plane.Length)), what);
+                        Assert.All(channels[plane.Length..], v => Assert.Equal(Sentinel, v));
+                    }
+                }
     }
 
     private static float[] Normal(Generator gen, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)gen.NextNormal())];
