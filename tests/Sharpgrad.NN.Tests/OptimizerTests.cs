@@ -128,6 +128,26 @@ public sealed class OptimizerTests
         var p9 = new Parameter(Tensor.Zeros([9]));
         p9.Grad = Tensor.Ones([3, 3]);
         Assert.Throws<InvalidOperationException>(() => new Adam([p9]).Step());
+        // a float64 gradient for a float32 parameter is refused too (as PyTorch does), naming both dtypes
+        var p3 = new Parameter(Tensor.Zeros([3]));
+        p3.Grad = Tensor.Ones([3]).To(DType.Float64);
+        Assert.Equal("RmsProp: a float32 parameter of shape [3] has a float64 gradient; a gradient must have its parameter's dtype.",
+            Assert.Throws<InvalidOperationException>(() => new RmsProp([p3], 0.1).Step()).Message);
+        // every gradient is checked before anything changes: a bad one after a good one leaves the good one's
+        // parameter, the optimizer's state and its step count untouched
+        var good = new Parameter(Tensor.Ones([3]));
+        var bad = new Parameter(Tensor.Zeros([4, 5]));
+        var adam = new Adam([good, bad], 0.1);
+        good.Grad = Tensor.Ones([3]);
+        bad.Grad = Tensor.Ones([20]);
+        Assert.Throws<InvalidOperationException>(adam.Step);
+        Assert.Equal(new float[] { 1, 1, 1 }, good.Data.ToArray());
+        Assert.Equal(0, adam.StepCount);
+        Assert.DoesNotContain(adam.StateDict(), e => e.Name.StartsWith("0.", StringComparison.Ordinal));
+        bad.Grad = Tensor.Ones([4, 5]);
+        adam.Step();
+        Assert.Equal(1, adam.StepCount);
+        Assert.True(good.Data.ToArray().All(v => v < 1));
         // a parameter made from a transposed view holds its own contiguous copy, so the optimizers can update it
         var t = Tensor.Arange(12).Reshape(3, 4);
         var pt = new Parameter(t.Transpose());

@@ -133,6 +133,10 @@ public sealed class ModelOpsTests
         Assert.Equal("Conv2d: weight expects 2 input channels per group, but 6 channels in 2 groups give 3: input [1,6,8,8], weight [4,2,3,3].", e3.Message);
         var e4 = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 6, 8, 8]), Tensor.Zeros([4, 6, 3, 3]), groups: 0));
         Assert.Contains("Conv2d: groups must be positive, got 0: input [1,6,8,8], weight [4,6,3,3]", e4.Message);
+        var e5 = Assert.Throws<ArgumentException>(() => Tensor.Conv2d(Tensor.Zeros([1, 6, 8, 8]), Tensor.Zeros([4, 6, 3, 3]), null, (0, 1), (1, 1)));
+        Assert.Equal("Conv2d: stride must be positive, got (0,1): input [1,6,8,8], weight [4,6,3,3].", e5.Message);
+        var e6 = Assert.Throws<ArgumentException>(() => Tensor.Conv2dRelu(Tensor.Zeros([1, 6, 8, 8]), Tensor.Zeros([4, 6, 3, 3]), null, (1, 1), (-1, 0)));
+        Assert.Equal("Conv2dRelu: padding must be non-negative, got (-1,0): input [1,6,8,8], weight [4,6,3,3].", e6.Message);
     }
 
     [Fact]

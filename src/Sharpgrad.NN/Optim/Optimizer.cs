@@ -51,17 +51,30 @@ public abstract class Optimizer
     /// <summary>Momentum-like coefficient a one-cycle schedule may cycle (SGD momentum, Adam beta1); null if none.</summary>
     public virtual double? CyclicMomentum { get => null; set { } }
 
-    /// <summary>Updates every parameter that has a gradient.</summary>
+    /// <summary>
+    /// Updates every parameter that has a gradient. Every gradient is checked (after its parameter's constraints)
+    /// before any parameter changes, so a step that throws leaves the parameters, their state and
+    /// <see cref="StepCount"/> as they were.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A gradient whose shape or dtype differs from its parameter's.</exception>
     public void Step()
     {
-        StepCount++;
+        var updates = new List<(Parameter P, Tensor Grad)>(Parameters.Count);
         foreach (var p in Parameters)
         {
             if (p.Grad is null) continue;
-            if (p.Constraints.Count > 0) p.Grad = p.ConstrainGradient(p.Grad);
-            if (!p.Grad.Shape.AsSpan().SequenceEqual(p.Data.Shape))
-                throw new InvalidOperationException($"{GetType().Name}: a parameter of shape [{string.Join(",", p.Data.Shape)}] has a gradient of shape [{string.Join(",", p.Grad.Shape)}]; a gradient must have its parameter's shape.");
-            var grad = p.Grad.Contiguous().To(p.Data.DType).Contiguous();
+            var g = p.Constraints.Count > 0 ? p.ConstrainGradient(p.Grad) : p.Grad;
+            if (!g.Shape.AsSpan().SequenceEqual(p.Data.Shape))
+                throw new InvalidOperationException($"{GetType().Name}: a parameter of shape [{string.Join(",", p.Data.Shape)}] has a gradient of shape [{string.Join(",", g.Shape)}]; a gradient must have its parameter's shape.");
+            if (g.DType != p.Data.DType)
+                throw new InvalidOperationException($"{GetType().Name}: a {p.Data.DType.Name()} parameter of shape [{string.Join(",", p.Data.Shape)}] has a {g.DType.Name()} gradient; a gradient must have its parameter's dtype.");
+            updates.Add((p, g));
+        }
+        StepCount++;
+        foreach (var (p, g) in updates)
+        {
+            p.Grad = g;
+            var grad = g.Contiguous();
             if (p.Data.DType == DType.Float32)
             {
                 _ = p.Data.AsSpan<float>(); // the write's version change, once

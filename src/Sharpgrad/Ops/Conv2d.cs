@@ -82,8 +82,8 @@ internal static class Conv2dOp
             throw new ArgumentException($"{op}: expected bias of shape [{w.Dims[0]}], got {Shapes.Format(b.Dims)} (weight {Shapes.Format(w.Dims)}).");
         if (w.Dims[2] < 1 || w.Dims[3] < 1)
             throw new ArgumentException($"{op}: expected a kernel of at least 1x1, got {w.Dims[2]}x{w.Dims[3]}: input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
-        if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"{op}: stride must be positive, got ({stride.H},{stride.W}).");
-        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padding.H},{padding.W}).");
+        if (stride.H < 1 || stride.W < 1) throw new ArgumentException($"{op}: stride must be positive, got ({stride.H},{stride.W}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding must be non-negative, got ({padding.H},{padding.W}): input {Shapes.Format(x.Dims)}, weight {Shapes.Format(w.Dims)}.");
         var g = new Conv2dGeometry(x.Dims[1], x.Dims[2], x.Dims[3], w.Dims[2], w.Dims[3], stride.H, stride.W, padding.H, padding.W);
         // in long: a padding near int.MaxValue must not wrap around to a negative size
         long paddedH = x.Dims[2] + 2L * padding.H, paddedW = x.Dims[3] + 2L * padding.W;
