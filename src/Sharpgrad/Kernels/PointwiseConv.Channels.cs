@@ -42,20 +42,14 @@ internal static partial class PointwiseConv
         int c = g.C, l = g.L, hw = g.H * g.W, s = g.SH, w = g.W, ow = g.OW;
         if (x.Length < (long)n * c * hw || wt.Length < oc * c || y.Length < (long)n * oc * l || (b is not null && b.Length < oc))
             throw new ArgumentException($"PointwiseConv.ForwardChannels: arrays shorter than the shapes ({n} images, {c} -> {oc} channels, {g.H}x{g.W} -> {g.OH}x{g.OW}).");
-        int filters = Conv2dKernels.Path == Gemm.KernelPath.Vector256 ? V256Channels : 2 * V;
         if (n == 1 && !SplitOff && (long)oc * c * l >= SplitMacs && Parallelism.Threads > 1 && !Parallelism.InChunk)
         {
-            // one image: the threads take blocks of filters, each tile and its transposed block as in the loop below
-            // (the same bits as one thread)
+            // one image: the threads take blocks of filters (the same bits as one thread)
             float[] one = ArrayPool<float>.Shared.Rent(l * oc);
+            int filters = FilterBlock;
             try
             {
-                Parallelism.For(oc / filters, (_, start, end) =>
-                {
-                    int f0 = start * filters, f1 = end * filters;
-                    ChannelsImage(x, wt, b, one, 0, c, hw, oc, l, s, w, ow, relu, f0, f1);
-                    ChannelConv3x3.Transpose(ref one[f0], l, f1 - f0, oc, ref y[(long)f0 * l], l);
-                });
+                Parallelism.For(oc / filters, (_, start, end) => ImageBlock(x, wt, b, one, y, 0, c, hw, oc, l, s, w, ow, relu, start * filters, end * filters));
             }
             finally
             {
@@ -68,11 +62,7 @@ internal static partial class PointwiseConv
             float[] scr = ArrayPool<float>.Shared.Rent(l * oc);
             try
             {
-                for (int i = start; i < end; i++)
-                {
-                    ChannelsImage(x, wt, b, scr, i, c, hw, oc, l, s, w, ow, relu, 0, oc);
-                    ChannelConv3x3.Transpose(ref scr[0], l, oc, oc, ref y[(long)i * oc * l], l);
-                }
+                for (int i = start; i < end; i++) ImageBlock(x, wt, b, scr, y, i, c, hw, oc, l, s, w, ow, relu, 0, oc);
             }
             finally
             {
@@ -90,11 +80,15 @@ internal static partial class PointwiseConv
     // 0.99x and 0.96x (1.02x), so they keep one thread. Not measured on AVX-512
     internal const long SplitMacs = 200_000;
 
-    // image i, filters [f0, f1) in blocks of 32 (AVX-512) or 8 (AVX2) by segment pairs -> scr (L, OC)
-    private static void ChannelsImage(float[] x, float[] wt, float[]? b, float[] scr, int i, int c, int hw, int oc, int l, int s, int w, int ow, bool relu, int f0, int f1)
+    // the filters a tile holds: 32 (AVX-512) or 8 (AVX2)
+    private static int FilterBlock => Conv2dKernels.Path == Gemm.KernelPath.Vector256 ? V256Channels : 2 * V;
+
+    // image i, filters [f0, f1) in tiles of FilterBlock by segment pairs -> scr (L, OC) columns [f0, f1), then
+    // transposed into y's planes [f0, f1) of that image
+    private static void ImageBlock(float[] x, float[] wt, float[]? b, float[] scr, float[] y, int i, int c, int hw, int oc, int l, int s, int w, int ow, bool relu, int f0, int f1)
     {
         bool avx2 = Conv2dKernels.Path == Gemm.KernelPath.Vector256;
-        int segs = (l + Seg - 1) / Seg, filters = avx2 ? V256Channels : 2 * V;
+        int segs = (l + Seg - 1) / Seg, filters = FilterBlock;
         // a segment's first input pixel: stride 1, the plane is one run of pixels; stride 2, a segment is 7 pixels of one
         // output row (OW a multiple of 7), reading every other input pixel of input row 2 r
         int In(int p) => s == 1 ? p : 2 * (p / ow) * w + 2 * (p % ow);
@@ -120,6 +114,7 @@ internal static partial class PointwiseConv
                 else if (avx2) TileHalf256<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
                 else TileHalf<Two>(x, wt, b, scr, i, c, hw, oc, f, In(p), p, relu);
             }
+        ChannelConv3x3.Transpose(ref scr[f0], l, f1 - f0, oc, ref y[((long)i * oc + f0) * l], l);
     }
 
     // segment t of a plane of l pixels starts at 7 t, the last one at l - 7
